@@ -1,0 +1,56 @@
+//! Test helpers for the linception crates.
+//!
+//! - [`Fork`] runs a closure in a forked child (optionally unprivileged, in new
+//!   namespaces) and hands back its result, or fails the test with the child's panic.
+//! - [`Feature`] probes the running kernel by calling it; [`require!`] skips a test with
+//!   a printed reason, or fails it when `LINCEPTION_REQUIRE_ALL=1`.
+//! - [`leaks`] compares open fds and mounts before and after a closure.
+//!
+//! ```
+//! use linception_testkit::{Fork, Feature, require};
+//!
+//! fn my_test() {
+//!     require!(Feature::UserNs);
+//!     let uid = Fork::new().rootless().run(|| unsafe { libc::geteuid() });
+//!     assert_eq!(uid, 0);
+//! }
+//! # my_test();
+//! ```
+#![deny(missing_docs)]
+
+mod features;
+mod fork;
+pub mod leaks;
+mod wire;
+
+pub use features::{Feature, available, probe_custom, require, require_custom};
+pub use fork::{Fork, NOBODY};
+pub use wire::Wire;
+
+/// Runs `f` in a forked child with no extra steps; see [`Fork`].
+pub fn fork<T: Wire>(f: impl FnOnce() -> T) -> T {
+    Fork::new().run(f)
+}
+
+/// Skips the calling test (returns from it) unless every listed [`Feature`] is
+/// available; fails it instead when `LINCEPTION_REQUIRE_ALL=1`.
+#[macro_export]
+macro_rules! require {
+    ($($feature:expr),+ $(,)?) => {
+        $(
+            if !$crate::require($feature) {
+                return;
+            }
+        )+
+    };
+}
+
+/// Whether `LINCEPTION_REQUIRE_ALL=1` is set (CI): a missing feature fails the test.
+pub fn require_all() -> bool {
+    std::env::var("LINCEPTION_REQUIRE_ALL").is_ok_and(|v| v == "1")
+}
+
+/// The errno of the last failed libc call, as an `io::Error`.
+pub fn last_os_error() -> std::io::Error {
+    std::io::Error::last_os_error()
+}
