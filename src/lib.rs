@@ -14,6 +14,9 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod features;
+pub use features::features;
+
 pub use linception_keyring_ns as keyring_ns;
 pub use linception_mountapi as mountapi;
 pub use linception_openat2 as openat2;

@@ -160,13 +160,16 @@ impl Fork {
 
 fn decode_outcome<T: Wire>(pid: libc::pid_t, message: &[u8], status: libc::c_int) -> T {
     let Some((&tag, mut body)) = message.split_first() else {
-        panic!("testkit: child {pid} sent no result ({})", describe_status(status));
+        panic!(
+            "testkit: child {pid} sent no result ({})",
+            describe_status(status)
+        );
     };
     if tag == Outcome::Value as u8 {
-        if let Some(value) = T::decode(&mut body) {
-            if body.is_empty() {
-                return value;
-            }
+        if let Some(value) = T::decode(&mut body)
+            && body.is_empty()
+        {
+            return value;
         }
         panic!("testkit: child {pid} sent a malformed result");
     }
@@ -226,7 +229,9 @@ fn run_steps(steps: &[Step]) -> Result<(), String> {
                     outer_ids = Some(unsafe { (libc::geteuid(), libc::getegid()) });
                 }
                 // SAFETY: unshare takes flags only; the child is single-threaded.
-                check(&format!("unshare({flags:#x})"), unsafe { libc::unshare(flags) })?;
+                check(&format!("unshare({flags:#x})"), unsafe {
+                    libc::unshare(flags)
+                })?;
                 if flags & libc::CLONE_NEWNS != 0 {
                     // SAFETY: all pointers are valid NUL-terminated strings or null.
                     let ret = unsafe {
@@ -242,8 +247,8 @@ fn run_steps(steps: &[Step]) -> Result<(), String> {
                 }
             }
             Step::MapRoot => {
-                let (uid, gid) = outer_ids
-                    .ok_or("map_root() must follow unshare(CLONE_NEWUSER)".to_string())?;
+                let (uid, gid) =
+                    outer_ids.ok_or("map_root() must follow unshare(CLONE_NEWUSER)".to_string())?;
                 write_proc(c"/proc/self/setgroups", "deny")?;
                 write_proc(c"/proc/self/uid_map", &format!("0 {uid} 1\n"))?;
                 write_proc(c"/proc/self/gid_map", &format!("0 {gid} 1\n"))?;

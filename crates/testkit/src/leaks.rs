@@ -27,9 +27,9 @@ pub fn mounts() -> BTreeSet<String> {
     info.lines()
         .map(|line| {
             let fields: Vec<&str> = line.split_whitespace().collect();
-            let fstype = line.split_once(" - ").map_or("?", |(_, r)| {
-                r.split_whitespace().next().unwrap_or("?")
-            });
+            let fstype = line
+                .split_once(" - ")
+                .map_or("?", |(_, r)| r.split_whitespace().next().unwrap_or("?"));
             format!("{} {} {}", fields[0], fields[4], fstype)
         })
         .collect()
@@ -44,6 +44,9 @@ pub fn assert_no_leaks<T>(f: impl FnOnce() -> T) -> T {
     let leaked: Vec<_> = fds_after.symmetric_difference(&fds).collect();
     assert!(leaked.is_empty(), "fds changed across the call: {leaked:?}");
     let leaked: Vec<_> = mnts_after.symmetric_difference(&mnts).collect();
-    assert!(leaked.is_empty(), "mounts changed across the call: {leaked:?}");
+    assert!(
+        leaked.is_empty(),
+        "mounts changed across the call: {leaked:?}"
+    );
     out
 }

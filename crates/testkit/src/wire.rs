@@ -30,7 +30,9 @@ macro_rules! wire_int {
         }
     )*};
 }
-wire_int!(u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize);
+wire_int!(
+    u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize
+);
 
 impl Wire for () {
     fn encode(&self, _: &mut Vec<u8>) {}

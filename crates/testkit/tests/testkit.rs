@@ -19,10 +19,9 @@ fn child_panic_fails_the_test_with_its_message() {
 
 #[test]
 fn child_crash_is_reported() {
-    let err = std::panic::catch_unwind(|| {
-        Fork::new().run(|| unsafe { libc::raise(libc::SIGKILL) })
-    })
-    .unwrap_err();
+    let err =
+        std::panic::catch_unwind(|| Fork::new().run(|| unsafe { libc::raise(libc::SIGKILL) }))
+            .unwrap_err();
     let msg = err.downcast_ref::<String>().expect("string panic");
     assert!(msg.contains("killed by signal 9"), "{msg}");
 }
@@ -42,9 +41,14 @@ fn timeout_kills_the_child() {
 #[test]
 fn unprivileged_drops_to_nobody() {
     require!(Feature::Root);
-    let ids = Fork::new()
-        .unprivileged()
-        .run(|| unsafe { (libc::getuid(), libc::geteuid(), libc::getgid(), libc::getegid()) });
+    let ids = Fork::new().unprivileged().run(|| unsafe {
+        (
+            libc::getuid(),
+            libc::geteuid(),
+            libc::getgid(),
+            libc::getegid(),
+        )
+    });
     assert_eq!(ids, (NOBODY, NOBODY, NOBODY, NOBODY));
 }
 
@@ -66,7 +70,13 @@ fn private_mount_namespace_does_not_propagate() {
     let before = leaks::mounts();
     let inside = Fork::new().unshare(libc::CLONE_NEWNS).run(|| {
         let ret = unsafe {
-            libc::mount(c"none".as_ptr(), c"/mnt".as_ptr(), c"tmpfs".as_ptr(), 0, std::ptr::null())
+            libc::mount(
+                c"none".as_ptr(),
+                c"/mnt".as_ptr(),
+                c"tmpfs".as_ptr(),
+                0,
+                std::ptr::null(),
+            )
         };
         assert_eq!(ret, 0, "{}", std::io::Error::last_os_error());
         leaks::mounts().len()
@@ -92,10 +102,55 @@ fn every_probe_answers_on_this_machine() {
     // On the project's reference kernel (6.18, root) every probe must succeed; each
     // missing one is reported (and fails under LINCEPTION_REQUIRE_ALL=1).
     for feature in Feature::ALL {
-        let answer = feature.probe();
-        if let Err(reason) = &answer {
-            eprintln!("{feature:?}: {reason}");
-        }
-        linception_testkit::require_custom(&format!("{feature:?}"), feature.min_kernel(), answer);
+        let answer = feature.probe().map_err(|missing| missing.to_string());
+        linception_testkit::require_custom(feature.name(), feature.min_kernel(), answer);
+    }
+}
+
+#[test]
+fn skips_are_reported_and_fail_under_require_all() {
+    let missing = Err("no such thing".to_string());
+    if linception_testkit::require_all() {
+        let failed = std::panic::catch_unwind(|| {
+            linception_testkit::require_custom("Imaginary", "99.0", missing.clone())
+        });
+        assert!(
+            failed.is_err(),
+            "a missing feature must fail under LINCEPTION_REQUIRE_ALL=1"
+        );
+    } else {
+        assert!(!linception_testkit::require_custom(
+            "Imaginary",
+            "99.0",
+            missing
+        ));
+    }
+    assert!(linception_testkit::require_custom("Real", "1.0", Ok(())));
+}
+
+#[test]
+fn probes_as_nobody_tell_missing_privilege_from_missing_kernel_support() {
+    require!(Feature::Root, Feature::UnprivilegedUserNs);
+    let answers = Fork::new().unprivileged().run(|| {
+        Feature::ALL
+            .iter()
+            .map(|f| (f.name().to_string(), f.probe().is_ok()))
+            .collect::<Vec<_>>()
+    });
+    let answer = |f: Feature| answers.iter().find(|(n, _)| n == f.name()).unwrap().1;
+    // Privileged-only probes say no ...
+    assert!(!answer(Feature::Root));
+    assert!(!answer(Feature::MountSetattrIdmap));
+    // ... while those that work inside a user namespace of one's own say yes.
+    for f in [
+        Feature::UnprivilegedUserNs,
+        Feature::MountApi,
+        Feature::SetTid,
+        Feature::TimeNs,
+        Feature::SeccompListener,
+        Feature::PidfdOpen,
+        Feature::Openat2,
+    ] {
+        assert!(answer(f), "{} should be available to uid 65534", f.name());
     }
 }

@@ -1,0 +1,281 @@
+//! Probes the running Linux kernel for the container features linception wraps.
+//!
+//! Each probe calls the kernel: nothing parses `uname`, so backports and
+//! seccomp-filtered environments (where a call fails with `ENOSYS` or `EPERM`
+//! although the kernel is new) are reported as they really are. Answers are cached
+//! per process. Probes that would change the caller (unshare, seccomp filters,
+//! namespaces) run in a short-lived forked child that makes raw system calls only,
+//! so probing is safe from a multithreaded program.
+//!
+//! ```
+//! use linception_probe::{Feature, features};
+//!
+//! if Feature::PidfdOpen.available().is_ok() {
+//!     println!("pidfds are here");
+//! }
+//! for status in features() {
+//!     let answer = match &status.result {
+//!         Ok(()) => "yes".to_string(),
+//!         Err(missing) => format!("no ({missing})"),
+//!     };
+//!     println!("{:<22} {:>6}  {answer}", status.feature.name(), status.feature.min_kernel());
+//! }
+//! ```
+#![deny(missing_docs)]
+
+use std::fmt;
+use std::sync::OnceLock;
+
+mod sys;
+
+/// A kernel feature (or privilege) a container runtime may need.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum Feature {
+    /// The process runs as root (euid 0): not a kernel feature, but what many
+    /// operations need.
+    Root,
+    /// Creating a user namespace.
+    UserNs,
+    /// Creating a user namespace as an unprivileged user (tested as uid 65534 when
+    /// the caller is root).
+    UnprivilegedUserNs,
+    /// Creating a time namespace (`CLONE_NEWTIME`).
+    TimeNs,
+    /// `pidfd_open`.
+    PidfdOpen,
+    /// `pidfd_open` with `PIDFD_NONBLOCK`.
+    PidfdNonblock,
+    /// `pidfd_open` with `PIDFD_THREAD`.
+    PidfdThread,
+    /// `pidfd_getfd`.
+    PidfdGetfd,
+    /// The `PIDFD_GET_INFO` ioctl.
+    PidfdInfo,
+    /// The `PIDFD_GET_*_NAMESPACE` ioctls.
+    PidfdNamespaces,
+    /// `clone3`.
+    Clone3,
+    /// `clone3` with `set_tid` (in a new pid namespace; in a new user namespace too
+    /// when the caller is not root).
+    SetTid,
+    /// `clone3` with `CLONE_INTO_CGROUP` into the caller's own cgroup v2.
+    CloneIntoCgroup,
+    /// `close_range`.
+    CloseRange,
+    /// `openat2`.
+    Openat2,
+    /// `openat2` with `RESOLVE_CACHED`.
+    ResolveCached,
+    /// `fsopen`/`fsconfig`/`fsmount` (a detached tmpfs; in a new user and mount
+    /// namespace when the caller is not root).
+    MountApi,
+    /// `mount_setattr`.
+    MountSetattr,
+    /// `mount_setattr` with `MOUNT_ATTR_IDMAP` on a detached tmpfs (needs root).
+    MountSetattrIdmap,
+    /// `move_mount` with `MOVE_MOUNT_BENEATH`.
+    MoveMountBeneath,
+    /// `statmount`.
+    Statmount,
+    /// `listmount`.
+    Listmount,
+    /// A seccomp filter with `SECCOMP_FILTER_FLAG_NEW_LISTENER`.
+    SeccompListener,
+    /// `SECCOMP_IOCTL_NOTIF_ADDFD`.
+    SeccompAddfd,
+    /// `SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP`.
+    SeccompSyncWakeUp,
+    /// `keyctl` (the session keyring can be looked up).
+    Keyrings,
+    /// Per-user-namespace keyring names (`KEYCTL_CAPS1_NS_KEYRING_NAME`).
+    KeyringNsNames,
+    /// A mounted cgroup v2 hierarchy.
+    Cgroup2,
+}
+
+impl Feature {
+    /// Every feature, in declaration order.
+    pub const ALL: [Feature; 28] = [
+        Feature::Root,
+        Feature::UserNs,
+        Feature::UnprivilegedUserNs,
+        Feature::TimeNs,
+        Feature::PidfdOpen,
+        Feature::PidfdNonblock,
+        Feature::PidfdThread,
+        Feature::PidfdGetfd,
+        Feature::PidfdInfo,
+        Feature::PidfdNamespaces,
+        Feature::Clone3,
+        Feature::SetTid,
+        Feature::CloneIntoCgroup,
+        Feature::CloseRange,
+        Feature::Openat2,
+        Feature::ResolveCached,
+        Feature::MountApi,
+        Feature::MountSetattr,
+        Feature::MountSetattrIdmap,
+        Feature::MoveMountBeneath,
+        Feature::Statmount,
+        Feature::Listmount,
+        Feature::SeccompListener,
+        Feature::SeccompAddfd,
+        Feature::SeccompSyncWakeUp,
+        Feature::Keyrings,
+        Feature::KeyringNsNames,
+        Feature::Cgroup2,
+    ];
+
+    /// A short name, as the kernel spells the call or flag.
+    pub fn name(self) -> &'static str {
+        self.row().0
+    }
+
+    /// The first kernel release that has the feature (`"-"` for a privilege).
+    pub fn min_kernel(self) -> &'static str {
+        self.row().1
+    }
+
+    /// What the feature is for, in one line.
+    pub fn description(self) -> &'static str {
+        self.row().2
+    }
+
+    fn row(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Feature::Root => (
+                "root",
+                "-",
+                "euid 0: privileged mounts, full id maps, set_tid",
+            ),
+            Feature::UserNs => ("user namespaces", "3.8", "containers with their own ids"),
+            Feature::UnprivilegedUserNs => (
+                "unprivileged user ns",
+                "3.8",
+                "rootless containers (may be disabled by sysctl or policy)",
+            ),
+            Feature::TimeNs => (
+                "time namespaces",
+                "5.6",
+                "per-container monotonic/boottime clocks",
+            ),
+            Feature::PidfdOpen => ("pidfd_open", "5.3", "race-free process handles"),
+            Feature::PidfdNonblock => ("PIDFD_NONBLOCK", "5.10", "non-blocking waitid on a pidfd"),
+            Feature::PidfdThread => ("PIDFD_THREAD", "6.9", "pidfds for single threads"),
+            Feature::PidfdGetfd => ("pidfd_getfd", "5.6", "copy an fd out of another process"),
+            Feature::PidfdInfo => (
+                "PIDFD_GET_INFO",
+                "6.13",
+                "ids, cgroup and exit code from a pidfd",
+            ),
+            Feature::PidfdNamespaces => (
+                "PIDFD_GET_*_NAMESPACE",
+                "6.11",
+                "namespace fds from a pidfd",
+            ),
+            Feature::Clone3 => ("clone3", "5.3", "extensible clone, CLONE_PIDFD"),
+            Feature::SetTid => ("clone3 set_tid", "5.5", "choose pids (checkpoint/restore)"),
+            Feature::CloneIntoCgroup => ("CLONE_INTO_CGROUP", "5.7", "born in its cgroup"),
+            Feature::CloseRange => ("close_range", "5.9", "close every fd not passed on"),
+            Feature::Openat2 => (
+                "openat2",
+                "5.6",
+                "RESOLVE_IN_ROOT / BENEATH path resolution",
+            ),
+            Feature::ResolveCached => ("RESOLVE_CACHED", "5.12", "lookups from the dcache only"),
+            Feature::MountApi => ("fsopen/fsmount", "5.2", "the new mount API"),
+            Feature::MountSetattr => ("mount_setattr", "5.12", "recursive mount attributes"),
+            Feature::MountSetattrIdmap => ("MOUNT_ATTR_IDMAP", "5.12", "idmapped mounts"),
+            Feature::MoveMountBeneath => {
+                ("MOVE_MOUNT_BENEATH", "6.5", "replace a mount underneath")
+            }
+            Feature::Statmount => ("statmount", "6.8", "read a mount without mountinfo"),
+            Feature::Listmount => ("listmount", "6.8", "list mounts without mountinfo"),
+            Feature::SeccompListener => {
+                ("seccomp user notif", "5.0", "a supervisor answers syscalls")
+            }
+            Feature::SeccompAddfd => (
+                "SECCOMP_IOCTL_NOTIF_ADDFD",
+                "5.9",
+                "inject fds into a caller",
+            ),
+            Feature::SeccompSyncWakeUp => (
+                "SECCOMP notif sync wake-up",
+                "6.6",
+                "~10x faster notification round trips",
+            ),
+            Feature::Keyrings => ("keyctl", "2.6.10", "kernel keyrings"),
+            Feature::KeyringNsNames => (
+                "per-userns keyrings",
+                "5.3",
+                "keyring names scoped to a user namespace",
+            ),
+            Feature::Cgroup2 => ("cgroup v2", "4.5", "the unified cgroup hierarchy"),
+        }
+    }
+
+    /// Probes the kernel now (uncached). `Err` says what failed.
+    pub fn probe(self) -> Result<(), Missing> {
+        sys::probe(self)
+    }
+
+    /// Whether the feature is available, probed once per process.
+    pub fn available(self) -> Result<(), Missing> {
+        static CACHE: [OnceLock<Result<(), Missing>>; Feature::ALL.len()] =
+            [const { OnceLock::new() }; Feature::ALL.len()];
+        CACHE[self as usize].get_or_init(|| self.probe()).clone()
+    }
+}
+
+/// Why a feature is missing: the call that failed and its errno, if any.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Missing {
+    /// The call (or condition) that failed, e.g. `"unshare(CLONE_NEWUSER)"`.
+    pub call: &'static str,
+    /// The errno it failed with, if it was a system call.
+    pub errno: Option<i32>,
+}
+
+impl fmt::Display for Missing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.errno {
+            Some(errno) => write!(
+                f,
+                "{}: {}",
+                self.call,
+                std::io::Error::from_raw_os_error(errno)
+            ),
+            None => f.write_str(self.call),
+        }
+    }
+}
+
+impl std::error::Error for Missing {}
+
+/// One line of the [`features`] report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FeatureStatus {
+    /// The feature.
+    pub feature: Feature,
+    /// `Ok` when available, else why not.
+    pub result: Result<(), Missing>,
+}
+
+impl FeatureStatus {
+    /// Whether the feature is available.
+    pub fn available(&self) -> bool {
+        self.result.is_ok()
+    }
+}
+
+/// Probes every [`Feature`] (cached) and reports each, in [`Feature::ALL`] order.
+pub fn features() -> Vec<FeatureStatus> {
+    Feature::ALL
+        .iter()
+        .map(|&feature| FeatureStatus {
+            feature,
+            result: feature.available(),
+        })
+        .collect()
+}
