@@ -1,0 +1,634 @@
+//! Reading the mount table: `statmount` / `listmount` (Linux 6.8), with
+//! `/proc/self/mountinfo` as the fallback, both giving [`MountInfo`].
+#![forbid(unsafe_code)]
+
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+
+use bitflags::bitflags;
+use rustix::io::Errno;
+
+use crate::error::{Call, Error, Result};
+use crate::flags::{ListmountFlags, MountAttr, StatmountMask};
+use crate::sys;
+use crate::util::Flags;
+
+/// `LSMT_ROOT`: the root mount of the caller's mount namespace, for [`listmount`].
+pub const LSMT_ROOT: u64 = u64::MAX;
+
+bitflags! {
+    /// Superblock flags reported for a mount (`SB_*`; in mountinfo the `ro`/`rw`,
+    /// `sync`, `dirsync`, `lazytime` super options).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub struct SuperblockFlags: u32 {
+        /// `SB_RDONLY`: the filesystem itself is read-only.
+        const RDONLY = 1;
+        /// `SB_SYNCHRONOUS`: writes are synced at once.
+        const SYNCHRONOUS = 16;
+        /// `SB_DIRSYNC`: directory changes are synchronous.
+        const DIRSYNC = 128;
+        /// `SB_LAZYTIME`: timestamps are written lazily.
+        const LAZYTIME = 1 << 25;
+        const _ = !0;
+    }
+}
+
+/// One mount of a mount namespace, read by [`statmount`] or parsed from
+/// `/proc/self/mountinfo`; both give the same fields, except the unique ids
+/// (`statmount` only). Strings are decoded: no octal escapes remain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MountInfo {
+    /// The mount id shown in `/proc/self/mountinfo` (32 bits, reused after an
+    /// unmount); `statmount`'s `mnt_id_old`.
+    pub id: u32,
+    /// The parent's mountinfo id (the mount's own for a namespace root);
+    /// `statmount`'s `mnt_parent_id_old`.
+    pub parent_id: u32,
+    /// The unique 64-bit mount id (`statmount`'s `mnt_id`, `statx`'s
+    /// `STATX_MNT_ID_UNIQUE`), never reused; `None` when read from mountinfo.
+    pub unique_id: Option<u64>,
+    /// The parent's unique id; `None` when read from mountinfo.
+    pub parent_unique_id: Option<u64>,
+    /// The filesystem's device, `(major, minor)`.
+    pub device: (u32, u32),
+    /// The directory of the filesystem mounted here (`/` unless a bind mount of a
+    /// subtree).
+    pub root: PathBuf,
+    /// Where it is mounted, relative to the caller's root.
+    pub mount_point: PathBuf,
+    /// The per-mount attributes (`MOUNT_ATTR_*`: read-only, nosuid, atime mode,
+    /// idmapped, ...).
+    pub attributes: MountAttr,
+    /// The peer group of a shared mount (`shared:N`).
+    pub peer_group: Option<u64>,
+    /// The peer group a slave mount receives from (`master:N`).
+    pub master: Option<u64>,
+    /// The nearest dominating peer group visible here (`propagate_from:N`).
+    pub propagate_from: Option<u64>,
+    /// Whether the mount is unbindable.
+    pub unbindable: bool,
+    /// The filesystem type (`"tmpfs"`, `"fuse"`), without subtype.
+    pub fs_type: String,
+    /// The subtype (`"sshfs"` of `fuse.sshfs`).
+    pub fs_subtype: Option<String>,
+    /// The source (`"/dev/sda1"`, `"tmpfs"`, `"none"`); `None` when the kernel
+    /// did not report it (statmount before Linux 6.12).
+    pub source: Option<String>,
+    /// The filesystem-specific options, comma separated (`"size=1024k,mode=755"`),
+    /// without the superblock flags; `None` when there are none, or when the kernel
+    /// did not report them (statmount before Linux 6.11).
+    pub options: Option<String>,
+    /// The superblock flags.
+    pub superblock_flags: SuperblockFlags,
+}
+
+impl MountInfo {
+    /// The propagation type, derived from the peer group, master and unbindable
+    /// fields: `(shared, slave)` can both hold (a shared slave).
+    pub fn is_shared(&self) -> bool {
+        self.peer_group.is_some()
+    }
+
+    /// Whether the mount receives propagation from a master.
+    pub fn is_slave(&self) -> bool {
+        self.master.is_some()
+    }
+
+    /// Whether the mount is private: neither shared, slave nor unbindable.
+    pub fn is_private(&self) -> bool {
+        self.peer_group.is_none() && self.master.is_none() && !self.unbindable
+    }
+
+    /// Whether the mount (not its filesystem) is read-only.
+    pub fn is_read_only(&self) -> bool {
+        self.attributes.contains(MountAttr::RDONLY)
+    }
+}
+
+/// Where to read the mount table from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MountTableSource {
+    /// `listmount` + `statmount`, falling back to `/proc/self/mountinfo` when the
+    /// kernel lacks them (ENOSYS; the answer is remembered).
+    Auto,
+    /// `listmount` + `statmount` only: [`Unsupported`](Error::Unsupported) before 6.8.
+    Statmount,
+    /// `/proc/self/mountinfo` only.
+    Mountinfo,
+}
+
+const UNKNOWN: u8 = 0;
+const PRESENT: u8 = 1;
+const ABSENT: u8 = 2;
+static STATMOUNT_STATE: AtomicU8 = AtomicU8::new(UNKNOWN);
+static PRETEND_ENOSYS: AtomicBool = AtomicBool::new(false);
+
+/// Test hook: makes `listmount`/`statmount` behave as if the kernel returned
+/// ENOSYS, so that the mountinfo fallback of [`MountTableSource::Auto`] is
+/// exercised on a new kernel. Not part of the stable API.
+#[doc(hidden)]
+pub fn _test_pretend_no_statmount(on: bool) {
+    PRETEND_ENOSYS.store(on, Ordering::SeqCst);
+    STATMOUNT_STATE.store(UNKNOWN, Ordering::SeqCst);
+}
+
+/// The mounts of the caller's mount namespace, in mount order (parents before
+/// their children), from `source`.
+///
+/// # Errors
+/// From [`listmount`], [`statmount`] or reading `/proc/self/mountinfo`.
+///
+/// # Examples
+/// ```
+/// use linception_mountapi::{mount_table, MountTableSource};
+///
+/// let mounts = mount_table(MountTableSource::Auto)?;
+/// assert!(mounts.iter().any(|m| m.mount_point == std::path::Path::new("/")));
+/// # Ok::<(), linception_mountapi::Error>(())
+/// ```
+///
+/// # References
+/// - [`listmount(2)`](https://man7.org/linux/man-pages/man2/listmount.2.html),
+///   [`statmount(2)`](https://man7.org/linux/man-pages/man2/statmount.2.html),
+///   [`proc_pid_mountinfo(5)`](https://man7.org/linux/man-pages/man5/proc_pid_mountinfo.5.html)
+pub fn mount_table(source: MountTableSource) -> Result<Vec<MountInfo>> {
+    match source {
+        MountTableSource::Mountinfo => read_mountinfo(),
+        MountTableSource::Statmount => statmount_table(),
+        MountTableSource::Auto => {
+            if STATMOUNT_STATE.load(Ordering::Relaxed) == ABSENT {
+                return read_mountinfo();
+            }
+            match statmount_table() {
+                Err(Error::Unsupported { .. }) => {
+                    STATMOUNT_STATE.store(ABSENT, Ordering::Relaxed);
+                    read_mountinfo()
+                }
+                other => {
+                    STATMOUNT_STATE.store(PRESENT, Ordering::Relaxed);
+                    other
+                }
+            }
+        }
+    }
+}
+
+fn statmount_table() -> Result<Vec<MountInfo>> {
+    let ids = mount_ids(ListmountFlags::empty())?;
+    let mut reader = StatmountReader::new();
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        match reader.read(id) {
+            Ok(info) => out.push(info),
+            // Unmounted between the two calls.
+            Err(err) if err.raw_os_error() == Some(libc::ENOENT) => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(out)
+}
+
+/// `listmount({mnt_id: LSMT_ROOT, param: last}, ...)`, page after page: the unique
+/// ids of every mount in the caller's mount namespace (the root mount included),
+/// in mount order, or the reverse with [`ListmountFlags::REVERSE`].
+///
+/// # Errors
+/// [`Unsupported`](Error::Unsupported) before Linux 6.8 (or, for `REVERSE`, 6.11).
+///
+/// # References
+/// - [`listmount(2)`](https://man7.org/linux/man-pages/man2/listmount.2.html)
+pub fn mount_ids(flags: ListmountFlags) -> Result<Vec<u64>> {
+    let mut ids = Vec::new();
+    let mut page = [0u64; 256];
+    let mut last = 0;
+    loop {
+        let n = listmount(LSMT_ROOT, last, &mut page, flags)?;
+        ids.extend_from_slice(&page[..n]);
+        if n < page.len() {
+            return Ok(ids);
+        }
+        last = page[n - 1];
+    }
+}
+
+/// `listmount(&{size, mnt_id, param: last_mnt_id}, ids, ids.len(), flags)`: fills
+/// `ids` with the unique ids of the mounts below `mnt_id` ([`LSMT_ROOT`] for the
+/// whole namespace) that come after `last_mnt_id` (0 to start), and returns how
+/// many it wrote. Call again with the last id to page on. Since Linux 6.8.
+/// Allocates nothing.
+///
+/// # Errors
+/// `ENOENT` (no such mount), `EPERM`, [`Unsupported`](Error::Unsupported) on
+/// ENOSYS, or an unknown flag (`EINVAL` with `REVERSE` before 6.11 is left as is).
+///
+/// # References
+/// - [`listmount(2)`](https://man7.org/linux/man-pages/man2/listmount.2.html)
+pub fn listmount(
+    mnt_id: u64,
+    last_mnt_id: u64,
+    ids: &mut [u64],
+    flags: ListmountFlags,
+) -> Result<usize> {
+    let req = sys::MntIdReq {
+        size: sys::MNT_ID_REQ_SIZE_VER0,
+        mnt_id,
+        param: last_mnt_id,
+        ..Default::default()
+    };
+    let result = if PRETEND_ENOSYS.load(Ordering::Relaxed) {
+        Err(Errno::NOSYS)
+    } else {
+        sys::listmount(&req, ids, flags.bits())
+    };
+    result.map_err(|errno| {
+        let call = Call::new(
+            "listmount",
+            format_args!(
+                "{{mnt_id: {mnt_id:#x}, param: {last_mnt_id}}}, buf, {}, {}",
+                ids.len(),
+                Flags(&flags)
+            ),
+        );
+        if errno == Errno::NOSYS {
+            Error::unsupported("listmount", "6.8", call, errno)
+        } else {
+            Error::syscall(call, errno)
+        }
+    })
+}
+
+/// `statmount` of the mount with unique id `mnt_id`, all fields this kernel
+/// reports, into a [`MountInfo`]. For many mounts, a [`StatmountReader`] reuses
+/// its buffer.
+///
+/// # Errors
+/// `ENOENT` (no such mount in this namespace), [`Unsupported`](Error::Unsupported)
+/// before Linux 6.8.
+///
+/// # References
+/// - [`statmount(2)`](https://man7.org/linux/man-pages/man2/statmount.2.html)
+pub fn statmount(mnt_id: u64) -> Result<MountInfo> {
+    StatmountReader::new().read(mnt_id)
+}
+
+/// The unique mount id of the mount `path` is on (`statx` with
+/// `STATX_MNT_ID_UNIQUE`, Linux 6.8), for [`statmount`].
+///
+/// # Errors
+/// `ENOENT` for a missing path, [`Unsupported`](Error::Unsupported) when the kernel
+/// does not report unique mount ids.
+///
+/// # References
+/// - [`statx(2)`](https://man7.org/linux/man-pages/man2/statx.2.html)
+pub fn unique_mount_id(path: impl AsRef<Path>) -> Result<u64> {
+    const STATX_MNT_ID_UNIQUE: u32 = 0x4000;
+    let path = path.as_ref();
+    let mask = rustix::fs::StatxFlags::from_bits_retain(STATX_MNT_ID_UNIQUE);
+    let call = || Call::new("statx", format_args!("AT_FDCWD, {path:?}, 0, STATX_MNT_ID_UNIQUE"));
+    let stx = rustix::fs::statx(rustix::fs::CWD, path, rustix::fs::AtFlags::empty(), mask)
+        .map_err(|errno| Error::syscall(call(), errno))?;
+    if stx.stx_mask & STATX_MNT_ID_UNIQUE == 0 {
+        return Err(Error::unsupported(
+            "STATX_MNT_ID_UNIQUE",
+            "6.8",
+            call(),
+            Errno::NOSYS,
+        ));
+    }
+    Ok(stx.stx_mnt_id)
+}
+
+/// Reads mounts with `statmount`, reusing one buffer (grown on `EOVERFLOW`).
+#[derive(Debug)]
+pub struct StatmountReader {
+    buf: Vec<u64>,
+}
+
+impl Default for StatmountReader {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Byte offsets in `struct statmount` (include/uapi/linux/mount.h).
+mod off {
+    pub const SIZE: usize = 0;
+    pub const MNT_OPTS: usize = 4;
+    pub const MASK: usize = 8;
+    pub const SB_DEV_MAJOR: usize = 16;
+    pub const SB_DEV_MINOR: usize = 20;
+    pub const SB_FLAGS: usize = 32;
+    pub const FS_TYPE: usize = 36;
+    pub const MNT_ID: usize = 40;
+    pub const MNT_PARENT_ID: usize = 48;
+    pub const MNT_ID_OLD: usize = 56;
+    pub const MNT_PARENT_ID_OLD: usize = 60;
+    pub const MNT_ATTR: usize = 64;
+    pub const MNT_PROPAGATION: usize = 72;
+    pub const MNT_PEER_GROUP: usize = 80;
+    pub const MNT_MASTER: usize = 88;
+    pub const PROPAGATE_FROM: usize = 96;
+    pub const MNT_ROOT: usize = 104;
+    pub const MNT_POINT: usize = 108;
+    pub const FS_SUBTYPE: usize = 120;
+    pub const SB_SOURCE: usize = 124;
+    /// `sizeof(struct statmount)`: where `str[]` starts.
+    pub const STR: usize = 512;
+}
+
+impl StatmountReader {
+    /// A reader with a 4 KiB buffer.
+    pub fn new() -> Self {
+        StatmountReader {
+            buf: vec![0; 512],
+        }
+    }
+
+    /// `statmount(&{mnt_id, param: mask}, buf, size, 0)` into a [`MountInfo`].
+    /// Asks for every field of [`MountInfo`]; the kernel reports which it filled,
+    /// and fields an older kernel lacks come back `None`.
+    ///
+    /// # Errors
+    /// As [`statmount`].
+    ///
+    /// # References
+    /// - [`statmount(2)`](https://man7.org/linux/man-pages/man2/statmount.2.html)
+    pub fn read(&mut self, mnt_id: u64) -> Result<MountInfo> {
+        let mask = StatmountMask::SB_BASIC
+            | StatmountMask::MNT_BASIC
+            | StatmountMask::PROPAGATE_FROM
+            | StatmountMask::MNT_ROOT
+            | StatmountMask::MNT_POINT
+            | StatmountMask::FS_TYPE
+            | StatmountMask::MNT_OPTS
+            | StatmountMask::FS_SUBTYPE
+            | StatmountMask::SB_SOURCE;
+        self.raw(mnt_id, mask)?;
+        Ok(self.decode())
+    }
+
+    fn raw(&mut self, mnt_id: u64, mask: StatmountMask) -> Result<()> {
+        let req = sys::MntIdReq {
+            size: sys::MNT_ID_REQ_SIZE_VER0,
+            mnt_id,
+            param: mask.bits(),
+            ..Default::default()
+        };
+        loop {
+            let result = if PRETEND_ENOSYS.load(Ordering::Relaxed) {
+                Err(Errno::NOSYS)
+            } else {
+                sys::statmount(&req, &mut self.buf)
+            };
+            match result {
+                Ok(()) => return Ok(()),
+                Err(Errno::OVERFLOW) if self.buf.len() < (1 << 20) => {
+                    let len = self.buf.len() * 2;
+                    self.buf.resize(len, 0);
+                }
+                Err(errno) => {
+                    let call = Call::new(
+                        "statmount",
+                        format_args!(
+                            "{{mnt_id: {mnt_id:#x}, param: {}}}, buf, {}, 0",
+                            Flags(&mask),
+                            self.buf.len() * 8
+                        ),
+                    );
+                    return Err(if errno == Errno::NOSYS {
+                        Error::unsupported("statmount", "6.8", call, errno)
+                    } else {
+                        Error::syscall(call, errno)
+                    });
+                }
+            }
+        }
+    }
+
+    fn decode(&self) -> MountInfo {
+        let b = sys::words_as_bytes(&self.buf);
+        let u32_at = |o: usize| u32::from_ne_bytes(b[o..o + 4].try_into().unwrap_or([0; 4]));
+        let u64_at = |o: usize| u64::from_ne_bytes(b[o..o + 8].try_into().unwrap_or([0; 8]));
+        let size = (u32_at(off::SIZE) as usize).min(b.len());
+        let got = StatmountMask::from_bits_retain(u64_at(off::MASK));
+        let string = |field: usize, bit: StatmountMask| -> Option<&[u8]> {
+            if !got.contains(bit) {
+                return None;
+            }
+            let start = off::STR + u32_at(field) as usize;
+            let tail = b.get(start..size)?;
+            let end = tail.iter().position(|&c| c == 0).unwrap_or(tail.len());
+            Some(&tail[..end])
+        };
+        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+        let path = |bytes: &[u8]| PathBuf::from(OsStr::from_bytes(bytes));
+        let propagation = u64_at(off::MNT_PROPAGATION);
+        let nonzero = |v: u64| (v != 0).then_some(v);
+        MountInfo {
+            id: u32_at(off::MNT_ID_OLD),
+            parent_id: u32_at(off::MNT_PARENT_ID_OLD),
+            unique_id: Some(u64_at(off::MNT_ID)),
+            parent_unique_id: Some(u64_at(off::MNT_PARENT_ID)),
+            device: (u32_at(off::SB_DEV_MAJOR), u32_at(off::SB_DEV_MINOR)),
+            root: string(off::MNT_ROOT, StatmountMask::MNT_ROOT).map(path).unwrap_or_default(),
+            mount_point: string(off::MNT_POINT, StatmountMask::MNT_POINT)
+                .map(path)
+                .unwrap_or_default(),
+            attributes: MountAttr::from_bits_retain(u64_at(off::MNT_ATTR)),
+            peer_group: if propagation & libc::MS_SHARED as u64 != 0 {
+                Some(u64_at(off::MNT_PEER_GROUP))
+            } else {
+                None
+            },
+            master: if propagation & libc::MS_SLAVE as u64 != 0 {
+                Some(u64_at(off::MNT_MASTER))
+            } else {
+                None
+            },
+            propagate_from: if got.contains(StatmountMask::PROPAGATE_FROM) {
+                nonzero(u64_at(off::PROPAGATE_FROM))
+            } else {
+                None
+            },
+            unbindable: propagation & libc::MS_UNBINDABLE as u64 != 0,
+            fs_type: string(off::FS_TYPE, StatmountMask::FS_TYPE).map(text).unwrap_or_default(),
+            fs_subtype: string(off::FS_SUBTYPE, StatmountMask::FS_SUBTYPE)
+                .filter(|s| !s.is_empty())
+                .map(text),
+            source: string(off::SB_SOURCE, StatmountMask::SB_SOURCE).map(|s| {
+                if s.is_empty() { "none".to_string() } else { text(s) }
+            }),
+            options: string(off::MNT_OPTS, StatmountMask::MNT_OPTS).map(text),
+            superblock_flags: SuperblockFlags::from_bits_retain(u32_at(off::SB_FLAGS)),
+        }
+    }
+}
+
+/// Parses `/proc/self/mountinfo`.
+///
+/// # Errors
+/// [`Error::Mountinfo`] if it cannot be read, [`Error::Parse`] for a bad line.
+///
+/// # References
+/// - [`proc_pid_mountinfo(5)`](https://man7.org/linux/man-pages/man5/proc_pid_mountinfo.5.html)
+pub fn read_mountinfo() -> Result<Vec<MountInfo>> {
+    let bytes = std::fs::read("/proc/self/mountinfo").map_err(Error::Mountinfo)?;
+    parse_mountinfo(&bytes)
+}
+
+/// Parses the text of a `/proc/PID/mountinfo` file, one [`MountInfo`] per line.
+///
+/// # Errors
+/// [`Error::Parse`] naming the first line that does not parse.
+pub fn parse_mountinfo(text: &[u8]) -> Result<Vec<MountInfo>> {
+    text.split(|&c| c == b'\n')
+        .filter(|line| !line.is_empty())
+        .map(parse_mountinfo_line)
+        .collect()
+}
+
+/// Parses one line of `/proc/PID/mountinfo`:
+/// `36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue`.
+///
+/// # Errors
+/// [`Error::Parse`] naming the line and what is wrong with it.
+pub fn parse_mountinfo_line(line: &[u8]) -> Result<MountInfo> {
+    let fail = |reason| Error::Parse {
+        line: String::from_utf8_lossy(line).into_owned(),
+        reason,
+    };
+    let mut fields = line.split(|&c| c == b' ');
+    let mut next = |what| fields.next().ok_or_else(|| fail(what));
+    let number = |bytes: &[u8], what| -> Result<u64> {
+        std::str::from_utf8(bytes)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| fail(what))
+    };
+    let id = number(next("missing mount id")?, "bad mount id")?;
+    let parent_id = number(next("missing parent id")?, "bad parent id")?;
+    let dev = next("missing device")?;
+    let (major, minor) = {
+        let colon = dev.iter().position(|&c| c == b':').ok_or_else(|| fail("bad device"))?;
+        (
+            number(&dev[..colon], "bad device major")?,
+            number(&dev[colon + 1..], "bad device minor")?,
+        )
+    };
+    let root = PathBuf::from(OsStr::from_bytes(&unescape(next("missing root")?)));
+    let mount_point = PathBuf::from(OsStr::from_bytes(&unescape(next("missing mount point")?)));
+    let mount_options = next("missing mount options")?;
+    let mut info = MountInfo {
+        id: u32::try_from(id).map_err(|_| fail("mount id out of range"))?,
+        parent_id: u32::try_from(parent_id).map_err(|_| fail("parent id out of range"))?,
+        unique_id: None,
+        parent_unique_id: None,
+        device: (
+            u32::try_from(major).map_err(|_| fail("bad device major"))?,
+            u32::try_from(minor).map_err(|_| fail("bad device minor"))?,
+        ),
+        root,
+        mount_point,
+        attributes: parse_mount_options(mount_options),
+        peer_group: None,
+        master: None,
+        propagate_from: None,
+        unbindable: false,
+        fs_type: String::new(),
+        fs_subtype: None,
+        source: None,
+        options: None,
+        superblock_flags: SuperblockFlags::empty(),
+    };
+    loop {
+        let field = next("missing \" - \" separator")?;
+        if field == b"-" {
+            break;
+        }
+        let (tag, value) = match field.iter().position(|&c| c == b':') {
+            Some(colon) => (&field[..colon], Some(&field[colon + 1..])),
+            None => (field, None),
+        };
+        match (tag, value) {
+            (b"shared", Some(v)) => info.peer_group = Some(number(v, "bad shared:N")?),
+            (b"master", Some(v)) => info.master = Some(number(v, "bad master:N")?),
+            (b"propagate_from", Some(v)) => {
+                info.propagate_from = Some(number(v, "bad propagate_from:N")?)
+            }
+            (b"unbindable", None) => info.unbindable = true,
+            // Optional fields a newer kernel may add.
+            _ => {}
+        }
+    }
+    let fs_type = String::from_utf8_lossy(&unescape(next("missing filesystem type")?)).into_owned();
+    match fs_type.split_once('.') {
+        Some((base, sub)) => {
+            info.fs_type = base.to_string();
+            info.fs_subtype = Some(sub.to_string());
+        }
+        None => info.fs_type = fs_type,
+    }
+    info.source = Some(String::from_utf8_lossy(&unescape(next("missing source")?)).into_owned());
+    let super_options = String::from_utf8_lossy(&unescape(next("missing super options")?)).into_owned();
+    let mut options = Vec::new();
+    for option in super_options.split(',') {
+        match option {
+            "ro" => info.superblock_flags |= SuperblockFlags::RDONLY,
+            "rw" => {}
+            "sync" => info.superblock_flags |= SuperblockFlags::SYNCHRONOUS,
+            "dirsync" => info.superblock_flags |= SuperblockFlags::DIRSYNC,
+            "lazytime" => info.superblock_flags |= SuperblockFlags::LAZYTIME,
+            other => options.push(other),
+        }
+    }
+    // Like statmount, which reports no options field when there are none.
+    info.options = (!options.is_empty()).then(|| options.join(","));
+    Ok(info)
+}
+
+/// The per-mount options of mountinfo (`rw,nosuid,relatime`) as attributes.
+fn parse_mount_options(options: &[u8]) -> MountAttr {
+    let mut attrs = MountAttr::empty();
+    let mut atime = MountAttr::STRICTATIME;
+    for option in options.split(|&c| c == b',') {
+        match option {
+            b"ro" => attrs |= MountAttr::RDONLY,
+            b"nosuid" => attrs |= MountAttr::NOSUID,
+            b"nodev" => attrs |= MountAttr::NODEV,
+            b"noexec" => attrs |= MountAttr::NOEXEC,
+            b"noatime" => atime = MountAttr::NOATIME,
+            b"relatime" => atime = MountAttr::RELATIME,
+            b"nodiratime" => attrs |= MountAttr::NODIRATIME,
+            b"nosymfollow" => attrs |= MountAttr::NOSYMFOLLOW,
+            b"idmapped" => attrs |= MountAttr::IDMAP,
+            _ => {}
+        }
+    }
+    attrs | atime
+}
+
+/// Decodes mountinfo's octal escapes (`\040` for a space, `\134` for a backslash).
+/// A backslash not followed by three octal digits is kept as it is.
+pub fn unescape(field: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(field.len());
+    let mut i = 0;
+    while i < field.len() {
+        if field[i] == b'\\' && field.len() - i > 3 {
+            let digits = &field[i + 1..i + 4];
+            if digits.iter().all(|d| (b'0'..=b'7').contains(d)) {
+                let value = digits.iter().fold(0u32, |v, d| v * 8 + u32::from(d - b'0'));
+                if let Ok(byte) = u8::try_from(value) {
+                    out.push(byte);
+                    i += 4;
+                    continue;
+                }
+            }
+        }
+        out.push(field[i]);
+        i += 1;
+    }
+    out
+}
