@@ -1,0 +1,334 @@
+//! The crate's error type.
+#![forbid(unsafe_code)]
+
+use std::fmt;
+use std::io;
+
+use crate::extent::{Extent, Side};
+
+/// What a map write broke, worked out after the kernel refused it (or before the
+/// syscall, when the rule can be checked up front).
+///
+/// The kernel answers every refused `uid_map`/`gid_map` write with a bare `EPERM` or
+/// `EINVAL`; this names the rule behind it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MapRule {
+    /// The map was already written: each map of a namespace takes exactly one write.
+    AlreadyWritten,
+    /// A writer without `CAP_SETUID` (uid_map) or `CAP_SETGID` (gid_map) over the
+    /// parent namespace may map only its own effective id, as one extent of count 1.
+    UnprivilegedWiderThanOwnId {
+        /// The writer's own effective uid or gid.
+        own: u32,
+    },
+    /// An unprivileged `gid_map` needs "deny" written to `/proc/PID/setgroups` first.
+    SetgroupsNotDenied,
+    /// The extent's outside ids are not all mapped, as one range, in the writer's
+    /// own user namespace.
+    OutsideNotMapped {
+        /// The offending extent.
+        extent: Extent,
+    },
+    /// Mapping uid 0 of the parent namespace needs `CAP_SETFCAP` (since Linux 5.12).
+    ParentRootNeedsSetfcap,
+    /// "deny" cannot be written to `setgroups` once the gid map is written.
+    SetgroupsAfterGidMap,
+    /// "allow" cannot be written to `setgroups` once it holds "deny".
+    SetgroupsDenied,
+    /// The kernel found the text malformed (`EINVAL`).
+    Malformed,
+    /// No known rule explains the refusal.
+    Unknown,
+}
+
+impl fmt::Display for MapRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MapRule::AlreadyWritten => {
+                f.write_str("the map was already written (each map takes exactly one write)")
+            }
+            MapRule::UnprivilegedWiderThanOwnId { own } => write!(
+                f,
+                "without CAP_SETUID/CAP_SETGID over the parent namespace a writer may map \
+                 only its own id {own}, as a single extent of count 1"
+            ),
+            MapRule::SetgroupsNotDenied => {
+                f.write_str("an unprivileged gid_map needs \"deny\" written to setgroups before it")
+            }
+            MapRule::OutsideNotMapped { extent } => write!(
+                f,
+                "outside ids of extent ({extent}) are not mapped, as one range, in the \
+                 writer's user namespace"
+            ),
+            MapRule::ParentRootNeedsSetfcap => f.write_str(
+                "mapping uid 0 of the parent namespace needs CAP_SETFCAP (since Linux 5.12)",
+            ),
+            MapRule::SetgroupsAfterGidMap => {
+                f.write_str("setgroups cannot change once gid_map is written")
+            }
+            MapRule::SetgroupsDenied => {
+                f.write_str("setgroups cannot go back to \"allow\" once it is \"deny\"")
+            }
+            MapRule::Malformed => f.write_str("the kernel found the map text malformed"),
+            MapRule::Unknown => f.write_str(
+                "no checked rule explains the refusal (the writer must be in the target's \
+                 user namespace or its parent, with CAP_SYS_ADMIN over it)",
+            ),
+        }
+    }
+}
+
+/// A broad classification of [`Error`]s.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// A system call failed; see [`Error::raw_os_error`].
+    Os,
+    /// The running kernel lacks a feature.
+    Unsupported,
+    /// The input is invalid (a malformed map, a bad line of text).
+    InvalidArgument,
+    /// The kernel refused a map write, or would: see [`MapRule`].
+    PermissionDenied,
+    /// A helper program (`newuidmap`, `newgidmap`) is missing or failed.
+    Helper,
+    /// The target process changed under us (a pidfd no longer refers to the pid).
+    SafetyViolation,
+}
+
+/// The error type of linception-userns.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A map with no extents.
+    #[error("an id map needs at least one extent")]
+    EmptyMap,
+    /// More extents than the kernel takes.
+    #[error("{count} extents: a map takes at most {max} (since Linux 4.15; 5 before)", max = crate::MAX_EXTENTS)]
+    TooManyExtents {
+        /// The number of extents given.
+        count: usize,
+    },
+    /// An extent of count 0.
+    #[error("extent #{index} ({extent}): count is zero")]
+    ZeroCount {
+        /// Position of the extent in the map as given.
+        index: usize,
+        /// The extent.
+        extent: Extent,
+    },
+    /// An extent whose range runs past id 4294967294 on one side.
+    #[error(
+        "extent #{index} ({extent}): {side} ids overflow: the range must end at or below \
+         4294967295 (id 4294967295 is never mappable)"
+    )]
+    Overflow {
+        /// Position of the extent in the map as given.
+        index: usize,
+        /// The extent.
+        extent: Extent,
+        /// The side that overflows.
+        side: Side,
+    },
+    /// Two extents overlap on one side (the kernel refuses both sides).
+    #[error(
+        "extents #{} ({}) and #{} ({}) overlap on the {side} side",
+        first.0, first.1, second.0, second.1
+    )]
+    Overlap {
+        /// The side on which the ranges overlap.
+        side: Side,
+        /// The first extent (position, extent).
+        first: (usize, Extent),
+        /// The second extent (position, extent).
+        second: (usize, Extent),
+    },
+    /// The map's text is longer than the single write the kernel accepts.
+    #[error(
+        "the map's text is {bytes} bytes, over the {limit} the kernel accepts in one write; \
+         extent #{first_over} is the first past the limit"
+    )]
+    TextTooLong {
+        /// The text's length in bytes.
+        bytes: usize,
+        /// The most the kernel takes ([`MAX_TEXT_LEN`](crate::MAX_TEXT_LEN)).
+        limit: usize,
+        /// Position of the first extent whose line ends past the limit.
+        first_over: usize,
+    },
+    /// A line of text (an id map, `/etc/subuid`) that does not parse.
+    #[error("{source_name}: line {line} ({text:?}): {reason}")]
+    Parse {
+        /// What was parsed (`"uid_map"`, `"/etc/subuid"`, ...).
+        source_name: String,
+        /// The line number, from 1.
+        line: usize,
+        /// The line's text.
+        text: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A system call failed; displays like the call with its arguments.
+    #[error("{call}: {}", OsError(source))]
+    Syscall {
+        /// The call, with its arguments.
+        call: String,
+        /// The error the kernel returned.
+        source: io::Error,
+    },
+    /// The kernel refused a `uid_map`/`gid_map`/`setgroups` write, or it was refused
+    /// before the syscall because it would break `rule`.
+    #[error("{call}: {}{rule}", source.as_ref().map(|e| format!("{}: ", OsError(e))).unwrap_or_else(|| "refused before the write: ".into()))]
+    MapWrite {
+        /// The write, with the file and (shortened) text.
+        call: String,
+        /// The rule that was broken.
+        rule: MapRule,
+        /// The kernel's error; `None` when refused before the syscall.
+        source: Option<io::Error>,
+    },
+    /// The running kernel lacks a feature.
+    #[error("{feature} is not supported by this kernel (needs Linux {min_kernel} or later)")]
+    Unsupported {
+        /// The missing feature.
+        feature: &'static str,
+        /// The first kernel that has it.
+        min_kernel: &'static str,
+    },
+    /// A helper program was not found.
+    #[error("{program} not found (install the distribution's uidmap package)")]
+    HelperMissing {
+        /// The program's name.
+        program: &'static str,
+    },
+    /// A helper program failed.
+    #[error("{command}: {status}: {stderr}")]
+    Helper {
+        /// The command line that ran.
+        command: String,
+        /// How it ended.
+        status: String,
+        /// What it printed on stderr (trimmed).
+        stderr: String,
+    },
+    /// The target process changed under us.
+    #[error("safety violation: {what}")]
+    SafetyViolation {
+        /// What happened.
+        what: String,
+    },
+}
+
+impl Error {
+    /// The broad class of this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::EmptyMap
+            | Error::TooManyExtents { .. }
+            | Error::ZeroCount { .. }
+            | Error::Overflow { .. }
+            | Error::Overlap { .. }
+            | Error::TextTooLong { .. }
+            | Error::Parse { .. } => ErrorKind::InvalidArgument,
+            Error::Syscall { .. } => ErrorKind::Os,
+            Error::MapWrite { .. } => ErrorKind::PermissionDenied,
+            Error::Unsupported { .. } => ErrorKind::Unsupported,
+            Error::HelperMissing { .. } | Error::Helper { .. } => ErrorKind::Helper,
+            Error::SafetyViolation { .. } => ErrorKind::SafetyViolation,
+        }
+    }
+
+    /// The errno the kernel returned, if this error comes from a system call.
+    pub fn raw_os_error(&self) -> Option<i32> {
+        match self {
+            Error::Syscall { source, .. } => source.raw_os_error(),
+            Error::MapWrite {
+                source: Some(source),
+                ..
+            } => source.raw_os_error(),
+            Error::Unsupported { .. } => Some(libc::ENOSYS),
+            _ => None,
+        }
+    }
+
+    /// The [`MapRule`] a refused map write broke, if this is one.
+    pub fn map_rule(&self) -> Option<&MapRule> {
+        match self {
+            Error::MapWrite { rule, .. } => Some(rule),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn syscall(call: impl Into<String>, source: impl Into<io::Error>) -> Self {
+        Error::Syscall {
+            call: call.into(),
+            source: source.into(),
+        }
+    }
+}
+
+impl From<Error> for io::Error {
+    fn from(err: Error) -> io::Error {
+        if let Some(code) = err.raw_os_error() {
+            return io::Error::new(io::Error::from_raw_os_error(code).kind(), err);
+        }
+        let kind = match err.kind() {
+            ErrorKind::InvalidArgument => io::ErrorKind::InvalidInput,
+            ErrorKind::PermissionDenied => io::ErrorKind::PermissionDenied,
+            ErrorKind::Unsupported => io::ErrorKind::Unsupported,
+            ErrorKind::Helper => io::ErrorKind::Other,
+            ErrorKind::SafetyViolation | ErrorKind::Os => io::ErrorKind::Other,
+        };
+        io::Error::new(kind, err)
+    }
+}
+
+/// A `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Displays an OS error as "Operation not permitted (EPERM)".
+pub(crate) struct OsError<'a>(pub(crate) &'a io::Error);
+
+impl fmt::Display for OsError<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Some(code) = self.0.raw_os_error() else {
+            return write!(f, "{}", self.0);
+        };
+        let text = self.0.to_string();
+        let text = text
+            .split_once(" (os error")
+            .map_or(text.as_str(), |(head, _)| head);
+        match errno_name(code) {
+            Some(name) => write!(f, "{text} ({name})"),
+            None => write!(f, "{text} (errno {code})"),
+        }
+    }
+}
+
+fn errno_name(code: i32) -> Option<&'static str> {
+    Some(match code {
+        libc::EPERM => "EPERM",
+        libc::ENOENT => "ENOENT",
+        libc::ESRCH => "ESRCH",
+        libc::EINTR => "EINTR",
+        libc::EIO => "EIO",
+        libc::E2BIG => "E2BIG",
+        libc::EBADF => "EBADF",
+        libc::ECHILD => "ECHILD",
+        libc::EAGAIN => "EAGAIN",
+        libc::ENOMEM => "ENOMEM",
+        libc::EACCES => "EACCES",
+        libc::EFAULT => "EFAULT",
+        libc::EBUSY => "EBUSY",
+        libc::EEXIST => "EEXIST",
+        libc::ENOTDIR => "ENOTDIR",
+        libc::EINVAL => "EINVAL",
+        libc::ENOSPC => "ENOSPC",
+        libc::EROFS => "EROFS",
+        libc::ENOSYS => "ENOSYS",
+        libc::EOPNOTSUPP => "EOPNOTSUPP",
+        libc::EUSERS => "EUSERS",
+        _ => return None,
+    })
+}
