@@ -1,1 +1,65 @@
-//! Race-free process handles for Linux: pidfd_open, pidfd_send_signal, waitid(P_PIDFD), pidfd_getfd, PIDFD_GET_INFO, and clone3 with set_tid.
+//! Race-free process handles for Linux: `pidfd_open`, `pidfd_send_signal`,
+//! `waitid(P_PIDFD)`, `pidfd_getfd`, the pidfs ioctls (`PIDFD_GET_INFO`, namespace
+//! fds), `setns` through a pidfd, and `clone3` with `CLONE_PIDFD`, `set_tid` and
+//! `CLONE_INTO_CGROUP`.
+//!
+//! A pid names whatever process holds the number *now*; a [`PidFd`] names one
+//! process for good. Once it is reaped, signalling or inspecting it fails with
+//! [`Error::ProcessGone`] instead of hitting the next owner of the pid.
+//!
+//! ```
+//! use std::time::Duration;
+//! use linception_pidfd::{CloneArgs, Exec, Signal};
+//!
+//! // clone3 + execve, with the pidfd from birth.
+//! let mut child = CloneArgs::new().spawn(&Exec::new("/bin/sleep").arg("10"))?;
+//! assert_eq!(child.wait_timeout(Duration::from_millis(10))?, None);
+//! child.send_signal(Signal::TERM)?;
+//! let status = child.wait()?;
+//! assert_eq!(status.signal(), Some(Signal::TERM));
+//! // The process is gone: the pidfd can no longer reach anything.
+//! assert!(child.send_signal(Signal::TERM).unwrap_err().is_process_gone());
+//! # Ok::<(), linception_pidfd::Error>(())
+//! ```
+//!
+//! # Kernel support
+//!
+//! | feature | since | used by | without it |
+//! |---|---|---|---|
+//! | `pidfd_send_signal` | 5.1 | [`PidFd::send_signal`] | [`Error::Unsupported`] |
+//! | `pidfd_open`, `clone3` | 5.3 | [`PidFd::open`], [`CloneArgs`] | [`Error::Unsupported`] |
+//! | `waitid(P_PIDFD)` | 5.4 | [`PidFd::wait`] | `EINVAL` |
+//! | `set_tid` | 5.5 | [`CloneArgs::set_tid`] | [`Error::Unsupported`] (`E2BIG`) |
+//! | `pidfd_getfd` | 5.6 | [`PidFd::get_fd`] | [`Error::Unsupported`] |
+//! | `CLONE_INTO_CGROUP` | 5.7 | [`CloneArgs::into_cgroup`] | [`Error::Unsupported`] (`E2BIG`) |
+//! | `setns` with a pidfd | 5.8 | [`PidFd::setns`] | `EINVAL` |
+//! | `PIDFD_NONBLOCK` | 5.10 | [`PidfdFlags::NONBLOCK`] | `EINVAL` |
+//! | `PIDFD_THREAD`, `PIDFD_SIGNAL_*` | 6.9 | [`PidfdFlags::THREAD`], [`SignalTarget`] | `EINVAL` |
+//! | `PIDFD_GET_*_NAMESPACE` | 6.11 | [`PidFd::namespace`] | [`Error::Unsupported`] |
+//! | `PIDFD_GET_INFO` | 6.13 | [`PidFd::info`], [`PidFd::pid`] | `pid()` falls back to fdinfo |
+//! | `PIDFD_INFO_EXIT` | 6.15 | [`PidfdInfo::exit_status`] | `None` |
+//!
+//! # Cargo features
+//! - `tokio`: `PidFd::wait_async` and `Child::wait_async` through
+//!   `tokio::io::unix::AsyncFd`.
+#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod clone;
+mod error;
+mod info;
+mod ns;
+mod pidfd;
+mod spawn;
+mod sys;
+#[cfg(feature = "tokio")]
+mod tokio;
+mod types;
+
+pub use clone::{CloneArgs, CloneFlags, CloneResult, MAX_SET_TID};
+pub use error::{Error, ErrorKind, Result, errno_of};
+pub use info::{Credentials, InfoMask, PidfdInfo};
+pub use ns::NamespaceType;
+pub use pidfd::PidFd;
+pub use spawn::{Child, Exec};
+pub use types::{ExitStatus, Namespaces, Pid, PidfdFlags, Signal, SignalTarget};

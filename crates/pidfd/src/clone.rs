@@ -1,0 +1,416 @@
+//! clone3: the `CloneArgs` builder, its validation, and the safe spawn.
+#![forbid(unsafe_code)]
+
+use std::io::Read;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+
+use crate::PidFd;
+use crate::error::{Error, Result};
+use crate::info::field_list;
+use crate::spawn::{Child, Exec};
+use crate::sys::{self, RawCloneArgs};
+use crate::types::{Namespaces, Pid, Signal};
+
+/// `MAX_PID_NS_LEVEL`: the deepest pid namespace nesting, and the longest `set_tid`.
+pub const MAX_SET_TID: usize = 32;
+
+/// `PID_MAX_LIMIT` on 64-bit kernels: no pid is ever this large.
+const PID_MAX_LIMIT: i32 = 4 * 1024 * 1024;
+
+const CLONE_PIDFD: u64 = 0x1000;
+const CLONE_NEWPID: u64 = libc::CLONE_NEWPID as u64;
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// Flags that would make the child share memory or thread state with the caller,
+/// need pointers this builder does not take, or belong in `exit_signal`.
+pub(crate) const FORBIDDEN_FLAGS: u64 = 0xff // CSIGNAL
+    | libc::CLONE_VM as u64
+    | libc::CLONE_SIGHAND as u64
+    | libc::CLONE_THREAD as u64
+    | libc::CLONE_SETTLS as u64
+    | libc::CLONE_PARENT_SETTID as u64
+    | libc::CLONE_CHILD_CLEARTID as u64
+    | libc::CLONE_CHILD_SETTID as u64;
+
+bitflags::bitflags! {
+    /// `clone3` flags (`CLONE_*`). `CLONE_PIDFD` is always added, `CLONE_INTO_CGROUP`
+    /// comes from [`CloneArgs::into_cgroup`]. Flags that share memory or threads
+    /// with the caller (`CLONE_VM`, `CLONE_THREAD`, `CLONE_SIGHAND`, `CLONE_SETTLS`,
+    /// the tid pointers) are refused before the call.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+    pub struct CloneFlags: u64 {
+        /// `CLONE_NEWNS`: new mount namespace.
+        const NEWNS = libc::CLONE_NEWNS as u64;
+        /// `CLONE_NEWCGROUP`: new cgroup namespace.
+        const NEWCGROUP = libc::CLONE_NEWCGROUP as u64;
+        /// `CLONE_NEWUTS`: new UTS namespace.
+        const NEWUTS = libc::CLONE_NEWUTS as u64;
+        /// `CLONE_NEWIPC`: new IPC namespace.
+        const NEWIPC = libc::CLONE_NEWIPC as u64;
+        /// `CLONE_NEWUSER`: new user namespace.
+        const NEWUSER = libc::CLONE_NEWUSER as u64;
+        /// `CLONE_NEWPID`: new pid namespace; the child is its init (pid 1).
+        const NEWPID = libc::CLONE_NEWPID as u64;
+        /// `CLONE_NEWNET`: new network namespace.
+        const NEWNET = libc::CLONE_NEWNET as u64;
+        /// `CLONE_NEWTIME`: new time namespace (Since Linux 5.6).
+        const NEWTIME = libc::CLONE_NEWTIME as u64;
+        /// `CLONE_CLEAR_SIGHAND`: reset handled signals to default in the child
+        /// (Since Linux 5.5).
+        const CLEAR_SIGHAND = 0x1_0000_0000;
+        /// `CLONE_PARENT`: the child's parent is the caller's parent.
+        const PARENT = libc::CLONE_PARENT as u64;
+        /// `CLONE_VFORK`: the caller is suspended until the child execs or exits.
+        const VFORK = libc::CLONE_VFORK as u64;
+        /// `CLONE_SYSVSEM`: share System V semaphore undo values.
+        const SYSVSEM = libc::CLONE_SYSVSEM as u64;
+        /// `CLONE_FILES`: share the fd table (until the child execs).
+        const FILES = libc::CLONE_FILES as u64;
+        /// `CLONE_FS`: share root, cwd and umask.
+        const FS = libc::CLONE_FS as u64;
+        /// `CLONE_IO`: share the I/O context.
+        const IO = libc::CLONE_IO as u64;
+        /// `CLONE_UNTRACED`: a tracer cannot force `CLONE_PTRACE` on the child.
+        const UNTRACED = libc::CLONE_UNTRACED as u64;
+        /// Bits this crate does not name are passed on (and refused if unsafe).
+        const _ = !0;
+    }
+}
+
+impl From<Namespaces> for CloneFlags {
+    fn from(ns: Namespaces) -> CloneFlags {
+        CloneFlags::from_bits_retain(ns.bits() as u64)
+    }
+}
+
+/// Arguments of `clone3(2)`, built by value; nothing is checked or done until
+/// [`CloneArgs::spawn`] or [`CloneArgs::fork`].
+///
+/// ```
+/// use linception_pidfd::{CloneArgs, Exec};
+///
+/// let mut child = CloneArgs::new().spawn(&Exec::new("/bin/sh").args(["-c", "exit 3"]))?;
+/// assert_eq!(child.wait()?.code(), Some(3));
+/// # Ok::<(), linception_pidfd::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct CloneArgs<'fd> {
+    flags: CloneFlags,
+    exit_signal: Option<Signal>,
+    pub(crate) set_tid: Vec<i32>,
+    cgroup: Option<BorrowedFd<'fd>>,
+}
+
+impl Default for CloneArgs<'_> {
+    fn default() -> Self {
+        CloneArgs::new()
+    }
+}
+
+/// What [`CloneArgs::fork`] returns in each of the two processes.
+#[derive(Debug)]
+#[must_use]
+pub enum CloneResult {
+    /// In the new process.
+    Child,
+    /// In the caller.
+    Parent {
+        /// The new process's pid in the caller's pid namespace.
+        pid: Pid,
+        /// Its pidfd (from `CLONE_PIDFD`, O_CLOEXEC).
+        pidfd: PidFd,
+    },
+}
+
+impl<'fd> CloneArgs<'fd> {
+    /// No flags, `SIGCHLD` as exit signal, no `set_tid`, no cgroup: a plain fork.
+    pub fn new() -> Self {
+        CloneArgs {
+            flags: CloneFlags::empty(),
+            exit_signal: Some(Signal::CHLD),
+            set_tid: Vec::new(),
+            cgroup: None,
+        }
+    }
+
+    /// Adds `flags` (`clone_args.flags`).
+    pub fn flags(mut self, flags: CloneFlags) -> Self {
+        self.flags |= flags;
+        self
+    }
+
+    /// Adds new namespaces of these types.
+    pub fn namespaces(mut self, ns: Namespaces) -> Self {
+        self.flags |= CloneFlags::from(ns);
+        self
+    }
+
+    /// The signal sent to the caller when the child exits (`clone_args.exit_signal`);
+    /// `None` sends nothing. Default `SIGCHLD`. Waiting works either way.
+    pub fn exit_signal(mut self, sig: Option<Signal>) -> Self {
+        self.exit_signal = sig;
+        self
+    }
+
+    /// The pid the child gets in each pid namespace level (`clone_args.set_tid`),
+    /// element 0 for the innermost (the child's own) namespace, then outwards. Since
+    /// Linux 5.5. Needs `CAP_CHECKPOINT_RESTORE` or `CAP_SYS_ADMIN` over the user
+    /// namespace owning each targeted pid namespace.
+    ///
+    /// Checked before the call: at most 32 entries and at most as many as the child
+    /// has pid namespace levels (the caller's depth + 1, + 1 with `CLONE_NEWPID`),
+    /// every pid in `1..PID_MAX_LIMIT`, and 1 for a new pid namespace.
+    pub fn set_tid(mut self, pids: impl IntoIterator<Item = i32>) -> Self {
+        self.set_tid = pids.into_iter().collect();
+        self
+    }
+
+    /// Places the child in the cgroup v2 directory `cgroup` at birth
+    /// (`CLONE_INTO_CGROUP`, Since Linux 5.7).
+    pub fn into_cgroup<F: AsFd + ?Sized>(mut self, cgroup: &'fd F) -> Self {
+        self.cgroup = Some(cgroup.as_fd());
+        self
+    }
+
+    /// Validates and lowers to the raw struct and the size to pass.
+    pub(crate) fn prepare(&self) -> Result<(RawCloneArgs, usize)> {
+        let bad = self.flags.bits() & FORBIDDEN_FLAGS;
+        if bad != 0 {
+            return Err(Error::invalid(
+                format!("clone flags {bad:#x}"),
+                "CLONE_VM, CLONE_THREAD, CLONE_SIGHAND, CLONE_SETTLS, the tid pointer flags and CSIGNAL bits are not allowed (the child must not share memory or threads with the caller; use exit_signal for the signal)",
+            ));
+        }
+        self.validate_set_tid()?;
+        let mut raw = RawCloneArgs {
+            flags: self.flags.bits() | CLONE_PIDFD,
+            exit_signal: self.exit_signal.map_or(0, |s| s.as_raw() as u64),
+            ..RawCloneArgs::default()
+        };
+        let mut size = 64; // CLONE_ARGS_SIZE_VER0
+        if !self.set_tid.is_empty() {
+            raw.set_tid = self.set_tid.as_ptr() as u64;
+            raw.set_tid_size = self.set_tid.len() as u64;
+            size = 80; // CLONE_ARGS_SIZE_VER1
+        }
+        if let Some(fd) = self.cgroup {
+            raw.flags |= CLONE_INTO_CGROUP;
+            raw.cgroup = fd.as_raw_fd() as u64;
+            size = 88; // CLONE_ARGS_SIZE_VER2
+        }
+        Ok((raw, size))
+    }
+
+    fn validate_set_tid(&self) -> Result<()> {
+        let tids = &self.set_tid;
+        if tids.is_empty() {
+            return Ok(());
+        }
+        if tids.len() > MAX_SET_TID {
+            return Err(Error::invalid(
+                format!("set_tid (length {})", tids.len()),
+                format!(
+                    "at most {MAX_SET_TID} pids (MAX_PID_NS_LEVEL), one per pid namespace level"
+                ),
+            ));
+        }
+        for (i, &p) in tids.iter().enumerate() {
+            if p < 1 || p >= PID_MAX_LIMIT {
+                return Err(Error::invalid(
+                    format!("set_tid[{i}] = {p}"),
+                    format!("a pid must be in 1..{PID_MAX_LIMIT}"),
+                ));
+            }
+        }
+        let new_pidns = self.flags.bits() & CLONE_NEWPID != 0;
+        if new_pidns && tids[0] != 1 {
+            return Err(Error::invalid(
+                format!("set_tid[0] = {}", tids[0]),
+                "with CLONE_NEWPID the child is the first process of its pid namespace and must be pid 1",
+            ));
+        }
+        let levels = child_pidns_levels(new_pidns)?;
+        if tids.len() > levels {
+            return Err(Error::invalid(
+                format!("set_tid (length {})", tids.len()),
+                format!(
+                    "the child will live in {levels} pid namespace level(s) (the caller's nesting depth{}), so at most {levels} pids can be chosen",
+                    if new_pidns {
+                        " + 1 for CLONE_NEWPID"
+                    } else {
+                        ""
+                    }
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn map_errno(&self, errno: i32) -> Error {
+        let set_tid = &self.set_tid;
+        match errno {
+            libc::EEXIST if !set_tid.is_empty() => Error::PidTaken {
+                pid: set_tid[0],
+                level: (set_tid.len() == 1).then_some(0),
+                set_tid: set_tid.clone(),
+            },
+            libc::EPERM if !set_tid.is_empty() => Error::SetTidPermission {
+                set_tid: set_tid.clone(),
+                source: std::io::Error::from_raw_os_error(errno),
+            },
+            libc::ENOSYS => Error::Unsupported {
+                feature: "clone3",
+                min_kernel: "5.3",
+            },
+            libc::E2BIG if self.cgroup.is_some() => Error::Unsupported {
+                feature: "clone3 CLONE_INTO_CGROUP",
+                min_kernel: "5.7",
+            },
+            libc::E2BIG if !set_tid.is_empty() => Error::Unsupported {
+                feature: "clone3 set_tid",
+                min_kernel: "5.5",
+            },
+            _ => Error::Syscall {
+                call: self.c_call(),
+                source: std::io::Error::from_raw_os_error(errno),
+            },
+        }
+    }
+
+    fn c_call(&self) -> String {
+        let mut s = format!("clone3({{flags: {:#x}|CLONE_PIDFD", self.flags.bits());
+        if self.cgroup.is_some() {
+            s.push_str("|CLONE_INTO_CGROUP");
+        }
+        match self.exit_signal {
+            Some(sig) => s.push_str(&format!(", exit_signal: {sig}")),
+            None => s.push_str(", exit_signal: 0"),
+        }
+        if !self.set_tid.is_empty() {
+            s.push_str(&format!(", set_tid: {:?}", self.set_tid));
+        }
+        if let Some(fd) = self.cgroup {
+            s.push_str(&format!(", cgroup: fd {}", fd.as_raw_fd()));
+        }
+        s.push_str("})");
+        s
+    }
+
+    /// `clone3(&args, size)` then `execve` in the child: runs `exec.program` in a
+    /// new process and returns a [`Child`] owning its pidfd. Like
+    /// `std::process::Command::spawn`, but with clone3's namespaces, `set_tid` and
+    /// cgroup placement, and a pidfd from birth (no pid race).
+    ///
+    /// Safe in a multithreaded process: everything the child needs (program, argv,
+    /// envp) is prepared here first; between clone3 and execve the child only
+    /// unblocks signals, resets SIGPIPE, calls execve and, if that fails, writes the
+    /// errno to a close-on-exec pipe and `_exit(127)`s.
+    ///
+    /// # Errors
+    ///
+    /// - [`Error::InvalidArgument`] for forbidden flags, a bad `set_tid` or a NUL
+    ///   byte in the program, arguments or environment (nothing is created);
+    /// - [`Error::PidTaken`] (`EEXIST`) / [`Error::SetTidPermission`] (`EPERM`) for
+    ///   `set_tid`;
+    /// - [`Error::Exec`] naming the program if `execve` failed (the child is reaped);
+    /// - [`Error::Unsupported`] for a kernel without clone3 or a requested field.
+    ///
+    /// # References
+    /// - [clone3(2)](https://man7.org/linux/man-pages/man2/clone3.2.html),
+    ///   [execve(2)](https://man7.org/linux/man-pages/man2/execve.2.html)
+    #[doc(alias = "clone3")]
+    pub fn spawn(&self, exec: &Exec) -> Result<Child> {
+        let (mut raw, size) = self.prepare()?;
+        let prepared = exec.prepare()?;
+        let (err_r, err_w) =
+            rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(|e| {
+                Error::Syscall {
+                    call: "pipe2(O_CLOEXEC)".into(),
+                    source: e.into(),
+                }
+            })?;
+        let ptrs = prepared.ptrs();
+        let (pid, pidfd) = sys::clone3_exec(&mut raw, size, &ptrs, err_w.as_fd())
+            .map_err(|e| self.map_errno(e))?;
+        drop(err_w);
+        let pid = Pid::from_raw(pid).expect("clone3 returned a positive pid");
+        let child = Child::from_parts(pid, PidFd::from(pidfd));
+        let mut buf = [0u8; 4];
+        let mut file = std::fs::File::from(err_r);
+        let mut got = 0;
+        while got < 4 {
+            match file.read(&mut buf[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    return Err(Error::Syscall {
+                        call: "read(exec status pipe)".into(),
+                        source: e,
+                    });
+                }
+            }
+        }
+        if got == 0 {
+            return Ok(child);
+        }
+        // execve failed: the child wrote its errno and is exiting with 127.
+        let errno = i32::from_ne_bytes(buf);
+        let mut child = child;
+        let _ = child.wait();
+        Err(Error::Exec {
+            program: exec.program_lossy(),
+            source: std::io::Error::from_raw_os_error(errno),
+        })
+    }
+}
+
+/// How many pid namespace levels a child of the caller will be visible in: the
+/// caller's own depth (from `NSpid:` in /proc/self/status), + 1 if the caller
+/// unshared a pid namespace for its children, + 1 with `CLONE_NEWPID`.
+pub(crate) fn child_pidns_levels(new_pidns: bool) -> Result<usize> {
+    let status = std::fs::read_to_string("/proc/self/status").map_err(|e| Error::Syscall {
+        call: "open(\"/proc/self/status\", O_RDONLY)".into(),
+        source: e,
+    })?;
+    let own = field_list(&status, "NSpid:").map_or(1, |v| v.len().max(1));
+    let ns = std::fs::read_link("/proc/self/ns/pid").ok();
+    let for_children = std::fs::read_link("/proc/self/ns/pid_for_children").ok();
+    let unshared = matches!((ns, for_children), (Some(a), Some(b)) if a != b);
+    Ok(own + usize::from(unshared) + usize::from(new_pidns))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_struct_matches_clone_args_ver2() {
+        assert_eq!(size_of::<RawCloneArgs>(), 88);
+        assert_eq!(std::mem::offset_of!(RawCloneArgs, set_tid), 64);
+        assert_eq!(std::mem::offset_of!(RawCloneArgs, cgroup), 80);
+    }
+
+    #[test]
+    fn size_grows_with_the_fields_used() {
+        let (raw, size) = CloneArgs::new().prepare().unwrap();
+        assert_eq!(size, 64);
+        assert_eq!(raw.flags, CLONE_PIDFD);
+        assert_eq!(raw.exit_signal, libc::SIGCHLD as u64);
+        let (_, size) = CloneArgs::new()
+            .set_tid([1])
+            .flags(CloneFlags::NEWPID)
+            .prepare()
+            .unwrap();
+        assert_eq!(size, 80);
+    }
+
+    #[test]
+    fn forbidden_flags_are_named() {
+        let e = CloneArgs::new()
+            .flags(CloneFlags::from_bits_retain(libc::CLONE_VM as u64))
+            .prepare()
+            .unwrap_err();
+        assert!(e.to_string().contains("clone flags 0x100"), "{e}");
+    }
+}

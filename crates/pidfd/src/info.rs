@@ -1,0 +1,310 @@
+//! `PIDFD_GET_INFO` and `pid()` across pid namespaces.
+#![forbid(unsafe_code)]
+
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use crate::PidFd;
+use crate::error::{Error, Result};
+use crate::sys;
+use crate::types::{ExitStatus, Pid};
+
+/// The first published `struct pidfd_info` (`PIDFD_INFO_SIZE_VER0`, 64 bytes),
+/// include/uapi/linux/pidfd.h. The kernel accepts it from every kernel that has the
+/// ioctl and fills what fits.
+#[repr(C)]
+#[derive(Default, Debug, Clone, Copy)]
+pub(crate) struct RawPidfdInfo {
+    pub mask: u64,
+    pub cgroupid: u64,
+    pub pid: u32,
+    pub tgid: u32,
+    pub ppid: u32,
+    pub ruid: u32,
+    pub rgid: u32,
+    pub euid: u32,
+    pub egid: u32,
+    pub suid: u32,
+    pub sgid: u32,
+    pub fsuid: u32,
+    pub fsgid: u32,
+    /// `exit_code` since Linux 6.15, `spare0` before.
+    pub exit_code: i32,
+}
+
+const _: () = assert!(size_of::<RawPidfdInfo>() == 64);
+const _: () = assert!(std::mem::offset_of!(RawPidfdInfo, pid) == 16);
+const _: () = assert!(std::mem::offset_of!(RawPidfdInfo, exit_code) == 60);
+
+bitflags::bitflags! {
+    /// The request (and answer) mask of `PIDFD_GET_INFO`.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub struct InfoMask: u64 {
+        /// `PIDFD_INFO_PID`: pid, tgid, ppid (always returned). Since Linux 6.13.
+        const PID = 1 << 0;
+        /// `PIDFD_INFO_CREDS`: the eight ids (always returned). Since Linux 6.13.
+        const CREDS = 1 << 1;
+        /// `PIDFD_INFO_CGROUPID`: the cgroup v2 id (when available). Since Linux 6.13.
+        const CGROUPID = 1 << 2;
+        /// `PIDFD_INFO_EXIT`: the exit status, once the process has been reaped.
+        /// Since Linux 6.15.
+        const EXIT = 1 << 3;
+        /// Bits this crate does not name are passed to the kernel unchanged.
+        const _ = !0;
+    }
+}
+
+/// The credentials of a process (`PIDFD_INFO_CREDS`), as ids in the caller's user
+/// namespace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct Credentials {
+    /// Real uid.
+    pub ruid: u32,
+    /// Real gid.
+    pub rgid: u32,
+    /// Effective uid.
+    pub euid: u32,
+    /// Effective gid.
+    pub egid: u32,
+    /// Saved set-user-id.
+    pub suid: u32,
+    /// Saved set-group-id.
+    pub sgid: u32,
+    /// Filesystem uid.
+    pub fsuid: u32,
+    /// Filesystem gid.
+    pub fsgid: u32,
+}
+
+/// What `PIDFD_GET_INFO` told about a process. A field the kernel did not return
+/// (not requested, not available, or unknown to this kernel) is `None`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct PidfdInfo {
+    /// The fields the kernel filled in.
+    pub mask: InfoMask,
+    /// The process's pid in the caller's pid namespace.
+    pub pid: Option<Pid>,
+    /// Its thread-group id in the caller's pid namespace.
+    pub tgid: Option<Pid>,
+    /// Its parent's pid in the caller's pid namespace (`None` if the parent is not
+    /// visible there, or for init).
+    pub ppid: Option<Pid>,
+    /// Its credentials.
+    pub creds: Option<Credentials>,
+    /// Its cgroup v2 id (the inode number of its cgroup directory).
+    pub cgroup_id: Option<u64>,
+    /// How it exited (Since Linux 6.15, after it has been reaped).
+    pub exit_status: Option<ExitStatus>,
+}
+
+impl PidfdInfo {
+    fn from_raw(raw: &RawPidfdInfo) -> PidfdInfo {
+        let mask = InfoMask::from_bits_retain(raw.mask);
+        let has_pid = mask.contains(InfoMask::PID);
+        let pid = |v: u32| {
+            if has_pid {
+                Pid::from_raw(v as i32)
+            } else {
+                None
+            }
+        };
+        PidfdInfo {
+            mask,
+            pid: pid(raw.pid),
+            tgid: pid(raw.tgid),
+            ppid: pid(raw.ppid),
+            creds: mask.contains(InfoMask::CREDS).then_some(Credentials {
+                ruid: raw.ruid,
+                rgid: raw.rgid,
+                euid: raw.euid,
+                egid: raw.egid,
+                suid: raw.suid,
+                sgid: raw.sgid,
+                fsuid: raw.fsuid,
+                fsgid: raw.fsgid,
+            }),
+            cgroup_id: mask.contains(InfoMask::CGROUPID).then_some(raw.cgroupid),
+            exit_status: if mask.contains(InfoMask::EXIT) {
+                ExitStatus::from_wait_status(raw.exit_code)
+            } else {
+                None
+            },
+        }
+    }
+}
+
+/// 0 = unknown, 1 = PIDFD_GET_INFO works, 2 = it does not (use fdinfo).
+static GET_INFO_SUPPORT: AtomicU8 = AtomicU8::new(0);
+
+impl PidFd {
+    /// `ioctl(pidfd, PIDFD_GET_INFO, &info)` asking for every field this crate knows
+    /// (pid, creds, cgroup id, exit status). Since Linux 6.13.
+    ///
+    /// # Errors
+    ///
+    /// See [`PidFd::info_with`].
+    pub fn info(&self) -> Result<PidfdInfo> {
+        self.info_with(InfoMask::PID | InfoMask::CREDS | InfoMask::CGROUPID | InfoMask::EXIT)
+    }
+
+    /// `ioctl(pidfd, PIDFD_GET_INFO, &info)` with the request mask `request`. The
+    /// kernel always returns pid and credentials of a live process; fields it did not
+    /// fill are `None`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ProcessGone`] once the process is reaped (unless [`InfoMask::EXIT`]
+    /// is requested on Linux 6.15+, which then returns the exit status),
+    /// [`Error::Unsupported`] before Linux 6.13 (`ENOTTY`).
+    ///
+    /// # References
+    /// - [PIDFD_GET_INFO (include/uapi/linux/pidfd.h)](https://git.kernel.org/pub/scm/linux/kernel/git/torvalds/linux.git/tree/include/uapi/linux/pidfd.h)
+    #[doc(alias = "PIDFD_GET_INFO")]
+    pub fn info_with(&self, request: InfoMask) -> Result<PidfdInfo> {
+        let mut raw = RawPidfdInfo {
+            mask: request.bits(),
+            ..RawPidfdInfo::default()
+        };
+        match sys::pidfd_get_info(self.as_fd_raw_borrowed(), &mut raw) {
+            Ok(()) => {
+                GET_INFO_SUPPORT.store(1, Ordering::Relaxed);
+                Ok(PidfdInfo::from_raw(&raw))
+            }
+            Err(libc::ENOTTY) => {
+                GET_INFO_SUPPORT.store(2, Ordering::Relaxed);
+                Err(Error::Unsupported {
+                    feature: "PIDFD_GET_INFO",
+                    min_kernel: "6.13",
+                })
+            }
+            Err(e) => Err(Error::from_errno(
+                e,
+                || {
+                    format!(
+                        "ioctl(fd {}, PIDFD_GET_INFO, {{mask: {:#x}}})",
+                        self.as_fd_raw(),
+                        request.bits()
+                    )
+                },
+                "PIDFD_GET_INFO",
+                "6.13",
+            )),
+        }
+    }
+
+    fn as_fd_raw_borrowed(&self) -> std::os::fd::BorrowedFd<'_> {
+        std::os::fd::AsFd::as_fd(self)
+    }
+
+    /// The process's pid as seen from the caller's pid namespace, correct even when
+    /// the process lives in a nested pid namespace or `/proc` belongs to another pid
+    /// namespace.
+    ///
+    /// Uses `PIDFD_GET_INFO` (Linux 6.13); on older kernels falls back to
+    /// [`PidFd::pid_from_fdinfo`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ProcessGone`] once the process has been reaped (its pid may already
+    /// belong to another process), `InvalidArgument` if it is not visible in the
+    /// caller's pid namespace.
+    pub fn pid(&self) -> Result<Pid> {
+        if GET_INFO_SUPPORT.load(Ordering::Relaxed) != 2 {
+            match self.info_with(InfoMask::PID) {
+                Ok(info) => {
+                    return info.pid.ok_or_else(|| {
+                        Error::invalid(
+                            format!("pidfd (fd {})", self.as_fd_raw()),
+                            "the process is not visible in the caller's pid namespace",
+                        )
+                    });
+                }
+                Err(Error::Unsupported { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.pid_from_fdinfo()
+    }
+
+    /// The pid from `/proc/self/fdinfo/<pidfd>` (Linux 5.3+), mapped into the
+    /// caller's pid namespace: the `NSpid:` line lists the process's pid in the pid
+    /// namespace of the `/proc` mount and each nested one; the caller's own `NSpid:`
+    /// in `/proc/self/status` tells which of those levels is the caller's.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ProcessGone`] if the process has been reaped (fdinfo shows `Pid: -1`),
+    /// `Syscall` if `/proc` cannot be read.
+    pub fn pid_from_fdinfo(&self) -> Result<Pid> {
+        let fd = self.as_fd_raw();
+        let path = format!("/proc/self/fdinfo/{fd}");
+        let fdinfo = read_proc(&path)?;
+        let status = read_proc("/proc/self/status")?;
+        let gone = || Error::ProcessGone {
+            call: format!("reading {path}"),
+            source: std::io::Error::from_raw_os_error(libc::ESRCH),
+        };
+        let target = match field_list(&fdinfo, "NSpid:") {
+            Some(v) => v,
+            None => match field_list(&fdinfo, "Pid:") {
+                Some(v) if v.first().is_some_and(|p| *p > 0) => v,
+                Some(_) => return Err(gone()),
+                None => {
+                    return Err(Error::invalid(
+                        format!("fd {fd}"),
+                        "it is not a pidfd (no Pid: line in its fdinfo)",
+                    ));
+                }
+            },
+        };
+        if target.first().is_some_and(|p| *p <= 0) {
+            return Err(gone());
+        }
+        // Our own depth below the /proc mount's pid namespace.
+        let own_depth = field_list(&status, "NSpid:").map_or(1, |v| v.len());
+        match target.get(own_depth - 1).and_then(|p| Pid::from_raw(*p)) {
+            Some(pid) => Ok(pid),
+            None => Err(Error::invalid(
+                format!("pidfd (fd {fd})"),
+                "the process is not visible in the caller's pid namespace",
+            )),
+        }
+    }
+}
+
+fn read_proc(path: &str) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|e| Error::Syscall {
+        call: format!("open(\"{path}\", O_RDONLY)"),
+        source: e,
+    })
+}
+
+/// The whitespace-separated integers after `key` at the start of a line.
+pub(crate) fn field_list(text: &str, key: &str) -> Option<Vec<i32>> {
+    text.lines().find_map(|l| l.strip_prefix(key)).map(|rest| {
+        rest.split_whitespace()
+            .filter_map(|w| w.parse().ok())
+            .collect()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_list_parses_nspid() {
+        let text = "Name:\tx\nPid:\t10\nNSpid:\t10\t3\t1\n";
+        assert_eq!(field_list(text, "NSpid:"), Some(vec![10, 3, 1]));
+        assert_eq!(field_list(text, "Pid:"), Some(vec![10]));
+        assert_eq!(field_list(text, "Tgid:"), None);
+    }
+
+    #[test]
+    fn ioctl_number_matches_the_kernel_header() {
+        // _IOWR(0xFF, 11, struct pidfd_info) with the 64-byte VER0 struct.
+        assert_eq!(sys::PIDFD_GET_INFO, 0xC040_FF0B);
+        assert_eq!(sys::pidfs_io(3), 0xFF03);
+    }
+}

@@ -1,0 +1,280 @@
+//! Every `unsafe` block of the crate: raw system calls rustix does not wrap
+//! (pidfd_send_signal with flags, the pidfs ioctls, clone3), the code that runs in a
+//! new process between clone3 and execve, and the two inherently unsafe public
+//! functions ([`PidFd::setns`] and [`CloneArgs::fork`]).
+
+use std::ffi::c_char;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+use crate::PidFd;
+use crate::clone::{CloneArgs, CloneResult};
+use crate::error::{Error, Result};
+use crate::info::RawPidfdInfo;
+use crate::types::{Namespaces, Pid};
+
+/// `PIDFS_IOCTL_MAGIC` (include/uapi/linux/pidfd.h).
+const PIDFS_IOCTL_MAGIC: u32 = 0xFF;
+
+/// `_IOWR(PIDFS_IOCTL_MAGIC, 11, struct pidfd_info)` with the 64-byte first
+/// published struct (`PIDFD_INFO_SIZE_VER0`).
+pub(crate) const PIDFD_GET_INFO: u32 =
+    (3 << 30) | ((size_of::<RawPidfdInfo>() as u32) << 16) | (PIDFS_IOCTL_MAGIC << 8) | 11;
+
+/// `_IO(PIDFS_IOCTL_MAGIC, nr)`: the PIDFD_GET_*_NAMESPACE requests, nr 1..=10.
+pub(crate) const fn pidfs_io(nr: u32) -> u32 {
+    (PIDFS_IOCTL_MAGIC << 8) | nr
+}
+
+fn errno() -> i32 {
+    std::io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EIO)
+}
+
+/// `pidfd_send_signal(fd, sig, NULL, flags)`; rustix's wrapper has no flags argument
+/// and no null signal.
+#[inline]
+pub(crate) fn pidfd_send_signal(fd: BorrowedFd<'_>, sig: i32, flags: u32) -> Result<(), i32> {
+    // SAFETY: the fd is borrowed, so it stays open during the call; the siginfo
+    // pointer is NULL, which the kernel accepts (it builds a SI_USER siginfo).
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            fd.as_raw_fd(),
+            sig,
+            std::ptr::null::<libc::siginfo_t>(),
+            flags,
+        )
+    };
+    if r == 0 { Ok(()) } else { Err(errno()) }
+}
+
+/// `ioctl(fd, PIDFD_GET_INFO, info)`.
+pub(crate) fn pidfd_get_info(fd: BorrowedFd<'_>, info: &mut RawPidfdInfo) -> Result<(), i32> {
+    // SAFETY: `info` is a live, exclusive `#[repr(C)]` buffer of exactly the size
+    // encoded in the request number (64 bytes), which is all the kernel writes.
+    let r = unsafe {
+        libc::ioctl(
+            fd.as_raw_fd(),
+            PIDFD_GET_INFO as libc::c_ulong,
+            info as *mut RawPidfdInfo,
+        )
+    };
+    if r == 0 { Ok(()) } else { Err(errno()) }
+}
+
+/// `ioctl(fd, PIDFD_GET_*_NAMESPACE, 0)`: a new O_CLOEXEC namespace fd.
+pub(crate) fn pidfd_get_namespace(fd: BorrowedFd<'_>, request: u32) -> Result<OwnedFd, i32> {
+    // SAFETY: these requests take no argument buffer and return a new fd or -1.
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), request as libc::c_ulong, 0) };
+    if r < 0 {
+        return Err(errno());
+    }
+    // SAFETY: on success the ioctl returned a freshly installed fd that nobody else
+    // owns (the kernel opens it O_CLOEXEC).
+    Ok(unsafe { OwnedFd::from_raw_fd(r) })
+}
+
+impl PidFd {
+    /// `setns(pidfd, nstypes)`: moves the calling thread into several namespaces of
+    /// the process at once, atomically (all or none). Since Linux 5.8.
+    ///
+    /// Joining a user namespace also joins with the target's credentials in it.
+    ///
+    /// # Safety
+    ///
+    /// Namespace membership is per thread, and some of it is shared with other
+    /// threads behind Rust's back: joining [`Namespaces::MNT`] changes the root and
+    /// cwd that the thread shares with its `CLONE_FS` siblings' view (the kernel
+    /// refuses it with `EINVAL` while the fs struct is shared), and code elsewhere in
+    /// the process (the allocator, thread pools, cached fds and paths) may assume
+    /// every thread sees the same mounts, network and users. The caller must make sure
+    /// the process is single-threaded, or that no other code depends on the changed
+    /// namespaces of this thread. Tests run it in a forked child.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ProcessGone`] if the process has exited, `EINVAL` for an empty set,
+    /// `EPERM` without `CAP_SYS_ADMIN` over the target namespaces.
+    ///
+    /// # References
+    /// - [setns(2)](https://man7.org/linux/man-pages/man2/setns.2.html)
+    pub unsafe fn setns(&self, namespaces: Namespaces) -> Result<()> {
+        // SAFETY: the pidfd is alive for the call; the thread-soundness of changing
+        // namespaces is the caller's obligation (see `# Safety`).
+        let r = unsafe { libc::setns(self.as_fd_raw(), namespaces.bits() as libc::c_int) };
+        if r == 0 {
+            return Ok(());
+        }
+        let e = errno();
+        Err(Error::from_errno(
+            e,
+            || {
+                format!(
+                    "setns(fd {}, {})",
+                    self.as_fd_raw(),
+                    crate::ns::names(namespaces)
+                )
+            },
+            "setns with a pidfd",
+            "5.8",
+        ))
+    }
+}
+
+/// The raw `struct clone_args` (include/uapi/linux/sched.h), `CLONE_ARGS_SIZE_VER2`.
+#[repr(C)]
+#[derive(Default, Debug, Clone, Copy)]
+pub(crate) struct RawCloneArgs {
+    pub flags: u64,
+    pub pidfd: u64,
+    pub child_tid: u64,
+    pub parent_tid: u64,
+    pub exit_signal: u64,
+    pub stack: u64,
+    pub stack_size: u64,
+    pub tls: u64,
+    pub set_tid: u64,
+    pub set_tid_size: u64,
+    pub cgroup: u64,
+}
+
+/// Everything the child needs to exec, as raw pointers into CStrings and
+/// NULL-terminated pointer arrays that the parent keeps alive across the clone.
+pub(crate) struct ExecPtrs {
+    pub program: *const c_char,
+    pub argv: *const *const c_char,
+    pub envp: *const *const c_char,
+}
+
+/// Calls clone3 with `args` (its `pidfd` field must be 0: it is pointed at a local
+/// here). Returns 0 in the child, the child's pid (> 0) and its pidfd in the parent.
+///
+/// # Safety
+/// The flags must not include `CLONE_VM`, `CLONE_THREAD`, `CLONE_SIGHAND`,
+/// `CLONE_SETTLS` or the tid-pointer flags (the child runs on a copy of this stack),
+/// and `args.set_tid` must point to `args.set_tid_size` live `pid_t`s.
+unsafe fn clone3_raw(args: &mut RawCloneArgs, size: usize) -> Result<(i32, Option<OwnedFd>), i32> {
+    let mut pidfd: libc::c_int = -1;
+    args.pidfd = &raw mut pidfd as u64;
+    // SAFETY: `args` is a live struct of at least `size` bytes; the kernel writes the
+    // new pidfd through `args.pidfd`, which points at the local above; without
+    // CLONE_VM the child returns here on its own copy of the stack (caller's
+    // obligation), like fork().
+    let r = unsafe { libc::syscall(libc::SYS_clone3, args as *mut RawCloneArgs, size) };
+    args.pidfd = 0;
+    if r < 0 {
+        return Err(errno());
+    }
+    if r == 0 {
+        return Ok((0, None));
+    }
+    // SAFETY: CLONE_PIDFD is always set by our callers; on success the kernel
+    // installed a new O_CLOEXEC pidfd in `pidfd` that only this function owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(pidfd) };
+    Ok((r as i32, Some(fd)))
+}
+
+/// clone3, then in the child: restore the signal mask and SIGPIPE, execve, and on
+/// failure write errno to `err_fd` and `_exit(127)`. Returns the child's pid and
+/// pidfd in the parent.
+pub(crate) fn clone3_exec(
+    args: &mut RawCloneArgs,
+    size: usize,
+    exec: &ExecPtrs,
+    err_fd: BorrowedFd<'_>,
+) -> Result<(i32, OwnedFd), i32> {
+    debug_assert_eq!(args.flags & crate::clone::FORBIDDEN_FLAGS, 0);
+    let err_fd = err_fd.as_raw_fd();
+    // SAFETY: `CloneArgs::prepare` rejected every flag that would share memory or
+    // thread state, and its set_tid pointer refers to the CloneArgs' own Vec, alive
+    // for this call.
+    match unsafe { clone3_raw(args, size) }? {
+        (0, _) => {
+            // SAFETY: we are the new single-threaded child; `exec` points at CStrings
+            // and arrays that the parent built and that are mapped in our copy of
+            // its memory; `child_exec` only makes async-signal-safe calls.
+            unsafe { child_exec(exec, err_fd) }
+        }
+        (pid, Some(fd)) => Ok((pid, fd)),
+        (_, None) => unreachable!("clone3_raw returns a pidfd with every pid > 0"),
+    }
+}
+
+/// Runs in the child between clone3 and execve: no allocation, no locks, no
+/// panics; only async-signal-safe calls.
+///
+/// # Safety
+/// Must be called only in a freshly cloned child; `exec`'s pointers must be valid.
+unsafe fn child_exec(exec: &ExecPtrs, err_fd: RawFd) -> ! {
+    // SAFETY: (whole block) plain syscalls on values prepared before the clone:
+    // an all-zero sigset to unblock every signal, SIG_DFL for SIGPIPE (which the Rust
+    // runtime ignores, and ignored dispositions survive execve), execve with
+    // NUL-terminated strings and NULL-terminated arrays, a 4-byte write from a local,
+    // and _exit, which never returns.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        libc::execve(exec.program, exec.argv, exec.envp);
+        let e: i32 = *libc::__errno_location();
+        let bytes = e.to_ne_bytes();
+        libc::write(err_fd, bytes.as_ptr().cast(), bytes.len());
+        libc::_exit(127)
+    }
+}
+
+impl CloneArgs<'_> {
+    /// `clone3(&args, size)` as a fork: returns twice, [`CloneResult::Child`] in the
+    /// new process and [`CloneResult::Parent`] (its pid and pidfd) in the caller.
+    /// `CLONE_PIDFD` is always requested. The arguments (`set_tid` depth and values,
+    /// flags) are validated before the call, exactly as for
+    /// [`CloneArgs::spawn`].
+    ///
+    /// For running a program, prefer the safe [`CloneArgs::spawn`].
+    ///
+    /// # Safety
+    ///
+    /// The child is a copy of the calling process with only the calling thread. Any
+    /// other thread may have held a lock (the allocator's, stdio's, a `Mutex`) at the
+    /// moment of the clone; it stays locked forever in the child. Therefore, in the
+    /// child, until it calls `execve` or `_exit`, the caller must:
+    /// - not allocate or free memory (no `String`, `Vec`, `Box`, `format!`),
+    /// - call only async-signal-safe functions (see signal-safety(7)) and raw
+    ///   system calls,
+    /// - not panic or unwind, not return from the closure that owns the stack frame
+    ///   of the caller in a way that runs destructors of shared resources,
+    /// - end with `execve` (or `fexecve`) or `_exit`, never `exit` (which runs atexit
+    ///   handlers and flushes stdio buffers copied from the parent).
+    ///
+    /// glibc's cached thread id is stale in the child (the raw syscall bypasses its
+    /// fork handlers), so `raise`, `pthread_kill` and robust mutexes must not be used
+    /// there either; use `getpid()` and `kill` on it, which are correct.
+    ///
+    /// The returned [`PidFd`] in the parent does not reap the child on drop: wait on
+    /// it, or wrap it in a [`Child`](crate::Child) with [`Child::from_parts`](crate::Child::from_parts).
+    ///
+    /// # Errors
+    ///
+    /// Everything [`CloneArgs::spawn`] reports except [`Error::Exec`].
+    ///
+    /// # References
+    /// - [clone3(2)](https://man7.org/linux/man-pages/man2/clone3.2.html)
+    #[doc(alias = "clone3")]
+    pub unsafe fn fork(&self) -> Result<CloneResult> {
+        let (mut raw, size) = self.prepare()?;
+        // SAFETY: `prepare` rejected flags that share memory or thread state and
+        // pointed set_tid at `self.set_tid`, alive for this call; the child-side
+        // restrictions are the caller's obligation (see `# Safety`).
+        match unsafe { clone3_raw(&mut raw, size) } {
+            Ok((0, _)) => Ok(CloneResult::Child),
+            Ok((pid, Some(fd))) => Ok(CloneResult::Parent {
+                pid: Pid::from_raw(pid).expect("clone3 returned a positive pid"),
+                pidfd: PidFd::from(fd),
+            }),
+            Ok((_, None)) => unreachable!("clone3_raw returns a pidfd with every pid > 0"),
+            Err(e) => Err(self.map_errno(e)),
+        }
+    }
+}

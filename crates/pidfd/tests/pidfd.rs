@@ -1,0 +1,525 @@
+//! PidFd against the real kernel: statuses, polling, signals, getfd, info, namespaces.
+
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::time::Duration;
+
+use linception_pidfd::{
+    CloneArgs, Error, ErrorKind, Exec, ExitStatus, InfoMask, NamespaceType, Namespaces, Pid, PidFd,
+    PidfdFlags, Signal, SignalTarget,
+};
+use linception_testkit::{Feature, Fork, leaks::assert_no_leaks, require};
+
+fn sleeper() -> linception_pidfd::Child {
+    CloneArgs::new()
+        .spawn(&Exec::new("/bin/sleep").arg("30"))
+        .expect("spawn /bin/sleep")
+}
+
+fn status_field(pid: Pid, key: &str) -> Vec<i64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    s.lines()
+        .find_map(|l| l.strip_prefix(key))
+        .unwrap_or_else(|| panic!("no {key} in /proc/{pid}/status"))
+        .split_whitespace()
+        .map(|w| w.parse().unwrap())
+        .collect()
+}
+
+#[test]
+fn exit_code_is_reported() {
+    require!(Feature::Clone3);
+    let mut child = CloneArgs::new()
+        .spawn(&Exec::new("/bin/sh").args(["-c", "exit 7"]))
+        .unwrap();
+    let st = child.wait().unwrap();
+    assert_eq!(st, ExitStatus::Exited(7));
+    assert_eq!(st.code(), Some(7));
+    assert!(!st.success());
+    assert_eq!(std::process::ExitStatus::from(st).code(), Some(7));
+    // A second wait returns the remembered status instead of ECHILD.
+    assert_eq!(child.wait().unwrap(), st);
+}
+
+#[test]
+fn killing_signal_is_reported() {
+    require!(Feature::Clone3);
+    let mut child = sleeper();
+    child.send_signal(Signal::TERM).unwrap();
+    let st = child.wait().unwrap();
+    assert_eq!(
+        st,
+        ExitStatus::Signaled {
+            signal: Signal::TERM,
+            core_dumped: false
+        }
+    );
+    assert_eq!(st.code(), None);
+    assert_eq!(st.to_string(), "killed by SIGTERM");
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(
+        std::process::ExitStatus::from(st).signal(),
+        Some(libc::SIGTERM)
+    );
+}
+
+#[test]
+fn poll_becomes_ready_on_exit_without_reaping() {
+    require!(Feature::Clone3);
+    let mut child = sleeper();
+    let pidfd = child.pidfd();
+    assert!(!pidfd.poll_exit(Some(Duration::from_millis(50))).unwrap());
+    assert_eq!(child.try_wait().unwrap(), None);
+    assert_eq!(child.wait_timeout(Duration::from_millis(20)).unwrap(), None);
+    child.send_signal(Signal::KILL).unwrap();
+    assert!(
+        child
+            .pidfd()
+            .poll_exit(Some(Duration::from_secs(10)))
+            .unwrap()
+    );
+    // Exited but not reaped: a zombie still exists and still accepts signals.
+    assert!(child.pidfd().is_alive().unwrap());
+    let pid = child.pid();
+    assert!(status_field_state(pid).starts_with('Z'));
+    let st = child
+        .wait_timeout(Duration::from_secs(10))
+        .unwrap()
+        .unwrap();
+    assert_eq!(st.signal(), Some(Signal::KILL));
+    assert!(!child.pidfd().is_alive().unwrap());
+}
+
+fn status_field_state(pid: Pid) -> String {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    s.lines()
+        .find_map(|l| l.strip_prefix("State:"))
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn nonblocking_pidfd_waits_too() {
+    require!(Feature::PidfdNonblock);
+    let mut cmd = std::process::Command::new("/bin/sleep")
+        .arg("0.2")
+        .spawn()
+        .unwrap();
+    let pidfd = PidFd::open(
+        Pid::from_raw(cmd.id() as i32).unwrap(),
+        PidfdFlags::NONBLOCK,
+    )
+    .unwrap();
+    // With PIDFD_NONBLOCK the kernel answers EAGAIN instead of blocking.
+    assert_eq!(pidfd.try_wait().unwrap(), None);
+    assert_eq!(pidfd.wait().unwrap(), ExitStatus::Exited(0));
+    // std's handle now sees ECHILD; it must not be left thinking the child runs.
+    assert!(cmd.try_wait().is_err());
+}
+
+#[test]
+fn from_child_refuses_a_reaped_child() {
+    require!(Feature::PidfdOpen);
+    let mut cmd = std::process::Command::new("/bin/true").spawn().unwrap();
+    let pidfd = PidFd::from_child(&cmd).unwrap();
+    assert_eq!(pidfd.wait().unwrap(), ExitStatus::Exited(0));
+    let _ = cmd.try_wait();
+    let mut cmd = std::process::Command::new("/bin/true").spawn().unwrap();
+    cmd.wait().unwrap();
+    let err = PidFd::from_child(&cmd).unwrap_err();
+    assert!(
+        matches!(
+            err.kind(),
+            ErrorKind::ProcessGone | ErrorKind::InvalidArgument
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn signalling_a_reaped_process_is_gone_and_never_hits_the_pid_reuser() {
+    require!(Feature::Root, Feature::SetTid);
+    let mut victim = sleeper();
+    let old_pid = victim.pid();
+    victim.send_signal(Signal::KILL).unwrap();
+    victim.wait().unwrap();
+    let old = victim.into_pidfd();
+    let err = old.send_signal(Signal::TERM).unwrap_err();
+    assert!(err.is_process_gone(), "{err}");
+    assert_eq!(err.kind(), ErrorKind::ProcessGone);
+    assert_eq!(err.raw_os_error(), Some(libc::ESRCH));
+    let msg = err.to_string();
+    assert!(
+        msg.contains(&format!(
+            "pidfd_send_signal(fd {}, SIGTERM, NULL, 0)",
+            old.as_raw_fd()
+        )),
+        "{msg}"
+    );
+    assert!(msg.contains("(ESRCH)"), "{msg}");
+
+    // Force the pid to be reused (clone3 set_tid), then signal through the old pidfd.
+    let mut reuser = match CloneArgs::new()
+        .set_tid([old_pid.as_raw()])
+        .spawn(&Exec::new("/bin/sleep").arg("30"))
+    {
+        Ok(c) => c,
+        // Someone else on the machine took the pid first: still nothing to hit.
+        Err(Error::PidTaken { .. }) => return,
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(reuser.pid(), old_pid);
+    for _ in 0..50 {
+        assert!(old.send_signal(Signal::KILL).unwrap_err().is_process_gone());
+    }
+    assert!(
+        !reuser
+            .pidfd()
+            .poll_exit(Some(Duration::from_millis(100)))
+            .unwrap()
+    );
+    reuser.send_signal(Signal::TERM).unwrap();
+    assert_eq!(reuser.wait().unwrap().signal(), Some(Signal::TERM));
+}
+
+#[test]
+fn signal_targets_thread_and_thread_group() {
+    require!(Feature::PidfdThread, Feature::Clone3);
+    // A thread pidfd: ready when that thread exits, while the process lives on.
+    Fork::new().run(|| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+        let t = std::thread::spawn(move || {
+            tx.send(rustix::thread::gettid().as_raw_nonzero().get())
+                .unwrap();
+            go_rx.recv().unwrap();
+        });
+        let tid = rx.recv().unwrap();
+        let tfd = PidFd::open(Pid::from_raw(tid).unwrap(), PidfdFlags::THREAD).unwrap();
+        tfd.send_signal_to(Signal::NULL, SignalTarget::Thread)
+            .unwrap();
+        tfd.send_signal_to(Signal::NULL, SignalTarget::ThreadGroup)
+            .unwrap();
+        // Without PIDFD_THREAD a thread that is not the group leader is refused.
+        let err = PidFd::open(Pid::from_raw(tid).unwrap(), PidfdFlags::empty()).unwrap_err();
+        // (EINVAL before Linux 6.9, ENOENT since pidfs.)
+        assert!(matches!(err.raw_os_error(), Some(libc::EINVAL | libc::ENOENT)), "{err}");
+        assert!(!tfd.poll_exit(Some(Duration::from_millis(20))).unwrap());
+        go_tx.send(()).unwrap();
+        t.join().unwrap();
+        assert!(tfd.poll_exit(Some(Duration::from_secs(5))).unwrap());
+        let err = tfd
+            .send_signal_to(Signal::NULL, SignalTarget::Thread)
+            .unwrap_err();
+        assert!(err.is_process_gone(), "{err}");
+        // The process itself lives on.
+        let me = PidFd::open(Pid::this(), PidfdFlags::THREAD).unwrap();
+        assert!(!me.poll_exit(Some(Duration::ZERO)).unwrap());
+    });
+    // Thread-group signal through a process pidfd ends the process.
+    let mut child = sleeper();
+    child
+        .pidfd()
+        .send_signal_to(Signal::TERM, SignalTarget::ThreadGroup)
+        .unwrap();
+    assert_eq!(child.wait().unwrap().signal(), Some(Signal::TERM));
+}
+
+#[test]
+fn getfd_copies_a_working_fd() {
+    require!(Feature::PidfdGetfd, Feature::Clone3);
+    Fork::new().run(|| {
+        let (r, w) = rustix::pipe::pipe().unwrap(); // no CLOEXEC: the child inherits w
+        let w_raw = w.as_raw_fd();
+        let mut child = sleeper();
+        drop(w);
+        assert_no_leaks(|| {
+            let err = child.pidfd().get_fd(9999).unwrap_err();
+            assert_eq!(err.raw_os_error(), Some(libc::EBADF), "{err}");
+            assert!(err.to_string().contains(", 9999, 0)"), "{err}");
+        });
+        let copy = child.pidfd().get_fd(w_raw).unwrap();
+        let flags = rustix::io::fcntl_getfd(&copy).unwrap();
+        assert!(flags.contains(rustix::io::FdFlags::CLOEXEC));
+        let mut f = std::fs::File::from(copy);
+        f.write_all(b"through the child's fd").unwrap();
+        drop(f);
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let mut got = String::new();
+        std::fs::File::from(r).read_to_string(&mut got).unwrap();
+        assert_eq!(got, "through the child's fd");
+    });
+}
+
+#[test]
+fn info_matches_proc_status() {
+    require!(Feature::PidfdInfo, Feature::Clone3);
+    let mut child = sleeper();
+    let pid = child.pid();
+    let info = child.pidfd().info().unwrap();
+    assert!(info.mask.contains(InfoMask::PID | InfoMask::CREDS));
+    assert_eq!(info.pid, Some(pid));
+    assert_eq!(
+        info.tgid.map(|p| p.as_raw() as i64),
+        Some(status_field(pid, "Tgid:")[0])
+    );
+    assert_eq!(
+        info.ppid.map(|p| p.as_raw() as i64),
+        Some(status_field(pid, "PPid:")[0])
+    );
+    assert_eq!(info.ppid, Some(Pid::this()));
+    let uids = status_field(pid, "Uid:");
+    let gids = status_field(pid, "Gid:");
+    let c = info.creds.unwrap();
+    assert_eq!(
+        [c.ruid, c.euid, c.suid, c.fsuid].map(i64::from).to_vec(),
+        uids
+    );
+    assert_eq!(
+        [c.rgid, c.egid, c.sgid, c.fsgid].map(i64::from).to_vec(),
+        gids
+    );
+    if let Some(id) = info.cgroup_id {
+        let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+        let path = cg.lines().find_map(|l| l.strip_prefix("0::")).unwrap();
+        for root in ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"] {
+            if let Ok(md) = std::fs::metadata(format!("{root}{path}")) {
+                if rustix::fs::statfs(root).is_ok_and(|s| s.f_type == 0x6367_7270) {
+                    use std::os::unix::fs::MetadataExt;
+                    assert_eq!(md.ino(), id, "cgroup id vs inode of {root}{path}");
+                }
+            }
+        }
+    }
+    assert_eq!(info.exit_status, None);
+    assert_eq!(child.pidfd().pid().unwrap(), pid);
+    assert_eq!(child.pidfd().pid_from_fdinfo().unwrap(), pid);
+
+    child.send_signal(Signal::KILL).unwrap();
+    child.wait().unwrap();
+    // Reaped: only the exit status is left (Linux 6.15+), the pid is gone.
+    let err = child.pidfd().info_with(InfoMask::PID).unwrap_err();
+    assert!(err.is_process_gone(), "{err}");
+    assert!(child.pidfd().pid().unwrap_err().is_process_gone());
+    assert!(
+        child
+            .pidfd()
+            .pid_from_fdinfo()
+            .unwrap_err()
+            .is_process_gone()
+    );
+    let info = child.pidfd().info().unwrap();
+    assert_eq!(
+        info.exit_status,
+        Some(ExitStatus::Signaled {
+            signal: Signal::KILL,
+            core_dumped: false
+        })
+    );
+}
+
+#[test]
+fn info_shows_unprivileged_credentials() {
+    require!(Feature::Root, Feature::PidfdInfo, Feature::Clone3);
+    Fork::new().unprivileged().run(|| {
+        let mut child = sleeper();
+        let c = child.pidfd().info().unwrap().creds.unwrap();
+        assert_eq!(
+            (c.ruid, c.euid, c.rgid, c.egid),
+            (65534, 65534, 65534, 65534)
+        );
+        child.kill().unwrap();
+        child.wait().unwrap();
+    });
+}
+
+#[test]
+fn exit_code_from_info_after_reaping() {
+    require!(Feature::PidfdInfo, Feature::Clone3);
+    let mut child = CloneArgs::new()
+        .spawn(&Exec::new("/bin/sh").args(["-c", "exit 42"]))
+        .unwrap();
+    assert_eq!(child.wait().unwrap(), ExitStatus::Exited(42));
+    let info = child.pidfd().info().unwrap();
+    assert!(info.mask.contains(InfoMask::EXIT), "mask {:?}", info.mask);
+    assert_eq!(info.exit_status, Some(ExitStatus::Exited(42)));
+    assert_eq!(info.pid, None);
+}
+
+#[test]
+fn pid_is_right_across_pid_namespaces() {
+    require!(Feature::Root, Feature::Clone3);
+    // The caller sits in the host pid namespace, the child is pid 1 of a new one.
+    let outer = Fork::new().run(|| {
+        let mut child = CloneArgs::new()
+            .flags(linception_pidfd::CloneFlags::NEWPID)
+            .spawn(&Exec::new("/bin/sleep").arg("30"))
+            .unwrap();
+        let got = (
+            child.pidfd().pid().unwrap().as_raw(),
+            child.pidfd().pid_from_fdinfo().unwrap().as_raw(),
+            child.pid().as_raw(),
+        );
+        child.kill().unwrap();
+        child.wait().unwrap();
+        got
+    });
+    assert_eq!(outer.0, outer.2);
+    assert_eq!(outer.1, outer.2);
+    assert_ne!(outer.0, 1);
+
+    // The caller is pid 1 of a new pid namespace while /proc still belongs to the
+    // host's: both ways of reading the pid must answer 1, not the host pid.
+    let inner = Fork::new().unshare(libc::CLONE_NEWPID).run(|| {
+        // SAFETY: this forked test child is single-threaded; the new process only
+        // makes system calls and leaves with _exit.
+        match unsafe { CloneArgs::new().fork() }.unwrap() {
+            linception_pidfd::CloneResult::Child => {
+                let me = PidFd::open(Pid::this(), PidfdFlags::empty());
+                let code = match me {
+                    Ok(me) => {
+                        let a = me.pid().map(|p| p.as_raw()).unwrap_or(-1);
+                        let b = me.pid_from_fdinfo().map(|p| p.as_raw()).unwrap_or(-1);
+                        if a == 1 && b == 1 {
+                            0
+                        } else {
+                            10 + (a == 1) as i32 * 2 + (b == 1) as i32
+                        }
+                    }
+                    Err(_) => 9,
+                };
+                // SAFETY: _exit ends the child without running the parent's handlers.
+                unsafe { libc::_exit(code) }
+            }
+            linception_pidfd::CloneResult::Parent { pidfd, .. } => pidfd.wait().unwrap().code(),
+        }
+    });
+    assert_eq!(inner, Some(0), "10 + 2*(info says 1) + (fdinfo says 1)");
+}
+
+fn ns_inode(path: &str) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).unwrap().ino()
+}
+
+#[test]
+fn namespace_fds_match_proc() {
+    require!(Feature::PidfdNamespaces, Feature::Clone3);
+    Fork::new().run(|| {
+        let mut child = sleeper();
+        let pid = child.pid();
+        assert_no_leaks(|| namespace_fds_match(&child, pid));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let err = child.pidfd().namespace(NamespaceType::Net).unwrap_err();
+        assert!(err.is_process_gone(), "{err}");
+    });
+}
+
+fn namespace_fds_match(child: &linception_pidfd::Child, pid: Pid) {
+    for kind in NamespaceType::ALL {
+        let fd = match child.pidfd().namespace(kind) {
+            Ok(fd) => fd,
+            // A kernel built without that namespace type.
+            Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => continue,
+            Err(e) => panic!("{kind:?}: {e}"),
+        };
+        let st = rustix::fs::fstat(&fd).unwrap();
+        assert_eq!(
+            st.st_ino,
+            ns_inode(&format!("/proc/{pid}/ns/{}", kind.proc_name())),
+            "{kind:?}"
+        );
+    }
+}
+
+fn setns_into_child(fork: Fork) {
+    fork.run(|| {
+        let mut child = CloneArgs::new()
+            .namespaces(Namespaces::UTS | Namespaces::IPC | Namespaces::NET)
+            .spawn(&Exec::new("/bin/sleep").arg("30"))
+            .unwrap();
+        let pid = child.pid();
+        for ns in ["uts", "ipc", "net"] {
+            assert_ne!(
+                ns_inode(&format!("/proc/self/ns/{ns}")),
+                ns_inode(&format!("/proc/{pid}/ns/{ns}"))
+            );
+        }
+        let mnt_before = ns_inode("/proc/self/ns/mnt");
+        // SAFETY: this forked test child is single-threaded.
+        unsafe {
+            child
+                .pidfd()
+                .setns(Namespaces::UTS | Namespaces::IPC | Namespaces::NET)
+        }
+        .unwrap();
+        for ns in ["uts", "ipc", "net"] {
+            assert_eq!(
+                ns_inode(&format!("/proc/self/ns/{ns}")),
+                ns_inode(&format!("/proc/{pid}/ns/{ns}")),
+                "{ns}"
+            );
+        }
+        assert_eq!(ns_inode("/proc/self/ns/mnt"), mnt_before);
+        child.kill().unwrap();
+        child.wait().unwrap();
+        // SAFETY: as above.
+        let err = unsafe { child.pidfd().setns(Namespaces::UTS) }.unwrap_err();
+        assert!(err.is_process_gone(), "{err}");
+    });
+}
+
+#[test]
+fn setns_via_pidfd_lands_in_the_right_namespaces() {
+    require!(Feature::Root, Feature::Clone3);
+    setns_into_child(Fork::new());
+}
+
+#[test]
+fn setns_via_pidfd_rootless() {
+    require!(Feature::UserNs, Feature::Clone3);
+    setns_into_child(Fork::new().rootless());
+}
+
+#[test]
+fn bad_open_flags_name_the_call_and_leak_nothing() {
+    require!(Feature::PidfdOpen);
+    Fork::new().run(|| {
+        assert_no_leaks(|| {
+            let err = PidFd::open(Pid::this(), PidfdFlags::from_bits_retain(0x1)).unwrap_err();
+            assert_eq!(err.raw_os_error(), Some(libc::EINVAL));
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "pidfd_open({}, 0x1): Invalid argument (EINVAL)",
+                    Pid::this()
+                )
+            );
+            // No such process.
+            let err =
+                PidFd::open(Pid::from_raw(4_194_303).unwrap(), PidfdFlags::empty()).unwrap_err();
+            assert!(err.is_process_gone(), "{err}");
+        });
+    });
+}
+
+#[test]
+fn pidfd_fd_traits() {
+    require!(Feature::PidfdOpen);
+    let p = PidFd::open(Pid::this(), PidfdFlags::empty()).unwrap();
+    let dbg = format!("{p:?}");
+    assert_eq!(dbg, format!("PidFd {{ fd: {} }}", p.as_raw_fd()));
+    let q = p.try_clone().unwrap();
+    assert_ne!(q.as_raw_fd(), p.as_raw_fd());
+    assert!(
+        rustix::io::fcntl_getfd(q.as_fd())
+            .unwrap()
+            .contains(rustix::io::FdFlags::CLOEXEC)
+    );
+    let owned: OwnedFd = q.into();
+    let back = PidFd::from(owned);
+    assert_eq!(back.pid().unwrap(), Pid::this());
+}
