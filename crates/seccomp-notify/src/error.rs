@@ -1,0 +1,259 @@
+//! The crate's error type.
+#![forbid(unsafe_code)]
+
+use std::io;
+
+use crate::arch::Arch;
+
+/// What went wrong, in broad strokes; see [`Error::kind`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// A system call failed with an errno not covered by another kind.
+    Os,
+    /// The running kernel lacks the feature.
+    Unsupported,
+    /// The filter, a flag or an argument was refused before any syscall.
+    InvalidArgument,
+    /// The process may not do this (for example, no `no_new_privs` and no `CAP_SYS_ADMIN`).
+    PermissionDenied,
+    /// The notification is no longer valid: its caller died or its syscall was interrupted.
+    NotificationGone,
+    /// Every task using the filter has exited: the listener will deliver nothing more.
+    Closed,
+}
+
+/// The error type of this crate.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A system call failed; displayed like the call with its arguments.
+    #[error("{call}: {source}{}", errno_name(.source))]
+    Syscall {
+        /// The call as it was made, e.g. `ioctl(fd 5, SECCOMP_IOCTL_NOTIF_SEND, id 7)`.
+        call: String,
+        /// The errno.
+        source: io::Error,
+    },
+    /// The running kernel lacks a feature (`ENOSYS`, or an unknown flag or ioctl).
+    #[error("{feature} is not supported by this kernel (needs Linux {min_kernel})")]
+    Unsupported {
+        /// The missing feature, named after the kernel's constant.
+        feature: &'static str,
+        /// The first kernel that has it.
+        min_kernel: &'static str,
+    },
+    /// A syscall name that the architecture's table does not know.
+    #[error("unknown syscall name {name:?} for {arch}")]
+    UnknownSyscall {
+        /// The name as given.
+        name: String,
+        /// The filter's architecture.
+        arch: Arch,
+    },
+    /// A syscall number that cannot be filtered on this architecture.
+    #[error("syscall number {nr} is not valid for {arch}: {reason}")]
+    InvalidSyscallNumber {
+        /// The number as given.
+        nr: u32,
+        /// The filter's architecture.
+        arch: Arch,
+        /// Why it is refused.
+        reason: &'static str,
+    },
+    /// `SECCOMP_RET_USER_NOTIF` as the default action: every syscall of the filtered
+    /// task, including those it needs to reach its supervisor, would wait for an answer.
+    #[error(
+        "the default action may not be USER_NOTIF: every syscall of the filtered task would wait for the supervisor (deadlock); notify on chosen syscalls instead"
+    )]
+    NotifyAsDefault,
+    /// A filter with no rules and a notifying default action.
+    #[error(
+        "empty rule set with the USER_NOTIF default action: every syscall would wait for the supervisor"
+    )]
+    EmptyNotifyFilter,
+    /// An errno outside `0..=4095` for `SECCOMP_RET_ERRNO`.
+    #[error("errno {errno} is out of range for SECCOMP_RET_ERRNO (0..=4095)")]
+    InvalidErrno {
+        /// The errno as given.
+        errno: i32,
+    },
+    /// A condition on an argument index other than 0..=5.
+    #[error("argument index {index} is out of range (a syscall has arguments 0..=5)")]
+    InvalidArgIndex {
+        /// The index as given.
+        index: u8,
+    },
+    /// The compiled program is longer than the kernel's `BPF_MAXINSNS` (4096).
+    #[error(
+        "the compiled filter has {len} instructions, more than BPF_MAXINSNS ({max}); split the rule set or use fewer conditions"
+    )]
+    ProgramTooLong {
+        /// The length of the program.
+        len: usize,
+        /// The kernel's limit.
+        max: usize,
+    },
+    /// A program that the in-crate interpreter cannot run (never produced by [`compile`](crate::compile)).
+    #[error("invalid BPF program at instruction {pc}: {reason}")]
+    InvalidProgram {
+        /// The index of the offending instruction.
+        pc: usize,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// Installing a filter needs `no_new_privs` or `CAP_SYS_ADMIN`, and the process has neither.
+    #[error(
+        "seccomp(SECCOMP_SET_MODE_FILTER): Permission denied (EACCES): the process has neither no_new_privs nor CAP_SYS_ADMIN; install with NoNewPrivs::Set"
+    )]
+    NoNewPrivs,
+    /// A program containing `USER_NOTIF` installed without `SECCOMP_FILTER_FLAG_NEW_LISTENER`:
+    /// every notifying syscall would fail with `ENOSYS`.
+    #[error(
+        "the filter notifies (USER_NOTIF) but SECCOMP_FILTER_FLAG_NEW_LISTENER is not set: no one could answer"
+    )]
+    NotifyWithoutListener,
+    /// `SECCOMP_FILTER_FLAG_TSYNC` could not synchronize a thread.
+    #[error(
+        "seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC): thread {tid} could not be synchronized (it has a diverging filter)"
+    )]
+    TsyncFailed {
+        /// The thread that could not take the filter (0 with `TSYNC_ESRCH`).
+        tid: i32,
+    },
+    /// The notification is gone: its caller died or was interrupted (`ENOENT`).
+    #[error(
+        "seccomp notification {id:#x} is no longer valid: the caller died or its syscall was interrupted (ENOENT)"
+    )]
+    NotificationGone {
+        /// The notification's id.
+        id: u64,
+    },
+    /// Every task using the filter has exited (`POLLHUP` on the listener).
+    #[error("the seccomp filter has no tasks left: the listener will deliver nothing more")]
+    Closed,
+    /// The caller is not visible in the supervisor's pid namespace (pid 0).
+    #[error(
+        "the caller of notification {id:#x} is not visible in this pid namespace (pid 0): its memory cannot be read"
+    )]
+    CallerNotVisible {
+        /// The notification's id.
+        id: u64,
+    },
+    /// A C string in the caller's memory had no NUL within the limit.
+    #[error("no NUL byte within {max} bytes at address {addr:#x} of pid {pid}")]
+    StringTooLong {
+        /// The caller's pid.
+        pid: u32,
+        /// The address read.
+        addr: u64,
+        /// The limit.
+        max: usize,
+    },
+    /// A message passing a file descriptor carried none.
+    #[error("recvmsg(fd {fd}): the message carried no file descriptor (SCM_RIGHTS)")]
+    NoFdReceived {
+        /// The socket.
+        fd: i32,
+    },
+}
+
+fn errno_name(err: &io::Error) -> String {
+    match err.raw_os_error().and_then(errno_constant) {
+        Some(name) => format!(" ({name})"),
+        None => String::new(),
+    }
+}
+
+fn errno_constant(errno: i32) -> Option<&'static str> {
+    Some(match errno {
+        libc::EPERM => "EPERM",
+        libc::ENOENT => "ENOENT",
+        libc::ESRCH => "ESRCH",
+        libc::EINTR => "EINTR",
+        libc::EIO => "EIO",
+        libc::EBADF => "EBADF",
+        libc::EAGAIN => "EAGAIN",
+        libc::ENOMEM => "ENOMEM",
+        libc::EACCES => "EACCES",
+        libc::EFAULT => "EFAULT",
+        libc::EBUSY => "EBUSY",
+        libc::EEXIST => "EEXIST",
+        libc::EINVAL => "EINVAL",
+        libc::EMFILE => "EMFILE",
+        libc::ENOTTY => "ENOTTY",
+        libc::ENOSYS => "ENOSYS",
+        libc::EINPROGRESS => "EINPROGRESS",
+        libc::E2BIG => "E2BIG",
+        libc::EOPNOTSUPP => "EOPNOTSUPP",
+        _ => return None,
+    })
+}
+
+impl Error {
+    /// A syscall failure described by the call and its errno.
+    pub(crate) fn syscall(call: String, errno: rustix::io::Errno) -> Self {
+        Error::Syscall {
+            call,
+            source: io::Error::from_raw_os_error(errno.raw_os_error()),
+        }
+    }
+
+    /// The broad class of the error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Syscall { source, .. } => match source.raw_os_error() {
+                Some(libc::EPERM | libc::EACCES) => ErrorKind::PermissionDenied,
+                Some(libc::EINVAL) => ErrorKind::InvalidArgument,
+                _ => ErrorKind::Os,
+            },
+            Error::Unsupported { .. } => ErrorKind::Unsupported,
+            Error::UnknownSyscall { .. }
+            | Error::InvalidSyscallNumber { .. }
+            | Error::NotifyAsDefault
+            | Error::EmptyNotifyFilter
+            | Error::InvalidErrno { .. }
+            | Error::InvalidArgIndex { .. }
+            | Error::ProgramTooLong { .. }
+            | Error::InvalidProgram { .. }
+            | Error::NotifyWithoutListener
+            | Error::StringTooLong { .. } => ErrorKind::InvalidArgument,
+            Error::NoNewPrivs => ErrorKind::PermissionDenied,
+            Error::TsyncFailed { .. } | Error::NoFdReceived { .. } => ErrorKind::Os,
+            Error::NotificationGone { .. } | Error::CallerNotVisible { .. } => {
+                ErrorKind::NotificationGone
+            }
+            Error::Closed => ErrorKind::Closed,
+        }
+    }
+
+    /// The errno behind the error, if the kernel gave one (or the one the error stands for).
+    pub fn raw_os_error(&self) -> Option<i32> {
+        match self {
+            Error::Syscall { source, .. } => source.raw_os_error(),
+            Error::Unsupported { .. } => Some(libc::ENOSYS),
+            Error::NoNewPrivs => Some(libc::EACCES),
+            Error::TsyncFailed { .. } => Some(libc::ESRCH),
+            Error::NotificationGone { .. } => Some(libc::ENOENT),
+            Error::CallerNotVisible { .. } => Some(libc::ESRCH),
+            Error::ProgramTooLong { .. } => Some(libc::EINVAL),
+            Error::NoFdReceived { .. } => Some(libc::EBADMSG),
+            _ => None,
+        }
+    }
+}
+
+impl From<Error> for io::Error {
+    fn from(err: Error) -> Self {
+        match err {
+            Error::Syscall { source, .. } => source,
+            other => match other.raw_os_error() {
+                Some(errno) => io::Error::new(io::Error::from_raw_os_error(errno).kind(), other),
+                None => io::Error::new(io::ErrorKind::InvalidInput, other),
+            },
+        }
+    }
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
