@@ -229,7 +229,13 @@ impl<'fd> CloneArgs<'fd> {
                 "with CLONE_NEWPID the child is the first process of its pid namespace and must be pid 1",
             ));
         }
-        let levels = child_pidns_levels(new_pidns)?;
+        let (levels, unshared) = child_pidns_levels(new_pidns)?;
+        if new_pidns && unshared {
+            return Err(Error::invalid(
+                "clone flags CLONE_NEWPID",
+                "the caller unshared a pid namespace it is not in yet (pid_for_children differs from pid); the kernel refuses a further CLONE_NEWPID until a child enters it",
+            ));
+        }
         if tids.len() > levels {
             return Err(Error::invalid(
                 format!("set_tid (length {})", tids.len()),
@@ -368,7 +374,8 @@ impl<'fd> CloneArgs<'fd> {
 /// How many pid namespace levels a child of the caller will be visible in: the
 /// caller's own depth (from `NSpid:` in /proc/self/status), + 1 if the caller
 /// unshared a pid namespace for its children, + 1 with `CLONE_NEWPID`.
-pub(crate) fn child_pidns_levels(new_pidns: bool) -> Result<usize> {
+/// Also returns whether the caller's pid namespace for children differs from its own.
+pub(crate) fn child_pidns_levels(new_pidns: bool) -> Result<(usize, bool)> {
     let status = std::fs::read_to_string("/proc/self/status").map_err(|e| Error::Syscall {
         call: "open(\"/proc/self/status\", O_RDONLY)".into(),
         source: e,
@@ -377,7 +384,10 @@ pub(crate) fn child_pidns_levels(new_pidns: bool) -> Result<usize> {
     let ns = std::fs::read_link("/proc/self/ns/pid").ok();
     let for_children = std::fs::read_link("/proc/self/ns/pid_for_children").ok();
     let unshared = matches!((ns, for_children), (Some(a), Some(b)) if a != b);
-    Ok(own + usize::from(unshared) + usize::from(new_pidns))
+    Ok((
+        own + usize::from(unshared) + usize::from(new_pidns),
+        unshared,
+    ))
 }
 
 #[cfg(test)]

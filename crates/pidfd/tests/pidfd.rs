@@ -204,7 +204,10 @@ fn signal_targets_thread_and_thread_group() {
         // Without PIDFD_THREAD a thread that is not the group leader is refused.
         let err = PidFd::open(Pid::from_raw(tid).unwrap(), PidfdFlags::empty()).unwrap_err();
         // (EINVAL before Linux 6.9, ENOENT since pidfs.)
-        assert!(matches!(err.raw_os_error(), Some(libc::EINVAL | libc::ENOENT)), "{err}");
+        assert!(
+            matches!(err.raw_os_error(), Some(libc::EINVAL | libc::ENOENT)),
+            "{err}"
+        );
         assert!(!tfd.poll_exit(Some(Duration::from_millis(20))).unwrap());
         go_tx.send(()).unwrap();
         t.join().unwrap();
