@@ -215,7 +215,7 @@ impl<'fd> CloneArgs<'fd> {
             ));
         }
         for (i, &p) in tids.iter().enumerate() {
-            if p < 1 || p >= PID_MAX_LIMIT {
+            if !(1..PID_MAX_LIMIT).contains(&p) {
                 return Err(Error::invalid(
                     format!("set_tid[{i}] = {p}"),
                     format!("a pid must be in 1..{PID_MAX_LIMIT}"),

@@ -283,10 +283,9 @@ impl Drop for Child {
         let Some(pidfd) = self.pidfd.take() else {
             return;
         };
-        match pidfd.try_wait() {
-            Ok(None) => reaper::adopt(pidfd),
-            // Reaped now, or not reapable by us (already reaped elsewhere).
-            Ok(Some(_)) | Err(_) => {}
+        // Ok(Some): reaped now; Err: not reapable by us (already reaped elsewhere).
+        if let Ok(None) = pidfd.try_wait() {
+            reaper::adopt(pidfd);
         }
     }
 }

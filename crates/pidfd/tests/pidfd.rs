@@ -284,17 +284,18 @@ fn info_matches_proc_status() {
         [c.rgid, c.egid, c.sgid, c.fsgid].map(i64::from).to_vec(),
         gids
     );
-    if let Some(id) = info.cgroup_id {
-        let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
-        let path = cg.lines().find_map(|l| l.strip_prefix("0::")).unwrap();
-        for root in ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"] {
-            if let Ok(md) = std::fs::metadata(format!("{root}{path}")) {
-                if rustix::fs::statfs(root).is_ok_and(|s| s.f_type == 0x6367_7270) {
-                    use std::os::unix::fs::MetadataExt;
-                    assert_eq!(md.ino(), id, "cgroup id vs inode of {root}{path}");
-                }
-            }
-        }
+    let id = info
+        .cgroup_id
+        .expect("PIDFD_INFO_CGROUPID on a 6.13+ kernel");
+    let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let path = cg.lines().find_map(|l| l.strip_prefix("0::")).unwrap();
+    let root = ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"]
+        .into_iter()
+        .find(|r| rustix::fs::statfs(*r).is_ok_and(|s| s.f_type == 0x6367_7270));
+    if let Some(root) = root {
+        use std::os::unix::fs::MetadataExt;
+        let md = std::fs::metadata(format!("{root}{path}")).unwrap();
+        assert_eq!(md.ino(), id, "cgroup id vs inode of {root}{path}");
     }
     assert_eq!(info.exit_status, None);
     assert_eq!(child.pidfd().pid().unwrap(), pid);
