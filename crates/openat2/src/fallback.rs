@@ -1,0 +1,317 @@
+//! The userspace resolver, for kernels without `openat2` (before Linux 5.6).
+//!
+//! It walks the path one component at a time with `openat(O_PATH|O_NOFOLLOW)`,
+//! keeping the directory fds it went through on a stack:
+//!
+//! - a name is opened relative to the directory on top of the stack, never by a
+//!   joined host path, and never following a symlink by itself;
+//! - a symlink is read with `readlinkat` and its target spliced in front of the rest
+//!   of the path (at most 40 of them, like the kernel's `MAXSYMLINKS`); an absolute
+//!   target restarts at the root (`IN_ROOT`) or is refused (`BENEATH`);
+//! - `..` pops the stack, so it can never climb above the root; before popping, the
+//!   real `..` of the directory is opened and its device and inode compared with the
+//!   fd below on the stack: a mismatch means a directory was moved during the walk,
+//!   the walk is restarted, and after 16 such restarts the result is
+//!   [`Error::SafetyViolation`];
+//! - procfs magic links (a procfs symlink whose target is absolute or a
+//!   `type:[id]` name) are never followed: `ELOOP` under `NO_MAGICLINKS`, else
+//!   `EXDEV`, as the kernel does for scoped lookups;
+//! - `NO_XDEV` compares every opened fd's mount id (`statx(STATX_MNT_ID)`, or the
+//!   device number on kernels before 5.8) with the root's.
+//!
+//! The errors are the kernel's for the same path: the table-driven tests check
+//! both resolvers against each other. `RESOLVE_CACHED` is ignored here.
+#![forbid(unsafe_code)]
+
+use std::borrow::Cow;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, StatxFlags};
+use rustix::io::Errno;
+
+use crate::error::{Call, Error, Result};
+use crate::flags::ResolveFlags;
+use crate::how::OpenHow;
+use crate::path::{PATH_MAX, show};
+
+/// The kernel's `MAXSYMLINKS`: symlinks followed in one lookup.
+pub const MAX_SYMLINKS: u32 = 40;
+/// Walks restarted after a detected rename before giving up with `SafetyViolation`.
+pub(crate) const MAX_RACE_RETRIES: u32 = 16;
+
+/// Why one walk stopped.
+enum Stop {
+    /// A failure to report as the kernel would, with the component it happened at.
+    Errno(Errno, Vec<u8>),
+    /// A directory moved under the walk.
+    Raced(String),
+    /// Anything else, already built.
+    Other(Error),
+}
+
+impl From<Error> for Stop {
+    fn from(e: Error) -> Self {
+        Stop::Other(e)
+    }
+}
+
+/// Opens `path` below `root` the way `openat2(root, path, how)` would, in userspace.
+pub(crate) fn open(root: BorrowedFd<'_>, path: &Path, how: &OpenHow) -> Result<OwnedFd> {
+    let mut linkbuf = [0u8; PATH_MAX];
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        match walk(root, path, how, &mut linkbuf) {
+            Ok(fd) => return Ok(fd),
+            Err(Stop::Raced(_)) if attempts < MAX_RACE_RETRIES => continue,
+            Err(Stop::Raced(detail)) => {
+                return Err(Error::SafetyViolation {
+                    path: show(path.as_os_str().as_bytes()),
+                    detail: format!("{detail}, {attempts} times in a row"),
+                });
+            }
+            Err(Stop::Errno(errno, component)) => {
+                return Err(Error::lookup(errno, false, || {
+                    Call::new(
+                        "openat2-fallback",
+                        format!(
+                            "fd {}, {:?}, {how:?}, at component {}",
+                            root.as_raw_fd(),
+                            path,
+                            show(&component)
+                        ),
+                    )
+                }));
+            }
+            Err(Stop::Other(e)) => return Err(e),
+        }
+    }
+}
+
+/// What opening one component found.
+enum Found {
+    Fd(OwnedFd),
+    /// A symlink; its target is in the link buffer, this long.
+    Symlink(usize),
+}
+
+fn walk(
+    root: BorrowedFd<'_>,
+    path: &Path,
+    how: &OpenHow,
+    linkbuf: &mut [u8],
+) -> Result<OwnedFd, Stop> {
+    let resolve = how.resolve_flags();
+    let beneath = resolve.contains(ResolveFlags::BENEATH);
+    let root_mount = if resolve.contains(ResolveFlags::NO_XDEV) {
+        Some(mount_key(root).map_err(|e| Stop::Errno(e, b".".to_vec()))?)
+    } else {
+        None
+    };
+    let mut stack: Vec<OwnedFd> = Vec::new();
+    let mut p: Cow<'_, [u8]> = Cow::Borrowed(path.as_os_str().as_bytes());
+    let mut pos = 0;
+    let mut links = 0u32;
+    if beneath && p.first() == Some(&b'/') {
+        return Err(Stop::Errno(Errno::XDEV, b"/".to_vec()));
+    }
+    loop {
+        let bytes: &[u8] = &p;
+        while pos < bytes.len() && bytes[pos] == b'/' {
+            pos += 1;
+        }
+        let cur = stack.last().map_or(root, |fd| fd.as_fd());
+        if pos == bytes.len() {
+            // Nothing left: the result is the directory we are in ("", ".", "a/..", "a/").
+            return rustix::fs::openat(
+                cur,
+                ".",
+                how.open_flags() | OFlags::CLOEXEC,
+                how.mode_bits(),
+            )
+            .map_err(|e| Stop::Errno(e, b".".to_vec()));
+        }
+        let end = bytes[pos..]
+            .iter()
+            .position(|&b| b == b'/')
+            .map_or(bytes.len(), |i| pos + i);
+        let name = &bytes[pos..end];
+        let final_name = end == bytes.len();
+        pos = end;
+        let err = |e: Errno| Stop::Errno(e, name.to_vec());
+        if name == b"." {
+            continue;
+        }
+        if name == b".." {
+            if stack.is_empty() {
+                if beneath {
+                    return Err(err(Errno::XDEV));
+                }
+                continue; // `..` at the root stays at the root.
+            }
+            let below = if stack.len() >= 2 {
+                stack[stack.len() - 2].as_fd()
+            } else {
+                root
+            };
+            check_parent(cur, below).map_err(err)??;
+            stack.pop();
+            continue;
+        }
+        let found = if final_name {
+            open_last(cur, name, how, linkbuf).map_err(err)?
+        } else {
+            open_dir(cur, name, linkbuf).map_err(err)?
+        };
+        match found {
+            Found::Fd(fd) => {
+                if let Some(root_mount) = root_mount
+                    && mount_key(fd.as_fd()).map_err(err)? != root_mount
+                {
+                    return Err(err(Errno::XDEV));
+                }
+                if final_name {
+                    return Ok(fd);
+                }
+                stack.push(fd);
+            }
+            Found::Symlink(len) => {
+                let target = &linkbuf[..len];
+                if resolve.contains(ResolveFlags::NO_SYMLINKS) {
+                    return Err(err(Errno::LOOP));
+                }
+                links += 1;
+                if links > MAX_SYMLINKS {
+                    return Err(err(Errno::LOOP));
+                }
+                if is_magic_link(cur, target).map_err(err)? {
+                    let e = if resolve.contains(ResolveFlags::NO_MAGICLINKS) {
+                        Errno::LOOP
+                    } else {
+                        Errno::XDEV
+                    };
+                    return Err(err(e));
+                }
+                if target.is_empty() {
+                    return Err(err(Errno::NOENT));
+                }
+                if target[0] == b'/' {
+                    if beneath {
+                        return Err(err(Errno::XDEV));
+                    }
+                    stack.clear();
+                }
+                let mut next = Vec::with_capacity(target.len() + bytes.len() - pos);
+                next.extend_from_slice(target);
+                next.extend_from_slice(&bytes[pos..]);
+                p = Cow::Owned(next);
+                pos = 0;
+            }
+        }
+    }
+}
+
+/// Opens an intermediate component: a directory, or a symlink to expand.
+fn open_dir(cur: BorrowedFd<'_>, name: &[u8], linkbuf: &mut [u8]) -> Result<Found, Errno> {
+    let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    match rustix::fs::openat(cur, name, flags, Mode::empty()) {
+        Ok(fd) => Ok(Found::Fd(fd)),
+        // A symlink opened with O_NOFOLLOW|O_DIRECTORY is ENOTDIR, like a file.
+        Err(Errno::NOTDIR) => match readlink(cur, name, linkbuf) {
+            Ok(len) => Ok(Found::Symlink(len)),
+            Err(Errno::INVAL) => Err(Errno::NOTDIR),
+            Err(e) => Err(e),
+        },
+        Err(e) => Err(e),
+    }
+}
+
+/// Opens the last component with the caller's flags, or finds a symlink to follow.
+fn open_last(
+    cur: BorrowedFd<'_>,
+    name: &[u8],
+    how: &OpenHow,
+    linkbuf: &mut [u8],
+) -> Result<Found, Errno> {
+    let flags = how.open_flags();
+    let follow = !flags.contains(OFlags::NOFOLLOW);
+    match rustix::fs::openat(
+        cur,
+        name,
+        flags | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        how.mode_bits(),
+    ) {
+        Ok(fd) => {
+            // O_PATH|O_NOFOLLOW opens a symlink itself: look at what we got.
+            if follow
+                && flags.contains(OFlags::PATH)
+                && FileType::from_raw_mode(rustix::fs::fstat(&fd)?.st_mode).is_symlink()
+            {
+                return Ok(Found::Symlink(readlink(fd.as_fd(), b"", linkbuf)?));
+            }
+            Ok(Found::Fd(fd))
+        }
+        // O_NOFOLLOW on a symlink: ELOOP, or ENOTDIR with O_DIRECTORY.
+        Err(e @ (Errno::LOOP | Errno::NOTDIR)) if follow => match readlink(cur, name, linkbuf) {
+            Ok(len) => Ok(Found::Symlink(len)),
+            Err(_) => Err(e),
+        },
+        Err(e) => Err(e),
+    }
+}
+
+/// `readlinkat` into the buffer; a target filling it (longer than PATH_MAX - 1)
+/// is ENAMETOOLONG.
+fn readlink(dir: BorrowedFd<'_>, name: &[u8], buf: &mut [u8]) -> Result<usize, Errno> {
+    let n = rustix::fs::readlinkat_raw(dir, name, &mut *buf)?;
+    if n >= buf.len() {
+        return Err(Errno::NAMETOOLONG);
+    }
+    Ok(n)
+}
+
+/// Checks that the real `..` of `cur` is `expected` (the fd below it on the stack).
+/// Outer error: the check itself failed; inner: a rename was detected.
+fn check_parent(cur: BorrowedFd<'_>, expected: BorrowedFd<'_>) -> Result<Result<(), Stop>, Errno> {
+    let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let real = rustix::fs::openat(cur, "..", flags, Mode::empty())?;
+    let (a, b) = (rustix::fs::fstat(&real)?, rustix::fs::fstat(expected)?);
+    if (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino) {
+        Ok(Ok(()))
+    } else {
+        Ok(Err(Stop::Raced(
+            "a directory was moved while `..` was being resolved".into(),
+        )))
+    }
+}
+
+/// Whether a symlink in `dir` with this target is a procfs magic link: it lives on
+/// procfs and its target is not a plain relative path (magic links read back as
+/// an absolute path or as `type:[id]`; procfs's plain symlinks, `self`,
+/// `thread-self`, `mounts`, `net`, read back as relative paths).
+fn is_magic_link(dir: BorrowedFd<'_>, target: &[u8]) -> Result<bool, Errno> {
+    if rustix::fs::fstatfs(dir)?.f_type != rustix::fs::PROC_SUPER_MAGIC {
+        return Ok(false);
+    }
+    Ok(target.first() == Some(&b'/') || target.contains(&b':'))
+}
+
+/// What identifies the mount `fd` is on: its mount id (Linux 5.8+), else its device.
+pub(crate) fn mount_key(fd: BorrowedFd<'_>) -> Result<(u64, u64), Errno> {
+    let stx = rustix::fs::statx(
+        fd,
+        "",
+        AtFlags::EMPTY_PATH | AtFlags::SYMLINK_NOFOLLOW,
+        StatxFlags::MNT_ID,
+    )?;
+    if stx.stx_mask & StatxFlags::MNT_ID.bits() != 0 {
+        Ok((stx.stx_mnt_id, 0))
+    } else {
+        Ok((
+            0,
+            (u64::from(stx.stx_dev_major) << 32) | u64::from(stx.stx_dev_minor),
+        ))
+    }
+}
