@@ -1,0 +1,443 @@
+//! The child between `clone3` and `execve`: runs the prepared steps with raw
+//! syscalls only. Nothing here allocates, takes a lock or can panic: every string,
+//! fd number and program was prepared by the parent (see `plan`), and a failure is
+//! written to the error pipe as `(step index, errno)` before `_exit(127)`.
+#![forbid(unsafe_code)]
+
+use std::ffi::{CStr, c_char};
+use std::os::fd::RawFd;
+
+use crate::sys::{self, Res};
+
+/// The slot of the root filesystem's mount fd.
+pub(crate) const ROOT_SLOT: usize = 0;
+
+/// A `fsconfig` command of a [`Step::FsConfig`].
+pub(crate) enum FsConfigCmd {
+    Flag,
+    String,
+}
+
+/// One setup step. The parent builds the list and a label for each (`plan`).
+pub(crate) enum Step {
+    /// Unblock every signal (the spawning thread may have blocked some).
+    UnblockSignals,
+    /// Block until the parent has written the id maps (reads one byte or EOF).
+    WaitForParent { fd: RawFd },
+    /// `unshare(CLONE_NEWTIME)` and write `/proc/self/timens_offsets`: the program
+    /// enters the new time namespace at `execve`.
+    TimeNamespace { offsets: Vec<u8> },
+    /// `mount(NULL, "/", NULL, MS_REC | MS_PRIVATE)`.
+    PrivateRoot,
+    /// `open_tree(AT_FDCWD, source, OPEN_TREE_CLONE [| AT_RECURSIVE])` into a slot.
+    OpenTree {
+        source: std::ffi::CString,
+        recursive: bool,
+        slot: usize,
+    },
+    /// Receive a detached mount prepared by the parent (idmapped binds) into a slot.
+    ReceiveTree { sock: RawFd, slot: usize },
+    /// `mount_setattr` on the mount in a slot.
+    SetAttr {
+        slot: usize,
+        recursive: bool,
+        set: u64,
+    },
+    /// `fsopen(fstype)` into a slot.
+    FsOpen {
+        fstype: std::ffi::CString,
+        slot: usize,
+    },
+    /// `fsconfig` on the context in a slot.
+    FsConfig {
+        slot: usize,
+        cmd: FsConfigCmd,
+        key: std::ffi::CString,
+        value: Option<std::ffi::CString>,
+    },
+    /// `fsconfig(FSCONFIG_CMD_CREATE)` + `fsmount` of the context in `slot`; the
+    /// context is closed and the mount fd takes its slot.
+    FsMount { slot: usize, attr: u32 },
+    /// `move_mount` of the mount in a slot onto a host path (the root's attach point).
+    AttachAtHost {
+        slot: usize,
+        path: std::ffi::CString,
+    },
+    /// `mkdirat` of `name` in `parent`, both resolved inside the root (EEXIST is fine).
+    Mkdir {
+        parent: std::ffi::CString,
+        name: std::ffi::CString,
+        mode: u32,
+    },
+    /// Create an empty file (a bind target for a file) inside the root.
+    Mkfile {
+        parent: std::ffi::CString,
+        name: std::ffi::CString,
+    },
+    /// `symlinkat(points_to, parent, name)` inside the root (EEXIST is fine).
+    Symlink {
+        parent: std::ffi::CString,
+        name: std::ffi::CString,
+        points_to: std::ffi::CString,
+    },
+    /// `move_mount` of the mount in a slot onto `target`, resolved inside the root.
+    Attach {
+        slot: usize,
+        target: std::ffi::CString,
+    },
+    /// `fchdir(root)`, `pivot_root(".", ".")`, `umount2(".", MNT_DETACH)`, `chdir("/")`.
+    PivotRoot,
+    /// `sethostname`.
+    Hostname { name: std::ffi::CString },
+    /// `keyctl(KEYCTL_JOIN_SESSION_KEYRING, name)`.
+    JoinKeyring { name: Option<std::ffi::CString> },
+    /// `prctl(PR_CAPBSET_DROP)` for every capability up to `last_cap` not in `keep`.
+    DropBounding { keep: u64, last_cap: u32 },
+    /// `prctl(PR_SET_KEEPCAPS, 1)`: keep permitted capabilities across the uid change.
+    KeepCaps,
+    /// `setgroups`.
+    SetGroups { groups: Vec<libc::gid_t> },
+    /// `setresgid`.
+    SetGid { gid: u32 },
+    /// `setresuid`.
+    SetUid { uid: u32 },
+    /// `capset` v3.
+    Capset {
+        effective: u64,
+        permitted: u64,
+        inheritable: u64,
+    },
+    /// `prctl(PR_CAP_AMBIENT_RAISE)` for every capability in `set`.
+    Ambient { set: u64 },
+    /// `chdir`.
+    Chdir { path: std::ffi::CString },
+    /// `prctl(PR_SET_NO_NEW_PRIVS, 1)`.
+    NoNewPrivs,
+    /// Moves fds to their numbers (`moves`: `(source, target)`), first copying every
+    /// source above `high`, then marks every other fd from 3 up close-on-exec
+    /// (`close_range(.., CLOSE_RANGE_CLOEXEC)` over `cloexec_ranges`).
+    Fds {
+        moves: Vec<(RawFd, RawFd)>,
+        high: RawFd,
+        cloexec_ranges: Vec<(u32, u32)>,
+    },
+    /// `seccomp(SECCOMP_SET_MODE_FILTER)`; with a listener, sends it to the parent.
+    Seccomp {
+        program: Vec<libc::sock_filter>,
+        flags: u32,
+        listener_sock: Option<RawFd>,
+    },
+    /// `execve` of each candidate path in turn (a PATH search prepared by the parent).
+    Exec {
+        candidates: Vec<std::ffi::CString>,
+        argv: Vec<*const c_char>,
+        envp: Vec<*const c_char>,
+    },
+}
+
+/// Where the child reports a failure and keeps its fds.
+pub(crate) struct ChildState<'a> {
+    pub slots: &'a mut [RawFd],
+    pub err_fd: RawFd,
+}
+
+/// Runs `steps` in order; never returns (the last step execs, a failure exits 127).
+pub(crate) fn run(steps: &[Step], slots: &mut [RawFd], err_fd: RawFd) -> ! {
+    let mut state = ChildState { slots, err_fd };
+    for (i, step) in steps.iter().enumerate() {
+        if let Err(errno) = run_step(step, &mut state) {
+            report(state.err_fd, i, errno);
+        }
+    }
+    // No Exec step (cannot happen: the plan always ends with one).
+    report(state.err_fd, steps.len(), libc::EINVAL)
+}
+
+fn report(err_fd: RawFd, step: usize, errno: i32) -> ! {
+    let mut msg = [0u8; 8];
+    let (a, b) = msg.split_at_mut(4);
+    a.copy_from_slice(&(step as u32).to_ne_bytes());
+    b.copy_from_slice(&errno.to_ne_bytes());
+    let _ = sys::write(err_fd, &msg);
+    sys::exit(127)
+}
+
+fn slot(state: &ChildState<'_>, i: usize) -> Res<RawFd> {
+    match state.slots.get(i) {
+        Some(&fd) if fd >= 0 => Ok(fd),
+        _ => Err(libc::EBADF),
+    }
+}
+
+fn set_slot(state: &mut ChildState<'_>, i: usize, fd: RawFd) -> Res<()> {
+    match state.slots.get_mut(i) {
+        Some(s) => {
+            *s = fd;
+            Ok(())
+        }
+        None => {
+            sys::close(fd);
+            Err(libc::EBADF)
+        }
+    }
+}
+
+fn take_slot(state: &mut ChildState<'_>, i: usize) -> Res<RawFd> {
+    let fd = slot(state, i)?;
+    if let Some(s) = state.slots.get_mut(i) {
+        *s = -1;
+    }
+    Ok(fd)
+}
+
+/// Opens `path` inside the root (`RESOLVE_IN_ROOT`), as an `O_PATH` fd.
+fn open_in_root(state: &ChildState<'_>, path: &CStr, flags: i32) -> Res<RawFd> {
+    let root = slot(state, ROOT_SLOT)?;
+    let path = if path.is_empty() { c"." } else { path };
+    sys::openat2_in_root(root, path, libc::O_PATH | flags, 0)
+}
+
+fn ok<T>(r: Res<T>) -> Res<()> {
+    r.map(|_| ())
+}
+
+fn run_step(step: &Step, state: &mut ChildState<'_>) -> Res<()> {
+    match step {
+        Step::UnblockSignals => ok(sys::unblock_all_signals()),
+        Step::WaitForParent { fd } => {
+            let mut byte = [0u8; 1];
+            loop {
+                match sys::read(*fd, &mut byte) {
+                    Err(libc::EINTR) => continue,
+                    Ok(1) => break,
+                    // EOF: the parent gave up (it kills us anyway).
+                    Ok(_) => return Err(libc::ECANCELED),
+                    Err(e) => return Err(e),
+                }
+            }
+            sys::close(*fd);
+            Ok(())
+        }
+        Step::TimeNamespace { offsets } => {
+            sys::unshare(libc::CLONE_NEWTIME)?;
+            ok(sys::write_file(
+                libc::AT_FDCWD,
+                c"/proc/self/timens_offsets",
+                offsets,
+            ))
+        }
+        Step::PrivateRoot => ok(sys::mount(
+            None,
+            c"/",
+            None,
+            libc::MS_REC | libc::MS_PRIVATE,
+        )),
+        Step::OpenTree {
+            source,
+            recursive,
+            slot: i,
+        } => {
+            let mut flags = libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC;
+            if *recursive {
+                flags |= libc::AT_RECURSIVE as u32;
+            }
+            let fd = sys::open_tree(libc::AT_FDCWD, source, flags)?;
+            set_slot(state, *i, fd)
+        }
+        Step::ReceiveTree { sock, slot: i } => {
+            let fd = sys::recv_fd_raw(*sock)?;
+            set_slot(state, *i, fd)
+        }
+        Step::SetAttr {
+            slot: i,
+            recursive,
+            set,
+        } => ok(sys::mount_setattr(
+            slot(state, *i)?,
+            *recursive,
+            *set,
+            0,
+            -1,
+        )),
+        Step::FsOpen { fstype, slot: i } => {
+            let fd = sys::fsopen(fstype)?;
+            set_slot(state, *i, fd)
+        }
+        Step::FsConfig {
+            slot: i,
+            cmd,
+            key,
+            value,
+        } => {
+            let fd = slot(state, *i)?;
+            let cmd = match cmd {
+                FsConfigCmd::Flag => libc::FSCONFIG_SET_FLAG,
+                FsConfigCmd::String => libc::FSCONFIG_SET_STRING,
+            };
+            ok(sys::fsconfig(fd, cmd, Some(key), value.as_deref()))
+        }
+        Step::FsMount { slot: i, attr } => {
+            let ctx = take_slot(state, *i)?;
+            let r = sys::fsconfig(ctx, libc::FSCONFIG_CMD_CREATE, None, None)
+                .and_then(|_| sys::fsmount(ctx, *attr));
+            sys::close(ctx);
+            set_slot(state, *i, r?)
+        }
+        Step::AttachAtHost { slot: i, path } => ok(sys::move_mount(
+            slot(state, *i)?,
+            c"",
+            libc::AT_FDCWD,
+            path,
+            libc::MOVE_MOUNT_F_EMPTY_PATH,
+        )),
+        Step::Mkdir { parent, name, mode } => {
+            let dir = open_in_root(state, parent, libc::O_DIRECTORY)?;
+            let r = sys::mkdirat(dir, name, *mode);
+            sys::close(dir);
+            match r {
+                Err(libc::EEXIST) => Ok(()),
+                r => ok(r),
+            }
+        }
+        Step::Mkfile { parent, name } => {
+            let dir = open_in_root(state, parent, libc::O_DIRECTORY)?;
+            let r = sys::create_file(dir, name, 0o644);
+            sys::close(dir);
+            ok(r)
+        }
+        Step::Symlink {
+            parent,
+            name,
+            points_to,
+        } => {
+            let dir = open_in_root(state, parent, libc::O_DIRECTORY)?;
+            let r = sys::symlinkat(points_to, dir, name);
+            sys::close(dir);
+            match r {
+                Err(libc::EEXIST) => Ok(()),
+                r => ok(r),
+            }
+        }
+        Step::Attach { slot: i, target } => {
+            let target = open_in_root(state, target, 0)?;
+            let mnt = take_slot(state, *i);
+            let r = mnt.and_then(|mnt| {
+                let r = sys::move_mount(
+                    mnt,
+                    c"",
+                    target,
+                    c"",
+                    libc::MOVE_MOUNT_F_EMPTY_PATH | libc::MOVE_MOUNT_T_EMPTY_PATH,
+                );
+                sys::close(mnt);
+                r
+            });
+            sys::close(target);
+            ok(r)
+        }
+        Step::PivotRoot => {
+            let root = take_slot(state, ROOT_SLOT)?;
+            let r = sys::fchdir(root);
+            sys::close(root);
+            r?;
+            sys::pivot_root_here()?;
+            sys::umount2(c".", libc::MNT_DETACH)?;
+            ok(sys::chdir(c"/"))
+        }
+        Step::Hostname { name } => ok(sys::sethostname(name.to_bytes())),
+        Step::JoinKeyring { name } => ok(sys::join_session_keyring(name.as_deref())),
+        Step::DropBounding { keep, last_cap } => {
+            for cap in 0..=*last_cap {
+                if keep & (1u64 << cap) == 0 {
+                    sys::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0)?;
+                }
+            }
+            Ok(())
+        }
+        Step::KeepCaps => ok(sys::prctl(libc::PR_SET_KEEPCAPS, 1, 0)),
+        Step::SetGroups { groups } => ok(sys::setgroups(groups)),
+        Step::SetGid { gid } => ok(sys::setresgid(*gid)),
+        Step::SetUid { uid } => ok(sys::setresuid(*uid)),
+        Step::Capset {
+            effective,
+            permitted,
+            inheritable,
+        } => ok(sys::capset(*effective, *permitted, *inheritable)),
+        Step::Ambient { set } => {
+            for cap in 0..64u32 {
+                if set & (1u64 << cap) != 0 {
+                    sys::prctl(
+                        libc::PR_CAP_AMBIENT,
+                        libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong,
+                        cap as libc::c_ulong,
+                    )?;
+                }
+            }
+            Ok(())
+        }
+        Step::Chdir { path } => ok(sys::chdir(path)),
+        Step::NoNewPrivs => ok(sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0)),
+        Step::Fds {
+            moves,
+            high,
+            cloexec_ranges,
+        } => {
+            // Our own error pipe must not be overwritten by a target number.
+            if state.err_fd < *high {
+                state.err_fd = sys::dup_above(state.err_fd, *high)?;
+            }
+            // First copy every source above `high` (a source may be another's target),
+            // then put each copy on its target (dup3 clears O_CLOEXEC there).
+            let mut copies = [-1 as RawFd; MAX_FDS];
+            for (i, &(source, _)) in moves.iter().enumerate() {
+                let copy = sys::dup_above(source, *high)?;
+                match copies.get_mut(i) {
+                    Some(c) => *c = copy,
+                    None => return Err(libc::EMFILE),
+                }
+            }
+            for (i, &(_, target)) in moves.iter().enumerate() {
+                let copy = copies.get(i).copied().unwrap_or(-1);
+                sys::dup2(copy, target)?;
+                sys::close(copy);
+            }
+            for &(first, last) in cloexec_ranges {
+                sys::cloexec_range(first, last)?;
+            }
+            Ok(())
+        }
+        Step::Seccomp {
+            program,
+            flags,
+            listener_sock,
+        } => {
+            let listener = sys::seccomp_set_filter(program, *flags)?;
+            if let Some(sock) = listener_sock {
+                let r = sys::send_fd(*sock, listener);
+                sys::close(listener);
+                sys::close(*sock);
+                r?;
+            }
+            Ok(())
+        }
+        Step::Exec {
+            candidates,
+            argv,
+            envp,
+        } => {
+            let mut errno = libc::ENOENT;
+            for path in candidates {
+                let e = sys::execve(path, argv, envp);
+                match e {
+                    libc::ENOENT | libc::ENOTDIR => {}
+                    libc::EACCES => errno = libc::EACCES,
+                    e => return Err(e),
+                }
+            }
+            Err(errno)
+        }
+    }
+}
+
+/// The most fds (stdio + passed) a container can be given.
+pub(crate) const MAX_FDS: usize = 256;

@@ -1,0 +1,187 @@
+//! The handle of a running container.
+#![forbid(unsafe_code)]
+
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+use std::process::{ChildStderr, ChildStdin, ChildStdout};
+use std::thread::JoinHandle;
+
+use linception_pidfd::{ExitStatus, NamespaceType, PidFd, Signal};
+use linception_seccomp_notify::Listener;
+
+use crate::builder::ContainerBuilder;
+use crate::error::Result;
+
+/// A cgroup directory the spawn created (removed at reap) or found (kept).
+#[derive(Debug)]
+pub(crate) struct CgroupGuard {
+    pub path: PathBuf,
+    pub created: bool,
+}
+
+/// A running container: its init process, owned through a pidfd.
+///
+/// Like [`std::process::Child`], but every signal goes through the pidfd (no pid
+/// reuse race), and **dropping a `Container` kills it (`SIGKILL` via the pidfd) and
+/// reaps it** unless it was already waited for: a container never outlives its
+/// handle as a zombie or an orphan. The cgroup the spawn created is removed at reap.
+#[derive(Debug)]
+pub struct Container {
+    pid: i32,
+    pidfd: PidFd,
+    status: Option<ExitStatus>,
+    stdin: Option<ChildStdin>,
+    stdout: Option<ChildStdout>,
+    stderr: Option<ChildStderr>,
+    listener: Option<Listener>,
+    handler: Option<JoinHandle<()>>,
+    cgroup: Option<CgroupGuard>,
+}
+
+impl Container {
+    /// A builder for a container running `program`; see [`ContainerBuilder`].
+    pub fn builder(program: impl AsRef<std::ffi::OsStr>) -> ContainerBuilder {
+        ContainerBuilder::new(program)
+    }
+
+    pub(crate) fn new(
+        pid: i32,
+        pidfd: PidFd,
+        [stdin, stdout, stderr]: [Option<OwnedFd>; 3],
+        listener: Option<Listener>,
+        handler: Option<JoinHandle<()>>,
+        cgroup: Option<CgroupGuard>,
+    ) -> Self {
+        Container {
+            pid,
+            pidfd,
+            status: None,
+            stdin: stdin.map(ChildStdin::from),
+            stdout: stdout.map(ChildStdout::from),
+            stderr: stderr.map(ChildStderr::from),
+            listener,
+            handler,
+            cgroup,
+        }
+    }
+
+    /// The pid of the container's init in the caller's pid namespace (not a pidfd;
+    /// use [`Container::pidfd`] to act on it).
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// The pidfd of the container's init (from `CLONE_PIDFD`).
+    pub fn pidfd(&self) -> &PidFd {
+        &self.pidfd
+    }
+
+    /// Waits for the container's init to exit and reaps it (like
+    /// [`std::process::Child::wait`]); the cgroup the spawn created is then removed.
+    /// Calling it again returns the same status.
+    ///
+    /// # Errors
+    /// A failed `waitid`, or the cgroup that could not be removed.
+    pub fn wait(&mut self) -> Result<ExitStatus> {
+        if let Some(st) = self.status {
+            return Ok(st);
+        }
+        let st = self.pidfd.wait()?;
+        self.reaped(st)
+    }
+
+    /// Reaps the container's init if it has exited, else returns `Ok(None)` at once.
+    ///
+    /// # Errors
+    /// As [`Container::wait`].
+    pub fn try_wait(&mut self) -> Result<Option<ExitStatus>> {
+        if let Some(st) = self.status {
+            return Ok(Some(st));
+        }
+        match self.pidfd.try_wait()? {
+            Some(st) => self.reaped(st).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn reaped(&mut self, st: ExitStatus) -> Result<ExitStatus> {
+        self.status = Some(st);
+        if let Some(h) = self.handler.take_if(|h| h.is_finished()) {
+            let _ = h.join();
+        }
+        if let Some(cg) = self.cgroup.take() {
+            cg.remove()?;
+        }
+        Ok(st)
+    }
+
+    /// Sends `SIGKILL` to the container's init through its pidfd (in a new pid
+    /// namespace, the kernel then kills every process of the container). Does not
+    /// reap: call [`Container::wait`]. A container that already exited is not an error.
+    ///
+    /// # Errors
+    /// A failed `pidfd_send_signal` other than "already exited".
+    pub fn kill(&mut self) -> Result<()> {
+        self.signal(Signal::KILL)
+    }
+
+    /// Sends `sig` through the pidfd; a container that already exited is not an error.
+    ///
+    /// # Errors
+    /// A failed `pidfd_send_signal` other than "already exited".
+    pub fn signal(&self, sig: Signal) -> Result<()> {
+        if self.status.is_some() {
+            return Ok(());
+        }
+        match self.pidfd.send_signal(sig) {
+            Err(e) if e.is_process_gone() => Ok(()),
+            r => r.map_err(Into::into),
+        }
+    }
+
+    /// An fd for one of the container's namespaces (`PIDFD_GET_*_NAMESPACE`, Linux
+    /// 6.11), usable with `setns`.
+    ///
+    /// # Errors
+    /// The container has exited, or the kernel lacks the ioctl.
+    pub fn namespace(&self, kind: NamespaceType) -> Result<OwnedFd> {
+        Ok(self.pidfd.namespace(kind)?)
+    }
+
+    /// The seccomp listener, if the filter was set with
+    /// [`Seccomp::keep_listener`](crate::Seccomp::keep_listener) (once).
+    pub fn take_listener(&mut self) -> Option<Listener> {
+        self.listener.take()
+    }
+
+    /// The caller's end of a piped stdin (once).
+    pub fn take_stdin(&mut self) -> Option<ChildStdin> {
+        self.stdin.take()
+    }
+
+    /// The caller's end of a piped stdout (once).
+    pub fn take_stdout(&mut self) -> Option<ChildStdout> {
+        self.stdout.take()
+    }
+
+    /// The caller's end of a piped stderr (once).
+    pub fn take_stderr(&mut self) -> Option<ChildStderr> {
+        self.stderr.take()
+    }
+}
+
+impl Drop for Container {
+    /// Kills (`SIGKILL` through the pidfd) and reaps the container if it was not
+    /// waited for, then removes the cgroup the spawn created. Errors are ignored.
+    fn drop(&mut self) {
+        if self.status.is_none() {
+            let _ = self.pidfd.send_signal(Signal::KILL);
+            if let Ok(st) = self.pidfd.wait() {
+                let _ = self.reaped(st);
+            }
+        }
+        if let Some(cg) = self.cgroup.take() {
+            let _ = cg.remove();
+        }
+    }
+}

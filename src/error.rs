@@ -1,0 +1,260 @@
+//! The error type of the container spawn.
+#![forbid(unsafe_code)]
+
+use std::fmt;
+use std::io;
+
+/// What went wrong, without the details (see [`Error::kind`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// A system call made by the parent failed.
+    Os,
+    /// A setup step in the child (between `clone3` and `execve`) failed.
+    Setup,
+    /// The running kernel lacks a feature the builder asked for.
+    Unsupported,
+    /// The builder holds an invalid value.
+    InvalidArgument,
+}
+
+/// An errno shown the kernel's way: "Operation not permitted (EPERM)".
+#[derive(Debug)]
+pub struct Errno(pub io::Error);
+
+impl fmt::Display for Errno {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.raw_os_error() {
+            Some(code) => {
+                let text = io::Error::from_raw_os_error(code).to_string();
+                let text = text.split(" (os error").next().unwrap_or(&text);
+                match errno_name(code) {
+                    Some(name) => write!(f, "{text} ({name})"),
+                    None => write!(f, "{text} (errno {code})"),
+                }
+            }
+            None => self.0.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for Errno {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+/// The symbolic name of the errnos a spawn can meet.
+pub(crate) fn errno_name(code: i32) -> Option<&'static str> {
+    Some(match code {
+        libc::EPERM => "EPERM",
+        libc::ENOENT => "ENOENT",
+        libc::ESRCH => "ESRCH",
+        libc::EINTR => "EINTR",
+        libc::EIO => "EIO",
+        libc::E2BIG => "E2BIG",
+        libc::ENOEXEC => "ENOEXEC",
+        libc::EBADF => "EBADF",
+        libc::ECHILD => "ECHILD",
+        libc::EAGAIN => "EAGAIN",
+        libc::ENOMEM => "ENOMEM",
+        libc::EACCES => "EACCES",
+        libc::EFAULT => "EFAULT",
+        libc::EBUSY => "EBUSY",
+        libc::EEXIST => "EEXIST",
+        libc::EXDEV => "EXDEV",
+        libc::ENODEV => "ENODEV",
+        libc::ENOTDIR => "ENOTDIR",
+        libc::EISDIR => "EISDIR",
+        libc::EINVAL => "EINVAL",
+        libc::ENFILE => "ENFILE",
+        libc::EMFILE => "EMFILE",
+        libc::ENOSPC => "ENOSPC",
+        libc::EROFS => "EROFS",
+        libc::ENAMETOOLONG => "ENAMETOOLONG",
+        libc::ENOSYS => "ENOSYS",
+        libc::ENOTEMPTY => "ENOTEMPTY",
+        libc::ELOOP => "ELOOP",
+        libc::EOVERFLOW => "EOVERFLOW",
+        libc::EUSERS => "EUSERS",
+        libc::EOPNOTSUPP => "EOPNOTSUPP",
+        libc::ENOKEY => "ENOKEY",
+        libc::EDQUOT => "EDQUOT",
+        _ => return None,
+    })
+}
+
+/// The error of [`ContainerBuilder::spawn`](crate::ContainerBuilder::spawn) and of the
+/// [`Container`](crate::Container) handle.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A setup step in the child failed; `step` names it the way it was asked for
+    /// ("mount proc on /proc"). Nothing of the container is left behind.
+    #[error("{step}: {source}")]
+    Setup {
+        /// The step, e.g. `mount proc on /proc`.
+        step: String,
+        /// The errno the step's system call returned.
+        source: Errno,
+    },
+    /// A system call made by the parent failed; `op` shows the call with its arguments.
+    #[error("{op}: {source}")]
+    Syscall {
+        /// The call, e.g. `write(/proc/1234/uid_map, "0 1000 1")`.
+        op: String,
+        /// The errno.
+        source: Errno,
+    },
+    /// The kernel lacks a feature the builder asked for.
+    #[error("{feature} is not supported by this kernel (needs Linux {min_kernel})")]
+    Unsupported {
+        /// The feature, e.g. `clone3`.
+        feature: &'static str,
+        /// The first kernel version that has it.
+        min_kernel: &'static str,
+    },
+    /// The builder holds an invalid value; `what` names it.
+    #[error("invalid {what}: {reason}")]
+    InvalidArgument {
+        /// The offending input, e.g. `mount target "usr/.."`.
+        what: String,
+        /// Why it is refused.
+        reason: &'static str,
+    },
+    /// The seccomp filter was refused (invalid, or too long).
+    #[error("seccomp filter: {0}")]
+    Seccomp(#[source] linception_seccomp_notify::Error),
+    /// An id map was refused (overlapping extents, a bad `/etc/subuid` line...).
+    #[error("id map: {0}")]
+    IdMap(#[source] linception_userns::Error),
+    /// A pidfd operation failed (wait, kill, namespace fds).
+    #[error(transparent)]
+    Pidfd(linception_pidfd::Error),
+    /// An operation failed and so did the cleanup that followed it.
+    #[error("{error}; cleanup also failed: {cleanup}")]
+    Cleanup {
+        /// The first failure.
+        error: Box<Error>,
+        /// The cleanup failure.
+        cleanup: Box<Error>,
+    },
+}
+
+impl Error {
+    pub(crate) fn syscall(op: impl Into<String>, source: io::Error) -> Self {
+        let source_code = source.raw_os_error();
+        let op = op.into();
+        if source_code == Some(libc::ENOSYS)
+            && let Some((feature, min_kernel)) = unsupported_feature(&op)
+        {
+            return Error::Unsupported {
+                feature,
+                min_kernel,
+            };
+        }
+        Error::Syscall {
+            op,
+            source: Errno(source),
+        }
+    }
+
+    pub(crate) fn invalid(what: impl Into<String>, reason: &'static str) -> Self {
+        Error::InvalidArgument {
+            what: what.into(),
+            reason,
+        }
+    }
+
+    /// Joins a failure with the failure of the cleanup that followed it.
+    pub(crate) fn with_cleanup(self, cleanup: Option<Error>) -> Self {
+        match cleanup {
+            None => self,
+            Some(cleanup) => Error::Cleanup {
+                error: Box::new(self),
+                cleanup: Box::new(cleanup),
+            },
+        }
+    }
+
+    /// The kind of failure.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Setup { .. } => ErrorKind::Setup,
+            Error::Syscall { .. } => ErrorKind::Os,
+            Error::Unsupported { .. } => ErrorKind::Unsupported,
+            Error::InvalidArgument { .. } => ErrorKind::InvalidArgument,
+            Error::Cleanup { error, .. } => error.kind(),
+            Error::Seccomp(_) | Error::IdMap(_) => ErrorKind::InvalidArgument,
+            Error::Pidfd(e) => match e.kind() {
+                linception_pidfd::ErrorKind::Unsupported => ErrorKind::Unsupported,
+                _ => ErrorKind::Os,
+            },
+        }
+    }
+
+    /// The errno behind the failure, if a system call failed.
+    pub fn raw_os_error(&self) -> Option<i32> {
+        match self {
+            Error::Setup { source, .. } | Error::Syscall { source, .. } => source.0.raw_os_error(),
+            Error::Unsupported { .. } => Some(libc::ENOSYS),
+            Error::InvalidArgument { .. } => Some(libc::EINVAL),
+            Error::Cleanup { error, .. } => error.raw_os_error(),
+            Error::Seccomp(e) => e.raw_os_error(),
+            Error::IdMap(e) => e.raw_os_error(),
+            Error::Pidfd(e) => e.raw_os_error(),
+        }
+    }
+
+    /// For [`Error::Setup`], the step that failed.
+    pub fn step(&self) -> Option<&str> {
+        match self {
+            Error::Setup { step, .. } => Some(step),
+            Error::Cleanup { error, .. } => error.step(),
+            _ => None,
+        }
+    }
+}
+
+fn unsupported_feature(op: &str) -> Option<(&'static str, &'static str)> {
+    [
+        ("clone3", "clone3", "5.3"),
+        ("close_range", "close_range", "5.9"),
+        ("open_tree", "the new mount API", "5.2"),
+        ("fsopen", "the new mount API", "5.2"),
+        ("mount_setattr", "mount_setattr", "5.12"),
+        ("openat2", "openat2", "5.6"),
+        ("ioctl(pidfd", "PIDFD_GET_*_NAMESPACE", "6.11"),
+    ]
+    .into_iter()
+    .find(|(prefix, _, _)| op.starts_with(prefix))
+    .map(|(_, feature, min)| (feature, min))
+}
+
+impl From<Error> for io::Error {
+    /// Keeps the errno when there is one (`raw_os_error()` survives the conversion);
+    /// otherwise wraps the error with a matching [`io::ErrorKind`].
+    fn from(e: Error) -> io::Error {
+        match e.kind() {
+            ErrorKind::InvalidArgument
+                if e.raw_os_error().is_none() || matches!(e, Error::InvalidArgument { .. }) =>
+            {
+                io::Error::new(io::ErrorKind::InvalidInput, e)
+            }
+            ErrorKind::Unsupported => io::Error::new(io::ErrorKind::Unsupported, e),
+            _ => match e.raw_os_error() {
+                Some(code) => io::Error::from_raw_os_error(code),
+                None => io::Error::other(e),
+            },
+        }
+    }
+}
+
+/// A `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<linception_pidfd::Error> for Error {
+    fn from(e: linception_pidfd::Error) -> Self {
+        Error::Pidfd(e)
+    }
+}

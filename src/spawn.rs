@@ -1,0 +1,472 @@
+//! The parent's side of `spawn()`: fds, cgroup, `clone3`, id maps, the handshake.
+#![forbid(unsafe_code)]
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use linception_pidfd::{CloneArgs, CloneFlags, NamespaceType, PidFd, Signal};
+use linception_seccomp_notify::Listener;
+use linception_userns::{IdMap, SubIds};
+
+use crate::builder::{ContainerBuilder, IdMapping, Namespaces, Stdio};
+use crate::container::{CgroupGuard, Container};
+use crate::error::{Errno, Error, Result};
+use crate::plan::{self, SpawnFds};
+use crate::sys;
+
+/// `SECCOMP_FILTER_FLAG_NEW_LISTENER`.
+const SECCOMP_FILTER_FLAG_NEW_LISTENER: u32 = 1 << 3;
+
+fn pipe() -> Result<(OwnedFd, OwnedFd)> {
+    rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+        .map_err(|e| Error::syscall("pipe2(O_CLOEXEC)", e.into()))
+}
+
+fn socketpair() -> Result<(OwnedFd, OwnedFd)> {
+    use rustix::net::{AddressFamily, SocketFlags, SocketType};
+    rustix::net::socketpair(
+        AddressFamily::UNIX,
+        SocketType::STREAM,
+        SocketFlags::CLOEXEC,
+        None,
+    )
+    .map_err(|e| Error::syscall("socketpair(AF_UNIX, SOCK_STREAM|SOCK_CLOEXEC)", e.into()))
+}
+
+/// The map of one map file.
+fn resolve_map(mapping: &IdMapping, own: u32, uids: bool) -> Result<IdMap> {
+    let map = match mapping {
+        IdMapping::RootIsCaller => IdMap::single(0, own, 1).map_err(Error::IdMap)?,
+        IdMapping::Map(map) => map.clone(),
+        IdMapping::SubIds { user } => {
+            let subids = if uids {
+                SubIds::system_uids()
+            } else {
+                SubIds::system_gids()
+            }
+            .map_err(Error::IdMap)?;
+            let ranges = subids.ranges_for(user, own);
+            if ranges.is_empty() {
+                return Err(Error::invalid(
+                    format!(
+                        "{} entry for user {user:?}",
+                        if uids { "/etc/subuid" } else { "/etc/subgid" }
+                    ),
+                    "the user has no subordinate id range",
+                ));
+            }
+            linception_userns::rootless_map(own, &ranges).map_err(Error::IdMap)?
+        }
+    };
+    Ok(map)
+}
+
+fn write_proc(pid: i32, file: &str, text: &str) -> Result<()> {
+    let path = format!("/proc/{pid}/{file}");
+    let r = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(text.as_bytes()));
+    r.map_err(|e| Error::syscall(format!("write({path}, {:?})", text.trim_end()), e))
+}
+
+/// The cgroup the container is born in: created if missing, limits written.
+fn prepare_cgroup(cg: &crate::builder::Cgroup) -> Result<(CgroupGuard, OwnedFd)> {
+    let created = match std::fs::create_dir(&cg.path) {
+        Ok(()) => true,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
+        Err(e) => return Err(Error::syscall(format!("mkdir({:?})", cg.path), e)),
+    };
+    let guard = CgroupGuard {
+        path: cg.path.clone(),
+        created,
+    };
+    let write = |file: &str, value: u64| -> Result<()> {
+        let path: PathBuf = cg.path.join(file);
+        std::fs::write(&path, value.to_string())
+            .map_err(|e| Error::syscall(format!("write({path:?}, \"{value}\")"), e))
+    };
+    let fd = (|| {
+        if let Some(v) = cg.memory_max {
+            write("memory.max", v)?;
+        }
+        if let Some(v) = cg.pids_max {
+            write("pids.max", v)?;
+        }
+        rustix::fs::open(
+            &cg.path,
+            rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .map_err(|e| Error::syscall(format!("open({:?}, O_PATH|O_DIRECTORY)", cg.path), e.into()))
+    })();
+    match fd {
+        Ok(fd) => Ok((guard, fd)),
+        Err(e) => Err(e.with_cleanup(guard.remove().err())),
+    }
+}
+
+/// Kills (via the pidfd) and reaps a child whose setup failed.
+fn kill_and_reap(pidfd: &PidFd) -> Option<Error> {
+    if let Err(e) = pidfd.send_signal(Signal::KILL)
+        && !e.is_process_gone()
+    {
+        return Some(e.into());
+    }
+    pidfd.wait().err().map(Error::from)
+}
+
+/// Makes an idmapped copy of `bind.source` for the container's user namespace and
+/// sends it to the child (it was cloned before the namespace existed).
+fn send_idmapped(bind: &plan::IdmappedBind, userns: &OwnedFd, sock: &OwnedFd) -> Result<()> {
+    use rustix::mount::OpenTreeFlags;
+    let mut flags = OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC;
+    if bind.recursive {
+        flags |= OpenTreeFlags::AT_RECURSIVE;
+    }
+    let tree =
+        rustix::mount::open_tree(rustix::fs::CWD, bind.source.as_c_str(), flags).map_err(|e| {
+            Error::syscall(
+                format!(
+                    "{}: open_tree({:?}, OPEN_TREE_CLONE)",
+                    bind.label, bind.source
+                ),
+                e.into(),
+            )
+        })?;
+    let mut set = 0x0010_0000u64; // MOUNT_ATTR_IDMAP
+    if bind.read_only {
+        set |= 0x1; // MOUNT_ATTR_RDONLY
+    }
+    sys::mount_setattr(tree.as_raw_fd(), bind.recursive, set, 0, userns.as_raw_fd()).map_err(
+        |e| {
+            Error::syscall(
+                format!(
+                    "{}: mount_setattr(fd {}, MOUNT_ATTR_IDMAP, userns fd {})",
+                    bind.label,
+                    tree.as_raw_fd(),
+                    userns.as_raw_fd()
+                ),
+                std::io::Error::from_raw_os_error(e),
+            )
+        },
+    )?;
+    sys::send_fd(sock.as_raw_fd(), tree.as_raw_fd()).map_err(|e| {
+        Error::syscall(
+            format!("{}: sendmsg(SCM_RIGHTS)", bind.label),
+            std::io::Error::from_raw_os_error(e),
+        )
+    })?;
+    Ok(())
+}
+
+/// Reads the child's report: `None` once it exec'd (EOF), or the failed step.
+fn read_report(err_r: OwnedFd) -> Result<Option<(usize, i32)>> {
+    let mut f = File::from(err_r);
+    let mut buf = [0u8; 8];
+    let mut got = 0;
+    while got < buf.len() {
+        match f.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::syscall("read(setup error pipe)", e)),
+        }
+    }
+    if got == 0 {
+        return Ok(None);
+    }
+    let step = u32::from_ne_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
+    let errno = i32::from_ne_bytes([buf[4], buf[5], buf[6], buf[7]]);
+    Ok(Some((step, errno)))
+}
+
+pub(crate) fn spawn(mut b: ContainerBuilder) -> Result<Container> {
+    let ns = b.namespaces;
+    if let Some(pid) = b.set_tid {
+        if pid < 1 {
+            return Err(Error::invalid(
+                format!("set_tid {pid}"),
+                "a pid is at least 1",
+            ));
+        }
+        if ns.contains(Namespaces::PID) && pid != 1 {
+            return Err(Error::invalid(
+                format!("set_tid {pid}"),
+                "in a new pid namespace the program is its first process and must be pid 1",
+            ));
+        }
+    }
+    if b.uid.is_some() || b.gid.is_some() || b.groups.is_some() {
+        // Checked by the kernel; nothing to validate here.
+    }
+
+    // Seccomp: compile now, in the parent.
+    let mut seccomp_program: Option<Vec<libc::sock_filter>> = None;
+    let mut seccomp_flags = 0;
+    let mut handler = None;
+    let mut keep_listener = false;
+    if let Some(sc) = b.seccomp.take() {
+        let program = sc.filter.compile().map_err(Error::Seccomp)?;
+        if program.notifies() && !sc.wants_listener() {
+            return Err(Error::invalid(
+                "seccomp filter with Action::UserNotif",
+                "a notifying filter needs on_notify() or keep_listener(), or the program would hang",
+            ));
+        }
+        if sc.wants_listener() {
+            seccomp_flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
+        }
+        seccomp_program = Some(
+            program
+                .instructions()
+                .iter()
+                .map(|i| libc::sock_filter {
+                    code: i.code,
+                    jt: i.jt,
+                    jf: i.jf,
+                    k: i.k,
+                })
+                .collect(),
+        );
+        keep_listener = sc.keep_listener;
+        handler = sc.handler;
+    }
+    let wants_listener = seccomp_flags & SECCOMP_FILTER_FLAG_NEW_LISTENER != 0;
+
+    // Fds the child uses; every one is O_CLOEXEC.
+    let (err_r, err_w) = pipe()?;
+    let sync = if ns.contains(Namespaces::USER) {
+        Some(pipe()?)
+    } else {
+        None
+    };
+    let listener_socks = if wants_listener {
+        Some(socketpair()?)
+    } else {
+        None
+    };
+    let has_idmapped = b
+        .mounts
+        .iter()
+        .any(|m| matches!(m.kind, crate::mount::MountKind::Bind { idmapped: true, .. }));
+    let tree_socks = if has_idmapped && ns.contains(Namespaces::USER) {
+        Some(socketpair()?)
+    } else {
+        None
+    };
+    let dev_null = if b.stdio.iter().any(|s| matches!(s, Stdio::Null)) {
+        Some(
+            rustix::fs::open(
+                "/dev/null",
+                rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC,
+                rustix::fs::Mode::empty(),
+            )
+            .map_err(|e| Error::syscall("open(\"/dev/null\", O_RDWR)", e.into()))?,
+        )
+    } else {
+        None
+    };
+    // (parent end, child end) of piped stdio.
+    let mut piped: [Option<(OwnedFd, OwnedFd)>; 3] = [None, None, None];
+    for (n, s) in b.stdio.iter().enumerate() {
+        if matches!(s, Stdio::Piped) {
+            let (r, w) = pipe()?;
+            piped[n] = Some(if n == 0 { (w, r) } else { (r, w) });
+        }
+    }
+
+    // Id maps, before the clone: a bad map costs no process.
+    let maps = if ns.contains(Namespaces::USER) {
+        let uid = rustix::process::geteuid().as_raw();
+        let gid = rustix::process::getegid().as_raw();
+        let uid_map = resolve_map(&b.uid_map, uid, true)?;
+        let gid_map = resolve_map(&b.gid_map, gid, false)?;
+        let deny = uid != 0 && matches!(b.gid_map, IdMapping::RootIsCaller);
+        Some((uid_map, gid_map, deny))
+    } else {
+        None
+    };
+    // With 0 mapped on both sides, the child becomes root inside before its setup
+    // (its ids outside may not be mapped at all).
+    let become_root = maps.as_ref().and_then(|(u, g, deny)| {
+        (u.map_down(0).is_some() && g.map_down(0).is_some()).then_some(!deny)
+    });
+    let maps = maps.map(|(u, g, deny)| (u.to_string(), g.to_string(), deny));
+
+    let spawn_fds = SpawnFds {
+        sync_r: sync.as_ref().map(|(r, _)| r.as_raw_fd()),
+        listener_sock: listener_socks.as_ref().map(|(_, c)| c.as_raw_fd()),
+        tree_sock: tree_socks.as_ref().map(|(_, c)| c.as_raw_fd()),
+        dev_null: dev_null.as_ref().map(|f| f.as_raw_fd()),
+        piped: [0, 1, 2].map(|n| piped[n].as_ref().map(|(_, c)| c.as_raw_fd())),
+        become_root,
+    };
+    let (mut plan, parent_work) =
+        plan::prepare(&b, &spawn_fds, seccomp_program.as_deref(), seccomp_flags)?;
+
+    let cgroup = match &b.cgroup {
+        Some(cg) => Some(prepare_cgroup(cg)?),
+        None => None,
+    };
+
+    let mut args = CloneArgs::new()
+        .flags(
+            CloneFlags::from_bits_retain((ns - Namespaces::TIME).bits())
+                | CloneFlags::CLEAR_SIGHAND,
+        )
+        .set_tid(b.set_tid);
+    if let Some((_, fd)) = &cgroup {
+        args = args.into_cgroup(fd);
+    }
+    let err_w_raw = err_w.as_raw_fd();
+    let (pid, pidfd) = match sys::clone_and_run(&args, &plan.steps, &mut plan.slots, err_w_raw) {
+        Ok(r) => r,
+        Err(e) => {
+            let cleanup = cgroup.and_then(|(g, _)| g.remove().err());
+            return Err(Error::from(e).with_cleanup(cleanup));
+        }
+    };
+    drop(args);
+    // The child holds its own copies now.
+    drop(err_w);
+    let sync_w = sync.map(|(_, w)| w);
+    let listener_sock = listener_socks.map(|(p, _)| p);
+    let tree_sock = tree_socks.map(|(p, _)| p);
+    drop(dev_null);
+    let parent_pipes: [Option<OwnedFd>; 3] = piped.map(|p| p.map(|(mine, _)| mine));
+    b.fds.clear();
+    b.stdio = [Stdio::Inherit, Stdio::Inherit, Stdio::Inherit];
+    let (cgroup_guard, cgroup_fd) = match cgroup {
+        Some((g, fd)) => (Some(g), Some(fd)),
+        None => (None, None),
+    };
+    drop(cgroup_fd);
+
+    let fail = |err: Error, pidfd: &PidFd, cgroup: Option<CgroupGuard>| -> Error {
+        let mut cleanup = kill_and_reap(pidfd);
+        if let Some(Err(e)) = cgroup.map(CgroupGuard::remove) {
+            cleanup.get_or_insert(e);
+        }
+        err.with_cleanup(cleanup)
+    };
+
+    // Id maps (the child waits for them), then the idmapped binds it expects.
+    if let (Some(maps), Some(sync_w)) = (maps, sync_w) {
+        let r = handshake(pid, &pidfd, maps, sync_w, tree_sock.as_ref(), &parent_work);
+        if let Err(e) = r {
+            return Err(fail(e, &pidfd, cgroup_guard));
+        }
+    }
+    drop(tree_sock);
+
+    // The listener comes before the report: a notifying filter may trap execve.
+    let mut listener = None;
+    if let Some(sock) = listener_sock {
+        match sys::recv_fd(sock.as_raw_fd()) {
+            Ok(fd) => listener = fd.map(Listener::new),
+            Err(e) => {
+                let e = Error::syscall("recvmsg(seccomp listener socket)", e);
+                return Err(fail(e, &pidfd, cgroup_guard));
+            }
+        }
+    }
+    let mut handler_thread = None;
+    if let (Some(l), Some(mut h)) = (listener.as_ref(), handler) {
+        match l.try_clone() {
+            Ok(l) => {
+                handler_thread = Some(std::thread::spawn(move || {
+                    let _ = l.serve(|l, n| h(l, n));
+                }));
+            }
+            Err(e) => {
+                let e = Error::Seccomp(e);
+                return Err(fail(e, &pidfd, cgroup_guard));
+            }
+        }
+        listener = None;
+    }
+    if !keep_listener {
+        listener = None;
+    }
+
+    match read_report(err_r) {
+        Ok(None) => {}
+        Ok(Some((step, errno))) => {
+            let label = plan
+                .labels
+                .get(step)
+                .cloned()
+                .unwrap_or_else(|| format!("setup step {step}"));
+            let e = Error::Setup {
+                step: label,
+                source: Errno(std::io::Error::from_raw_os_error(errno)),
+            };
+            return Err(fail(e, &pidfd, cgroup_guard));
+        }
+        Err(e) => return Err(fail(e, &pidfd, cgroup_guard)),
+    }
+
+    let [stdin, stdout, stderr] = parent_pipes;
+    Ok(Container::new(
+        pid,
+        pidfd,
+        [stdin, stdout, stderr],
+        listener,
+        handler_thread,
+        cgroup_guard,
+    ))
+}
+
+/// Writes the id maps, sends the idmapped binds, then lets the child go on (one
+/// byte on the sync pipe, which is closed on return).
+fn handshake(
+    pid: i32,
+    pidfd: &PidFd,
+    (uid_map, gid_map, deny): (String, String, bool),
+    sync_w: OwnedFd,
+    tree_sock: Option<&OwnedFd>,
+    work: &plan::ParentWork,
+) -> Result<()> {
+    if deny {
+        write_proc(pid, "setgroups", "deny")?;
+    }
+    write_proc(pid, "uid_map", &uid_map)?;
+    write_proc(pid, "gid_map", &gid_map)?;
+    if let Some(sock) = tree_sock {
+        let userns = pidfd.namespace(NamespaceType::User)?;
+        for bind in &work.idmapped {
+            send_idmapped(bind, &userns, sock)?;
+        }
+    }
+    File::from(sync_w)
+        .write_all(&[1])
+        .map_err(|e| Error::syscall("write(sync pipe)", e))
+}
+
+impl CgroupGuard {
+    pub(crate) fn remove(self) -> Result<()> {
+        if !self.created {
+            return Ok(());
+        }
+        remove_cgroup_dir(&self.path)
+    }
+}
+
+/// `rmdir` of a cgroup, retrying briefly while its last processes finish exiting.
+pub(crate) fn remove_cgroup_dir(path: &Path) -> Result<()> {
+    let mut tries = 0;
+    loop {
+        match std::fs::remove_dir(path) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && tries < 100 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            Err(e) => return Err(Error::syscall(format!("rmdir({path:?})"), e)),
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! Shared helpers of the container tests.
+#![allow(dead_code)]
+
+use std::io::Read;
+
+use linception::{Container, ContainerBuilder, ExitStatus, Mount, Namespaces, RootFs, Stdio};
+
+/// The namespaces most tests use.
+pub const NS: Namespaces = Namespaces::USER
+    .union(Namespaces::MOUNT)
+    .union(Namespaces::PID)
+    .union(Namespaces::UTS)
+    .union(Namespaces::IPC);
+
+/// `sh -c script` in a tmpfs root holding the host's system directories and a proc.
+pub fn sh(script: &str) -> ContainerBuilder {
+    Container::builder("/bin/sh")
+        .args(["-c", script])
+        .namespaces(NS)
+        .root(RootFs::Tmpfs)
+        .mounts(Mount::host_system())
+        .mount(Mount::proc("/proc"))
+}
+
+/// Spawns with stdout piped; returns the exit status and everything printed.
+pub fn output(b: ContainerBuilder) -> (ExitStatus, String) {
+    let mut c = b.stdout(Stdio::Piped).spawn().expect("spawn");
+    let mut out = String::new();
+    c.take_stdout()
+        .expect("piped stdout")
+        .read_to_string(&mut out)
+        .expect("read stdout");
+    let st = c.wait().expect("wait");
+    (st, out)
+}
+
+/// Like [`output`], asserting success.
+pub fn stdout_of(b: ContainerBuilder) -> String {
+    let (st, out) = output(b);
+    assert!(st.success(), "container failed: {st:?}, output {out:?}");
+    out
+}
+
+/// The value of a `Name:\tvalue` line of /proc/<pid>/status text.
+pub fn status_field<'a>(status: &'a str, name: &str) -> &'a str {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("no {name} in {status}"))
+}
+
+/// Asserts this process has no child left (every container reaped).
+pub fn assert_no_children() {
+    // SAFETY-free: waitid through rustix.
+    let r = rustix::process::waitid(
+        rustix::process::WaitId::All,
+        rustix::process::WaitIdOptions::EXITED | rustix::process::WaitIdOptions::NOHANG,
+    );
+    match r {
+        Err(e) if e == rustix::io::Errno::CHILD => {}
+        other => panic!("a child process is left: {other:?}"),
+    }
+}

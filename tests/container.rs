@@ -1,0 +1,462 @@
+//! Each builder option, observed from inside a real container, as root and rootless.
+
+mod common;
+
+use std::io::Read;
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use common::{NS, output, sh, status_field, stdout_of};
+use linception::seccomp_notify::{Action, Filter, Response};
+use linception::userns::{Extent, IdMap};
+use linception::{
+    CapSet, Capabilities, Container, IdMapping, Mount, Namespaces, RootFs, Seccomp, SessionKeyring,
+    Stdio,
+};
+use linception_testkit::{Feature, Fork, NOBODY, require};
+
+/// What the identity script prints: uid, gid, hostname, uid_map, gid_map, pid.
+const IDENTITY: &str =
+    "id -u; id -g; hostname; cat /proc/self/uid_map; cat /proc/self/gid_map; echo $$";
+
+fn check_identity(out: &str, outer: u32) {
+    let lines: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(lines.len(), 6, "{out}");
+    assert_eq!(lines[0], ["0"], "uid inside: {out}");
+    assert_eq!(lines[1], ["0"], "gid inside: {out}");
+    assert_eq!(lines[2], ["box"], "hostname: {out}");
+    let outer = outer.to_string();
+    assert_eq!(lines[3], ["0", outer.as_str(), "1"], "uid_map: {out}");
+    assert_eq!(lines[4], ["0", outer.as_str(), "1"], "gid_map: {out}");
+    assert_eq!(lines[5], ["1"], "the shell is pid 1: {out}");
+}
+
+#[test]
+fn identity_hostname_maps_and_pid1_as_root() {
+    require!(Feature::Root, Feature::UserNs);
+    let out = stdout_of(sh(IDENTITY).hostname("box"));
+    check_identity(&out, 0);
+}
+
+#[test]
+fn identity_hostname_maps_and_pid1_rootless() {
+    require!(Feature::UnprivilegedUserNs);
+    let out = Fork::new()
+        .unprivileged()
+        .run(|| stdout_of(sh(IDENTITY).hostname("box")));
+    check_identity(&out, NOBODY);
+}
+
+#[test]
+fn mount_table_is_the_new_root_only() {
+    require!(Feature::UserNs, Feature::MountApi);
+    let out = stdout_of(
+        sh("cat /proc/self/mountinfo")
+            .mount(Mount::tmpfs("/tmp").size(1 << 20))
+            .mount(Mount::dev("/dev")),
+    );
+    // mount point (field 5), options (field 6), fs type (after " - ").
+    let mounts: Vec<(String, String, String)> = out
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let fstype = l
+                .split_once(" - ")
+                .unwrap()
+                .1
+                .split_whitespace()
+                .next()
+                .unwrap();
+            (f[4].to_owned(), f[5].to_owned(), fstype.to_owned())
+        })
+        .collect();
+    let find = |point: &str| {
+        mounts
+            .iter()
+            .find(|m| m.0 == point)
+            .unwrap_or_else(|| panic!("no mount on {point}: {out}"))
+    };
+    assert_eq!(find("/").2, "tmpfs", "{out}");
+    assert!(find("/usr").1.split(',').any(|o| o == "ro"), "{out}");
+    assert!(find("/etc").1.split(',').any(|o| o == "ro"), "{out}");
+    assert_eq!(find("/proc").2, "proc");
+    assert_eq!(find("/tmp").2, "tmpfs");
+    assert_eq!(find("/dev").2, "tmpfs");
+    assert_eq!(find("/dev/pts").2, "devpts");
+    for node in ["null", "zero", "full", "random", "urandom", "tty"] {
+        find(&format!("/dev/{node}"));
+    }
+    // The old root is detached: no host mount such as /sys is visible.
+    assert!(!mounts.iter().any(|m| m.0 == "/sys"), "{out}");
+    let allowed = [
+        "/",
+        "/usr",
+        "/etc",
+        "/proc",
+        "/tmp",
+        "/dev",
+        "/dev/pts",
+        "/dev/null",
+        "/dev/zero",
+        "/dev/full",
+        "/dev/random",
+        "/dev/urandom",
+        "/dev/tty",
+    ];
+    for m in &mounts {
+        // Recursive binds of /usr and /etc may carry their submounts.
+        assert!(
+            allowed.contains(&m.0.as_str()) || m.0.starts_with("/usr/") || m.0.starts_with("/etc/"),
+            "unexpected mount {m:?} in {out}"
+        );
+    }
+}
+
+#[test]
+fn dev_nodes_work_and_devpts_is_new() {
+    require!(Feature::UserNs, Feature::MountApi);
+    let out = stdout_of(
+        sh(
+            "head -c 4 /dev/zero | od -An -tx1; echo x > /dev/null && echo null-ok; \
+            readlink /dev/ptmx; ls /dev/pts",
+        )
+        .mount(Mount::dev("/dev")),
+    );
+    let lines: Vec<&str> = out.lines().map(str::trim).collect();
+    assert_eq!(lines[0], "00 00 00 00", "{out}");
+    assert_eq!(lines[1], "null-ok");
+    assert_eq!(lines[2], "pts/ptmx");
+    // A new devpts instance has only ptmx, no pty of the host.
+    assert_eq!(lines[3..], ["ptmx"], "{out}");
+}
+
+#[test]
+fn proc_pid_subset_hides_system_files() {
+    require!(Feature::UserNs, Feature::MountApi);
+    let b = Container::builder("/bin/sh")
+        .args([
+            "-c",
+            "ls /proc | grep -c -v '^[0-9]'; test -e /proc/1/status && echo pid-ok",
+        ])
+        .namespaces(NS)
+        .root(RootFs::Tmpfs)
+        .mounts(Mount::host_system())
+        .mount(Mount::proc("/proc").pid_subset());
+    let out = stdout_of(b);
+    let lines: Vec<&str> = out.lines().collect();
+    // Only "self" and "thread-self" are left beside the pid directories.
+    assert_eq!(lines, ["2", "pid-ok"], "{out}");
+}
+
+#[test]
+fn directory_rootfs_with_targets_created_inside() {
+    require!(Feature::Root, Feature::UserNs, Feature::Openat2);
+    let dir = std::env::temp_dir().join(format!("linception-rootfs-{}", std::process::id()));
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("marker"), "inside the rootfs\n").unwrap();
+    // A symlink pointing outside must resolve inside the rootfs (RESOLVE_IN_ROOT).
+    let victim = format!("/linception-victim-{}", std::process::id());
+    std::fs::create_dir(dir.join(&victim[1..])).unwrap();
+    std::os::unix::fs::symlink(&victim, dir.join("escape")).unwrap();
+    let b = Container::builder("/bin/sh")
+        .args(["-c", "cat /marker; ls -d /escape/x"])
+        .namespaces(NS)
+        .root(RootFs::Dir(dir.clone()))
+        .mounts(Mount::host_system())
+        .mount(Mount::tmpfs("/escape/x"));
+    let r = output(b);
+    let created_outside = std::path::Path::new(&victim).exists();
+    let created_inside = dir.join(&victim[1..]).join("x").is_dir();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let (st, out) = r;
+    assert!(st.success(), "{st:?} {out}");
+    assert_eq!(out, "inside the rootfs\n/escape/x\n");
+    assert!(!created_outside, "a target was created outside the rootfs");
+    assert!(
+        created_inside,
+        "the target was not created inside the rootfs"
+    );
+}
+
+#[test]
+fn uid_gid_groups_cwd_env_inside() {
+    require!(Feature::Root, Feature::UserNs);
+    let map = IdMap::new([Extent::new(0, 200_000, 65_536)]).unwrap();
+    let b = sh("id -u; id -g; id -G; pwd; echo \"$GREETING\"; echo \"${HOME:-unset}\"")
+        .uid_map(IdMapping::Map(map.clone()))
+        .gid_map(IdMapping::Map(map))
+        .uid(1000)
+        .gid(1001)
+        .groups([1001, 20])
+        .current_dir("/usr")
+        .env_clear()
+        .env("GREETING", "hello")
+        .env("PATH", "/usr/bin:/bin");
+    let out = stdout_of(b);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "1000");
+    assert_eq!(lines[1], "1001");
+    let mut groups: Vec<&str> = lines[2].split_whitespace().collect();
+    groups.sort_unstable();
+    assert_eq!(groups, ["1001", "20"]);
+    assert_eq!(lines[3], "/usr");
+    assert_eq!(lines[4], "hello");
+    assert_eq!(lines[5], "unset");
+}
+
+#[test]
+fn capabilities_bounding_effective_ambient() {
+    require!(Feature::Root, Feature::UserNs);
+    let script = "grep -E '^Cap(Inh|Prm|Eff|Bnd|Amb)' /proc/self/status";
+    // Root inside: execve gives it the bounding set.
+    let out = stdout_of(
+        sh(script).capabilities(Capabilities::only(CapSet::CHOWN | CapSet::NET_BIND_SERVICE)),
+    );
+    assert_eq!(status_field(&out, "CapBnd"), "0000000000000401", "{out}");
+    assert_eq!(status_field(&out, "CapEff"), "0000000000000401", "{out}");
+    // A non-root uid keeps only what is ambient.
+    let map = IdMap::new([Extent::new(0, 200_000, 65_536)]).unwrap();
+    let out = stdout_of(
+        sh(script)
+            .uid_map(IdMapping::Map(map.clone()))
+            .gid_map(IdMapping::Map(map))
+            .uid(1000)
+            .gid(1000)
+            .capabilities(
+                Capabilities::only(CapSet::CHOWN | CapSet::NET_BIND_SERVICE)
+                    .ambient(CapSet::NET_BIND_SERVICE),
+            ),
+    );
+    assert_eq!(status_field(&out, "CapAmb"), "0000000000000400", "{out}");
+    assert_eq!(status_field(&out, "CapEff"), "0000000000000400", "{out}");
+    assert_eq!(status_field(&out, "CapBnd"), "0000000000000401", "{out}");
+}
+
+#[test]
+fn capabilities_rootless() {
+    require!(Feature::UnprivilegedUserNs);
+    let out = Fork::new().unprivileged().run(|| {
+        stdout_of(
+            sh("grep -E '^Cap(Eff|Bnd)' /proc/self/status")
+                .capabilities(Capabilities::only(CapSet::KILL)),
+        )
+    });
+    assert_eq!(status_field(&out, "CapBnd"), "0000000000000020", "{out}");
+    assert_eq!(status_field(&out, "CapEff"), "0000000000000020", "{out}");
+}
+
+#[test]
+fn no_new_privs_and_seccomp_mode() {
+    require!(Feature::UserNs);
+    let script = "grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status";
+    let out = stdout_of(sh(script));
+    assert_eq!(status_field(&out, "NoNewPrivs"), "0");
+    assert_eq!(status_field(&out, "Seccomp"), "0");
+    let filter = Filter::new(Action::Allow).rule("swapon", Action::Errno(libc::EPERM));
+    let out = stdout_of(sh(script).no_new_privs().seccomp(Seccomp::new(filter)));
+    assert_eq!(status_field(&out, "NoNewPrivs"), "1", "{out}");
+    assert_eq!(status_field(&out, "Seccomp"), "2", "{out}");
+}
+
+#[test]
+fn seccomp_errno_rule_applies_inside() {
+    require!(Feature::UserNs);
+    let filter = Filter::new(Action::Allow).rule("uname", Action::Errno(libc::EACCES));
+    let (st, out) = output(sh("uname -s || echo uname-failed").seccomp(Seccomp::new(filter)));
+    assert!(st.success());
+    assert_eq!(out.trim(), "uname-failed");
+}
+
+fn notify_roundtrip() -> (usize, String) {
+    let seen = Arc::new(AtomicUsize::new(0));
+    let counter = seen.clone();
+    let filter = Filter::new(Action::Allow).rule("uname", Action::UserNotif);
+    let seccomp = Seccomp::new(filter).on_notify(move |_listener, notif| {
+        assert!(notif.pid > 0);
+        counter.fetch_add(1, Ordering::SeqCst);
+        Response::Continue
+    });
+    let out = stdout_of(sh("uname -s").no_new_privs().seccomp(seccomp));
+    (seen.load(Ordering::SeqCst), out)
+}
+
+#[test]
+fn seccomp_notification_handled_by_the_parent() {
+    require!(Feature::UserNs, Feature::SeccompListener);
+    let (seen, out) = notify_roundtrip();
+    assert_eq!(out.trim(), "Linux");
+    assert!(seen >= 1, "the handler saw no uname call");
+}
+
+#[test]
+fn seccomp_notification_rootless() {
+    require!(Feature::UnprivilegedUserNs, Feature::SeccompListener);
+    let (seen, out) = Fork::new().unprivileged().run(|| {
+        let (n, out) = notify_roundtrip();
+        (n as u64, out)
+    });
+    assert_eq!(out.trim(), "Linux");
+    assert!(seen >= 1);
+}
+
+#[test]
+fn keep_listener_hands_it_to_the_caller() {
+    require!(Feature::UserNs, Feature::SeccompListener);
+    let filter = Filter::new(Action::Allow).rule("getppid", Action::UserNotif);
+    let mut c = Container::builder("/bin/sh")
+        .args(["-c", "echo $PPID"])
+        .namespaces(NS)
+        .root(RootFs::Tmpfs)
+        .mounts(Mount::host_system())
+        .no_new_privs()
+        .seccomp(Seccomp::new(filter).keep_listener())
+        .stdout(Stdio::Piped)
+        .spawn()
+        .unwrap();
+    let listener = c.take_listener().expect("listener kept");
+    let notif = listener.recv().unwrap();
+    assert_eq!(notif.nr as i64, libc::SYS_getppid);
+    listener.respond_value(notif.id, 4242).unwrap();
+    let mut out = String::new();
+    c.take_stdout().unwrap().read_to_string(&mut out).unwrap();
+    assert!(c.wait().unwrap().success());
+    assert_eq!(out.trim(), "4242");
+}
+
+#[test]
+fn fresh_session_keyring() {
+    require!(Feature::UserNs, Feature::Keyrings);
+    let out = stdout_of(
+        sh("cat /proc/self/status >/dev/null; cat /proc/keys")
+            .session_keyring(SessionKeyring::Named("box-session".into())),
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.contains("keyring") && l.ends_with("box-session: empty")),
+        "{out}"
+    );
+    let err = sh("true")
+        .session_keyring(SessionKeyring::Named(".reserved".into()))
+        .spawn()
+        .unwrap_err();
+    assert_eq!(err.kind(), linception::ErrorKind::InvalidArgument);
+    assert!(err.to_string().contains("\".reserved\""), "{err}");
+}
+
+#[test]
+fn only_passed_fds_reach_the_program() {
+    require!(Feature::UserNs, Feature::CloseRange);
+    Fork::new().run(|| {
+        // An fd without O_CLOEXEC, as a careless library would leave one.
+        let leaky = rustix::io::dup(std::io::stderr()).unwrap();
+        let (r, w) = rustix::pipe::pipe().unwrap();
+        let mut c = sh("ls /proc/self/fd | sort -n | tr '\\n' ' '; echo passed >&7")
+            .pass_fd(w, 7)
+            .stdout(Stdio::Piped)
+            .stdin(Stdio::Null)
+            .spawn()
+            .unwrap();
+        let mut out = String::new();
+        c.take_stdout().unwrap().read_to_string(&mut out).unwrap();
+        assert!(c.wait().unwrap().success());
+        // 0, 1, 2, ls's directory fd (3), the passed 7; not `leaky`.
+        assert_eq!(out.trim(), "0 1 2 3 7", "leaky fd {leaky:?}");
+        let mut passed = String::new();
+        std::fs::File::from(r).read_to_string(&mut passed).unwrap();
+        assert_eq!(passed, "passed\n");
+        drop(leaky);
+    });
+}
+
+#[test]
+fn stdio_null_and_piped_stdin() {
+    require!(Feature::UserNs);
+    let (st, out) = output(sh("cat; echo end").stdin(Stdio::Null));
+    assert!(st.success());
+    assert_eq!(out, "end\n");
+    let mut c = sh("read line; echo got $line")
+        .stdin(Stdio::Piped)
+        .stdout(Stdio::Piped)
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = c.take_stdin().unwrap();
+        stdin.write_all(b"hello\n").unwrap();
+    }
+    let mut out = String::new();
+    c.take_stdout().unwrap().read_to_string(&mut out).unwrap();
+    assert!(c.wait().unwrap().success());
+    assert_eq!(out, "got hello\n");
+}
+
+#[test]
+fn net_namespace_has_only_loopback() {
+    require!(Feature::UserNs);
+    let out = stdout_of(
+        sh("cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d ' '").namespaces(Namespaces::NET),
+    );
+    assert_eq!(out.trim(), "lo");
+}
+
+#[test]
+fn time_namespace_offsets() {
+    require!(Feature::UserNs, Feature::TimeNs);
+    let out = stdout_of(sh("cut -d. -f1 /proc/uptime").boottime_offset(1_000_000, 0));
+    let uptime: u64 = out.trim().parse().unwrap();
+    assert!(uptime >= 1_000_000, "uptime {uptime}");
+}
+
+#[test]
+fn exit_status_and_kill_via_pidfd() {
+    require!(Feature::UserNs);
+    let mut c = sh("exit 7").spawn().unwrap();
+    assert_eq!(c.wait().unwrap().code(), Some(7));
+    let mut c = sh("sleep 100").spawn().unwrap();
+    assert!(c.try_wait().unwrap().is_none());
+    c.kill().unwrap();
+    let st = c.wait().unwrap();
+    assert_eq!(st.signal(), Some(linception::Signal::KILL));
+    // Waiting again returns the same status; killing a reaped container is fine.
+    assert_eq!(c.wait().unwrap(), st);
+    c.kill().unwrap();
+}
+
+#[test]
+fn drop_kills_and_reaps() {
+    require!(Feature::UserNs);
+    Fork::new().run(|| {
+        let c = sh("sleep 100").spawn().unwrap();
+        let pidfd = c.pidfd().try_clone().unwrap();
+        drop(c);
+        // Reaped: the pidfd still exists, the process does not.
+        assert!(!pidfd.is_alive().unwrap());
+        common::assert_no_children();
+    });
+}
+
+#[test]
+fn namespace_fds_are_the_containers() {
+    require!(Feature::UserNs, Feature::PidfdNamespaces);
+    let c = sh("sleep 100").namespaces(Namespaces::NET).spawn().unwrap();
+    let ns_id = |fd: &OwnedFd| rustix::fs::fstat(fd).unwrap().st_ino;
+    let own = |name: &str| std::fs::metadata(format!("/proc/self/ns/{name}")).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    for (kind, name) in [
+        (linception::NamespaceType::User, "user"),
+        (linception::NamespaceType::Mnt, "mnt"),
+        (linception::NamespaceType::Net, "net"),
+        (linception::NamespaceType::Uts, "uts"),
+    ] {
+        let fd = c.namespace(kind).unwrap();
+        assert_ne!(
+            ns_id(&fd),
+            own(name).ino(),
+            "{name} namespace is the caller's"
+        );
+    }
+}

@@ -1,0 +1,192 @@
+//! Every setup failure returns a typed error naming the step, and leaves no fd,
+//! mount, cgroup or process behind.
+
+mod common;
+
+use common::{NS, assert_no_children, sh};
+use linception::userns::{Extent, IdMap};
+use linception::{Container, Error, ErrorKind, IdMapping, Mount, Namespaces, RootFs};
+use linception_testkit::leaks::assert_no_leaks;
+use linception_testkit::{Feature, Fork, require};
+
+/// Spawns in a forked child under a leak check; returns the error's kind, step,
+/// errno and text.
+fn failure(
+    unprivileged: bool,
+    build: impl FnOnce() -> linception::ContainerBuilder,
+) -> (String, Option<String>, Option<i32>, String) {
+    let fork = if unprivileged {
+        Fork::new().unprivileged()
+    } else {
+        Fork::new()
+    };
+    fork.run(|| {
+        let b = build();
+        let err = assert_no_leaks(|| b.spawn().expect_err("spawn should fail"));
+        assert_no_children();
+        (
+            format!("{:?}", err.kind()),
+            err.step().map(str::to_owned),
+            err.raw_os_error(),
+            err.to_string(),
+        )
+    })
+}
+
+#[test]
+fn missing_rootfs() {
+    require!(Feature::UserNs);
+    let (kind, step, errno, text) = failure(false, || {
+        Container::builder("/bin/true")
+            .namespaces(NS)
+            .root(RootFs::Dir("/nonexistent/rootfs".into()))
+    });
+    assert_eq!(kind, "Setup");
+    assert_eq!(errno, Some(libc::ENOENT));
+    assert!(step.unwrap().contains("/nonexistent/rootfs"), "{text}");
+    assert!(
+        text.ends_with("No such file or directory (ENOENT)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn missing_bind_source() {
+    require!(Feature::UserNs);
+    let (kind, step, errno, text) = failure(false, || {
+        sh("true").mount(Mount::bind("/nonexistent-src", "/data"))
+    });
+    assert_eq!(kind, "Setup");
+    assert_eq!(errno, Some(libc::ENOENT));
+    assert!(
+        step.unwrap().starts_with("bind /nonexistent-src on /data"),
+        "{text}"
+    );
+}
+
+#[test]
+fn bad_mount_is_named() {
+    require!(Feature::UserNs);
+    // A bind onto a path whose parent is a read-only bind: the mkdir fails.
+    let (kind, step, errno, text) = failure(false, || {
+        sh("true").mount(Mount::tmpfs("/usr/linception-no-such-dir"))
+    });
+    assert_eq!(kind, "Setup");
+    assert_eq!(errno, Some(libc::EROFS), "{text}");
+    assert_eq!(
+        step.unwrap(),
+        "create directory /usr/linception-no-such-dir in the root"
+    );
+}
+
+#[test]
+fn proc_without_pid_namespace_rootless_is_refused_cleanly() {
+    require!(Feature::UnprivilegedUserNs);
+    // proc in a user namespace that does not own the pid namespace: EPERM.
+    let (kind, step, errno, text) = failure(true, || {
+        Container::builder("/bin/true")
+            .namespaces(Namespaces::USER | Namespaces::MOUNT)
+            .root(RootFs::Tmpfs)
+            .mount(Mount::proc("/proc"))
+    });
+    assert_eq!(kind, "Setup");
+    assert_eq!(errno, Some(libc::EPERM), "{text}");
+    assert!(step.unwrap().starts_with("mount proc on /proc"), "{text}");
+    assert!(text.contains("(EPERM)"), "{text}");
+}
+
+#[test]
+fn denied_map_rootless() {
+    require!(Feature::UnprivilegedUserNs);
+    let (kind, step, errno, text) = failure(true, || {
+        let map = IdMap::new([Extent::new(0, 100_000, 65_536)]).unwrap();
+        sh("true").uid_map(IdMapping::Map(map))
+    });
+    assert_eq!(kind, "Os");
+    assert_eq!(step, None);
+    assert_eq!(errno, Some(libc::EPERM));
+    assert!(
+        text.contains("uid_map") && text.contains("0 100000 65536"),
+        "{text}"
+    );
+}
+
+#[test]
+fn taken_set_tid_pid() {
+    require!(Feature::Root, Feature::SetTid);
+    // Pid 1 of the caller's pid namespace is always taken.
+    let (kind, _, errno, text) = failure(false, || Container::builder("/bin/true").set_tid(1));
+    assert_eq!(kind, "Os", "{text}");
+    assert_eq!(errno, Some(libc::EEXIST), "{text}");
+}
+
+#[test]
+fn set_tid_in_a_new_pid_namespace() {
+    require!(Feature::Root, Feature::SetTid);
+    let out = Fork::new().run(|| {
+        common::stdout_of(
+            Container::builder("/bin/sh")
+                .args(["-c", "echo $$"])
+                .namespaces(Namespaces::PID)
+                .set_tid(1),
+        )
+    });
+    assert_eq!(out.trim(), "1");
+}
+
+#[test]
+fn missing_program() {
+    require!(Feature::UserNs);
+    let (kind, step, errno, _) = failure(false, || {
+        Container::builder("no-such-program-linception").namespaces(NS)
+    });
+    assert_eq!(kind, "Setup");
+    assert_eq!(errno, Some(libc::ENOENT));
+    assert_eq!(step.unwrap(), "execve(\"no-such-program-linception\")");
+}
+
+#[test]
+fn invalid_inputs_are_named_before_anything_happens() {
+    let cases: Vec<(linception::ContainerBuilder, &str)> = vec![
+        (sh("true").mount(Mount::tmpfs("/a/../b")), "\"/a/../b\""),
+        (sh("true").mount(Mount::tmpfs("relative")), "\"relative\""),
+        (
+            Container::builder("/bin/true").hostname("x"),
+            "hostname \"x\"",
+        ),
+        (
+            Container::builder("/bin/true").root(RootFs::Tmpfs),
+            "Namespaces::MOUNT",
+        ),
+        (sh("true").arg("nul\0byte"), "argument"),
+        (
+            Container::builder("/bin/true")
+                .namespaces(Namespaces::PID)
+                .set_tid(5),
+            "set_tid 5",
+        ),
+    ];
+    for (b, needle) in cases {
+        let err: Error = b.spawn().expect_err("invalid");
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
+        assert!(err.to_string().contains(needle), "{err} lacks {needle}");
+        let io: std::io::Error = err.into();
+        assert_eq!(io.kind(), std::io::ErrorKind::InvalidInput);
+    }
+}
+
+#[test]
+fn cgroup_is_removed_after_a_failed_spawn() {
+    require!(Feature::Root, Feature::CloneIntoCgroup);
+    let path = format!(
+        "/sys/fs/cgroup/unified/linception-fail-{}",
+        std::process::id()
+    );
+    let (kind, _, _, text) = failure(false, || {
+        sh("true")
+            .mount(Mount::bind("/nonexistent-src", "/data"))
+            .cgroup(linception::Cgroup::new(&path))
+    });
+    assert_eq!(kind, "Setup", "{text}");
+    assert!(!std::path::Path::new(&path).exists(), "cgroup left behind");
+}
