@@ -61,7 +61,8 @@ impl ProcDir {
     /// process can have taken the pid in between, so the directory is the pidfd's.
     pub(crate) fn for_pidfd(pidfd: BorrowedFd<'_>) -> Result<ProcDir> {
         let before = pidfd_pid(pidfd)?;
-        let pid = Pid::from_raw(before).ok_or_else(|| Error::SafetyViolation {
+        let pid = (before > 0).then(|| Pid::from_raw(before)).flatten();
+        let pid = pid.ok_or_else(|| Error::SafetyViolation {
             what: format!(
                 "pidfd {} refers to a process that has exited",
                 pidfd.as_raw_fd()

@@ -68,10 +68,11 @@ impl NsChild {
     }
 
     fn reap(&self) -> i32 {
-        let status = rustix::process::waitpid(Some(self.pid), rustix::process::WaitOptions::empty())
-            .expect("waitpid")
-            .expect("child status")
-            .1;
+        let status =
+            rustix::process::waitpid(Some(self.pid), rustix::process::WaitOptions::empty())
+                .expect("waitpid")
+                .expect("child status")
+                .1;
         status.exit_status().unwrap_or(-1)
     }
 }

@@ -1,0 +1,100 @@
+//! `WriteMode::Helpers`: the setuid `newuidmap`/`newgidmap` programs.
+
+mod common;
+
+use common::spawn_ns_child;
+use linception_testkit::{Feature, Fork, NOBODY, probe_custom, require, require_custom};
+use linception_userns::{Error, IdMap, MapWriter, WriteMode, read_gid_map, read_uid_map};
+
+/// Whether both helpers are installed (in PATH).
+fn helpers_installed() -> Result<(), String> {
+    probe_custom(|| {
+        for program in ["newuidmap", "newgidmap"] {
+            let found = std::env::var_os("PATH")
+                .into_iter()
+                .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+                .any(|dir| dir.join(program).is_file());
+            if !found {
+                return Err(format!("{program} is not installed (package uidmap)"));
+            }
+        }
+        Ok(())
+    })
+}
+
+#[test]
+fn helpers_write_own_ids_unprivileged() {
+    require!(Feature::Root, Feature::UnprivilegedUserNs);
+    if !require_custom("newuidmap", "-", helpers_installed()) {
+        return;
+    }
+    let (uid_map, gid_map) = Fork::new().unprivileged().run(|| {
+        let child = spawn_ns_child(|| 0);
+        let own = IdMap::single(0, NOBODY, 1).unwrap();
+        MapWriter::new()
+            .uid_map(own.clone())
+            .gid_map(own)
+            .mode(WriteMode::Helpers)
+            .write(child.pid)
+            .unwrap();
+        (
+            read_uid_map(Some(child.pid))
+                .unwrap()
+                .map(|m| m.to_string()),
+            read_gid_map(Some(child.pid))
+                .unwrap()
+                .map(|m| m.to_string()),
+        )
+    });
+    assert_eq!(uid_map.as_deref(), Some("0 65534 1\n"));
+    assert_eq!(gid_map.as_deref(), Some("0 65534 1\n"));
+}
+
+#[test]
+fn helpers_refuse_ranges_outside_subuid() {
+    require!(Feature::Root, Feature::UnprivilegedUserNs);
+    if !require_custom("newuidmap", "-", helpers_installed()) {
+        return;
+    }
+    // 65534 has no /etc/subuid range starting at 1234567 (a test must not edit
+    // /etc/subuid, so only refusals of foreign ranges are checked).
+    let (message, helper, unwritten) = Fork::new().unprivileged().run(|| {
+        let child = spawn_ns_child(|| 0);
+        let err = MapWriter::new()
+            .uid_map(IdMap::single(0, 1_234_567, 10).unwrap())
+            .mode(WriteMode::Helpers)
+            .write(child.pid)
+            .unwrap_err();
+        let unwritten = read_uid_map(Some(child.pid)).unwrap().is_none();
+        (
+            err.to_string(),
+            matches!(err, Error::Helper { .. }),
+            unwritten,
+        )
+    });
+    assert!(helper, "{message}");
+    assert!(unwritten);
+    assert!(message.starts_with("newuidmap "), "{message}");
+    assert!(message.contains("0 1234567 10"), "{message}");
+}
+
+#[test]
+fn missing_helper_is_named() {
+    // PATH without the helpers: the error names the program.
+    let err = Fork::new().run(|| {
+        // SAFETY: the Fork child is single-threaded, so changing the environment
+        // races with nothing.
+        unsafe { std::env::set_var("PATH", "/nonexistent") };
+        let child = spawn_ns_child(|| 0);
+        MapWriter::new()
+            .uid_map(IdMap::single(0, 0, 1).unwrap())
+            .mode(WriteMode::Helpers)
+            .write(child.pid)
+            .unwrap_err()
+            .to_string()
+    });
+    assert_eq!(
+        err,
+        "newuidmap not found (install the distribution's uidmap package)"
+    );
+}
