@@ -56,8 +56,11 @@ impl SessionPlan {
     }
 
     /// A session keyring of this exact name: joined if a keyring of that name
-    /// exists in the child's user namespace and the child may search it, created
-    /// otherwise.
+    /// exists in the child's user namespace and grants the child's uid search
+    /// (possession does not count for lookups by name), created otherwise. With
+    /// the default possessor-only mask every join creates a new keyring, so no
+    /// other process can join a container's session by guessing its name; add
+    /// [`Permission::USER_SEARCH`] to share one on purpose.
     ///
     /// # Errors
     /// [`Error::InvalidInput`] for an empty name, a NUL byte, more than 4095

@@ -21,6 +21,9 @@ bitflags::bitflags! {
     ///
     /// `Display` prints the mask like `/proc/keys`, eight hex digits.
     ///
+    /// [`Permission::all()`] includes every bit (unknown kernel bits are kept), which
+    /// the kernel refuses with `EINVAL`; spell out the classes instead.
+    ///
     /// ```
     /// use linception_keyring_ns::Permission;
     ///

@@ -146,8 +146,12 @@ fn core_cycle(tag: &str, uid: u32) {
         matches!(err, Error::KeyNotFound { key: k, .. } if k == other),
         "{err}"
     );
+    // Until the collector unlinks it, a search that meets it says EKEYREVOKED.
     let err = search(session, KeyType::USER, other_desc.as_str(), None).unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::KeyNotFound, "{err}");
+    assert!(
+        matches!(err.kind(), ErrorKind::KeyNotFound | ErrorKind::KeyRevoked),
+        "{err}"
+    );
     let unlinked = wait_until(Duration::from_secs(2), || {
         !read_keyring(ring_a).unwrap().contains(&other)
             && !read_keyring(ring_b).unwrap().contains(&other)
@@ -158,6 +162,8 @@ fn core_cycle(tag: &str, uid: u32) {
         read_keyring(ring_a),
         read_keyring(ring_b)
     );
+    let err = search(session, KeyType::USER, other_desc.as_str(), None).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::KeyNotFound, "{err}");
 }
 
 #[test]
@@ -461,5 +467,78 @@ fn special_ids() {
         assert_eq!(err.raw_os_error(), Some(libc::EINVAL), "{err}");
         let err = get_keyring_id(KeySerial::from_raw(-100), false).unwrap_err();
         assert_eq!(err.raw_os_error(), Some(libc::EINVAL), "{err}");
+    });
+}
+
+/// Arguments the kernel would refuse with a bare EINVAL/EPERM are refused first,
+/// naming the argument; nothing is created and no fd is left open.
+#[test]
+fn bad_input_is_named_and_leaves_nothing() {
+    require!(Feature::Root, Feature::Keyrings);
+    Fork::new().unprivileged().run(|| {
+        let session = fresh_session();
+        linception_testkit::leaks::assert_no_leaks(|| {
+            let cases: Vec<(Error, &str)> = vec![
+                (
+                    add_key(KeyType::USER, "a\0b", b"v", session).unwrap_err(),
+                    "invalid description \"a\\0b\": contains a NUL byte",
+                ),
+                (
+                    add_key(KeyType::USER, "", b"v", session).unwrap_err(),
+                    "only a keyring may have an empty description",
+                ),
+                (
+                    add_key(KeyType::USER, "lnc-test.bad", b"", session).unwrap_err(),
+                    "1 to 32767 bytes",
+                ),
+                (
+                    add_key(KeyType::USER, "lnc-test.bad", &[0u8; 40000], session).unwrap_err(),
+                    "<40000 bytes>",
+                ),
+                (
+                    add_key(KeyType::KEYRING, ".lnc-test", b"", session).unwrap_err(),
+                    "invalid keyring description \".lnc-test\"",
+                ),
+                (
+                    add_key(KeyType::KEYRING, "lnc-test.ring", b"x", session).unwrap_err(),
+                    "empty payload",
+                ),
+                (
+                    add_key(KeyType::USER, "d".repeat(5000).as_str(), b"v", session).unwrap_err(),
+                    "4095 bytes",
+                ),
+                (
+                    search(session, KeyType::USER, "x\0", None).unwrap_err(),
+                    "invalid description",
+                ),
+                (
+                    update(session, &vec![0u8; 70000]).unwrap_err(),
+                    "at most one page",
+                ),
+            ];
+            for (err, expected) in cases {
+                assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
+                assert!(err.raw_os_error().is_none() && err.call().is_none());
+                assert!(
+                    err.to_string().contains(expected),
+                    "{err:?} lacks {expected:?}"
+                );
+                let io: std::io::Error = err.into();
+                assert_eq!(io.kind(), std::io::ErrorKind::InvalidInput);
+            }
+        });
+        assert!(
+            read_keyring(session).unwrap().is_empty(),
+            "a refused call created a key"
+        );
+        // What the kernel refuses itself still names the call.
+        let err = update(session, b"x").unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::EOPNOTSUPP), "{err}");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "keyctl(KEYCTL_UPDATE, {session}, <1 bytes>): Operation not supported (EOPNOTSUPP)"
+            )
+        );
     });
 }

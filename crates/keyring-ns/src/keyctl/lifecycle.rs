@@ -1,11 +1,13 @@
 use crate::error::{Error, Op};
-use crate::key_type::KeyType;
 use crate::serial::KeySerial;
 use crate::sys::{self, IntOp};
 
 /// `keyctl(KEYCTL_UPDATE, key, payload, plen)`: replaces a key's payload.
 ///
-/// Needs write permission. Keyrings cannot be updated (`EOPNOTSUPP`).
+/// Needs write permission. Keyrings cannot be updated (`EOPNOTSUPP`). The kernel
+/// takes at most one page (4096 bytes on most machines) here, less than `add_key`
+/// takes: replace a larger payload with [`add_key`](crate::add_key) of the same
+/// type and description, which updates the key in place.
 ///
 /// # Errors
 /// [`Error::PermissionDenied`] without write permission; [`Error::QuotaExceeded`]
@@ -16,8 +18,13 @@ use crate::sys::{self, IntOp};
 /// [KEYCTL_UPDATE(2const)](https://man7.org/linux/man-pages/man2/KEYCTL_UPDATE.2const.html)
 #[doc(alias = "KEYCTL_UPDATE")]
 pub fn update(key: KeySerial, payload: &[u8]) -> Result<(), Error> {
-    // The type is not known here; only the limit shared by every type applies.
-    KeyType::BIG_KEY.check_payload(payload)?;
+    if payload.len() > rustix::param::page_size() {
+        return Err(Error::InvalidInput {
+            input: "payload",
+            value: format!("<{} bytes>", payload.len()),
+            reason: "KEYCTL_UPDATE takes at most one page; use add_key with the same description to replace a larger payload",
+        });
+    }
     sys::keyctl_update(key.as_raw(), payload).map_err(|errno| {
         Error::from_errno(Op::Update, key, errno, || {
             format!("{key}, <{} bytes>", payload.len())
@@ -48,9 +55,10 @@ pub fn revoke(key: KeySerial) -> Result<(), Error> {
     .map(drop)
 }
 
-/// `keyctl(KEYCTL_INVALIDATE, key)`: marks a key invalid; it disappears from every
-/// keyring at once (later lookups answer `ENOKEY`) and is freed by the garbage
-/// collector. Since Linux 3.5.
+/// `keyctl(KEYCTL_INVALIDATE, key)`: marks a key invalid; lookups by serial answer
+/// `ENOKEY` at once, and the garbage collector soon (asynchronously, usually
+/// within milliseconds) unlinks it from every keyring and frees it. Until then a
+/// search that meets it answers `EKEYREVOKED`. Since Linux 3.5.
 ///
 /// Needs search permission.
 ///

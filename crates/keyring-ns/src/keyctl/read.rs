@@ -10,6 +10,12 @@ use crate::sys::{self, BufOp};
 /// prefix): call again with a buffer of that length, or use [`read`]. For a keyring
 /// the payload is its list of serials (see [`read_keyring`]).
 ///
+/// The caller needs read permission, or must possess the key and have search
+/// permission on it: the kernel lets a possessor that can find a key read it
+/// even without the read bit. To make a key unreadable to its possessors, clear
+/// both [`Permission::POSSESSOR_READ`](crate::Permission::POSSESSOR_READ) and
+/// [`Permission::POSSESSOR_SEARCH`](crate::Permission::POSSESSOR_SEARCH).
+///
 /// Allocation-free: the hot-path form.
 ///
 /// # Errors

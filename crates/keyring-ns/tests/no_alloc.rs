@@ -1,0 +1,106 @@
+//! The clone-to-exec path and the hot path allocate nothing: counted with a
+//! global allocator, in a forked (single-threaded) child.
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use linception_keyring_ns::{
+    KeySerial, KeyType, Permission, SessionPlan, add_key, read_into, unlink,
+};
+use linception_testkit::{Feature, Fork, require};
+
+struct Counting;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards to the system allocator, only counting calls.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as ours.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as ours.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as ours.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn count<R>(f: impl FnOnce() -> R) -> (R, usize) {
+    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    let out = f();
+    (out, ALLOCATIONS.load(Ordering::SeqCst) - before)
+}
+
+#[test]
+fn join_in_child_allocates_nothing() {
+    require!(
+        Feature::Root,
+        Feature::UnprivilegedUserNs,
+        Feature::Keyrings
+    );
+    Fork::new().rootless().run(|| {
+        // Prepared "in the parent" (before the measured part).
+        common::fresh_session();
+        // Held by the process keyring, which survives the session change.
+        let process =
+            linception_keyring_ns::get_keyring_id(KeySerial::PROCESS_KEYRING, true).unwrap();
+        let ring = add_key(KeyType::KEYRING, "lnc-test.noalloc.ring", b"", process).unwrap();
+        let plan = SessionPlan::for_container("lnc-test-noalloc")
+            .unwrap()
+            .adopt(ring);
+        let (session, n) = count(|| plan.join_in_child());
+        assert_eq!(n, 0, "join_in_child allocated {n} times");
+        let session = session.unwrap();
+        // It did everything it says.
+        let d = linception_keyring_ns::describe(session).unwrap();
+        assert_eq!(
+            (d.description.as_str(), d.perm),
+            ("_ses.lnc-test-noalloc", Permission::POSSESSOR_ALL)
+        );
+        assert!(
+            linception_keyring_ns::read_keyring(session)
+                .unwrap()
+                .contains(&ring)
+        );
+        // The failure path allocates nothing either.
+        let (err, n) =
+            count(|| linception_keyring_ns::join_session_keyring_in_child(Some(c".bad"), None));
+        assert_eq!(n, 0);
+        assert!(err.is_err());
+    });
+}
+
+#[test]
+fn hot_path_allocates_nothing() {
+    require!(Feature::Root, Feature::Keyrings);
+    Fork::new().unprivileged().run(|| {
+        let session = common::fresh_session();
+        let mut buf = [0u8; 64];
+        let (len, n) = count(|| {
+            let key = add_key(KeyType::USER, "lnc-test.noalloc.hot", b"payload", session).unwrap();
+            let len = read_into(key, &mut buf).unwrap();
+            unlink(key, session).unwrap();
+            len
+        });
+        assert_eq!(n, 0, "add_key + read_into + unlink allocated {n} times");
+        assert_eq!(&buf[..len], b"payload");
+        // A long (>= 256 bytes) description uses the larger stack buffer: still none.
+        let long = "d".repeat(3000);
+        let (_, n) = count(|| {
+            let key = add_key(KeyType::USER, long.as_str(), b"p", session).unwrap();
+            unlink(key, session).unwrap();
+        });
+        assert_eq!(n, 0);
+    });
+}
