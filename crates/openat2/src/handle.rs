@@ -194,8 +194,10 @@ impl FdPath {
 }
 
 pub(crate) fn reopen(fd: BorrowedFd<'_>, flags: OFlags) -> Result<OwnedFd> {
-    let refused = OFlags::CREATE | OFlags::EXCL | OFlags::TMPFILE;
-    if flags.intersects(refused) || flags.bits() & !VALID_OFLAGS != 0 {
+    // O_TMPFILE includes O_DIRECTORY's bit: test it whole.
+    let refused =
+        flags.intersects(OFlags::CREATE | OFlags::EXCL) || flags.contains(OFlags::TMPFILE);
+    if refused || flags.bits() & !VALID_OFLAGS != 0 {
         return Err(Error::invalid(
             "reopen flags",
             OFlagsDisplay(flags).to_string(),

@@ -315,23 +315,23 @@ impl Root {
         self.resolve_nofollow(path)?.metadata()
     }
 
-    /// `readlinkat(fd, "")` on the symlink `path` names inside the root: its target,
-    /// as stored (it is not resolved).
+    /// `readlinkat(parent, name)`: the target of the symlink `path` names inside the
+    /// root (its parent resolved inside the root), as stored; it is not resolved.
+    /// Like `std::fs::read_link`.
     ///
     /// # Errors
     ///
-    /// As [`open_with`](Root::open_with); `EINVAL` if it is not a symlink.
+    /// As [`open_with`](Root::open_with) for the parent; `EINVAL` if it is not a
+    /// symlink; [`Error::InvalidArgument`] if the path ends in `.` or `..`.
     ///
     /// # References
     ///
     /// - [readlinkat(2)](https://man7.org/linux/man-pages/man2/readlinkat.2.html)
     pub fn readlink(&self, path: impl AsRef<Path>) -> Result<PathBuf> {
-        let h = self.resolve_nofollow(path)?;
-        let target = rustix::fs::readlinkat(&h, "", Vec::new()).map_err(|e| {
-            Error::sys(e, || {
-                Call::new("readlinkat", format!("fd {}, \"\"", h.as_fd().as_raw_fd()))
-            })
-        })?;
+        let path = path.as_ref();
+        let (parent, name) = self.parent(path)?;
+        let target = rustix::fs::readlinkat(&parent, name, Vec::new())
+            .map_err(|e| at_error(e, "readlinkat", &parent, path, name, "buf".into()))?;
         Ok(PathBuf::from(OsStr::from_bytes(target.as_bytes())))
     }
 
@@ -367,8 +367,8 @@ impl Root {
     ///
     /// Each directory is made with `mkdirat` relative to the fd of the directory
     /// resolved before it; an existing entry (`EEXIST`) is accepted only if it
-    /// resolves, inside the root, to a directory (a symlink to a directory inside the
-    /// root is followed; a dangling one is `ENOENT`).
+    /// resolves, inside the root, to a directory. Symlinks are followed inside the
+    /// root; a dangling one has its target created (at most 40 of them).
     ///
     /// # Errors
     ///
@@ -386,12 +386,6 @@ impl Root {
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
             Err(e) => return Err(e),
         }
-        let mut cur = dup(self.fd.as_fd())?;
-        let mut logical = PathBuf::from(if self.resolve.contains(ResolveFlags::BENEATH) {
-            "."
-        } else {
-            "/"
-        });
         if path.as_os_str().as_bytes().first() == Some(&b'/')
             && self.resolve.contains(ResolveFlags::BENEATH)
         {
@@ -400,12 +394,22 @@ impl Root {
                 .open_raw(path, dir_flags, Mode::empty(), self.resolve)
                 .map(Handle::from);
         }
-        for comp in path.as_os_str().as_bytes().split(|&b| b == b'/') {
-            let name = OsStr::from_bytes(comp);
-            match comp {
-                b"" | b"." => continue,
-                b".." => {}
-                _ => match rustix::fs::mkdirat(&cur, name, mode) {
+        let top = || {
+            PathBuf::from(if self.resolve.contains(ResolveFlags::BENEATH) {
+                "."
+            } else {
+                "/"
+            })
+        };
+        let mut cur = dup(self.fd.as_fd())?;
+        // `logical` is where `cur` is, inside the root; `todo` the components left, last first.
+        let mut logical = top();
+        let mut todo: Vec<Vec<u8>> = components(path.as_os_str().as_bytes());
+        let mut links = 0;
+        while let Some(comp) = todo.pop() {
+            let name = OsStr::from_bytes(&comp);
+            if comp != b".." {
+                match rustix::fs::mkdirat(&cur, name, mode) {
                     Ok(()) | Err(Errno::EXIST) => {}
                     Err(e) => {
                         return Err(at_error(
@@ -417,10 +421,30 @@ impl Root {
                             format!("{:#o}", mode.as_raw_mode()),
                         ));
                     }
-                },
+                }
             }
             logical.push(name);
-            cur = self.open_raw(&logical, dir_flags, Mode::empty(), self.resolve)?;
+            match self.open_raw(&logical, dir_flags, Mode::empty(), self.resolve) {
+                Ok(fd) => cur = fd,
+                // A dangling symlink: create its target, inside the root.
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) && comp != b".." => {
+                    let Ok(target) = rustix::fs::readlinkat(&cur, name, Vec::new()) else {
+                        return Err(e);
+                    };
+                    links += 1;
+                    if links > fallback::MAX_SYMLINKS {
+                        return Err(e);
+                    }
+                    logical.pop();
+                    let target = target.as_bytes();
+                    if target.first() == Some(&b'/') {
+                        logical = top();
+                        cur = self.open_raw(&logical, dir_flags, Mode::empty(), self.resolve)?;
+                    }
+                    todo.extend(components(target));
+                }
+                Err(e) => return Err(e),
+            }
         }
         Ok(Handle::from(cur))
     }
@@ -621,6 +645,15 @@ impl Root {
     }
 }
 
+/// The components of a path that matter to mkdir_all (not empty, not `.`), last first.
+fn components(path: &[u8]) -> Vec<Vec<u8>> {
+    path.split(|&b| b == b'/')
+        .filter(|c| !c.is_empty() && *c != b".")
+        .rev()
+        .map(<[u8]>::to_vec)
+        .collect()
+}
+
 /// Refuses unknown `O_*` bits, a mode without `O_CREAT`/`O_TMPFILE`, and mode bits
 /// beyond `0o7777`, naming them.
 #[inline]
@@ -634,7 +667,7 @@ fn check_open(flags: OFlags, mode: Mode) -> Result<()> {
         ));
     }
     let raw = mode.as_raw_mode();
-    if raw != 0 && !flags.intersects(OFlags::CREATE | OFlags::TMPFILE) {
+    if raw != 0 && !flags.contains(OFlags::CREATE) && !flags.contains(OFlags::TMPFILE) {
         return Err(Error::invalid(
             "mode",
             format!("{raw:#o}"),
