@@ -1,0 +1,56 @@
+//! Opening a 6-component path: `Root::open` through the kernel (IN_ROOT, and with
+//! RESOLVE_CACHED) and through the userspace resolver, next to plain `openat` (the
+//! unsafe baseline: no containment) and the raw `openat2` call.
+
+use std::hint::black_box;
+use std::path::PathBuf;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use linception_openat2::{OFlags, ResolveFlags, Resolver, Root};
+use rustix::fs::{Mode, openat};
+
+const PATH: &str = "a/b/c/d/e/file";
+
+fn fixture() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("linception-openat2-bench-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("a/b/c/d/e")).unwrap();
+    std::fs::write(dir.join(PATH), "x").unwrap();
+    dir
+}
+
+fn bench(c: &mut Criterion) {
+    let dir = fixture();
+    let dirfd = std::fs::File::open(&dir).unwrap();
+    let kernel = Root::new(&dir).unwrap().with_resolver(Resolver::Kernel);
+    let cached = Root::new(&dir)
+        .unwrap()
+        .with_resolver(Resolver::Kernel)
+        .with_resolve_flags(ResolveFlags::IN_ROOT | ResolveFlags::CACHED)
+        .unwrap();
+    let fallback = Root::new(&dir).unwrap().with_resolver(Resolver::Fallback);
+
+    let mut g = c.benchmark_group("open_6_components");
+    g.bench_function("openat_plain_baseline", |b| {
+        b.iter(|| openat(&dirfd, black_box(PATH), OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).unwrap())
+    });
+    g.bench_function("rustix_openat2_in_root_raw", |b| {
+        b.iter(|| {
+            rustix::fs::openat2(
+                &dirfd,
+                black_box(PATH),
+                OFlags::RDONLY | OFlags::CLOEXEC,
+                Mode::empty(),
+                rustix::fs::ResolveFlags::IN_ROOT,
+            )
+            .unwrap()
+        })
+    });
+    g.bench_function("root_open_kernel", |b| b.iter(|| kernel.open(black_box(PATH), OFlags::RDONLY).unwrap()));
+    g.bench_function("root_open_kernel_cached", |b| b.iter(|| cached.open(black_box(PATH), OFlags::RDONLY).unwrap()));
+    g.bench_function("root_open_fallback", |b| b.iter(|| fallback.open(black_box(PATH), OFlags::RDONLY).unwrap()));
+    g.finish();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
