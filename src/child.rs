@@ -5,7 +5,7 @@
 #![forbid(unsafe_code)]
 
 use std::ffi::{CStr, c_char};
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, RawFd};
 
 use crate::sys::{self, Res};
 
@@ -85,6 +85,12 @@ pub(crate) enum Step {
         slot: usize,
         target: std::ffi::CString,
     },
+    /// `setns(pidfd, flags)`: join a running container's namespaces.
+    JoinNamespaces { pidfd: RawFd, flags: libc::c_int },
+    /// `clone3(CLONE_PARENT | CLONE_PIDFD)`: the new process (a child of the caller,
+    /// in the joined pid namespace) goes on with the next steps; this helper sends
+    /// its pidfd to the caller over `sock` and exits.
+    ForkIntoParent { sock: RawFd },
     /// `fchdir(root)`, `pivot_root(".", ".")`, `umount2(".", MNT_DETACH)`, `chdir("/")`.
     PivotRoot,
     /// `sethostname`.
@@ -123,8 +129,8 @@ pub(crate) enum Step {
     },
     /// `seccomp(SECCOMP_SET_MODE_FILTER)`; with a listener, sends it to the parent.
     Seccomp {
-        program: Vec<libc::sock_filter>,
-        flags: u32,
+        program: linception_seccomp_notify::Program,
+        flags: linception_seccomp_notify::FilterFlags,
         listener_sock: Option<RawFd>,
     },
     /// `execve` of each candidate path in turn (a PATH search prepared by the parent).
@@ -344,8 +350,25 @@ fn run_step(step: &Step, state: &mut ChildState<'_>) -> Res<()> {
             sys::umount2(c".", libc::MNT_DETACH)?;
             ok(sys::chdir(c"/"))
         }
+        Step::JoinNamespaces { pidfd, flags } => ok(sys::setns(*pidfd, *flags)),
+        Step::ForkIntoParent { sock } => match sys::clone_into_parent()? {
+            None => Ok(()),
+            Some(pidfd) => {
+                if let Err(e) = sys::send_fd(*sock, pidfd) {
+                    // The caller cannot own it: do not leave it running.
+                    let _ = sys::pidfd_kill(pidfd);
+                    return Err(e);
+                }
+                sys::exit(0)
+            }
+        },
         Step::Hostname { name } => ok(sys::sethostname(name.to_bytes())),
-        Step::JoinKeyring { name } => ok(sys::join_session_keyring(name.as_deref())),
+        // The keyring crate's child form: two keyctl calls, no allocation.
+        Step::JoinKeyring { name } => {
+            linception_keyring_ns::join_session_keyring_in_child(name.as_deref(), None)
+                .map(|_| ())
+                .map_err(|e| e.errno.raw_os_error())
+        }
         Step::DropBounding { keep, last_cap } => {
             for cap in 0..=*last_cap {
                 if keep & (1u64 << cap) == 0 {
@@ -411,10 +434,14 @@ fn run_step(step: &Step, state: &mut ChildState<'_>) -> Res<()> {
             flags,
             listener_sock,
         } => {
-            let listener = sys::seccomp_set_filter(program, *flags)?;
-            if let Some(sock) = listener_sock {
-                let r = sys::send_fd(*sock, listener);
-                sys::close(listener);
+            // The seccomp crate's child form: prctl + seccomp, no allocation. The
+            // no_new_privs choice was a step of its own.
+            let listener = program
+                .install_raw(*flags, linception_seccomp_notify::NoNewPrivs::Keep)
+                .map_err(|e| e.raw_os_error())?;
+            if let (Some(sock), Some(listener)) = (listener_sock, listener) {
+                let r = sys::send_fd(*sock, listener.as_raw_fd());
+                drop(listener);
                 sys::close(*sock);
                 r?;
             }

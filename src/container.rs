@@ -9,7 +9,7 @@ use std::thread::JoinHandle;
 use linception_pidfd::{ExitStatus, NamespaceType, PidFd, Signal};
 use linception_seccomp_notify::Listener;
 
-use crate::builder::ContainerBuilder;
+use crate::builder::{ContainerBuilder, Namespaces};
 use crate::error::Result;
 
 /// A cgroup directory the spawn created (removed at reap) or found (kept).
@@ -29,6 +29,7 @@ pub(crate) struct CgroupGuard {
 pub struct Container {
     pid: i32,
     pidfd: PidFd,
+    namespaces: Namespaces,
     status: Option<ExitStatus>,
     stdin: Option<ChildStdin>,
     stdout: Option<ChildStdout>,
@@ -47,6 +48,7 @@ impl Container {
     pub(crate) fn new(
         pid: i32,
         pidfd: PidFd,
+        namespaces: Namespaces,
         [stdin, stdout, stderr]: [Option<OwnedFd>; 3],
         listener: Option<Listener>,
         handler: Option<JoinHandle<()>>,
@@ -55,6 +57,7 @@ impl Container {
         Container {
             pid,
             pidfd,
+            namespaces,
             status: None,
             stdin: stdin.map(ChildStdin::from),
             stdout: stdout.map(ChildStdout::from),
@@ -74,6 +77,39 @@ impl Container {
     /// The pidfd of the container's init (from `CLONE_PIDFD`).
     pub fn pidfd(&self) -> &PidFd {
         &self.pidfd
+    }
+
+    /// The namespaces the container was created with.
+    pub fn namespaces(&self) -> Namespaces {
+        self.namespaces
+    }
+
+    /// Starts another program inside the running container, like `nsenter`: a helper
+    /// child of the caller joins the container's namespaces with one
+    /// `setns(pidfd, flags)` (Linux 5.8), forks the program into them as a child of
+    /// the caller (`CLONE_PARENT`, so the new process is in the container's pid
+    /// namespace and the caller can wait for it) and exits. The caller process itself
+    /// never changes namespace.
+    ///
+    /// `b` gives the program, arguments, environment, working directory, uid/gid,
+    /// groups, capabilities, `no_new_privs`, fds, stdio, keyring and seccomp filter;
+    /// namespaces, root, mounts, maps, hostname, `set_tid` and cgroup are refused
+    /// (they are the container's). The returned handle owns the new process: waiting,
+    /// killing and dropping work as for the container.
+    ///
+    /// ```no_run
+    /// # use linception::{Container, Namespaces, Stdio};
+    /// # fn f(c: &Container) -> linception::Result<()> {
+    /// let mut shell = c.exec_in(Container::builder("/bin/sh").args(["-c", "ps"]))?;
+    /// shell.wait()?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`ContainerBuilder::spawn`]; `setns` fails (`EPERM`) without the
+    /// privileges over the container's namespaces, or once the container exited.
+    pub fn exec_in(&self, b: ContainerBuilder) -> Result<Container> {
+        crate::spawn::exec_in(self, b)
     }
 
     /// Waits for the container's init to exit and reaps it (like

@@ -254,8 +254,10 @@ pub(crate) struct SpawnFds {
 pub(crate) fn prepare(
     b: &ContainerBuilder,
     fds: &SpawnFds,
-    seccomp: Option<&[libc::sock_filter]>,
-    seccomp_flags: u32,
+    seccomp: Option<(
+        linception_seccomp_notify::Program,
+        linception_seccomp_notify::FilterFlags,
+    )>,
 ) -> Result<(Plan, ParentWork)> {
     let ns = b.namespaces;
     let mut p = Builder {
@@ -690,6 +692,31 @@ pub(crate) fn prepare(
         let c = cstring(name, "hostname")?;
         p.push(Step::Hostname { name: c }, format!("sethostname({name:?})"));
     }
+    let strings = push_process_tail(&mut p, b, fds, seccomp)?;
+    let slots = vec![-1; p.nslots];
+    Ok((
+        Plan {
+            steps: p.steps,
+            labels: p.labels,
+            slots,
+            _strings: strings,
+        },
+        parent,
+    ))
+}
+
+/// The steps every process gets, container init or [`exec_in`](crate::Container::exec_in):
+/// keyring, identity, capabilities, cwd, no_new_privs, fds, seccomp, execve.
+/// Returns the strings `argv`/`envp` point into.
+fn push_process_tail(
+    p: &mut Builder,
+    b: &ContainerBuilder,
+    fds: &SpawnFds,
+    seccomp: Option<(
+        linception_seccomp_notify::Program,
+        linception_seccomp_notify::FilterFlags,
+    )>,
+) -> Result<Vec<CString>> {
     if let Some(keyring) = &b.keyring {
         let name = match keyring {
             SessionKeyring::Anonymous => None,
@@ -839,16 +866,16 @@ pub(crate) fn prepare(
     );
 
     // --- seccomp, last before exec ---
-    if let Some(program) = seccomp {
+    if let Some((program, flags)) = seccomp {
+        let len = program.len();
         p.push(
             Step::Seccomp {
-                program: program.to_vec(),
-                flags: seccomp_flags,
+                program,
+                flags,
                 listener_sock: fds.listener_sock,
             },
             format!(
-                "seccomp(SECCOMP_SET_MODE_FILTER, {seccomp_flags:#x}, {} instructions){}",
-                program.len(),
+                "seccomp(SECCOMP_SET_MODE_FILTER, {flags:?}, {len} instructions){}",
                 if fds.listener_sock.is_some() {
                     " and send the listener to the parent"
                 } else {
@@ -892,16 +919,48 @@ pub(crate) fn prepare(
         format!("execve({:?})", b.program),
     );
 
-    let slots = vec![-1; p.nslots];
-    Ok((
-        Plan {
-            steps: p.steps,
-            labels: p.labels,
-            slots,
-            _strings: strings,
+    Ok(strings)
+}
+
+/// The steps of [`Container::exec_in`](crate::Container::exec_in): join the
+/// container's namespaces through its pidfd, fork into the caller's children
+/// (`CLONE_PARENT`, the helper sends the new pidfd and exits), then the usual tail.
+pub(crate) fn prepare_exec_in(
+    b: &ContainerBuilder,
+    fds: &SpawnFds,
+    seccomp: Option<(
+        linception_seccomp_notify::Program,
+        linception_seccomp_notify::FilterFlags,
+    )>,
+    target_pidfd: RawFd,
+    namespaces: crate::Namespaces,
+    pidfd_sock: RawFd,
+) -> Result<Plan> {
+    let mut p = Builder {
+        steps: Vec::new(),
+        labels: Vec::new(),
+        nslots: 1,
+        dirs: HashSet::new(),
+    };
+    p.push(Step::UnblockSignals, "unblock signals");
+    p.push(
+        Step::JoinNamespaces {
+            pidfd: target_pidfd,
+            flags: namespaces.bits() as libc::c_int,
         },
-        parent,
-    ))
+        format!("setns(pidfd {target_pidfd}, {namespaces:?})"),
+    );
+    p.push(
+        Step::ForkIntoParent { sock: pidfd_sock },
+        "clone3(CLONE_PARENT | CLONE_PIDFD) into the joined pid namespace",
+    );
+    let strings = push_process_tail(&mut p, b, fds, seccomp)?;
+    Ok(Plan {
+        steps: p.steps,
+        labels: p.labels,
+        slots: vec![-1; p.nslots],
+        _strings: strings,
+    })
 }
 
 fn join_rel(dir: &CString, name: &str) -> CString {

@@ -7,7 +7,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use linception_pidfd::{CloneArgs, CloneFlags, NamespaceType, PidFd, Signal};
-use linception_seccomp_notify::Listener;
+use linception_seccomp_notify::{FilterFlags, Listener, Program};
 use linception_userns::{IdMap, SubIds};
 
 use crate::builder::{ContainerBuilder, IdMapping, Namespaces, Stdio};
@@ -15,9 +15,6 @@ use crate::container::{CgroupGuard, Container};
 use crate::error::{Errno, Error, Result};
 use crate::plan::{self, SpawnFds};
 use crate::sys;
-
-/// `SECCOMP_FILTER_FLAG_NEW_LISTENER`.
-const SECCOMP_FILTER_FLAG_NEW_LISTENER: u32 = 1 << 3;
 
 fn pipe() -> Result<(OwnedFd, OwnedFd)> {
     rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
@@ -203,38 +200,12 @@ pub(crate) fn spawn(mut b: ContainerBuilder) -> Result<Container> {
         // Checked by the kernel; nothing to validate here.
     }
 
-    // Seccomp: compile now, in the parent.
-    let mut seccomp_program: Option<Vec<libc::sock_filter>> = None;
-    let mut seccomp_flags = 0;
-    let mut handler = None;
-    let mut keep_listener = false;
-    if let Some(sc) = b.seccomp.take() {
-        let program = sc.filter.compile().map_err(Error::Seccomp)?;
-        if program.notifies() && !sc.wants_listener() {
-            return Err(Error::invalid(
-                "seccomp filter with Action::UserNotif",
-                "a notifying filter needs on_notify() or keep_listener(), or the program would hang",
-            ));
-        }
-        if sc.wants_listener() {
-            seccomp_flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
-        }
-        seccomp_program = Some(
-            program
-                .instructions()
-                .iter()
-                .map(|i| libc::sock_filter {
-                    code: i.code,
-                    jt: i.jt,
-                    jf: i.jf,
-                    k: i.k,
-                })
-                .collect(),
-        );
-        keep_listener = sc.keep_listener;
-        handler = sc.handler;
-    }
-    let wants_listener = seccomp_flags & SECCOMP_FILTER_FLAG_NEW_LISTENER != 0;
+    let SeccompParts {
+        seccomp,
+        handler,
+        keep_listener,
+        wants_listener,
+    } = take_seccomp(&mut b)?;
 
     // Fds the child uses; every one is O_CLOEXEC.
     let (err_r, err_w) = pipe()?;
@@ -257,26 +228,7 @@ pub(crate) fn spawn(mut b: ContainerBuilder) -> Result<Container> {
     } else {
         None
     };
-    let dev_null = if b.stdio.iter().any(|s| matches!(s, Stdio::Null)) {
-        Some(
-            rustix::fs::open(
-                "/dev/null",
-                rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC,
-                rustix::fs::Mode::empty(),
-            )
-            .map_err(|e| Error::syscall("open(\"/dev/null\", O_RDWR)", e.into()))?,
-        )
-    } else {
-        None
-    };
-    // (parent end, child end) of piped stdio.
-    let mut piped: [Option<(OwnedFd, OwnedFd)>; 3] = [None, None, None];
-    for (n, s) in b.stdio.iter().enumerate() {
-        if matches!(s, Stdio::Piped) {
-            let (r, w) = pipe()?;
-            piped[n] = Some(if n == 0 { (w, r) } else { (r, w) });
-        }
-    }
+    let (dev_null, piped) = stdio_fds(&b)?;
 
     // Id maps, before the clone: a bad map costs no process.
     let maps = if ns.contains(Namespaces::USER) {
@@ -304,8 +256,7 @@ pub(crate) fn spawn(mut b: ContainerBuilder) -> Result<Container> {
         piped: [0, 1, 2].map(|n| piped[n].as_ref().map(|(_, c)| c.as_raw_fd())),
         become_root,
     };
-    let (mut plan, parent_work) =
-        plan::prepare(&b, &spawn_fds, seccomp_program.as_deref(), seccomp_flags)?;
+    let (mut plan, parent_work) = plan::prepare(&b, &spawn_fds, seccomp)?;
 
     let cgroup = match &b.cgroup {
         Some(cg) => Some(prepare_cgroup(cg)?),
@@ -362,62 +313,210 @@ pub(crate) fn spawn(mut b: ContainerBuilder) -> Result<Container> {
     }
     drop(tree_sock);
 
-    // The listener comes before the report: a notifying filter may trap execve.
-    let mut listener = None;
-    if let Some(sock) = listener_sock {
-        match sys::recv_fd(sock.as_raw_fd()) {
-            Ok(fd) => listener = fd.map(Listener::new),
-            Err(e) => {
-                let e = Error::syscall("recvmsg(seccomp listener socket)", e);
-                return Err(fail(e, &pidfd, cgroup_guard));
-            }
-        }
-    }
-    let mut handler_thread = None;
-    if let (Some(l), Some(mut h)) = (listener.as_ref(), handler) {
-        match l.try_clone() {
-            Ok(l) => {
-                handler_thread = Some(std::thread::spawn(move || {
-                    let _ = l.serve(|l, n| h(l, n));
-                }));
-            }
-            Err(e) => {
-                let e = Error::Seccomp(e);
-                return Err(fail(e, &pidfd, cgroup_guard));
-            }
-        }
-        listener = None;
-    }
-    if !keep_listener {
-        listener = None;
-    }
-
-    match read_report(err_r) {
-        Ok(None) => {}
-        Ok(Some((step, errno))) => {
-            let label = plan
-                .labels
-                .get(step)
-                .cloned()
-                .unwrap_or_else(|| format!("setup step {step}"));
-            let e = Error::Setup {
-                step: label,
-                source: Errno(std::io::Error::from_raw_os_error(errno)),
-            };
-            return Err(fail(e, &pidfd, cgroup_guard));
-        }
+    let r = finish(&plan, err_r, listener_sock, handler, keep_listener);
+    let (listener, handler_thread) = match r {
+        Ok(v) => v,
         Err(e) => return Err(fail(e, &pidfd, cgroup_guard)),
-    }
+    };
 
     let [stdin, stdout, stderr] = parent_pipes;
     Ok(Container::new(
         pid,
         pidfd,
+        ns,
         [stdin, stdout, stderr],
         listener,
         handler_thread,
         cgroup_guard,
     ))
+}
+
+/// The seccomp pieces of a builder, compiled in the parent.
+struct SeccompParts {
+    seccomp: Option<(Program, FilterFlags)>,
+    handler: Option<crate::seccomp::NotifyHandler>,
+    keep_listener: bool,
+    wants_listener: bool,
+}
+
+fn take_seccomp(b: &mut ContainerBuilder) -> Result<SeccompParts> {
+    let mut parts = SeccompParts {
+        seccomp: None,
+        handler: None,
+        keep_listener: false,
+        wants_listener: false,
+    };
+    if let Some(sc) = b.seccomp.take() {
+        let program = sc.filter.compile().map_err(Error::Seccomp)?;
+        if program.notifies() && !sc.wants_listener() {
+            return Err(Error::invalid(
+                "seccomp filter with Action::UserNotif",
+                "a notifying filter needs on_notify() or keep_listener(), or the program would hang",
+            ));
+        }
+        parts.wants_listener = sc.wants_listener();
+        let flags = if parts.wants_listener {
+            FilterFlags::NEW_LISTENER
+        } else {
+            FilterFlags::empty()
+        };
+        parts.seccomp = Some((program, flags));
+        parts.keep_listener = sc.keep_listener;
+        parts.handler = sc.handler;
+    }
+    Ok(parts)
+}
+
+/// `/dev/null` if a stream wants it, and (parent end, child end) of piped streams.
+#[allow(clippy::type_complexity)]
+fn stdio_fds(b: &ContainerBuilder) -> Result<(Option<OwnedFd>, [Option<(OwnedFd, OwnedFd)>; 3])> {
+    let dev_null = if b.stdio.iter().any(|s| matches!(s, Stdio::Null)) {
+        Some(
+            rustix::fs::open(
+                "/dev/null",
+                rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC,
+                rustix::fs::Mode::empty(),
+            )
+            .map_err(|e| Error::syscall("open(\"/dev/null\", O_RDWR)", e.into()))?,
+        )
+    } else {
+        None
+    };
+    let mut piped: [Option<(OwnedFd, OwnedFd)>; 3] = [None, None, None];
+    for (n, s) in b.stdio.iter().enumerate() {
+        if matches!(s, Stdio::Piped) {
+            let (r, w) = pipe()?;
+            piped[n] = Some(if n == 0 { (w, r) } else { (r, w) });
+        }
+    }
+    Ok((dev_null, piped))
+}
+
+/// The end of a spawn: the seccomp listener (it comes before the report: a
+/// notifying filter may trap execve), its handler thread, then the child's report.
+fn finish(
+    plan: &plan::Plan,
+    err_r: OwnedFd,
+    listener_sock: Option<OwnedFd>,
+    handler: Option<crate::seccomp::NotifyHandler>,
+    keep_listener: bool,
+) -> Result<(Option<Listener>, Option<std::thread::JoinHandle<()>>)> {
+    let mut listener = None;
+    if let Some(sock) = listener_sock {
+        let fd = sys::recv_fd(sock.as_raw_fd())
+            .map_err(|e| Error::syscall("recvmsg(seccomp listener socket)", e))?;
+        listener = fd.map(Listener::new);
+    }
+    let mut handler_thread = None;
+    if let (Some(l), Some(mut h)) = (listener.take_if(|_| !keep_listener), handler) {
+        handler_thread = Some(std::thread::spawn(move || {
+            let _ = l.serve(|l, n| h(l, n));
+        }));
+    }
+    match read_report(err_r)? {
+        None => Ok((listener, handler_thread)),
+        Some((step, errno)) => {
+            let label = plan
+                .labels
+                .get(step)
+                .cloned()
+                .unwrap_or_else(|| format!("setup step {step}"));
+            Err(Error::Setup {
+                step: label,
+                source: Errno(std::io::Error::from_raw_os_error(errno)),
+            })
+        }
+    }
+}
+
+/// [`Container::exec_in`]: a helper child joins the container's namespaces through
+/// its pidfd and forks the program into them as a child of the caller.
+pub(crate) fn exec_in(target: &Container, mut b: ContainerBuilder) -> Result<Container> {
+    let refused = [
+        (!b.namespaces.is_empty(), "namespaces"),
+        (b.root.is_some() || !b.mounts.is_empty(), "root/mounts"),
+        (b.hostname.is_some(), "hostname"),
+        (b.set_tid.is_some(), "set_tid"),
+        (b.cgroup.is_some(), "cgroup"),
+        (
+            b.uid_map != IdMapping::RootIsCaller || b.gid_map != IdMapping::RootIsCaller,
+            "id maps",
+        ),
+    ];
+    if let Some((_, what)) = refused.iter().find(|(bad, _)| *bad) {
+        return Err(Error::invalid(
+            format!("exec_in with {what}"),
+            "exec_in joins the container's own namespaces, root and maps",
+        ));
+    }
+    let SeccompParts {
+        seccomp,
+        handler,
+        keep_listener,
+        wants_listener,
+    } = take_seccomp(&mut b)?;
+    let (err_r, err_w) = pipe()?;
+    let (pidfd_mine, pidfd_child) = socketpair()?;
+    let listener_socks = if wants_listener {
+        Some(socketpair()?)
+    } else {
+        None
+    };
+    let (dev_null, piped) = stdio_fds(&b)?;
+    let spawn_fds = SpawnFds {
+        sync_r: None,
+        listener_sock: listener_socks.as_ref().map(|(_, c)| c.as_raw_fd()),
+        tree_sock: None,
+        dev_null: dev_null.as_ref().map(|f| f.as_raw_fd()),
+        piped: [0, 1, 2].map(|n| piped[n].as_ref().map(|(_, c)| c.as_raw_fd())),
+        become_root: None,
+    };
+    let mut plan = plan::prepare_exec_in(
+        &b,
+        &spawn_fds,
+        seccomp,
+        target.pidfd().as_raw_fd(),
+        target.namespaces(),
+        pidfd_child.as_raw_fd(),
+    )?;
+    let args = CloneArgs::new().flags(CloneFlags::CLEAR_SIGHAND);
+    let (_, helper) = sys::clone_and_run(&args, &plan.steps, &mut plan.slots, err_w.as_raw_fd())?;
+    drop((err_w, pidfd_child, dev_null));
+    let listener_sock = listener_socks.map(|(p, _)| p);
+    let parent_pipes: [Option<OwnedFd>; 3] = piped.map(|p| p.map(|(mine, _)| mine));
+    b.fds.clear();
+
+    // The helper sends the new process's pidfd, then exits: reap it.
+    let received = sys::recv_fd(pidfd_mine.as_raw_fd());
+    let helper_status = helper.wait();
+    let process = match received {
+        Ok(Some(fd)) => Some(PidFd::from(fd)),
+        Ok(None) => None,
+        Err(e) => return Err(Error::syscall("recvmsg(exec_in pidfd socket)", e)),
+    };
+    let r = finish(&plan, err_r, listener_sock, handler, keep_listener);
+    let result = match (r, process) {
+        (Ok((listener, thread)), Some(pidfd)) => {
+            let pid = pidfd.pid()?.as_raw();
+            let [stdin, stdout, stderr] = parent_pipes;
+            return Ok(Container::new(
+                pid,
+                pidfd,
+                target.namespaces(),
+                [stdin, stdout, stderr],
+                listener,
+                thread,
+                None,
+            ));
+        }
+        (Ok(_), None) => Err(Error::syscall(
+            "exec_in helper",
+            std::io::Error::from_raw_os_error(libc::ECHILD),
+        )),
+        (Err(e), Some(pidfd)) => Err(e.with_cleanup(kill_and_reap(&pidfd))),
+        (Err(e), None) => Err(e),
+    };
+    result.map_err(|e| e.with_cleanup(helper_status.err().map(Error::from)))
 }
 
 /// Writes the id maps, sends the idmapped binds, then lets the child go on (one

@@ -371,31 +371,6 @@ pub(crate) fn capset(effective: u64, permitted: u64, inheritable: u64) -> Res {
     check(unsafe { libc::syscall(libc::SYS_capset, &header as *const CapHeader, data.as_ptr()) })
 }
 
-/// `keyctl(KEYCTL_JOIN_SESSION_KEYRING, name)`: a fresh session keyring.
-pub(crate) fn join_session_keyring(name: Option<&CStr>) -> Res {
-    // SAFETY: `name` is null (anonymous keyring) or NUL-terminated and outlives the call.
-    check(unsafe { libc::syscall(libc::SYS_keyctl, 1 as c_long, opt_ptr(name)) })
-}
-
-/// `seccomp(SECCOMP_SET_MODE_FILTER, flags, &prog)`: returns the listener fd when
-/// `flags` has `SECCOMP_FILTER_FLAG_NEW_LISTENER`.
-pub(crate) fn seccomp_set_filter(filter: &[libc::sock_filter], flags: c_uint) -> Res<c_int> {
-    let prog = libc::sock_fprog {
-        len: filter.len() as u16,
-        filter: filter.as_ptr().cast_mut(),
-    };
-    // SAFETY: `prog` points at `filter.len()` live instructions; the kernel copies them.
-    check(unsafe {
-        libc::syscall(
-            libc::SYS_seccomp,
-            libc::SECCOMP_SET_MODE_FILTER,
-            flags,
-            &prog as *const libc::sock_fprog,
-        )
-    })
-    .map(|r| r as c_int)
-}
-
 /// Sends one fd over a unix socket (`SCM_RIGHTS`), with a one-byte payload.
 pub(crate) fn send_fd(sock: RawFd, fd: RawFd) -> Res {
     #[repr(C)]
@@ -511,4 +486,48 @@ pub(crate) fn clone_and_run(
         linception_pidfd::CloneResult::Child => crate::child::run(steps, slots, err_fd),
         linception_pidfd::CloneResult::Parent { pid, pidfd } => Ok((pid.as_raw(), pidfd)),
     }
+}
+
+/// `setns(fd, nstype)` (with a pidfd: several `CLONE_NEW*` bits at once, Linux 5.8).
+pub(crate) fn setns(fd: RawFd, nstype: c_int) -> Res<c_int> {
+    // SAFETY: plain integer arguments.
+    check_int(unsafe { libc::setns(fd, nstype) })
+}
+
+/// `pidfd_send_signal(pidfd, SIGKILL, NULL, 0)`.
+pub(crate) fn pidfd_kill(pidfd: RawFd) -> Res {
+    // SAFETY: plain integer arguments and a null siginfo.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd,
+            libc::SIGKILL,
+            ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    })
+}
+
+/// `clone3({CLONE_PARENT | CLONE_PIDFD})` from the exec_in
+/// helper: `None` in the new process, `Some(pidfd)` in the helper.
+pub(crate) fn clone_into_parent() -> Res<Option<RawFd>> {
+    let mut pidfd: c_int = -1;
+    // SAFETY: clone_args is a plain C struct of integers; zero is "unset".
+    let mut args: libc::clone_args = unsafe { std::mem::zeroed() };
+    args.flags = (libc::CLONE_PARENT | libc::CLONE_PIDFD) as u64;
+    args.pidfd = &mut pidfd as *mut c_int as u64;
+    // clone3 refuses an exit_signal with CLONE_PARENT: the new process inherits the
+    // helper's (SIGCHLD, to the caller).
+    args.exit_signal = 0;
+    // SAFETY: `args` is live and of the size passed; `pidfd` outlives the call. Only
+    // the single-threaded exec_in helper calls this (between clone3 and execve), and
+    // the new process goes on with the same allocation-free step executor.
+    let r = check(unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &mut args as *mut libc::clone_args,
+            size_of::<libc::clone_args>(),
+        )
+    })?;
+    Ok(if r == 0 { None } else { Some(pidfd) })
 }

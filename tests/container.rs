@@ -460,3 +460,163 @@ fn namespace_fds_are_the_containers() {
         );
     }
 }
+
+fn exec_in_roundtrip() -> String {
+    let mut c = sh("exec sleep 100")
+        .hostname("box")
+        .namespaces(Namespaces::NET)
+        .spawn()
+        .unwrap();
+    let script = "hostname; echo $$; cat /proc/1/comm; id -u; ls /proc/self/ns | wc -l; \
+                  tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '";
+    let out = stdout_of_handle(
+        c.exec_in(
+            Container::builder("/bin/sh")
+                .args(["-c", script])
+                .stdout(Stdio::Piped),
+        )
+        .unwrap(),
+    );
+    c.kill().unwrap();
+    c.wait().unwrap();
+    // Once the container is gone, there is nothing to join.
+    let err = c
+        .exec_in(Container::builder("/bin/true"))
+        .expect_err("exec_in into an exited container");
+    assert!(err.raw_os_error().is_some(), "{err}");
+    out
+}
+
+fn stdout_of_handle(mut c: Container) -> String {
+    let mut out = String::new();
+    c.take_stdout().unwrap().read_to_string(&mut out).unwrap();
+    assert!(c.wait().unwrap().success(), "{out}");
+    out
+}
+
+fn check_exec_in(out: &str) {
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "box", "{out}");
+    let pid: u32 = lines[1].parse().unwrap();
+    assert!(
+        pid > 1 && pid < 100,
+        "pid in the container's namespace: {out}"
+    );
+    assert_eq!(lines[2], "sleep", "{out}");
+    assert_eq!(lines[3], "0", "{out}");
+    assert_eq!(lines[5], "lo", "the container's network namespace: {out}");
+}
+
+#[test]
+fn exec_in_joins_the_container() {
+    require!(Feature::UserNs, Feature::PidfdOpen);
+    Fork::new().run(|| {
+        let out = exec_in_roundtrip();
+        check_exec_in(&out);
+        common::assert_no_children();
+    });
+}
+
+#[test]
+fn exec_in_rootless() {
+    require!(Feature::UnprivilegedUserNs, Feature::PidfdOpen);
+    let out = Fork::new().unprivileged().run(exec_in_roundtrip);
+    check_exec_in(&out);
+}
+
+#[test]
+fn exec_in_refuses_container_options() {
+    require!(Feature::UserNs);
+    let c = sh("sleep 100").spawn().unwrap();
+    let err = c
+        .exec_in(Container::builder("/bin/true").hostname("x"))
+        .unwrap_err();
+    assert_eq!(err.kind(), linception::ErrorKind::InvalidArgument);
+    assert!(err.to_string().contains("hostname"), "{err}");
+}
+
+#[test]
+fn idmapped_bind_shows_host_owner_as_container_root() {
+    require!(Feature::Root, Feature::UserNs, Feature::MountSetattrIdmap);
+    let dir = std::env::temp_dir().join(format!("linception-idmap-{}", std::process::id()));
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("file"), "x").unwrap(); // owned by uid 0 on the host
+    let map = IdMap::new([Extent::new(0, 300_000, 65_536)]).unwrap();
+    let run = |idmapped: bool| {
+        let bind = Mount::bind(&dir, "/data");
+        let bind = if idmapped { bind.idmapped() } else { bind };
+        output(
+            sh("stat -c %u /data/file; touch /data/new && stat -c %u /data/new")
+                .uid_map(IdMapping::Map(map.clone()))
+                .gid_map(IdMapping::Map(map.clone()))
+                .mount(bind),
+        )
+    };
+    let (plain_st, plain) = run(false);
+    let (mapped_st, mapped) = run(true);
+    let new_owner = std::fs::metadata(dir.join("new")).map(|m| {
+        use std::os::unix::fs::MetadataExt;
+        m.uid()
+    });
+    std::fs::remove_dir_all(&dir).unwrap();
+    // Without the idmap, the host's root is unmapped inside (the overflow uid) and
+    // root inside cannot write there.
+    assert_eq!(plain.lines().next(), Some("65534"), "{plain}");
+    assert!(!plain_st.success());
+    // With it, host uid 0 is uid 0 inside, and what root inside creates is uid 0 on disk.
+    assert!(mapped_st.success(), "{mapped}");
+    assert_eq!(mapped, "0\n0\n");
+    assert_eq!(new_owner.unwrap(), 0);
+}
+
+#[test]
+fn cgroup_placement_and_removal() {
+    require!(Feature::Root, Feature::CloneIntoCgroup);
+    let name = format!("linception-test-{}", std::process::id());
+    let path = format!("/sys/fs/cgroup/unified/{name}");
+    let out =
+        stdout_of(sh("cat /proc/self/cgroup | grep '^0::'").cgroup(linception::Cgroup::new(&path)));
+    assert_eq!(out.trim(), format!("0::/{name}"));
+    assert!(
+        !std::path::Path::new(&path).exists(),
+        "cgroup not removed at reap"
+    );
+    // With a cgroup namespace, the container sees its cgroup as the root.
+    let out = stdout_of(
+        sh("cat /proc/self/cgroup | grep '^0::'")
+            .namespaces(Namespaces::CGROUP)
+            .cgroup(linception::Cgroup::new(&path)),
+    );
+    assert_eq!(out.trim(), "0::/");
+    assert!(!std::path::Path::new(&path).exists());
+}
+
+#[test]
+fn cgroup_limits_need_the_controller() {
+    require!(Feature::Root, Feature::CloneIntoCgroup);
+    let root = "/sys/fs/cgroup/unified";
+    let controllers = std::fs::read_to_string(format!("{root}/cgroup.subtree_control")).unwrap();
+    let path = format!("{root}/linception-limits-{}", std::process::id());
+    let r = sh("cat /sys/fs/cgroup/pids.max 2>/dev/null || echo none")
+        .cgroup(linception::Cgroup::new(&path).pids_max(16))
+        .stdout(Stdio::Piped)
+        .spawn();
+    if controllers.split_whitespace().any(|c| c == "pids") {
+        let mut c = r.unwrap();
+        assert_eq!(
+            std::fs::read_to_string(format!("{path}/pids.max"))
+                .unwrap()
+                .trim(),
+            "16"
+        );
+        c.wait().unwrap();
+    } else {
+        // pids is not enabled on this cgroup v2 tree: the error names the file
+        // (cgroupfs refuses to create it: EACCES).
+        let err = r.unwrap_err();
+        assert!(err.to_string().contains("pids.max"), "{err}");
+        assert_eq!(err.kind(), linception::ErrorKind::Os, "{err}");
+        assert!(err.raw_os_error().is_some(), "{err}");
+    }
+    assert!(!std::path::Path::new(&path).exists(), "cgroup left behind");
+}
