@@ -385,7 +385,7 @@ impl Error {
         self.errno().map(Errno::raw_os_error)
     }
 
-    /// The errno of a failed system call, as rustix spells it.
+    /// The errno of a failed system call, as an [`Errno`].
     pub fn errno(&self) -> Option<Errno> {
         Some(match self {
             Error::KeyNotFound { .. } => Errno::NOKEY,

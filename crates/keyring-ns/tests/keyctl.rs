@@ -542,3 +542,44 @@ fn bad_input_is_named_and_leaves_nothing() {
         );
     });
 }
+
+/// read() races update(): another thread flips the payload between a short and a
+/// long value; every read returns exactly one of them, never a truncated or stale
+/// length (the growing buffer retries when the key grew between calls). Bounded:
+/// ~1 s.
+#[test]
+fn read_races_update() {
+    require!(Feature::Root, Feature::Keyrings);
+    let (reads, grew) = Fork::new().unprivileged().run(|| {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let session = fresh_session();
+        let short = b"short".to_vec();
+        let long: Vec<u8> = (0..4000u32).map(|i| (i % 253) as u8).collect();
+        let key = add_key(KeyType::USER, "lnc-test.race", &short, session).unwrap();
+        let stop = AtomicBool::new(false);
+        let (mut reads, mut long_reads) = (0u64, 0u64);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                while !stop.load(Ordering::Relaxed) {
+                    update(key, &long).unwrap();
+                    update(key, &short).unwrap();
+                }
+            });
+            let deadline = Instant::now() + Duration::from_secs(1);
+            while Instant::now() < deadline {
+                let got = read(key).unwrap();
+                assert!(
+                    got == short || got == long,
+                    "read {} bytes, neither payload",
+                    got.len()
+                );
+                reads += 1;
+                long_reads += u64::from(got == long);
+            }
+            stop.store(true, Ordering::Relaxed);
+        });
+        (reads, long_reads)
+    });
+    assert!(reads > 100, "only {reads} reads in 1 s");
+    assert!(grew > 0, "never saw the long payload in {reads} reads");
+}
