@@ -31,7 +31,15 @@ fn bench(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("open_6_components");
     g.bench_function("openat_plain_baseline", |b| {
-        b.iter(|| openat(&dirfd, black_box(PATH), OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).unwrap())
+        b.iter(|| {
+            openat(
+                &dirfd,
+                black_box(PATH),
+                OFlags::RDONLY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .unwrap()
+        })
     });
     g.bench_function("rustix_openat2_in_root_raw", |b| {
         b.iter(|| {
@@ -45,9 +53,15 @@ fn bench(c: &mut Criterion) {
             .unwrap()
         })
     });
-    g.bench_function("root_open_kernel", |b| b.iter(|| kernel.open(black_box(PATH), OFlags::RDONLY).unwrap()));
-    g.bench_function("root_open_kernel_cached", |b| b.iter(|| cached.open(black_box(PATH), OFlags::RDONLY).unwrap()));
-    g.bench_function("root_open_fallback", |b| b.iter(|| fallback.open(black_box(PATH), OFlags::RDONLY).unwrap()));
+    g.bench_function("root_open_kernel", |b| {
+        b.iter(|| kernel.open(black_box(PATH), OFlags::RDONLY).unwrap())
+    });
+    g.bench_function("root_open_kernel_cached", |b| {
+        b.iter(|| cached.open(black_box(PATH), OFlags::RDONLY).unwrap())
+    });
+    g.bench_function("root_open_fallback", |b| {
+        b.iter(|| fallback.open(black_box(PATH), OFlags::RDONLY).unwrap())
+    });
     g.finish();
     std::fs::remove_dir_all(&dir).unwrap();
 }

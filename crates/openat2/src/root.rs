@@ -686,13 +686,16 @@ fn check_open(flags: OFlags, mode: Mode) -> Result<()> {
     Ok(())
 }
 
-/// The kernel path: `RESOLVE_CACHED` first if asked (a miss, or `EINVAL` from a
+/// The kernel path: `RESOLVE_CACHED` first if asked and the open needs no I/O (a miss, or `EINVAL` from a
 /// kernel before 5.12, falls through to a full lookup), then the full lookup,
 /// retried on `EAGAIN` (a rename or mount raced with `..`) up to
 /// [`MAX_EAGAIN_RETRIES`] times.
 #[inline]
 fn kernel_open(dirfd: BorrowedFd<'_>, path: &Path, how: &OpenHow) -> Result<OwnedFd> {
-    if how.resolve_flags().contains(ResolveFlags::CACHED) {
+    // O_CREAT, O_TRUNC and O_TMPFILE always miss the cache: go straight to the full lookup.
+    let needs_io = how.open_flags().intersects(OFlags::CREATE | OFlags::TRUNC)
+        || how.open_flags().contains(OFlags::TMPFILE);
+    if how.resolve_flags().contains(ResolveFlags::CACHED) && !needs_io {
         match raw_openat2(dirfd, path, how) {
             Ok(fd) => return Ok(fd),
             Err(Errno::AGAIN | Errno::INVAL) => {}

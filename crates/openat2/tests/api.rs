@@ -299,6 +299,12 @@ fn handle_reopen_by_fd() {
         assert!(e.to_string().contains("O_CREAT"), "{e}");
         let clone = h.try_clone().unwrap();
         assert_eq!(fd_ident(&clone), fd_ident(&h));
+        let raw = std::os::fd::AsRawFd::as_raw_fd(&root.as_fd());
+        assert_eq!(
+            format!("{root:?}"),
+            format!("Root {{ fd: {raw}, resolve: IN_ROOT, resolver: {resolver:?} }}")
+        );
+        assert_eq!(root.resolver(), resolver);
     }
 }
 
@@ -549,4 +555,90 @@ fn bad_input_clear_errors_no_leaks() {
             }
         })
     });
+}
+
+/// Random `mkdir_all` paths through `..`, `.` and symlinks build the same tree and
+/// give the same errors through the kernel and through the userspace resolver, and
+/// never create anything outside the root.
+#[test]
+fn proptest_mkdir_all_kernel_and_fallback_agree() {
+    let _serial = serial();
+    require!(Feature::Openat2);
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+    let parts = prop::sample::select(vec![
+        "..", ".", "abs", "rel", "up", "x", "y", "dangling", "file", "dir", "escape", "rootlink",
+        "loop1",
+    ]);
+    let strategy = (
+        any::<bool>(),
+        prop::collection::vec(parts, 1..6),
+        any::<bool>(),
+    );
+    let mut runner = TestRunner::new(Config {
+        cases: 48,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    runner
+        .run(&strategy, |(absolute, comps, strict)| {
+            let path = format!("{}{}", if absolute { "/" } else { "" }, comps.join("/"));
+            let mut results = Vec::new();
+            for resolver in RESOLVERS {
+                let f = Fixture::tree("prop-mkdir");
+                let flags = if strict {
+                    ResolveFlags::BENEATH
+                } else {
+                    ResolveFlags::IN_ROOT
+                };
+                let root = f.open_root(resolver, flags);
+                let res = root.mkdir_all(&path, mode(0o755)).map(|h| {
+                    let st = h.metadata().unwrap();
+                    assert_eq!(st.st_mode & libc::S_IFMT, libc::S_IFDIR);
+                    ident_rel(&f, fd_ident(&h))
+                });
+                let res = res.map_err(|e| e.raw_os_error());
+                let outside: Vec<_> = std::fs::read_dir(&f.base)
+                    .unwrap()
+                    .map(|e| e.unwrap().file_name())
+                    .collect();
+                prop_assert_eq!(
+                    outside.len(),
+                    2,
+                    "{:?} created outside the root: {:?}",
+                    path,
+                    outside
+                );
+                results.push((res, tree(&f.root)));
+            }
+            prop_assert_eq!(&results[0], &results[1], "{:?} strict={}", path, strict);
+            Ok(())
+        })
+        .unwrap();
+}
+
+/// The path below the root of the directory with this identity.
+fn ident_rel(f: &Fixture, id: (u64, u64)) -> String {
+    for p in walk(&f.root) {
+        let m = std::fs::symlink_metadata(&p).unwrap();
+        if m.is_dir() && ident(&p, false) == id {
+            return p
+                .strip_prefix(&f.root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+        }
+    }
+    panic!("{id:?} is not a directory inside the root");
+}
+
+/// Every directory below the root, relative.
+fn tree(root: &std::path::Path) -> Vec<String> {
+    let mut v: Vec<String> = walk(root)
+        .into_iter()
+        .filter(|p| std::fs::symlink_metadata(p).unwrap().is_dir())
+        .map(|p| p.strip_prefix(root).unwrap().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
 }

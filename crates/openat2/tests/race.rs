@@ -176,7 +176,11 @@ fn symlink_swap_race_never_escapes() {
                 }
             },
             || {
-                let path = if i.is_multiple_of(2) { "link" } else { "d/../link" };
+                let path = if i.is_multiple_of(2) {
+                    "link"
+                } else {
+                    "d/../link"
+                };
                 i += 1;
                 let res = root.open(path, OFlags::RDONLY);
                 if let Err(e) = classify(res, inside, &[libc::ENOENT], &mut stats) {
