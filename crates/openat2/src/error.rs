@@ -73,6 +73,21 @@ pub enum ErrorKind {
 ///
 /// Kernel failures display like the call that failed, with its arguments, then the
 /// errno's text and name: `openat2(fd 3, "a/b", { ... }): No such file or directory (ENOENT)`.
+///
+/// # Examples
+///
+/// ```
+/// use linception_openat2::{ErrorKind, OFlags, Root};
+///
+/// let root = Root::new("/")?.strict();
+/// let err = root.open("../etc/passwd", OFlags::RDONLY).unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::Escape);
+/// assert_eq!(err.raw_os_error(), Some(libc::EXDEV));
+/// assert!(err.to_string().starts_with("openat2(fd "));
+/// let io: std::io::Error = err.into();
+/// assert_eq!(io.raw_os_error(), Some(libc::EXDEV));
+/// # Ok::<(), linception_openat2::Error>(())
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {

@@ -9,6 +9,16 @@ bitflags::bitflags! {
     ///
     /// Unknown bits are kept (`const _ = !0`) so that a newer kernel's flags pass
     /// through the raw wrapper; [`Root`](crate::Root) refuses them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use linception_openat2::ResolveFlags;
+    ///
+    /// let flags = ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS;
+    /// assert_eq!(format!("{flags:?}"), "NO_MAGICLINKS|IN_ROOT");
+    /// assert!(ResolveFlags::from_bits_retain(1 << 40).unknown().bits() != 0);
+    /// ```
     #[repr(transparent)]
     #[derive(Copy, Clone, Eq, PartialEq, Hash, Default)]
     pub struct ResolveFlags: u64 {

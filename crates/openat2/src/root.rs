@@ -25,6 +25,20 @@ use crate::path::{check, show, split_parent};
 pub const MAX_EAGAIN_RETRIES: u32 = 64;
 
 /// Which resolver a [`Root`] uses.
+///
+/// # Examples
+///
+/// ```
+/// use linception_openat2::{Resolver, Root, OFlags};
+///
+/// // The userspace resolver gives the kernel's answers, on any kernel.
+/// let kernel = Root::new("/")?;
+/// let fallback = Root::new("/")?.with_resolver(Resolver::Fallback);
+/// let a = kernel.metadata("proc/../proc/self/../..")?;
+/// let b = fallback.metadata("proc/../proc/self/../..")?;
+/// assert_eq!((a.st_dev, a.st_ino), (b.st_dev, b.st_ino));
+/// # Ok::<(), linception_openat2::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Resolver {
@@ -50,6 +64,9 @@ pub enum Resolver {
 ///
 /// Mutating methods resolve the parent directory inside the root, then act with an
 /// `*at()` call relative to that directory's fd: never through a joined host path.
+///
+/// Since Linux 5.6 through the kernel's `openat2`; on older kernels through the
+/// userspace resolver (see [`Resolver`]).
 ///
 /// # Examples
 ///
