@@ -185,6 +185,16 @@ pub enum ErrorKind {
 /// `keyctl(KEYCTL_READ, 123456789, <buffer>, 64): Key has been revoked (EKEYREVOKED)`.
 /// The key-specific errnos are named variants carrying the serial of the key (or
 /// keyring) the call was about, so they can be matched directly.
+///
+/// ```no_run
+/// use linception_keyring_ns::{Error, KeySerial, read};
+///
+/// match read(KeySerial::from_raw(123456789)) {
+///     Ok(payload) => println!("{} bytes", payload.len()),
+///     Err(Error::KeyExpired { key, .. } | Error::KeyRevoked { key, .. }) => println!("{key} is gone"),
+///     Err(err) => eprintln!("{err}"), // keyctl(KEYCTL_READ, 123456789, <buffer>, 512): ...
+/// }
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -434,10 +444,16 @@ impl Error {
 /// Whether an `EOPNOTSUPP` from `op` means the kernel lacks the operation (rather
 /// than, say, a keyring restriction refusing a link).
 fn op_missing(op: Op) -> bool {
-    match crate::keyctl::caps::cached_capabilities() {
+    op_missing_with(op, crate::keyctl::caps::cached_capabilities())
+}
+
+/// [`op_missing`] with the capabilities given (`None`: a kernel before 5.3).
+fn op_missing_with(op: Op, caps: Option<crate::Capabilities>) -> bool {
+    match caps {
         Some(caps) => op.capability(&caps) == Some(false),
-        // No KEYCTL_CAPABILITIES: a kernel before 5.3, which lacks KEYCTL_MOVE only
-        // if it predates 5.1; the other optional operations are older.
+        // No KEYCTL_CAPABILITIES: a kernel before 5.3, which lacks KEYCTL_MOVE if
+        // it predates 5.1 and persistent keyrings if configured out; the other
+        // optional operations are older than any kernel this crate supports.
         None => matches!(op, Op::Move | Op::GetPersistent),
     }
 }
@@ -555,5 +571,83 @@ impl fmt::Display for ErrnoName {
             errno => return write!(f, "errno {}", errno.raw_os_error()),
         };
         f.write_str(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Capabilities;
+
+    fn err(op: Op, errno: Errno) -> Error {
+        Error::from_errno(op, KeySerial::from_raw(42), errno, || "42".to_string())
+    }
+
+    /// ENOSYS (no CONFIG_KEYS) is `Unsupported`, whatever the operation.
+    #[test]
+    fn enosys_is_unsupported() {
+        let e = err(Op::Read, Errno::NOSYS);
+        assert_eq!(e.kind(), ErrorKind::Unsupported);
+        assert_eq!(e.raw_os_error(), Some(libc::ENOSYS));
+        assert_eq!(
+            e.to_string(),
+            "keyctl(KEYCTL_READ, 42): Function not implemented (ENOSYS): \
+             the kernel key retention service (CONFIG_KEYS) needs Linux 2.6.10"
+        );
+    }
+
+    /// EOPNOTSUPP means "missing operation" only when the kernel says it lacks it:
+    /// forced here with made-up capability sets (an old kernel, a kernel without
+    /// persistent keyrings), since this kernel has everything.
+    #[test]
+    fn eopnotsupp_follows_the_capabilities() {
+        let all = Capabilities::from_bytes(&[0xff, 0x03]);
+        let no_persistent = Capabilities::from_bytes(&[0xfd, 0x03]);
+        assert!(
+            !op_missing_with(Op::Move, Some(all)),
+            "a restriction refusing a move"
+        );
+        assert!(op_missing_with(Op::GetPersistent, Some(no_persistent)));
+        assert!(!op_missing_with(Op::Link, Some(no_persistent)));
+        assert!(
+            op_missing_with(Op::Move, None),
+            "before 5.3 a refusal may be a missing op"
+        );
+        assert!(!op_missing_with(Op::Link, None));
+        // Read and capabilities have their own meanings.
+        assert_eq!(
+            err(Op::Read, Errno::OPNOTSUPP).kind(),
+            ErrorKind::NotReadable
+        );
+        let caps = err(Op::Capabilities, Errno::OPNOTSUPP);
+        assert!(matches!(
+            caps,
+            Error::Unsupported {
+                feature: "KEYCTL_CAPABILITIES",
+                min_kernel: "5.3",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn named_errnos_carry_the_key() {
+        for (errno, kind) in [
+            (Errno::NOKEY, ErrorKind::KeyNotFound),
+            (Errno::KEYEXPIRED, ErrorKind::KeyExpired),
+            (Errno::KEYREVOKED, ErrorKind::KeyRevoked),
+            (Errno::DQUOT, ErrorKind::QuotaExceeded),
+            (Errno::ACCESS, ErrorKind::PermissionDenied),
+        ] {
+            let e = err(Op::Link, errno);
+            assert_eq!(
+                (e.kind(), e.key(), e.errno()),
+                (kind, Some(KeySerial::from_raw(42)), Some(errno))
+            );
+            let io: io::Error = e.into();
+            assert_eq!(io.raw_os_error(), Some(errno.raw_os_error()));
+        }
+        let e = err(Op::Link, Errno::from_raw_os_error(4000));
+        assert!(e.to_string().ends_with("(errno 4000)"), "{e}");
     }
 }

@@ -106,6 +106,13 @@ impl fmt::Display for Permission {
 
 bitflags::bitflags! {
     /// Flags of [`move_key`](crate::move_key) (`KEYCTL_MOVE`).
+    ///
+    /// ```
+    /// use linception_keyring_ns::MoveFlags;
+    ///
+    /// assert_eq!(MoveFlags::EXCL.bits(), 1);
+    /// assert!(MoveFlags::default().is_empty());
+    /// ```
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
     pub struct MoveFlags: u32 {
         /// `KEYCTL_MOVE_EXCL`: fail with `EEXIST` if the destination keyring
