@@ -527,3 +527,21 @@ fn named_session_joinable_only_when_searchable() {
         });
     }
 }
+
+/// The session keyring belongs to the thread's credentials: a thread that joins
+/// a new one leaves the other threads' alone.
+#[test]
+fn join_changes_only_the_calling_thread() {
+    require!(Feature::Root, Feature::Keyrings);
+    Fork::new().unprivileged().run(|| {
+        let main_session = fresh_session();
+        let joined = std::thread::spawn(|| SessionPlan::anonymous().join().unwrap().as_raw())
+            .join()
+            .unwrap();
+        assert_ne!(joined, main_session.as_raw());
+        assert_eq!(
+            get_keyring_id(KeySerial::SESSION_KEYRING, false).unwrap(),
+            main_session
+        );
+    });
+}

@@ -2,7 +2,7 @@
 //! a container runtime needs, one function per operation.
 //!
 //! Each function is named after its `KEYCTL_*` operation (searchable by that name
-//! through `#[doc(alias)]`), takes [`KeySerial`](crate::KeySerial)s, and returns a
+//! through `#[doc(alias)]`), takes [`KeySerial`]s, and returns a
 //! [`Result`] whose error displays like the call. None of them allocates on
 //! success except the ones that return owned data ([`read`], [`describe`],
 //! [`read_keyring`], [`get_security`]); [`read_into`] is their allocation-free
