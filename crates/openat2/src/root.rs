@@ -221,23 +221,18 @@ impl Root {
     /// - [openat2(2)](https://man7.org/linux/man-pages/man2/openat2.2.html)
     pub fn open_with(&self, path: impl AsRef<Path>, how: &OpenHow) -> Result<OwnedFd> {
         let extra = how.resolve_flags();
+        let all = self.resolve | extra;
         if !extra.unknown().is_empty()
-            || (extra.contains(ResolveFlags::BENEATH)
-                && self.resolve.contains(ResolveFlags::IN_ROOT))
+            || all.contains(ResolveFlags::BENEATH | ResolveFlags::IN_ROOT)
         {
             return Err(Error::invalid(
                 "resolve flags",
                 format!("{extra:?}"),
-                "has unknown bits or conflicts with the root's scope",
+                "has unknown bits or conflicts with the root's BENEATH/IN_ROOT scope",
                 libc::EINVAL,
             ));
         }
-        self.open_raw(
-            path.as_ref(),
-            how.open_flags(),
-            how.mode_bits(),
-            self.resolve | extra,
-        )
+        self.open_raw(path.as_ref(), how.open_flags(), how.mode_bits(), all)
     }
 
     /// Opens a file inside the root: like `std::fs::OpenOptions::open` with these

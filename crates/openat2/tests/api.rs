@@ -515,6 +515,35 @@ fn bad_input_clear_errors_no_leaks() {
                     )
                     .unwrap_err();
                 assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+                for extra in [
+                    ResolveFlags::BENEATH,
+                    ResolveFlags::BENEATH | ResolveFlags::NO_XDEV,
+                ] {
+                    let e = root
+                        .open_with("file", &OpenHow::new(OFlags::RDONLY).resolve(extra))
+                        .unwrap_err();
+                    assert!(
+                        e.to_string()
+                            .contains("conflicts with the root's BENEATH/IN_ROOT scope"),
+                        "{e}"
+                    );
+                }
+                let strict = root.try_clone().unwrap().strict();
+                let e = strict
+                    .open_with(
+                        "file",
+                        &OpenHow::new(OFlags::RDONLY).resolve(ResolveFlags::IN_ROOT),
+                    )
+                    .unwrap_err();
+                assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+                // A policy flag added per call applies: NO_SYMLINKS refuses the chain.
+                let e = root
+                    .open_with(
+                        "chain1",
+                        &OpenHow::new(OFlags::RDONLY).resolve(ResolveFlags::NO_SYMLINKS),
+                    )
+                    .unwrap_err();
+                assert_eq!(e.kind(), ErrorKind::SymlinkRefused, "{e}");
                 let e = root.symlink("", "newlink").unwrap_err();
                 assert!(e.to_string().contains("invalid symlink target \"\""), "{e}");
                 let e = root.symlink("x\0y", "newlink").unwrap_err();
