@@ -243,8 +243,14 @@ pub(crate) fn spawn(mut b: ContainerBuilder) -> Result<Container> {
     };
     // With 0 mapped on both sides, the child becomes root inside before its setup
     // (its ids outside may not be mapped at all).
+    // Not needed when the caller's own ids are what maps to 0 (it is root inside as
+    // soon as the maps are written).
+    let euid = rustix::process::geteuid().as_raw();
+    let egid = rustix::process::getegid().as_raw();
     let become_root = maps.as_ref().and_then(|(u, g, deny)| {
-        (u.map_down(0).is_some() && g.map_down(0).is_some()).then_some(!deny)
+        let mapped = u.map_down(0).is_some() && g.map_down(0).is_some();
+        let already = u.map_down(0) == Some(euid) && g.map_down(0) == Some(egid);
+        (mapped && !already).then_some(!deny)
     });
     let maps = maps.map(|(u, g, deny)| (u.to_string(), g.to_string(), deny));
 
