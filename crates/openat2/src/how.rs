@@ -209,8 +209,9 @@ const NO: u8 = 2;
 static AVAILABLE: AtomicU8 = AtomicU8::new(UNKNOWN);
 static PRETEND_ENOSYS: AtomicBool = AtomicBool::new(false);
 
-/// Whether the kernel has `openat2`: false once a call returned `ENOSYS` (the
-/// answer is cached), or while a test pretends it is missing.
+/// Whether `openat2` can be used: probed once (the answer is cached), false when
+/// the probe gets `ENOSYS` or a seccomp filter's `EPERM`, once any call returned
+/// `ENOSYS`, or while a test pretends it is missing.
 pub(crate) fn kernel_has_openat2() -> bool {
     if PRETEND_ENOSYS.load(Ordering::Relaxed) {
         return false;
@@ -219,18 +220,18 @@ pub(crate) fn kernel_has_openat2() -> bool {
         YES => true,
         NO => false,
         _ => {
-            // Probe: open "/" with O_PATH (the fd is closed at once); only ENOSYS matters.
+            // Probe: open "/" with O_PATH (the fd is closed at once). ENOSYS: no
+            // openat2; EPERM: a seccomp filter refuses it (opening "/" with O_PATH
+            // cannot fail with EPERM otherwise). Either way, use the fallback.
             let how = OpenHow::new(OFlags::PATH);
-            let has = !matches!(
-                rustix::fs::openat2(
-                    rustix::fs::CWD,
-                    "/",
-                    how.flags | OFlags::CLOEXEC,
-                    how.mode,
-                    how.resolve.to_rustix()
-                ),
-                Err(rustix::io::Errno::NOSYS)
+            let res = rustix::fs::openat2(
+                rustix::fs::CWD,
+                "/",
+                how.flags | OFlags::CLOEXEC,
+                how.mode,
+                how.resolve.to_rustix(),
             );
+            let has = !matches!(res, Err(rustix::io::Errno::NOSYS | rustix::io::Errno::PERM));
             AVAILABLE.store(if has { YES } else { NO }, Ordering::Relaxed);
             has
         }
