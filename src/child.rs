@@ -370,7 +370,7 @@ fn run_step(step: &Step, state: &mut ChildState<'_>) -> Res<()> {
                 .map_err(|e| e.errno.raw_os_error())
         }
         Step::DropBounding { keep, last_cap } => {
-            for cap in 0..=*last_cap {
+            for cap in 0..=(*last_cap).min(63) {
                 if keep & (1u64 << cap) == 0 {
                     sys::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0)?;
                 }

@@ -457,8 +457,6 @@ pub(crate) fn recv_fd(sock: RawFd) -> std::io::Result<Option<OwnedFd>> {
 
 /// `execve(path, argv, envp)`; returns only on failure.
 pub(crate) fn execve(path: &CStr, argv: &[*const c_char], envp: &[*const c_char]) -> i32 {
-    debug_assert!(argv.last().is_some_and(|p| p.is_null()));
-    debug_assert!(envp.last().is_some_and(|p| p.is_null()));
     // SAFETY: `argv` and `envp` are null-terminated arrays of pointers to NUL-terminated
     // strings owned by the spawn plan, alive until the exec replaces the image.
     unsafe { libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr()) };

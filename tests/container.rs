@@ -406,9 +406,19 @@ fn net_namespace_has_only_loopback() {
 #[test]
 fn time_namespace_offsets() {
     require!(Feature::UserNs, Feature::TimeNs);
-    let out = stdout_of(sh("cut -d. -f1 /proc/uptime").boottime_offset(1_000_000, 0));
-    let uptime: u64 = out.trim().parse().unwrap();
+    let out = stdout_of(
+        sh("cut -d. -f1 /proc/uptime; cat /proc/self/timens_offsets")
+            .boottime_offset(1_000_000, 0)
+            .monotonic_offset(-5, 250),
+    );
+    let lines: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    let uptime: u64 = lines[0][0].parse().unwrap();
     assert!(uptime >= 1_000_000, "uptime {uptime}");
+    assert!(lines.contains(&vec!["monotonic", "-5", "250"]), "{out}");
+    assert!(lines.contains(&vec!["boottime", "1000000", "0"]), "{out}");
 }
 
 #[test]

@@ -60,6 +60,38 @@ fn hundred_containers_while_threads_allocate() {
 }
 
 #[test]
+fn rootless_containers_from_threads() {
+    require!(Feature::UnprivilegedUserNs);
+    Fork::new()
+        .unprivileged()
+        .timeout(Duration::from_secs(60))
+        .run(|| {
+            assert_no_leaks(|| {
+                let threads: Vec<_> = (0..4)
+                    .map(|_| {
+                        std::thread::spawn(|| {
+                            for _ in 0..15 {
+                                let mut c = Container::builder("/bin/true")
+                                    .namespaces(NS)
+                                    .root(RootFs::Tmpfs)
+                                    .mounts(Mount::host_system())
+                                    .mount(Mount::proc("/proc"))
+                                    .spawn()
+                                    .expect("spawn");
+                                assert!(c.wait().expect("wait").success());
+                            }
+                        })
+                    })
+                    .collect();
+                for t in threads {
+                    t.join().unwrap();
+                }
+            });
+            assert_no_children();
+        });
+}
+
+#[test]
 fn failing_spawns_from_threads_leave_nothing() {
     require!(Feature::UserNs);
     Fork::new().timeout(Duration::from_secs(60)).run(|| {
