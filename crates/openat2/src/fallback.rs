@@ -160,6 +160,14 @@ fn walk(
             stack.pop();
             continue;
         }
+        // The kernel refuses O_CREAT on a last component with a trailing slash
+        // before looking it up.
+        if !final_name
+            && how.open_flags().contains(OFlags::CREATE)
+            && bytes[end..].iter().all(|&b| b == b'/')
+        {
+            return Err(err(Errno::ISDIR));
+        }
         let found = if final_name {
             open_last(cur, name, how, linkbuf).map_err(err)?
         } else {

@@ -89,6 +89,15 @@ fn exercise_ops(f: &Fixture, resolver: Resolver) {
             .unwrap(),
     );
     assert!(f.host(&format!("dir/dangle-{tag}")).is_file());
+    // O_CREAT with a trailing slash: EISDIR, existing or not.
+    for p in ["dir/", "newname/", "abs//"] {
+        let e = root.create(p, OFlags::WRONLY, mode(0o600)).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EISDIR), "{p}: {e}");
+    }
+    let e = root
+        .create("nonexistent/newname/", OFlags::WRONLY, mode(0o600))
+        .unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::ENOENT), "{e}");
     // O_NOFOLLOW on a symlink: ELOOP (SymlinkRefused).
     let e = root
         .open(format!("dl-{tag}"), OFlags::RDONLY | OFlags::NOFOLLOW)

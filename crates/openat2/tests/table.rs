@@ -391,8 +391,8 @@ fn table_cached_same_answers() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// Random paths of `.`, `..`, names and symlinks: the kernel and the userspace
-/// resolver give the same file or the same errno, for every flag set.
+/// Random paths of `.`, `..`, names and symlinks, with random open flags: the kernel
+/// and the userspace resolver give the same file or the same errno, for every flag set.
 #[test]
 fn proptest_kernel_and_fallback_agree() {
     let _serial = serial();
@@ -424,11 +424,20 @@ fn proptest_kernel_and_fallback_agree() {
         "b",
         "c",
     ]);
+    let open_flags = prop::sample::select(vec![
+        OFlags::PATH,
+        OFlags::PATH | OFlags::NOFOLLOW,
+        OFlags::PATH | OFlags::DIRECTORY,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW,
+        OFlags::RDONLY,
+        OFlags::RDONLY | OFlags::NOFOLLOW,
+        OFlags::RDONLY | OFlags::DIRECTORY,
+    ]);
     let strategy = (
         any::<bool>(),
         prop::collection::vec(parts, 1..8),
         0..COLUMNS.len(),
-        any::<bool>(),
+        open_flags,
     );
     let mut runner = TestRunner::new(Config {
         cases: 400,
@@ -440,7 +449,7 @@ fn proptest_kernel_and_fallback_agree() {
         .map(|&(_, flags)| RESOLVERS.map(|r| f.open_root(r, flags)))
         .collect();
     runner
-        .run(&strategy, |(absolute, comps, col, follow)| {
+        .run(&strategy, |(absolute, comps, col, oflags)| {
             let mut path = comps.join("/");
             if absolute {
                 path.insert(0, '/');
@@ -448,11 +457,11 @@ fn proptest_kernel_and_fallback_agree() {
             if path.is_empty() {
                 path.push('.');
             }
-            let how = OpenHow::new(path_flags(follow));
+            let how = OpenHow::new(oflags);
             let [kernel, fallback] = &roots[col];
             let a = outcome(kernel.open_with(&path, &how));
             let b = outcome(fallback.open_with(&path, &how));
-            prop_assert_eq!(a, b, "{:?} with {} follow={}", path, COLUMNS[col].0, follow);
+            prop_assert_eq!(a, b, "{:?} with {} {:?}", path, COLUMNS[col].0, oflags);
             Ok(())
         })
         .unwrap();
