@@ -630,3 +630,46 @@ fn cgroup_limits_need_the_controller() {
     }
     assert!(!std::path::Path::new(&path).exists(), "cgroup left behind");
 }
+
+#[test]
+fn maps_from_subuid_and_subgid() {
+    require!(Feature::Root, Feature::UserNs);
+    // /etc/subuid and /etc/subgid are replaced only inside this child's mount namespace.
+    let out = Fork::new().unshare(libc::CLONE_NEWNS).run(|| {
+        let dir = std::env::temp_dir().join(format!("linception-subid-{}", std::process::id()));
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join("subuid"), "root:100000:65536\n").unwrap();
+        std::fs::write(dir.join("subgid"), "root:300000:1000\n").unwrap();
+        for name in ["subuid", "subgid"] {
+            rustix::mount::mount_bind(dir.join(name), format!("/etc/{name}")).unwrap();
+        }
+        let out =
+            stdout_of(sh("cat /proc/self/uid_map /proc/self/gid_map; id -u").subid_maps("root"));
+        let missing = sh("true")
+            .subid_maps("no-such-user-linception")
+            .spawn()
+            .unwrap_err();
+        std::fs::remove_dir_all(&dir).unwrap();
+        (out, missing.to_string())
+    });
+    let (out, missing) = out;
+    let lines: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            vec!["0", "0", "1"],
+            vec!["1", "100000", "65536"],
+            vec!["0", "0", "1"],
+            vec!["1", "300000", "1000"],
+            vec!["0"],
+        ],
+        "{out}"
+    );
+    assert!(
+        missing.contains("/etc/subuid") && missing.contains("no-such-user-linception"),
+        "{missing}"
+    );
+}
