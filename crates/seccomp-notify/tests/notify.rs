@@ -34,7 +34,7 @@ fn supervise(
 #[test]
 fn errno_value_and_continue_answers() {
     require!(Feature::SeccompListener);
-    let out = Fork::new().run(|| {
+    let out = Fork::new().timeout(Duration::from_secs(20)).run(|| {
         let me = std::process::id() as i64;
         let errno = supervise(
             || (getppid() == -(libc::EPERM as i64)) as i32,
@@ -59,7 +59,7 @@ fn errno_value_and_continue_answers() {
 #[test]
 fn notification_fields_name_the_call() {
     require!(Feature::SeccompListener);
-    let (nr, arch, args, pid_ok) = Fork::new().run(|| {
+    let (nr, arch, args, pid_ok) = Fork::new().timeout(Duration::from_secs(20)).run(|| {
         let mut seen = None;
         let child = spawn_filtered(&notify_getppid(), FilterFlags::NEW_LISTENER, || {
             (getppid_with([1, 2, 3, 4, 5, u64::MAX]) == 9) as i32
@@ -94,7 +94,7 @@ fn notification_fields_name_the_call() {
 #[test]
 fn add_fd_at_a_number_with_cloexec_and_with_send() {
     require!(Feature::SeccompListener);
-    let (exit, results) = Fork::new().run(|| {
+    let (exit, results) = Fork::new().timeout(Duration::from_secs(20)).run(|| {
         // A pipe whose write end the caller receives twice.
         let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
         let child = spawn_filtered(&notify_getppid(), FilterFlags::NEW_LISTENER, || {
@@ -150,7 +150,7 @@ fn add_fd_at_a_number_with_cloexec_and_with_send() {
 #[test]
 fn caller_killed_while_pending_respond_is_notification_gone() {
     require!(Feature::SeccompListener, Feature::PidfdOpen);
-    let (err, valid_after, exit) = Fork::new().run(|| {
+    let (err, valid_after, exit) = Fork::new().timeout(Duration::from_secs(20)).run(|| {
         let child = spawn_filtered(&notify_getppid(), FilterFlags::NEW_LISTENER, || {
             getppid();
             0
@@ -187,7 +187,7 @@ fn caller_killed_while_pending_respond_is_notification_gone() {
 #[test]
 fn serve_goes_on_after_a_caller_dies_mid_call() {
     require!(Feature::SeccompListener, Feature::PidfdOpen);
-    let (exit, answered, gone) = Fork::new().run(|| {
+    let (exit, answered, gone) = Fork::new().timeout(Duration::from_secs(20)).run(|| {
         let child = spawn_filtered(&notify_getppid(), FilterFlags::NEW_LISTENER, || {
             // A victim (inheriting the filter) calls first; once it is dead, we call.
             // SAFETY: the grandchild is single-threaded.
@@ -276,7 +276,7 @@ fn many_threads_hammering_every_call_answered_exactly_once() {
 #[test]
 fn read_string_and_value_from_the_callers_memory() {
     require!(Feature::SeccompListener);
-    let (exit, path, value) = Fork::new().run(|| {
+    let (exit, path, value) = Fork::new().timeout(Duration::from_secs(20)).run(|| {
         let program = Filter::new(Action::Allow)
             .rule("chdir", Action::UserNotif)
             .rule_if(
@@ -328,7 +328,7 @@ fn read_string_and_value_from_the_callers_memory() {
 #[test]
 fn string_longer_than_the_limit_is_a_named_error() {
     require!(Feature::SeccompListener);
-    let msg = Fork::new().run(|| {
+    let msg = Fork::new().timeout(Duration::from_secs(20)).run(|| {
         let program = Filter::new(Action::Allow)
             .rule("chdir", Action::UserNotif)
             .compile()
@@ -357,7 +357,7 @@ fn string_longer_than_the_limit_is_a_named_error() {
 #[test]
 fn sync_wake_up_is_on_by_default() {
     require!(Feature::SeccompListener, Feature::SeccompSyncWakeUp);
-    let (supported, explicit) = Fork::new().run(|| {
+    let (supported, explicit) = Fork::new().timeout(Duration::from_secs(20)).run(|| {
         let child = spawn_filtered(&notify_getppid(), FilterFlags::NEW_LISTENER, || {
             (getppid() == 3) as i32
         });
@@ -375,25 +375,28 @@ fn sync_wake_up_is_on_by_default() {
 #[test]
 fn rootless_install_needs_no_new_privs_and_then_works() {
     require!(Feature::Root, Feature::SeccompListener);
-    let (keep_err, exit, answered) = Fork::new().unprivileged().run(|| {
-        let program = notify_getppid();
-        // Without no_new_privs and without CAP_SYS_ADMIN: refused, nothing installed,
-        // no fd left behind.
-        let keep_err = assert_no_leaks(|| {
-            let err = program
-                .install(FilterFlags::NEW_LISTENER, NoNewPrivs::Keep)
-                .unwrap_err();
-            (
-                matches!(err, Error::NoNewPrivs),
-                err.kind() == ErrorKind::PermissionDenied,
-                err.to_string(),
-            )
+    let (keep_err, exit, answered) = Fork::new()
+        .timeout(Duration::from_secs(20))
+        .unprivileged()
+        .run(|| {
+            let program = notify_getppid();
+            // Without no_new_privs and without CAP_SYS_ADMIN: refused, nothing installed,
+            // no fd left behind.
+            let keep_err = assert_no_leaks(|| {
+                let err = program
+                    .install(FilterFlags::NEW_LISTENER, NoNewPrivs::Keep)
+                    .unwrap_err();
+                (
+                    matches!(err, Error::NoNewPrivs),
+                    err.kind() == ErrorKind::PermissionDenied,
+                    err.to_string(),
+                )
+            });
+            // The helper sets no_new_privs in the grandchild.
+            let (exit, answered, _) =
+                supervise(|| (getppid() == 11) as i32, |_, _| Response::Value(11));
+            (keep_err, exit, answered)
         });
-        // The helper sets no_new_privs in the grandchild.
-        let (exit, answered, _) =
-            supervise(|| (getppid() == 11) as i32, |_, _| Response::Value(11));
-        (keep_err, exit, answered)
-    });
     assert!(keep_err.0 && keep_err.1, "{}", keep_err.2);
     assert!(keep_err.2.contains("no_new_privs"), "{}", keep_err.2);
     assert_eq!((exit, answered), (Exit::Code(1), 1));
@@ -401,7 +404,7 @@ fn rootless_install_needs_no_new_privs_and_then_works() {
 
 #[test]
 fn notify_without_listener_and_bad_fd_passing_are_refused_without_leaks() {
-    let (a, b) = Fork::new().run(|| {
+    let (a, b) = Fork::new().timeout(Duration::from_secs(20)).run(|| {
         assert_no_leaks(|| {
             let err = notify_getppid()
                 .install(FilterFlags::empty(), NoNewPrivs::Keep)
@@ -427,7 +430,7 @@ fn notify_without_listener_and_bad_fd_passing_are_refused_without_leaks() {
 #[test]
 fn listener_fd_type_conversions() {
     require!(Feature::SeccompListener);
-    let ok = Fork::new().run(|| {
+    let ok = Fork::new().timeout(Duration::from_secs(20)).run(|| {
         let child = spawn_filtered(&notify_getppid(), FilterFlags::NEW_LISTENER, || {
             (getppid() == 5) as i32
         });
@@ -450,7 +453,7 @@ fn listener_fd_type_conversions() {
 #[test]
 fn async_listener_receives_and_sees_the_filter_close() {
     require!(Feature::SeccompListener);
-    let (exit, answered, closed) = Fork::new().run(|| {
+    let (exit, answered, closed) = Fork::new().timeout(Duration::from_secs(20)).run(|| {
         let child = spawn_filtered(&notify_getppid(), FilterFlags::NEW_LISTENER, || {
             (getppid() == 1 && getppid() == 2) as i32
         });

@@ -46,6 +46,8 @@ pub fn spawn_filtered(
     let pid = unsafe { libc::fork() };
     assert!(pid >= 0, "fork: {}", std::io::Error::last_os_error());
     if pid == 0 {
+        let _ =
+            rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
         drop(ours);
         let code = match program.install_raw(flags, NoNewPrivs::Set) {
             Ok(listener) => {
@@ -131,5 +133,59 @@ impl linception_testkit::Wire for Exit {
             1 => Some(Exit::Signal(v)),
             _ => None,
         }
+    }
+}
+
+/// Runs `work` in a forked grandchild (which may install filters itself) and
+/// returns how it ended. Call from a testkit Fork child only.
+pub fn in_grandchild(work: impl FnOnce() -> i32) -> Exit {
+    // SAFETY: the testkit child is single-threaded; the grandchild runs `work` under
+    // catch_unwind and _exits.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork: {}", std::io::Error::last_os_error());
+    if pid == 0 {
+        // Never outlive the testkit child (a timed-out test must leave nothing behind).
+        let _ =
+            rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
+        let code = catch_unwind(AssertUnwindSafe(work)).unwrap_or(PANICKED);
+        // SAFETY: ends the grandchild without running the testkit child's code.
+        unsafe { libc::_exit(code) };
+    }
+    wait(pid)
+}
+
+/// Installs `program` (no listener) in a grandchild, runs `calls` there and returns
+/// their results (`-errno` on failure), or how the grandchild ended if it died.
+pub fn filtered_results(
+    program: &Program,
+    calls: &[(libc::c_long, [u64; 6])],
+) -> Result<Vec<i64>, Exit> {
+    let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).expect("pipe");
+    let exit = in_grandchild(|| {
+        if program
+            .install_raw(FilterFlags::empty(), NoNewPrivs::Set)
+            .is_err()
+        {
+            return INSTALL_FAILED;
+        }
+        for &(nr, args) in calls {
+            let r = raw_syscall(nr, args);
+            // writev, not write: the filters under test restrict write.
+            let bytes = r.to_ne_bytes();
+            if rustix::io::writev(&write, &[std::io::IoSlice::new(&bytes)]).is_err() {
+                return SEND_FAILED;
+            }
+        }
+        0
+    });
+    drop(write);
+    let mut out = Vec::new();
+    let mut buf = [0u8; 8];
+    while let Ok(8) = rustix::io::read(&read, &mut buf) {
+        out.push(i64::from_ne_bytes(buf));
+    }
+    match exit {
+        Exit::Code(0) if out.len() == calls.len() => Ok(out),
+        other => Err(other),
     }
 }
