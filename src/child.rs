@@ -141,31 +141,53 @@ pub(crate) enum Step {
     },
 }
 
+/// The most bytes of a kernel fs-context message sent with a failure.
+pub(crate) const LOG_MAX: usize = 256;
+
 /// Where the child reports a failure and keeps its fds.
 pub(crate) struct ChildState<'a> {
     pub slots: &'a mut [RawFd],
     pub err_fd: RawFd,
+    /// The report: step (u32), errno (i32), log length (u32), then the kernel's
+    /// fs-context message of a failed `fsconfig`/`fsmount`, if any.
+    pub report: [u8; 12 + LOG_MAX],
+    pub log_len: usize,
 }
 
 /// Runs `steps` in order; never returns (the last step execs, a failure exits 127).
 pub(crate) fn run(steps: &[Step], slots: &mut [RawFd], err_fd: RawFd) -> ! {
-    let mut state = ChildState { slots, err_fd };
+    let mut state = ChildState {
+        slots,
+        err_fd,
+        report: [0; 12 + LOG_MAX],
+        log_len: 0,
+    };
     for (i, step) in steps.iter().enumerate() {
         if let Err(errno) = run_step(step, &mut state) {
-            report(state.err_fd, i, errno);
+            report(&mut state, i, errno);
         }
     }
     // No Exec step (cannot happen: the plan always ends with one).
-    report(state.err_fd, steps.len(), libc::EINVAL)
+    report(&mut state, steps.len(), libc::EINVAL)
 }
 
-fn report(err_fd: RawFd, step: usize, errno: i32) -> ! {
-    let mut msg = [0u8; 8];
-    let (a, b) = msg.split_at_mut(4);
+fn report(state: &mut ChildState<'_>, step: usize, errno: i32) -> ! {
+    let len = state.log_len.min(LOG_MAX);
+    let (head, _) = state.report.split_at_mut(12);
+    let (a, rest) = head.split_at_mut(4);
+    let (b, c) = rest.split_at_mut(4);
     a.copy_from_slice(&(step as u32).to_ne_bytes());
     b.copy_from_slice(&errno.to_ne_bytes());
-    let _ = sys::write(err_fd, &msg);
+    c.copy_from_slice(&(len as u32).to_ne_bytes());
+    let (msg, _) = state.report.split_at(12 + len);
+    let _ = sys::write(state.err_fd, msg);
     sys::exit(127)
+}
+
+/// Keeps the kernel's first message of a failed fs context (read() on its fd).
+fn keep_log(state: &mut ChildState<'_>, ctx: RawFd) {
+    let (_, buf) = state.report.split_at_mut(12);
+    state.log_len = sys::read(ctx, buf).unwrap_or(0);
 }
 
 fn slot(state: &ChildState<'_>, i: usize) -> Res<RawFd> {
@@ -280,12 +302,19 @@ fn run_step(step: &Step, state: &mut ChildState<'_>) -> Res<()> {
                 FsConfigCmd::Flag => libc::FSCONFIG_SET_FLAG,
                 FsConfigCmd::String => libc::FSCONFIG_SET_STRING,
             };
-            ok(sys::fsconfig(fd, cmd, Some(key), value.as_deref()))
+            let r = sys::fsconfig(fd, cmd, Some(key), value.as_deref());
+            if r.is_err() {
+                keep_log(state, fd);
+            }
+            ok(r)
         }
         Step::FsMount { slot: i, attr } => {
             let ctx = take_slot(state, *i)?;
             let r = sys::fsconfig(ctx, libc::FSCONFIG_CMD_CREATE, None, None)
                 .and_then(|_| sys::fsmount(ctx, *attr));
+            if r.is_err() {
+                keep_log(state, ctx);
+            }
             sys::close(ctx);
             set_slot(state, *i, r?)
         }

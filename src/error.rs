@@ -91,12 +91,15 @@ pub(crate) fn errno_name(code: i32) -> Option<&'static str> {
 pub enum Error {
     /// A setup step in the child failed; `step` names it the way it was asked for
     /// ("mount proc on /proc"). Nothing of the container is left behind.
-    #[error("{step}: {source}")]
+    #[error("{step}: {source}{}", kernel_log.as_ref().map(|l| format!(" [kernel: {l}]")).unwrap_or_default())]
     Setup {
         /// The step, e.g. `mount proc on /proc`.
         step: String,
         /// The errno the step's system call returned.
         source: Errno,
+        /// For a failed `fsconfig`/`fsmount`: the kernel's message from the fs
+        /// context (e.g. `e tmpfs: Bad value for 'size'`).
+        kernel_log: Option<String>,
     },
     /// A system call made by the parent failed; `op` shows the call with its arguments.
     #[error("{op}: {source}")]

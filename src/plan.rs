@@ -624,6 +624,35 @@ pub(crate) fn prepare(
                         );
                     }
                 }
+                MountKind::Filesystem { fstype, options } => {
+                    for (k, v) in options {
+                        let bad = k.contains('\0') || v.as_ref().is_some_and(|v| v.contains('\0'));
+                        if bad || fstype.contains('\0') {
+                            return Err(Error::invalid(
+                                format!("{fstype} option {k:?}"),
+                                "contains a NUL byte",
+                            ));
+                        }
+                    }
+                    let opts: Vec<(&str, Option<String>)> = options
+                        .iter()
+                        .map(|(k, v)| (k.as_str(), v.clone()))
+                        .collect();
+                    let slot = p.new_fs(
+                        fstype,
+                        &opts,
+                        MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+                        &target.shown,
+                    );
+                    p.dirs(&target, n);
+                    p.push(
+                        Step::Attach {
+                            slot,
+                            target: target.relative(),
+                        },
+                        format!("mount {fstype} on {}", target.shown),
+                    );
+                }
                 MountKind::Symlink { points_to } => {
                     let Some((parent_dir, name)) = target.parent_and_name() else {
                         return Err(Error::invalid(

@@ -159,25 +159,34 @@ fn send_idmapped(bind: &plan::IdmappedBind, userns: &OwnedFd, sock: &OwnedFd) ->
     Ok(())
 }
 
+/// A failed step as the child reported it.
+struct Report {
+    step: usize,
+    errno: i32,
+    kernel_log: Option<String>,
+}
+
 /// Reads the child's report: `None` once it exec'd (EOF), or the failed step.
-fn read_report(err_r: OwnedFd) -> Result<Option<(usize, i32)>> {
-    let mut f = File::from(err_r);
-    let mut buf = [0u8; 8];
-    let mut got = 0;
-    while got < buf.len() {
-        match f.read(&mut buf[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(Error::syscall("read(setup error pipe)", e)),
-        }
-    }
-    if got == 0 {
+fn read_report(err_r: OwnedFd) -> Result<Option<Report>> {
+    let mut buf = Vec::with_capacity(12 + crate::child::LOG_MAX);
+    File::from(err_r)
+        .read_to_end(&mut buf)
+        .map_err(|e| Error::syscall("read(setup error pipe)", e))?;
+    if buf.len() < 12 {
         return Ok(None);
     }
-    let step = u32::from_ne_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
-    let errno = i32::from_ne_bytes([buf[4], buf[5], buf[6], buf[7]]);
-    Ok(Some((step, errno)))
+    let word = |i: usize| [buf[i], buf[i + 1], buf[i + 2], buf[i + 3]];
+    let step = u32::from_ne_bytes(word(0)) as usize;
+    let errno = i32::from_ne_bytes(word(4));
+    let len = (u32::from_ne_bytes(word(8)) as usize).min(buf.len() - 12);
+    let log = String::from_utf8_lossy(&buf[12..12 + len])
+        .trim_end()
+        .to_owned();
+    Ok(Some(Report {
+        step,
+        errno,
+        kernel_log: (!log.is_empty()).then_some(log),
+    }))
 }
 
 pub(crate) fn spawn(mut b: ContainerBuilder) -> Result<Container> {
@@ -421,7 +430,11 @@ fn finish(
     }
     match read_report(err_r)? {
         None => Ok((listener, handler_thread)),
-        Some((step, errno)) => {
+        Some(Report {
+            step,
+            errno,
+            kernel_log,
+        }) => {
             let label = plan
                 .labels
                 .get(step)
@@ -430,6 +443,7 @@ fn finish(
             Err(Error::Setup {
                 step: label,
                 source: Errno(std::io::Error::from_raw_os_error(errno)),
+                kernel_log,
             })
         }
     }

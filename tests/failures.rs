@@ -190,3 +190,33 @@ fn cgroup_is_removed_after_a_failed_spawn() {
     assert_eq!(kind, "Setup", "{text}");
     assert!(!std::path::Path::new(&path).exists(), "cgroup left behind");
 }
+
+#[test]
+fn kernel_fs_context_message_is_attached() {
+    require!(Feature::UserNs, Feature::MountApi);
+    // tmpfs refuses a size it cannot parse and says why in the fs context log,
+    // which comes back with the error.
+    let (kind, step, errno, text) = failure(false, || {
+        sh("true").mount(Mount::filesystem("tmpfs", "/t").option("size", "bogus"))
+    });
+    assert_eq!(kind, "Setup");
+    assert_eq!(errno, Some(libc::EINVAL));
+    assert_eq!(step.unwrap(), "mount tmpfs on /t: fsconfig size=bogus");
+    assert!(
+        text.contains("[kernel: e tmpfs: Bad value for 'size'"),
+        "{text}"
+    );
+}
+
+#[test]
+fn generic_filesystem_mount() {
+    require!(Feature::UserNs, Feature::MountApi);
+    let out = common::stdout_of(
+        sh("grep -c ' /run tmpfs ' /proc/self/mounts; stat -c %a /run").mount(
+            Mount::filesystem("tmpfs", "/run")
+                .option("mode", "711")
+                .option("size", "64k"),
+        ),
+    );
+    assert_eq!(out, "1\n711\n");
+}
