@@ -147,7 +147,7 @@ pub fn compile(filter: &Filter) -> Result<Program> {
     );
     asm.stmt(op::LD | op::W | op::ABS, OFFSET_NR);
     if arch == Arch::X86_64 {
-        asm.jump(op::JGE, X32_SYSCALL_BIT, Target::Label(kill), Target::Next);
+        asm.jump(op::JSET, X32_SYSCALL_BIT, Target::Label(kill), Target::Next);
     }
 
     // 2. Dispatch on the number (in A), 3. blocks.
