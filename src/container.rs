@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::{ChildStderr, ChildStdin, ChildStdout};
 use std::thread::JoinHandle;
 
-use linception_pidfd::{ExitStatus, NamespaceType, PidFd, Signal};
+use linception_pidfd::{ExitStatus, NamespaceType, Pid, PidFd, Signal};
 use linception_seccomp_notify::Listener;
 
 use crate::builder::{ContainerBuilder, Namespaces};
@@ -27,7 +27,7 @@ pub(crate) struct CgroupGuard {
 /// handle as a zombie or an orphan. The cgroup the spawn created is removed at reap.
 #[derive(Debug)]
 pub struct Container {
-    pid: i32,
+    pid: Pid,
     pidfd: PidFd,
     namespaces: Namespaces,
     status: Option<ExitStatus>,
@@ -46,7 +46,7 @@ impl Container {
     }
 
     pub(crate) fn new(
-        pid: i32,
+        pid: Pid,
         pidfd: PidFd,
         namespaces: Namespaces,
         [stdin, stdout, stderr]: [Option<OwnedFd>; 3],
@@ -70,7 +70,7 @@ impl Container {
 
     /// The pid of the container's init in the caller's pid namespace (not a pidfd;
     /// use [`Container::pidfd`] to act on it).
-    pub fn pid(&self) -> i32 {
+    pub fn pid(&self) -> Pid {
         self.pid
     }
 

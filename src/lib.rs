@@ -67,7 +67,7 @@ pub use builder::{Cgroup, ContainerBuilder, IdMapping, Namespaces, RootFs, Sessi
 pub use caps::{CapSet, Capabilities};
 pub use container::Container;
 pub use error::{Errno, Error, ErrorKind, Result};
-pub use linception_pidfd::{ExitStatus, NamespaceType, PidFd, Signal};
+pub use linception_pidfd::{ExitStatus, NamespaceType, Pid, PidFd, Signal};
 pub use mount::Mount;
 pub use seccomp::{NotifyHandler, Seccomp};
 

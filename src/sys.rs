@@ -476,13 +476,13 @@ pub(crate) fn clone_and_run(
     steps: &[crate::child::Step],
     slots: &mut [RawFd],
     err_fd: RawFd,
-) -> linception_pidfd::Result<(i32, linception_pidfd::PidFd)> {
+) -> linception_pidfd::Result<(linception_pidfd::Pid, linception_pidfd::PidFd)> {
     // SAFETY: the child only runs `child::run`, which makes raw syscalls on `steps`
     // and `slots` prepared by the parent (it allocates nothing, takes no lock, does
     // not unwind: every fallible lookup is a `get`), and ends in execve or _exit.
     match unsafe { args.fork() }? {
         linception_pidfd::CloneResult::Child => crate::child::run(steps, slots, err_fd),
-        linception_pidfd::CloneResult::Parent { pid, pidfd } => Ok((pid.as_raw(), pidfd)),
+        linception_pidfd::CloneResult::Parent { pid, pidfd } => Ok((pid, pidfd)),
     }
 }
 
