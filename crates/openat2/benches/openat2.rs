@@ -63,6 +63,73 @@ fn bench(c: &mut Criterion) {
         b.iter(|| fallback.open(black_box(PATH), OFlags::RDONLY).unwrap())
     });
     g.finish();
+
+    // Criterion measures one function after the other, so on a shared machine a
+    // load change between them skews the ratios. Interleave short batches of each
+    // and take the median per batch: ratios robust to load drift.
+    let mut ops: Vec<(&str, Box<dyn Fn()>)> = vec![
+        (
+            "openat_plain_baseline",
+            Box::new(|| {
+                drop(
+                    openat(
+                        &dirfd,
+                        black_box(PATH),
+                        OFlags::RDONLY | OFlags::CLOEXEC,
+                        Mode::empty(),
+                    )
+                    .unwrap(),
+                )
+            }),
+        ),
+        (
+            "rustix_openat2_in_root_raw",
+            Box::new(|| {
+                drop(
+                    rustix::fs::openat2(
+                        &dirfd,
+                        black_box(PATH),
+                        OFlags::RDONLY | OFlags::CLOEXEC,
+                        Mode::empty(),
+                        rustix::fs::ResolveFlags::IN_ROOT,
+                    )
+                    .unwrap(),
+                )
+            }),
+        ),
+        (
+            "root_open_kernel",
+            Box::new(|| drop(kernel.open(black_box(PATH), OFlags::RDONLY).unwrap())),
+        ),
+        (
+            "root_open_kernel_cached",
+            Box::new(|| drop(cached.open(black_box(PATH), OFlags::RDONLY).unwrap())),
+        ),
+        (
+            "root_open_fallback",
+            Box::new(|| drop(fallback.open(black_box(PATH), OFlags::RDONLY).unwrap())),
+        ),
+    ];
+    let mut samples: Vec<Vec<f64>> = vec![Vec::new(); ops.len()];
+    for _ in 0..200 {
+        for (i, (_, op)) in ops.iter_mut().enumerate() {
+            let start = std::time::Instant::now();
+            for _ in 0..50 {
+                op();
+            }
+            samples[i].push(start.elapsed().as_nanos() as f64 / 50.0);
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        v[v.len() / 2]
+    };
+    let base = median(&mut samples[0].clone());
+    println!("interleaved medians (200 batches of 50):");
+    for (i, (name, _)) in ops.iter().enumerate() {
+        let m = median(&mut samples[i]);
+        println!("  {name:<26} {:>8.0} ns  {:.2}x plain openat", m, m / base);
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -59,7 +59,8 @@ impl From<Error> for Stop {
 
 /// Opens `path` below `root` the way `openat2(root, path, how)` would, in userspace.
 pub(crate) fn open(root: BorrowedFd<'_>, path: &Path, how: &OpenHow) -> Result<OwnedFd> {
-    let mut linkbuf = [0u8; PATH_MAX];
+    // Allocated at the first symlink only.
+    let mut linkbuf = Vec::new();
     let mut attempts = 0;
     loop {
         attempts += 1;
@@ -101,7 +102,7 @@ fn walk(
     root: BorrowedFd<'_>,
     path: &Path,
     how: &OpenHow,
-    linkbuf: &mut [u8],
+    linkbuf: &mut Vec<u8>,
 ) -> Result<OwnedFd, Stop> {
     let resolve = how.resolve_flags();
     let beneath = resolve.contains(ResolveFlags::BENEATH);
@@ -110,7 +111,7 @@ fn walk(
     } else {
         None
     };
-    let mut stack: Vec<OwnedFd> = Vec::new();
+    let mut stack: Vec<OwnedFd> = Vec::with_capacity(16);
     let mut p: Cow<'_, [u8]> = Cow::Borrowed(path.as_os_str().as_bytes());
     let mut pos = 0;
     let mut links = 0u32;
@@ -222,7 +223,7 @@ fn walk(
 }
 
 /// Opens an intermediate component: a directory, or a symlink to expand.
-fn open_dir(cur: BorrowedFd<'_>, name: &[u8], linkbuf: &mut [u8]) -> Result<Found, Errno> {
+fn open_dir(cur: BorrowedFd<'_>, name: &[u8], linkbuf: &mut Vec<u8>) -> Result<Found, Errno> {
     let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     match rustix::fs::openat(cur, name, flags, Mode::empty()) {
         Ok(fd) => Ok(Found::Fd(fd)),
@@ -241,7 +242,7 @@ fn open_last(
     cur: BorrowedFd<'_>,
     name: &[u8],
     how: &OpenHow,
-    linkbuf: &mut [u8],
+    linkbuf: &mut Vec<u8>,
 ) -> Result<Found, Errno> {
     let flags = how.open_flags();
     let follow = !flags.contains(OFlags::NOFOLLOW);
@@ -272,8 +273,11 @@ fn open_last(
 
 /// `readlinkat` into the buffer; a target filling it (longer than PATH_MAX - 1)
 /// is ENAMETOOLONG.
-fn readlink(dir: BorrowedFd<'_>, name: &[u8], buf: &mut [u8]) -> Result<usize, Errno> {
-    let n = rustix::fs::readlinkat_raw(dir, name, &mut *buf)?;
+fn readlink(dir: BorrowedFd<'_>, name: &[u8], buf: &mut Vec<u8>) -> Result<usize, Errno> {
+    if buf.is_empty() {
+        buf.resize(PATH_MAX, 0);
+    }
+    let n = rustix::fs::readlinkat_raw(dir, name, &mut buf[..])?;
     if n >= buf.len() {
         return Err(Errno::NAMETOOLONG);
     }

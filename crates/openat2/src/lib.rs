@@ -32,7 +32,7 @@
 //!
 //! | feature | minimum kernel | what for | without it |
 //! |---|---|---|---|
-//! | `openat2`, `RESOLVE_BENEATH`, `IN_ROOT`, `NO_SYMLINKS`, `NO_MAGICLINKS`, `NO_XDEV` | 5.6 | [`Root`] lookups in one call | userspace resolver ([`Resolver::Fallback`]), chosen automatically on `ENOSYS` |
+//! | `openat2`, `RESOLVE_BENEATH`, `IN_ROOT`, `NO_SYMLINKS`, `NO_MAGICLINKS`, `NO_XDEV` | 5.6 | [`Root`] lookups in one call | userspace resolver ([`Resolver::Fallback`]), chosen automatically on `ENOSYS` or a seccomp filter's `EPERM` |
 //! | `RESOLVE_CACHED` | 5.12 | dentry-cache-only fast path | full lookup |
 //! | `STATX_MNT_ID` | 5.8 | `NO_XDEV` in the userspace resolver | compares device numbers (misses bind mounts of one filesystem) |
 //! | `/proc/thread-self` | 3.17 | [`Handle::reopen`] | — |

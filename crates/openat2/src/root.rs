@@ -42,8 +42,9 @@ pub const MAX_EAGAIN_RETRIES: u32 = 64;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Resolver {
-    /// The kernel's `openat2` when the running kernel has it (probed once, the
-    /// answer cached), else the userspace fallback. The default.
+    /// The kernel's `openat2` when the running kernel has it and no seccomp filter
+    /// refuses it (probed once, the answer cached), else the userspace fallback.
+    /// The default.
     #[default]
     Auto,
     /// Only the kernel's `openat2`: [`Error::Unsupported`] before Linux 5.6.
