@@ -11,6 +11,9 @@ use rustix::fs::{Mode, openat};
 
 const PATH: &str = "a/b/c/d/e/file";
 
+/// A named operation for the interleaved measurement.
+type Op<'a> = (&'static str, Box<dyn Fn() + 'a>);
+
 fn fixture() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("linception-openat2-bench-{}", std::process::id()));
     std::fs::create_dir_all(dir.join("a/b/c/d/e")).unwrap();
@@ -67,7 +70,7 @@ fn bench(c: &mut Criterion) {
     // Criterion measures one function after the other, so on a shared machine a
     // load change between them skews the ratios. Interleave short batches of each
     // and take the median per batch: ratios robust to load drift.
-    let mut ops: Vec<(&str, Box<dyn Fn()>)> = vec![
+    let mut ops: Vec<Op<'_>> = vec![
         (
             "openat_plain_baseline",
             Box::new(|| {
