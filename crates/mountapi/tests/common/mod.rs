@@ -88,6 +88,11 @@ pub fn userns_fd(map: &str) -> OwnedFd {
     if pid == 0 {
         // SAFETY: raw syscalls on our own pipe fds, then _exit.
         unsafe {
+            // Keep only our ends, so that the parent's close is seen as EOF; die
+            // with the parent whatever happens.
+            libc::close(ready[0]);
+            libc::close(hold[1]);
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
             let ok: u8 = (libc::unshare(libc::CLONE_NEWUSER) == 0) as u8;
             libc::write(ready[1], (&ok as *const u8).cast(), 1);
             let mut byte = 0u8;
