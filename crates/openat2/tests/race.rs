@@ -137,6 +137,28 @@ fn dotdot_rename_race_never_escapes() {
             }
         }
     }
+
+    // The same attack against a plain openat (no RESOLVE_* flags): it does reach
+    // the outside marker, which shows the race above is a real one.
+    let dirfd = std::fs::File::open(&f.root).unwrap();
+    let (from, to) = (f.root.join("a/b"), f.base.join("outside/b"));
+    let mut escapes = 0u64;
+    let (attacks, lookups) = race(
+        move || {
+            let _ = std::fs::rename(&from, &to);
+            let _ = std::fs::rename(&to, &from);
+        },
+        || {
+            let flags = OFlags::PATH | OFlags::CLOEXEC;
+            let path = "a/b/c/../../../marker";
+            if let Ok(fd) = rustix::fs::openat(&dirfd, path, flags, rustix::fs::Mode::empty())
+                && fd_ident(&fd) == outside
+            {
+                escapes += 1;
+            }
+        },
+    );
+    eprintln!("plain openat: {attacks} renames, {lookups} lookups, {escapes} escapes");
 }
 
 /// `root/link` is swapped (RENAME_EXCHANGE) between a symlink to a file inside and
