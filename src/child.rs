@@ -80,10 +80,13 @@ pub(crate) enum Step {
         name: std::ffi::CString,
         points_to: std::ffi::CString,
     },
-    /// `move_mount` of the mount in a slot onto `target`, resolved inside the root.
+    /// `move_mount` of the mount in a slot onto `target`, resolved inside the root;
+    /// with `create`, a missing target directory is made first (`mkdirat(parent,
+    /// name, mode)`).
     Attach {
         slot: usize,
         target: std::ffi::CString,
+        create: Option<(std::ffi::CString, std::ffi::CString, u32)>,
     },
     /// `setns(pidfd, flags)`: join a running container's namespaces.
     JoinNamespaces { pidfd: RawFd, flags: libc::c_int },
@@ -225,6 +228,17 @@ fn open_in_root(state: &ChildState<'_>, path: &CStr, flags: i32) -> Res<RawFd> {
     sys::openat2_in_root(root, path, libc::O_PATH | flags, 0)
 }
 
+/// `mkdirat` of `name` in `parent`, resolved inside the root; EEXIST is fine.
+fn mkdir_in_root(state: &ChildState<'_>, parent: &CStr, name: &CStr, mode: u32) -> Res<()> {
+    let dir = open_in_root(state, parent, libc::O_DIRECTORY)?;
+    let r = sys::mkdirat(dir, name, mode);
+    sys::close(dir);
+    match r {
+        Err(libc::EEXIST) => Ok(()),
+        r => ok(r),
+    }
+}
+
 fn ok<T>(r: Res<T>) -> Res<()> {
     r.map(|_| ())
 }
@@ -325,15 +339,7 @@ fn run_step(step: &Step, state: &mut ChildState<'_>) -> Res<()> {
             path,
             libc::MOVE_MOUNT_F_EMPTY_PATH,
         )),
-        Step::Mkdir { parent, name, mode } => {
-            let dir = open_in_root(state, parent, libc::O_DIRECTORY)?;
-            let r = sys::mkdirat(dir, name, *mode);
-            sys::close(dir);
-            match r {
-                Err(libc::EEXIST) => Ok(()),
-                r => ok(r),
-            }
-        }
+        Step::Mkdir { parent, name, mode } => mkdir_in_root(state, parent, name, *mode),
         Step::Mkfile { parent, name } => {
             let dir = open_in_root(state, parent, libc::O_DIRECTORY)?;
             let r = sys::create_file(dir, name, 0o644);
@@ -353,8 +359,18 @@ fn run_step(step: &Step, state: &mut ChildState<'_>) -> Res<()> {
                 r => ok(r),
             }
         }
-        Step::Attach { slot: i, target } => {
-            let target = open_in_root(state, target, 0)?;
+        Step::Attach {
+            slot: i,
+            target,
+            create,
+        } => {
+            let target = match (open_in_root(state, target, 0), create) {
+                (Err(libc::ENOENT), Some((parent, name, mode))) => {
+                    mkdir_in_root(state, parent, name, *mode)?;
+                    open_in_root(state, target, 0)?
+                }
+                (r, _) => r?,
+            };
             let mnt = take_slot(state, *i);
             let r = mnt.and_then(|mnt| {
                 let r = sys::move_mount(

@@ -106,6 +106,9 @@ struct Builder {
     labels: Vec<String>,
     nslots: usize,
     dirs: HashSet<Vec<u8>>,
+    /// The root is a host directory whose mount points usually exist: a target
+    /// directory is created only when opening it fails (saves three syscalls each).
+    lazy_targets: bool,
 }
 
 impl Builder {
@@ -136,6 +139,29 @@ impl Builder {
                 label,
             );
         }
+    }
+
+    /// Attaches the mount in `slot` on the directory `target`, creating it (and its
+    /// parents) inside the root if needed.
+    fn attach_dir(&mut self, slot: usize, target: &InnerPath, label: String) {
+        let n = target.components.len();
+        let create = if self.lazy_targets && !self.dirs.contains(target.relative().as_bytes()) {
+            self.dirs(target, n.saturating_sub(1));
+            target
+                .parent_and_name()
+                .map(|(parent, name)| (parent, name, 0o755))
+        } else {
+            self.dirs(target, n);
+            None
+        };
+        self.push(
+            Step::Attach {
+                slot,
+                target: target.relative(),
+                create,
+            },
+            label,
+        );
     }
 
     fn new_fs(
@@ -265,6 +291,7 @@ pub(crate) fn prepare(
         labels: Vec::new(),
         nslots: 1, // ROOT_SLOT
         dirs: HashSet::new(),
+        lazy_targets: matches!(b.root, Some(RootFs::Dir(_))),
     };
     let mut parent = ParentWork {
         idmapped: Vec::new(),
@@ -478,8 +505,9 @@ pub(crate) fn prepare(
                             "cannot mount on the root itself; use root()",
                         ));
                     }
+                    let label = format!("bind {} on {}", source.display(), target.shown);
                     if is_dir {
-                        p.dirs(&target, n);
+                        p.attach_dir(slot, &target, label);
                     } else {
                         p.dirs(&target, n - 1);
                         if let Some((parent_dir, name)) = target.parent_and_name() {
@@ -491,14 +519,15 @@ pub(crate) fn prepare(
                                 format!("create file {} in the root", target.shown),
                             );
                         }
+                        p.push(
+                            Step::Attach {
+                                slot,
+                                target: target.relative(),
+                                create: None,
+                            },
+                            label,
+                        );
                     }
-                    p.push(
-                        Step::Attach {
-                            slot,
-                            target: target.relative(),
-                        },
-                        format!("bind {} on {}", source.display(), target.shown),
-                    );
                 }
                 MountKind::Tmpfs { size, mode } => {
                     let mut opts = Vec::new();
@@ -514,14 +543,7 @@ pub(crate) fn prepare(
                         MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
                         &target.shown,
                     );
-                    p.dirs(&target, n);
-                    p.push(
-                        Step::Attach {
-                            slot,
-                            target: target.relative(),
-                        },
-                        format!("mount tmpfs on {}", target.shown),
-                    );
+                    p.attach_dir(slot, &target, format!("mount tmpfs on {}", target.shown));
                 }
                 MountKind::Proc { pid_subset } => {
                     let opts: &[(&str, Option<String>)] = if *pid_subset {
@@ -535,14 +557,7 @@ pub(crate) fn prepare(
                         MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
                         &target.shown,
                     );
-                    p.dirs(&target, n);
-                    p.push(
-                        Step::Attach {
-                            slot,
-                            target: target.relative(),
-                        },
-                        format!("mount proc on {}", target.shown),
-                    );
+                    p.attach_dir(slot, &target, format!("mount proc on {}", target.shown));
                 }
                 MountKind::Dev => {
                     let slot = p.new_fs(
@@ -551,14 +566,7 @@ pub(crate) fn prepare(
                         MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
                         &target.shown,
                     );
-                    p.dirs(&target, n);
-                    p.push(
-                        Step::Attach {
-                            slot,
-                            target: target.relative(),
-                        },
-                        format!("mount tmpfs on {}", target.shown),
-                    );
+                    p.attach_dir(slot, &target, format!("mount tmpfs on {}", target.shown));
                     let dev = target.relative();
                     for node in DEV_NODES {
                         let slot = bind_slots.next().unwrap_or(usize::MAX);
@@ -574,6 +582,7 @@ pub(crate) fn prepare(
                             Step::Attach {
                                 slot,
                                 target: join_rel(&dev, node),
+                                create: None,
                             },
                             format!("bind /dev/{node} on {shown}"),
                         );
@@ -601,6 +610,7 @@ pub(crate) fn prepare(
                         Step::Attach {
                             slot,
                             target: join_rel(&dev, "pts"),
+                            create: None,
                         },
                         format!("mount devpts on {pts_shown}"),
                     );
@@ -644,14 +654,7 @@ pub(crate) fn prepare(
                         MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
                         &target.shown,
                     );
-                    p.dirs(&target, n);
-                    p.push(
-                        Step::Attach {
-                            slot,
-                            target: target.relative(),
-                        },
-                        format!("mount {fstype} on {}", target.shown),
-                    );
+                    p.attach_dir(slot, &target, format!("mount {fstype} on {}", target.shown));
                 }
                 MountKind::Symlink { points_to } => {
                     let Some((parent_dir, name)) = target.parent_and_name() else {
@@ -970,6 +973,7 @@ pub(crate) fn prepare_exec_in(
         labels: Vec::new(),
         nslots: 1,
         dirs: HashSet::new(),
+        lazy_targets: false,
     };
     p.push(Step::UnblockSignals, "unblock signals");
     p.push(

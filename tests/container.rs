@@ -158,15 +158,21 @@ fn directory_rootfs_with_targets_created_inside() {
     let dir = std::env::temp_dir().join(format!("linception-rootfs-{}", std::process::id()));
     std::fs::create_dir(&dir).unwrap();
     std::fs::write(dir.join("marker"), "inside the rootfs\n").unwrap();
+    // An existing mount point is used as it is; missing ones are created.
+    std::fs::create_dir(dir.join("proc")).unwrap();
     // A symlink pointing outside must resolve inside the rootfs (RESOLVE_IN_ROOT).
     let victim = format!("/linception-victim-{}", std::process::id());
     std::fs::create_dir(dir.join(&victim[1..])).unwrap();
     std::os::unix::fs::symlink(&victim, dir.join("escape")).unwrap();
     let b = Container::builder("/bin/sh")
-        .args(["-c", "cat /marker; ls -d /escape/x"])
+        .args([
+            "-c",
+            "cat /marker; ls -d /escape/x; test -e /proc/self/status",
+        ])
         .namespaces(NS)
         .root(RootFs::Dir(dir.clone()))
         .mounts(Mount::host_system())
+        .mount(Mount::proc("/proc"))
         .mount(Mount::tmpfs("/escape/x"));
     let r = output(b);
     let created_outside = std::path::Path::new(&victim).exists();
