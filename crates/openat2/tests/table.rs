@@ -466,3 +466,30 @@ fn proptest_kernel_and_fallback_agree() {
         })
         .unwrap();
 }
+
+/// Rootless: in a user namespace of its own (uid 65534 outside), a tmpfs mounted on
+/// `mnt/` in a private mount namespace; NO_XDEV still refuses crossing it.
+#[test]
+fn table_with_mounts_rootless() {
+    let _serial = serial();
+    require!(Feature::Openat2, Feature::UnprivilegedUserNs);
+    let f = Fixture::tree("table-mounts-rootless");
+    let failures = Fork::new().rootless().unshare(libc::CLONE_NEWNS).run(|| {
+        use rustix::mount::{MountFlags, mount};
+        mount("tmpfs", f.host("mnt"), "tmpfs", MountFlags::empty(), None).unwrap();
+        std::fs::write(f.host("mnt/mfile"), "on tmpfs").unwrap();
+        let mut rows = base_rows();
+        // Mounting procfs needs a pid namespace of our own: tmpfs rows only.
+        rows.extend(mount_rows().into_iter().filter(|r| {
+            !r.0.starts_with("proc") && !r.0.starts_with("magic") && !r.0.contains("/proc/")
+        }));
+        assert!(rows.iter().any(|r| r.0 == "tomnt"));
+        assert_no_leaks(|| run_table(&f, &rows))
+    });
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
