@@ -65,6 +65,9 @@ pub enum Resolver {
 ///
 /// Mutating methods resolve the parent directory inside the root, then act with an
 /// `*at()` call relative to that directory's fd: never through a joined host path.
+/// ([`create`](Root::create) is one `openat2(O_CREAT)` call on the kernel path, which
+/// resolves and creates in one step; the userspace resolver creates with `openat`
+/// relative to the resolved parent.)
 ///
 /// Since Linux 5.6 through the kernel's `openat2`; on older kernels through the
 /// userspace resolver (see [`Resolver`]).
