@@ -114,7 +114,7 @@ impl Propagation {
 
 bitflags! {
     /// `move_mount` flags (`MOVE_MOUNT_*`).
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
     pub struct MoveMountFlags: u32 {
         /// `MOVE_MOUNT_F_SYMLINKS`: follow symlinks on the source path.
         const F_SYMLINKS = 0x0000_0001;
@@ -140,7 +140,7 @@ bitflags! {
 
 bitflags! {
     /// `open_tree` flags. `OPEN_TREE_CLOEXEC` is always added.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
     pub struct OpenTreeFlags: u32 {
         /// `OPEN_TREE_CLONE`: clone the tree into a new detached mount (a bind
         /// mount not attached anywhere yet).
@@ -159,7 +159,7 @@ bitflags! {
 
 bitflags! {
     /// `mount_setattr` path flags (`AT_*`).
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
     pub struct SetattrFlags: u32 {
         /// `AT_RECURSIVE`: change the whole mount tree.
         const RECURSIVE = libc::AT_RECURSIVE as u32;
@@ -175,7 +175,7 @@ bitflags! {
 
 bitflags! {
     /// `fspick` flags. `FSPICK_CLOEXEC` is always added.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
     pub struct FsPickFlags: u32 {
         /// `FSPICK_SYMLINK_NOFOLLOW`: do not follow a trailing symlink.
         const SYMLINK_NOFOLLOW = 0x0000_0002;
@@ -189,7 +189,7 @@ bitflags! {
 
 bitflags! {
     /// `listmount` flags.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
     pub struct ListmountFlags: u32 {
         /// `LISTMOUNT_REVERSE`: list later mounts first (Linux 6.11).
         const REVERSE = 1;
@@ -199,7 +199,7 @@ bitflags! {
 
 bitflags! {
     /// `statmount` request mask (`STATMOUNT_*`): which fields to fill.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
     pub struct StatmountMask: u64 {
         /// `STATMOUNT_SB_BASIC`: device, magic, superblock flags.
         const SB_BASIC = 0x0000_0001;

@@ -66,7 +66,9 @@ pub struct MountInfo {
     pub peer_group: Option<u64>,
     /// The peer group a slave mount receives from (`master:N`).
     pub master: Option<u64>,
-    /// The nearest dominating peer group visible here (`propagate_from:N`).
+    /// For a slave whose master is not visible in this namespace, the nearest
+    /// dominating peer group that is (`propagate_from:N`); `None` when it is the
+    /// master itself, as mountinfo shows it.
     pub propagate_from: Option<u64>,
     /// Whether the mount is unbindable.
     pub unbindable: bool,
@@ -448,8 +450,11 @@ impl StatmountReader {
             } else {
                 None
             },
-            propagate_from: if got.contains(StatmountMask::PROPAGATE_FROM) {
-                nonzero(u64_at(off::PROPAGATE_FROM))
+            // As in mountinfo: only when it differs from the master.
+            propagate_from: if got.contains(StatmountMask::PROPAGATE_FROM)
+                && propagation & libc::MS_SLAVE as u64 != 0
+            {
+                nonzero(u64_at(off::PROPAGATE_FROM)).filter(|&p| p != u64_at(off::MNT_MASTER))
             } else {
                 None
             },
