@@ -20,7 +20,8 @@ pub(crate) enum FsConfigCmd {
 
 /// One setup step. The parent builds the list and a label for each (`plan`).
 pub(crate) enum Step {
-    /// Unblock every signal (the spawning thread may have blocked some).
+    /// Unblock every signal (the spawning thread may have blocked some) and put
+    /// `SIGPIPE` back to its default action.
     UnblockSignals,
     /// Block until the parent has written the id maps (reads one byte or EOF).
     WaitForParent { fd: RawFd },
@@ -245,7 +246,10 @@ fn ok<T>(r: Res<T>) -> Res<()> {
 
 fn run_step(step: &Step, state: &mut ChildState<'_>) -> Res<()> {
     match step {
-        Step::UnblockSignals => ok(sys::unblock_all_signals()),
+        Step::UnblockSignals => {
+            sys::default_sigpipe()?;
+            ok(sys::unblock_all_signals())
+        }
         Step::WaitForParent { fd } => {
             let mut byte = [0u8; 1];
             loop {

@@ -297,7 +297,7 @@ pub(crate) fn prepare(
         idmapped: Vec::new(),
     };
 
-    p.push(Step::UnblockSignals, "unblock signals");
+    p.push(Step::UnblockSignals, "reset SIGPIPE and unblock signals");
     if let Some(fd) = fds.sync_r {
         p.push(
             Step::WaitForParent { fd },
@@ -975,7 +975,7 @@ pub(crate) fn prepare_exec_in(
         dirs: HashSet::new(),
         lazy_targets: false,
     };
-    p.push(Step::UnblockSignals, "unblock signals");
+    p.push(Step::UnblockSignals, "reset SIGPIPE and unblock signals");
     p.push(
         Step::JoinNamespaces {
             pidfd: target_pidfd,

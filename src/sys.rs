@@ -90,6 +90,25 @@ pub(crate) fn unblock_all_signals() -> Res<c_int> {
     .map(|r| r as c_int)
 }
 
+/// `rt_sigaction(SIGPIPE, SIG_DFL)`: `CLONE_CLEAR_SIGHAND` resets handled signals
+/// only, and the Rust runtime ignores `SIGPIPE`; an ignored signal would stay
+/// ignored across `execve`.
+pub(crate) fn default_sigpipe() -> Res {
+    // SAFETY: an all-zero sigaction is SIG_DFL with no flags and an empty mask.
+    let act: libc::sigaction = unsafe { std::mem::zeroed() };
+    // SAFETY: `act` is a live sigaction; the old action is not asked for. The raw
+    // syscall (not libc's wrapper) takes the kernel's sigset size, 8 bytes.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigaction,
+            libc::SIGPIPE,
+            &act as *const libc::sigaction,
+            ptr::null_mut::<libc::sigaction>(),
+            8usize,
+        )
+    })
+}
+
 /// `mount(source, target, fstype, flags, data)`.
 pub(crate) fn mount(
     source: Option<&CStr>,

@@ -401,6 +401,20 @@ fn stdio_null_and_piped_stdin() {
 }
 
 #[test]
+fn signals_are_default_and_unblocked() {
+    require!(Feature::UserNs);
+    // The test process ignores SIGPIPE (the Rust runtime does); the program must not.
+    let out = stdout_of(sh("grep -E '^Sig(Blk|Ign):' /proc/self/status"));
+    assert_eq!(status_field(&out, "SigBlk"), "0000000000000000", "{out}");
+    let ignored = u64::from_str_radix(status_field(&out, "SigIgn"), 16).unwrap();
+    assert_eq!(
+        ignored & (1 << (libc::SIGPIPE - 1)),
+        0,
+        "SIGPIPE ignored: {out}"
+    );
+}
+
+#[test]
 fn net_namespace_has_only_loopback() {
     require!(Feature::UserNs);
     let out = stdout_of(
