@@ -45,6 +45,7 @@ pub(crate) struct ParentWork {
 }
 
 /// A container path split into checked components.
+#[derive(Debug)]
 struct InnerPath {
     components: Vec<CString>,
     shown: String,
@@ -873,16 +874,7 @@ fn push_process_tail(
         ));
     }
     targets.sort_unstable();
-    let mut ranges = Vec::new();
-    let mut next: u32 = 3;
-    for &t in &targets {
-        let t = t as u32;
-        if t > next {
-            ranges.push((next, t - 1));
-        }
-        next = t + 1;
-    }
-    ranges.push((next, u32::MAX));
+    let ranges = cloexec_ranges(&targets);
     let high = targets.last().copied().unwrap_or(2).max(2) + 1;
     let shown: Vec<String> = moves.iter().map(|(s, t)| format!("{s}->{t}")).collect();
     p.push(
@@ -996,6 +988,21 @@ pub(crate) fn prepare_exec_in(
     })
 }
 
+/// The fd ranges from 3 up that are not passed targets (`targets` sorted, >= 3).
+fn cloexec_ranges(targets: &[RawFd]) -> Vec<(u32, u32)> {
+    let mut ranges = Vec::new();
+    let mut next: u32 = 3;
+    for &t in targets {
+        let t = t as u32;
+        if t > next {
+            ranges.push((next, t - 1));
+        }
+        next = t + 1;
+    }
+    ranges.push((next, u32::MAX));
+    ranges
+}
+
 fn join_rel(dir: &CString, name: &str) -> CString {
     let mut v = dir.as_bytes().to_vec();
     if !v.is_empty() {
@@ -1003,4 +1010,79 @@ fn join_rel(dir: &CString, name: &str) -> CString {
     }
     v.extend_from_slice(name.as_bytes());
     CString::new(v).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cloexec_ranges_skip_exactly_the_targets() {
+        assert_eq!(cloexec_ranges(&[]), [(3, u32::MAX)]);
+        assert_eq!(cloexec_ranges(&[3]), [(4, u32::MAX)]);
+        assert_eq!(cloexec_ranges(&[3, 4, 9]), [(5, 8), (10, u32::MAX)]);
+        assert_eq!(cloexec_ranges(&[7]), [(3, 6), (8, u32::MAX)]);
+    }
+
+    #[test]
+    fn inner_paths_are_checked_and_split() {
+        let p = InnerPath::parse(Path::new("/usr//lib/./x"), "mount target").unwrap();
+        assert_eq!(p.relative().as_bytes(), b"usr/lib/x");
+        let (parent, name) = p.parent_and_name().unwrap();
+        assert_eq!(
+            (parent.as_bytes(), name.as_bytes()),
+            (&b"usr/lib"[..], &b"x"[..])
+        );
+        let root = InnerPath::parse(Path::new("/"), "mount target").unwrap();
+        assert!(root.parent_and_name().is_none());
+        let e = InnerPath::parse(Path::new("/a/../b"), "mount target").unwrap_err();
+        assert!(e.to_string().contains("mount target \"/a/../b\""), "{e}");
+        let e = InnerPath::parse(Path::new("rel"), "symlink path").unwrap_err();
+        assert!(e.to_string().contains("must be absolute"), "{e}");
+    }
+
+    #[test]
+    fn exec_candidates_follow_the_containers_path() {
+        let env = vec![(OsString::from("PATH"), OsString::from("/a:/b/c"))];
+        let c = exec_candidates(OsStr::new("prog"), &env).unwrap();
+        let c: Vec<&[u8]> = c.iter().map(|c| c.as_bytes()).collect();
+        assert_eq!(c, [&b"/a/prog"[..], &b"/b/c/prog"[..]]);
+        let c = exec_candidates(OsStr::new("./x"), &env).unwrap();
+        assert_eq!(c[0].as_bytes(), b"./x");
+        let c = exec_candidates(OsStr::new("sh"), &[]).unwrap();
+        assert!(c.iter().any(|c| c.as_bytes() == b"/bin/sh"));
+        assert!(exec_candidates(OsStr::new(""), &env).is_err());
+    }
+
+    #[test]
+    fn every_step_has_a_label() {
+        let b = crate::Container::builder("/bin/true")
+            .namespaces(crate::Namespaces::USER | crate::Namespaces::MOUNT)
+            .root(RootFs::Tmpfs)
+            .mount(crate::Mount::proc("/proc").pid_subset())
+            .mount(crate::Mount::dev("/dev"));
+        let fds = SpawnFds {
+            sync_r: Some(10),
+            listener_sock: None,
+            tree_sock: None,
+            dev_null: None,
+            piped: [None; 3],
+            become_root: None,
+        };
+        let (plan, _) = prepare(&b, &fds, None).unwrap();
+        assert_eq!(plan.steps.len(), plan.labels.len());
+        assert!(plan.labels.iter().any(|l| l == "mount proc on /proc"));
+        assert!(
+            plan.labels
+                .iter()
+                .any(|l| l == "mount proc on /proc: fsconfig subset=pid")
+        );
+        assert!(
+            plan.labels
+                .iter()
+                .any(|l| l == "bind /dev/null on /dev/null")
+        );
+        assert!(matches!(plan.steps.last(), Some(Step::Exec { .. })));
+        assert!(matches!(plan.steps[1], Step::WaitForParent { fd: 10 }));
+    }
 }
