@@ -220,3 +220,19 @@ fn generic_filesystem_mount() {
     );
     assert_eq!(out, "1\n711\n");
 }
+
+#[test]
+fn idmapped_bind_refused_rootless() {
+    require!(Feature::UnprivilegedUserNs, Feature::MountSetattrIdmap);
+    // The parent prepares idmapped binds: cloning a tree needs CAP_SYS_ADMIN over
+    // its mount namespace and idmapping it CAP_SYS_ADMIN over the filesystem's user
+    // namespace; an unprivileged caller has neither for the host's /usr.
+    let (kind, step, errno, text) = failure(true, || {
+        sh("true").mount(Mount::bind("/usr", "/mnt").idmapped())
+    });
+    assert_eq!(kind, "Os", "{text}");
+    assert_eq!(step, None);
+    assert_eq!(errno, Some(libc::EPERM), "{text}");
+    assert!(text.starts_with("bind /usr on /mnt: "), "{text}");
+    assert!(text.ends_with("Operation not permitted (EPERM)"), "{text}");
+}
