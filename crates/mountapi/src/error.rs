@@ -271,7 +271,9 @@ impl From<Error> for io::Error {
     fn from(err: Error) -> io::Error {
         match err.raw_os_error() {
             Some(errno) => io::Error::from_raw_os_error(errno),
-            None if err.kind() == ErrorKind::Parse => io::Error::new(io::ErrorKind::InvalidData, err),
+            None if err.kind() == ErrorKind::Parse => {
+                io::Error::new(io::ErrorKind::InvalidData, err)
+            }
             None => io::Error::new(io::ErrorKind::InvalidInput, err),
         }
     }

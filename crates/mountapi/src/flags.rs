@@ -76,6 +76,15 @@ impl Atime {
     }
 }
 
+/// `MS_UNBINDABLE` (include/uapi/linux/mount.h), as a `u64` on every target.
+pub(crate) const MS_UNBINDABLE: u64 = 1 << 17;
+/// `MS_PRIVATE`.
+pub(crate) const MS_PRIVATE: u64 = 1 << 18;
+/// `MS_SLAVE`.
+pub(crate) const MS_SLAVE: u64 = 1 << 19;
+/// `MS_SHARED`.
+pub(crate) const MS_SHARED: u64 = 1 << 20;
+
 /// A mount's propagation type, as set by `mount_setattr` (`struct mount_attr`'s
 /// `propagation` field) or `mount(2)` with `MS_PRIVATE` and friends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -93,12 +102,12 @@ pub enum Propagation {
 impl Propagation {
     /// The `MS_*` value the kernel expects.
     pub fn ms_flag(self) -> u64 {
-        (match self {
-            Propagation::Private => libc::MS_PRIVATE,
-            Propagation::Shared => libc::MS_SHARED,
-            Propagation::Slave => libc::MS_SLAVE,
-            Propagation::Unbindable => libc::MS_UNBINDABLE,
-        }) as u64
+        match self {
+            Propagation::Private => MS_PRIVATE,
+            Propagation::Shared => MS_SHARED,
+            Propagation::Slave => MS_SLAVE,
+            Propagation::Unbindable => MS_UNBINDABLE,
+        }
     }
 
     /// The name used by mount(8) and this crate's errors (`"private"`, ...).

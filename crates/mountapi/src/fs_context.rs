@@ -334,7 +334,10 @@ impl FsContext {
             self.fail(
                 Call::new(
                     "fsconfig",
-                    format_args!("{}, FSCONFIG_CMD_CREATE_EXCL, NULL, NULL, 0", self.fd_display()),
+                    format_args!(
+                        "{}, FSCONFIG_CMD_CREATE_EXCL, NULL, NULL, 0",
+                        self.fd_display()
+                    ),
                 ),
                 errno,
             )
@@ -357,7 +360,10 @@ impl FsContext {
             self.fail(
                 Call::new(
                     "fsconfig",
-                    format_args!("{}, FSCONFIG_CMD_RECONFIGURE, NULL, NULL, 0", self.fd_display()),
+                    format_args!(
+                        "{}, FSCONFIG_CMD_RECONFIGURE, NULL, NULL, 0",
+                        self.fd_display()
+                    ),
                 ),
                 errno,
             )

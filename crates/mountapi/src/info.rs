@@ -11,7 +11,7 @@ use bitflags::bitflags;
 use rustix::io::Errno;
 
 use crate::error::{Call, Error, Result};
-use crate::flags::{ListmountFlags, MountAttr, StatmountMask};
+use crate::flags::{ListmountFlags, MS_SHARED, MS_SLAVE, MS_UNBINDABLE, MountAttr, StatmountMask};
 use crate::sys;
 use crate::util::Flags;
 
@@ -289,7 +289,12 @@ pub fn unique_mount_id(path: impl AsRef<Path>) -> Result<u64> {
     const STATX_MNT_ID_UNIQUE: u32 = 0x4000;
     let path = path.as_ref();
     let mask = rustix::fs::StatxFlags::from_bits_retain(STATX_MNT_ID_UNIQUE);
-    let call = || Call::new("statx", format_args!("AT_FDCWD, {path:?}, 0, STATX_MNT_ID_UNIQUE"));
+    let call = || {
+        Call::new(
+            "statx",
+            format_args!("AT_FDCWD, {path:?}, 0, STATX_MNT_ID_UNIQUE"),
+        )
+    };
     let stx = rustix::fs::statx(rustix::fs::CWD, path, rustix::fs::AtFlags::empty(), mask)
         .map_err(|errno| Error::syscall(call(), errno))?;
     if stx.stx_mask & STATX_MNT_ID_UNIQUE == 0 {
@@ -344,9 +349,7 @@ mod off {
 impl StatmountReader {
     /// A reader with a 4 KiB buffer.
     pub fn new() -> Self {
-        StatmountReader {
-            buf: vec![0; 512],
-        }
+        StatmountReader { buf: vec![0; 512] }
     }
 
     /// `statmount(&{mnt_id, param: mask}, buf, size, 0)` into a [`MountInfo`].
@@ -435,36 +438,44 @@ impl StatmountReader {
             unique_id: Some(u64_at(off::MNT_ID)),
             parent_unique_id: Some(u64_at(off::MNT_PARENT_ID)),
             device: (u32_at(off::SB_DEV_MAJOR), u32_at(off::SB_DEV_MINOR)),
-            root: string(off::MNT_ROOT, StatmountMask::MNT_ROOT).map(path).unwrap_or_default(),
+            root: string(off::MNT_ROOT, StatmountMask::MNT_ROOT)
+                .map(path)
+                .unwrap_or_default(),
             mount_point: string(off::MNT_POINT, StatmountMask::MNT_POINT)
                 .map(path)
                 .unwrap_or_default(),
             attributes: MountAttr::from_bits_retain(u64_at(off::MNT_ATTR)),
-            peer_group: if propagation & libc::MS_SHARED as u64 != 0 {
+            peer_group: if propagation & MS_SHARED != 0 {
                 Some(u64_at(off::MNT_PEER_GROUP))
             } else {
                 None
             },
-            master: if propagation & libc::MS_SLAVE as u64 != 0 {
+            master: if propagation & MS_SLAVE != 0 {
                 Some(u64_at(off::MNT_MASTER))
             } else {
                 None
             },
             // As in mountinfo: only when it differs from the master.
             propagate_from: if got.contains(StatmountMask::PROPAGATE_FROM)
-                && propagation & libc::MS_SLAVE as u64 != 0
+                && propagation & MS_SLAVE != 0
             {
                 nonzero(u64_at(off::PROPAGATE_FROM)).filter(|&p| p != u64_at(off::MNT_MASTER))
             } else {
                 None
             },
-            unbindable: propagation & libc::MS_UNBINDABLE as u64 != 0,
-            fs_type: string(off::FS_TYPE, StatmountMask::FS_TYPE).map(text).unwrap_or_default(),
+            unbindable: propagation & MS_UNBINDABLE != 0,
+            fs_type: string(off::FS_TYPE, StatmountMask::FS_TYPE)
+                .map(text)
+                .unwrap_or_default(),
             fs_subtype: string(off::FS_SUBTYPE, StatmountMask::FS_SUBTYPE)
                 .filter(|s| !s.is_empty())
                 .map(text),
             source: string(off::SB_SOURCE, StatmountMask::SB_SOURCE).map(|s| {
-                if s.is_empty() { "none".to_string() } else { text(s) }
+                if s.is_empty() {
+                    "none".to_string()
+                } else {
+                    text(s)
+                }
             }),
             options: string(off::MNT_OPTS, StatmountMask::MNT_OPTS).map(text),
             superblock_flags: SuperblockFlags::from_bits_retain(u32_at(off::SB_FLAGS)),
@@ -517,7 +528,10 @@ pub fn parse_mountinfo_line(line: &[u8]) -> Result<MountInfo> {
     let parent_id = number(next("missing parent id")?, "bad parent id")?;
     let dev = next("missing device")?;
     let (major, minor) = {
-        let colon = dev.iter().position(|&c| c == b':').ok_or_else(|| fail("bad device"))?;
+        let colon = dev
+            .iter()
+            .position(|&c| c == b':')
+            .ok_or_else(|| fail("bad device"))?;
         (
             number(&dev[..colon], "bad device major")?,
             number(&dev[colon + 1..], "bad device minor")?,
@@ -577,7 +591,8 @@ pub fn parse_mountinfo_line(line: &[u8]) -> Result<MountInfo> {
         None => info.fs_type = fs_type,
     }
     info.source = Some(String::from_utf8_lossy(&unescape(next("missing source")?)).into_owned());
-    let super_options = String::from_utf8_lossy(&unescape(next("missing super options")?)).into_owned();
+    let super_options =
+        String::from_utf8_lossy(&unescape(next("missing super options")?)).into_owned();
     let mut options = Vec::new();
     for option in super_options.split(',') {
         match option {

@@ -72,9 +72,9 @@ pub use flags::{
 };
 pub use fs_context::FsContext;
 pub use info::{
-    LSMT_ROOT, MountInfo, MountTableSource, StatmountReader, SuperblockFlags, _test_pretend_no_statmount,
-    listmount, mount_ids, mount_table, parse_mountinfo, parse_mountinfo_line, read_mountinfo,
-    statmount, unescape, unique_mount_id,
+    _test_pretend_no_statmount, LSMT_ROOT, MountInfo, MountTableSource, StatmountReader,
+    SuperblockFlags, listmount, mount_ids, mount_table, parse_mountinfo, parse_mountinfo_line,
+    read_mountinfo, statmount, unescape, unique_mount_id,
 };
 pub use mount::{Mount, MountSetattr, mount_setattr, move_mount, open_tree};
 /// The path-like argument type of this crate's calls (`&CStr`, `&str`, `&Path`,

@@ -102,7 +102,12 @@ impl Mount {
     /// - [`move_mount(2)`](https://man7.org/linux/man-pages/man2/move_mount.2.html)
     #[doc(alias = "move_mount")]
     #[inline]
-    pub fn attach_at(&self, dirfd: impl AsFd, target: impl Arg, flags: MoveMountFlags) -> Result<()> {
+    pub fn attach_at(
+        &self,
+        dirfd: impl AsFd,
+        target: impl Arg,
+        flags: MoveMountFlags,
+    ) -> Result<()> {
         move_mount(
             &self.fd,
             c"",
@@ -401,7 +406,12 @@ struct AttrDisplay<'a>(&'a MountSetattr<'a>);
 impl fmt::Display for AttrDisplay<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let attr = self.0;
-        write!(f, "{{set: {}, clr: {}", Flags(&attr.set), Flags(&attr.clear))?;
+        write!(
+            f,
+            "{{set: {}, clr: {}",
+            Flags(&attr.set),
+            Flags(&attr.clear)
+        )?;
         if let Some(propagation) = attr.propagation {
             write!(f, ", propagation: {}", propagation.name())?;
         }
@@ -449,7 +459,9 @@ pub fn mount_setattr(
             );
             match errno {
                 Errno::NOSYS => Error::unsupported("mount_setattr", "5.12", call, errno),
-                Errno::TOOBIG => Error::unsupported("struct mount_attr (this size)", "5.12", call, errno),
+                Errno::TOOBIG => {
+                    Error::unsupported("struct mount_attr (this size)", "5.12", call, errno)
+                }
                 _ => Error::syscall(call, errno),
             }
         })

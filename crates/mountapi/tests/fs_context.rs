@@ -43,9 +43,15 @@ fn tmpfs_with_size_mode_and_uid() {
         assert_eq!(info.fs_type, "tmpfs");
         let options = info.options.as_deref().unwrap();
         for expected in ["size=1024k", "mode=750", "uid=1234", "gid=4321"] {
-            assert!(options.split(',').any(|o| o == expected), "{expected} not in {options}");
+            assert!(
+                options.split(',').any(|o| o == expected),
+                "{expected} not in {options}"
+            );
         }
-        assert!(info.attributes.contains(MountAttr::NOSUID | MountAttr::NODEV));
+        assert!(
+            info.attributes
+                .contains(MountAttr::NOSUID | MountAttr::NODEV)
+        );
         rustix::mount::unmount(dir.path(), rustix::mount::UnmountFlags::empty()).unwrap();
     });
 }
@@ -58,7 +64,10 @@ fn set_flag_makes_the_superblock_read_only() {
         let fs = FsContext::open("tmpfs").unwrap();
         fs.set_flag("ro").unwrap();
         fs.create().unwrap();
-        fs.mount(MountAttr::empty()).unwrap().attach(dir.path()).unwrap();
+        fs.mount(MountAttr::empty())
+            .unwrap()
+            .attach(dir.path())
+            .unwrap();
         let err = std::fs::write(dir.path().join("f"), "x").unwrap_err();
         assert_eq!(err.raw_os_error(), Some(libc::EROFS));
         rustix::mount::unmount(dir.path(), rustix::mount::UnmountFlags::empty()).unwrap();
@@ -74,7 +83,10 @@ fn proc_with_subset_pid_and_hidepid() {
         fs.set_string(c"subset", c"pid").unwrap();
         fs.set_string(c"hidepid", c"invisible").unwrap();
         fs.create().unwrap();
-        fs.mount(MountAttr::NOSUID | MountAttr::NOEXEC).unwrap().attach(dir.path()).unwrap();
+        fs.mount(MountAttr::NOSUID | MountAttr::NOEXEC)
+            .unwrap()
+            .attach(dir.path())
+            .unwrap();
 
         // subset=pid: only the per-process entries.
         assert!(dir.path().join("self").exists());
@@ -110,12 +122,24 @@ fn overlay_with_lower_upper_and_work_dirs() {
         fs.set_string(c"upperdir", cstr(&upper).as_c_str()).unwrap();
         fs.set_string(c"workdir", cstr(&work).as_c_str()).unwrap();
         fs.create().unwrap();
-        fs.mount(MountAttr::empty()).unwrap().attach(&merged).unwrap();
+        fs.mount(MountAttr::empty())
+            .unwrap()
+            .attach(&merged)
+            .unwrap();
 
-        assert_eq!(std::fs::read_to_string(merged.join("from-lower")).unwrap(), "lower");
-        assert_eq!(std::fs::read_to_string(merged.join("from-upper")).unwrap(), "upper");
+        assert_eq!(
+            std::fs::read_to_string(merged.join("from-lower")).unwrap(),
+            "lower"
+        );
+        assert_eq!(
+            std::fs::read_to_string(merged.join("from-upper")).unwrap(),
+            "upper"
+        );
         std::fs::write(merged.join("new"), "written").unwrap();
-        assert_eq!(std::fs::read_to_string(upper.join("new")).unwrap(), "written");
+        assert_eq!(
+            std::fs::read_to_string(upper.join("new")).unwrap(),
+            "written"
+        );
         assert!(!lower.join("new").exists());
 
         let table = mount_table(MountTableSource::Auto).unwrap();
@@ -147,10 +171,15 @@ fn overlay_lower_layer_by_fd() {
         std::fs::write(lower2.join("a"), "2").unwrap();
         std::fs::write(lower2.join("b"), "2").unwrap();
         let fs = FsContext::open("overlay").unwrap();
-        fs.set_fd("lowerdir+", std::fs::File::open(&lower1).unwrap()).unwrap();
-        fs.set_fd("lowerdir+", std::fs::File::open(&lower2).unwrap()).unwrap();
+        fs.set_fd("lowerdir+", std::fs::File::open(&lower1).unwrap())
+            .unwrap();
+        fs.set_fd("lowerdir+", std::fs::File::open(&lower2).unwrap())
+            .unwrap();
         fs.create().unwrap();
-        fs.mount(MountAttr::RDONLY).unwrap().attach(&merged).unwrap();
+        fs.mount(MountAttr::RDONLY)
+            .unwrap()
+            .attach(&merged)
+            .unwrap();
         // The first lower layer is on top.
         assert_eq!(std::fs::read_to_string(merged.join("a")).unwrap(), "1");
         assert_eq!(std::fs::read_to_string(merged.join("b")).unwrap(), "2");
@@ -205,8 +234,14 @@ fn unknown_option_carries_the_kernel_message() {
             assert!(text.contains("\"bogus\""), "{text}");
             assert!(text.ends_with("tmpfs: Unknown parameter 'bogus'"), "{text}");
             let err = fs.set_flag(c"nonsense").unwrap_err();
-            assert!(err.to_string().contains("FSCONFIG_SET_FLAG, \"nonsense\""), "{err}");
-            assert!(err.to_string().ends_with("Unknown parameter 'nonsense'"), "{err}");
+            assert!(
+                err.to_string().contains("FSCONFIG_SET_FLAG, \"nonsense\""),
+                "{err}"
+            );
+            assert!(
+                err.to_string().ends_with("Unknown parameter 'nonsense'"),
+                "{err}"
+            );
         });
     });
 }
@@ -222,12 +257,16 @@ fn missing_source_carries_the_kernel_message() {
             let text = err.to_string();
             assert!(text.contains("FSCONFIG_CMD_CREATE"), "{text}");
             assert!(
-                err.kernel_log().iter().any(|m| m.text.contains("No source specified")),
+                err.kernel_log()
+                    .iter()
+                    .any(|m| m.text.contains("No source specified")),
                 "{text}"
             );
             // overlay with a missing layer: overlay reports it with the errno only.
             let fs = FsContext::open(c"overlay").unwrap();
-            let err = fs.set_string(c"lowerdir", c"/linception-missing").unwrap_err();
+            let err = fs
+                .set_string(c"lowerdir", c"/linception-missing")
+                .unwrap_err();
             assert_eq!(err.raw_os_error(), Some(libc::ENOENT));
             assert!(err.to_string().contains("\"/linception-missing\""), "{err}");
             let err = fs.create().unwrap_err();
@@ -246,9 +285,14 @@ fn set_path_of_a_string_parameter_is_refused_with_a_message() {
     in_mount_ns(|| {
         assert_no_leaks(|| {
             let fs = FsContext::open(c"ext4").unwrap();
-            let err = fs.set_path(c"source", rustix::fs::CWD, c"/dev/null").unwrap_err();
+            let err = fs
+                .set_path(c"source", rustix::fs::CWD, c"/dev/null")
+                .unwrap_err();
             let text = err.to_string();
-            assert!(text.contains("FSCONFIG_SET_PATH, \"source\", \"/dev/null\", AT_FDCWD"), "{text}");
+            assert!(
+                text.contains("FSCONFIG_SET_PATH, \"source\", \"/dev/null\", AT_FDCWD"),
+                "{text}"
+            );
             assert!(!err.kernel_log().is_empty(), "{text}");
             let null = std::fs::File::open("/dev/null").unwrap();
             let err = fs.set_path_empty(c"source", &null).unwrap_err();
@@ -266,7 +310,10 @@ fn unknown_filesystem_type_and_nul_bytes() {
         assert_no_leaks(|| {
             let err = FsContext::open("linception-nofs").unwrap_err();
             assert_eq!(err.raw_os_error(), Some(libc::ENODEV));
-            assert!(err.to_string().starts_with("fsopen(\"linception-nofs\", FSOPEN_CLOEXEC): "));
+            assert!(
+                err.to_string()
+                    .starts_with("fsopen(\"linception-nofs\", FSOPEN_CLOEXEC): ")
+            );
             let err = FsContext::open("tmp\0fs").unwrap_err();
             assert_eq!(err.kind(), ErrorKind::InvalidArgument);
             assert!(err.to_string().contains("filesystem type"), "{err}");
@@ -286,13 +333,19 @@ fn fspick_reconfigures_a_mounted_tmpfs() {
         let fs = FsContext::open(c"tmpfs").unwrap();
         fs.set_string(c"size", c"1m").unwrap();
         fs.create().unwrap();
-        fs.mount(MountAttr::empty()).unwrap().attach(dir.path()).unwrap();
+        fs.mount(MountAttr::empty())
+            .unwrap()
+            .attach(dir.path())
+            .unwrap();
         assert_no_leaks(|| {
             let picked = FsContext::pick(dir.path()).unwrap();
             picked.set_string(c"size", c"2m").unwrap();
             picked.reconfigure().unwrap();
             let err = picked.set_string(c"size", c"bad").unwrap_err();
-            assert!(err.to_string().ends_with("tmpfs: Bad value for 'size'"), "{err}");
+            assert!(
+                err.to_string().ends_with("tmpfs: Bad value for 'size'"),
+                "{err}"
+            );
         });
         let vfs = rustix::fs::statvfs(dir.path()).unwrap();
         assert_eq!(vfs.f_blocks * vfs.f_frsize, 2 << 20);

@@ -6,9 +6,9 @@ use std::path::Path;
 
 use common::TempDir;
 use linception_mountapi::{
-    ErrorKind, FsContext, ListmountFlags, Mount, MountAttr, MountInfo, MountSetattr,
-    MountTableSource, Propagation, _test_pretend_no_statmount, mount_ids, mount_table,
-    parse_mountinfo, parse_mountinfo_line, statmount, unescape, unique_mount_id,
+    _test_pretend_no_statmount, ErrorKind, FsContext, ListmountFlags, Mount, MountAttr, MountInfo,
+    MountSetattr, MountTableSource, Propagation, mount_ids, mount_table, parse_mountinfo,
+    parse_mountinfo_line, statmount, unescape, unique_mount_id,
 };
 use linception_testkit::{Feature, Fork, require};
 use proptest::prelude::*;
@@ -29,8 +29,11 @@ fn populate(dir: &TempDir) {
     let shared = dir.subdir("shared");
     tmpfs_at(&shared, "shared-src", "2m");
     std::fs::create_dir(shared.join("inner")).unwrap();
-    let handle = linception_mountapi::open_tree(rustix::fs::CWD, &shared, Default::default()).unwrap();
-    handle.set_attr(&MountSetattr::new().propagation(Propagation::Shared)).unwrap();
+    let handle =
+        linception_mountapi::open_tree(rustix::fs::CWD, &shared, Default::default()).unwrap();
+    handle
+        .set_attr(&MountSetattr::new().propagation(Propagation::Shared))
+        .unwrap();
     let slave = dir.subdir("slave");
     let bind = Mount::clone_tree(shared.join("inner")).unwrap();
     bind.attach(&slave).unwrap();
@@ -59,7 +62,12 @@ fn assert_same_tables(from_statmount: &[MountInfo], from_mountinfo: &[MountInfo]
         let stat = from_statmount
             .iter()
             .find(|m| m.id == text.id)
-            .unwrap_or_else(|| panic!("mount {} ({:?}) missing from statmount", text.id, text.mount_point));
+            .unwrap_or_else(|| {
+                panic!(
+                    "mount {} ({:?}) missing from statmount",
+                    text.id, text.mount_point
+                )
+            });
         assert!(stat.unique_id.is_some() && text.unique_id.is_none());
         let mut stat = stat.clone();
         stat.unique_id = None;
@@ -81,10 +89,16 @@ fn statmount_and_listmount_agree_with_mountinfo() {
         let odd = dir.path().join("with space\tand\\backslash");
         let info = text.iter().find(|m| m.mount_point == odd).unwrap();
         assert_eq!(info.source.as_deref(), Some("src with space"));
-        let slave = text.iter().find(|m| m.mount_point == dir.path().join("slave")).unwrap();
+        let slave = text
+            .iter()
+            .find(|m| m.mount_point == dir.path().join("slave"))
+            .unwrap();
         assert!(slave.is_slave() && slave.is_read_only());
         assert_eq!(slave.root, Path::new("/inner"));
-        assert_eq!(slave.attributes.atime(), linception_mountapi::Atime::NoAtime);
+        assert_eq!(
+            slave.attributes.atime(),
+            linception_mountapi::Atime::NoAtime
+        );
         assert!(text.iter().any(|m| m.unbindable));
         // Parent links: every parent id is a mount of the table (or the root's own).
         let ids: Vec<u64> = stat.iter().map(|m| m.unique_id.unwrap()).collect();
@@ -98,7 +112,11 @@ fn statmount_and_listmount_agree_with_mountinfo() {
 
 #[test]
 fn rootless_statmount_agrees_with_mountinfo() {
-    require!(Feature::UnprivilegedUserNs, Feature::Statmount, Feature::Listmount);
+    require!(
+        Feature::UnprivilegedUserNs,
+        Feature::Statmount,
+        Feature::Listmount
+    );
     Fork::new().rootless().unshare(libc::CLONE_NEWNS).run(|| {
         let dir = TempDir::new("agree-rootless");
         let odd = dir.subdir("a b");
@@ -121,7 +139,12 @@ fn auto_falls_back_to_mountinfo_on_enosys() {
         let err = mount_table(MountTableSource::Statmount).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Unsupported);
         assert_eq!(err.raw_os_error(), Some(libc::ENOSYS));
-        assert!(err.to_string().starts_with("listmount is not supported by this kernel (needs Linux 6.8): listmount("), "{err}");
+        assert!(
+            err.to_string().starts_with(
+                "listmount is not supported by this kernel (needs Linux 6.8): listmount("
+            ),
+            "{err}"
+        );
         let auto = mount_table(MountTableSource::Auto).unwrap();
         assert!(auto.iter().all(|m| m.unique_id.is_none()));
         assert_eq!(auto, mount_table(MountTableSource::Mountinfo).unwrap());
@@ -177,7 +200,11 @@ fn unique_mount_id_matches_statmount_and_mountinfo() {
         assert_eq!((info.id, info.parent_id), (line.id, line.parent_id));
         let err = statmount(u64::MAX - 1).unwrap_err();
         assert_eq!(err.raw_os_error(), Some(libc::ENOENT));
-        assert!(err.to_string().starts_with("statmount({mnt_id: 0xfffffffffffffffe"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("statmount({mnt_id: 0xfffffffffffffffe"),
+            "{err}"
+        );
         rustix::mount::unmount(dir.path(), rustix::mount::UnmountFlags::empty()).unwrap();
     });
 }
@@ -191,9 +218,16 @@ fn parses_a_mountinfo_line_with_every_optional_field() {
     assert_eq!(info.mount_point, Path::new("/mnt 2"));
     assert_eq!(
         info.attributes,
-        MountAttr::RDONLY | MountAttr::NOSUID | MountAttr::NOATIME | MountAttr::NOSYMFOLLOW | MountAttr::IDMAP
+        MountAttr::RDONLY
+            | MountAttr::NOSUID
+            | MountAttr::NOATIME
+            | MountAttr::NOSYMFOLLOW
+            | MountAttr::IDMAP
     );
-    assert_eq!((info.peer_group, info.master, info.propagate_from), (Some(3), Some(1), Some(2)));
+    assert_eq!(
+        (info.peer_group, info.master, info.propagate_from),
+        (Some(3), Some(1), Some(2))
+    );
     assert!(info.unbindable);
     assert_eq!(info.fs_type, "fuse");
     assert_eq!(info.fs_subtype.as_deref(), Some("sshfs"));
@@ -207,7 +241,10 @@ fn parses_a_mountinfo_line_with_every_optional_field() {
     );
     // No atime option at all is strictatime.
     let info = parse_mountinfo_line(b"1 0 0:1 / / rw - ext4 /dev/x rw").unwrap();
-    assert_eq!(info.attributes.atime(), linception_mountapi::Atime::StrictAtime);
+    assert_eq!(
+        info.attributes.atime(),
+        linception_mountapi::Atime::StrictAtime
+    );
     assert_eq!(info.options, None);
 }
 
@@ -224,7 +261,10 @@ fn bad_mountinfo_lines_name_the_line() {
         assert_eq!(err.kind(), ErrorKind::Parse);
         let text = err.to_string();
         assert!(text.contains(reason), "{text}");
-        assert!(text.contains(&String::from_utf8_lossy(line).into_owned()), "{text}");
+        assert!(
+            text.contains(&String::from_utf8_lossy(line).into_owned()),
+            "{text}"
+        );
     }
     assert_eq!(parse_mountinfo(b"").unwrap(), vec![]);
 }

@@ -45,7 +45,10 @@ fn tmpfs_and_its_errors_unprivileged() {
         assert_no_leaks(|| {
             let fs = FsContext::open(c"tmpfs").unwrap();
             let err = fs.set_string(c"size", c"x").unwrap_err();
-            assert!(err.to_string().ends_with("tmpfs: Bad value for 'size'"), "{err}");
+            assert!(
+                err.to_string().ends_with("tmpfs: Bad value for 'size'"),
+                "{err}"
+            );
         });
     });
 }
@@ -61,20 +64,30 @@ fn block_filesystems_are_refused_unprivileged() {
             fs.set_string(c"source", c"/dev/null").unwrap();
             let err = fs.create().unwrap_err();
             assert_eq!(err.raw_os_error(), Some(libc::EPERM), "{err}");
-            assert!(err.to_string().contains("FSCONFIG_CMD_CREATE, NULL, NULL, 0): Operation not permitted (EPERM)"), "{err}");
+            assert!(
+                err.to_string().contains(
+                    "FSCONFIG_CMD_CREATE, NULL, NULL, 0): Operation not permitted (EPERM)"
+                ),
+                "{err}"
+            );
         });
     });
 }
 
 #[test]
 fn bind_mount_unprivileged_and_locked_attributes() {
-    require!(Feature::UnprivilegedUserNs, Feature::MountApi, Feature::MountSetattr);
+    require!(
+        Feature::UnprivilegedUserNs,
+        Feature::MountApi,
+        Feature::MountSetattr
+    );
     rootless(|| {
         let dir = TempDir::new("rootless-bind");
         let (src, dst) = (dir.subdir("src"), dir.subdir("dst"));
         std::fs::write(src.join("f"), "bound").unwrap();
         let tree = Mount::clone_tree(&src).unwrap();
-        tree.set_attr(&MountSetattr::new().set(MountAttr::RDONLY)).unwrap();
+        tree.set_attr(&MountSetattr::new().set(MountAttr::RDONLY))
+            .unwrap();
         tree.attach(&dst).unwrap();
         drop(tree);
         assert_eq!(std::fs::read_to_string(dst.join("f")).unwrap(), "bound");
@@ -130,7 +143,10 @@ fn overlay_unprivileged_with_userxattr() {
         fs.set_string(c"workdir", work.to_str().unwrap()).unwrap();
         fs.set_flag(c"userxattr").unwrap();
         fs.create().unwrap();
-        fs.mount(MountAttr::empty()).unwrap().attach(&merged).unwrap();
+        fs.mount(MountAttr::empty())
+            .unwrap()
+            .attach(&merged)
+            .unwrap();
         assert_eq!(std::fs::read_to_string(merged.join("l")).unwrap(), "lower");
         std::fs::write(merged.join("new"), "x").unwrap();
         assert!(upper.join("new").exists());
@@ -141,7 +157,11 @@ fn overlay_unprivileged_with_userxattr() {
 
 #[test]
 fn idmapped_mount_unprivileged_where_permitted() {
-    require!(Feature::UnprivilegedUserNs, Feature::MountApi, Feature::MountSetattrIdmap);
+    require!(
+        Feature::UnprivilegedUserNs,
+        Feature::MountApi,
+        Feature::MountSetattrIdmap
+    );
     let outcome = rootless(|| {
         let dir = TempDir::new("rootless-idmap");
         let (src, dst) = (dir.subdir("src"), dir.subdir("dst"));
@@ -168,7 +188,10 @@ fn idmapped_mount_unprivileged_where_permitted() {
             Err(err) => {
                 // Refused: the error says which call and why.
                 assert_eq!(err.kind(), ErrorKind::Os);
-                assert!(matches!(err.raw_os_error(), Some(libc::EPERM | libc::EINVAL)), "{err}");
+                assert!(
+                    matches!(err.raw_os_error(), Some(libc::EPERM | libc::EINVAL)),
+                    "{err}"
+                );
                 assert!(err.to_string().starts_with("mount_setattr(fd "), "{err}");
                 assert!(err.to_string().contains("IDMAP"), "{err}");
                 format!("refused: {err}")

@@ -1,0 +1,135 @@
+//! The calls a container builder makes between clone and exec allocate nothing
+//! when given `&CStr` paths, on success and on failure: counted with a global
+//! allocator, in a forked single-threaded child.
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use common::{TempDir, cstr};
+use linception_mountapi::{
+    FsContext, Mount, MountAttr, MountSetattr, MoveMountFlags, OpenTreeFlags, Propagation,
+    SetattrFlags, mount_setattr, move_mount, open_tree,
+};
+use linception_testkit::{Feature, Fork, require};
+
+struct Counting;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards to the system allocator, only counting calls.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as ours.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as ours.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as ours.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations_in<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    let out = f();
+    (out, ALLOCATIONS.load(Ordering::SeqCst) - before)
+}
+
+#[test]
+fn pre_exec_calls_do_not_allocate() {
+    require!(Feature::Root, Feature::MountApi, Feature::MountSetattr);
+    Fork::new().unshare(libc::CLONE_NEWNS).run(|| {
+        let dir = TempDir::new("noalloc");
+        let (a, b, c) = (dir.subdir("a"), dir.subdir("b"), dir.subdir("c"));
+        let (a, b, c) = (cstr(&a), cstr(&b), cstr(&c));
+        let missing = c"/linception/missing";
+
+        // Prepared before "clone": the filesystem context and its mount.
+        let fs = FsContext::open(c"tmpfs").unwrap();
+        let ((), n) = allocations_in(|| {
+            fs.set_string(c"size", c"1m").unwrap();
+            fs.create().unwrap();
+        });
+        assert_eq!(n, 0, "fsconfig success path allocated");
+        let (mount, n) = allocations_in(|| fs.mount(MountAttr::NOSUID).unwrap());
+        assert_eq!(n, 0, "fsmount allocated");
+
+        let ((), n) = allocations_in(|| {
+            mount.attach(a.as_c_str()).unwrap();
+            let handle = open_tree(rustix::fs::CWD, a.as_c_str(), OpenTreeFlags::empty()).unwrap();
+            handle
+                .set_attr(
+                    &MountSetattr::new()
+                        .propagation(Propagation::Private)
+                        .set(MountAttr::NODEV),
+                )
+                .unwrap();
+            let tree = Mount::clone_tree_recursive(a.as_c_str()).unwrap();
+            tree.set_attr_recursive(&MountSetattr::new().set(MountAttr::RDONLY))
+                .unwrap();
+            tree.attach_at(rustix::fs::CWD, b.as_c_str(), MoveMountFlags::empty())
+                .unwrap();
+            move_mount(
+                rustix::fs::CWD,
+                b.as_c_str(),
+                rustix::fs::CWD,
+                c.as_c_str(),
+                MoveMountFlags::empty(),
+            )
+            .unwrap();
+            mount_setattr(
+                rustix::fs::CWD,
+                c.as_c_str(),
+                SetattrFlags::RECURSIVE,
+                &MountSetattr::new().clear(MountAttr::RDONLY),
+            )
+            .unwrap();
+        });
+        assert_eq!(n, 0, "the success path allocated");
+
+        // Failures keep their description inline.
+        let (errors, n) = allocations_in(|| {
+            [
+                mount.attach(missing).unwrap_err(),
+                Mount::clone_tree(missing).unwrap_err(),
+                mount_setattr(
+                    rustix::fs::CWD,
+                    missing,
+                    SetattrFlags::empty(),
+                    &MountSetattr::new().set(MountAttr::NODEV),
+                )
+                .unwrap_err(),
+                move_mount(
+                    rustix::fs::CWD,
+                    missing,
+                    rustix::fs::CWD,
+                    c.as_c_str(),
+                    MoveMountFlags::empty(),
+                )
+                .unwrap_err(),
+                mount.attach_beneath(missing).unwrap_err(),
+            ]
+        });
+        assert_eq!(n, 0, "the failure path allocated");
+        for err in &errors {
+            assert_eq!(err.raw_os_error(), Some(libc::ENOENT), "{err}");
+            assert!(err.to_string().contains("/linception/missing"), "{err}");
+        }
+        drop(mount);
+        for path in [&c, &a] {
+            rustix::mount::unmount(path.as_c_str(), rustix::mount::UnmountFlags::empty()).unwrap();
+        }
+    });
+}
