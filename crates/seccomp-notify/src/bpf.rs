@@ -279,3 +279,88 @@ pub fn interpret(program: &[SockFilter], data: &SeccompData) -> Result<u32> {
         pc = next;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(program: &[SockFilter]) -> Result<u32> {
+        interpret(program, &SeccompData::default())
+    }
+
+    #[test]
+    fn invalid_programs_are_named_errors() {
+        let ret = SockFilter::stmt(op::RET | op::K, 1);
+        let cases: [(&[SockFilter], usize, &str); 6] = [
+            (&[], 0, "empty program"),
+            (
+                &[SockFilter::stmt(op::LD | op::W | op::ABS, 2), ret],
+                0,
+                "load outside seccomp_data or misaligned",
+            ),
+            (
+                &[SockFilter::stmt(op::LD | op::W | op::ABS, 64), ret],
+                0,
+                "load outside seccomp_data or misaligned",
+            ),
+            (
+                &[SockFilter::jump(op::JMP | op::JEQ | op::K, 0, 5, 0), ret],
+                0,
+                "jump out of the program",
+            ),
+            (
+                &[SockFilter::stmt(op::ALU | op::DIV | op::K, 0), ret],
+                0,
+                "division by zero",
+            ),
+            (
+                &[SockFilter::stmt(op::LD | op::IMM, 3)],
+                1,
+                "ran off the end of the program",
+            ),
+        ];
+        for (program, at, why) in cases {
+            match run(program) {
+                Err(Error::InvalidProgram { pc, reason }) => {
+                    assert_eq!((pc, reason), (at, why), "{program:?}")
+                }
+                other => panic!("{program:?}: {other:?}"),
+            }
+        }
+        assert!(run(&vec![ret; BPF_MAXINSNS + 1]).is_err());
+    }
+
+    #[test]
+    fn scratch_memory_alu_and_ret_a() {
+        // A = nr(7) ; M[3] = A ; X = 5 ; A = M[3] ; A = A * X ; A += 1 ; RET A  => 36
+        let data = SeccompData {
+            nr: 7,
+            ..Default::default()
+        };
+        let program = [
+            SockFilter::stmt(op::LD | op::W | op::ABS, OFFSET_NR),
+            SockFilter::stmt(op::ST, 3),
+            SockFilter::stmt(op::LDX | op::IMM, 5),
+            SockFilter::stmt(op::LD | op::MEM, 3),
+            SockFilter::stmt(op::ALU | op::MUL | op::X, 0),
+            SockFilter::stmt(op::ALU | op::ADD | op::K, 1),
+            SockFilter::stmt(op::RET | op::A, 0),
+        ];
+        assert_eq!(interpret(&program, &data).unwrap(), 36);
+        // High and low words of an argument.
+        let data = SeccompData {
+            args: [0x1234_5678_9abc_def0, 0, 0, 0, 0, 0],
+            ..Default::default()
+        };
+        let hi = [
+            SockFilter::stmt(op::LD | op::W | op::ABS, arg_high(0)),
+            SockFilter::stmt(op::RET | op::A, 0),
+        ];
+        let lo = [
+            SockFilter::stmt(op::LD | op::W | op::ABS, arg_low(0)),
+            SockFilter::stmt(op::RET | op::A, 0),
+        ];
+        assert_eq!(interpret(&hi, &data).unwrap(), 0x1234_5678);
+        assert_eq!(interpret(&lo, &data).unwrap(), 0x9abc_def0);
+    }
+}

@@ -48,6 +48,13 @@ pub enum NoNewPrivs {
     Keep,
 }
 
+/// What `seccomp(SECCOMP_SET_MODE_FILTER)` returned.
+enum Installed {
+    Listener(OwnedFd),
+    Done,
+    TsyncFailed(i32),
+}
+
 impl FilterFlags {
     fn effective(self) -> FilterFlags {
         // NEW_LISTENER with TSYNC makes the return value an fd, so a failed sync
@@ -91,8 +98,10 @@ impl Program {
             return Err(Error::NotifyWithoutListener);
         }
         let flags = flags.effective();
-        match self.install_raw(flags, no_new_privs) {
-            Ok(fd) => Ok(fd.map(Listener::new)),
+        match self.install_inner(flags, no_new_privs) {
+            Ok(Installed::Listener(fd)) => Ok(Some(Listener::new(fd))),
+            Ok(Installed::Done) => Ok(None),
+            Ok(Installed::TsyncFailed(tid)) => Err(Error::TsyncFailed { tid }),
             Err(errno) => Err(self.install_error(flags, errno)),
         }
     }
@@ -115,19 +124,30 @@ impl Program {
         flags: FilterFlags,
         no_new_privs: NoNewPrivs,
     ) -> Result<Option<OwnedFd>, Errno> {
-        let flags = flags.effective();
+        match self.install_inner(flags.effective(), no_new_privs)? {
+            Installed::Listener(fd) => Ok(Some(fd)),
+            Installed::Done => Ok(None),
+            Installed::TsyncFailed(_) => Err(Errno::SRCH),
+        }
+    }
+
+    fn install_inner(
+        &self,
+        flags: FilterFlags,
+        no_new_privs: NoNewPrivs,
+    ) -> Result<Installed, Errno> {
         if no_new_privs == NoNewPrivs::Set {
             rustix::thread::set_no_new_privs(true)?;
         }
         let ret = sys::seccomp_set_mode_filter(self.instructions(), flags.bits())?;
-        if flags.contains(FilterFlags::NEW_LISTENER) {
-            Ok(Some(sys::own_listener_fd(ret)))
+        Ok(if flags.contains(FilterFlags::NEW_LISTENER) {
+            Installed::Listener(sys::own_listener_fd(ret))
         } else if ret > 0 {
             // TSYNC without TSYNC_ESRCH: the id of the thread that could not sync.
-            Err(Errno::SRCH)
+            Installed::TsyncFailed(ret as i32)
         } else {
-            Ok(None)
-        }
+            Installed::Done
+        })
     }
 
     fn install_error(&self, flags: FilterFlags, errno: Errno) -> Error {

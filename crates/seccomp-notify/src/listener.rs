@@ -187,14 +187,14 @@ impl Listener {
         let listener = Listener { fd };
         if wake_up == WakeUp::SyncIfAvailable && SYNC_WAKE_UP.load(Ordering::Relaxed) != PROBE_NO {
             // Best effort: an older kernel keeps the default wake-up.
-            let _ = listener.set_sync_wake_up();
+            let _ = listener.set_sync_wakeup();
         }
         listener
     }
 
     /// Whether the running kernel has `SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP`, as far as a
     /// listener of this process has found out (`None` before the first try).
-    pub fn sync_wake_up_supported() -> Option<bool> {
+    pub fn sync_wakeup_supported() -> Option<bool> {
         match SYNC_WAKE_UP.load(Ordering::Relaxed) {
             PROBE_YES => Some(true),
             PROBE_NO => Some(false),
@@ -214,7 +214,7 @@ impl Listener {
     /// [seccomp_unotify(2)](https://man7.org/linux/man-pages/man2/seccomp_unotify.2.html)
     #[doc(alias = "SECCOMP_IOCTL_NOTIF_SET_FLAGS")]
     #[doc(alias = "SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP")]
-    pub fn set_sync_wake_up(&self) -> Result<()> {
+    pub fn set_sync_wakeup(&self) -> Result<()> {
         match sys::notif_set_flags(self.fd.as_fd(), sys::SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP) {
             Ok(()) => {
                 SYNC_WAKE_UP.store(PROBE_YES, Ordering::Relaxed);

@@ -395,3 +395,35 @@ fn too_long_a_program_is_refused_before_the_syscall() {
     let io: std::io::Error = err.into();
     assert_eq!(io.kind(), std::io::ErrorKind::InvalidInput);
 }
+
+#[test]
+fn tsync_names_the_thread_that_cannot_sync() {
+    let out = Fork::new().timeout(Duration::from_secs(20)).run(|| {
+        let program = single(Action::Errno(libc::EPERM));
+        in_grandchild(move || {
+            let (ready_tx, ready_rx) = std::sync::mpsc::channel::<i32>();
+            let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+            let diverging = Filter::new(Action::Allow).compile().unwrap();
+            let t = std::thread::spawn(move || {
+                // A filter of its own: this thread's filter tree diverges.
+                diverging
+                    .install_raw(FilterFlags::empty(), NoNewPrivs::Set)
+                    .unwrap();
+                ready_tx
+                    .send(rustix::thread::gettid().as_raw_nonzero().get())
+                    .unwrap();
+                done_rx.recv().unwrap();
+            });
+            let tid = ready_rx.recv().unwrap();
+            let result = program.install(FilterFlags::TSYNC, NoNewPrivs::Set);
+            done_tx.send(()).unwrap();
+            t.join().unwrap();
+            match result {
+                Err(Error::TsyncFailed { tid: failed }) if failed == tid => 1,
+                Err(_) => 2,
+                Ok(_) => 3,
+            }
+        })
+    });
+    assert_eq!(out, Exit::Code(1));
+}

@@ -362,8 +362,8 @@ fn sync_wake_up_is_on_by_default() {
             (getppid() == 3) as i32
         });
         let listener = child.listener.unwrap();
-        let supported = Listener::sync_wake_up_supported();
-        let explicit = listener.set_sync_wake_up().is_ok();
+        let supported = Listener::sync_wakeup_supported();
+        let explicit = listener.set_sync_wakeup().is_ok();
         listener.serve(|_, _| Response::Value(3)).unwrap();
         assert_eq!(wait(child.pid), Exit::Code(1));
         (supported, explicit)
@@ -482,4 +482,46 @@ fn async_listener_receives_and_sees_the_filter_close() {
     assert_eq!(exit, Exit::Code(1));
     assert_eq!(answered, 2);
     assert!(closed);
+}
+
+extern "C" fn on_usr1(_: libc::c_int) {}
+
+#[test]
+fn serve_survives_signals_interrupting_its_wait() {
+    require!(Feature::SeccompListener);
+    let (exit, answered, interrupts) = Fork::new().timeout(Duration::from_secs(20)).run(|| {
+        // A handler without SA_RESTART: poll() returns EINTR.
+        // SAFETY: a zeroed sigaction with a valid handler address.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = on_usr1 as *const () as usize;
+            assert_eq!(
+                libc::sigaction(libc::SIGUSR1, &action, std::ptr::null_mut()),
+                0
+            );
+        }
+        let child = spawn_filtered(&notify_getppid(), FilterFlags::NEW_LISTENER, || {
+            std::thread::sleep(Duration::from_millis(300));
+            (getppid() == 17) as i32
+        });
+        let listener = child.listener.unwrap();
+        // SAFETY: pthread_self cannot fail.
+        let me = unsafe { libc::pthread_self() } as usize;
+        let pinger = std::thread::spawn(move || {
+            let mut sent = 0u64;
+            for _ in 0..10 {
+                std::thread::sleep(Duration::from_millis(20));
+                // SAFETY: `me` is the live serving thread, joined after this thread.
+                if unsafe { libc::pthread_kill(me as libc::pthread_t, libc::SIGUSR1) } == 0 {
+                    sent += 1;
+                }
+            }
+            sent
+        });
+        let stats = listener.serve(|_, _| Response::Value(17)).unwrap();
+        (wait(child.pid), stats.answered, pinger.join().unwrap())
+    });
+    assert_eq!(exit, Exit::Code(1));
+    assert_eq!(answered, 1);
+    assert_eq!(interrupts, 10, "signals were delivered while serving");
 }
