@@ -427,3 +427,48 @@ fn tsync_names_the_thread_that_cannot_sync() {
     });
     assert_eq!(out, Exit::Code(1));
 }
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn an_x32_call_on_x86_64_is_killed() {
+    let out = Fork::new().timeout(Duration::from_secs(20)).run(|| {
+        let x32_getpid =
+            libc::SYS_getpid | linception_seccomp_notify::X32_SYSCALL_BIT as libc::c_long;
+        // Unfiltered: the kernel answers (a pid, or ENOSYS without x32 support).
+        let unfiltered = in_grandchild(move || {
+            let r = raw_syscall(x32_getpid, [0; 6]);
+            (r > 0 || r == -(libc::ENOSYS as i64)) as i32
+        });
+        let program = Filter::new(Action::Allow).compile().unwrap();
+        let filtered = in_grandchild(move || {
+            program
+                .install_raw(FilterFlags::empty(), NoNewPrivs::Set)
+                .unwrap();
+            assert!(raw_syscall(libc::SYS_getpid, [0; 6]) > 0);
+            raw_syscall(x32_getpid, [0; 6]);
+            0
+        });
+        (unfiltered, filtered)
+    });
+    assert_eq!(out, (Exit::Code(1), Exit::Signal(libc::SIGSYS)));
+}
+
+#[test]
+fn rootless_root_of_a_user_namespace_installs_without_no_new_privs() {
+    require!(Feature::UnprivilegedUserNs);
+    let out = Fork::new()
+        .timeout(Duration::from_secs(20))
+        .rootless()
+        .run(|| {
+            let program = single(Action::Errno(41));
+            in_grandchild(move || {
+                // CAP_SYS_ADMIN in its own user namespace is enough: no_new_privs stays off.
+                program
+                    .install(FilterFlags::empty(), NoNewPrivs::Keep)
+                    .unwrap();
+                let nnp = rustix::thread::no_new_privs().unwrap();
+                (getppid() == -41 && !nnp) as i32
+            })
+        });
+    assert_eq!(out, Exit::Code(1));
+}
