@@ -20,6 +20,15 @@ pub const X32_SYSCALL_BIT: u32 = 0x4000_0000;
 
 /// An architecture (ABI) a filter is compiled for: the filter kills any syscall made
 /// through another ABI.
+///
+/// ```
+/// use linception_seccomp_notify::Arch;
+/// assert_eq!(Arch::X86_64.syscall_number("openat")?, 257);
+/// assert_eq!(Arch::Aarch64.syscall_number("openat")?, 56);
+/// assert_eq!(Arch::Aarch64.syscall_name(56), Some("openat"));
+/// assert!(Arch::Aarch64.syscall_number("open").is_err()); // no `open` on aarch64
+/// # Ok::<(), linception_seccomp_notify::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Arch {

@@ -181,6 +181,20 @@ fn word(data: &SeccompData, offset: u32) -> Option<u32> {
 /// Accepts what the kernel's seccomp checker accepts: 32-bit absolute loads from
 /// `seccomp_data`, immediate and scratch-memory loads and stores, ALU, jumps, `RET`.
 ///
+/// ```
+/// use linception_seccomp_notify::bpf::{OFFSET_NR, op};
+/// use linception_seccomp_notify::{SeccompData, SockFilter, interpret};
+/// // RET ERRNO(nr): a hand-written program.
+/// let program = [
+///     SockFilter::stmt(op::LD | op::W | op::ABS, OFFSET_NR),
+///     SockFilter::stmt(op::ALU | op::OR | op::K, libc::SECCOMP_RET_ERRNO),
+///     SockFilter::stmt(op::RET | op::A, 0),
+/// ];
+/// let data = SeccompData { nr: 39, ..Default::default() };
+/// assert_eq!(interpret(&program, &data)?, libc::SECCOMP_RET_ERRNO | 39);
+/// # Ok::<(), linception_seccomp_notify::Error>(())
+/// ```
+///
 /// # Errors
 /// [`Error::InvalidProgram`] naming the instruction: unknown opcode, a load outside
 /// `seccomp_data` or misaligned, a jump out of the program, division by zero, running

@@ -6,6 +6,12 @@ use crate::bpf::SeccompData;
 use crate::error::{Error, Result};
 
 /// What the kernel does with a syscall (`SECCOMP_RET_*`).
+///
+/// ```
+/// use linception_seccomp_notify::Action;
+/// assert_eq!(Action::Errno(libc::EPERM).to_raw(), libc::SECCOMP_RET_ERRNO | 1);
+/// assert_eq!(Action::from_raw(libc::SECCOMP_RET_USER_NOTIF), Action::UserNotif);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Action {

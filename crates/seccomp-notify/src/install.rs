@@ -74,6 +74,23 @@ impl Program {
     ///
     /// This is irreversible for the thread and its future children.
     ///
+    /// ```
+    /// use linception_seccomp_notify::{Action, Filter, FilterFlags, NoNewPrivs};
+    /// let program = Filter::new(Action::Allow).rule("getppid", Action::Errno(libc::EPERM)).compile()?;
+    /// // Filters are irreversible: install in a child.
+    /// // SAFETY (doctest): the child only installs, calls getppid and _exits.
+    /// let pid = unsafe { libc::fork() };
+    /// if pid == 0 {
+    ///     let ok = program.install(FilterFlags::empty(), NoNewPrivs::Set).is_ok()
+    ///         && unsafe { libc::getppid() } == -1;
+    ///     unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+    /// }
+    /// let mut status = 0;
+    /// unsafe { libc::waitpid(pid, &mut status, 0) };
+    /// assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+    /// # Ok::<(), linception_seccomp_notify::Error>(())
+    /// ```
+    ///
     /// C: `prctl(PR_SET_NO_NEW_PRIVS, 1); seccomp(SECCOMP_SET_MODE_FILTER, flags, &prog)`.
     ///
     /// With `NEW_LISTENER | TSYNC`, `TSYNC_ESRCH` is added (the kernel requires it).

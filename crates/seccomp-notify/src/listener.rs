@@ -273,7 +273,7 @@ impl Listener {
         })
     }
 
-    fn recv_error(&self, errno: Errno) -> Error {
+    pub(crate) fn recv_error(&self, errno: Errno) -> Error {
         if errno == Errno::NOENT {
             // The id of a notification we could not receive is unknown.
             return Error::NotificationGone { id: 0 };

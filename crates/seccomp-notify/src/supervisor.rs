@@ -73,7 +73,7 @@ impl Listener {
                     continue;
                 }
                 Err(Errno::INTR) => continue,
-                Err(_) => return self.recv().map(|_| stats),
+                Err(errno) => return Err(self.recv_error(errno)),
             };
             let sent = match handler(self, &notif) {
                 Response::Value(v) => self.try_send(notif.id, v, 0, 0),
