@@ -525,3 +525,74 @@ fn serve_survives_signals_interrupting_its_wait() {
     assert_eq!(answered, 1);
     assert_eq!(interrupts, 10, "signals were delivered while serving");
 }
+
+#[test]
+fn an_unknown_filter_flag_is_a_described_einval_and_leaks_nothing() {
+    let msg = Fork::new().timeout(Duration::from_secs(20)).run(|| {
+        assert_no_leaks(|| {
+            let program = Filter::new(Action::Allow).compile().unwrap();
+            let err = program
+                .install(FilterFlags::from_bits_retain(1 << 20), NoNewPrivs::Set)
+                .unwrap_err();
+            assert_eq!(err.raw_os_error(), Some(libc::EINVAL));
+            assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+            // Nothing was installed: getppid still works.
+            assert!(getppid() > 0);
+            err.to_string()
+        })
+    });
+    assert!(
+        msg.starts_with("seccomp(SECCOMP_SET_MODE_FILTER, FilterFlags(0x100000), {len: ")
+            && msg.contains("(EINVAL)"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn id_valid_is_false_for_an_unknown_id() {
+    require!(Feature::SeccompListener);
+    let out = Fork::new().timeout(Duration::from_secs(20)).run(|| {
+        let child = spawn_filtered(&notify_getppid(), FilterFlags::NEW_LISTENER, || {
+            (getppid() == 1) as i32
+        });
+        let listener = child.listener.unwrap();
+        let n = listener.recv().unwrap();
+        let bogus = listener.id_valid(n.id.wrapping_add(1000)).unwrap();
+        let real = listener.id_valid(n.id).unwrap();
+        listener.respond_value(n.id, 1).unwrap();
+        let after = listener.id_valid(n.id).unwrap();
+        (bogus, real, after, wait(child.pid))
+    });
+    assert_eq!(out, (false, true, false, Exit::Code(1)));
+}
+
+#[test]
+fn reading_the_memory_of_a_dead_caller_is_notification_gone() {
+    require!(Feature::SeccompListener, Feature::PidfdOpen);
+    let gone = Fork::new().timeout(Duration::from_secs(20)).run(|| {
+        let program = Filter::new(Action::Allow)
+            .rule("chdir", Action::UserNotif)
+            .compile()
+            .unwrap();
+        let child = spawn_filtered(&program, FilterFlags::NEW_LISTENER, || {
+            // SAFETY: a valid NUL-terminated path.
+            unsafe { libc::chdir(c"/tmp".as_ptr()) };
+            0
+        });
+        let listener = child.listener.unwrap();
+        let n = listener.recv().unwrap();
+        let pidfd = rustix::process::pidfd_open(
+            rustix::process::Pid::from_raw(child.pid).unwrap(),
+            rustix::process::PidfdFlags::empty(),
+        )
+        .unwrap();
+        rustix::process::pidfd_send_signal(&pidfd, rustix::process::Signal::KILL).unwrap();
+        assert_eq!(wait(child.pid), Exit::Signal(libc::SIGKILL));
+        let err = listener.read_cstring(&n, n.args[0], 64).unwrap_err();
+        (
+            matches!(err, Error::NotificationGone { id } if id == n.id),
+            err.to_string(),
+        )
+    });
+    assert!(gone.0, "{}", gone.1);
+}
