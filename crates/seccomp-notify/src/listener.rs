@@ -263,11 +263,21 @@ impl Listener {
         sys::notif_recv(self.fd.as_fd(), &mut buf)?;
         // struct seccomp_notif { u64 id; u32 pid; u32 flags; struct seccomp_data data; }
         // struct seccomp_data { i32 nr; u32 arch; u64 ip; u64 args[6]; }
+        // Two u32 fields share a word: split it in memory order (native endian).
+        let halves = |w: u64| {
+            let b = w.to_ne_bytes();
+            (
+                u32::from_ne_bytes([b[0], b[1], b[2], b[3]]),
+                u32::from_ne_bytes([b[4], b[5], b[6], b[7]]),
+            )
+        };
+        let (pid, _flags) = halves(buf[1]);
+        let (nr, arch) = halves(buf[2]);
         Ok(Notification {
             id: buf[0],
-            pid: buf[1] as u32,
-            nr: buf[2] as u32 as i32,
-            arch: (buf[2] >> 32) as u32,
+            pid,
+            nr: nr as i32,
+            arch,
             instruction_pointer: buf[3],
             args: [buf[4], buf[5], buf[6], buf[7], buf[8], buf[9]],
         })
@@ -299,7 +309,8 @@ impl Listener {
         // struct seccomp_notif_resp { u64 id; i64 val; i32 error; u32 flags; }
         buf[0] = id;
         buf[1] = val as u64;
-        buf[2] = (error as u32 as u64) | ((flags as u64) << 32);
+        let (e, f) = ((error as u32).to_ne_bytes(), flags.to_ne_bytes());
+        buf[2] = u64::from_ne_bytes([e[0], e[1], e[2], e[3], f[0], f[1], f[2], f[3]]);
         sys::notif_send(self.fd.as_fd(), &buf)
     }
 
