@@ -19,6 +19,19 @@ pub(crate) struct CgroupGuard {
     pub created: bool,
 }
 
+/// What a spawn hands to [`Container::new`].
+pub(crate) struct Parts {
+    pub pid: Pid,
+    pub pidfd: PidFd,
+    pub namespaces: Namespaces,
+    pub root_mapped: bool,
+    /// The caller's ends of piped stdin, stdout, stderr.
+    pub stdio: [Option<OwnedFd>; 3],
+    pub listener: Option<Listener>,
+    pub handler: Option<JoinHandle<()>>,
+    pub cgroup: Option<CgroupGuard>,
+}
+
 /// A running container: its init process, owned through a pidfd.
 ///
 /// Like [`std::process::Child`], but every signal goes through the pidfd (no pid
@@ -30,6 +43,7 @@ pub struct Container {
     pid: Pid,
     pidfd: PidFd,
     namespaces: Namespaces,
+    root_mapped: bool,
     status: Option<ExitStatus>,
     stdin: Option<ChildStdin>,
     stdout: Option<ChildStdout>,
@@ -45,26 +59,20 @@ impl Container {
         ContainerBuilder::new(program)
     }
 
-    pub(crate) fn new(
-        pid: Pid,
-        pidfd: PidFd,
-        namespaces: Namespaces,
-        [stdin, stdout, stderr]: [Option<OwnedFd>; 3],
-        listener: Option<Listener>,
-        handler: Option<JoinHandle<()>>,
-        cgroup: Option<CgroupGuard>,
-    ) -> Self {
+    pub(crate) fn new(parts: Parts) -> Self {
+        let [stdin, stdout, stderr] = parts.stdio;
         Container {
-            pid,
-            pidfd,
-            namespaces,
+            pid: parts.pid,
+            pidfd: parts.pidfd,
+            namespaces: parts.namespaces,
+            root_mapped: parts.root_mapped,
             status: None,
             stdin: stdin.map(ChildStdin::from),
             stdout: stdout.map(ChildStdout::from),
             stderr: stderr.map(ChildStderr::from),
-            listener,
-            handler,
-            cgroup,
+            listener: parts.listener,
+            handler: parts.handler,
+            cgroup: parts.cgroup,
         }
     }
 
@@ -84,6 +92,11 @@ impl Container {
         self.namespaces
     }
 
+    /// Whether the container has a user namespace in which uid and gid 0 are mapped.
+    pub(crate) fn root_mapped(&self) -> bool {
+        self.root_mapped
+    }
+
     /// Starts another program inside the running container, like `nsenter`: a helper
     /// child of the caller joins the container's namespaces with one
     /// `setns(pidfd, flags)` (Linux 5.8), forks the program into them as a child of
@@ -94,7 +107,8 @@ impl Container {
     /// `b` gives the program, arguments, environment, working directory, uid/gid,
     /// groups, capabilities, `no_new_privs`, fds, stdio, keyring and seccomp filter;
     /// namespaces, root, mounts, maps, hostname, `set_tid` and cgroup are refused
-    /// (they are the container's). The returned handle owns the new process: waiting,
+    /// (they are the container's). In a container with a user namespace, the program
+    /// runs as its root (uid and gid 0) unless `uid`/`gid` are given. The returned handle owns the new process: waiting,
     /// killing and dropping work as for the container.
     ///
     /// ```no_run

@@ -959,6 +959,7 @@ pub(crate) fn prepare_exec_in(
     target_pidfd: RawFd,
     namespaces: crate::Namespaces,
     pidfd_sock: RawFd,
+    root_mapped: bool,
 ) -> Result<Plan> {
     let mut p = Builder {
         steps: Vec::new(),
@@ -979,6 +980,22 @@ pub(crate) fn prepare_exec_in(
         Step::ForkIntoParent { sock: pidfd_sock },
         "clone3(CLONE_PARENT | CLONE_PIDFD) into the joined pid namespace",
     );
+    // Like nsenter: a joined user namespace starts the program as its root (the
+    // caller's ids may not be mapped there), unless uid()/gid() say otherwise.
+    if root_mapped {
+        if b.gid.is_none() {
+            p.push(
+                Step::SetGid { gid: 0 },
+                "setresgid(0, 0, 0) (root of the joined user namespace)",
+            );
+        }
+        if b.uid.is_none() {
+            p.push(
+                Step::SetUid { uid: 0 },
+                "setresuid(0, 0, 0) (root of the joined user namespace)",
+            );
+        }
+    }
     let strings = push_process_tail(&mut p, b, fds, seccomp)?;
     Ok(Plan {
         steps: p.steps,

@@ -11,7 +11,7 @@ use linception_seccomp_notify::{FilterFlags, Listener, Program};
 use linception_userns::{IdMap, SubIds};
 
 use crate::builder::{ContainerBuilder, IdMapping, Namespaces, Stdio};
-use crate::container::{CgroupGuard, Container};
+use crate::container::{CgroupGuard, Container, Parts};
 use crate::error::{Errno, Error, Result};
 use crate::plan::{self, SpawnFds};
 use crate::sys;
@@ -258,6 +258,9 @@ pub(crate) fn spawn(mut b: ContainerBuilder) -> Result<Container> {
         let already = u.map_down(0) == Some(euid) && g.map_down(0) == Some(egid);
         (mapped && !already).then_some(!deny)
     });
+    let root_mapped = maps
+        .as_ref()
+        .map(|(u, g, _)| u.map_down(0).is_some() && g.map_down(0).is_some());
     let maps = maps.map(|(u, g, deny)| (u.to_string(), g.to_string(), deny));
 
     let spawn_fds = SpawnFds {
@@ -339,15 +342,17 @@ pub(crate) fn spawn(mut b: ContainerBuilder) -> Result<Container> {
     };
 
     let [stdin, stdout, stderr] = parent_pipes;
-    Ok(Container::new(
+    let root_mapped = root_mapped.unwrap_or(false);
+    Ok(Container::new(Parts {
         pid,
         pidfd,
-        ns,
-        [stdin, stdout, stderr],
+        namespaces: ns,
+        root_mapped,
+        stdio: [stdin, stdout, stderr],
         listener,
-        handler_thread,
-        cgroup_guard,
-    ))
+        handler: handler_thread,
+        cgroup: cgroup_guard,
+    }))
 }
 
 /// The seccomp pieces of a builder, compiled in the parent.
@@ -431,7 +436,7 @@ fn finish(
         handler_thread = Some(std::thread::spawn(move || {
             // Wake this thread on the caller's CPU (Linux 6.6): a notification round
             // trip drops from ~50 us to a few. Older kernels keep the default.
-            let _ = l.set_sync_wake_up();
+            let _ = l.set_sync_wakeup();
             let _ = l.serve(|l, n| h(l, n));
         }));
     }
@@ -505,6 +510,7 @@ pub(crate) fn exec_in(target: &Container, mut b: ContainerBuilder) -> Result<Con
         target.pidfd().as_raw_fd(),
         target.namespaces(),
         pidfd_child.as_raw_fd(),
+        target.root_mapped(),
     )?;
     let args = CloneArgs::new().flags(CloneFlags::CLEAR_SIGHAND);
     let (_, helper) = sys::clone_and_run(&args, &plan.steps, &mut plan.slots, err_w.as_raw_fd())?;
@@ -526,15 +532,16 @@ pub(crate) fn exec_in(target: &Container, mut b: ContainerBuilder) -> Result<Con
         (Ok((listener, thread)), Some(pidfd)) => {
             let pid = pidfd.pid()?;
             let [stdin, stdout, stderr] = parent_pipes;
-            return Ok(Container::new(
+            return Ok(Container::new(Parts {
                 pid,
                 pidfd,
-                target.namespaces(),
-                [stdin, stdout, stderr],
+                namespaces: target.namespaces(),
+                root_mapped: target.root_mapped(),
+                stdio: [stdin, stdout, stderr],
                 listener,
-                thread,
-                None,
-            ));
+                handler: thread,
+                cgroup: None,
+            }));
         }
         (Ok(_), None) => Err(Error::syscall(
             "exec_in helper",

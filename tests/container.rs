@@ -693,3 +693,33 @@ fn maps_from_subuid_and_subgid() {
         "{missing}"
     );
 }
+
+#[test]
+fn exec_in_runs_as_root_of_the_joined_user_namespace() {
+    require!(Feature::Root, Feature::UserNs, Feature::PidfdOpen);
+    Fork::new().run(|| {
+        let map = IdMap::new([Extent::new(0, 400_000, 65_536)]).unwrap();
+        let c = sh("exec sleep 100")
+            .uid_map(IdMapping::Map(map.clone()))
+            .gid_map(IdMapping::Map(map))
+            .spawn()
+            .unwrap();
+        let id = |b: linception::ContainerBuilder| {
+            stdout_of_handle(c.exec_in(b.stdout(Stdio::Piped)).unwrap())
+        };
+        // The caller (uid 0 outside) is not mapped; the program is root inside.
+        assert_eq!(
+            id(Container::builder("/bin/sh").args(["-c", "id -u; id -g"])),
+            "0\n0\n"
+        );
+        assert_eq!(
+            id(Container::builder("/bin/sh")
+                .args(["-c", "id -u; id -g"])
+                .uid(7)
+                .gid(8)),
+            "7\n8\n"
+        );
+        drop(c);
+        common::assert_no_children();
+    });
+}
