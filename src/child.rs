@@ -28,7 +28,7 @@ pub(crate) enum Step {
     /// `unshare(CLONE_NEWTIME)` and write `/proc/self/timens_offsets`: the program
     /// enters the new time namespace at `execve`.
     TimeNamespace { offsets: Vec<u8> },
-    /// `mount(NULL, "/", NULL, MS_REC | MS_PRIVATE)`.
+    /// `mount_setattr("/", AT_RECURSIVE, {propagation: MS_PRIVATE})`.
     PrivateRoot,
     /// `open_tree(AT_FDCWD, source, OPEN_TREE_CLONE [| AT_RECURSIVE])` into a slot.
     OpenTree {
@@ -272,12 +272,7 @@ fn run_step(step: &Step, state: &mut ChildState<'_>) -> Res<()> {
                 offsets,
             ))
         }
-        Step::PrivateRoot => ok(sys::mount(
-            None,
-            c"/",
-            None,
-            libc::MS_REC | libc::MS_PRIVATE,
-        )),
+        Step::PrivateRoot => ok(sys::make_private_recursive()),
         Step::OpenTree {
             source,
             recursive,

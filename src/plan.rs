@@ -355,7 +355,7 @@ pub(crate) fn prepare(
     if ns.contains(crate::Namespaces::MOUNT) {
         p.push(
             Step::PrivateRoot,
-            "make the mount tree private (MS_REC|MS_PRIVATE on /)",
+            "make the mount tree private (mount_setattr(\"/\", AT_RECURSIVE, MS_PRIVATE))",
         );
     }
     if let Some(root) = &b.root {

@@ -109,25 +109,6 @@ pub(crate) fn default_sigpipe() -> Res {
     })
 }
 
-/// `mount(source, target, fstype, flags, data)`.
-pub(crate) fn mount(
-    source: Option<&CStr>,
-    target: &CStr,
-    fstype: Option<&CStr>,
-    flags: libc::c_ulong,
-) -> Res<c_int> {
-    // SAFETY: each pointer is null or a NUL-terminated string that outlives the call.
-    check_int(unsafe {
-        libc::mount(
-            opt_ptr(source),
-            target.as_ptr(),
-            opt_ptr(fstype),
-            flags,
-            ptr::null(),
-        )
-    })
-}
-
 /// `open_tree(dirfd, path, flags)`.
 pub(crate) fn open_tree(dirfd: RawFd, path: &CStr, flags: c_uint) -> Res<c_int> {
     // SAFETY: `path` is NUL-terminated and outlives the call.
@@ -191,6 +172,29 @@ struct MountAttr {
     attr_clr: u64,
     propagation: u64,
     userns_fd: u64,
+}
+
+/// `mount_setattr(AT_FDCWD, "/", AT_RECURSIVE, {propagation: MS_PRIVATE})`: makes
+/// every mount of the (new) mount namespace private.
+pub(crate) fn make_private_recursive() -> Res {
+    let attr = MountAttr {
+        attr_set: 0,
+        attr_clr: 0,
+        propagation: libc::MS_PRIVATE,
+        userns_fd: 0,
+    };
+    // SAFETY: the path is a NUL-terminated literal; `attr` is a live struct of the
+    // size passed (MOUNT_ATTR_SIZE_VER0, 32 bytes).
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            libc::AT_FDCWD,
+            c"/".as_ptr(),
+            libc::AT_RECURSIVE,
+            &attr as *const MountAttr,
+            size_of::<MountAttr>(),
+        )
+    })
 }
 
 /// `mount_setattr(fd, "", AT_EMPTY_PATH [| AT_RECURSIVE], &attr, sizeof attr)`.
