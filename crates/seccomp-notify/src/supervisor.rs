@@ -42,6 +42,12 @@ impl Listener {
     /// [`ServeStats::gone`] and the loop goes on; `EINTR` is retried. The loop waits in
     /// `poll` then receives, so it notices the filter closing.
     ///
+    /// Run one `serve` loop per filter: the kernel wakes every waiter for a
+    /// notification, and a second loop that lost the race would block in `RECV`
+    /// (which does not return when the filter closes). To answer on several
+    /// threads, receive in one and hand the [`Notification`]s to workers: the
+    /// answering methods take `&self`.
+    ///
     /// ```no_run
     /// # use linception_seccomp_notify::{Listener, Response};
     /// # fn f(listener: Listener) -> Result<(), linception_seccomp_notify::Error> {
