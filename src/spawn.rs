@@ -236,23 +236,20 @@ pub(crate) fn spawn(mut b: ContainerBuilder) -> Result<Container> {
     };
     let (dev_null, piped) = stdio_fds(&b)?;
 
-    // Id maps, before the clone: a bad map costs no process.
+    // Id maps, before the clone: a bad map costs no process. An unprivileged
+    // writer must deny setgroups before it may write gid_map.
+    let euid = rustix::process::geteuid().as_raw();
+    let egid = rustix::process::getegid().as_raw();
     let maps = if ns.contains(Namespaces::USER) {
-        let uid = rustix::process::geteuid().as_raw();
-        let gid = rustix::process::getegid().as_raw();
-        let uid_map = resolve_map(&b.uid_map, uid, true)?;
-        let gid_map = resolve_map(&b.gid_map, gid, false)?;
-        let deny = uid != 0 && matches!(b.gid_map, IdMapping::RootIsCaller);
-        Some((uid_map, gid_map, deny))
+        let uid_map = resolve_map(&b.uid_map, euid, true)?;
+        let gid_map = resolve_map(&b.gid_map, egid, false)?;
+        Some((uid_map, gid_map, euid != 0))
     } else {
         None
     };
     // With 0 mapped on both sides, the child becomes root inside before its setup
-    // (its ids outside may not be mapped at all).
-    // Not needed when the caller's own ids are what maps to 0 (it is root inside as
-    // soon as the maps are written).
-    let euid = rustix::process::geteuid().as_raw();
-    let egid = rustix::process::getegid().as_raw();
+    // (its ids outside may not be mapped at all); not needed when the caller's own
+    // ids are what maps to 0 (it is root inside as soon as the maps are written).
     let become_root = maps.as_ref().and_then(|(u, g, deny)| {
         let mapped = u.map_down(0).is_some() && g.map_down(0).is_some();
         let already = u.map_down(0) == Some(euid) && g.map_down(0) == Some(egid);

@@ -723,3 +723,17 @@ fn exec_in_runs_as_root_of_the_joined_user_namespace() {
         common::assert_no_children();
     });
 }
+
+#[test]
+fn rootless_explicit_map_of_the_own_id() {
+    require!(Feature::UnprivilegedUserNs);
+    let out = Fork::new().unprivileged().run(|| {
+        let map = IdMap::new([Extent::new(1000, NOBODY, 1)]).unwrap();
+        stdout_of(
+            sh("id -u; id -g; cat /proc/self/setgroups")
+                .uid_map(IdMapping::Map(map.clone()))
+                .gid_map(IdMapping::Map(map)),
+        )
+    });
+    assert_eq!(out, "1000\n1000\ndeny\n");
+}
