@@ -492,7 +492,13 @@ fn namespace_fds_are_the_containers() {
 }
 
 fn exec_in_roundtrip() -> String {
-    let mut c = sh("exec sleep 100")
+    // sleep itself is the init (no shell that would exec it later: no race).
+    let mut c = Container::builder("/bin/sleep")
+        .arg("100")
+        .namespaces(NS)
+        .root(RootFs::Tmpfs)
+        .mounts(Mount::host_system())
+        .mount(Mount::proc("/proc"))
         .hostname("box")
         .namespaces(Namespaces::NET)
         .spawn()
