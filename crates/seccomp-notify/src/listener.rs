@@ -240,8 +240,10 @@ impl Listener {
     /// Waits for the next notification.
     ///
     /// C: `ioctl(fd, SECCOMP_IOCTL_NOTIF_RECV, &notif)`. Blocks until a caller
-    /// is trapped; it does not return when the filter loses its last task: use
-    /// [`serve`](Self::serve), or poll the fd for `POLLIN` / `POLLHUP` first.
+    /// is trapped. When the filter loses its last task, Linux 6.11 and later fail
+    /// the receive with `ENOENT`; older kernels keep it blocked forever: use
+    /// [`serve`](Self::serve), or [`wait_readable`](Self::wait_readable) first
+    /// (`POLLIN` / `POLLHUP`), to stop cleanly on every kernel.
     ///
     /// # Errors
     /// - [`Error::NotificationGone`] with id 0 (`ENOENT`): the caller was killed or

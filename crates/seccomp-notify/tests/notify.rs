@@ -646,3 +646,24 @@ fn one_receiver_many_answering_threads() {
     assert_eq!(exit, Exit::Code(1));
     assert_eq!(answered, THREADS * CALLS);
 }
+
+#[test]
+fn recv_on_a_closed_filter_returns_instead_of_blocking() {
+    require!(Feature::SeccompListener);
+    let out = Fork::new().timeout(Duration::from_secs(20)).run(|| {
+        let child = spawn_filtered(&notify_getppid(), FilterFlags::NEW_LISTENER, || 0);
+        let listener = child.listener.unwrap();
+        assert_eq!(wait(child.pid), Exit::Code(0));
+        let closed = !listener.wait_readable().unwrap();
+        // Since Linux 6.11 a receive on a filter without tasks fails at once (ENOENT)
+        // rather than blocking; older kernels block (serve polls first for them).
+        let err = listener.recv().unwrap_err();
+        (
+            closed,
+            matches!(err, Error::NotificationGone { id: 0 }),
+            err.to_string(),
+        )
+    });
+    assert!(out.0, "POLLHUP once the last task is gone");
+    assert!(out.1, "{}", out.2);
+}
