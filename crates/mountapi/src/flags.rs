@@ -110,7 +110,7 @@ impl Propagation {
         }
     }
 
-    /// The name used by mount(8) and this crate's errors (`"private"`, ...).
+    /// The C constant's name (`"MS_PRIVATE"`, ...), as errors display it.
     pub fn name(self) -> &'static str {
         match self {
             Propagation::Private => "MS_PRIVATE",

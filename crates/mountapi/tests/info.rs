@@ -312,3 +312,45 @@ proptest! {
         prop_assert_eq!(info.options.as_deref(), Some("size=4k"));
     }
 }
+
+#[test]
+fn reading_the_table_races_with_mounts_and_unmounts() {
+    require!(Feature::Root, Feature::Statmount, Feature::Listmount);
+    let reads = Fork::new().unshare(libc::CLONE_NEWNS).run(|| {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let dir = TempDir::new("race");
+        let point = dir.subdir("m");
+        let stop = AtomicBool::new(false);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(1500);
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                // Mount and unmount as fast as possible.
+                while !stop.load(Ordering::Relaxed) {
+                    tmpfs_at(&point, "racer", "64k");
+                    rustix::mount::unmount(&point, rustix::mount::UnmountFlags::empty()).unwrap();
+                }
+            });
+            let mut reads = 0u32;
+            while std::time::Instant::now() < deadline {
+                // Every read succeeds (a mount gone between listmount and statmount
+                // is skipped) and every entry is complete.
+                let table = mount_table(MountTableSource::Statmount).unwrap();
+                for m in &table {
+                    assert!(
+                        !m.fs_type.is_empty() && m.mount_point.is_absolute(),
+                        "{m:?}"
+                    );
+                    if m.mount_point == point {
+                        assert_eq!(m.source.as_deref(), Some("racer"));
+                    }
+                }
+                let ids = mount_ids(ListmountFlags::empty()).unwrap();
+                assert!(!ids.is_empty());
+                reads += 1;
+            }
+            stop.store(true, Ordering::Relaxed);
+            reads
+        })
+    });
+    assert!(reads > 10, "only {reads} reads");
+}
