@@ -206,3 +206,39 @@ fn idmapped_mount_unprivileged_where_permitted() {
     });
     eprintln!("rootless idmapped mount: {outcome}");
 }
+
+#[test]
+fn proc_unprivileged_in_a_new_pid_namespace() {
+    require!(Feature::UnprivilegedUserNs, Feature::MountApi);
+    let entries = Fork::new()
+        .rootless()
+        .unshare(libc::CLONE_NEWNS | libc::CLONE_NEWPID)
+        .run(|| {
+            // The process that unshared stays in its old pid namespace; its next
+            // child is pid 1 of the new one, which our user namespace owns.
+            Fork::new().run(|| {
+                // SAFETY: getpid cannot fail.
+                assert_eq!(unsafe { libc::getpid() }, 1);
+                let dir = TempDir::new("rootless-proc");
+                let fs = FsContext::open(c"proc").unwrap();
+                fs.set_string(c"subset", c"pid").unwrap();
+                fs.set_string(c"hidepid", c"invisible").unwrap();
+                fs.create().unwrap();
+                fs.mount(MountAttr::NOSUID | MountAttr::NODEV | MountAttr::NOEXEC)
+                    .unwrap()
+                    .attach(dir.path())
+                    .unwrap();
+                let mut pids: Vec<String> = std::fs::read_dir(dir.path())
+                    .unwrap()
+                    .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .filter(|name| name.bytes().all(|b| b.is_ascii_digit()))
+                    .collect();
+                pids.sort();
+                assert!(!dir.path().join("meminfo").exists());
+                umount(dir.path());
+                pids
+            })
+        });
+    // Only this namespace's processes: pid 1 alone.
+    assert_eq!(entries, vec!["1".to_string()]);
+}
