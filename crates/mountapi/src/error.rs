@@ -107,6 +107,15 @@ pub enum LogLevel {
 }
 
 /// One message read from a filesystem context fd (`read(fs_fd)`).
+///
+/// # Examples
+/// ```
+/// use linception_mountapi::{LogLevel, LogMessage};
+///
+/// let message = LogMessage::parse("w overlay: option is deprecated");
+/// assert_eq!(message.level, LogLevel::Warning);
+/// assert_eq!(message.text, "overlay: option is deprecated");
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct LogMessage {
     /// The message's severity (its prefix).
@@ -144,6 +153,21 @@ impl fmt::Display for LogMessage {
 }
 
 /// The error of every fallible call in this crate.
+///
+/// # Examples
+/// ```no_run
+/// use linception_mountapi::{ErrorKind, FsContext};
+///
+/// let fs = FsContext::open(c"tmpfs")?;
+/// let err = fs.set_string(c"size", c"x").unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::Os);
+/// assert_eq!(err.raw_os_error(), Some(libc::EINVAL));
+/// assert_eq!(err.kernel_log()[0].text, "tmpfs: Bad value for 'size'");
+/// // As an io::Error, the errno is kept.
+/// let io: std::io::Error = err.into();
+/// assert_eq!(io.raw_os_error(), Some(libc::EINVAL));
+/// # Ok::<(), linception_mountapi::Error>(())
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {

@@ -13,6 +13,14 @@ bitflags! {
     /// a set of flags: [`RELATIME`](Self::RELATIME) is zero. Choose a mode with
     /// [`MountSetattr::atime`](crate::MountSetattr::atime), or read it with
     /// [`MountAttr::atime`].
+    ///
+    /// ```
+    /// use linception_mountapi::{Atime, MountAttr};
+    ///
+    /// let attrs = MountAttr::NOSUID | MountAttr::NOATIME;
+    /// assert_eq!(attrs.atime(), Atime::NoAtime);
+    /// assert_eq!(MountAttr::NOSUID.atime(), Atime::Relatime);
+    /// ```
     #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
     pub struct MountAttr: u64 {
         /// `MOUNT_ATTR_RDONLY`: read-only.

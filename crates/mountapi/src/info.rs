@@ -38,6 +38,19 @@ bitflags! {
 /// One mount of a mount namespace, read by [`statmount`] or parsed from
 /// `/proc/self/mountinfo`; both give the same fields, except the unique ids
 /// (`statmount` only). Strings are decoded: no octal escapes remain.
+///
+/// # Examples
+/// ```
+/// use linception_mountapi::{MountAttr, parse_mountinfo_line};
+///
+/// let line = b"36 35 0:42 / /mnt/a\\040b ro,nosuid,relatime shared:7 - tmpfs scratch rw,size=4k";
+/// let info = parse_mountinfo_line(line)?;
+/// assert_eq!(info.mount_point, std::path::Path::new("/mnt/a b"));
+/// assert!(info.attributes.contains(MountAttr::RDONLY | MountAttr::NOSUID));
+/// assert_eq!(info.peer_group, Some(7));
+/// assert_eq!(info.options.as_deref(), Some("size=4k"));
+/// # Ok::<(), linception_mountapi::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct MountInfo {
@@ -309,6 +322,18 @@ pub fn unique_mount_id(path: impl AsRef<Path>) -> Result<u64> {
 }
 
 /// Reads mounts with `statmount`, reusing one buffer (grown on `EOVERFLOW`).
+///
+/// # Examples
+/// ```no_run
+/// use linception_mountapi::{ListmountFlags, StatmountReader, mount_ids};
+///
+/// let mut reader = StatmountReader::new();
+/// for id in mount_ids(ListmountFlags::empty())? {
+///     let info = reader.read(id)?;
+///     println!("{id:#x} {} {}", info.fs_type, info.mount_point.display());
+/// }
+/// # Ok::<(), linception_mountapi::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct StatmountReader {
     buf: Vec<u64>,
