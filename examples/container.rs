@@ -4,6 +4,7 @@
 //! cargo run --example container                    # the demo: prints what the container sees
 //! cargo run --example container -- -- CMD ARGS...  # CMD in the demo container
 //! cargo run --example container -- --rootfs DIR [--dev] [-- CMD ARGS...]
+//! cargo run --example container -- --no-net ...     # keep the host's network
 //! ```
 //!
 //! The demo container: new user, mount, pid, uts, ipc and net namespaces; root
@@ -42,6 +43,7 @@ done < /proc/self/mountinfo
 struct Args {
     rootfs: Option<OsString>,
     dev: bool,
+    net: bool,
     command: Vec<OsString>,
 }
 
@@ -50,6 +52,7 @@ fn parse_args() -> Result<Args, String> {
     let mut parsed = Args {
         rootfs: None,
         dev: false,
+        net: true,
         command: Vec::new(),
     };
     while let Some(arg) = args.next() {
@@ -58,12 +61,16 @@ fn parse_args() -> Result<Args, String> {
                 parsed.rootfs = Some(args.next().ok_or("--rootfs needs a directory")?);
             }
             Some("--dev") => parsed.dev = true,
+            Some("--no-net") => parsed.net = false,
             Some("--") => {
                 parsed.command = args.collect();
                 break;
             }
             Some("-h" | "--help") => {
-                return Err("usage: container [--rootfs DIR [--dev]] [-- CMD ARGS...]".to_owned());
+                return Err(
+                    "usage: container [--rootfs DIR [--dev]] [--no-net] [-- CMD ARGS...]"
+                        .to_owned(),
+                );
             }
             _ => return Err(format!("unknown argument {arg:?} (try --help)")),
         }
@@ -95,10 +102,14 @@ fn builder(args: &Args) -> ContainerBuilder {
                 | Namespaces::MOUNT
                 | Namespaces::PID
                 | Namespaces::UTS
-                | Namespaces::IPC
-                | Namespaces::NET,
+                | Namespaces::IPC,
         )
         .hostname("container")
+        .namespaces(if args.net {
+            Namespaces::NET
+        } else {
+            Namespaces::empty()
+        })
         .env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin");
     match &args.rootfs {
         Some(dir) => {
