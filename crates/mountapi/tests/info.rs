@@ -354,3 +354,45 @@ fn reading_the_table_races_with_mounts_and_unmounts() {
     });
     assert!(reads > 10, "only {reads} reads");
 }
+
+#[test]
+fn listmount_of_one_mount_lists_the_mounts_below_it() {
+    require!(Feature::Root, Feature::Listmount, Feature::Statmount);
+    Fork::new().unshare(libc::CLONE_NEWNS).run(|| {
+        let dir = TempDir::new("children");
+        let a = dir.subdir("a");
+        tmpfs_at(&a, "a", "1m");
+        let (b1, b2) = (dir.subdir("a/b1"), dir.subdir("a/b2"));
+        tmpfs_at(&b1, "b1", "1m");
+        tmpfs_at(&b2, "b2", "1m");
+        let c = dir.subdir("a/b1/c");
+        tmpfs_at(&c, "c", "1m");
+        let id = |p: &Path| unique_mount_id(p).unwrap();
+        let mut ids = [0u64; 8];
+        let n =
+            linception_mountapi::listmount(id(&a), 0, &mut ids, ListmountFlags::empty()).unwrap();
+        let mut children = ids[..n].to_vec();
+        children.sort_unstable();
+        // Every mount below, not only the direct children.
+        let mut expected = vec![id(&b1), id(&b2), id(&c)];
+        expected.sort_unstable();
+        assert_eq!(children, expected);
+        // Paging: one id at a time, continuing after the last.
+        let mut one = [0u64; 1];
+        let first =
+            linception_mountapi::listmount(id(&a), 0, &mut one, ListmountFlags::empty()).unwrap();
+        assert_eq!(first, 1);
+        let next =
+            linception_mountapi::listmount(id(&a), one[0], &mut one, ListmountFlags::empty())
+                .unwrap();
+        assert_eq!(next, 1);
+        let third =
+            linception_mountapi::listmount(id(&a), one[0], &mut one, ListmountFlags::empty())
+                .unwrap();
+        assert_eq!(third, 1);
+        let end = linception_mountapi::listmount(id(&a), one[0], &mut one, ListmountFlags::empty())
+            .unwrap();
+        assert_eq!(end, 0);
+        rustix::mount::unmount(&a, rustix::mount::UnmountFlags::DETACH).unwrap();
+    });
+}
