@@ -1,6 +1,6 @@
 //! Syscall name tables, generated from the kernel's syscall tables
 //! (`arch/x86/entry/syscalls/syscall_64.tbl`, 64-bit and common ABIs; `scripts/syscall.tbl`
-//! with the arm64 ABIs `common 64 renameat newstat rlimit memfd_secret`), up to Linux 6.18.
+//! with the arm64 ABIs `common 64 renameat newstat rlimit memfd_secret`), up to Linux 6.19 (`listns`, 470).
 //! Sorted by number. Do not edit by hand.
 #![forbid(unsafe_code)]
 
