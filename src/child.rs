@@ -6,8 +6,21 @@
 
 use std::ffi::{CStr, c_char};
 use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::sys::{self, Res};
+
+/// Test hook: makes the child's `mount_setattr` calls fail with `ENOSYS`, to
+/// exercise the fallbacks on a kernel that has it.
+pub(crate) static PRETEND_MOUNT_SETATTR_ENOSYS: AtomicBool = AtomicBool::new(false);
+
+fn pretend_enosys_or(call: fn() -> Res) -> Res {
+    if PRETEND_MOUNT_SETATTR_ENOSYS.load(Ordering::Relaxed) {
+        Err(libc::ENOSYS)
+    } else {
+        call()
+    }
+}
 
 /// The slot of the root filesystem's mount fd.
 pub(crate) const ROOT_SLOT: usize = 0;
@@ -272,7 +285,11 @@ fn run_step(step: &Step, state: &mut ChildState<'_>) -> Res<()> {
                 offsets,
             ))
         }
-        Step::PrivateRoot => ok(sys::make_private_recursive()),
+        Step::PrivateRoot => match pretend_enosys_or(sys::make_private_recursive) {
+            // mount_setattr is Linux 5.12: fall back to mount(2).
+            Err(libc::ENOSYS) => ok(sys::make_private_recursive_mount2()),
+            r => ok(r),
+        },
         Step::OpenTree {
             source,
             recursive,

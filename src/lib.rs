@@ -42,7 +42,9 @@
 //! | [`keyring_ns`] | `linception-keyring-ns` | keyctl, per-container keyrings | Linux 5.3 |
 //!
 //! The spawn itself needs Linux 5.9 (`clone3` with `CLONE_PIDFD`, `close_range`,
-//! `openat2`, the new mount API); idmapped binds 5.12, `Container::namespace` 6.11.
+//! `openat2`, the new mount API; the mount namespace is made private with
+//! `mount_setattr` from 5.12, with `mount(2)` before); read-only binds and
+//! idmapped binds need 5.12, `Container::namespace` 6.11.
 #![deny(missing_docs)]
 
 pub use linception_keyring_ns as keyring_ns;
@@ -70,6 +72,14 @@ pub use error::{Errno, Error, ErrorKind, Result};
 pub use linception_pidfd::{ExitStatus, NamespaceType, Pid, PidFd, Signal};
 pub use mount::Mount;
 pub use seccomp::{NotifyHandler, Seccomp};
+
+/// Test hook: the container child behaves as if `mount_setattr` were missing
+/// (`ENOSYS`), so that its `mount(2)` fallback runs on a new kernel. Not for
+/// production use.
+#[doc(hidden)]
+pub fn __pretend_mount_setattr_enosys(on: bool) {
+    child::PRETEND_MOUNT_SETATTR_ENOSYS.store(on, std::sync::atomic::Ordering::Relaxed);
+}
 
 impl ContainerBuilder {
     /// Starts the container: checks the builder, prepares everything in the parent,

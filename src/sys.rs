@@ -174,6 +174,21 @@ struct MountAttr {
     userns_fd: u64,
 }
 
+/// `mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)`: the fallback of
+/// [`make_private_recursive`] before Linux 5.12.
+pub(crate) fn make_private_recursive_mount2() -> Res<c_int> {
+    // SAFETY: the target is a NUL-terminated literal; the other pointers are null.
+    check_int(unsafe {
+        libc::mount(
+            ptr::null(),
+            c"/".as_ptr(),
+            ptr::null(),
+            libc::MS_REC | libc::MS_PRIVATE,
+            ptr::null(),
+        )
+    })
+}
+
 /// `mount_setattr(AT_FDCWD, "/", AT_RECURSIVE, {propagation: MS_PRIVATE})`: makes
 /// every mount of the (new) mount namespace private.
 pub(crate) fn make_private_recursive() -> Res {

@@ -743,3 +743,13 @@ fn rootless_explicit_map_of_the_own_id() {
     });
     assert_eq!(out, "1000\n1000\ndeny\n");
 }
+
+#[test]
+fn private_mount_tree_fallback_without_mount_setattr() {
+    require!(Feature::UserNs);
+    let out = Fork::new().run(|| {
+        linception::__pretend_mount_setattr_enosys(true);
+        stdout_of(sh("awk '$5 == \"/\"' /proc/self/mountinfo | wc -l"))
+    });
+    assert_eq!(out.trim(), "1");
+}
