@@ -14,7 +14,7 @@ use crate::sys::{self, Res};
 /// exercise the fallbacks on a kernel that has it.
 pub(crate) static PRETEND_MOUNT_SETATTR_ENOSYS: AtomicBool = AtomicBool::new(false);
 
-fn pretend_enosys_or(call: fn() -> Res) -> Res {
+fn pretend_enosys_or(call: impl FnOnce() -> Res) -> Res {
     if PRETEND_MOUNT_SETATTR_ENOSYS.load(Ordering::Relaxed) {
         Err(libc::ENOSYS)
     } else {
@@ -160,6 +160,32 @@ pub(crate) enum Step {
 
 /// The most bytes of a kernel fs-context message sent with a failure.
 pub(crate) const LOG_MAX: usize = 256;
+
+impl Step {
+    /// The kernel feature a step needs, for an `ENOSYS` report: (feature, since).
+    pub(crate) fn feature(&self) -> Option<(&'static str, &'static str)> {
+        Some(match self {
+            Step::OpenTree { .. }
+            | Step::FsOpen { .. }
+            | Step::FsConfig { .. }
+            | Step::FsMount { .. }
+            | Step::AttachAtHost { .. } => ("the new mount API", "5.2"),
+            Step::SetAttr { .. } | Step::PrivateRoot => ("mount_setattr", "5.12"),
+            Step::Mkdir { .. }
+            | Step::Mkfile { .. }
+            | Step::Symlink { .. }
+            | Step::Attach { .. } => ("openat2", "5.6"),
+            Step::TimeNamespace { .. } => ("time namespaces", "5.6"),
+            Step::Fds { .. } => ("close_range", "5.9"),
+            Step::JoinNamespaces { .. } => ("setns with a pidfd", "5.8"),
+            Step::ForkIntoParent { .. } => ("clone3", "5.3"),
+            Step::Ambient { .. } => ("ambient capabilities", "4.3"),
+            Step::JoinKeyring { .. } => ("keyrings", "2.6.10"),
+            Step::Seccomp { .. } => ("seccomp filters", "3.17"),
+            _ => return None,
+        })
+    }
+}
 
 /// Where the child reports a failure and keeps its fds.
 pub(crate) struct ChildState<'a> {
@@ -310,13 +336,12 @@ fn run_step(step: &Step, state: &mut ChildState<'_>) -> Res<()> {
             slot: i,
             recursive,
             set,
-        } => ok(sys::mount_setattr(
-            slot(state, *i)?,
-            *recursive,
-            *set,
-            0,
-            -1,
-        )),
+        } => {
+            let fd = slot(state, *i)?;
+            ok(pretend_enosys_or(|| {
+                sys::mount_setattr(fd, *recursive, *set, 0, -1)
+            }))
+        }
         Step::FsOpen { fstype, slot: i } => {
             let fd = sys::fsopen(fstype)?;
             set_slot(state, *i, fd)

@@ -74,8 +74,8 @@ pub use mount::Mount;
 pub use seccomp::{NotifyHandler, Seccomp};
 
 /// Test hook: the container child behaves as if `mount_setattr` were missing
-/// (`ENOSYS`), so that its `mount(2)` fallback runs on a new kernel. Not for
-/// production use.
+/// (`ENOSYS`), so that its `mount(2)` fallback and its `Unsupported` report run on
+/// a new kernel. Not for production use.
 #[doc(hidden)]
 pub fn __pretend_mount_setattr_enosys(on: bool) {
     child::PRETEND_MOUNT_SETATTR_ENOSYS.store(on, std::sync::atomic::Ordering::Relaxed);
@@ -91,6 +91,8 @@ impl ContainerBuilder {
     ///   bad builder value, before anything is created;
     /// - [`Error::Setup`] naming the child's step that failed;
     /// - [`Error::Syscall`] for a parent-side call (clone3, a map write...).
+    /// - [`Error::Unsupported`] when a step needs a system call this kernel lacks
+    ///   (`ENOSYS`), naming the feature and the first kernel that has it.
     ///
     /// On any failure the child is killed through its pidfd and reaped, the cgroup
     /// the spawn created is removed; mounts lived in the child's mount namespace and

@@ -444,6 +444,14 @@ fn finish(
             errno,
             kernel_log,
         }) => {
+            if errno == libc::ENOSYS
+                && let Some((feature, min_kernel)) = plan.steps.get(step).and_then(|s| s.feature())
+            {
+                return Err(Error::Unsupported {
+                    feature,
+                    min_kernel,
+                });
+            }
             let label = plan
                 .labels
                 .get(step)

@@ -236,3 +236,19 @@ fn idmapped_bind_refused_rootless() {
     assert!(text.starts_with("bind /usr on /mnt: "), "{text}");
     assert!(text.ends_with("Operation not permitted (EPERM)"), "{text}");
 }
+
+#[test]
+fn missing_kernel_feature_is_unsupported() {
+    require!(Feature::UserNs);
+    // A read-only bind needs mount_setattr (Linux 5.12): pretend it is missing.
+    let (kind, _, errno, text) = failure(false, || {
+        linception::__pretend_mount_setattr_enosys(true);
+        sh("true")
+    });
+    assert_eq!(kind, "Unsupported", "{text}");
+    assert_eq!(errno, Some(libc::ENOSYS));
+    assert_eq!(
+        text,
+        "mount_setattr is not supported by this kernel (needs Linux 5.12)"
+    );
+}
