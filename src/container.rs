@@ -97,7 +97,7 @@ impl Container {
         self.root_mapped
     }
 
-    /// Starts another program inside the running container, like `nsenter`: a helper
+    /// Starts another program inside the running container: a helper
     /// child of the caller joins the container's namespaces with one
     /// `setns(pidfd, flags)` (Linux 5.8), forks the program into them as a child of
     /// the caller (`CLONE_PARENT`, so the new process is in the container's pid

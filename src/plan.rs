@@ -980,7 +980,7 @@ pub(crate) fn prepare_exec_in(
         Step::ForkIntoParent { sock: pidfd_sock },
         "clone3(CLONE_PARENT | CLONE_PIDFD) into the joined pid namespace",
     );
-    // Like nsenter: a joined user namespace starts the program as its root (the
+    // A joined user namespace starts the program as its root (the
     // caller's ids may not be mapped there), unless uid()/gid() say otherwise.
     if root_mapped {
         if b.gid.is_none() {
