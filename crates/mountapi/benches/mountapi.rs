@@ -244,6 +244,18 @@ fn main() {
     bench_listing(&mut criterion, &stack, &[10, 1000]);
     criterion.final_summary();
 
-    let _ = rustix::mount::unmount(&stack, rustix::mount::UnmountFlags::DETACH);
-    let _ = std::fs::remove_dir_all(&dir);
+    // Detach whatever is still mounted below the directory, deepest first.
+    let mut inside: Vec<PathBuf> = read_mountinfo()
+        .unwrap()
+        .into_iter()
+        .map(|m| m.mount_point)
+        .filter(|p| p.starts_with(&dir))
+        .collect();
+    inside.sort_by_key(|p| std::cmp::Reverse(p.as_os_str().len()));
+    for point in inside {
+        let _ = rustix::mount::unmount(&point, rustix::mount::UnmountFlags::DETACH);
+    }
+    if let Err(err) = std::fs::remove_dir_all(&dir) {
+        eprintln!("removing {}: {err}", dir.display());
+    }
 }

@@ -38,14 +38,13 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         // A test that failed half way may have left mounts inside: detach them
         // (deepest first) so that the directory can go.
-        let prefix = self.0.to_string_lossy().into_owned();
-        let mut inside: Vec<String> = mount_points()
-            .into_iter()
-            .filter(|p| p.starts_with(&prefix))
-            .collect();
-        inside.sort_by_key(|p| std::cmp::Reverse(p.len()));
+        let mut inside: Vec<PathBuf> = linception_mountapi::read_mountinfo()
+            .map(|table| table.into_iter().map(|m| m.mount_point).collect())
+            .unwrap_or_default();
+        inside.retain(|p| p.starts_with(&self.0));
+        inside.sort_by_key(|p| std::cmp::Reverse(p.as_os_str().len()));
         for point in inside {
-            let _ = rustix::mount::unmount(point.as_str(), rustix::mount::UnmountFlags::DETACH);
+            let _ = rustix::mount::unmount(&point, rustix::mount::UnmountFlags::DETACH);
         }
         let _ = std::fs::remove_dir_all(&self.0);
     }
