@@ -25,7 +25,8 @@ use crate::util::{Dirfd, Flags, with_c_str};
 /// # Allocation
 /// With `&CStr` arguments, no method allocates on success (short `&str` and `&Path`
 /// arguments are copied to the stack). A failure allocates to collect the kernel's
-/// messages; see [`Mount`] for the calls that never allocate.
+/// messages, unless [`set_log_capture`](Self::set_log_capture) says
+/// [`LogCapture::Leave`]: then nothing allocates, success or failure.
 ///
 /// # Examples
 /// ```no_run
@@ -41,6 +42,18 @@ use crate::util::{Dirfd, Flags, with_c_str};
 /// ```
 pub struct FsContext {
     fd: OwnedFd,
+    capture: LogCapture,
+}
+
+/// What a failed [`FsContext`] call does with the kernel's messages.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum LogCapture {
+    /// Read them into the error (the default). This allocates.
+    #[default]
+    Collect,
+    /// Leave them in the context, where [`FsContext::read_log`] finds them: the
+    /// failure path then allocates nothing either, for use between clone and exec.
+    Leave,
 }
 
 impl FsContext {
@@ -59,7 +72,7 @@ impl FsContext {
     pub fn open(fstype: impl Arg) -> Result<FsContext> {
         with_c_str("filesystem type", fstype, |fstype| {
             rmount::fsopen(fstype, rmount::FsOpenFlags::FSOPEN_CLOEXEC)
-                .map(|fd| FsContext { fd })
+                .map(FsContext::from)
                 .map_err(|errno| {
                     let call = Call::new("fsopen", format_args!("{fstype:?}, FSOPEN_CLOEXEC"));
                     if errno == Errno::NOSYS {
@@ -102,7 +115,7 @@ impl FsContext {
                 flags.bits() | rmount::FsPickFlags::FSPICK_CLOEXEC.bits(),
             );
             rmount::fspick(dirfd, path, raw)
-                .map(|fd| FsContext { fd })
+                .map(FsContext::from)
                 .map_err(|errno| {
                     let call = Call::new(
                         "fspick",
@@ -397,6 +410,11 @@ impl FsContext {
             })
     }
 
+    /// Chooses what failures do with the kernel's messages; see [`LogCapture`].
+    pub fn set_log_capture(&mut self, capture: LogCapture) {
+        self.capture = capture;
+    }
+
     /// Reads and removes the messages the kernel has logged on this context so far
     /// (`read(fd)` until `ENODATA`): warnings and information that successful calls
     /// may leave too. Errors of this crate already carry theirs.
@@ -422,6 +440,7 @@ impl FsContext {
     pub fn try_clone(&self) -> std::io::Result<FsContext> {
         Ok(FsContext {
             fd: self.fd.try_clone()?,
+            capture: self.capture,
         })
     }
 
@@ -431,7 +450,10 @@ impl FsContext {
 
     #[cold]
     fn fail(&self, call: Call, errno: Errno) -> Error {
-        let log = self.read_log();
+        let log = match self.capture {
+            LogCapture::Collect => self.read_log(),
+            LogCapture::Leave => Vec::new(),
+        };
         if errno == Errno::NOSYS {
             return Error::unsupported("fsconfig", "5.2", call, errno);
         }
@@ -451,7 +473,10 @@ impl AsFd for FsContext {
 impl From<OwnedFd> for FsContext {
     /// Takes an fd from `fsopen` or `fspick` made elsewhere.
     fn from(fd: OwnedFd) -> FsContext {
-        FsContext { fd }
+        FsContext {
+            fd,
+            capture: LogCapture::Collect,
+        }
     }
 }
 

@@ -49,8 +49,9 @@
 //! # Between clone and exec
 //! [`Mount`]'s methods and [`move_mount`], [`open_tree`], [`mount_setattr`]
 //! allocate nothing when given `&CStr` paths, on success or failure; the
-//! [`FsContext`] calls allocate nothing on success (a failure collects the kernel's
-//! messages into `String`s).
+//! [`FsContext`] calls (`fsopen`, `fsconfig`, `fsmount`) allocate nothing on
+//! success, and nothing on failure either with [`LogCapture::Leave`] (by default a
+//! failure collects the kernel's messages into `String`s).
 #![deny(missing_docs)]
 #![forbid(unsafe_op_in_unsafe_fn)]
 // The error keeps the failed call's description inline (no allocation on the
@@ -70,7 +71,7 @@ pub use flags::{
     Atime, FsPickFlags, ListmountFlags, MountAttr, MoveMountFlags, OpenTreeFlags, Propagation,
     SetattrFlags, StatmountMask,
 };
-pub use fs_context::FsContext;
+pub use fs_context::{FsContext, LogCapture};
 pub use info::{
     _test_pretend_no_statmount, LSMT_ROOT, MountInfo, MountTableSource, StatmountReader,
     SuperblockFlags, listmount, mount_ids, mount_table, parse_mountinfo, parse_mountinfo_line,

@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::{TempDir, cstr};
 use linception_mountapi::{
-    FsContext, Mount, MountAttr, MountSetattr, MoveMountFlags, OpenTreeFlags, Propagation,
-    SetattrFlags, mount_setattr, move_mount, open_tree,
+    FsContext, LogCapture, Mount, MountAttr, MountSetattr, MoveMountFlags, OpenTreeFlags,
+    Propagation, SetattrFlags, mount_setattr, move_mount, open_tree,
 };
 use linception_testkit::{Feature, Fork, require};
 
@@ -98,6 +98,22 @@ fn pre_exec_calls_do_not_allocate() {
             .unwrap();
         });
         assert_eq!(n, 0, "the success path allocated");
+
+        // FsContext failures, with the messages left in the context.
+        let mut fs = FsContext::open(c"tmpfs").unwrap();
+        fs.set_log_capture(LogCapture::Leave);
+        let (err, n) = allocations_in(|| fs.set_string(c"size", c"x").unwrap_err());
+        assert_eq!(n, 0, "fsconfig failure path allocated");
+        assert!(err.kernel_log().is_empty());
+        let (err2, n) = allocations_in(|| fs.mount(MountAttr::empty()).unwrap_err());
+        assert_eq!(n, 0, "fsmount failure path allocated");
+        assert_eq!(err2.raw_os_error(), Some(libc::EINVAL));
+        assert_eq!(fs.read_log()[0].text, "tmpfs: Bad value for 'size'");
+        assert!(
+            err.to_string()
+                .contains("FSCONFIG_SET_STRING, \"size\", \"x\""),
+            "{err}"
+        );
 
         // Failures keep their description inline.
         let (errors, n) = allocations_in(|| {
