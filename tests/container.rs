@@ -155,8 +155,8 @@ fn proc_pid_subset_hides_system_files() {
 #[test]
 fn directory_rootfs_with_targets_created_inside() {
     require!(Feature::Root, Feature::UserNs, Feature::Openat2);
-    let dir = std::env::temp_dir().join(format!("linception-rootfs-{}", std::process::id()));
-    std::fs::create_dir(&dir).unwrap();
+    let tmp = common::TempDir::new("rootfs");
+    let dir = tmp.0.clone();
     std::fs::write(dir.join("marker"), "inside the rootfs\n").unwrap();
     // An existing mount point is used as it is; missing ones are created.
     std::fs::create_dir(dir.join("proc")).unwrap();
@@ -174,11 +174,9 @@ fn directory_rootfs_with_targets_created_inside() {
         .mounts(Mount::host_system())
         .mount(Mount::proc("/proc"))
         .mount(Mount::tmpfs("/escape/x"));
-    let r = output(b);
+    let (st, out) = output(b);
     let created_outside = std::path::Path::new(&victim).exists();
     let created_inside = dir.join(&victim[1..]).join("x").is_dir();
-    std::fs::remove_dir_all(&dir).unwrap();
-    let (st, out) = r;
     assert!(st.success(), "{st:?} {out}");
     assert_eq!(out, "inside the rootfs\n/escape/x\n");
     assert!(!created_outside, "a target was created outside the rootfs");
@@ -574,8 +572,8 @@ fn exec_in_refuses_container_options() {
 #[test]
 fn idmapped_bind_shows_host_owner_as_container_root() {
     require!(Feature::Root, Feature::UserNs, Feature::MountSetattrIdmap);
-    let dir = std::env::temp_dir().join(format!("linception-idmap-{}", std::process::id()));
-    std::fs::create_dir(&dir).unwrap();
+    let tmp = common::TempDir::new("idmap");
+    let dir = tmp.0.clone();
     std::fs::write(dir.join("file"), "x").unwrap(); // owned by uid 0 on the host
     let map = IdMap::new([Extent::new(0, 300_000, 65_536)]).unwrap();
     let run = |idmapped: bool| {
@@ -594,7 +592,6 @@ fn idmapped_bind_shows_host_owner_as_container_root() {
         use std::os::unix::fs::MetadataExt;
         m.uid()
     });
-    std::fs::remove_dir_all(&dir).unwrap();
     // Without the idmap, the host's root is unmapped inside (the overflow uid) and
     // root inside cannot write there.
     assert_eq!(plain.lines().next(), Some("65534"), "{plain}");
@@ -662,8 +659,8 @@ fn maps_from_subuid_and_subgid() {
     require!(Feature::Root, Feature::UserNs);
     // /etc/subuid and /etc/subgid are replaced only inside this child's mount namespace.
     let out = Fork::new().unshare(libc::CLONE_NEWNS).run(|| {
-        let dir = std::env::temp_dir().join(format!("linception-subid-{}", std::process::id()));
-        std::fs::create_dir(&dir).unwrap();
+        let tmp = common::TempDir::new("subid");
+        let dir = tmp.0.clone();
         std::fs::write(dir.join("subuid"), "root:100000:65536\n").unwrap();
         std::fs::write(dir.join("subgid"), "root:300000:1000\n").unwrap();
         for name in ["subuid", "subgid"] {
@@ -675,7 +672,6 @@ fn maps_from_subuid_and_subgid() {
             .subid_maps("no-such-user-linception")
             .spawn()
             .unwrap_err();
-        std::fs::remove_dir_all(&dir).unwrap();
         (out, missing.to_string())
     });
     let (out, missing) = out;

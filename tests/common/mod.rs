@@ -62,3 +62,23 @@ pub fn assert_no_children() {
         other => panic!("a child process is left: {other:?}"),
     }
 }
+
+/// A directory under the temporary directory, removed when dropped (even when an
+/// assertion fails first).
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    /// Creates `<tmp>/linception-<name>-<pid>`.
+    pub fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("linception-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).expect("create the temporary directory");
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
