@@ -197,11 +197,12 @@ pub enum Error {
         source: io::Error,
     },
     /// An argument was refused before any system call.
-    #[error("invalid {what} {value:?}: {reason}")]
+    #[error("invalid {what}{}: {reason}", ValueDisplay(.value))]
     InvalidArgument {
         /// Which argument (`"fsconfig key"`, `"mount point"`, ...).
         what: &'static str,
-        /// The offending value (lossily converted to UTF-8).
+        /// The offending value (lossily converted to UTF-8), when it can be shown;
+        /// empty otherwise.
         value: String,
         /// Why it was refused.
         reason: &'static str,
@@ -320,6 +321,18 @@ impl fmt::Display for ErrnoDisplay<'_> {
     }
 }
 
+struct ValueDisplay<'a>(&'a str);
+
+impl fmt::Display for ValueDisplay<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            write!(f, " {:?}", self.0)
+        }
+    }
+}
+
 struct LogDisplay<'a>(&'a [LogMessage]);
 
 impl fmt::Display for LogDisplay<'_> {
@@ -405,6 +418,16 @@ mod tests {
         assert_eq!(err.raw_os_error(), Some(libc::EINVAL));
         let io: io::Error = err.into();
         assert_eq!(io.raw_os_error(), Some(libc::EINVAL));
+    }
+
+    #[test]
+    fn invalid_argument_names_the_input() {
+        let err = Error::nul("fsconfig key");
+        assert_eq!(err.to_string(), "invalid fsconfig key: contains a NUL byte");
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+        assert_eq!(err.raw_os_error(), None);
+        let io: io::Error = err.into();
+        assert_eq!(io.kind(), io::ErrorKind::InvalidInput);
     }
 
     #[test]
