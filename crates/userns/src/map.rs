@@ -16,137 +16,178 @@ pub const MAX_BASE_EXTENTS: usize = 5;
 /// The longest map text the kernel takes: one write of less than a page (4096 bytes).
 pub const MAX_TEXT_LEN: usize = 4095;
 
-/// Up to this many extents a lookup scans linearly, like the kernel (which keeps
-/// up to 5 extents inline and binary-searches sorted copies beyond that).
-const LINEAR_MAX: usize = MAX_BASE_EXTENTS;
+/// Keys compared at once inside a bucket; bigger buckets are binary-searched.
+const WINDOW: usize = 4;
 
-/// Beyond [`LINEAR_MAX`], the sorted keys are cut into blocks of this many.
-const BLOCK: usize = 16;
+/// Buckets of the lookup table of a map of several extents.
+const TABLE: usize = 1024;
 
-/// Room for the first key of every block but the first (`MAX_EXTENTS / BLOCK`
-/// rounded up, minus one, fits).
-const FENCES: usize = 32;
+/// Key slots: every extent, then padding so a window read never runs off the end.
+const SLOTS: usize = MAX_EXTENTS + WINDOW;
 
-const _: () = assert!(MAX_EXTENTS.div_ceil(BLOCK) <= FENCES);
-
-/// An extent's target as stored next to its key in a sorted lookup index.
+/// An extent as stored in a lookup index: its first id on the searched side,
+/// its count, and the first id on the other side.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-struct Span {
+struct Entry {
+    first: u32,
     count: u32,
     target: u32,
 }
 
-/// Extents sorted by their first id on one side, as dense arrays: the keys
-/// searched (`firsts`), and what an id maps to (`spans`).
+/// Padding: a key above every id but u32::MAX, matching nothing (count 0).
+const PAD: Entry = Entry {
+    first: u32::MAX,
+    count: 0,
+    target: 0,
+};
+
+/// The extents of a map sorted by their first id on one side.
 ///
-/// Above [`LINEAR_MAX`] extents the search is a two-level static search tree
-/// rather than a binary search: count the block fences <= id (a fixed 32-key
-/// array), then the keys <= id in that block of 16. Both counts are branch-free
-/// and vectorize, so a lookup in 340 extents costs a few compares of whole
-/// registers instead of nine dependent, mispredicted steps (the kernel's
-/// `bsearch`). Same answer, O(log n) levels of constant width.
+/// One extent is checked directly; up to 5 are scanned in order. For more, a
+/// bucket table narrows the search:
+/// the range of keys is cut into [`TABLE`] equal buckets (a power of two apart),
+/// and `buckets[b]` is the position of the first key in bucket `b`. A lookup
+/// finds its bucket with a subtraction and a shift, then compares the (at most)
+/// [`WINDOW`] keys there at once, branch-free. A bucket holding more keys (keys
+/// clustered in a small part of the range) is binary-searched, so the worst case stays O(log n) while spread maps cost O(1), instead of the
+/// nine dependent steps of a binary search over 340 keys. The arrays have fixed
+/// sizes so that every index is provably in bounds (no checks in the hot path).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct Index {
+enum Index {
+    One(Entry),
+    /// Up to [`MAX_BASE_EXTENTS`] extents, inline and scanned in order (the
+    /// kernel's layout for small maps; for so few, the scan beats any search).
+    Few {
+        len: usize,
+        entries: [Entry; MAX_BASE_EXTENTS],
+    },
+    Many {
+        /// The smallest key (kept next to the pointer: one load less per lookup).
+        base: u32,
+        /// A key's bucket is `(key - base) >> shift`, at most `TABLE - 1`.
+        shift: u32,
+        many: Box<Many>,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Many {
     len: usize,
-    /// Sorted; padded to a multiple of BLOCK with u32::MAX beyond LINEAR_MAX.
-    firsts: Box<[u32]>,
-    /// Same order; padding spans have count 0 (never match).
-    spans: Box<[Span]>,
-    /// fences[k] = firsts[BLOCK * (k + 1)]; u32::MAX past the last block.
-    fences: [u32; FENCES],
+    /// `buckets[b]`: position of the first key in bucket `b`; `buckets[TABLE]`
+    /// is `len`.
+    buckets: [u16; TABLE + 1],
+    /// Sorted keys (`entries[i].first`, kept apart for the window compare),
+    /// padded with u32::MAX.
+    firsts: [u32; SLOTS],
+    /// Sorted entries, padded with [`PAD`].
+    entries: [Entry; SLOTS],
 }
 
 impl Index {
     fn build(extents: &[Extent], side: Side) -> Index {
-        let mut sorted: Vec<Extent> = extents.to_vec();
-        sorted.sort_unstable_by_key(|e| e.first(side));
         let other = match side {
             Side::Inside => Side::Outside,
             Side::Outside => Side::Inside,
         };
-        let len = sorted.len();
-        let padded = if len > LINEAR_MAX {
-            len.next_multiple_of(BLOCK)
-        } else {
-            len
-        };
-        let mut firsts: Vec<u32> = sorted.iter().map(|e| e.first(side)).collect();
-        let mut spans: Vec<Span> = sorted
+        let mut sorted: Vec<Entry> = extents
             .iter()
-            .map(|e| Span {
+            .map(|e| Entry {
+                first: e.first(side),
                 count: e.count,
                 target: e.first(other),
             })
             .collect();
-        firsts.resize(padded, u32::MAX);
-        spans.resize(
-            padded,
-            Span {
-                count: 0,
-                target: 0,
-            },
-        );
-        let mut fences = [u32::MAX; FENCES];
-        for (k, fence) in fences.iter_mut().enumerate() {
-            if let Some(&first) = firsts.get(BLOCK * (k + 1)) {
-                *fence = first;
-            }
+        sorted.sort_unstable_by_key(|e| e.first);
+        if let [one] = sorted[..] {
+            return Index::One(one);
         }
-        Index {
+        let len = sorted.len();
+        if len <= MAX_BASE_EXTENTS {
+            let mut entries = [PAD; MAX_BASE_EXTENTS];
+            entries[..len].copy_from_slice(&sorted);
+            return Index::Few { len, entries };
+        }
+        let base = sorted[0].first;
+        let range = (sorted[len - 1].first - base) as u64;
+        let mut shift = 0;
+        while (range >> shift) >= TABLE as u64 {
+            shift += 1;
+        }
+        let mut many = Box::new(Many {
             len,
-            firsts: firsts.into_boxed_slice(),
-            spans: spans.into_boxed_slice(),
-            fences,
+            buckets: [0; TABLE + 1],
+            firsts: [u32::MAX; SLOTS],
+            entries: [PAD; SLOTS],
+        });
+        for (i, e) in sorted.iter().enumerate() {
+            many.firsts[i] = e.first;
+            many.entries[i] = *e;
         }
-    }
-
-    /// The position of the last extent whose first id is <= `id` (or one whose
-    /// range check fails, see `map`, when there is none).
-    #[inline]
-    fn position(&self, id: u32) -> usize {
-        let firsts = &*self.firsts;
-        if self.len <= LINEAR_MAX {
-            let mut found = 0;
-            for (i, &first) in firsts.iter().enumerate() {
-                if first <= id {
-                    found = i;
-                }
+        let mut pos = 0;
+        for (b, slot) in many.buckets.iter_mut().enumerate() {
+            while pos < len && (((sorted[pos].first - base) as u64) >> shift) < b as u64 {
+                pos += 1;
             }
-            return found;
+            // len <= MAX_EXTENTS fits in u16.
+            *slot = pos as u16;
         }
-        let blocks = firsts.len() / BLOCK;
-        let block = count_le(&self.fences, id).min(blocks - 1);
-        let start = block * BLOCK;
-        let Some(chunk) = firsts
-            .get(start..start + BLOCK)
-            .and_then(|c| <&[u32; BLOCK]>::try_from(c).ok())
-        else {
-            return 0;
-        };
-        (start + count_le(chunk, id)).saturating_sub(1)
+        Index::Many { base, shift, many }
     }
 
-    /// Maps `count` (>= 1) ids from `id` if one extent covers them all.
+    /// The entry that may hold `id`: the last one whose first id is <= `id`, or
+    /// one that does not match when there is none.
     #[inline]
-    fn map(&self, id: u32, count: u32) -> Option<u32> {
-        let i = self.position(id);
-        let span = self.spans[i];
+    fn entry(&self, id: u32) -> Entry {
+        match self {
+            Index::One(entry) => *entry,
+            Index::Few { len, entries } => {
+                // Extents do not overlap: the first that holds `id` is the one.
+                for e in entries.iter().take(*len) {
+                    if id.wrapping_sub(e.first) < e.count {
+                        return *e;
+                    }
+                }
+                PAD
+            }
+            Index::Many { base, shift, many } => many.entries[many.position(*base, *shift, id)],
+        }
+    }
+
+    /// Maps one id.
+    #[inline]
+    fn map_one(&self, id: u32) -> Option<u32> {
+        let e = self.entry(id);
         // Wraps to a huge offset when `id` is below the extent's first id; an
-        // extent ends at or below u32::MAX, so that offset is never < span.count.
-        let offset = id.wrapping_sub(self.firsts[i]);
-        if offset < span.count && count.wrapping_sub(1) < span.count - offset {
-            Some(span.target + offset)
+        // extent ends at or below u32::MAX, so that offset is never < e.count.
+        let offset = id.wrapping_sub(e.first);
+        if offset < e.count {
+            Some(e.target + offset)
         } else {
             None
         }
     }
 
-    /// The extents in key order: (first, span).
-    fn iter(&self) -> impl ExactSizeIterator<Item = (u32, Span)> + '_ {
-        self.firsts[..self.len]
-            .iter()
-            .copied()
-            .zip(self.spans[..self.len].iter().copied())
+    /// Maps `count` (>= 1) ids from `id` if one extent covers them all.
+    #[inline]
+    fn map(&self, id: u32, count: u32) -> Option<u32> {
+        let e = self.entry(id);
+        // Wraps to a huge offset when `id` is below the extent's first id; an
+        // extent ends at or below u32::MAX, so that offset is never < e.count.
+        let offset = id.wrapping_sub(e.first);
+        if offset < e.count && count.wrapping_sub(1) < e.count - offset {
+            Some(e.target + offset)
+        } else {
+            None
+        }
+    }
+
+    /// The extents in key order.
+    fn entries(&self) -> &[Entry] {
+        match self {
+            Index::One(entry) => std::slice::from_ref(entry),
+            Index::Few { len, entries } => &entries[..*len],
+            Index::Many { many, .. } => &many.entries[..many.len],
+        }
     }
 
     /// The parts of `[first, first + count)` this index maps: `(offset from first,
@@ -154,20 +195,66 @@ impl Index {
     fn pieces(&self, first: u32, count: u32) -> impl Iterator<Item = (u32, u32, u32)> + '_ {
         let start = first as u64;
         let end = start + count as u64;
-        let from = self.position(first).min(self.len);
-        self.iter()
-            .skip(from)
-            .take_while(move |(f, _)| (*f as u64) < end)
-            .filter_map(move |(f, span)| {
-                let lo = start.max(f as u64);
-                let hi = end.min(f as u64 + span.count as u64);
+        let entries = self.entries();
+        // Entries before the one that may hold `first` all end at or before it.
+        let from = entries
+            .partition_point(|e| e.first <= first)
+            .saturating_sub(1);
+        entries[from..]
+            .iter()
+            .take_while(move |e| (e.first as u64) < end)
+            .filter_map(move |e| {
+                let lo = start.max(e.first as u64);
+                let hi = end.min(e.first as u64 + e.count as u64);
                 (lo < hi).then(|| {
                     let offset = (lo - start) as u32;
-                    let target = span.target + (lo - f as u64) as u32;
+                    let target = e.target + (lo - e.first as u64) as u32;
                     (offset, target, (hi - lo) as u32)
                 })
             })
     }
+}
+
+impl Many {
+    /// The position of the last key <= `id` (0 when there is none: entry 0 then
+    /// fails the caller's range check, its first id being above `id`).
+    #[inline]
+    fn position(&self, base: u32, shift: u32, id: u32) -> usize {
+        let Some(rel) = id.checked_sub(base) else {
+            return 0;
+        };
+        // Every key of an earlier bucket is <= id, every key of a later one > id
+        // (ids past the last key's bucket land in the last bucket, which holds it).
+        let b = ((rel >> shift) as usize).min(TABLE - 1);
+        let start = usize::from(self.buckets[b]).min(MAX_EXTENTS);
+        let end = usize::from(self.buckets[b + 1]).min(MAX_EXTENTS);
+        let within = if end.wrapping_sub(start) <= WINDOW {
+            // Keys past `end` in the window are > id (a later bucket or padding),
+            // except when id is u32::MAX: then a padding entry, which never
+            // matches, is picked.
+            let window: &[u32; WINDOW] = self.firsts[start..start + WINDOW]
+                .try_into()
+                .unwrap_or(&[u32::MAX; WINDOW]);
+            count_le(window, id)
+        } else {
+            branchless_count_le(&self.firsts[start..end], id)
+        };
+        (start + within).saturating_sub(1).min(SLOTS - 1)
+    }
+}
+
+/// How many of the sorted, non-empty `keys` are <= `id`: a binary search whose
+/// loop runs ceil(log2(n)) times whatever the id.
+#[inline]
+fn branchless_count_le(keys: &[u32], id: u32) -> usize {
+    let mut base = 0;
+    let mut len = keys.len();
+    while len > 1 {
+        let half = len / 2;
+        base += half * usize::from(keys[base + half] <= id);
+        len -= half;
+    }
+    base + keys.first().map_or(0, |_| usize::from(keys[base] <= id))
 }
 
 /// How many of `keys` are <= `id`: a branch-free count the compiler vectorizes.
@@ -181,9 +268,9 @@ fn count_le<const N: usize>(keys: &[u32; N], id: u32) -> usize {
 ///
 /// Lookups both ways ([`map_down`](Self::map_down), [`map_up`](Self::map_up)) cost
 /// O(log n) and allocate nothing: the map keeps the extents sorted by each side,
-/// scanning linearly up to 5 extents like the kernel, and beyond that searching
-/// a two-level static search tree (blocks of 16 sorted keys under 32 fences) with
-/// branch-free, vectorized compares.
+/// scans up to 5 in order like the kernel, and beyond that goes through a bucket
+/// table (a subtraction and a shift) to a few keys compared at once, falling back
+/// to a binary search where keys cluster.
 ///
 /// Equality compares the mapping, not the order the extents were given in (the
 /// kernel shows maps of more than 5 extents sorted).
@@ -264,8 +351,9 @@ impl IdMap {
     /// The extents sorted by their inside ids.
     pub fn extents_by_inside(&self) -> impl ExactSizeIterator<Item = Extent> + '_ {
         self.down
+            .entries()
             .iter()
-            .map(|(inside, span)| Extent::new(inside, span.target, span.count))
+            .map(|e| Extent::new(e.first, e.target, e.count))
     }
 
     /// The number of extents (1 to [`MAX_EXTENTS`]).
@@ -284,14 +372,14 @@ impl IdMap {
     /// `map_id_down`); `None` if it is not mapped.
     #[inline]
     pub fn map_down(&self, inside: u32) -> Option<u32> {
-        self.down.map(inside, 1)
+        self.down.map_one(inside)
     }
 
     /// Maps an id of the parent namespace into the namespace (the kernel's
     /// `map_id_up`); `None` if it is not mapped.
     #[inline]
     pub fn map_up(&self, outside: u32) -> Option<u32> {
-        self.up.map(outside, 1)
+        self.up.map_one(outside)
     }
 
     /// Maps the `count` inside ids from `inside` to the parent namespace if one
@@ -469,9 +557,16 @@ impl std::hash::Hash for IdMap {
 
 impl fmt::Debug for IdMap {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        /// Shows an extent as its line of text, unquoted.
+        struct Line(Extent);
+        impl fmt::Debug for Line {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.0, f)
+            }
+        }
         f.write_str("IdMap ")?;
         f.debug_list()
-            .entries(self.extents.iter().map(|e| e.to_string()))
+            .entries(self.extents.iter().copied().map(Line))
             .finish()
     }
 }
@@ -613,6 +708,32 @@ mod tests {
             assert_eq!(map.map_up(999), None);
             assert_eq!(map.map_down(u32::MAX), None);
         }
+    }
+
+    #[test]
+    fn clustered_keys_fall_back_to_binary_search() {
+        // 339 extents crowd the first bucket; one sits at the top of the range.
+        let mut extents: Vec<Extent> = (0..339).map(|i| e(2 * i, 1000 + 3 * i, 1)).collect();
+        extents.push(e(4_000_000_000, 4_100_000_000, 10));
+        let map = IdMap::new(extents).unwrap();
+        for i in 0..339 {
+            assert_eq!(map.map_down(2 * i), Some(1000 + 3 * i));
+            assert_eq!(map.map_down(2 * i + 1), None);
+            assert_eq!(map.map_up(1000 + 3 * i), Some(2 * i));
+            assert_eq!(map.map_up(1000 + 3 * i + 1), None);
+        }
+        assert_eq!(map.map_down(4_000_000_009), Some(4_100_000_009));
+        assert_eq!(map.map_down(4_000_000_010), None);
+        assert_eq!(map.map_down(3_999_999_999), None);
+        assert_eq!(map.map_up(4_100_000_000), Some(4_000_000_000));
+        assert_eq!(map.map_down(u32::MAX), None);
+        assert_eq!(map.map_up(u32::MAX), None);
+    }
+
+    #[test]
+    fn debug_shows_lines() {
+        let map = IdMap::parse("0 1000 1\n1 100000 65536").unwrap();
+        assert_eq!(format!("{map:?}"), "IdMap [0 1000 1, 1 100000 65536]");
     }
 
     #[test]

@@ -210,10 +210,10 @@ impl MapWriter {
         };
         let privileged = |kind: MapKind| caps.contains(kind.capability());
         for (kind, map) in [(MapKind::Uid, &self.uid_map), (MapKind::Gid, &self.gid_map)] {
-            if let Some(map) = map {
-                if !privileged(kind) {
-                    check_unprivileged(dir, kind, map)?;
-                }
+            if let Some(map) = map
+                && !privileged(kind)
+            {
+                check_unprivileged(dir, kind, map)?;
             }
         }
         let setgroups = match (self.setgroups, &self.gid_map) {

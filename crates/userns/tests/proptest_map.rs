@@ -18,14 +18,16 @@ fn naive_up(extents: &[Extent], id: u32) -> Option<u32> {
 }
 
 /// Random valid maps: disjoint inside ranges, placed in random order at shuffled,
-/// disjoint outside ranges, small or huge ids.
+/// disjoint outside ranges, small or huge ids; when `clustered`, one extent sits
+/// far above the rest on both sides, so the others crowd a few lookup buckets.
 fn valid_map() -> impl Strategy<Value = IdMap> {
     (
         1usize..=340,
         any::<u64>(),
         prop_oneof![Just(16u32), Just(1_000), Just(12_000_000)],
+        any::<bool>(),
     )
-        .prop_map(|(n, seed, scale)| {
+        .prop_map(|(n, seed, scale, clustered)| {
             let mut rng = seed | 1;
             let mut next = move || {
                 rng ^= rng << 13;
@@ -48,6 +50,9 @@ fn valid_map() -> impl Strategy<Value = IdMap> {
                     Extent::new(inside, outside, count)
                 })
                 .collect();
+            if clustered && n > 1 && scale < 12_000_000 {
+                extents[n - 1] = Extent::new(4_000_000_000, 4_100_000_000, 1 + scale);
+            }
             for i in (1..extents.len()).rev() {
                 let j = (next() % (i as u64 + 1)) as usize;
                 extents.swap(i, j);

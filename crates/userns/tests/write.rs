@@ -2,6 +2,8 @@
 
 mod common;
 
+use std::os::fd::AsFd;
+
 use common::{NsChild, TempDir, create_file_as, owner, spawn_ns_child};
 use linception_testkit::{Feature, Fork, NOBODY, leaks::assert_no_leaks, require};
 use linception_userns::{
@@ -405,4 +407,52 @@ fn reads_a_rootless_namespace_map() {
         .rootless()
         .run(|| read_uid_map(None).unwrap().unwrap().to_string());
     assert_eq!(text, format!("0 {NOBODY} 1\n"));
+}
+
+#[test]
+fn pidfd_write_races_with_exit_and_reaping() {
+    require!(Feature::Root, Feature::UserNs, Feature::PidfdOpen);
+    let (runs, outcomes) = Fork::new().run(|| {
+        use rustix::process::{PidfdFlags, Signal, WaitId, WaitIdOptions};
+        let map = IdMap::single(0, 1000, 100).unwrap();
+        let start = std::time::Instant::now();
+        let (mut runs, mut seen) = (0u32, std::collections::BTreeSet::new());
+        while runs < 300 && start.elapsed() < std::time::Duration::from_secs(2) {
+            let child = spawn_ns_child(|| 0);
+            let pidfd = rustix::process::pidfd_open(child.pid, PidfdFlags::empty()).unwrap();
+            child.detach();
+            let delay = (runs * 7919) % 60;
+            let outcome = std::thread::scope(|scope| {
+                // Kill and reap at a varying moment: the pid becomes reusable.
+                scope.spawn(|| {
+                    let until =
+                        std::time::Instant::now() + std::time::Duration::from_micros(delay as u64);
+                    while std::time::Instant::now() < until {}
+                    rustix::process::pidfd_send_signal(&pidfd, Signal::KILL).unwrap();
+                    rustix::process::waitid(WaitId::PidFd(pidfd.as_fd()), WaitIdOptions::EXITED)
+                        .unwrap();
+                });
+                MapWriter::new()
+                    .uid_map(map.clone())
+                    .mode(WriteMode::Privileged)
+                    .write_pidfd(&pidfd)
+            });
+            // Allowed: written before the exit, or refused because the process
+            // was gone; never a write anywhere else.
+            let label = match outcome {
+                Ok(()) => "written".to_string(),
+                Err(Error::SafetyViolation { .. }) => "safety-violation".to_string(),
+                Err(e) if matches!(e.raw_os_error(), Some(libc::ESRCH) | Some(libc::ENOENT)) => {
+                    "process-gone".to_string()
+                }
+                Err(e) => panic!("unexpected outcome: {e}"),
+            };
+            seen.insert(label);
+            runs += 1;
+        }
+        (runs, seen.into_iter().collect::<Vec<String>>())
+    });
+    println!("{runs} runs, outcomes: {outcomes:?}");
+    assert!(runs >= 10, "only {runs} runs");
+    assert!(!outcomes.is_empty());
 }

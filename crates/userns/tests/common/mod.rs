@@ -67,6 +67,13 @@ impl NsChild {
         self.reap()
     }
 
+    /// Lets the child go without reaping it: closing the pipe makes it exit; the
+    /// caller reaps it (or kills and reaps it through a pidfd).
+    pub fn detach(mut self) -> Pid {
+        self.go = None;
+        self.pid
+    }
+
     fn reap(&self) -> i32 {
         let status =
             rustix::process::waitpid(Some(self.pid), rustix::process::WaitOptions::empty())
