@@ -54,6 +54,9 @@ pub use linception_pidfd as pidfd;
 pub use linception_seccomp_notify as seccomp_notify;
 pub use linception_userns as userns;
 
+pub mod features;
+pub use features::features;
+
 mod builder;
 mod caps;
 mod child;
