@@ -451,7 +451,10 @@ fn run_step(step: &Step, state: &mut ChildState<'_>) -> Res<()> {
         Step::Hostname { name } => ok(sys::sethostname(name.to_bytes())),
         // The keyring crate's child form: two keyctl calls, no allocation.
         Step::JoinKeyring { name } => {
-            linception_keyring_ns::join_session_keyring_in_child(name.as_deref(), None)
+            // Possessor-only: other containers under the same host uid cannot
+            // view, read or link this keyring (the kernel default lets them view).
+            let perm = Some(linception_keyring_ns::Permission::POSSESSOR_ALL);
+            linception_keyring_ns::join_session_keyring_in_child(name.as_deref(), perm)
                 .map(|_| ())
                 .map_err(|e| e.errno.raw_os_error())
         }
