@@ -456,3 +456,118 @@ fn pidfd_write_races_with_exit_and_reaping() {
     assert!(runs >= 10, "only {runs} runs");
     assert!(!outcomes.is_empty());
 }
+
+#[test]
+fn mapping_parent_root_needs_setfcap() {
+    require!(Feature::Root, Feature::UserNs);
+    let (rule, other_ok) = Fork::new().run(|| {
+        use rustix::thread::{CapabilitySet, capabilities, set_capabilities};
+        let mut caps = capabilities(None).unwrap();
+        caps.effective.remove(CapabilitySet::SETFCAP);
+        set_capabilities(None, caps).unwrap();
+        let child = spawn_ns_child(|| 0);
+        let err = write_uid_map(child.pid, &IdMap::single(0, 0, 1).unwrap()).unwrap_err();
+        drop(child);
+        // Any other id is fine without CAP_SETFCAP.
+        let child = spawn_ns_child(|| 0);
+        let other_ok = write_uid_map(child.pid, &IdMap::single(0, 1000, 1).unwrap()).is_ok();
+        (
+            format!("{:?} {:?}", err.map_rule(), err.raw_os_error()),
+            other_ok,
+        )
+    });
+    assert_eq!(rule, "Some(ParentRootNeedsSetfcap) Some(1)");
+    assert!(other_ok);
+}
+
+#[test]
+fn nested_map_seen_from_the_host_is_the_composition() {
+    require!(Feature::Root, Feature::UserNs);
+    let outer = IdMap::single(0, 100_000, 65_536).unwrap();
+    let nested = IdMap::parse("0 1000 10\n10 2000 5\n").unwrap();
+    let expected = nested.compose(&outer).unwrap();
+    let (seen, code) = Fork::new().run(|| {
+        use rustix::pipe::{PipeFlags, pipe_with};
+        let (pid_r, pid_w) = pipe_with(PipeFlags::CLOEXEC).unwrap();
+        let (done_r, done_w) = pipe_with(PipeFlags::CLOEXEC).unwrap();
+        let inner = nested.clone();
+        let mut outer_child = spawn_ns_child(move || {
+            // In the outer namespace: become its root (host 100000), which keeps
+            // every capability there, then map a nested namespace from here.
+            // SAFETY: credential calls in the single-threaded namespace child.
+            unsafe {
+                if libc::setresgid(0, 0, 0) != 0 || libc::setresuid(0, 0, 0) != 0 {
+                    return 20;
+                }
+                libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0);
+            }
+            let nested_child = spawn_ns_child(|| 0);
+            if write_uid_map(nested_child.pid, &inner).is_err() {
+                return 21;
+            }
+            let pid = nested_child.pid.as_raw_nonzero().get().to_le_bytes();
+            if rustix::io::write(&pid_w, &pid) != Ok(4) {
+                return 22;
+            }
+            let mut byte = [0u8];
+            let _ = rustix::io::read(&done_r, &mut byte);
+            0
+        });
+        MapWriter::new()
+            .uid_map(outer.clone())
+            .gid_map(outer.clone())
+            .write(outer_child.pid)
+            .unwrap();
+        outer_child.go();
+        let mut buf = [0u8; 4];
+        let seen = match rustix::io::read(&pid_r, &mut buf) {
+            Ok(4) => {
+                let pid = linception_userns::Pid::from_raw(i32::from_le_bytes(buf)).unwrap();
+                // The host sees the nested map's outside ids as host ids.
+                read_uid_map(Some(pid)).unwrap().unwrap().to_string()
+            }
+            _ => String::new(),
+        };
+        rustix::io::write(&done_w, &[1]).unwrap();
+        (seen, outer_child.finish())
+    });
+    assert_eq!(code, 0, "outer child failed at step {code}");
+    assert_eq!(IdMap::parse(&seen).unwrap(), expected);
+    assert_eq!(expected.to_string(), "0 101000 10\n10 102000 5\n");
+}
+
+#[test]
+fn subuid_ranges_become_a_written_map() {
+    require!(Feature::Root, Feature::UserNs);
+    let subuid =
+        linception_userns::SubIds::parse("# test\nroot:100000:65536\n0:300000:10\nalice:1:1\n")
+            .unwrap();
+    let ranges = subuid.ranges_for("root", 0);
+    assert_eq!(ranges.len(), 2);
+    let map = linception_userns::rootless_map(0, &ranges).unwrap();
+    assert_eq!(map.to_string(), "0 0 1\n1 100000 65536\n65537 300000 10\n");
+    let seen = Fork::new().run(|| {
+        let child = spawn_ns_child(|| 0);
+        write_uid_map(child.pid, &map).unwrap();
+        read_uid_map(Some(child.pid)).unwrap().unwrap().to_string()
+    });
+    assert_eq!(seen, map.to_string());
+}
+
+#[test]
+fn system_subid_files_parse() {
+    // Whatever this machine holds parses, one entry per line (a missing file
+    // holds no ranges).
+    use linception_userns::{SUBGID_PATH, SUBUID_PATH, SubIds};
+    for (path, parsed) in [
+        (SUBUID_PATH, SubIds::system_uids().unwrap()),
+        (SUBGID_PATH, SubIds::system_gids().unwrap()),
+    ] {
+        let lines = std::fs::read_to_string(path).map_or(0, |text| {
+            text.lines()
+                .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+                .count()
+        });
+        assert_eq!(parsed.entries().len(), lines, "{path}");
+    }
+}

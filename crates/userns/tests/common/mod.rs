@@ -14,6 +14,7 @@ use rustix::pipe::{PipeFlags, pipe_with};
 pub struct NsChild {
     pub pid: Pid,
     go: Option<OwnedFd>,
+    reaped: bool,
 }
 
 /// Forks a child into a new user namespace. Call it in a single-threaded process
@@ -55,15 +56,22 @@ pub fn spawn_ns_child(then: impl FnOnce() -> i32) -> NsChild {
     NsChild {
         pid: Pid::from_raw(pid).unwrap(),
         go: Some(go_w),
+        reaped: false,
     }
 }
 
 impl NsChild {
-    /// Runs the child's action and returns its exit code.
-    pub fn finish(mut self) -> i32 {
-        let go = self.go.take().unwrap();
+    /// Starts the child's action, without waiting for it.
+    pub fn go(&mut self) {
+        let go = self.go.take().expect("go twice");
         rustix::io::write(&go, &[1]).expect("write go");
-        drop(go);
+    }
+
+    /// Runs the child's action (if not started yet) and returns its exit code.
+    pub fn finish(mut self) -> i32 {
+        if self.go.is_some() {
+            self.go();
+        }
         self.reap()
     }
 
@@ -71,10 +79,12 @@ impl NsChild {
     /// caller reaps it (or kills and reaps it through a pidfd).
     pub fn detach(mut self) -> Pid {
         self.go = None;
+        self.reaped = true;
         self.pid
     }
 
-    fn reap(&self) -> i32 {
+    fn reap(&mut self) -> i32 {
+        self.reaped = true;
         let status =
             rustix::process::waitpid(Some(self.pid), rustix::process::WaitOptions::empty())
                 .expect("waitpid")
@@ -86,8 +96,9 @@ impl NsChild {
 
 impl Drop for NsChild {
     fn drop(&mut self) {
-        if self.go.take().is_some() {
-            // The closed pipe makes the child exit.
+        // A closed pipe makes a waiting child exit.
+        self.go = None;
+        if !self.reaped {
             let _ = self.reap();
         }
     }
