@@ -18,6 +18,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod alloc;
 mod features;
 mod fork;
 pub mod leaks;
