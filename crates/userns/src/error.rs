@@ -269,9 +269,12 @@ impl Error {
 }
 
 impl From<Error> for io::Error {
+    /// A kernel failure becomes `io::Error::from_raw_os_error` (the errno is kept;
+    /// the call and the rule are lost: keep the [`Error`] to show them); other
+    /// errors become an `io::Error` of the matching kind carrying the error.
     fn from(err: Error) -> io::Error {
         if let Some(code) = err.raw_os_error() {
-            return io::Error::new(io::Error::from_raw_os_error(code).kind(), err);
+            return io::Error::from_raw_os_error(code);
         }
         let kind = match err.kind() {
             ErrorKind::InvalidArgument => io::ErrorKind::InvalidInput,
@@ -331,4 +334,67 @@ fn errno_name(code: i32) -> Option<&'static str> {
         libc::EUSERS => "EUSERS",
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn syscall_error_displays_like_the_call() {
+        let err = Error::syscall(
+            "open(\"/proc/42\", O_PATH|O_DIRECTORY)",
+            io::Error::from_raw_os_error(libc::ENOENT),
+        );
+        assert_eq!(
+            err.to_string(),
+            "open(\"/proc/42\", O_PATH|O_DIRECTORY): No such file or directory (ENOENT)"
+        );
+        assert_eq!(err.kind(), ErrorKind::Os);
+        let io: io::Error = err.into();
+        assert_eq!(io.raw_os_error(), Some(libc::ENOENT));
+    }
+
+    #[test]
+    fn map_write_error_keeps_errno_and_rule() {
+        let err = Error::MapWrite {
+            call: "write(fd \"/proc/42/uid_map\", \"0 0 1\\n\")".into(),
+            rule: MapRule::AlreadyWritten,
+            source: Some(io::Error::from_raw_os_error(libc::EPERM)),
+        };
+        assert_eq!(err.raw_os_error(), Some(libc::EPERM));
+        assert_eq!(err.map_rule(), Some(&MapRule::AlreadyWritten));
+        assert_eq!(
+            err.to_string(),
+            "write(fd \"/proc/42/uid_map\", \"0 0 1\\n\"): Operation not permitted (EPERM): \
+             the map was already written (each map takes exactly one write)"
+        );
+        let refused = Error::MapWrite {
+            call: "write(fd \"/proc/42/uid_map\", \"0 5 2\\n\")".into(),
+            rule: MapRule::UnprivilegedWiderThanOwnId { own: 5 },
+            source: None,
+        };
+        assert_eq!(refused.raw_os_error(), None);
+        assert!(
+            refused
+                .to_string()
+                .contains("refused before the write: without CAP_SETUID"),
+            "{refused}"
+        );
+        let io: io::Error = refused.into();
+        assert_eq!(io.kind(), io::ErrorKind::PermissionDenied);
+    }
+
+    #[test]
+    fn unsupported_is_enosys() {
+        let err = Error::Unsupported {
+            feature: "clone3",
+            min_kernel: "5.3",
+        };
+        assert_eq!(err.raw_os_error(), Some(libc::ENOSYS));
+        assert_eq!(
+            err.to_string(),
+            "clone3 is not supported by this kernel (needs Linux 5.3 or later)"
+        );
+    }
 }

@@ -270,7 +270,8 @@ fn count_le<const N: usize>(keys: &[u32; N], id: u32) -> usize {
 /// O(log n) and allocate nothing: the map keeps the extents sorted by each side,
 /// scans up to 5 in order like the kernel, and beyond that goes through a bucket
 /// table (a subtraction and a shift) to a few keys compared at once, falling back
-/// to a binary search where keys cluster.
+/// to a binary search where keys cluster. A map of more than 5 extents keeps about
+/// 15 KiB of such tables (the kernel keeps 8 KiB for 340 extents).
 ///
 /// Equality compares the mapping, not the order the extents were given in (the
 /// kernel shows maps of more than 5 extents sorted).
