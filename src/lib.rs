@@ -105,3 +105,8 @@ impl ContainerBuilder {
         spawn::spawn(self)
     }
 }
+
+/// The README's examples, compiled as doctests so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
