@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use linception_pidfd::{CloneArgs, CloneFlags, NamespaceType, PidFd, Signal};
 use linception_seccomp_notify::{FilterFlags, Listener, Program};
-use linception_userns::{IdMap, SubIds};
+use linception_userns::{IdMap, MapWriter, SubIds, WriteMode};
 
 use crate::builder::{ContainerBuilder, IdMapping, Namespaces, Stdio};
 use crate::container::{CgroupGuard, Container, Parts};
@@ -58,15 +58,6 @@ fn resolve_map(mapping: &IdMapping, own: u32, uids: bool) -> Result<IdMap> {
         }
     };
     Ok(map)
-}
-
-fn write_proc(pid: i32, file: &str, text: &str) -> Result<()> {
-    let path = format!("/proc/{pid}/{file}");
-    let r = std::fs::OpenOptions::new()
-        .write(true)
-        .open(&path)
-        .and_then(|mut f| f.write_all(text.as_bytes()));
-    r.map_err(|e| Error::syscall(format!("write({path}, {:?})", text.trim_end()), e))
 }
 
 /// The cgroup the container is born in: created if missing, limits written.
@@ -258,7 +249,22 @@ pub(crate) fn spawn(mut b: ContainerBuilder) -> Result<Container> {
     let root_mapped = maps
         .as_ref()
         .map(|(u, g, _)| u.map_down(0).is_some() && g.map_down(0).is_some());
-    let maps = maps.map(|(u, g, deny)| (u.to_string(), g.to_string(), deny));
+    // The userns crate writes them (setgroups "deny" first when unprivileged,
+    // one write per map, through the pidfd so a reused pid is refused) and
+    // explains a refusal; maps wider than one's own id need the setuid helpers
+    // when the caller is unprivileged.
+    let maps = maps.map(|(u, g, unprivileged)| {
+        let own_only = |m: &IdMap, own: u32| {
+            let e = m.extents()[0];
+            m.len() == 1 && e.count == 1 && e.outside == own
+        };
+        let mode = if unprivileged && !(own_only(&u, euid) && own_only(&g, egid)) {
+            WriteMode::Helpers
+        } else {
+            WriteMode::Auto
+        };
+        MapWriter::new().uid_map(u).gid_map(g).mode(mode)
+    });
 
     let spawn_fds = SpawnFds {
         sync_r: sync.as_ref().map(|(r, _)| r.as_raw_fd()),
@@ -318,14 +324,7 @@ pub(crate) fn spawn(mut b: ContainerBuilder) -> Result<Container> {
 
     // Id maps (the child waits for them), then the idmapped binds it expects.
     if let (Some(maps), Some(sync_w)) = (maps, sync_w) {
-        let r = handshake(
-            pid.as_raw(),
-            &pidfd,
-            maps,
-            sync_w,
-            tree_sock.as_ref(),
-            &parent_work,
-        );
+        let r = handshake(&pidfd, maps, sync_w, tree_sock.as_ref(), &parent_work);
         if let Err(e) = r {
             return Err(fail(e, &pidfd, cgroup_guard));
         }
@@ -561,18 +560,13 @@ pub(crate) fn exec_in(target: &Container, mut b: ContainerBuilder) -> Result<Con
 /// Writes the id maps, sends the idmapped binds, then lets the child go on (one
 /// byte on the sync pipe, which is closed on return).
 fn handshake(
-    pid: i32,
     pidfd: &PidFd,
-    (uid_map, gid_map, deny): (String, String, bool),
+    maps: MapWriter,
     sync_w: OwnedFd,
     tree_sock: Option<&OwnedFd>,
     work: &plan::ParentWork,
 ) -> Result<()> {
-    if deny {
-        write_proc(pid, "setgroups", "deny")?;
-    }
-    write_proc(pid, "uid_map", &uid_map)?;
-    write_proc(pid, "gid_map", &gid_map)?;
+    maps.write_pidfd(pidfd).map_err(Error::IdMap)?;
     if let Some(sock) = tree_sock {
         let userns = pidfd.namespace(NamespaceType::User)?;
         for bind in &work.idmapped {
