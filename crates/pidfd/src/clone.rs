@@ -328,6 +328,29 @@ impl<'fd> CloneArgs<'fd> {
     pub fn spawn(&self, exec: &Exec) -> Result<Child> {
         let (mut raw, size) = self.prepare()?;
         let prepared = exec.prepare()?;
+        let ptrs = prepared.ptrs();
+        #[cfg(target_arch = "x86_64")]
+        if !sys::FORCE_FORK_SPAWN.load(std::sync::atomic::Ordering::Relaxed) {
+            match sys::clone3_vm_exec(&mut raw, size, &ptrs) {
+                Ok((pid, pidfd, exec_errno)) => {
+                    let pid = Pid::from_raw(pid).expect("clone3 returned a positive pid");
+                    let mut child = Child::from_parts(pid, PidFd::from(pidfd));
+                    return match exec_errno {
+                        None => Ok(child),
+                        Some(errno) => {
+                            let _ = child.wait();
+                            Err(Error::Exec {
+                                program: exec.program_lossy(),
+                                source: std::io::Error::from_raw_os_error(errno),
+                            })
+                        }
+                    };
+                }
+                // Before Linux 5.5 (no CLONE_CLEAR_SIGHAND): the portable path below.
+                Err(libc::EINVAL) => {}
+                Err(e) => return Err(self.map_errno(e)),
+            }
+        }
         let (err_r, err_w) =
             rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(|e| {
                 Error::Syscall {
@@ -335,7 +358,6 @@ impl<'fd> CloneArgs<'fd> {
                     source: e.into(),
                 }
             })?;
-        let ptrs = prepared.ptrs();
         let (pid, pidfd) = sys::clone3_exec(&mut raw, size, &ptrs, err_w.as_fd())
             .map_err(|e| self.map_errno(e))?;
         drop(err_w);

@@ -62,4 +62,12 @@ pub use info::{Credentials, InfoMask, PidfdInfo};
 pub use ns::NamespaceType;
 pub use pidfd::PidFd;
 pub use spawn::{Child, Exec};
+/// Test hook: makes [`CloneArgs::spawn`] use the portable fork-style path (a copy of
+/// the caller's memory, an exec-status pipe) instead of the `CLONE_VM | CLONE_VFORK`
+/// one, so that both are tested on machines that have the latter.
+#[doc(hidden)]
+pub fn __force_fork_spawn(on: bool) {
+    sys::FORCE_FORK_SPAWN.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
 pub use types::{ExitStatus, Namespaces, Pid, PidfdFlags, Signal, SignalTarget};

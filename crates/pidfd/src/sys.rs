@@ -201,6 +201,147 @@ pub(crate) fn clone3_exec(
     }
 }
 
+/// Test hook: force the portable fork-style spawn even where the shared-memory one
+/// exists (see `__force_fork_spawn`).
+pub(crate) static FORCE_FORK_SPAWN: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// Context handed to [`vm_child_entry`] on the child's own stack.
+#[cfg(target_arch = "x86_64")]
+#[repr(C)]
+struct VmChildCtx {
+    program: *const c_char,
+    argv: *const *const c_char,
+    envp: *const *const c_char,
+    /// Where the child stores execve's errno (memory shared with the parent).
+    err: *mut i32,
+}
+
+/// Like posix_spawn: clone3 with `CLONE_VM | CLONE_VFORK | CLONE_CLEAR_SIGHAND` on
+/// a separate stack, so no page tables are copied. The parent thread is suspended
+/// until the child has exec'd or exited; an execve failure comes back through
+/// shared memory. Returns `(pid, pidfd, exec errno)`.
+///
+/// `Err(EINVAL)` on a kernel without `CLONE_CLEAR_SIGHAND` (before 5.5): the caller
+/// then falls back to [`clone3_exec`].
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn clone3_vm_exec(
+    args: &mut RawCloneArgs,
+    size: usize,
+    exec: &ExecPtrs,
+) -> Result<(i32, OwnedFd, Option<i32>), i32> {
+    const STACK: usize = 64 * 1024;
+    const CLONE_CLEAR_SIGHAND: u64 = 0x1_0000_0000;
+    debug_assert_eq!(args.flags & crate::clone::FORBIDDEN_FLAGS, 0);
+    // SAFETY: a fresh private anonymous mapping; checked for MAP_FAILED below.
+    let stack = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            STACK,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
+            -1,
+            0,
+        )
+    };
+    if stack == libc::MAP_FAILED {
+        return Err(errno());
+    }
+    let mut err_slot: i32 = 0;
+    let mut pidfd: libc::c_int = -1;
+    let ctx = VmChildCtx {
+        program: exec.program,
+        argv: exec.argv,
+        envp: exec.envp,
+        err: &raw mut err_slot,
+    };
+    args.flags |= libc::CLONE_VM as u64 | libc::CLONE_VFORK as u64 | CLONE_CLEAR_SIGHAND;
+    args.stack = stack as u64;
+    args.stack_size = STACK as u64;
+    args.pidfd = &raw mut pidfd as u64;
+    let ret: i64;
+    // SAFETY: (block) all signals are blocked around the clone so that no handler
+    // of ours can run in the child, which shares our memory (CLONE_CLEAR_SIGHAND
+    // also resets every handler in it). The kernel starts the child with its stack
+    // pointer at the 16-byte aligned top of `stack`, and the asm only calls
+    // `vm_child_entry` there, which never returns. The parent thread is suspended
+    // (CLONE_VFORK) until the child has exec'd or exited, so `ctx`, `err_slot`,
+    // `exec`'s strings and `stack` stay alive and unchanged while the child uses
+    // them; the child writes nothing else of ours. rcx and r11 are clobbered by
+    // `syscall`; r12 and r13 carry the context and entry point into the child.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+        std::arch::asm!(
+            "syscall",
+            "test rax, rax",
+            "jnz 2f",
+            "mov rdi, r12",
+            "call r13",
+            "ud2",
+            "2:",
+            inlateout("rax") libc::SYS_clone3 => ret,
+            in("rdi") args as *mut RawCloneArgs,
+            in("rsi") size,
+            in("r12") &raw const ctx,
+            in("r13") vm_child_entry as *const () as usize,
+            lateout("rcx") _,
+            lateout("r11") _,
+        );
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+        libc::munmap(stack, STACK);
+    }
+    args.pidfd = 0;
+    args.stack = 0;
+    args.stack_size = 0;
+    if ret < 0 {
+        return Err(-ret as i32);
+    }
+    // SAFETY: the child is done with our memory (CLONE_VFORK returned), so this read
+    // races with nothing; volatile because the write happened in another task.
+    let exec_errno = unsafe { std::ptr::read_volatile(&raw const err_slot) };
+    // SAFETY: CLONE_PIDFD is set by our caller; the kernel installed a new O_CLOEXEC
+    // pidfd in `pidfd` that only this function owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(pidfd) };
+    Ok((ret as i32, fd, (exec_errno != 0).then_some(exec_errno)))
+}
+
+/// The child of [`clone3_vm_exec`], on its own stack, sharing the parent's memory.
+/// Only raw system calls; the sole write to shared memory is the errno slot.
+#[cfg(target_arch = "x86_64")]
+unsafe extern "C" fn vm_child_entry(ctx: *const VmChildCtx) -> ! {
+    // SAFETY: (block) `ctx` points into the suspended parent's frame (see
+    // clone3_vm_exec). Raw syscalls only: reset SIGPIPE to default (ignored
+    // dispositions survive execve and CLONE_CLEAR_SIGHAND), unblock all signals
+    // (nothing is handled any more), execve, and on failure store errno and _exit.
+    unsafe {
+        let ctx = &*ctx;
+        let dfl = [0u64; 4]; // struct kernel_sigaction { SIG_DFL, 0, NULL, mask 0 }
+        libc::syscall(
+            libc::SYS_rt_sigaction,
+            libc::SIGPIPE,
+            dfl.as_ptr(),
+            std::ptr::null::<u8>(),
+            8,
+        );
+        let empty = 0u64;
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            libc::SIG_SETMASK,
+            &raw const empty,
+            std::ptr::null::<u8>(),
+            8,
+        );
+        let r = libc::syscall(libc::SYS_execve, ctx.program, ctx.argv, ctx.envp);
+        let _ = r;
+        std::ptr::write_volatile(ctx.err, *libc::__errno_location());
+        libc::syscall(libc::SYS_exit_group, 127);
+        std::hint::unreachable_unchecked()
+    }
+}
+
 /// Runs in the child between clone3 and execve: no allocation, no locks, no
 /// panics; only async-signal-safe calls.
 ///

@@ -478,3 +478,49 @@ fn io_error_keeps_the_errno() {
     assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
     assert_eq!(linception_pidfd::errno_of(&io), Some(libc::ENOENT));
 }
+
+#[test]
+fn portable_fork_style_spawn_path() {
+    require!(Feature::Clone3);
+    Fork::new().run(|| {
+        linception_pidfd::__force_fork_spawn(true);
+        let mut child = CloneArgs::new()
+            .spawn(&Exec::new("/bin/sh").args(["-c", "exit 4"]))
+            .unwrap();
+        assert_eq!(child.wait().unwrap(), ExitStatus::Exited(4));
+        assert_no_leaks(|| {
+            let err = CloneArgs::new()
+                .spawn(&Exec::new("/nonexistent/linception-prog"))
+                .unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Exec);
+            assert_eq!(err.raw_os_error(), Some(libc::ENOENT));
+        });
+        assert_no_children();
+        // SIGPIPE is back to default in the child (the Rust runtime ignores it).
+        let mut child = CloneArgs::new()
+            .spawn(&Exec::new("/bin/sh").args(["-c", "kill -PIPE $$; exit 0"]))
+            .unwrap();
+        assert_eq!(child.wait().unwrap().signal(), Some(Signal::PIPE));
+    });
+}
+
+#[test]
+fn spawned_child_has_default_sigpipe_and_no_blocked_signals() {
+    require!(Feature::Clone3);
+    let mut child = CloneArgs::new()
+        .spawn(&Exec::new("/bin/sh").args(["-c", "kill -PIPE $$; exit 0"]))
+        .unwrap();
+    assert_eq!(child.wait().unwrap().signal(), Some(Signal::PIPE));
+    let mut child = CloneArgs::new()
+        .spawn(&Exec::new("/bin/sh").args([
+            "-c",
+            // No signal blocked, SIGPIPE (bit 0x1000) not ignored; other ignored
+            // signals are inherited from whoever started the test, as with std.
+            r#"blk=$(sed -n 's/^SigBlk:\s*//p' /proc/self/status); ign=$(sed -n 's/^SigIgn:\s*//p' /proc/self/status); [ $((0x$blk)) -eq 0 ] && [ $((0x$ign & 0x1000)) -eq 0 ]"#,
+        ]))
+        .unwrap();
+    assert!(
+        child.wait().unwrap().success(),
+        "signals blocked or ignored in the child"
+    );
+}

@@ -1,0 +1,399 @@
+//! pidfd and clone3 next to the mechanisms they replace, in one run:
+//! - spawn + wait of /bin/true: clone3 + pidfd vs `std::process::Command` vs
+//!   fork/execve/waitpid through libc;
+//! - a process with a chosen pid: clone3 `set_tid` vs writing `ns_last_pid` + fork
+//!   under a lock, both inside a private pid namespace created for the bench;
+//! - reaping 1,000 children: epoll on their pidfds vs SIGCHLD (signalfd) + waitpid(-1);
+//! - `send_signal` / `PidFd::open` vs the raw `libc::syscall`.
+//!
+//! Needs root (set_tid and ns_last_pid need CAP_CHECKPOINT_RESTORE); without it the
+//! chosen-pid group is skipped with a message.
+
+use std::ffi::CString;
+use std::hint::black_box;
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+use criterion::Criterion;
+use linception_pidfd::{CloneArgs, CloneFlags, CloneResult, Exec, PidFd, PidfdFlags, Signal};
+
+fn spawn_wait(c: &mut Criterion) {
+    let mut g = c.benchmark_group("spawn_wait_true");
+    let exec = Exec::new("/bin/true");
+    let args = CloneArgs::new();
+    g.bench_function("clone3_pidfd", |b| {
+        b.iter(|| {
+            let mut child = args.spawn(&exec).unwrap();
+            black_box(child.wait().unwrap());
+        })
+    });
+    g.bench_function("std_command", |b| {
+        b.iter(|| black_box(std::process::Command::new("/bin/true").status().unwrap()))
+    });
+    let prog = CString::new("/bin/true").unwrap();
+    let argv = [prog.as_ptr(), std::ptr::null()];
+    let envp: [*const libc::c_char; 1] = [std::ptr::null()];
+    g.bench_function("libc_fork_exec_waitpid", |b| {
+        b.iter(|| {
+            // SAFETY: the child only calls execve and _exit (async-signal-safe) on
+            // data prepared before the fork.
+            let pid = unsafe { libc::fork() };
+            if pid == 0 {
+                unsafe {
+                    libc::execve(prog.as_ptr(), argv.as_ptr(), envp.as_ptr());
+                    libc::_exit(127);
+                }
+            }
+            let mut status = 0;
+            // SAFETY: waiting for our own child into a local.
+            unsafe { libc::waitpid(pid, &mut status, 0) };
+            black_box(status)
+        })
+    });
+    g.bench_function("raw_clone3_exec_pidfd_wait", |b| {
+        b.iter(|| match unsafe { CloneArgs::new().fork() }.unwrap() {
+            CloneResult::Child => unsafe {
+                libc::execve(prog.as_ptr(), argv.as_ptr(), envp.as_ptr());
+                libc::_exit(127);
+            },
+            CloneResult::Parent { pidfd, .. } => black_box(pidfd.wait().unwrap()),
+        })
+    });
+    let vfork = CloneArgs::new().flags(CloneFlags::VFORK);
+    g.bench_function("clone3_spawn_vfork", |b| {
+        b.iter(|| {
+            let mut child = vfork.spawn(&exec).unwrap();
+            black_box(child.wait().unwrap());
+        })
+    });
+    g.bench_function("std_command_env_clear", |b| {
+        b.iter(|| {
+            black_box(
+                std::process::Command::new("/bin/true")
+                    .env_clear()
+                    .status()
+                    .unwrap(),
+            )
+        })
+    });
+    let explicit = Exec::new("/bin/true").env("X", "1");
+    g.bench_function("clone3_spawn_explicit_env", |b| {
+        b.iter(|| {
+            let mut child = args.spawn(&explicit).unwrap();
+            black_box(child.wait().unwrap());
+        })
+    });
+    let empty = Exec::new("/bin/true").env_clear();
+    g.bench_function("clone3_spawn_empty_env", |b| {
+        b.iter(|| {
+            let mut child = args.spawn(&empty).unwrap();
+            black_box(child.wait().unwrap());
+        })
+    });
+    g.finish();
+}
+
+/// A helper that is pid 1 of a pid namespace made for the bench: it runs `n`
+/// iterations of a method on request and answers with the elapsed nanoseconds.
+struct NsHelper {
+    to: std::fs::File,
+    from: std::fs::File,
+    pidfd: PidFd,
+}
+
+const TARGET: i32 = 1000;
+
+impl NsHelper {
+    fn start() -> Option<NsHelper> {
+        let (req_r, req_w) = rustix::pipe::pipe().ok()?;
+        let (resp_r, resp_w) = rustix::pipe::pipe().ok()?;
+        // SAFETY: called before criterion starts any thread; the child runs the
+        // helper loop in its own single-threaded process and leaves with _exit.
+        match unsafe { CloneArgs::new().flags(CloneFlags::NEWPID).fork() } {
+            Err(e) => {
+                eprintln!("chosen_pid: skipped, cannot create a pid namespace: {e}");
+                None
+            }
+            Ok(CloneResult::Child) => {
+                drop((req_w, resp_r));
+                let code = helper_loop(std::fs::File::from(req_r), std::fs::File::from(resp_w));
+                unsafe { libc::_exit(code) }
+            }
+            Ok(CloneResult::Parent { pidfd, .. }) => Some(NsHelper {
+                to: std::fs::File::from(req_w),
+                from: std::fs::File::from(resp_r),
+                pidfd,
+            }),
+        }
+    }
+
+    fn run(&mut self, method: u8, n: u64) -> Duration {
+        let mut req = [0u8; 9];
+        req[0] = method;
+        req[1..].copy_from_slice(&n.to_ne_bytes());
+        self.to.write_all(&req).unwrap();
+        let mut resp = [0u8; 8];
+        self.from.read_exact(&mut resp).unwrap();
+        let nanos = u64::from_ne_bytes(resp);
+        assert_ne!(nanos, u64::MAX, "the helper's method failed");
+        Duration::from_nanos(nanos)
+    }
+}
+
+fn helper_loop(mut req: std::fs::File, mut resp: std::fs::File) -> i32 {
+    let last_pid = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/proc/sys/kernel/ns_last_pid")
+        .unwrap();
+    let set_tid = CloneArgs::new().set_tid([TARGET]);
+    let prev = CString::new((TARGET - 1).to_string()).unwrap();
+    loop {
+        let mut buf = [0u8; 9];
+        if req.read_exact(&mut buf).is_err() {
+            return 0;
+        }
+        let n = u64::from_ne_bytes(buf[1..].try_into().unwrap());
+        let t0 = Instant::now();
+        let ok = (0..n).all(|_| match buf[0] {
+            // clone3 with set_tid, reap through the pidfd.
+            0 => match unsafe { set_tid.fork() } {
+                Ok(CloneResult::Child) => unsafe { libc::_exit(0) },
+                Ok(CloneResult::Parent { pid, pidfd }) => {
+                    pidfd.wait().is_ok() && pid.as_raw() == TARGET
+                }
+                Err(_) => false,
+            },
+            // ns_last_pid under a lock: write TARGET-1, fork, check, unlock, waitpid.
+            _ => unsafe {
+                libc::flock(last_pid.as_raw_fd(), libc::LOCK_EX);
+                let w = libc::pwrite(
+                    last_pid.as_raw_fd(),
+                    prev.as_ptr().cast(),
+                    prev.as_bytes().len(),
+                    0,
+                );
+                let pid = libc::fork();
+                if pid == 0 {
+                    libc::_exit(0);
+                }
+                libc::flock(last_pid.as_raw_fd(), libc::LOCK_UN);
+                let mut st = 0;
+                libc::waitpid(pid, &mut st, 0);
+                w > 0 && pid == TARGET
+            },
+        });
+        let nanos = if ok {
+            t0.elapsed().as_nanos() as u64
+        } else {
+            u64::MAX
+        };
+        if resp.write_all(&nanos.to_ne_bytes()).is_err() {
+            return 1;
+        }
+    }
+}
+
+fn chosen_pid(c: &mut Criterion, helper: &mut Option<NsHelper>) {
+    let Some(h) = helper.as_mut() else { return };
+    let mut g = c.benchmark_group("chosen_pid");
+    g.bench_function("clone3_set_tid", |b| b.iter_custom(|n| h.run(0, n)));
+    g.bench_function("ns_last_pid_fork_locked", |b| {
+        b.iter_custom(|n| h.run(1, n))
+    });
+    g.finish();
+}
+
+const CHILDREN: usize = 1000;
+
+/// Forks CHILDREN processes blocked on `gate` (each exits after reading one byte;
+/// they all inherit the write end too, so closing it would not release them);
+/// returns their pidfds (None for the libc path, which has only pids).
+fn make_children(gate: &OwnedFd, with_pidfd: bool) -> Vec<Option<PidFd>> {
+    let gate = gate.as_raw_fd();
+    (0..CHILDREN)
+        .map(|_| {
+            if with_pidfd {
+                // SAFETY: the child only calls read and _exit.
+                match unsafe { CloneArgs::new().fork() }.unwrap() {
+                    CloneResult::Child => unsafe {
+                        let mut b = 0u8;
+                        libc::read(gate, (&raw mut b).cast(), 1);
+                        libc::_exit(0)
+                    },
+                    CloneResult::Parent { pidfd, .. } => Some(pidfd),
+                }
+            } else {
+                // SAFETY: as above.
+                let pid = unsafe { libc::fork() };
+                if pid == 0 {
+                    unsafe {
+                        let mut b = 0u8;
+                        libc::read(gate, (&raw mut b).cast(), 1);
+                        libc::_exit(0)
+                    }
+                }
+                None
+            }
+        })
+        .collect()
+}
+
+/// Lets every child blocked on the gate go at once.
+fn release(gate_w: &OwnedFd) {
+    let bytes = [0u8; CHILDREN];
+    let mut done = 0;
+    while done < CHILDREN {
+        done += rustix::io::write(gate_w, &bytes[done..]).unwrap();
+    }
+}
+
+fn reap_epoll(n: u64) -> Duration {
+    use rustix::event::epoll;
+    let mut total = Duration::ZERO;
+    for _ in 0..n {
+        let (gate_r, gate_w) = rustix::pipe::pipe().unwrap();
+        let kids: Vec<PidFd> = make_children(&gate_r, true).into_iter().flatten().collect();
+        let ep = epoll::create(epoll::CreateFlags::CLOEXEC).unwrap();
+        for (i, k) in kids.iter().enumerate() {
+            epoll::add(
+                &ep,
+                k,
+                epoll::EventData::new_u64(i as u64),
+                epoll::EventFlags::IN,
+            )
+            .unwrap();
+        }
+        let t0 = Instant::now();
+        release(&gate_w);
+        let mut left = kids.len();
+        let mut events = Vec::with_capacity(256);
+        while left > 0 {
+            events.clear();
+            epoll::wait(&ep, rustix::buffer::spare_capacity(&mut events), None).unwrap();
+            for ev in &events {
+                let k = &kids[ev.data.u64() as usize];
+                if k.try_wait().unwrap().is_some() {
+                    epoll::delete(&ep, k).unwrap();
+                    left -= 1;
+                }
+            }
+        }
+        total += t0.elapsed();
+    }
+    total
+}
+
+fn reap_sigchld(n: u64) -> Duration {
+    let mut total = Duration::ZERO;
+    // SAFETY: plain signal-mask and signalfd calls on local sets.
+    let sfd = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGCHLD);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        OwnedFd::from_raw_fd(libc::signalfd(-1, &set, libc::SFD_CLOEXEC))
+    };
+    for _ in 0..n {
+        let (gate_r, gate_w) = rustix::pipe::pipe().unwrap();
+        make_children(&gate_r, false);
+        let t0 = Instant::now();
+        release(&gate_w);
+        let mut left = CHILDREN;
+        let mut info = [0u8; 128];
+        while left > 0 {
+            // One SIGCHLD may stand for many exits: drain with waitpid(-1, WNOHANG).
+            rustix::io::read(&sfd, &mut info).unwrap();
+            loop {
+                let mut st = 0;
+                // SAFETY: waiting for any child into a local.
+                let r = unsafe { libc::waitpid(-1, &mut st, libc::WNOHANG) };
+                if r <= 0 {
+                    break;
+                }
+                left -= 1;
+            }
+        }
+        total += t0.elapsed();
+    }
+    // SAFETY: as above.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGCHLD);
+        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+    }
+    total
+}
+
+fn reap_many(c: &mut Criterion) {
+    let mut g = c.benchmark_group("reap_1000_children");
+    g.sample_size(10);
+    g.bench_function("epoll_pidfds", |b| b.iter_custom(reap_epoll));
+    g.bench_function("sigchld_waitpid", |b| b.iter_custom(reap_sigchld));
+    g.finish();
+}
+
+fn overhead(c: &mut Criterion) {
+    let mut child = CloneArgs::new()
+        .spawn(&Exec::new("/bin/sleep").arg("1000"))
+        .unwrap();
+    let mut g = c.benchmark_group("overhead");
+    let pidfd = child.pidfd();
+    let raw = pidfd.as_fd().as_raw_fd();
+    g.bench_function("send_signal", |b| {
+        b.iter(|| pidfd.send_signal(black_box(Signal::NULL)).unwrap())
+    });
+    g.bench_function("send_signal_raw_syscall", |b| {
+        b.iter(|| {
+            // SAFETY: the pidfd is open for the whole bench; NULL siginfo is allowed.
+            let r = unsafe {
+                libc::syscall(
+                    libc::SYS_pidfd_send_signal,
+                    black_box(raw),
+                    0,
+                    std::ptr::null::<libc::siginfo_t>(),
+                    0,
+                )
+            };
+            assert_eq!(r, 0);
+        })
+    });
+    let pid = child.pid();
+    g.bench_function("pidfd_open", |b| {
+        b.iter(|| drop(PidFd::open(black_box(pid), PidfdFlags::empty()).unwrap()))
+    });
+    g.bench_function("pidfd_open_raw_syscall", |b| {
+        b.iter(|| {
+            // SAFETY: pidfd_open returns a new fd that we close at once.
+            unsafe {
+                let fd = libc::syscall(libc::SYS_pidfd_open, black_box(pid.as_raw()), 0);
+                assert!(fd >= 0);
+                libc::close(fd as i32);
+            }
+        })
+    });
+    g.finish();
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+fn main() {
+    // Before criterion or anything else starts a thread.
+    let mut helper = if rustix::process::geteuid().is_root() {
+        NsHelper::start()
+    } else {
+        eprintln!("chosen_pid: skipped, needs root (CAP_CHECKPOINT_RESTORE)");
+        None
+    };
+    let mut c = Criterion::default().configure_from_args();
+    spawn_wait(&mut c);
+    chosen_pid(&mut c, &mut helper);
+    reap_many(&mut c);
+    overhead(&mut c);
+    if let Some(h) = helper {
+        drop(h.to);
+        let _ = h.pidfd.wait();
+    }
+    c.final_summary();
+}
