@@ -31,9 +31,19 @@ fn spawn_wait(c: &mut Criterion) {
     g.bench_function("std_command", |b| {
         b.iter(|| black_box(std::process::Command::new("/bin/true").status().unwrap()))
     });
+    // The same environment for all three.
     let prog = CString::new("/bin/true").unwrap();
     let argv = [prog.as_ptr(), std::ptr::null()];
-    let envp: [*const libc::c_char; 1] = [std::ptr::null()];
+    let env: Vec<CString> = std::env::vars_os()
+        .map(|(k, v)| {
+            let mut kv = k.into_encoded_bytes();
+            kv.push(b'=');
+            kv.extend(v.into_encoded_bytes());
+            CString::new(kv).unwrap()
+        })
+        .collect();
+    let mut envp: Vec<*const libc::c_char> = env.iter().map(|e| e.as_ptr()).collect();
+    envp.push(std::ptr::null());
     g.bench_function("libc_fork_exec_waitpid", |b| {
         b.iter(|| {
             // SAFETY: the child only calls execve and _exit (async-signal-safe) on
@@ -51,46 +61,15 @@ fn spawn_wait(c: &mut Criterion) {
             black_box(status)
         })
     });
-    g.bench_function("raw_clone3_exec_pidfd_wait", |b| {
-        b.iter(|| match unsafe { CloneArgs::new().fork() }.unwrap() {
-            CloneResult::Child => unsafe {
-                libc::execve(prog.as_ptr(), argv.as_ptr(), envp.as_ptr());
-                libc::_exit(127);
-            },
-            CloneResult::Parent { pidfd, .. } => black_box(pidfd.wait().unwrap()),
-        })
-    });
-    let vfork = CloneArgs::new().flags(CloneFlags::VFORK);
-    g.bench_function("clone3_spawn_vfork", |b| {
+    // Our portable fallback (a fork-style copy of the caller, exec status over a pipe).
+    linception_pidfd::__force_fork_spawn(true);
+    g.bench_function("clone3_pidfd_fork_style_fallback", |b| {
         b.iter(|| {
-            let mut child = vfork.spawn(&exec).unwrap();
+            let mut child = args.spawn(&exec).unwrap();
             black_box(child.wait().unwrap());
         })
     });
-    g.bench_function("std_command_env_clear", |b| {
-        b.iter(|| {
-            black_box(
-                std::process::Command::new("/bin/true")
-                    .env_clear()
-                    .status()
-                    .unwrap(),
-            )
-        })
-    });
-    let explicit = Exec::new("/bin/true").env("X", "1");
-    g.bench_function("clone3_spawn_explicit_env", |b| {
-        b.iter(|| {
-            let mut child = args.spawn(&explicit).unwrap();
-            black_box(child.wait().unwrap());
-        })
-    });
-    let empty = Exec::new("/bin/true").env_clear();
-    g.bench_function("clone3_spawn_empty_env", |b| {
-        b.iter(|| {
-            let mut child = args.spawn(&empty).unwrap();
-            black_box(child.wait().unwrap());
-        })
-    });
+    linception_pidfd::__force_fork_spawn(false);
     g.finish();
 }
 
@@ -148,6 +127,10 @@ fn helper_loop(mut req: std::fs::File, mut resp: std::fs::File) -> i32 {
         .unwrap();
     let set_tid = CloneArgs::new().set_tid([TARGET]);
     let prev = CString::new((TARGET - 1).to_string()).unwrap();
+    let true_exec = Exec::new("/bin/true").env_clear();
+    let prog = CString::new("/bin/true").unwrap();
+    let argv = [prog.as_ptr(), std::ptr::null()];
+    let envp: [*const libc::c_char; 1] = [std::ptr::null()];
     loop {
         let mut buf = [0u8; 9];
         if req.read_exact(&mut buf).is_err() {
@@ -163,6 +146,45 @@ fn helper_loop(mut req: std::fs::File, mut resp: std::fs::File) -> i32 {
                     pidfd.wait().is_ok() && pid.as_raw() == TARGET
                 }
                 Err(_) => false,
+            },
+            // clone3 set_tid + execve of /bin/true (the CLONE_VM spawn), wait.
+            2 => match set_tid.spawn(&true_exec) {
+                Ok(mut c) => c.wait().is_ok() && c.pid().as_raw() == TARGET,
+                Err(_) => false,
+            },
+            // The raw clone3 syscall with set_tid (no pidfd, no validation), waitpid.
+            4 => unsafe {
+                let tid = [TARGET];
+                let mut args = [0u64; 10];
+                args[4] = libc::SIGCHLD as u64; // exit_signal
+                args[8] = tid.as_ptr() as u64; // set_tid
+                args[9] = 1; // set_tid_size
+                let pid = libc::syscall(libc::SYS_clone3, args.as_mut_ptr(), 80);
+                if pid == 0 {
+                    libc::_exit(0);
+                }
+                let mut st = 0;
+                libc::waitpid(pid as i32, &mut st, 0);
+                pid == TARGET as i64
+            },
+            // ns_last_pid under a lock, fork + execve of /bin/true, waitpid.
+            3 => unsafe {
+                libc::flock(last_pid.as_raw_fd(), libc::LOCK_EX);
+                let w = libc::pwrite(
+                    last_pid.as_raw_fd(),
+                    prev.as_ptr().cast(),
+                    prev.as_bytes().len(),
+                    0,
+                );
+                let pid = libc::fork();
+                if pid == 0 {
+                    libc::execve(prog.as_ptr(), argv.as_ptr(), envp.as_ptr());
+                    libc::_exit(127);
+                }
+                libc::flock(last_pid.as_raw_fd(), libc::LOCK_UN);
+                let mut st = 0;
+                libc::waitpid(pid, &mut st, 0);
+                w > 0 && pid == TARGET && st == 0
             },
             // ns_last_pid under a lock: write TARGET-1, fork, check, unlock, waitpid.
             _ => unsafe {
@@ -200,6 +222,15 @@ fn chosen_pid(c: &mut Criterion, helper: &mut Option<NsHelper>) {
     g.bench_function("clone3_set_tid", |b| b.iter_custom(|n| h.run(0, n)));
     g.bench_function("ns_last_pid_fork_locked", |b| {
         b.iter_custom(|n| h.run(1, n))
+    });
+    g.bench_function("raw_clone3_set_tid_syscall", |b| {
+        b.iter_custom(|n| h.run(4, n))
+    });
+    g.bench_function("clone3_set_tid_exec_true", |b| {
+        b.iter_custom(|n| h.run(2, n))
+    });
+    g.bench_function("ns_last_pid_fork_exec_true_locked", |b| {
+        b.iter_custom(|n| h.run(3, n))
     });
     g.finish();
 }

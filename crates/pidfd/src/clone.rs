@@ -3,6 +3,7 @@
 
 use std::io::Read;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::sync::{Mutex, PoisonError};
 
 use crate::PidFd;
 use crate::error::{Error, Result};
@@ -229,6 +230,10 @@ impl<'fd> CloneArgs<'fd> {
                 "with CLONE_NEWPID the child is the first process of its pid namespace and must be pid 1",
             ));
         }
+        if tids.len() == 1 && !new_pidns {
+            // One pid, for the caller's own pid namespace level, which always exists.
+            return Ok(());
+        }
         let (levels, unshared) = child_pidns_levels(new_pidns)?;
         if new_pidns && unshared {
             return Err(Error::invalid(
@@ -309,8 +314,15 @@ impl<'fd> CloneArgs<'fd> {
     ///
     /// Safe in a multithreaded process: everything the child needs (program, argv,
     /// envp) is prepared here first; between clone3 and execve the child only
-    /// unblocks signals, resets SIGPIPE, calls execve and, if that fails, writes the
-    /// errno to a close-on-exec pipe and `_exit(127)`s.
+    /// resets SIGPIPE to default, unblocks signals, calls execve and, if that fails,
+    /// reports the errno and `_exit(127)`s: raw system calls, no allocation, no lock.
+    ///
+    /// On x86-64 the child is created like `posix_spawn` does it: with
+    /// `CLONE_VM | CLONE_VFORK | CLONE_CLEAR_SIGHAND` on a stack of its own, so no
+    /// page tables are copied; the calling thread waits (signals blocked) until the
+    /// child has exec'd, and an exec failure comes back through shared memory.
+    /// Elsewhere, or before Linux 5.5, the child is a fork-style copy and reports an
+    /// exec failure over a close-on-exec pipe.
     ///
     /// # Errors
     ///
@@ -397,15 +409,36 @@ impl<'fd> CloneArgs<'fd> {
 /// caller's own depth (from `NSpid:` in /proc/self/status), + 1 if the caller
 /// unshared a pid namespace for its children, + 1 with `CLONE_NEWPID`.
 /// Also returns whether the caller's pid namespace for children differs from its own.
+///
+/// A process's own pid namespace never changes, so its depth is cached keyed by the
+/// namespace's inode: two `stat` calls per clone instead of reading and parsing
+/// /proc/self/status.
 pub(crate) fn child_pidns_levels(new_pidns: bool) -> Result<(usize, bool)> {
-    let status = std::fs::read_to_string("/proc/self/status").map_err(|e| Error::Syscall {
-        call: "open(\"/proc/self/status\", O_RDONLY)".into(),
-        source: e,
-    })?;
-    let own = field_list(&status, "NSpid:").map_or(1, |v| v.len().max(1));
-    let ns = std::fs::read_link("/proc/self/ns/pid").ok();
-    let for_children = std::fs::read_link("/proc/self/ns/pid_for_children").ok();
-    let unshared = matches!((ns, for_children), (Some(a), Some(b)) if a != b);
+    static CACHE: Mutex<Option<(u64, u64, usize)>> = Mutex::new(None);
+    let stat = |path: &str| {
+        rustix::fs::stat(path).map_err(|e| Error::Syscall {
+            call: format!("stat(\"{path}\")"),
+            source: e.into(),
+        })
+    };
+    let ns = stat("/proc/self/ns/pid")?;
+    let key = (ns.st_dev, ns.st_ino);
+    let for_children = stat("/proc/self/ns/pid_for_children")?;
+    let unshared = (for_children.st_dev, for_children.st_ino) != key;
+    let cached = *CACHE.lock().unwrap_or_else(PoisonError::into_inner);
+    let own = match cached {
+        Some((dev, ino, depth)) if (dev, ino) == key => depth,
+        _ => {
+            let status =
+                std::fs::read_to_string("/proc/self/status").map_err(|e| Error::Syscall {
+                    call: "open(\"/proc/self/status\", O_RDONLY)".into(),
+                    source: e,
+                })?;
+            let depth = field_list(&status, "NSpid:").map_or(1, |v| v.len().max(1));
+            *CACHE.lock().unwrap_or_else(PoisonError::into_inner) = Some((key.0, key.1, depth));
+            depth
+        }
+    };
     Ok((
         own + usize::from(unshared) + usize::from(new_pidns),
         unshared,

@@ -30,6 +30,7 @@
 //! | `pidfd_open`, `clone3` | 5.3 | [`PidFd::open`], [`CloneArgs`] | [`Error::Unsupported`] |
 //! | `waitid(P_PIDFD)` | 5.4 | [`PidFd::wait`] | `EINVAL` |
 //! | `set_tid` | 5.5 | [`CloneArgs::set_tid`] | [`Error::Unsupported`] (`E2BIG`) |
+//! | `CLONE_CLEAR_SIGHAND` | 5.5 | [`CloneArgs::spawn`] without copying memory | a fork-style child |
 //! | `pidfd_getfd` | 5.6 | [`PidFd::get_fd`] | [`Error::Unsupported`] |
 //! | `CLONE_INTO_CGROUP` | 5.7 | [`CloneArgs::into_cgroup`] | [`Error::Unsupported`] (`E2BIG`) |
 //! | `setns` with a pidfd | 5.8 | [`PidFd::setns`] | `EINVAL` |
