@@ -423,8 +423,18 @@ pub(crate) fn child_pidns_levels(new_pidns: bool) -> Result<(usize, bool)> {
     };
     let ns = stat("/proc/self/ns/pid")?;
     let key = (ns.st_dev, ns.st_ino);
-    let for_children = stat("/proc/self/ns/pid_for_children")?;
-    let unshared = (for_children.st_dev, for_children.st_ino) != key;
+    // ENOENT: the caller unshared a pid namespace that has no init yet (the kernel
+    // hides such a namespace's link).
+    let unshared = match rustix::fs::stat("/proc/self/ns/pid_for_children") {
+        Ok(st) => (st.st_dev, st.st_ino) != key,
+        Err(rustix::io::Errno::NOENT) => true,
+        Err(e) => {
+            return Err(Error::Syscall {
+                call: "stat(\"/proc/self/ns/pid_for_children\")".into(),
+                source: e.into(),
+            });
+        }
+    };
     let cached = *CACHE.lock().unwrap_or_else(PoisonError::into_inner);
     let own = match cached {
         Some((dev, ino, depth)) if (dev, ino) == key => depth,
