@@ -10,13 +10,20 @@ use linception::pidfd::{CloneArgs, Error, Exec, Signal};
 
 fn main() -> Result<(), Error> {
     let mut child = CloneArgs::new().spawn(&Exec::new("/bin/sleep").arg("5"))?;
-    println!("spawned /bin/sleep 5: pid {} ({:?})", child.pid(), child.pidfd());
+    println!(
+        "spawned /bin/sleep 5: pid {} ({:?})",
+        child.pid(),
+        child.pidfd()
+    );
 
     match child.pidfd().info() {
         Ok(info) => {
             println!("PIDFD_GET_INFO: pid {:?}, ppid {:?}", info.pid, info.ppid);
             if let Some(c) = info.creds {
-                println!("  uid {} gid {} (effective {} {})", c.ruid, c.rgid, c.euid, c.egid);
+                println!(
+                    "  uid {} gid {} (effective {} {})",
+                    c.ruid, c.rgid, c.euid, c.egid
+                );
             }
             if let Some(id) = info.cgroup_id {
                 println!("  cgroup id {id}");
@@ -32,14 +39,21 @@ fn main() -> Result<(), Error> {
     }
     child.send_signal(Signal::TERM)?;
     let status = child.wait()?;
-    println!("exit status: {status} (code {:?}, signal {:?})", status.code(), status.signal());
+    println!(
+        "exit status: {status} (code {:?}, signal {:?})",
+        status.code(),
+        status.signal()
+    );
 
     // Reaped: the pidfd can no longer reach anything, whoever gets the pid next.
     if let Err(e) = child.send_signal(Signal::TERM) {
         println!("signalling again: {e}");
     }
     match child.pidfd().info() {
-        Ok(info) => println!("PIDFD_GET_INFO after reaping: exit status {:?}", info.exit_status),
+        Ok(info) => println!(
+            "PIDFD_GET_INFO after reaping: exit status {:?}",
+            info.exit_status
+        ),
         Err(e) => println!("PIDFD_GET_INFO after reaping: {e}"),
     }
     Ok(())

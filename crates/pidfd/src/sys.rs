@@ -384,12 +384,11 @@ impl CloneArgs<'_> {
     /// - not allocate or free memory (no `String`, `Vec`, `Box`, `format!`),
     /// - call only async-signal-safe functions (see signal-safety(7)) and raw
     ///   system calls,
-    /// - not panic or unwind, not return from the closure that owns the stack frame
-    ///   of the caller in a way that runs destructors of shared resources,
+    /// - not panic or unwind (no destructor of data shared with the parent may run),
     /// - end with `execve` (or `fexecve`) or `_exit`, never `exit` (which runs atexit
     ///   handlers and flushes stdio buffers copied from the parent).
     ///
-    /// glibc's cached thread id is stale in the child (the raw syscall bypasses its
+    /// The C library's cached thread id is stale in the child (the raw syscall bypasses its
     /// fork handlers), so `raise`, `pthread_kill` and robust mutexes must not be used
     /// there either; use `getpid()` and `kill` on it, which are correct.
     ///
