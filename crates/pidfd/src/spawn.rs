@@ -195,7 +195,7 @@ impl Child {
 
     /// Gives up the handle, returning the pidfd; reaping is now the caller's job.
     pub fn into_pidfd(mut self) -> PidFd {
-        self.status = Some(ExitStatus::Exited(0)); // disarm Drop
+        // With the pidfd taken, Drop has nothing left to reap.
         self.pidfd
             .take()
             .expect("Child always holds its pidfd until dropped")

@@ -527,3 +527,22 @@ fn pidfd_fd_traits() {
     let back = PidFd::from(owned);
     assert_eq!(back.pid().unwrap(), Pid::this());
 }
+
+#[test]
+fn waiting_on_a_process_that_is_not_our_child_is_echild() {
+    require!(Feature::PidfdOpen);
+    // Our parent (the test runner's parent) is alive but not our child.
+    let parent = Pid::from_raw(std::os::unix::process::parent_id() as i32).unwrap();
+    let p = PidFd::open(parent, PidfdFlags::empty()).unwrap();
+    let err = p.try_wait().unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::ECHILD), "{err}");
+    assert!(
+        err.to_string().starts_with(&format!(
+            "waitid(P_PIDFD, fd {}, WEXITED|WNOHANG|__WALL)",
+            p.as_raw_fd()
+        )),
+        "{err}"
+    );
+    // But its exit can still be polled for: it is alive.
+    assert!(!p.poll_exit(Some(Duration::ZERO)).unwrap());
+}
