@@ -2,7 +2,7 @@
 #![forbid(unsafe_code)]
 
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::process::{Command, Stdio};
 
 use rustix::process::Pid;
@@ -183,7 +183,21 @@ impl MapWriter {
     pub fn write_pidfd(&self, pidfd: impl AsFd) -> Result<()> {
         let pidfd = pidfd.as_fd();
         let dir = ProcDir::for_pidfd(pidfd)?;
-        self.write_dir(&dir, Some(pidfd))
+        self.write_dir(&dir, Some(pidfd)).map_err(|err| {
+            // A process that exits while its maps are written makes the kernel's
+            // answer about the text meaningless (a dying task's map write can fail
+            // with EINVAL): say that the process went away instead.
+            if process_exited(pidfd) {
+                Error::SafetyViolation {
+                    what: format!(
+                        "pidfd {}'s process exited while its maps were written ({err})",
+                        pidfd.as_raw_fd()
+                    ),
+                }
+            } else {
+                err
+            }
+        })
     }
 
     pub(crate) fn write_dir(&self, dir: &ProcDir, pidfd: Option<BorrowedFd<'_>>) -> Result<()> {
@@ -407,4 +421,15 @@ fn run_helper(kind: MapKind, pid: &str, map: &IdMap) -> Result<()> {
         status: output.status.to_string(),
         stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
     })
+}
+
+/// Whether the process behind `pidfd` has exited (the pidfd polls readable then).
+fn process_exited(pidfd: BorrowedFd<'_>) -> bool {
+    use rustix::event::{PollFd, PollFlags, poll};
+    let mut fds = [PollFd::new(&pidfd, PollFlags::IN)];
+    let zero = rustix::time::Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    matches!(poll(&mut fds, Some(&zero)), Ok(n) if n > 0)
 }
