@@ -22,10 +22,13 @@
 //! }
 //! ```
 #![deny(missing_docs)]
+#![deny(unsafe_code)]
 
 use std::fmt;
 use std::sync::OnceLock;
 
+// Every unsafe block of the crate is here, each with its SAFETY line.
+#[allow(unsafe_code)]
 mod sys;
 
 /// A kernel feature (or privilege) a container runtime may need.
