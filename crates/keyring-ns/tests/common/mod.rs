@@ -43,12 +43,44 @@ pub struct Host {
     session: KeySerial,
     tag: String,
     count: usize,
+    // Held until the check: another test process running the same test (whose
+    // keys carry the same tag) waits instead of skewing the count.
+    _tag_lock: TagLock,
+}
+
+/// A lock on a tag across processes: an abstract unix socket bound to a name
+/// only one process can hold, released when dropped or when the process dies,
+/// leaving nothing behind.
+struct TagLock(#[allow(dead_code)] std::os::unix::net::UnixListener);
+
+impl TagLock {
+    fn acquire(tag: &str) -> TagLock {
+        use std::os::linux::net::SocketAddrExt;
+        let name = format!("linception-keyring-test.{tag}");
+        let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes())
+            .expect("abstract socket name");
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            match std::os::unix::net::UnixListener::bind_addr(&addr) {
+                Ok(listener) => return TagLock(listener),
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::AddrInUse
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
+                Err(e) => panic!("lock for tag {tag:?}: {e}"),
+            }
+        }
+    }
 }
 
 impl Host {
     /// Records the host state; `tag` must be unique to the test.
     pub fn snapshot(tag: &str) -> Host {
+        let tag_lock = TagLock::acquire(tag);
         Host {
+            _tag_lock: tag_lock,
             session: get_keyring_id(KeySerial::SESSION_KEYRING, false)
                 .expect("host session keyring"),
             tag: tag.to_string(),
