@@ -81,16 +81,17 @@ pub enum WriteMode {
 /// `/proc/PID` directory handle so every file belongs to the same process. When
 /// the kernel refuses, the error names the rule that was broken ([`MapRule`]).
 ///
-/// ```no_run
+/// ```
 /// use linception_userns::{IdMap, MapWriter};
-/// # fn child() -> rustix::process::Pid { unimplemented!() }
+/// use rustix::process::Pid;
 ///
-/// let pid = child(); // a child that called unshare(CLONE_NEWUSER) and waits
-/// MapWriter::new()
-///     .uid_map(IdMap::single(0, 100_000, 65_536)?)
-///     .gid_map(IdMap::single(0, 100_000, 65_536)?)
-///     .write(pid)?;
-/// # Ok::<(), linception_userns::Error>(())
+/// /// `pid`: a child that called unshare(CLONE_NEWUSER) and waits for its maps.
+/// fn map_child(pid: Pid) -> Result<(), linception_userns::Error> {
+///     MapWriter::new()
+///         .uid_map(IdMap::single(0, 100_000, 65_536)?)
+///         .gid_map(IdMap::single(0, 100_000, 65_536)?)
+///         .write(pid)
+/// }
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[must_use]
