@@ -25,6 +25,7 @@
 #![deny(unsafe_code)]
 
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::OnceLock;
 
 // Every unsafe block of the crate is here, each with its SAFETY line.
@@ -57,6 +58,20 @@ pub enum Feature {
     PidfdInfo,
     /// The `PIDFD_GET_*_NAMESPACE` ioctls.
     PidfdNamespaces,
+    /// `PIDFD_GET_INFO` with `PIDFD_INFO_EXIT`: the exit status of a reaped process.
+    PidfdInfoExit,
+    /// `PIDFD_GET_INFO` with `PIDFD_INFO_COREDUMP` (asked of a reaped child that
+    /// dumped no core).
+    PidfdInfoCoredump,
+    /// The `PIDFD_SELF_THREAD_GROUP` / `PIDFD_SELF_THREAD` sentinels (a signal 0 to
+    /// ourselves through `pidfd_send_signal`).
+    PidfdSelf,
+    /// pidfs file handles: `name_to_handle_at` on a pidfd.
+    PidfsFileHandles,
+    /// The `NS_GET_ID` ioctl on a namespace fd.
+    NsGetId,
+    /// nsfs file handles: `name_to_handle_at` on a namespace fd.
+    NsFileHandles,
     /// `clone3`.
     Clone3,
     /// `clone3` with `set_tid` (in a new pid namespace; in a new user namespace too
@@ -70,6 +85,9 @@ pub enum Feature {
     Openat2,
     /// `openat2` with `RESOLVE_CACHED`.
     ResolveCached,
+    /// `openat2`'s extensible `open_how`: a larger struct with a zero tail is taken,
+    /// a non-zero tail is refused with `E2BIG`.
+    Openat2ExtendedHow,
     /// `fsopen`/`fsconfig`/`fsmount` (a detached tmpfs; in a new user and mount
     /// namespace when the caller is not root).
     MountApi,
@@ -79,16 +97,35 @@ pub enum Feature {
     MountSetattrIdmap,
     /// `move_mount` with `MOVE_MOUNT_BENEATH`.
     MoveMountBeneath,
+    /// `open_tree_attr`: clone a tree and set its attributes in one call.
+    OpenTreeAttr,
     /// `statmount`.
     Statmount,
     /// `listmount`.
     Listmount,
+    /// `statmount` with `STATMOUNT_OPT_ARRAY` / `STATMOUNT_OPT_SEC_ARRAY`.
+    StatmountOptArray,
+    /// `statmount` with `STATMOUNT_SUPPORTED_MASK`.
+    StatmountSupportedMask,
+    /// `statmount` with `STATMOUNT_MNT_UIDMAP` / `STATMOUNT_MNT_GIDMAP` (the
+    /// mappings of an idmapped mount), as the kernel's supported mask says.
+    StatmountIdmap,
+    /// `listmount`/`statmount` of a mount namespace by id (`mnt_id_req.mnt_ns_id`).
+    ListmountNsId,
+    /// `listmount`/`statmount` of a mount namespace by fd (`mnt_id_req.mnt_ns_fd`).
+    ListmountNsFd,
+    /// fanotify mount events (`FAN_REPORT_MNT`, `FAN_MARK_MNTNS`) for the
+    /// caller's mount namespace (in a new user and mount namespace when the caller
+    /// is not root).
+    MountNotify,
     /// A seccomp filter with `SECCOMP_FILTER_FLAG_NEW_LISTENER`.
     SeccompListener,
     /// `SECCOMP_IOCTL_NOTIF_ADDFD`.
     SeccompAddfd,
     /// `SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP`.
     SeccompSyncWakeUp,
+    /// `seccomp(SECCOMP_GET_NOTIF_SIZES)`.
+    SeccompNotifSizes,
     /// `keyctl` (the session keyring can be looked up).
     Keyrings,
     /// Per-user-namespace keyring names (`KEYCTL_CAPS1_NS_KEYRING_NAME`).
@@ -99,7 +136,7 @@ pub enum Feature {
 
 impl Feature {
     /// Every feature, in declaration order.
-    pub const ALL: [Feature; 28] = [
+    pub const ALL: [Feature; 43] = [
         Feature::Root,
         Feature::UserNs,
         Feature::UnprivilegedUserNs,
@@ -110,21 +147,36 @@ impl Feature {
         Feature::PidfdGetfd,
         Feature::PidfdInfo,
         Feature::PidfdNamespaces,
+        Feature::PidfdInfoExit,
+        Feature::PidfdInfoCoredump,
+        Feature::PidfdSelf,
+        Feature::PidfsFileHandles,
+        Feature::NsGetId,
+        Feature::NsFileHandles,
         Feature::Clone3,
         Feature::SetTid,
         Feature::CloneIntoCgroup,
         Feature::CloseRange,
         Feature::Openat2,
         Feature::ResolveCached,
+        Feature::Openat2ExtendedHow,
         Feature::MountApi,
         Feature::MountSetattr,
         Feature::MountSetattrIdmap,
         Feature::MoveMountBeneath,
+        Feature::OpenTreeAttr,
         Feature::Statmount,
         Feature::Listmount,
+        Feature::StatmountOptArray,
+        Feature::StatmountSupportedMask,
+        Feature::StatmountIdmap,
+        Feature::ListmountNsId,
+        Feature::ListmountNsFd,
+        Feature::MountNotify,
         Feature::SeccompListener,
         Feature::SeccompAddfd,
         Feature::SeccompSyncWakeUp,
+        Feature::SeccompNotifSizes,
         Feature::Keyrings,
         Feature::KeyringNsNames,
         Feature::Cgroup2,
@@ -177,6 +229,24 @@ impl Feature {
                 "6.11",
                 "namespace fds from a pidfd",
             ),
+            Feature::PidfdInfoExit => (
+                "PIDFD_INFO_EXIT",
+                "6.15",
+                "exit status from a pidfd, even after reaping",
+            ),
+            Feature::PidfdInfoCoredump => (
+                "PIDFD_INFO_COREDUMP",
+                "6.16",
+                "whether (and how) a process dumped core",
+            ),
+            Feature::PidfdSelf => ("PIDFD_SELF", "6.15", "pidfd calls on ourselves, no fd"),
+            Feature::PidfsFileHandles => (
+                "pidfs file handles",
+                "6.13",
+                "name_to_handle_at on a pidfd, open_by_handle_at back",
+            ),
+            Feature::NsGetId => ("NS_GET_ID", "6.18", "a namespace's 64-bit id"),
+            Feature::NsFileHandles => ("nsfs file handles", "6.18", "file handles for namespaces"),
             Feature::Clone3 => ("clone3", "5.3", "extensible clone, CLONE_PIDFD"),
             Feature::SetTid => ("clone3 set_tid", "5.5", "choose pids (checkpoint/restore)"),
             Feature::CloneIntoCgroup => ("CLONE_INTO_CGROUP", "5.7", "born in its cgroup"),
@@ -187,14 +257,54 @@ impl Feature {
                 "RESOLVE_IN_ROOT / BENEATH path resolution",
             ),
             Feature::ResolveCached => ("RESOLVE_CACHED", "5.12", "lookups from the dcache only"),
+            Feature::Openat2ExtendedHow => (
+                "openat2 open_how sizes",
+                "5.6",
+                "larger open_how: zero tail taken, E2BIG otherwise",
+            ),
             Feature::MountApi => ("fsopen/fsmount", "5.2", "the new mount API"),
             Feature::MountSetattr => ("mount_setattr", "5.12", "recursive mount attributes"),
             Feature::MountSetattrIdmap => ("MOUNT_ATTR_IDMAP", "5.12", "idmapped mounts"),
             Feature::MoveMountBeneath => {
                 ("MOVE_MOUNT_BENEATH", "6.5", "replace a mount underneath")
             }
+            Feature::OpenTreeAttr => (
+                "open_tree_attr",
+                "6.15",
+                "clone a tree with its attributes in one call",
+            ),
             Feature::Statmount => ("statmount", "6.8", "read a mount without mountinfo"),
             Feature::Listmount => ("listmount", "6.8", "list mounts without mountinfo"),
+            Feature::StatmountOptArray => (
+                "STATMOUNT_OPT_ARRAY",
+                "6.13",
+                "mount options and LSM options as arrays",
+            ),
+            Feature::StatmountSupportedMask => (
+                "STATMOUNT_SUPPORTED_MASK",
+                "6.15",
+                "which statmount fields the kernel knows",
+            ),
+            Feature::StatmountIdmap => (
+                "STATMOUNT_MNT_UIDMAP",
+                "6.15",
+                "the id mappings of an idmapped mount",
+            ),
+            Feature::ListmountNsId => (
+                "mnt_id_req.mnt_ns_id",
+                "6.10",
+                "list another mount namespace by its id",
+            ),
+            Feature::ListmountNsFd => (
+                "mnt_id_req.mnt_ns_fd",
+                "6.18",
+                "list another mount namespace by its fd",
+            ),
+            Feature::MountNotify => (
+                "FAN_REPORT_MNT",
+                "6.15",
+                "mount/unmount events of a mount namespace",
+            ),
             Feature::SeccompListener => {
                 ("seccomp user notif", "5.0", "a supervisor answers syscalls")
             }
@@ -207,6 +317,11 @@ impl Feature {
                 "SECCOMP notif sync wake-up",
                 "6.6",
                 "~10x faster notification round trips",
+            ),
+            Feature::SeccompNotifSizes => (
+                "SECCOMP_GET_NOTIF_SIZES",
+                "5.0",
+                "the kernel's notification struct sizes",
             ),
             Feature::Keyrings => ("keyctl", "2.6.10", "kernel keyrings"),
             Feature::KeyringNsNames => (
@@ -258,11 +373,16 @@ impl std::error::Error for Missing {}
 
 /// One line of the [`features`] report.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct FeatureStatus {
     /// The feature.
     pub feature: Feature,
     /// `Ok` when available, else why not.
     pub result: Result<(), Missing>,
+    /// More about an available feature, where there is more to say: for
+    /// [`Feature::Cgroup2`], where it is mounted and which controllers the caller
+    /// may use (see [`cgroup2`]).
+    pub detail: Option<String>,
 }
 
 impl FeatureStatus {
@@ -279,6 +399,88 @@ pub fn features() -> Vec<FeatureStatus> {
         .map(|&feature| FeatureStatus {
             feature,
             result: feature.available(),
+            detail: match feature {
+                Feature::Cgroup2 => cgroup2().ok().map(|cg| cg.to_string()),
+                _ => None,
+            },
         })
         .collect()
+}
+
+/// The caller's place in the cgroup v2 hierarchy, from [`cgroup2`].
+///
+/// # Examples
+/// ```
+/// if let Ok(cg) = linception_probe::cgroup2() {
+///     println!("cgroup2 at {}, my cgroup {}", cg.mount_point.display(), cg.cgroup.display());
+///     if cg.controllers.iter().any(|c| c == "memory") {
+///         println!("memory limits possible");
+///     }
+/// }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Cgroup2 {
+    /// Where the cgroup v2 hierarchy is mounted (`/sys/fs/cgroup`).
+    pub mount_point: PathBuf,
+    /// The caller's cgroup, relative to the hierarchy's root (`/user.slice/...`,
+    /// the `0::` line of `/proc/self/cgroup`).
+    pub cgroup: PathBuf,
+    /// The controllers available in the caller's cgroup (its `cgroup.controllers`):
+    /// the ones the caller may use there and enable for child cgroups.
+    pub controllers: Vec<String>,
+    /// The controllers already enabled for the cgroup's children (its
+    /// `cgroup.subtree_control`).
+    pub subtree_control: Vec<String>,
+    /// Whether the caller may create child cgroups there (write access to the
+    /// directory: root, or a delegated cgroup).
+    pub writable: bool,
+}
+
+impl Cgroup2 {
+    /// The caller's cgroup directory: `mount_point` joined with `cgroup`.
+    pub fn dir(&self) -> PathBuf {
+        let relative = self.cgroup.strip_prefix("/").unwrap_or(&self.cgroup);
+        self.mount_point.join(relative)
+    }
+}
+
+impl fmt::Display for Cgroup2 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let list = |v: &[String]| {
+            if v.is_empty() {
+                "none".to_string()
+            } else {
+                v.join(" ")
+            }
+        };
+        write!(
+            f,
+            "at {}, cgroup {} ({}); controllers: {}; subtree_control: {}",
+            self.mount_point.display(),
+            self.cgroup.display(),
+            if self.writable {
+                "writable"
+            } else {
+                "read-only"
+            },
+            list(&self.controllers),
+            list(&self.subtree_control)
+        )
+    }
+}
+
+/// Where cgroup v2 is mounted (`/proc/self/mountinfo`), the caller's cgroup
+/// (`/proc/self/cgroup`), and the controllers it may use there (that cgroup's
+/// `cgroup.controllers` and `cgroup.subtree_control`). Read now, not cached.
+///
+/// # Errors
+/// [`Missing`] naming what could not be found or read (no cgroup2 mount, no `0::`
+/// line, an unreadable file).
+///
+/// # References
+/// - [`cgroups(7)`](https://man7.org/linux/man-pages/man7/cgroups.7.html), the
+///   kernel's `Documentation/admin-guide/cgroup-v2.rst`
+pub fn cgroup2() -> Result<Cgroup2, Missing> {
+    sys::cgroup2()
 }

@@ -12,6 +12,42 @@ use crate::{Feature, Missing};
 // Syscall numbers from the unified table (the same on every architecture since 424).
 const SYS_STATMOUNT: libc::c_long = 457;
 const SYS_LISTMOUNT: libc::c_long = 458;
+const SYS_OPEN_TREE_ATTR: libc::c_long = 467;
+
+// statmount / listmount (include/uapi/linux/mount.h).
+const LSMT_ROOT: u64 = u64::MAX;
+const MNT_ID_REQ_SIZE_VER0: u32 = 24;
+const MNT_ID_REQ_SIZE_VER1: u32 = 32;
+const STATMOUNT_MNT_NS_ID: u64 = 0x0040;
+const STATMOUNT_OPT_ARRAY: u64 = 0x0400;
+const STATMOUNT_OPT_SEC_ARRAY: u64 = 0x0800;
+const STATMOUNT_SUPPORTED_MASK: u64 = 0x1000;
+const STATMOUNT_MNT_UIDMAP: u64 = 0x2000;
+const STATMOUNT_MNT_GIDMAP: u64 = 0x4000;
+// struct statmount offsets: mask, mnt_ns_id, supported_mask.
+const SM_MASK: usize = 1;
+const SM_MNT_NS_ID: usize = 14;
+const SM_SUPPORTED_MASK: usize = 18;
+
+// fanotify mount events (include/uapi/linux/fanotify.h).
+const FAN_CLOEXEC: libc::c_uint = 0x1;
+const FAN_REPORT_MNT: libc::c_uint = 0x4000;
+const FAN_MARK_ADD: libc::c_uint = 0x1;
+const FAN_MARK_MNTNS: libc::c_uint = 0x110;
+const FAN_MNT_ATTACH: u64 = 0x0100_0000;
+const FAN_MNT_DETACH: u64 = 0x0200_0000;
+
+// pidfd_info (include/uapi/linux/pidfd.h): _IOWR(0xFF, 11, struct pidfd_info) with
+// the 72-byte second version of the struct (exit_code, coredump_mask).
+const PIDFD_GET_INFO_VER1: libc::c_ulong = 0xc048_ff0b;
+const PIDFD_INFO_EXIT: u64 = 1 << 3;
+const PIDFD_INFO_COREDUMP: u64 = 1 << 4;
+// The sentinel for the calling thread has kept its value (-10000) since Linux
+// 6.15; the thread-group one moved (-20000, then -10001).
+const PIDFD_SELF_THREAD: libc::c_int = -10000;
+// nsfs: _IOR(0xb7, 13, __u64).
+const NS_GET_ID: libc::c_ulong = 0x8008_b70d;
+const SECCOMP_GET_NOTIF_SIZES: libc::c_uint = 3;
 
 const PIDFD_THREAD: libc::c_uint = libc::O_EXCL as libc::c_uint;
 const PIDFD_NONBLOCK: libc::c_uint = libc::O_NONBLOCK as libc::c_uint;
@@ -322,7 +358,384 @@ pub(crate) fn probe(feature: Feature) -> Probe {
             Ok(())
         }
         Feature::Cgroup2 => cgroup2_mount().map(drop),
+        Feature::PidfdInfoExit => reaped_child_info(PIDFD_INFO_EXIT, "PIDFD_INFO_EXIT"),
+        Feature::PidfdInfoCoredump => reaped_child_info(PIDFD_INFO_COREDUMP, "PIDFD_INFO_COREDUMP"),
+        Feature::PidfdSelf => {
+            // Signal 0 only checks that the target exists and may be signalled.
+            // SAFETY: plain syscall with integer arguments and a NULL siginfo.
+            let ret = unsafe {
+                libc::syscall(libc::SYS_pidfd_send_signal, PIDFD_SELF_THREAD, 0, 0usize, 0)
+            };
+            check(ret, "pidfd_send_signal(PIDFD_SELF_THREAD, 0)").map(drop)
+        }
+        Feature::PidfsFileHandles => {
+            let pidfd = pidfd_self(0, "pidfd_open(getpid(), 0)")?;
+            handle_of(&pidfd, "name_to_handle_at(pidfd, \"\", AT_EMPTY_PATH)")
+        }
+        Feature::NsGetId => {
+            let ns = open_read(c"/proc/self/ns/net", "open /proc/self/ns/net")?;
+            let mut id = 0u64;
+            // SAFETY: the ioctl writes one u64 through the pointer, which points at id.
+            let ret = unsafe { libc::ioctl(ns.as_raw_fd(), NS_GET_ID, &mut id as *mut u64) };
+            check(ret.into(), "ioctl(NS_GET_ID)")?;
+            if id == 0 {
+                return Err(Missing {
+                    call: "ioctl(NS_GET_ID) returned id 0",
+                    errno: None,
+                });
+            }
+            Ok(())
+        }
+        Feature::NsFileHandles => {
+            let ns = open_read(c"/proc/self/ns/net", "open /proc/self/ns/net")?;
+            handle_of(&ns, "name_to_handle_at(nsfd, \"\", AT_EMPTY_PATH)")
+        }
+        Feature::Openat2ExtendedHow => openat2_extended_how(),
+        Feature::OpenTreeAttr => {
+            // A bad fd where the call exists (EBADF or ENOENT), ENOSYS where not.
+            // SAFETY: the path is NUL-terminated; a NULL attr with size 0 is allowed.
+            let ret =
+                unsafe { libc::syscall(SYS_OPEN_TREE_ATTR, -1, c"".as_ptr(), 0, 0usize, 0usize) };
+            exists(ret, "open_tree_attr")
+        }
+        Feature::StatmountOptArray => statmount_knows(
+            STATMOUNT_OPT_ARRAY | STATMOUNT_OPT_SEC_ARRAY,
+            "statmount(STATMOUNT_OPT_ARRAY | STATMOUNT_OPT_SEC_ARRAY)",
+        ),
+        Feature::StatmountSupportedMask => {
+            let (mask, _) = statmount_root(STATMOUNT_SUPPORTED_MASK)?;
+            if mask & STATMOUNT_SUPPORTED_MASK == 0 {
+                return Err(Missing {
+                    call: "statmount did not fill STATMOUNT_SUPPORTED_MASK",
+                    errno: None,
+                });
+            }
+            Ok(())
+        }
+        Feature::StatmountIdmap => statmount_knows(
+            STATMOUNT_MNT_UIDMAP | STATMOUNT_MNT_GIDMAP,
+            "statmount(STATMOUNT_MNT_UIDMAP | STATMOUNT_MNT_GIDMAP)",
+        ),
+        Feature::ListmountNsId => {
+            let (mask, words) = statmount_root(STATMOUNT_MNT_NS_ID)?;
+            if mask & STATMOUNT_MNT_NS_ID == 0 {
+                return Err(Missing {
+                    call: "statmount did not fill STATMOUNT_MNT_NS_ID",
+                    errno: None,
+                });
+            }
+            let req = MntIdReq {
+                size: MNT_ID_REQ_SIZE_VER1,
+                mnt_ns_fd: 0,
+                mnt_id: LSMT_ROOT,
+                param: 0,
+                mnt_ns_id: words[SM_MNT_NS_ID],
+            };
+            listmount_one(&req, "listmount(mnt_ns_id)")
+        }
+        Feature::ListmountNsFd => {
+            let ns = open_read(c"/proc/self/ns/mnt", "open /proc/self/ns/mnt")?;
+            // The kernel reads fd 0 as "no fd": that would prove nothing.
+            if ns.as_raw_fd() == 0 {
+                return Err(Missing {
+                    call: "the namespace fd is fd 0",
+                    errno: None,
+                });
+            }
+            let req = MntIdReq {
+                size: MNT_ID_REQ_SIZE_VER0,
+                mnt_ns_fd: ns.as_raw_fd() as u32,
+                mnt_id: LSMT_ROOT,
+                param: 0,
+                mnt_ns_id: 0,
+            };
+            listmount_one(&req, "listmount(mnt_ns_fd)")
+        }
+        Feature::MountNotify => in_child(|| {
+            if !is_root() {
+                let flags = libc::CLONE_NEWUSER | libc::CLONE_NEWNS;
+                unshare(flags, "unshare(CLONE_NEWUSER | CLONE_NEWNS)")?;
+            }
+            // SAFETY: integer arguments only.
+            let ret =
+                unsafe { libc::fanotify_init(FAN_REPORT_MNT | FAN_CLOEXEC, libc::O_RDONLY as u32) };
+            let group = owned(ret.into(), "fanotify_init(FAN_REPORT_MNT)")?;
+            let ns = open_read(c"/proc/self/ns/mnt", "open /proc/self/ns/mnt")?;
+            // SAFETY: both fds are open; a NULL path means the dirfd itself.
+            let ret = unsafe {
+                libc::fanotify_mark(
+                    group.as_raw_fd(),
+                    FAN_MARK_ADD | FAN_MARK_MNTNS,
+                    FAN_MNT_ATTACH | FAN_MNT_DETACH,
+                    ns.as_raw_fd(),
+                    std::ptr::null(),
+                )
+            };
+            check(ret.into(), "fanotify_mark(FAN_MARK_MNTNS)").map(drop)
+        }),
+        Feature::SeccompNotifSizes => {
+            let mut sizes = [0u16; 3];
+            // SAFETY: the kernel writes a struct seccomp_notif_sizes (three u16) into
+            // sizes.
+            let ret = unsafe {
+                libc::syscall(
+                    libc::SYS_seccomp,
+                    SECCOMP_GET_NOTIF_SIZES,
+                    0,
+                    sizes.as_mut_ptr(),
+                )
+            };
+            check(ret, "seccomp(SECCOMP_GET_NOTIF_SIZES)")?;
+            if sizes.contains(&0) {
+                return Err(Missing {
+                    call: "seccomp(SECCOMP_GET_NOTIF_SIZES) reported a size of 0",
+                    errno: None,
+                });
+            }
+            Ok(())
+        }
     }
+}
+
+/// `struct mnt_id_req`, version 1.
+#[repr(C)]
+struct MntIdReq {
+    size: u32,
+    mnt_ns_fd: u32,
+    mnt_id: u64,
+    param: u64,
+    mnt_ns_id: u64,
+}
+
+fn listmount_one(req: &MntIdReq, call: &'static str) -> Probe {
+    let mut ids = [0u64; 1];
+    // SAFETY: req is a live mnt_id_req of at least req.size bytes; ids has room for
+    // the one id we ask for.
+    let ret = unsafe {
+        libc::syscall(
+            SYS_LISTMOUNT,
+            req as *const MntIdReq,
+            ids.as_mut_ptr(),
+            1,
+            0,
+        )
+    };
+    check(ret, call)?;
+    if ret != 1 || ids[0] == 0 {
+        return Err(Missing {
+            call: "listmount listed no mount",
+            errno: None,
+        });
+    }
+    Ok(())
+}
+
+/// `statmount` of the caller's root mount with `mask`: the mask the kernel filled
+/// and the first words of the answer.
+fn statmount_root(mask: u64) -> Result<(u64, [u64; 64]), Missing> {
+    let req = MntIdReq {
+        size: MNT_ID_REQ_SIZE_VER0,
+        mnt_ns_fd: 0,
+        mnt_id: LSMT_ROOT,
+        param: 0,
+        mnt_ns_id: 0,
+    };
+    let mut root = [0u64; 1];
+    // SAFETY: as in listmount_one.
+    let ret = unsafe {
+        libc::syscall(
+            SYS_LISTMOUNT,
+            &req as *const MntIdReq,
+            root.as_mut_ptr(),
+            1,
+            0,
+        )
+    };
+    check(ret, "listmount")?;
+    let req = MntIdReq {
+        size: MNT_ID_REQ_SIZE_VER0,
+        mnt_ns_fd: 0,
+        mnt_id: root[0],
+        param: mask,
+        mnt_ns_id: 0,
+    };
+    let mut buf = [0u64; 1024];
+    // SAFETY: req is a live mnt_id_req; buf is writable and 8-byte aligned for the
+    // byte size passed.
+    let ret = unsafe {
+        libc::syscall(
+            SYS_STATMOUNT,
+            &req as *const MntIdReq,
+            buf.as_mut_ptr(),
+            std::mem::size_of_val(&buf),
+            0,
+        )
+    };
+    check(ret, "statmount")?;
+    let mut head = [0u64; 64];
+    head.copy_from_slice(&buf[..64]);
+    Ok((buf[SM_MASK], head))
+}
+
+/// Whether statmount knows every bit of `bits`: by the supported mask where the
+/// kernel has one, else by what it filled.
+fn statmount_knows(bits: u64, call: &'static str) -> Probe {
+    let (mask, words) = statmount_root(bits | STATMOUNT_SUPPORTED_MASK)?;
+    let known = if mask & STATMOUNT_SUPPORTED_MASK != 0 {
+        words[SM_SUPPORTED_MASK]
+    } else {
+        mask
+    };
+    if known & bits != bits {
+        return Err(Missing { call, errno: None });
+    }
+    Ok(())
+}
+
+/// Asks `PIDFD_GET_INFO` for `bit` about a child that exited and was reaped.
+fn reaped_child_info(bit: u64, name: &'static str) -> Probe {
+    // SAFETY: the child only calls _exit.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        // SAFETY: ends the child at once.
+        unsafe { libc::_exit(7) };
+    }
+    check(pid.into(), "fork")?;
+    // A zombie still has a pidfd.
+    // SAFETY: plain syscall with integer arguments.
+    let ret = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    let pidfd = owned(ret, "pidfd_open(child, 0)");
+    reap(pid);
+    let pidfd = pidfd?;
+    let mut info = [0u64; 9];
+    // A reaped process answers only with PIDFD_INFO_EXIT in the request.
+    info[0] = bit | PIDFD_INFO_EXIT;
+    // SAFETY: info is 72 writable bytes, the size encoded in the request.
+    let ret = unsafe { libc::ioctl(pidfd.as_raw_fd(), PIDFD_GET_INFO_VER1, info.as_mut_ptr()) };
+    check(ret.into(), "ioctl(PIDFD_GET_INFO) of a reaped child")?;
+    if info[0] & bit == 0 {
+        return Err(Missing {
+            call: name,
+            errno: None,
+        });
+    }
+    if bit == PIDFD_INFO_EXIT {
+        // exit_code, at byte 60, is a wait status: exited with 7.
+        let bytes = info[7].to_ne_bytes();
+        let exit_code = i32::from_ne_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]);
+        if exit_code != 7 << 8 {
+            return Err(Missing {
+                call: "PIDFD_INFO_EXIT reported the wrong exit status",
+                errno: None,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn open_read(path: &CStr, call: &'static str) -> Result<OwnedFd, Missing> {
+    // SAFETY: path is NUL-terminated.
+    let ret = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    owned(ret.into(), call)
+}
+
+/// `name_to_handle_at(fd, "", handle, &mnt_id, AT_EMPTY_PATH)`.
+fn handle_of(fd: &OwnedFd, call: &'static str) -> Probe {
+    // struct file_handle { u32 handle_bytes; i32 handle_type; u8 f_handle[128] }
+    let mut handle = [0u32; 2 + 32];
+    handle[0] = 128;
+    let mut mnt_id: libc::c_int = 0;
+    // SAFETY: handle is a file_handle whose handle_bytes matches its room; the
+    // path is NUL-terminated; mnt_id is a valid out-pointer.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_name_to_handle_at,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            handle.as_mut_ptr(),
+            &mut mnt_id as *mut libc::c_int,
+            libc::AT_EMPTY_PATH,
+        )
+    };
+    check(ret, call).map(drop)
+}
+
+/// openat2 with a 32-byte open_how: a zero tail must be taken, a non-zero tail
+/// refused with E2BIG.
+fn openat2_extended_how() -> Probe {
+    let call = |how: &[u64; 4]| {
+        // SAFETY: how is 32 readable bytes, the size passed; the path is
+        // NUL-terminated.
+        unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                libc::AT_FDCWD,
+                c"/".as_ptr(),
+                how.as_ptr(),
+                std::mem::size_of_val(how),
+            )
+        }
+    };
+    let flags = (libc::O_PATH | libc::O_CLOEXEC) as u64;
+    owned(
+        call(&[flags, 0, 0, 0]),
+        "openat2(open_how of 32 bytes, zero tail)",
+    )?;
+    let ret = call(&[flags, 0, 0, 1]);
+    if ret >= 0 {
+        drop(owned(ret, "openat2"));
+        return Err(Missing {
+            call: "openat2 took an open_how with a non-zero unknown tail",
+            errno: None,
+        });
+    }
+    if errno() != libc::E2BIG {
+        return Err(fail("openat2(open_how of 32 bytes, non-zero tail)"));
+    }
+    Ok(())
+}
+
+fn read_list(path: &std::path::Path, call: &'static str) -> Result<Vec<String>, Missing> {
+    let text = std::fs::read_to_string(path).map_err(|e| Missing {
+        call,
+        errno: e.raw_os_error(),
+    })?;
+    Ok(text.split_whitespace().map(str::to_string).collect())
+}
+
+pub(crate) fn cgroup2() -> Result<crate::Cgroup2, Missing> {
+    let mount = cgroup2_mount()?;
+    let groups = std::fs::read_to_string("/proc/self/cgroup").map_err(|e| Missing {
+        call: "read /proc/self/cgroup",
+        errno: e.raw_os_error(),
+    })?;
+    let cgroup = groups
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .ok_or(Missing {
+            call: "no cgroup v2 entry in /proc/self/cgroup",
+            errno: None,
+        })?;
+    let mut info = crate::Cgroup2 {
+        mount_point: mount.into(),
+        cgroup: cgroup.into(),
+        controllers: Vec::new(),
+        subtree_control: Vec::new(),
+        writable: false,
+    };
+    let dir = info.dir();
+    info.controllers = read_list(&dir.join("cgroup.controllers"), "read cgroup.controllers")?;
+    info.subtree_control = read_list(
+        &dir.join("cgroup.subtree_control"),
+        "read cgroup.subtree_control",
+    )?;
+    let c_dir = CString::new(dir.as_os_str().as_encoded_bytes()).map_err(|_| Missing {
+        call: "the cgroup path has a NUL byte",
+        errno: None,
+    })?;
+    // SAFETY: c_dir is NUL-terminated.
+    info.writable = unsafe { libc::access(c_dir.as_ptr(), libc::W_OK) } == 0;
+    Ok(info)
 }
 
 fn unshare(flags: libc::c_int, call: &'static str) -> Probe {
@@ -608,6 +1021,9 @@ const CHILD_CALLS: &[&str] = &[
     "seccomp(SECCOMP_SET_MODE_FILTER, NEW_LISTENER)",
     "ioctl(SECCOMP_IOCTL_NOTIF_ADDFD)",
     "ioctl(SECCOMP_IOCTL_NOTIF_SET_FLAGS, SYNC_WAKE_UP)",
+    "fanotify_init(FAN_REPORT_MNT)",
+    "open /proc/self/ns/mnt",
+    "fanotify_mark(FAN_MARK_MNTNS)",
 ];
 const UNKNOWN_CALL: &str = "a probe step";
 
