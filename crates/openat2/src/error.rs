@@ -67,6 +67,8 @@ pub enum ErrorKind {
     Raced,
     /// `E2BIG`: `open_how` carries a field this kernel does not know ([`Error::OpenHowTooBig`]).
     OpenHowTooBig,
+    /// `EINVAL`: the kernel refused a field of `open_how` ([`Error::OpenHowInvalid`]).
+    OpenHowInvalid,
 }
 
 /// The error type of linception-openat2.
@@ -133,11 +135,29 @@ pub enum Error {
         attempts: u32,
     },
     /// `E2BIG`: the `open_how` passed is larger than the kernel's and a field the
-    /// kernel does not know is set.
-    #[error("{call}: open_how has a field this kernel does not support: {}", errno_text(&io::Error::from_raw_os_error(libc::E2BIG)))]
+    /// kernel does not know is set (see [`OpenHow::field`](crate::OpenHow::field)).
+    #[error("{call}: open_how field at byte offset {offset} is not supported by this kernel (it must be 0 here): {}", errno_text(&io::Error::from_raw_os_error(libc::E2BIG)))]
     OpenHowTooBig {
         /// The call, with its arguments.
         call: Call,
+        /// The byte offset in `open_how` of the first set field this kernel does
+        /// not know (found by passing each set field alone).
+        offset: usize,
+    },
+    /// `EINVAL` for an `open_how` the kernel refuses: unknown bits (bits beyond
+    /// the low 32 of `flags` included), a mode without `O_CREAT`/`O_TMPFILE` or
+    /// outside `0o7777`, `BENEATH` with `IN_ROOT`, `O_PATH` or `O_TMPFILE` with
+    /// flags they do not allow, `O_CREAT` with `O_DIRECTORY`.
+    #[error("{call}: the kernel refused open_how: {field} {value} {reason}: {}", errno_text(&io::Error::from_raw_os_error(libc::EINVAL)))]
+    OpenHowInvalid {
+        /// The call, with its arguments.
+        call: Call,
+        /// Which field: `"open flags"`, `"mode"` or `"resolve flags"`.
+        field: &'static str,
+        /// The field's value, formatted.
+        value: String,
+        /// Why the kernel refuses it.
+        reason: &'static str,
     },
     /// The running kernel lacks a feature (`ENOSYS`).
     #[error("{feature} is not supported by this kernel (needs Linux {min_kernel} or later)")]
@@ -184,6 +204,7 @@ impl Error {
             Error::CacheMiss { .. } => ErrorKind::CacheMiss,
             Error::Raced { .. } => ErrorKind::Raced,
             Error::OpenHowTooBig { .. } => ErrorKind::OpenHowTooBig,
+            Error::OpenHowInvalid { .. } => ErrorKind::OpenHowInvalid,
             Error::Unsupported { .. } => ErrorKind::Unsupported,
             Error::InvalidArgument { .. } => ErrorKind::InvalidArgument,
             Error::SafetyViolation { .. } => ErrorKind::SafetyViolation,
@@ -200,6 +221,7 @@ impl Error {
             Error::SymlinkRefused { .. } => Some(libc::ELOOP),
             Error::CacheMiss { .. } | Error::Raced { .. } => Some(libc::EAGAIN),
             Error::OpenHowTooBig { .. } => Some(libc::E2BIG),
+            Error::OpenHowInvalid { .. } => Some(libc::EINVAL),
             Error::Unsupported { .. } => Some(libc::ENOSYS),
             Error::InvalidArgument { errno, .. } => Some(*errno),
             Error::SafetyViolation { .. } => None,
@@ -214,7 +236,8 @@ impl Error {
             | Error::SymlinkRefused { call }
             | Error::CacheMiss { call }
             | Error::Raced { call, .. }
-            | Error::OpenHowTooBig { call } => Some(call),
+            | Error::OpenHowTooBig { call, .. }
+            | Error::OpenHowInvalid { call, .. } => Some(call),
             _ => None,
         }
     }
@@ -234,7 +257,6 @@ impl Error {
                 call: call(),
                 attempts: 1,
             },
-            rustix::io::Errno::TOOBIG => Error::OpenHowTooBig { call: call() },
             e => Error::Syscall {
                 call: call(),
                 source: e.into(),
@@ -361,7 +383,6 @@ mod tests {
             (Errno::LOOP, false, ErrorKind::SymlinkRefused, libc::ELOOP),
             (Errno::AGAIN, true, ErrorKind::CacheMiss, libc::EAGAIN),
             (Errno::AGAIN, false, ErrorKind::Raced, libc::EAGAIN),
-            (Errno::TOOBIG, false, ErrorKind::OpenHowTooBig, libc::E2BIG),
             (Errno::NOENT, false, ErrorKind::Os, libc::ENOENT),
         ];
         for (errno, cached, kind, raw) in cases {

@@ -32,7 +32,7 @@ use rustix::fs::{AtFlags, FileType, Mode, OFlags, StatxFlags};
 use rustix::io::Errno;
 
 use crate::error::{Call, Error, Result};
-use crate::flags::ResolveFlags;
+use crate::flags::{O_TMPFILE_BIT, ResolveFlags};
 use crate::how::OpenHow;
 use crate::path::{PATH_MAX, show};
 
@@ -96,6 +96,9 @@ enum Found {
     Fd(OwnedFd),
     /// A symlink; its target is in the link buffer, this long.
     Symlink(usize),
+    /// The entry changed between two steps of opening it (removed after `EEXIST`,
+    /// replaced while being reopened): walk again.
+    Raced(&'static str),
 }
 
 fn walk(
@@ -126,13 +129,12 @@ fn walk(
         let cur = stack.last().map_or(root, |fd| fd.as_fd());
         if pos == bytes.len() {
             // Nothing left: the result is the directory we are in ("", ".", "a/..", "a/").
-            return rustix::fs::openat(
-                cur,
-                ".",
-                how.open_flags() | OFlags::CLOEXEC,
-                how.mode_bits(),
-            )
-            .map_err(|e| Stop::Errno(e, b".".to_vec()));
+            return match open_dir_itself(cur, how) {
+                Ok(Found::Fd(fd)) => Ok(fd),
+                Ok(Found::Raced(detail)) => Err(Stop::Raced(detail.into())),
+                Ok(Found::Symlink(_)) => Err(Stop::Errno(Errno::LOOP, b".".to_vec())),
+                Err(e) => Err(Stop::Errno(e, b".".to_vec())),
+            };
         }
         let end = bytes[pos..]
             .iter()
@@ -186,6 +188,7 @@ fn walk(
                 }
                 stack.push(fd);
             }
+            Found::Raced(detail) => return Err(Stop::Raced(detail.into())),
             Found::Symlink(len) => {
                 let target = &linkbuf[..len];
                 if resolve.contains(ResolveFlags::NO_SYMLINKS) {
@@ -237,7 +240,16 @@ fn open_dir(cur: BorrowedFd<'_>, name: &[u8], linkbuf: &mut Vec<u8>) -> Result<F
     }
 }
 
+/// The flags for a final open: the caller's, `O_CLOEXEC` added.
+fn final_flags(how: &OpenHow) -> OFlags {
+    how.open_flags() | OFlags::CLOEXEC
+}
+
 /// Opens the last component with the caller's flags, or finds a symlink to follow.
+///
+/// The fd returned carries exactly the caller's flags (`F_GETFL` as the kernel's
+/// `openat2` gives): the resolver's own `O_NOFOLLOW` is only used on an `O_PATH`
+/// probe, never on the file returned.
 fn open_last(
     cur: BorrowedFd<'_>,
     name: &[u8],
@@ -245,30 +257,80 @@ fn open_last(
     linkbuf: &mut Vec<u8>,
 ) -> Result<Found, Errno> {
     let flags = how.open_flags();
-    let follow = !flags.contains(OFlags::NOFOLLOW);
-    match rustix::fs::openat(
-        cur,
-        name,
-        flags | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-        how.mode_bits(),
-    ) {
-        Ok(fd) => {
-            // O_PATH|O_NOFOLLOW opens a symlink itself: look at what we got.
-            if follow
-                && flags.contains(OFlags::PATH)
-                && FileType::from_raw_mode(rustix::fs::fstat(&fd)?.st_mode).is_symlink()
-            {
-                return Ok(Found::Symlink(readlink(fd.as_fd(), b"", linkbuf)?));
-            }
-            Ok(Found::Fd(fd))
-        }
-        // O_NOFOLLOW on a symlink: ELOOP, or ENOTDIR with O_DIRECTORY.
-        Err(e @ (Errno::LOOP | Errno::NOTDIR)) if follow => match readlink(cur, name, linkbuf) {
-            Ok(len) => Ok(Found::Symlink(len)),
-            Err(_) => Err(e),
-        },
-        Err(e) => Err(e),
+    let mode = how.mode_bits().to_rustix();
+    // With O_NOFOLLOW, or O_CREAT|O_EXCL (which never follows), the kernel does not
+    // follow the last component either: open it as asked.
+    if flags.contains(OFlags::NOFOLLOW) || flags.contains(OFlags::CREATE | OFlags::EXCL) {
+        return rustix::fs::openat(cur, name, final_flags(how), mode).map(Found::Fd);
     }
+    if flags.contains(OFlags::CREATE) {
+        // Create it if it is missing: O_EXCL never follows a symlink, and the new
+        // file's status flags are the caller's (O_EXCL is not kept in them).
+        match rustix::fs::openat(cur, name, final_flags(how) | OFlags::EXCL, mode) {
+            Ok(fd) => return Ok(Found::Fd(fd)),
+            Err(Errno::EXIST) => {} // It exists (perhaps as a symlink): open it below.
+            Err(e) => return Err(e),
+        }
+    }
+    let probe_flags = OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let probe = match rustix::fs::openat(cur, name, probe_flags, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(Errno::NOENT) if flags.contains(OFlags::CREATE) => {
+            return Ok(Found::Raced("a file was removed while it was being opened"));
+        }
+        Err(e) => return Err(e),
+    };
+    let st = rustix::fs::fstat(&probe)?;
+    if FileType::from_raw_mode(st.st_mode).is_symlink() {
+        return Ok(Found::Symlink(readlink(probe.as_fd(), b"", linkbuf)?));
+    }
+    reopen(probe.as_fd(), &st, how, Some((cur, name)))
+}
+
+/// The directory the walk ended in (`.`, `a/..`, `a/`), opened with the caller's
+/// flags.
+fn open_dir_itself(cur: BorrowedFd<'_>, how: &OpenHow) -> Result<Found, Errno> {
+    let st = rustix::fs::fstat(cur)?;
+    reopen(cur, &st, how, None)
+}
+
+/// Opens the file the `O_PATH` fd `probe` names (not a symlink; `st` its stat)
+/// with the caller's flags, through its `/proc/thread-self/fd/N` magic link, and
+/// checks the result is the same file. Without a procfs at `/proc`, opens it
+/// relative to itself (a directory) or by its name in `parent` with `O_NOFOLLOW`
+/// (its status flags then show `O_NOFOLLOW`).
+fn reopen(
+    probe: BorrowedFd<'_>,
+    st: &rustix::fs::Stat,
+    how: &OpenHow,
+    parent: Option<(BorrowedFd<'_>, &[u8])>,
+) -> Result<Found, Errno> {
+    let flags = final_flags(how);
+    let mode = how.mode_bits().to_rustix();
+    if flags.bits() & O_TMPFILE_BIT != 0 || flags.contains(OFlags::NOFOLLOW) {
+        // O_TMPFILE: a new unnamed file in that directory (which needs search
+        // permission on it anyway). O_NOFOLLOW (only for the directory the walk
+        // ended in: a last name is opened directly): the magic link would not be
+        // followed. Either way, relative to the directory itself.
+        return rustix::fs::openat(probe, ".", flags, mode).map(Found::Fd);
+    }
+    let new = match crate::handle::procfs() {
+        Ok(proc) => {
+            let name = crate::handle::FdPath::new(probe.as_raw_fd());
+            rustix::fs::openat(proc, name.bytes(), flags, mode)?
+        }
+        Err(_) => match parent {
+            Some((dir, name)) => rustix::fs::openat(dir, name, flags | OFlags::NOFOLLOW, mode)?,
+            None => rustix::fs::openat(probe, ".", flags, mode)?,
+        },
+    };
+    let got = rustix::fs::fstat(&new)?;
+    if (got.st_dev, got.st_ino) != (st.st_dev, st.st_ino) {
+        return Ok(Found::Raced(
+            "reopening through procfs gave a different file",
+        ));
+    }
+    Ok(Found::Fd(new))
 }
 
 /// `readlinkat` into the buffer; a target filling it (longer than PATH_MAX - 1)

@@ -135,22 +135,33 @@ pub(crate) const VALID_OFLAGS: u32 = (libc::O_ACCMODE
     | libc::O_PATH
     | libc::O_TMPFILE) as u32;
 
-/// Formats `O_*` flags with their C names: `O_RDONLY|O_CLOEXEC`.
-pub(crate) struct OFlagsDisplay(pub(crate) rustix::fs::OFlags);
+/// `__O_TMPFILE`: `O_TMPFILE` without its `O_DIRECTORY` bit.
+pub(crate) const O_TMPFILE_BIT: u32 = (libc::O_TMPFILE & !libc::O_DIRECTORY) as u32;
+
+/// Formats `O_*` flags (all 64 bits of `open_how.flags`) with their C names:
+/// `O_RDONLY|O_CLOEXEC`, unknown bits in hex.
+pub(crate) struct OFlagsDisplay(pub(crate) u64);
+
+impl OFlagsDisplay {
+    pub(crate) fn of(flags: rustix::fs::OFlags) -> Self {
+        OFlagsDisplay(u64::from(flags.bits()))
+    }
+}
 
 impl fmt::Display for OFlagsDisplay {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let bits = self.0.bits();
-        f.write_str(match bits & libc::O_ACCMODE as u32 {
+        let bits = self.0;
+        f.write_str(match bits & libc::O_ACCMODE as u64 {
             0 => "O_RDONLY",
             1 => "O_WRONLY",
             2 => "O_RDWR",
             _ => "O_ACCMODE",
         })?;
-        let mut rest = bits & !(libc::O_ACCMODE as u32);
+        let mut rest = bits & !(libc::O_ACCMODE as u64);
         // O_TMPFILE includes O_DIRECTORY, O_SYNC includes O_DSYNC: print the larger first.
-        let names: [(i32, &str); 17] = [
+        let names: [(i32, &str); 18] = [
             (libc::O_TMPFILE, "O_TMPFILE"),
+            (O_TMPFILE_BIT as i32, "__O_TMPFILE"),
             (libc::O_SYNC, "O_SYNC"),
             (libc::O_CREAT, "O_CREAT"),
             (libc::O_EXCL, "O_EXCL"),
@@ -169,7 +180,7 @@ impl fmt::Display for OFlagsDisplay {
             (libc::O_PATH, "O_PATH"),
         ];
         for (flag, name) in names {
-            let flag = flag as u32;
+            let flag = u64::from(flag as u32);
             if flag != 0 && rest & flag == flag {
                 write!(f, "|{name}")?;
                 rest &= !flag;
@@ -199,12 +210,16 @@ mod tests {
             "IN_ROOT|0x100"
         );
         assert_eq!(
-            OFlagsDisplay(OFlags::PATH | OFlags::CLOEXEC | OFlags::NOFOLLOW).to_string(),
+            OFlagsDisplay::of(OFlags::PATH | OFlags::CLOEXEC | OFlags::NOFOLLOW).to_string(),
             "O_RDONLY|O_NOFOLLOW|O_CLOEXEC|O_PATH"
         );
         assert_eq!(
-            OFlagsDisplay(OFlags::WRONLY | OFlags::TMPFILE).to_string(),
+            OFlagsDisplay::of(OFlags::WRONLY | OFlags::TMPFILE).to_string(),
             "O_WRONLY|O_TMPFILE"
+        );
+        assert_eq!(
+            OFlagsDisplay(1 << 32 | u64::from(OFlags::PATH.bits())).to_string(),
+            "O_RDONLY|O_PATH|0x100000000"
         );
     }
 

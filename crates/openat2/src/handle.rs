@@ -7,6 +7,8 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::OnceLock;
 
 use rustix::fs::{Mode, OFlags, Stat};
+
+// `Mode` here is rustix's: these calls create nothing.
 use rustix::io::Errno;
 
 use crate::error::{Call, Error, Result};
@@ -127,7 +129,7 @@ impl fmt::Debug for Handle {
 const PROC_ROOT_INO: u64 = 1;
 
 /// `/proc`, opened once and checked to be the root of a procfs.
-fn procfs() -> Result<BorrowedFd<'static>> {
+pub(crate) fn procfs() -> Result<BorrowedFd<'static>> {
     static PROC: OnceLock<std::result::Result<OwnedFd, (Errno, bool)>> = OnceLock::new();
     let open = || -> std::result::Result<OwnedFd, (Errno, bool)> {
         let fd = rustix::fs::open(
@@ -159,13 +161,13 @@ fn procfs() -> Result<BorrowedFd<'static>> {
 }
 
 /// `thread-self/fd/N` in a stack buffer.
-struct FdPath {
+pub(crate) struct FdPath {
     buf: [u8; 32],
     len: usize,
 }
 
 impl FdPath {
-    fn new(fd: i32) -> Self {
+    pub(crate) fn new(fd: i32) -> Self {
         let mut buf = [0u8; 32];
         let prefix = b"thread-self/fd/";
         buf[..prefix.len()].copy_from_slice(prefix);
@@ -188,7 +190,7 @@ impl FdPath {
         }
     }
 
-    fn bytes(&self) -> &[u8] {
+    pub(crate) fn bytes(&self) -> &[u8] {
         &self.buf[..self.len]
     }
 }
@@ -200,7 +202,7 @@ pub(crate) fn reopen(fd: BorrowedFd<'_>, flags: OFlags) -> Result<OwnedFd> {
     if refused || flags.bits() & !VALID_OFLAGS != 0 {
         return Err(Error::invalid(
             "reopen flags",
-            OFlagsDisplay(flags).to_string(),
+            OFlagsDisplay::of(flags).to_string(),
             "may not contain O_CREAT, O_EXCL, O_TMPFILE or unknown bits",
             libc::EINVAL,
         ));
@@ -215,7 +217,7 @@ pub(crate) fn reopen(fd: BorrowedFd<'_>, flags: OFlags) -> Result<OwnedFd> {
                 "fd {} (/proc), {:?}, {}",
                 proc.as_raw_fd(),
                 String::from_utf8_lossy(name.bytes()),
-                OFlagsDisplay(flags)
+                OFlagsDisplay::of(flags)
             ),
         )
     };

@@ -7,14 +7,33 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
-use rustix::fs::{Mode, OFlags};
+use rustix::fs::OFlags;
 
 use crate::error::{Call, Error, Result};
-use crate::flags::{OFlagsDisplay, ResolveFlags};
+use crate::flags::{O_TMPFILE_BIT, OFlagsDisplay, ResolveFlags, VALID_OFLAGS};
+use crate::mode::{Mode, S_IALLUGO};
 use crate::path::check_nul;
+use crate::sys;
+
+/// `OPEN_HOW_SIZE_VER0`: the size of the first `open_how` (`flags`, `mode`,
+/// `resolve`), the only one up to Linux 6.18. Since Linux 5.6.
+pub const OPEN_HOW_SIZE_VER0: usize = 24;
+/// The largest `open_how` [`openat2`] passes: the first version and five more
+/// 64-bit fields, for fields of kernels newer than this crate ([`OpenHow::field`]).
+pub const OPEN_HOW_MAX_SIZE: usize = OPEN_HOW_SIZE_VER0 + 8 * EXT_FIELDS;
+/// The 64-bit fields after `resolve` an [`OpenHow`] can carry.
+pub(crate) const EXT_FIELDS: usize = 5;
 
 /// `struct open_how`: how [`openat2`] opens a path: `O_*` flags, the mode for
-/// `O_CREAT`/`O_TMPFILE`, and `RESOLVE_*` flags.
+/// `O_CREAT`/`O_TMPFILE`, and `RESOLVE_*` flags, each a 64-bit field.
+///
+/// `open_how` is a size-versioned struct: the size is passed with it, a kernel
+/// reads the fields it knows and requires every byte after them to be zero
+/// (`E2BIG` otherwise). [`field`](OpenHow::field) sets a field of a kernel newer
+/// than this crate; [`raw_flags`](OpenHow::raw_flags) and
+/// [`raw_mode`](OpenHow::raw_mode) set all 64 bits of `flags` and `mode` (no kernel
+/// defines bits beyond the low 32 yet: `EINVAL`, reported as
+/// [`Error::OpenHowInvalid`]).
 ///
 /// `O_CLOEXEC` is always added by [`openat2`].
 ///
@@ -25,30 +44,52 @@ use crate::path::check_nul;
 ///
 /// let how = OpenHow::new(OFlags::RDONLY).resolve(ResolveFlags::IN_ROOT | ResolveFlags::NO_XDEV);
 /// assert_eq!(how.resolve_flags(), ResolveFlags::IN_ROOT | ResolveFlags::NO_XDEV);
-/// let create = OpenHow::new(OFlags::WRONLY | OFlags::CREATE).mode(Mode::from_raw_mode(0o640));
+/// let create = OpenHow::new(OFlags::WRONLY | OFlags::CREATE).mode(Mode::from_raw_mode(0o640)?);
 /// assert_eq!(create.mode_bits().as_raw_mode(), 0o640);
+/// assert_eq!(create.size(), 24);
+/// // A field of a newer kernel, at byte offset 24: the struct grows to 32 bytes.
+/// let newer = create.field(24, 0)?;
+/// assert_eq!((newer.size(), newer.field_value(24)), (32, Some(0)));
+/// assert!(create.field(20, 1).is_err()); // inside `resolve`: refused, named
+/// # Ok::<(), linception_openat2::Error>(())
 /// ```
+///
+/// # References
+///
+/// - [open_how(2type)](https://man7.org/linux/man-pages/man2/open_how.2type.html)
+/// - [openat2(2), Extensibility](https://man7.org/linux/man-pages/man2/openat2.2.html)
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 #[doc(alias = "open_how")]
 pub struct OpenHow {
-    flags: OFlags,
-    mode: Mode,
+    flags: u64,
+    mode: u64,
     resolve: ResolveFlags,
+    ext: [u64; EXT_FIELDS],
+    size: u8,
 }
 
 impl OpenHow {
-    /// `{ flags, mode: 0, resolve: 0 }`.
+    /// `{ flags, mode: 0, resolve: 0 }`, 24 bytes (`OPEN_HOW_SIZE_VER0`).
     pub const fn new(flags: OFlags) -> Self {
         Self {
-            flags,
-            mode: Mode::empty(),
+            flags: flags.bits() as u64,
+            mode: 0,
             resolve: ResolveFlags::empty(),
+            ext: [0; EXT_FIELDS],
+            size: OPEN_HOW_SIZE_VER0 as u8,
         }
     }
 
     /// Sets `mode` (must stay 0 unless `O_CREAT` or `O_TMPFILE` is set, or the
     /// kernel refuses with `EINVAL`).
     pub const fn mode(mut self, mode: Mode) -> Self {
+        self.mode = mode.bits() as u64;
+        self
+    }
+
+    /// Sets all 64 bits of `mode`. The kernel refuses bits outside `S_IALLUGO`
+    /// (`0o7777`) with `EINVAL`.
+    pub const fn raw_mode(mut self, mode: u64) -> Self {
         self.mode = mode;
         self
     }
@@ -61,17 +102,63 @@ impl OpenHow {
 
     /// Sets `flags`.
     pub const fn flags(mut self, flags: OFlags) -> Self {
+        self.flags = flags.bits() as u64;
+        self
+    }
+
+    /// Sets all 64 bits of `flags`. No kernel up to 6.18 defines a flag beyond
+    /// the low 32 bits: it refuses them with `EINVAL` ([`Error::OpenHowInvalid`]
+    /// names them).
+    pub const fn raw_flags(mut self, flags: u64) -> Self {
         self.flags = flags;
         self
     }
 
-    /// The `O_*` flags.
+    /// Sets the 64-bit field at byte `offset` of a newer kernel's `open_how`
+    /// (24, 32, ... up to `OPEN_HOW_MAX_SIZE - 8`) and makes the struct passed at
+    /// least `offset + 8` bytes long. A field the running kernel does not know
+    /// must be zero: otherwise [`openat2`] fails with [`Error::OpenHowTooBig`]
+    /// naming the field's offset.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] naming the offset if it is not a multiple of 8,
+    /// falls inside the first version's fields, or lies beyond `OPEN_HOW_MAX_SIZE`.
+    pub fn field(mut self, offset: usize, value: u64) -> Result<Self> {
+        if offset < OPEN_HOW_SIZE_VER0
+            || !offset.is_multiple_of(8)
+            || offset + 8 > OPEN_HOW_MAX_SIZE
+        {
+            return Err(Error::invalid(
+                "open_how field offset",
+                offset.to_string(),
+                "is not one of 24, 32, 40, 48, 56 (the 64-bit fields after resolve this crate can pass)",
+                libc::EINVAL,
+            ));
+        }
+        self.ext[(offset - OPEN_HOW_SIZE_VER0) / 8] = value;
+        self.size = self.size.max((offset + 8) as u8);
+        Ok(self)
+    }
+
+    /// The `O_*` flags: the low 32 bits of `flags` (see
+    /// [`raw_flags_bits`](OpenHow::raw_flags_bits) for all of them).
     pub const fn open_flags(&self) -> OFlags {
+        OFlags::from_bits_retain(self.flags as u32)
+    }
+
+    /// All 64 bits of `flags`.
+    pub const fn raw_flags_bits(&self) -> u64 {
         self.flags
     }
 
-    /// The mode.
+    /// The mode: the low 32 bits of `mode` (see [`raw_mode_bits`](OpenHow::raw_mode_bits)).
     pub const fn mode_bits(&self) -> Mode {
+        Mode::from_bits_retain(self.mode as u32)
+    }
+
+    /// All 64 bits of `mode`.
+    pub const fn raw_mode_bits(&self) -> u64 {
         self.mode
     }
 
@@ -79,19 +166,170 @@ impl OpenHow {
     pub const fn resolve_flags(&self) -> ResolveFlags {
         self.resolve
     }
+
+    /// The size passed to the kernel: 24, or more once [`field`](OpenHow::field)
+    /// was used.
+    pub const fn size(&self) -> usize {
+        self.size as usize
+    }
+
+    /// The value of the field at byte `offset` after `resolve`, if the struct
+    /// passed reaches it.
+    pub fn field_value(&self, offset: usize) -> Option<u64> {
+        if offset < OPEN_HOW_SIZE_VER0 || !offset.is_multiple_of(8) || offset + 8 > self.size() {
+            return None;
+        }
+        Some(self.ext[(offset - OPEN_HOW_SIZE_VER0) / 8])
+    }
+
+    /// The offsets and values of the non-zero fields after `resolve`.
+    pub(crate) fn set_fields(&self) -> impl Iterator<Item = (usize, u64)> + '_ {
+        self.ext
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| **v != 0)
+            .map(|(i, v)| (OPEN_HOW_SIZE_VER0 + 8 * i, *v))
+    }
+
+    /// Whether rustix's 24-byte, 32-bit-flags `openat2` can pass this struct as is.
+    #[inline]
+    fn fits_rustix(&self) -> bool {
+        (self.flags | self.mode) >> 32 == 0 && self.size() == OPEN_HOW_SIZE_VER0
+    }
+
+    fn to_raw(self) -> sys::RawOpenHow {
+        sys::RawOpenHow {
+            flags: self.flags | u64::from(OFlags::CLOEXEC.bits()),
+            mode: self.mode,
+            resolve: self.resolve.bits(),
+            ext: self.ext,
+        }
+    }
 }
 
-/// `{ flags: O_RDONLY|O_CLOEXEC, mode: 0o0, resolve: IN_ROOT }`.
+/// `{ flags: O_RDONLY|O_CLOEXEC, mode: 0o0, resolve: IN_ROOT }`, then the size and
+/// the fields after `resolve` when the struct is larger.
 impl fmt::Debug for OpenHow {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{{ flags: {}, mode: {:#o}, resolve: {:?} }}",
+            "{{ flags: {}, mode: {:#o}, resolve: {:?}",
             OFlagsDisplay(self.flags),
-            self.mode.as_raw_mode(),
+            self.mode,
             self.resolve
-        )
+        )?;
+        if self.size() > OPEN_HOW_SIZE_VER0 {
+            write!(f, ", size: {}", self.size())?;
+            for (offset, value) in self.set_fields() {
+                write!(f, ", [{offset}]: {value:#x}")?;
+            }
+        }
+        f.write_str(" }")
     }
+}
+
+/// Why the kernel's `openat2` refuses an `open_how` with `EINVAL` (its
+/// `build_open_flags`, Linux 6.18), checked in the kernel's order.
+pub(crate) struct Refusal {
+    /// Which field: `"open flags"`, `"resolve flags"` or `"mode"`.
+    pub(crate) field: &'static str,
+    /// The field's value, formatted.
+    pub(crate) value: String,
+    /// Why.
+    pub(crate) reason: &'static str,
+}
+
+/// `O_PATH` allows only these besides itself.
+const O_PATH_FLAGS: u64 =
+    (libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_PATH | libc::O_CLOEXEC) as u64;
+
+/// The kernel's `EINVAL` checks of `open_how`, in its order; `None` when it accepts
+/// the struct (the lookup may still fail). `RESOLVE_CACHED`'s `EAGAIN` for
+/// `O_CREAT`/`O_TRUNC`/`O_TMPFILE` is not a refusal.
+#[inline]
+pub(crate) fn refusal(how: &OpenHow) -> Option<Refusal> {
+    let flags = how.flags & !(libc::O_CLOEXEC as u64);
+    let o = |f: i32| u64::from(f as u32);
+    let refuse = |field, value: String, reason| {
+        Some(Refusal {
+            field,
+            value,
+            reason,
+        })
+    };
+    let show_flags = || OFlagsDisplay(how.flags).to_string();
+    if flags & !u64::from(VALID_OFLAGS) != 0 {
+        return refuse(
+            "open flags",
+            show_flags(),
+            if flags >> 32 != 0 {
+                "has bits beyond the low 32, which no kernel defines yet"
+            } else {
+                "has bits the kernel does not know"
+            },
+        );
+    }
+    let resolve = how.resolve;
+    if !resolve.unknown().is_empty() {
+        return refuse(
+            "resolve flags",
+            format!("{resolve:?}"),
+            "has bits the kernel does not know",
+        );
+    }
+    if resolve.contains(ResolveFlags::BENEATH | ResolveFlags::IN_ROOT) {
+        return refuse(
+            "resolve flags",
+            format!("{resolve:?}"),
+            "has both BENEATH and IN_ROOT",
+        );
+    }
+    let will_create = flags & o(libc::O_CREAT | O_TMPFILE_BIT as i32) != 0;
+    if will_create && how.mode & !u64::from(S_IALLUGO) != 0 {
+        return refuse(
+            "mode",
+            format!("{:#o}", how.mode),
+            "has bits outside S_IALLUGO (0o7777)",
+        );
+    }
+    if !will_create && how.mode != 0 {
+        return refuse(
+            "mode",
+            format!("{:#o}", how.mode),
+            "is only valid with O_CREAT or O_TMPFILE",
+        );
+    }
+    if flags & o(libc::O_DIRECTORY | libc::O_CREAT) == o(libc::O_DIRECTORY | libc::O_CREAT) {
+        return refuse(
+            "open flags",
+            show_flags(),
+            "has O_CREAT with O_DIRECTORY (or O_TMPFILE)",
+        );
+    }
+    if flags & u64::from(O_TMPFILE_BIT) != 0 {
+        if flags & o(libc::O_DIRECTORY) == 0 {
+            return refuse(
+                "open flags",
+                show_flags(),
+                "has O_TMPFILE's bit without O_DIRECTORY",
+            );
+        }
+        if flags & o(libc::O_ACCMODE) == 0 {
+            return refuse(
+                "open flags",
+                show_flags(),
+                "has O_TMPFILE without write access (O_WRONLY or O_RDWR)",
+            );
+        }
+    }
+    if flags & o(libc::O_PATH) != 0 && flags & !O_PATH_FLAGS != 0 {
+        return refuse(
+            "open flags",
+            show_flags(),
+            "has O_PATH with flags other than O_DIRECTORY, O_NOFOLLOW and O_CLOEXEC",
+        );
+    }
+    None
 }
 
 /// `openat2(dirfd, path, &how, sizeof(how))`: opens `path` relative to `dirfd`,
@@ -109,11 +347,14 @@ impl fmt::Debug for OpenHow {
 /// - [`Error::CacheMiss`] (`EAGAIN` with `CACHED`): retry without `CACHED`.
 /// - [`Error::Raced`] (`EAGAIN` without `CACHED`): a concurrent rename or mount
 ///   raced with `..`; retrying is safe.
-/// - [`Error::OpenHowTooBig`] (`E2BIG`).
+/// - [`Error::OpenHowTooBig`] (`E2BIG`): a field set with [`OpenHow::field`]
+///   is unknown to this kernel; the error names its offset.
+/// - [`Error::OpenHowInvalid`] (`EINVAL`): the kernel refused `flags`, `mode` or
+///   `resolve`; the error names the field and why (unknown bits, bits beyond the
+///   low 32 of `flags`, a mode without `O_CREAT`, `O_PATH` with other flags...).
 /// - [`Error::Unsupported`]: the kernel has no `openat2` (before 5.6).
 /// - [`Error::InvalidArgument`]: `path` contains a NUL byte.
-/// - [`Error::Syscall`]: any other errno (`EINVAL` for unknown flag bits or a mode
-///   without `O_CREAT`, `ENOENT`...).
+/// - [`Error::Syscall`]: any other errno (`ENOENT`...).
 ///
 /// # Examples
 ///
@@ -164,17 +405,39 @@ pub(crate) fn raw_openat2(
     if PRETEND_ENOSYS.load(Ordering::Relaxed) {
         return Err(rustix::io::Errno::NOSYS);
     }
-    let res = rustix::fs::openat2(
-        dirfd,
-        path.as_os_str().as_bytes(),
-        how.flags | OFlags::CLOEXEC,
-        how.mode,
-        how.resolve.to_rustix(),
-    );
+    let path = path.as_os_str().as_bytes();
+    let res = if how.fits_rustix() {
+        rustix::fs::openat2(
+            dirfd,
+            path,
+            how.open_flags() | OFlags::CLOEXEC,
+            rustix::fs::Mode::from_bits_retain(how.mode as u32),
+            how.resolve.to_rustix(),
+        )
+    } else {
+        openat2_sized(dirfd, path, how)
+    };
     if let Err(rustix::io::Errno::NOSYS) = res {
         AVAILABLE.store(NO, Ordering::Relaxed);
     }
     res
+}
+
+/// `openat2` with the whole struct, its size passed: for 64-bit flag or mode bits
+/// and fields after `resolve`, which rustix's wrapper cannot carry.
+#[cold]
+fn openat2_sized(
+    dirfd: BorrowedFd<'_>,
+    path: &[u8],
+    how: &OpenHow,
+) -> std::result::Result<OwnedFd, rustix::io::Errno> {
+    let mut raw = how.to_raw();
+    // As rustix does: the kernel adds O_LARGEFILE itself on 64-bit, and refuses it
+    // with O_PATH.
+    if how.flags & u64::from(OFlags::PATH.bits()) == 0 {
+        raw.flags |= libc::O_LARGEFILE as u64;
+    }
+    rustix::path::Arg::into_with_c_str(path, |path| sys::openat2(dirfd, path, &raw, how.size()))
 }
 
 /// Builds the error for a failed openat2 call.
@@ -185,16 +448,53 @@ pub(crate) fn openat2_error(
     path: &Path,
     how: &OpenHow,
 ) -> Error {
-    if errno == rustix::io::Errno::NOSYS {
-        return unsupported();
+    match errno {
+        rustix::io::Errno::NOSYS => unsupported(),
+        rustix::io::Errno::TOOBIG => Error::OpenHowTooBig {
+            call: openat2_call(dirfd, path, how),
+            offset: unsupported_field(how),
+        },
+        rustix::io::Errno::INVAL => match refusal(how) {
+            Some(r) => Error::OpenHowInvalid {
+                call: openat2_call(dirfd, path, how),
+                field: r.field,
+                value: r.value,
+                reason: r.reason,
+            },
+            None => Error::sys(errno, || openat2_call(dirfd, path, how)),
+        },
+        _ => {
+            let cached = how.resolve.contains(ResolveFlags::CACHED);
+            Error::lookup(errno, cached, || openat2_call(dirfd, path, how))
+        }
     }
-    let cached = how.resolve.contains(ResolveFlags::CACHED);
-    Error::lookup(errno, cached, || openat2_call(dirfd, path, how))
+}
+
+/// After `E2BIG`: the offset of the first field after `resolve` that is set and
+/// that this kernel does not know. Each set field is tried alone in an
+/// `openat2(AT_FDCWD, "", { O_PATH, field })` that cannot open anything (an empty
+/// path is `ENOENT` once the struct is accepted): `E2BIG` means unknown.
+#[cold]
+fn unsupported_field(how: &OpenHow) -> usize {
+    let mut first = None;
+    for (offset, value) in how.set_fields() {
+        first.get_or_insert(offset);
+        let Ok(probe) = OpenHow::new(OFlags::PATH).field(offset, value) else {
+            continue;
+        };
+        if let Err(rustix::io::Errno::TOOBIG) =
+            sys::openat2(rustix::fs::CWD, c"", &probe.to_raw(), probe.size())
+        {
+            return offset;
+        }
+    }
+    // The kernel said E2BIG for the struct, so some field was set.
+    first.unwrap_or(OPEN_HOW_SIZE_VER0)
 }
 
 pub(crate) fn openat2_call(dirfd: BorrowedFd<'_>, path: &Path, how: &OpenHow) -> Call {
     let how = OpenHow {
-        flags: how.flags | OFlags::CLOEXEC,
+        flags: how.flags | u64::from(OFlags::CLOEXEC.bits()),
         ..*how
     };
     Call::new(
@@ -223,13 +523,12 @@ pub(crate) fn kernel_has_openat2() -> bool {
             // Probe: open "/" with O_PATH (the fd is closed at once). ENOSYS: no
             // openat2; EPERM: a seccomp filter refuses it (opening "/" with O_PATH
             // cannot fail with EPERM otherwise). Either way, use the fallback.
-            let how = OpenHow::new(OFlags::PATH);
             let res = rustix::fs::openat2(
                 rustix::fs::CWD,
                 "/",
-                how.flags | OFlags::CLOEXEC,
-                how.mode,
-                how.resolve.to_rustix(),
+                OFlags::PATH | OFlags::CLOEXEC,
+                rustix::fs::Mode::empty(),
+                rustix::fs::ResolveFlags::empty(),
             );
             let has = !matches!(res, Err(rustix::io::Errno::NOSYS | rustix::io::Errno::PERM));
             AVAILABLE.store(if has { YES } else { NO }, Ordering::Relaxed);

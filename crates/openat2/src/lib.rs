@@ -13,7 +13,7 @@
 //! let dir = std::env::temp_dir().join(format!("linception-openat2-doc-{}", std::process::id()));
 //! std::fs::create_dir(&dir)?;
 //! let root = Root::new(&dir)?;
-//! root.mkdir_all("etc", Mode::from_raw_mode(0o755))?;
+//! root.mkdir_all("etc", Mode::from_raw_mode(0o755)?)?;
 //! root.symlink("../../../../etc/passwd", "escape")?;
 //! // The symlink climbs to the root and stops there: the host's /etc/passwd is
 //! // never reached; the root's own etc/passwd does not exist.
@@ -51,29 +51,33 @@
 //!
 //! One [`Error`] type: `EXDEV` is [`Error::Escape`], `ELOOP`
 //! [`Error::SymlinkRefused`], `EAGAIN` [`Error::CacheMiss`] or [`Error::Raced`],
-//! `E2BIG` [`Error::OpenHowTooBig`]; bad input is [`Error::InvalidArgument`] naming
-//! it. `Error` converts into `std::io::Error` keeping the errno.
+//! `E2BIG` [`Error::OpenHowTooBig`] (naming the field this kernel does not know), an
+//! `open_how` the kernel refuses [`Error::OpenHowInvalid`] (naming the field and
+//! why); bad input is [`Error::InvalidArgument`] naming it, before any system call.
+//! `Error` converts into `std::io::Error` keeping the errno.
 #![deny(missing_docs)]
-#![forbid(unsafe_code)]
+// Every module but `sys` forbids unsafe code; `sys` holds the one raw call.
+#![deny(unsafe_code)]
 
 mod error;
 mod fallback;
 mod flags;
 mod handle;
 mod how;
+mod mode;
 mod path;
 mod root;
+mod sys;
 
 pub use error::{Call, Error, ErrorKind, Result};
 pub use fallback::MAX_SYMLINKS;
 pub use flags::ResolveFlags;
 pub use handle::Handle;
-pub use how::{__pretend_openat2_enosys, OpenHow, openat2};
+pub use how::{__pretend_openat2_enosys, OPEN_HOW_MAX_SIZE, OPEN_HOW_SIZE_VER0, OpenHow, openat2};
+pub use mode::Mode;
 pub use path::{NAME_MAX, PATH_MAX};
 pub use root::{MAX_EAGAIN_RETRIES, Resolver, Root};
 
-/// File mode bits (re-exported from rustix).
-pub use rustix::fs::Mode;
 /// `O_*` flags (re-exported from rustix).
 pub use rustix::fs::OFlags;
 /// `RENAME_*` flags for [`Root::rename`] (re-exported from rustix).

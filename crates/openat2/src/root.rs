@@ -8,16 +8,17 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{AtFlags, FileType, Mode, OFlags, RenameFlags, Stat};
+use rustix::fs::{AtFlags, FileType, OFlags, RenameFlags, Stat};
 use rustix::io::Errno;
 
 use crate::error::{Call, Error, Result};
 use crate::fallback;
-use crate::flags::{OFlagsDisplay, ResolveFlags, VALID_OFLAGS};
+use crate::flags::{OFlagsDisplay, ResolveFlags};
 use crate::handle::{Handle, dup};
 use crate::how::{
-    OpenHow, kernel_has_openat2, openat2_call, openat2_error, raw_openat2, unsupported,
+    OpenHow, kernel_has_openat2, openat2_call, openat2_error, raw_openat2, refusal, unsupported,
 };
+use crate::mode::Mode;
 use crate::path::{check, show, split_parent};
 
 /// How many times a lookup is retried when the kernel reports (`EAGAIN`) that a
@@ -80,10 +81,10 @@ pub enum Resolver {
 /// let dir = std::env::temp_dir().join(format!("linception-root-doc-{}", std::process::id()));
 /// std::fs::create_dir(&dir)?;
 /// let root = Root::new(&dir)?;
-/// root.mkdir_all("etc/app", Mode::from_raw_mode(0o755))?;
+/// root.mkdir_all("etc/app", Mode::from_raw_mode(0o755)?)?;
 /// root.symlink("/etc/app", "link")?;
 /// // The absolute symlink is followed inside the root, never to the host's /etc.
-/// let file = root.create("link/config", OFlags::WRONLY, Mode::from_raw_mode(0o644))?;
+/// let file = root.create("link/config", OFlags::WRONLY, Mode::from_raw_mode(0o644)?)?;
 /// assert!(root.metadata("../../etc/app/config").is_ok());
 /// # std::fs::remove_dir_all(&dir)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -109,9 +110,9 @@ impl Root {
         let path = path.as_ref();
         check("root path", path)?;
         let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
-        let fd = rustix::fs::open(path, flags, Mode::empty()).map_err(|e| {
+        let fd = rustix::fs::open(path, flags, rustix::fs::Mode::empty()).map_err(|e| {
             Error::sys(e, || {
-                Call::new("open", format!("{path:?}, {}", OFlagsDisplay(flags)))
+                Call::new("open", format!("{path:?}, {}", OFlagsDisplay::of(flags)))
             })
         })?;
         Ok(Root::from(fd))
@@ -236,7 +237,15 @@ impl Root {
                 libc::EINVAL,
             ));
         }
-        self.open_raw(path.as_ref(), how.open_flags(), how.mode_bits(), all)
+        if let Some((offset, value)) = how.set_fields().next() {
+            return Err(Error::invalid(
+                "open_how field",
+                format!("at byte offset {offset} = {value:#x}"),
+                "is not supported by Root (its resolvers know flags, mode and resolve only)",
+                libc::E2BIG,
+            ));
+        }
+        self.open_how(path.as_ref(), how.resolve(all))
     }
 
     /// Opens a file inside the root: like `std::fs::OpenOptions::open` with these
@@ -364,8 +373,9 @@ impl Root {
     /// - [mkdirat(2)](https://man7.org/linux/man-pages/man2/mkdirat.2.html)
     pub fn mkdir(&self, path: impl AsRef<Path>, mode: Mode) -> Result<()> {
         let path = path.as_ref();
+        check_mkdir_mode(mode)?;
         let (parent, name) = self.parent(path)?;
-        rustix::fs::mkdirat(&parent, name, mode).map_err(|e| {
+        rustix::fs::mkdirat(&parent, name, mode.to_rustix()).map_err(|e| {
             at_error(
                 e,
                 "mkdirat",
@@ -396,6 +406,7 @@ impl Root {
     pub fn mkdir_all(&self, path: impl AsRef<Path>, mode: Mode) -> Result<Handle> {
         let path = path.as_ref();
         check("path", path)?;
+        check_mkdir_mode(mode)?;
         let dir_flags = OFlags::PATH | OFlags::DIRECTORY;
         match self.open_raw(path, dir_flags, Mode::empty(), self.resolve) {
             Ok(fd) => return Ok(Handle::from(fd)),
@@ -425,7 +436,7 @@ impl Root {
         while let Some(comp) = todo.pop() {
             let name = OsStr::from_bytes(&comp);
             if comp != b".." {
-                match rustix::fs::mkdirat(&cur, name, mode) {
+                match rustix::fs::mkdirat(&cur, name, mode.to_rustix()) {
                     Ok(()) | Err(Errno::EXIST) => {}
                     Err(e) => {
                         return Err(at_error(
@@ -636,7 +647,6 @@ impl Root {
         Ok((fd, name))
     }
 
-    /// Every lookup comes here: checks, then the kernel or the userspace resolver.
     #[inline]
     fn open_raw(
         &self,
@@ -645,9 +655,14 @@ impl Root {
         mode: Mode,
         resolve: ResolveFlags,
     ) -> Result<OwnedFd> {
+        self.open_how(path, OpenHow::new(flags).mode(mode).resolve(resolve))
+    }
+
+    /// Every lookup comes here: checks, then the kernel or the userspace resolver.
+    #[inline]
+    fn open_how(&self, path: &Path, how: OpenHow) -> Result<OwnedFd> {
         check("path", path)?;
-        check_open(flags, mode)?;
-        let how = OpenHow::new(flags).mode(mode).resolve(resolve);
+        check_open(&how)?;
         let dirfd = self.fd.as_fd();
         match self.resolver {
             Resolver::Fallback => fallback::open(dirfd, path, &how),
@@ -670,32 +685,30 @@ fn components(path: &[u8]) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// Refuses unknown `O_*` bits, a mode without `O_CREAT`/`O_TMPFILE`, and mode bits
-/// beyond `0o7777`, naming them.
+/// Refuses what the kernel's `openat2` refuses with `EINVAL` (unknown `O_*` bits,
+/// a mode without `O_CREAT`/`O_TMPFILE` or outside `0o7777`, `O_PATH` or
+/// `O_TMPFILE` with flags they do not allow, `O_CREAT|O_DIRECTORY`...), naming the
+/// input, so that both resolvers refuse the same inputs before anything is done.
 #[inline]
-fn check_open(flags: OFlags, mode: Mode) -> Result<()> {
-    if flags.bits() & !VALID_OFLAGS != 0 {
-        return Err(Error::invalid(
-            "open flags",
-            OFlagsDisplay(flags).to_string(),
-            "has bits the kernel does not know",
-            libc::EINVAL,
-        ));
+fn check_open(how: &OpenHow) -> Result<()> {
+    match refusal(how) {
+        None => Ok(()),
+        Some(r) => Err(Error::InvalidArgument {
+            name: r.field,
+            value: r.value,
+            reason: r.reason,
+            errno: libc::EINVAL,
+        }),
     }
-    let raw = mode.as_raw_mode();
-    if raw != 0 && !flags.contains(OFlags::CREATE) && !flags.contains(OFlags::TMPFILE) {
+}
+
+/// Refuses mode bits outside `S_IALLUGO`, which `mkdirat` would drop silently.
+fn check_mkdir_mode(mode: Mode) -> Result<()> {
+    if !mode.unknown().is_empty() {
         return Err(Error::invalid(
             "mode",
-            format!("{raw:#o}"),
-            "is only valid with O_CREAT or O_TMPFILE",
-            libc::EINVAL,
-        ));
-    }
-    if raw & !0o7777 != 0 {
-        return Err(Error::invalid(
-            "mode",
-            format!("{raw:#o}"),
-            "has bits beyond 0o7777",
+            format!("{mode:?}"),
+            "has bits outside S_IALLUGO (0o7777)",
             libc::EINVAL,
         ));
     }

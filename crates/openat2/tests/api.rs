@@ -14,7 +14,7 @@ use linception_openat2::{
 use linception_testkit::{Feature, Fork, leaks::assert_no_leaks, require};
 
 fn mode(m: u32) -> Mode {
-    Mode::from_raw_mode(m)
+    Mode::from_raw_mode(m).unwrap()
 }
 
 fn read_all(mut f: std::fs::File) -> String {
