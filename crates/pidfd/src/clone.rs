@@ -21,13 +21,33 @@ const PID_MAX_LIMIT: i32 = 4 * 1024 * 1024;
 const CLONE_PIDFD: u64 = 0x1000;
 const CLONE_NEWPID: u64 = libc::CLONE_NEWPID as u64;
 const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+const CLONE_CLEAR_SIGHAND: u64 = 0x1_0000_0000;
+const CLONE_NEWTIME: u64 = libc::CLONE_NEWTIME as u64;
+/// `CSIGNAL`: the exit signal in clone(2)'s flags word; in clone3 these bits are
+/// reserved, except bit 7, which is `CLONE_NEWTIME`.
+const CSIGNAL: u64 = 0xff;
+/// `CLONE_DETACHED`: ignored by clone(2) since 2.6.2, reserved in clone3.
+const CLONE_DETACHED: u64 = 0x0040_0000;
+/// Every bit clone3 knows: the 32 legacy flag bits, `CLONE_CLEAR_SIGHAND`,
+/// `CLONE_INTO_CGROUP` (kernel/fork.c, `clone3_args_valid`).
+const CLONE3_KNOWN: u64 = 0xffff_ffff | CLONE_CLEAR_SIGHAND | CLONE_INTO_CGROUP;
 
-/// Flags that would make the child share memory or thread state with the caller,
-/// need pointers this builder does not take, or belong in `exit_signal`.
-pub(crate) const FORBIDDEN_FLAGS: u64 = 0xff // CSIGNAL
-    | libc::CLONE_VM as u64
-    | libc::CLONE_SIGHAND as u64
-    | libc::CLONE_THREAD as u64
+const VM: u64 = libc::CLONE_VM as u64;
+const FS: u64 = libc::CLONE_FS as u64;
+const SIGHAND: u64 = libc::CLONE_SIGHAND as u64;
+const THREAD: u64 = libc::CLONE_THREAD as u64;
+const PARENT: u64 = libc::CLONE_PARENT as u64;
+const NEWNS: u64 = libc::CLONE_NEWNS as u64;
+const NEWUSER: u64 = libc::CLONE_NEWUSER as u64;
+const NEWIPC: u64 = libc::CLONE_NEWIPC as u64;
+const SYSVSEM: u64 = libc::CLONE_SYSVSEM as u64;
+
+/// Flags the kernel takes but this builder refuses: they would make the child share
+/// memory or thread state with the caller, or need pointers this builder does not
+/// take.
+pub(crate) const FORBIDDEN_FLAGS: u64 = VM
+    | SIGHAND
+    | THREAD
     | libc::CLONE_SETTLS as u64
     | libc::CLONE_PARENT_SETTID as u64
     | libc::CLONE_CHILD_CLEARTID as u64
@@ -37,7 +57,9 @@ bitflags::bitflags! {
     /// `clone3` flags (`CLONE_*`). `CLONE_PIDFD` is always added, `CLONE_INTO_CGROUP`
     /// comes from [`CloneArgs::into_cgroup`]. Flags that share memory or threads
     /// with the caller (`CLONE_VM`, `CLONE_THREAD`, `CLONE_SIGHAND`, `CLONE_SETTLS`,
-    /// the tid pointers) are refused before the call.
+    /// the tid pointers) are refused before the call, and so is every bit or
+    /// combination the kernel's clone3 refuses with `EINVAL` (see
+    /// [`CloneArgs::validate`]).
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
     pub struct CloneFlags: u64 {
         /// `CLONE_NEWNS`: new mount namespace.
@@ -73,6 +95,8 @@ bitflags::bitflags! {
         const IO = libc::CLONE_IO as u64;
         /// `CLONE_UNTRACED`: a tracer cannot force `CLONE_PTRACE` on the child.
         const UNTRACED = libc::CLONE_UNTRACED as u64;
+        /// `CLONE_PTRACE`: if the caller is traced, trace the child too.
+        const PTRACE = libc::CLONE_PTRACE as u64;
         /// Bits this crate does not name are passed on (and refused if unsafe).
         const _ = !0;
     }
@@ -173,16 +197,147 @@ impl<'fd> CloneArgs<'fd> {
         self
     }
 
-    /// Validates and lowers to the raw struct and the size to pass.
-    pub(crate) fn prepare(&self) -> Result<(RawCloneArgs, usize)> {
-        let bad = self.flags.bits() & FORBIDDEN_FLAGS;
-        if bad != 0 {
+    /// Checks everything [`CloneArgs::spawn`] and [`CloneArgs::fork`] check before
+    /// calling clone3, without creating anything:
+    ///
+    /// - the flags, against the kernel's own rules: bits clone3 does not know, the
+    ///   reserved `CSIGNAL` bits (except `CLONE_NEWTIME`) and `CLONE_DETACHED`,
+    ///   `CLONE_SIGHAND` without `CLONE_VM`, `CLONE_THREAD` without
+    ///   `CLONE_SIGHAND`, `CLONE_SIGHAND` with `CLONE_CLEAR_SIGHAND`, `CLONE_FS`
+    ///   with `CLONE_NEWNS` or `CLONE_NEWUSER`, `CLONE_NEWIPC` with
+    ///   `CLONE_SYSVSEM`, `CLONE_PARENT` with an exit signal or from a pid
+    ///   namespace's init, `CLONE_NEWPID` while the caller's pid namespace for
+    ///   children is not its own, `CLONE_INTO_CGROUP` set by hand;
+    /// - then this builder's own refusal of flags that would share memory or thread
+    ///   state with the caller;
+    /// - the `set_tid` array (see [`CloneArgs::set_tid`]) and the cgroup fd.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] naming the offending flags or value; a kernel rule
+    /// says "the kernel refuses", this builder's own says "would share".
+    pub fn validate(&self) -> Result<()> {
+        self.validate_flags()?;
+        if self.flags.bits() & CLONE_NEWPID != 0 && self.set_tid.is_empty() && pidns_unshared()? {
             return Err(Error::invalid(
-                format!("clone flags {bad:#x}"),
-                "CLONE_VM, CLONE_THREAD, CLONE_SIGHAND, CLONE_SETTLS, the tid pointer flags and CSIGNAL bits are not allowed (the child must not share memory or threads with the caller; use exit_signal for the signal)",
+                "clone flags CLONE_NEWPID",
+                "the kernel refuses it: the caller unshared a pid namespace it is not in yet (pid_for_children differs from pid), and a further CLONE_NEWPID is refused until a child enters it",
             ));
         }
         self.validate_set_tid()?;
+        if let Some(fd) = self.cgroup
+            && fd.as_raw_fd() == 0
+        {
+            return Err(Error::invalid(
+                "cgroup fd 0",
+                "the kernel refuses it: clone3 reads a cgroup fd of 0 as no cgroup (EINVAL); pass a directory fd other than 0",
+            ));
+        }
+        Ok(())
+    }
+
+    fn validate_flags(&self) -> Result<()> {
+        let f = self.flags.bits();
+        let kernel = |what: String, why: &str| {
+            Err(Error::invalid(
+                format!("clone flags {what}"),
+                format!("the kernel refuses it (EINVAL): {why}"),
+            ))
+        };
+        let unknown = f & !CLONE3_KNOWN;
+        if unknown != 0 {
+            return kernel(format!("{unknown:#x}"), "not a clone3 flag");
+        }
+        let reserved = f & ((CSIGNAL & !CLONE_NEWTIME) | CLONE_DETACHED);
+        if reserved != 0 {
+            return kernel(
+                format!("{reserved:#x}"),
+                "the CSIGNAL bits (except CLONE_NEWTIME) and CLONE_DETACHED are reserved in clone3; the exit signal goes in exit_signal",
+            );
+        }
+        if f & CLONE_INTO_CGROUP != 0 {
+            return Err(Error::invalid(
+                format!("clone flags {CLONE_INTO_CGROUP:#x} (CLONE_INTO_CGROUP)"),
+                "set it with into_cgroup(fd), which also passes the cgroup fd (without one the kernel refuses it with EINVAL)",
+            ));
+        }
+        let pair = |a: u64, b: u64| f & a != 0 && f & b != 0;
+        if f & SIGHAND != 0 && f & VM == 0 {
+            return kernel(
+                format!("{SIGHAND:#x} (CLONE_SIGHAND without CLONE_VM)"),
+                "shared signal handlers need shared memory",
+            );
+        }
+        if f & THREAD != 0 && f & SIGHAND == 0 {
+            return kernel(
+                format!("{THREAD:#x} (CLONE_THREAD without CLONE_SIGHAND)"),
+                "a thread shares its group's signal handlers",
+            );
+        }
+        if pair(SIGHAND, CLONE_CLEAR_SIGHAND) {
+            return kernel(
+                format!(
+                    "{:#x} (CLONE_SIGHAND|CLONE_CLEAR_SIGHAND)",
+                    SIGHAND | CLONE_CLEAR_SIGHAND
+                ),
+                "shared signal handlers cannot be reset in the child alone",
+            );
+        }
+        if pair(NEWNS, FS) {
+            return kernel(
+                format!("{:#x} (CLONE_NEWNS|CLONE_FS)", NEWNS | FS),
+                "a new mount namespace cannot share root and cwd with the caller",
+            );
+        }
+        if pair(NEWUSER, FS) {
+            return kernel(
+                format!("{:#x} (CLONE_NEWUSER|CLONE_FS)", NEWUSER | FS),
+                "a new user namespace cannot share root and cwd with the caller",
+            );
+        }
+        if pair(NEWIPC, SYSVSEM) {
+            return kernel(
+                format!("{:#x} (CLONE_NEWIPC|CLONE_SYSVSEM)", NEWIPC | SYSVSEM),
+                "semaphore undo lists cannot be shared across IPC namespaces",
+            );
+        }
+        if f & THREAD != 0 && f & (NEWUSER | CLONE_NEWPID) != 0 {
+            return kernel(
+                format!(
+                    "{:#x} (CLONE_THREAD with CLONE_NEWUSER or CLONE_NEWPID)",
+                    f & (THREAD | NEWUSER | CLONE_NEWPID)
+                ),
+                "a thread cannot live in another user or pid namespace than its group",
+            );
+        }
+        if f & (THREAD | PARENT) != 0 && self.exit_signal.is_some_and(|s| s.as_raw() != 0) {
+            return kernel(
+                format!(
+                    "{:#x} (CLONE_PARENT or CLONE_THREAD with an exit signal)",
+                    f & (THREAD | PARENT)
+                ),
+                "such a child's exit is not signalled to the caller; use exit_signal(None)",
+            );
+        }
+        if f & PARENT != 0 && rustix::process::getpid().is_init() {
+            return kernel(
+                format!("{PARENT:#x} (CLONE_PARENT)"),
+                "the init of a pid namespace cannot create siblings",
+            );
+        }
+        let bad = f & FORBIDDEN_FLAGS;
+        if bad != 0 {
+            return Err(Error::invalid(
+                format!("clone flags {bad:#x}"),
+                "CLONE_VM, CLONE_THREAD, CLONE_SIGHAND, CLONE_SETTLS and the tid pointer flags are refused by this builder: the child would share memory or threads with the caller",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Validates and lowers to the raw struct and the size to pass.
+    pub(crate) fn prepare(&self) -> Result<(RawCloneArgs, usize)> {
+        self.validate()?;
         let mut raw = RawCloneArgs {
             flags: self.flags.bits() | CLONE_PIDFD,
             exit_signal: self.exit_signal.map_or(0, |s| s.as_raw() as u64),
@@ -413,6 +568,13 @@ impl<'fd> CloneArgs<'fd> {
 /// A process's own pid namespace never changes, so its depth is cached keyed by the
 /// namespace's inode: two `stat` calls per clone instead of reading and parsing
 /// /proc/self/status.
+/// Whether the caller unshared a pid namespace for its children (its
+/// `pid_for_children` differs from its `pid` namespace, or is hidden because that
+/// namespace has no init yet).
+fn pidns_unshared() -> Result<bool> {
+    child_pidns_levels(false).map(|(_, unshared)| unshared)
+}
+
 pub(crate) fn child_pidns_levels(new_pidns: bool) -> Result<(usize, bool)> {
     static CACHE: Mutex<Option<(u64, u64, usize)>> = Mutex::new(None);
     let stat = |path: &str| {

@@ -16,6 +16,11 @@ pub enum ErrorKind {
     InvalidArgument,
     /// The process behind the pidfd has exited and been reaped (`ESRCH`).
     ProcessGone,
+    /// The process has exited but is not reaped yet (a zombie): it can still be
+    /// waited for, but no longer inspected (`ESRCH` from most calls).
+    Exited,
+    /// The process is alive but has no pid in the caller's pid namespace.
+    NotVisible,
     /// A pid requested through `set_tid` is already in use (`EEXIST`).
     PidTaken,
     /// The caller lacks a privilege the operation needs (`EPERM` / `EACCES`).
@@ -47,6 +52,26 @@ pub enum Error {
         call: String,
         /// The errno (`ESRCH`).
         source: io::Error,
+    },
+    /// The process has exited but has not been reaped yet (a zombie): it still holds
+    /// its pid and can be waited for, but its namespaces, fds and memory are gone, so
+    /// the call failed with `ESRCH`.
+    #[error(
+        "{call}: the process has exited but is not reaped yet (a zombie): {}",
+        Errno(source)
+    )]
+    Exited {
+        /// The call as written in C, with its arguments.
+        call: String,
+        /// The errno (`ESRCH`).
+        source: io::Error,
+    },
+    /// The process is alive but not visible in the caller's pid namespace (it lives
+    /// in an ancestor or unrelated pid namespace), so it has no pid there.
+    #[error("{what}: the process is alive but not visible in the caller's pid namespace")]
+    NotVisible {
+        /// What was asked (the pidfd and the call or file read).
+        what: String,
     },
     /// The running kernel does not support the feature (`ENOSYS`, `ENOTTY`, `E2BIG`...).
     #[error("{feature} is not supported by this kernel (needs Linux {min_kernel} or later)")]
@@ -116,6 +141,8 @@ impl Error {
                 _ => ErrorKind::Os,
             },
             Error::ProcessGone { .. } => ErrorKind::ProcessGone,
+            Error::Exited { .. } => ErrorKind::Exited,
+            Error::NotVisible { .. } => ErrorKind::NotVisible,
             Error::Unsupported { .. } => ErrorKind::Unsupported,
             Error::InvalidArgument { .. } => ErrorKind::InvalidArgument,
             Error::PidTaken { .. } => ErrorKind::PidTaken,
@@ -129,17 +156,25 @@ impl Error {
         match self {
             Error::Syscall { source, .. }
             | Error::ProcessGone { source, .. }
+            | Error::Exited { source, .. }
             | Error::SetTidPermission { source, .. }
             | Error::Exec { source, .. } => source.raw_os_error(),
+            Error::NotVisible { .. } => Some(libc::ESRCH),
             Error::Unsupported { .. } => Some(libc::ENOSYS),
             Error::InvalidArgument { .. } => Some(libc::EINVAL),
             Error::PidTaken { .. } => Some(libc::EEXIST),
         }
     }
 
-    /// Whether this is [`Error::ProcessGone`].
+    /// Whether this is [`Error::ProcessGone`] (exited and reaped).
     pub fn is_process_gone(&self) -> bool {
         matches!(self, Error::ProcessGone { .. })
+    }
+
+    /// Whether the process has exited: [`Error::Exited`] (a zombie, not reaped yet)
+    /// or [`Error::ProcessGone`] (reaped).
+    pub fn is_exited(&self) -> bool {
+        matches!(self, Error::Exited { .. } | Error::ProcessGone { .. })
     }
 
     pub(crate) fn invalid(what: impl Into<String>, reason: impl Into<String>) -> Self {
@@ -179,7 +214,9 @@ impl Error {
 impl From<Error> for io::Error {
     fn from(e: Error) -> io::Error {
         let kind = match e.kind() {
-            ErrorKind::ProcessGone => io::ErrorKind::NotFound,
+            ErrorKind::ProcessGone | ErrorKind::Exited | ErrorKind::NotVisible => {
+                io::ErrorKind::NotFound
+            }
             ErrorKind::Unsupported => io::ErrorKind::Unsupported,
             ErrorKind::InvalidArgument => io::ErrorKind::InvalidInput,
             ErrorKind::PidTaken => io::ErrorKind::AlreadyExists,
@@ -189,6 +226,7 @@ impl From<Error> for io::Error {
         match e {
             Error::Syscall { ref source, .. }
             | Error::ProcessGone { ref source, .. }
+            | Error::Exited { ref source, .. }
             | Error::SetTidPermission { ref source, .. }
             | Error::Exec { ref source, .. } => {
                 let errno = source.raw_os_error();
@@ -207,6 +245,13 @@ impl From<Error> for io::Error {
                 io::ErrorKind::Unsupported,
                 WithErrno {
                     errno: libc::ENOSYS,
+                    msg: e.to_string(),
+                },
+            ),
+            Error::NotVisible { .. } => io::Error::new(
+                io::ErrorKind::NotFound,
+                WithErrno {
+                    errno: libc::ESRCH,
                     msg: e.to_string(),
                 },
             ),
@@ -270,7 +315,9 @@ impl fmt::Display for Errno<'_> {
     }
 }
 
-/// The symbolic name of the errnos these calls can return.
+/// The symbolic name of every errno Linux defines (1..=133; 41 and 58 are unused
+/// numbers). Aliases (`EWOULDBLOCK`, `EDEADLOCK`, `ENOTSUP`) share their number with
+/// the name given here.
 pub(crate) fn errno_name(errno: i32) -> Option<&'static str> {
     Some(match errno {
         libc::EPERM => "EPERM",
@@ -278,6 +325,7 @@ pub(crate) fn errno_name(errno: i32) -> Option<&'static str> {
         libc::ESRCH => "ESRCH",
         libc::EINTR => "EINTR",
         libc::EIO => "EIO",
+        libc::ENXIO => "ENXIO",
         libc::E2BIG => "E2BIG",
         libc::ENOEXEC => "ENOEXEC",
         libc::EBADF => "EBADF",
@@ -286,8 +334,11 @@ pub(crate) fn errno_name(errno: i32) -> Option<&'static str> {
         libc::ENOMEM => "ENOMEM",
         libc::EACCES => "EACCES",
         libc::EFAULT => "EFAULT",
+        libc::ENOTBLK => "ENOTBLK",
         libc::EBUSY => "EBUSY",
         libc::EEXIST => "EEXIST",
+        libc::EXDEV => "EXDEV",
+        libc::ENODEV => "ENODEV",
         libc::ENOTDIR => "ENOTDIR",
         libc::EISDIR => "EISDIR",
         libc::EINVAL => "EINVAL",
@@ -295,13 +346,111 @@ pub(crate) fn errno_name(errno: i32) -> Option<&'static str> {
         libc::EMFILE => "EMFILE",
         libc::ENOTTY => "ENOTTY",
         libc::ETXTBSY => "ETXTBSY",
+        libc::EFBIG => "EFBIG",
         libc::ENOSPC => "ENOSPC",
-        libc::ELOOP => "ELOOP",
+        libc::ESPIPE => "ESPIPE",
+        libc::EROFS => "EROFS",
+        libc::EMLINK => "EMLINK",
+        libc::EPIPE => "EPIPE",
+        libc::EDOM => "EDOM",
+        libc::ERANGE => "ERANGE",
+        libc::EDEADLK => "EDEADLK",
         libc::ENAMETOOLONG => "ENAMETOOLONG",
+        libc::ENOLCK => "ENOLCK",
         libc::ENOSYS => "ENOSYS",
+        libc::ENOTEMPTY => "ENOTEMPTY",
+        libc::ELOOP => "ELOOP",
+        libc::ENOMSG => "ENOMSG",
+        libc::EIDRM => "EIDRM",
+        libc::ECHRNG => "ECHRNG",
+        libc::EL2NSYNC => "EL2NSYNC",
+        libc::EL3HLT => "EL3HLT",
+        libc::EL3RST => "EL3RST",
+        libc::ELNRNG => "ELNRNG",
+        libc::EUNATCH => "EUNATCH",
+        libc::ENOCSI => "ENOCSI",
+        libc::EL2HLT => "EL2HLT",
+        libc::EBADE => "EBADE",
+        libc::EBADR => "EBADR",
+        libc::EXFULL => "EXFULL",
+        libc::ENOANO => "ENOANO",
+        libc::EBADRQC => "EBADRQC",
+        libc::EBADSLT => "EBADSLT",
+        libc::EBFONT => "EBFONT",
+        libc::ENOSTR => "ENOSTR",
+        libc::ENODATA => "ENODATA",
+        libc::ETIME => "ETIME",
+        libc::ENOSR => "ENOSR",
+        libc::ENONET => "ENONET",
+        libc::ENOPKG => "ENOPKG",
+        libc::EREMOTE => "EREMOTE",
+        libc::ENOLINK => "ENOLINK",
+        libc::EADV => "EADV",
+        libc::ESRMNT => "ESRMNT",
+        libc::ECOMM => "ECOMM",
+        libc::EPROTO => "EPROTO",
+        libc::EMULTIHOP => "EMULTIHOP",
+        libc::EDOTDOT => "EDOTDOT",
+        libc::EBADMSG => "EBADMSG",
+        libc::EOVERFLOW => "EOVERFLOW",
+        libc::ENOTUNIQ => "ENOTUNIQ",
+        libc::EBADFD => "EBADFD",
+        libc::EREMCHG => "EREMCHG",
+        libc::ELIBACC => "ELIBACC",
+        libc::ELIBBAD => "ELIBBAD",
+        libc::ELIBSCN => "ELIBSCN",
+        libc::ELIBMAX => "ELIBMAX",
+        libc::ELIBEXEC => "ELIBEXEC",
+        libc::EILSEQ => "EILSEQ",
+        libc::ERESTART => "ERESTART",
+        libc::ESTRPIPE => "ESTRPIPE",
         libc::EUSERS => "EUSERS",
+        libc::ENOTSOCK => "ENOTSOCK",
+        libc::EDESTADDRREQ => "EDESTADDRREQ",
+        libc::EMSGSIZE => "EMSGSIZE",
+        libc::EPROTOTYPE => "EPROTOTYPE",
+        libc::ENOPROTOOPT => "ENOPROTOOPT",
+        libc::EPROTONOSUPPORT => "EPROTONOSUPPORT",
+        libc::ESOCKTNOSUPPORT => "ESOCKTNOSUPPORT",
         libc::EOPNOTSUPP => "EOPNOTSUPP",
+        libc::EPFNOSUPPORT => "EPFNOSUPPORT",
+        libc::EAFNOSUPPORT => "EAFNOSUPPORT",
+        libc::EADDRINUSE => "EADDRINUSE",
+        libc::EADDRNOTAVAIL => "EADDRNOTAVAIL",
+        libc::ENETDOWN => "ENETDOWN",
+        libc::ENETUNREACH => "ENETUNREACH",
+        libc::ENETRESET => "ENETRESET",
+        libc::ECONNABORTED => "ECONNABORTED",
+        libc::ECONNRESET => "ECONNRESET",
+        libc::ENOBUFS => "ENOBUFS",
+        libc::EISCONN => "EISCONN",
+        libc::ENOTCONN => "ENOTCONN",
+        libc::ESHUTDOWN => "ESHUTDOWN",
+        libc::ETOOMANYREFS => "ETOOMANYREFS",
         libc::ETIMEDOUT => "ETIMEDOUT",
+        libc::ECONNREFUSED => "ECONNREFUSED",
+        libc::EHOSTDOWN => "EHOSTDOWN",
+        libc::EHOSTUNREACH => "EHOSTUNREACH",
+        libc::EALREADY => "EALREADY",
+        libc::EINPROGRESS => "EINPROGRESS",
+        libc::ESTALE => "ESTALE",
+        libc::EUCLEAN => "EUCLEAN",
+        libc::ENOTNAM => "ENOTNAM",
+        libc::ENAVAIL => "ENAVAIL",
+        libc::EISNAM => "EISNAM",
+        libc::EREMOTEIO => "EREMOTEIO",
+        libc::EDQUOT => "EDQUOT",
+        libc::ENOMEDIUM => "ENOMEDIUM",
+        libc::EMEDIUMTYPE => "EMEDIUMTYPE",
+        libc::ECANCELED => "ECANCELED",
+        libc::ENOKEY => "ENOKEY",
+        libc::EKEYEXPIRED => "EKEYEXPIRED",
+        libc::EKEYREVOKED => "EKEYREVOKED",
+        libc::EKEYREJECTED => "EKEYREJECTED",
+        libc::EOWNERDEAD => "EOWNERDEAD",
+        libc::ENOTRECOVERABLE => "ENOTRECOVERABLE",
+        libc::ERFKILL => "ERFKILL",
+        libc::EHWPOISON => "EHWPOISON",
         _ => return None,
     })
 }
@@ -327,6 +476,187 @@ mod tests {
         let io = io::Error::from(e);
         assert_eq!(errno_of(&io), Some(libc::EINVAL));
         assert_eq!(io.kind(), io::ErrorKind::InvalidInput);
+    }
+
+    /// Every errno number Linux defines, by its libc constant, with the name the
+    /// table must give it (aliases map to the canonical name).
+    const LIBC_ERRNOS: &[(i32, &str)] = &[
+        (libc::EPERM, "EPERM"),
+        (libc::ENOENT, "ENOENT"),
+        (libc::ESRCH, "ESRCH"),
+        (libc::EINTR, "EINTR"),
+        (libc::EIO, "EIO"),
+        (libc::ENXIO, "ENXIO"),
+        (libc::E2BIG, "E2BIG"),
+        (libc::ENOEXEC, "ENOEXEC"),
+        (libc::EBADF, "EBADF"),
+        (libc::ECHILD, "ECHILD"),
+        (libc::EAGAIN, "EAGAIN"),
+        (libc::EWOULDBLOCK, "EAGAIN"),
+        (libc::ENOMEM, "ENOMEM"),
+        (libc::EACCES, "EACCES"),
+        (libc::EFAULT, "EFAULT"),
+        (libc::ENOTBLK, "ENOTBLK"),
+        (libc::EBUSY, "EBUSY"),
+        (libc::EEXIST, "EEXIST"),
+        (libc::EXDEV, "EXDEV"),
+        (libc::ENODEV, "ENODEV"),
+        (libc::ENOTDIR, "ENOTDIR"),
+        (libc::EISDIR, "EISDIR"),
+        (libc::EINVAL, "EINVAL"),
+        (libc::ENFILE, "ENFILE"),
+        (libc::EMFILE, "EMFILE"),
+        (libc::ENOTTY, "ENOTTY"),
+        (libc::ETXTBSY, "ETXTBSY"),
+        (libc::EFBIG, "EFBIG"),
+        (libc::ENOSPC, "ENOSPC"),
+        (libc::ESPIPE, "ESPIPE"),
+        (libc::EROFS, "EROFS"),
+        (libc::EMLINK, "EMLINK"),
+        (libc::EPIPE, "EPIPE"),
+        (libc::EDOM, "EDOM"),
+        (libc::ERANGE, "ERANGE"),
+        (libc::EDEADLK, "EDEADLK"),
+        (libc::EDEADLOCK, "EDEADLK"),
+        (libc::ENAMETOOLONG, "ENAMETOOLONG"),
+        (libc::ENOLCK, "ENOLCK"),
+        (libc::ENOSYS, "ENOSYS"),
+        (libc::ENOTEMPTY, "ENOTEMPTY"),
+        (libc::ELOOP, "ELOOP"),
+        (libc::ENOMSG, "ENOMSG"),
+        (libc::EIDRM, "EIDRM"),
+        (libc::ECHRNG, "ECHRNG"),
+        (libc::EL2NSYNC, "EL2NSYNC"),
+        (libc::EL3HLT, "EL3HLT"),
+        (libc::EL3RST, "EL3RST"),
+        (libc::ELNRNG, "ELNRNG"),
+        (libc::EUNATCH, "EUNATCH"),
+        (libc::ENOCSI, "ENOCSI"),
+        (libc::EL2HLT, "EL2HLT"),
+        (libc::EBADE, "EBADE"),
+        (libc::EBADR, "EBADR"),
+        (libc::EXFULL, "EXFULL"),
+        (libc::ENOANO, "ENOANO"),
+        (libc::EBADRQC, "EBADRQC"),
+        (libc::EBADSLT, "EBADSLT"),
+        (libc::EBFONT, "EBFONT"),
+        (libc::ENOSTR, "ENOSTR"),
+        (libc::ENODATA, "ENODATA"),
+        (libc::ETIME, "ETIME"),
+        (libc::ENOSR, "ENOSR"),
+        (libc::ENONET, "ENONET"),
+        (libc::ENOPKG, "ENOPKG"),
+        (libc::EREMOTE, "EREMOTE"),
+        (libc::ENOLINK, "ENOLINK"),
+        (libc::EADV, "EADV"),
+        (libc::ESRMNT, "ESRMNT"),
+        (libc::ECOMM, "ECOMM"),
+        (libc::EPROTO, "EPROTO"),
+        (libc::EMULTIHOP, "EMULTIHOP"),
+        (libc::EDOTDOT, "EDOTDOT"),
+        (libc::EBADMSG, "EBADMSG"),
+        (libc::EOVERFLOW, "EOVERFLOW"),
+        (libc::ENOTUNIQ, "ENOTUNIQ"),
+        (libc::EBADFD, "EBADFD"),
+        (libc::EREMCHG, "EREMCHG"),
+        (libc::ELIBACC, "ELIBACC"),
+        (libc::ELIBBAD, "ELIBBAD"),
+        (libc::ELIBSCN, "ELIBSCN"),
+        (libc::ELIBMAX, "ELIBMAX"),
+        (libc::ELIBEXEC, "ELIBEXEC"),
+        (libc::EILSEQ, "EILSEQ"),
+        (libc::ERESTART, "ERESTART"),
+        (libc::ESTRPIPE, "ESTRPIPE"),
+        (libc::EUSERS, "EUSERS"),
+        (libc::ENOTSOCK, "ENOTSOCK"),
+        (libc::EDESTADDRREQ, "EDESTADDRREQ"),
+        (libc::EMSGSIZE, "EMSGSIZE"),
+        (libc::EPROTOTYPE, "EPROTOTYPE"),
+        (libc::ENOPROTOOPT, "ENOPROTOOPT"),
+        (libc::EPROTONOSUPPORT, "EPROTONOSUPPORT"),
+        (libc::ESOCKTNOSUPPORT, "ESOCKTNOSUPPORT"),
+        (libc::EOPNOTSUPP, "EOPNOTSUPP"),
+        (libc::ENOTSUP, "EOPNOTSUPP"),
+        (libc::EPFNOSUPPORT, "EPFNOSUPPORT"),
+        (libc::EAFNOSUPPORT, "EAFNOSUPPORT"),
+        (libc::EADDRINUSE, "EADDRINUSE"),
+        (libc::EADDRNOTAVAIL, "EADDRNOTAVAIL"),
+        (libc::ENETDOWN, "ENETDOWN"),
+        (libc::ENETUNREACH, "ENETUNREACH"),
+        (libc::ENETRESET, "ENETRESET"),
+        (libc::ECONNABORTED, "ECONNABORTED"),
+        (libc::ECONNRESET, "ECONNRESET"),
+        (libc::ENOBUFS, "ENOBUFS"),
+        (libc::EISCONN, "EISCONN"),
+        (libc::ENOTCONN, "ENOTCONN"),
+        (libc::ESHUTDOWN, "ESHUTDOWN"),
+        (libc::ETOOMANYREFS, "ETOOMANYREFS"),
+        (libc::ETIMEDOUT, "ETIMEDOUT"),
+        (libc::ECONNREFUSED, "ECONNREFUSED"),
+        (libc::EHOSTDOWN, "EHOSTDOWN"),
+        (libc::EHOSTUNREACH, "EHOSTUNREACH"),
+        (libc::EALREADY, "EALREADY"),
+        (libc::EINPROGRESS, "EINPROGRESS"),
+        (libc::ESTALE, "ESTALE"),
+        (libc::EUCLEAN, "EUCLEAN"),
+        (libc::ENOTNAM, "ENOTNAM"),
+        (libc::ENAVAIL, "ENAVAIL"),
+        (libc::EISNAM, "EISNAM"),
+        (libc::EREMOTEIO, "EREMOTEIO"),
+        (libc::EDQUOT, "EDQUOT"),
+        (libc::ENOMEDIUM, "ENOMEDIUM"),
+        (libc::EMEDIUMTYPE, "EMEDIUMTYPE"),
+        (libc::ECANCELED, "ECANCELED"),
+        (libc::ENOKEY, "ENOKEY"),
+        (libc::EKEYEXPIRED, "EKEYEXPIRED"),
+        (libc::EKEYREVOKED, "EKEYREVOKED"),
+        (libc::EKEYREJECTED, "EKEYREJECTED"),
+        (libc::EOWNERDEAD, "EOWNERDEAD"),
+        (libc::ENOTRECOVERABLE, "ENOTRECOVERABLE"),
+        (libc::ERFKILL, "ERFKILL"),
+        (libc::EHWPOISON, "EHWPOISON"),
+    ];
+
+    #[test]
+    fn errno_names_cover_every_linux_errno() {
+        for &(errno, name) in LIBC_ERRNOS {
+            assert_eq!(errno_name(errno), Some(name), "errno {errno}");
+        }
+        // Every number in 1..=133 that libc defines has a name, and only those.
+        for n in 1..=133 {
+            let defined = LIBC_ERRNOS.iter().any(|&(e, _)| e == n);
+            assert_eq!(errno_name(n).is_some(), defined, "errno {n}");
+        }
+        // 41 and 58 are the only unused numbers in the range (EDEADLOCK is EDEADLK here).
+        let unused: Vec<i32> = (1..=133).filter(|n| errno_name(*n).is_none()).collect();
+        assert_eq!(unused, [41, 58]);
+        assert_eq!(errno_name(0), None);
+        assert_eq!(errno_name(134), None);
+    }
+
+    #[test]
+    fn eremote_is_named_in_the_error_text() {
+        let e = Error::from_errno(libc::EREMOTE, || "f(1)".into(), "f", "1.0");
+        assert_eq!(e.to_string(), "f(1): Object is remote (EREMOTE)");
+        let e = Error::from_errno(41, || "f(1)".into(), "f", "1.0");
+        assert!(e.to_string().ends_with("(errno 41)"), "{e}");
+    }
+
+    #[test]
+    fn zombie_and_invisible_errors_are_their_own_kinds() {
+        let z = Error::Exited {
+            call: "ioctl(fd 3, PIDFD_GET_NET_NAMESPACE, 0)".into(),
+            source: io::Error::from_raw_os_error(libc::ESRCH),
+        };
+        assert_eq!(z.kind(), ErrorKind::Exited);
+        assert!(z.is_exited() && !z.is_process_gone());
+        assert!(z.to_string().contains("not reaped yet"), "{z}");
+        let v = Error::NotVisible {
+            what: "pid of pidfd (fd 3)".into(),
+        };
+        assert_eq!(v.kind(), ErrorKind::NotVisible);
+        assert!(!v.is_exited());
+        assert_eq!(errno_of(&io::Error::from(v)), Some(libc::ESRCH));
     }
 
     #[test]

@@ -178,7 +178,7 @@ impl PidFd {
                     min_kernel: "6.13",
                 })
             }
-            Err(e) => Err(Error::from_errno(
+            Err(e) => Err(self.error(
                 e,
                 || {
                     format!(
@@ -199,28 +199,30 @@ impl PidFd {
 
     /// The process's pid as seen from the caller's pid namespace, correct even when
     /// the process lives in a nested pid namespace or `/proc` belongs to another pid
-    /// namespace.
+    /// namespace. A zombie (exited, not yet reaped) still has its pid.
     ///
-    /// Uses `PIDFD_GET_INFO` (Linux 6.13); on older kernels falls back to
-    /// [`PidFd::pid_from_fdinfo`].
+    /// Uses `PIDFD_GET_INFO` (Linux 6.13); on older kernels, or when the kernel
+    /// refuses the ioctl for a live process whose parent it cannot show, falls back
+    /// to [`PidFd::pid_from_fdinfo`].
     ///
     /// # Errors
     ///
     /// [`Error::ProcessGone`] once the process has been reaped (its pid may already
-    /// belong to another process), `InvalidArgument` if it is not visible in the
-    /// caller's pid namespace.
+    /// belong to another process), [`Error::NotVisible`] if it is alive but not
+    /// visible in the caller's pid namespace.
     pub fn pid(&self) -> Result<Pid> {
         if GET_INFO_SUPPORT.load(Ordering::Relaxed) != 2 {
             match self.info_with(InfoMask::PID) {
                 Ok(info) => {
-                    return info.pid.ok_or_else(|| {
-                        Error::invalid(
-                            format!("pidfd (fd {})", self.as_fd_raw()),
-                            "the process is not visible in the caller's pid namespace",
-                        )
+                    return info.pid.ok_or_else(|| Error::NotVisible {
+                        what: format!("pid of pidfd (fd {})", self.as_fd_raw()),
                     });
                 }
                 Err(Error::Unsupported { .. }) => {}
+                // ESRCH for a process that exists and is visible: the kernel also
+                // refuses when the parent is outside our pid namespace.
+                Err(Error::Syscall { ref source, .. })
+                    if source.raw_os_error() == Some(libc::ESRCH) => {}
                 Err(e) => return Err(e),
             }
         }
@@ -232,44 +234,45 @@ impl PidFd {
     /// namespace of the `/proc` mount and each nested one; the caller's own `NSpid:`
     /// in `/proc/self/status` tells which of those levels is the caller's.
     ///
+    /// The kernel writes `Pid: -1` once the process is reaped and `Pid: 0` while it
+    /// is alive but outside the `/proc` mount's pid namespace.
+    ///
     /// # Errors
     ///
-    /// [`Error::ProcessGone`] if the process has been reaped (fdinfo shows `Pid: -1`),
-    /// `Syscall` if `/proc` cannot be read.
+    /// [`Error::ProcessGone`] if the process has been reaped (`Pid: -1`),
+    /// [`Error::NotVisible`] if it is alive but not visible (`Pid: 0`, or no pid at
+    /// the caller's level), `Syscall` if `/proc` cannot be read.
     pub fn pid_from_fdinfo(&self) -> Result<Pid> {
         let fd = self.as_fd_raw();
         let path = format!("/proc/self/fdinfo/{fd}");
         let fdinfo = read_proc(&path)?;
         let status = read_proc("/proc/self/status")?;
-        let gone = || Error::ProcessGone {
-            call: format!("reading {path}"),
-            source: std::io::Error::from_raw_os_error(libc::ESRCH),
+        let Some(first) = field_list(&fdinfo, "Pid:").and_then(|v| v.first().copied()) else {
+            return Err(Error::invalid(
+                format!("fd {fd}"),
+                "it is not a pidfd (no Pid: line in its fdinfo)",
+            ));
         };
-        let target = match field_list(&fdinfo, "NSpid:") {
-            Some(v) => v,
-            None => match field_list(&fdinfo, "Pid:") {
-                Some(v) if v.first().is_some_and(|p| *p > 0) => v,
-                Some(_) => return Err(gone()),
-                None => {
-                    return Err(Error::invalid(
-                        format!("fd {fd}"),
-                        "it is not a pidfd (no Pid: line in its fdinfo)",
-                    ));
-                }
-            },
+        let not_visible = || Error::NotVisible {
+            what: format!("pid of pidfd (fd {fd}) from {path}"),
         };
-        if target.first().is_some_and(|p| *p <= 0) {
-            return Err(gone());
+        match first {
+            -1 => {
+                return Err(Error::ProcessGone {
+                    call: format!("reading {path} (Pid: -1)"),
+                    source: std::io::Error::from_raw_os_error(libc::ESRCH),
+                });
+            }
+            0 => return Err(not_visible()),
+            _ => {}
         }
+        let target = field_list(&fdinfo, "NSpid:").unwrap_or_else(|| vec![first]);
         // Our own depth below the /proc mount's pid namespace.
         let own_depth = field_list(&status, "NSpid:").map_or(1, |v| v.len());
-        match target.get(own_depth - 1).and_then(|p| Pid::from_raw(*p)) {
-            Some(pid) => Ok(pid),
-            None => Err(Error::invalid(
-                format!("pidfd (fd {fd})"),
-                "the process is not visible in the caller's pid namespace",
-            )),
-        }
+        target
+            .get(own_depth - 1)
+            .and_then(|p| Pid::from_raw(*p))
+            .ok_or_else(not_visible)
     }
 }
 

@@ -119,7 +119,7 @@ impl PidFd {
                         min_kernel: "6.11",
                     }
                 } else {
-                    Error::from_errno(
+                    self.error(
                         e,
                         || format!("ioctl(fd {}, {}, 0)", self.as_fd_raw(), kind.c_name()),
                         "PIDFD_GET_*_NAMESPACE ioctls",

@@ -113,6 +113,45 @@ impl PidFd {
         self.fd.as_raw_fd()
     }
 
+    /// The error for a call on this pidfd that failed with `errno`. `ESRCH` means
+    /// several things, told apart by asking the kernel once more (error path only):
+    /// the null signal fails with `ESRCH` once the process is reaped
+    /// ([`Error::ProcessGone`]) and with `EINVAL` when it is outside the caller's pid
+    /// namespace ([`Error::NotVisible`]); otherwise the process still exists, and a
+    /// readable pidfd says it has exited, not yet reaped ([`Error::Exited`]).
+    /// `EREMOTE` (`PIDFD_GET_INFO` on newer kernels) says directly that the process
+    /// is outside the caller's pid namespace.
+    pub(crate) fn error(
+        &self,
+        errno: i32,
+        call: impl FnOnce() -> String,
+        feature: &'static str,
+        min_kernel: &'static str,
+    ) -> Error {
+        if errno == libc::EREMOTE {
+            return Error::NotVisible { what: call() };
+        }
+        if errno != libc::ESRCH {
+            return Error::from_errno(errno, call, feature, min_kernel);
+        }
+        let source = std::io::Error::from_raw_os_error(errno);
+        match sys::pidfd_send_signal(self.fd.as_fd(), 0, 0) {
+            Err(libc::ESRCH) => Error::ProcessGone {
+                call: call(),
+                source,
+            },
+            Err(libc::EINVAL) => Error::NotVisible { what: call() },
+            _ if self.poll_exit(Some(Duration::ZERO)).unwrap_or(false) => Error::Exited {
+                call: call(),
+                source,
+            },
+            _ => Error::Syscall {
+                call: call(),
+                source,
+            },
+        }
+    }
+
     pub(crate) fn as_fd_raw(&self) -> RawFd {
         self.fd.as_raw_fd()
     }
@@ -148,7 +187,7 @@ impl PidFd {
     pub fn send_signal_to(&self, sig: Signal, target: SignalTarget) -> Result<()> {
         match sys::pidfd_send_signal(self.fd.as_fd(), sig.as_raw(), target.bits()) {
             Ok(()) => Ok(()),
-            Err(e) => Err(Error::from_errno(
+            Err(e) => Err(self.error(
                 e,
                 || {
                     format!(
@@ -305,7 +344,7 @@ impl PidFd {
             rustix::process::PidfdGetfdFlags::empty(),
         )
         .map_err(|e| {
-            Error::from_errno(
+            self.error(
                 e.raw_os_error(),
                 || format!("pidfd_getfd(fd {}, {targetfd}, 0)", self.raw()),
                 "pidfd_getfd",

@@ -8,7 +8,7 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 use crate::PidFd;
 use crate::clone::{CloneArgs, CloneResult};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::info::RawPidfdInfo;
 use crate::types::{Namespaces, Pid};
 
@@ -94,7 +94,9 @@ impl PidFd {
     ///
     /// # Errors
     ///
-    /// [`Error::ProcessGone`] if the process has exited, `EINVAL` for an empty set,
+    /// [`Error::ProcessGone`](crate::Error::ProcessGone) once the process is reaped,
+    /// [`Error::Exited`](crate::Error::Exited) while it is a zombie, `EINVAL` for an
+    /// empty set,
     /// `EPERM` without `CAP_SYS_ADMIN` over the target namespaces.
     ///
     /// # References
@@ -107,7 +109,7 @@ impl PidFd {
             return Ok(());
         }
         let e = errno();
-        Err(Error::from_errno(
+        Err(self.error(
             e,
             || {
                 format!(
@@ -397,7 +399,7 @@ impl CloneArgs<'_> {
     ///
     /// # Errors
     ///
-    /// Everything [`CloneArgs::spawn`] reports except [`Error::Exec`].
+    /// Everything [`CloneArgs::spawn`] reports except [`Error::Exec`](crate::Error::Exec).
     ///
     /// # References
     /// - [clone3(2)](https://man7.org/linux/man-pages/man2/clone3.2.html)

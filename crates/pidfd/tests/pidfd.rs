@@ -554,3 +554,206 @@ fn waiting_on_a_process_that_is_not_our_child_is_echild() {
     // But its exit can still be polled for: it is alive.
     assert!(!p.poll_exit(Some(Duration::ZERO)).unwrap());
 }
+
+/// The `Pid:` and `NSpid:` lines of the pidfd's fdinfo, as read now.
+fn fdinfo_pid_lines(pidfd: &PidFd) -> (String, String) {
+    let s = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", pidfd.as_raw_fd())).unwrap();
+    let get = |k: &str| {
+        s.lines()
+            .find_map(|l| l.strip_prefix(k))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    (get("Pid:"), get("NSpid:"))
+}
+
+fn zombie_then_reaped() {
+    let mut child = sleeper();
+    let pid = child.pid();
+    child.send_signal(Signal::KILL).unwrap();
+    assert!(
+        child
+            .pidfd()
+            .poll_exit(Some(Duration::from_secs(10)))
+            .unwrap()
+    );
+    let pidfd = child.pidfd();
+    // A zombie: it holds its pid, takes signals, but its namespaces and fds are gone.
+    assert_eq!(fdinfo_pid_lines(pidfd).0, pid.to_string());
+    assert!(pidfd.is_alive().unwrap());
+    assert_eq!(pidfd.pid().unwrap(), pid);
+    assert_eq!(pidfd.pid_from_fdinfo().unwrap(), pid);
+    let err = pidfd.namespace(NamespaceType::Net).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Exited, "{err}");
+    assert!(err.is_exited() && !err.is_process_gone(), "{err}");
+    assert_eq!(err.raw_os_error(), Some(libc::ESRCH));
+    assert!(
+        err.to_string().contains("exited but is not reaped yet"),
+        "{err}"
+    );
+    let err = pidfd.get_fd(0).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Exited, "{err}");
+    // SAFETY: the caller runs this in a forked single-threaded child; the call fails.
+    let err = unsafe { pidfd.setns(Namespaces::UTS) }.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Exited, "{err}");
+
+    // Reaped: fdinfo shows Pid: -1 and everything is "gone".
+    child.wait().unwrap();
+    let pidfd = child.pidfd();
+    assert_eq!(fdinfo_pid_lines(pidfd), ("-1".into(), "-1".into()));
+    assert!(!pidfd.is_alive().unwrap());
+    for err in [
+        pidfd.pid().unwrap_err(),
+        pidfd.pid_from_fdinfo().unwrap_err(),
+        pidfd.namespace(NamespaceType::Net).unwrap_err(),
+        pidfd.get_fd(0).unwrap_err(),
+    ] {
+        assert!(err.is_process_gone(), "{err}");
+        assert!(err.to_string().contains("exited and reaped"), "{err}");
+    }
+}
+
+#[test]
+fn a_zombie_is_exited_not_reaped() {
+    require!(
+        Feature::PidfdNamespaces,
+        Feature::PidfdGetfd,
+        Feature::Clone3
+    );
+    Fork::new().run(zombie_then_reaped);
+}
+
+#[test]
+fn a_zombie_is_exited_not_reaped_unprivileged() {
+    require!(
+        Feature::Root,
+        Feature::PidfdNamespaces,
+        Feature::PidfdGetfd,
+        Feature::Clone3
+    );
+    Fork::new().unprivileged().run(zombie_then_reaped);
+}
+
+/// What a process in a new pid namespace sees of a pidfd for a process outside it,
+/// as a list of failed checks (empty when all hold).
+fn outside_process_seen_from_inside(fork: Fork) -> Vec<String> {
+    fork.run(|| {
+        let mut outside = sleeper();
+        let fd = outside.pidfd().as_raw_fd();
+        let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
+        // SAFETY: this forked test child is single-threaded, so the new process may
+        // allocate; it never unwinds (every check is a value) and ends with _exit.
+        match unsafe {
+            CloneArgs::new()
+                .flags(linception_pidfd::CloneFlags::NEWPID | linception_pidfd::CloneFlags::NEWNS)
+                .fork()
+        }
+        .unwrap()
+        {
+            linception_pidfd::CloneResult::Child => {
+                let failures = std::panic::catch_unwind(|| inside_checks(fd))
+                    .unwrap_or_else(|_| vec!["a check panicked".into()]);
+                let mut f = std::fs::File::from(w);
+                let _ = f.write_all(failures.join("\n").as_bytes());
+                drop(f);
+                // SAFETY: ends the new process without running the parent's handlers.
+                unsafe { libc::_exit(0) }
+            }
+            linception_pidfd::CloneResult::Parent { pidfd, .. } => {
+                drop(w);
+                let mut out = String::new();
+                std::fs::File::from(r).read_to_string(&mut out).unwrap();
+                assert_eq!(pidfd.wait().unwrap(), ExitStatus::Exited(0));
+                outside.kill().unwrap();
+                outside.wait().unwrap();
+                out.lines().map(String::from).collect()
+            }
+        }
+    })
+}
+
+/// Runs as pid 1 of a new pid namespace (and mount namespace) holding the inherited
+/// pidfd `fd` of a process outside.
+fn inside_checks(fd: i32) -> Vec<String> {
+    use std::os::fd::BorrowedFd;
+    let mut bad = Vec::new();
+    // SAFETY: `fd` is inherited from the parent and stays open in this process.
+    let pidfd = PidFd::from(
+        unsafe { BorrowedFd::borrow_raw(fd) }
+            .try_clone_to_owned()
+            .unwrap(),
+    );
+    let not_visible = |what: &str, r: Result<Pid, Error>, bad: &mut Vec<String>| match r {
+        Err(e) if e.kind() == ErrorKind::NotVisible => {}
+        other => bad.push(format!("{what}: {other:?}")),
+    };
+    // With the host's /proc still mounted: no pid at our level.
+    not_visible(
+        "pid_from_fdinfo (host /proc)",
+        pidfd.pid_from_fdinfo(),
+        &mut bad,
+    );
+    not_visible("pid()", pidfd.pid(), &mut bad);
+    match pidfd.info() {
+        Err(e) if e.kind() == ErrorKind::NotVisible => {}
+        other => bad.push(format!("info(): {other:?}")),
+    }
+    // Our own /proc: the kernel writes Pid: 0 for a process outside its namespace.
+    let private = c"/";
+    // SAFETY: NUL-terminated paths; this process is alone in a new mount namespace,
+    // made private first so that nothing propagates out of it.
+    let mounted = unsafe {
+        libc::mount(
+            std::ptr::null(),
+            private.as_ptr(),
+            std::ptr::null(),
+            libc::MS_REC | libc::MS_PRIVATE,
+            std::ptr::null(),
+        ) == 0
+            && libc::mount(
+                c"proc".as_ptr(),
+                c"/proc".as_ptr(),
+                c"proc".as_ptr(),
+                libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+                std::ptr::null(),
+            ) == 0
+    };
+    if !mounted {
+        bad.push(format!("mount proc: {}", std::io::Error::last_os_error()));
+        return bad;
+    }
+    let (pid_line, nspid_line) = fdinfo_pid_lines(&pidfd);
+    if (pid_line.as_str(), nspid_line.as_str()) != ("0", "0") {
+        bad.push(format!(
+            "fdinfo Pid: {pid_line:?} NSpid: {nspid_line:?}, expected 0 and 0"
+        ));
+    }
+    not_visible(
+        "pid_from_fdinfo (own /proc)",
+        pidfd.pid_from_fdinfo(),
+        &mut bad,
+    );
+    match pidfd.pid_from_fdinfo() {
+        Err(e) if e.to_string().contains("alive but not visible") => {}
+        other => bad.push(format!("message: {other:?}")),
+    }
+    // It is alive: not "gone", not "exited".
+    if pidfd.pid().is_err_and(|e| e.is_exited()) {
+        bad.push("pid() says exited".into());
+    }
+    bad
+}
+
+#[test]
+fn an_outside_process_is_not_visible_from_a_child_pid_namespace() {
+    require!(Feature::Root, Feature::PidfdInfo, Feature::Clone3);
+    let bad = outside_process_seen_from_inside(Fork::new());
+    assert!(bad.is_empty(), "{bad:#?}");
+}
+
+#[test]
+fn an_outside_process_is_not_visible_from_a_child_pid_namespace_rootless() {
+    require!(Feature::UserNs, Feature::PidfdInfo, Feature::Clone3);
+    let bad = outside_process_seen_from_inside(Fork::new().rootless());
+    assert!(bad.is_empty(), "{bad:#?}");
+}
