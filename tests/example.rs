@@ -1,9 +1,12 @@
 //! The README's main job: `examples/container.rs`, run as root and as an
 //! unprivileged user.
 
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
 
 use linception_testkit::{Feature, NOBODY, require};
 
@@ -14,12 +17,65 @@ fn example() -> PathBuf {
     dir.join("examples").join("container")
 }
 
-fn run_demo(uid: Option<u32>) -> (String, String) {
-    let mut cmd = Command::new(example());
-    if let Some(id) = uid {
-        cmd.uid(id).gid(id); // std also clears the supplementary groups
+/// A copy of the example that any user can run, in a fresh directory of its own
+/// under the temporary directory, removed on drop. The build tree may sit where
+/// other users cannot enter (a clone in a 0700 home or `mktemp -d`), so a test that
+/// runs the example as another user runs this copy.
+struct SharedCopy {
+    dir: PathBuf,
+    exe: PathBuf,
+}
+
+impl SharedCopy {
+    fn new() -> Self {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "linception-example-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
+        let copy = SharedCopy {
+            exe: dir.join("container"),
+            dir,
+        };
+        let everyone = std::fs::Permissions::from_mode(0o755);
+        std::fs::set_permissions(&copy.dir, everyone.clone()).unwrap();
+        std::fs::copy(example(), &copy.exe).expect("copy the example");
+        std::fs::set_permissions(&copy.exe, everyone).unwrap();
+        copy
     }
-    let out = cmd.output().expect("run the example");
+}
+
+impl Drop for SharedCopy {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Runs `cmd`, retrying while the kernel says ETXTBSY: a process forked by another
+/// test thread may briefly hold the write fd of a copy just made.
+fn output_of(cmd: &mut Command) -> Output {
+    for _ in 0..100 {
+        match cmd.output() {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => {
+                std::thread::sleep(Duration::from_millis(10))
+            }
+            other => return other.expect("run the example"),
+        }
+    }
+    panic!("the example stayed busy (ETXTBSY)");
+}
+
+fn run_demo(uid: Option<u32>) -> (String, String) {
+    let out = match uid {
+        None => output_of(&mut Command::new(example())),
+        Some(id) => {
+            let copy = SharedCopy::new();
+            // std also clears the supplementary groups.
+            output_of(Command::new(&copy.exe).uid(id).gid(id))
+        }
+    };
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "{:?}\n{stdout}\n{stderr}", out.status);

@@ -9,8 +9,24 @@ use std::time::{Duration, Instant};
 
 use crate::wire::Wire;
 
-/// The uid and gid that [`Fork::unprivileged`] drops to ("nobody").
+/// The uid and gid that [`Fork::unprivileged`] drops to from root ("nobody").
 pub const NOBODY: u32 = 65534;
+
+/// The uid and gid a [`Fork::unprivileged`] child runs as: [`NOBODY`] when the test
+/// process is root, else the process's own effective ids (it is unprivileged already
+/// and stays as it is). [`Fork::rootless`] maps root of its user namespace to these.
+pub fn unprivileged_ids() -> (u32, u32) {
+    // SAFETY: geteuid/getegid cannot fail.
+    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    if uid == 0 {
+        (NOBODY, NOBODY)
+    } else {
+        (uid, gid)
+    }
+}
+
+/// How much of a child's captured stderr is kept for the failure message.
+const STDERR_LIMIT: usize = 64 * 1024;
 
 #[derive(Clone, Copy, Debug)]
 enum Step {
@@ -29,11 +45,16 @@ enum Step {
 /// The child is a copy of a possibly multithreaded test process with one thread;
 /// it may allocate (glibc's fork resets the allocator's locks) but should not rely
 /// on locks that other test threads could have held.
+///
+/// The steps work from an unprivileged start too (a test suite run by an ordinary
+/// user): [`unprivileged`](Fork::unprivileged) then keeps the caller's ids and
+/// [`rootless`](Fork::rootless) maps root to them; see [`unprivileged_ids`].
 #[derive(Clone, Debug)]
 #[must_use]
 pub struct Fork {
     steps: Vec<Step>,
     timeout: Duration,
+    capture_stderr: bool,
 }
 
 impl Default for Fork {
@@ -77,12 +98,15 @@ impl Fork {
         Fork {
             steps: Vec::new(),
             timeout: Duration::from_secs(60),
+            capture_stderr: false,
         }
     }
 
-    /// Drops to uid/gid [`NOBODY`] with no supplementary groups (and keeps the child
-    /// dumpable, so it can still write its own `/proc/self` files). The parent must
-    /// be root.
+    /// Runs the child unprivileged. From root it drops to uid/gid [`NOBODY`] with no
+    /// supplementary groups (and keeps the child dumpable, so it can still write its
+    /// own `/proc/self` files). From an unprivileged start (euid not 0) the child is
+    /// unprivileged already and stays as it is: same uid, gid and groups, which only
+    /// a privileged process could change. [`unprivileged_ids`] says which ids result.
     pub fn unprivileged(mut self) -> Self {
         self.steps.push(Step::DropPrivileges);
         self
@@ -104,8 +128,9 @@ impl Fork {
         self
     }
 
-    /// Rootless: drop to [`NOBODY`], then a new user namespace in which the child is
-    /// root, mapped to 65534 outside.
+    /// Rootless: [`unprivileged`](Fork::unprivileged), then a new user namespace in
+    /// which the child is root, mapped to the unprivileged ids outside ([`NOBODY`]
+    /// when the test process is root, else the caller's own ids).
     pub fn rootless(self) -> Self {
         self.unprivileged().unshare(libc::CLONE_NEWUSER).map_root()
     }
@@ -116,18 +141,27 @@ impl Fork {
         self
     }
 
+    /// Captures what the child (and every program it starts) writes to fd 2,
+    /// instead of letting it reach the test's output: a passing test stays quiet
+    /// when it provokes an expected failure (`Permission denied` from a shell), and
+    /// when the test fails the text is attached to the failure message.
+    ///
+    /// fd 2 of the child becomes a pipe before the first setup step. What arrives
+    /// after the child exits (from a grandchild still holding the pipe) is not
+    /// waited for; at most 64 KiB are kept.
+    pub fn capture_stderr(mut self) -> Self {
+        self.capture_stderr = true;
+        self
+    }
+
     /// Forks, runs the setup steps and `f` in the child, and returns `f`'s result.
     ///
     /// # Panics
     /// When the child panics, fails a setup step, dies, or times out.
     pub fn run<T: Wire>(self, f: impl FnOnce() -> T) -> T {
         install_panic_hook();
-        let mut fds = [0; 2];
-        // SAFETY: `fds` is a valid array of two c_ints for pipe2 to fill.
-        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-            panic!("testkit: pipe2: {}", io::Error::last_os_error());
-        }
-        let [read_fd, write_fd] = fds;
+        let [read_fd, write_fd] = pipe();
+        let stderr_pipe = self.capture_stderr.then(pipe);
         // SAFETY: the child only runs the closure and then _exits; see the type's docs.
         let pid = unsafe { libc::fork() };
         if pid < 0 {
@@ -136,14 +170,30 @@ impl Fork {
         if pid == 0 {
             // SAFETY: read_fd is our copy of the pipe's read end.
             unsafe { libc::close(read_fd) };
+            if let Some([err_read, err_write]) = stderr_pipe {
+                // SAFETY: both fds are this child's copies of the stderr pipe; dup2
+                // makes fd 2 its write end (without CLOEXEC, so programs the child
+                // starts write there too).
+                unsafe {
+                    libc::close(err_read);
+                    libc::dup2(err_write, 2);
+                    libc::close(err_write);
+                }
+            }
             let message = child_main(&self.steps, f);
             write_all(write_fd, &message);
             // SAFETY: _exit ends the child without running the parent's destructors.
             unsafe { libc::_exit(0) };
         }
+        let err_fd = stderr_pipe.map(|[err_read, err_write]| {
+            // SAFETY: the parent's copy of the write end is no longer needed.
+            unsafe { libc::close(err_write) };
+            err_read
+        });
         // SAFETY: write_fd is the parent's copy of the write end, no longer needed.
         unsafe { libc::close(write_fd) };
-        let (message, timed_out) = read_until_eof(read_fd, self.timeout);
+        let mut stderr = Vec::new();
+        let (message, timed_out) = read_until_eof(read_fd, err_fd, &mut stderr, self.timeout);
         // SAFETY: read_fd is open and owned here.
         unsafe { libc::close(read_fd) };
         if timed_out {
@@ -151,17 +201,59 @@ impl Fork {
             unsafe { libc::kill(pid, libc::SIGKILL) };
         }
         let status = reap(pid);
-        if timed_out {
-            panic!("testkit: child {pid} timed out after {:?}", self.timeout);
+        if let Some(err_fd) = err_fd {
+            // What the child wrote before it exited is in the pipe by now.
+            drain_ready(err_fd, &mut stderr);
+            // SAFETY: err_fd is the parent's read end, open and owned here.
+            unsafe { libc::close(err_fd) };
         }
-        decode_outcome(pid, &message, status)
+        let stderr = StderrText(stderr);
+        if timed_out {
+            panic!(
+                "testkit: child {pid} timed out after {:?}{stderr}",
+                self.timeout
+            );
+        }
+        decode_outcome(pid, &message, status, &stderr)
     }
 }
 
-fn decode_outcome<T: Wire>(pid: libc::pid_t, message: &[u8], status: libc::c_int) -> T {
+/// A child's captured stderr, displayed as a section to append to a failure message
+/// (nothing when empty).
+struct StderrText(Vec<u8>);
+
+impl std::fmt::Display for StderrText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.is_empty() {
+            return Ok(());
+        }
+        let text = String::from_utf8_lossy(&self.0);
+        write!(f, "\n--- the child's stderr ---\n{}", text.trim_end())?;
+        if self.0.len() >= STDERR_LIMIT {
+            write!(f, "\n[... cut at {STDERR_LIMIT} bytes]")?;
+        }
+        Ok(())
+    }
+}
+
+fn pipe() -> [libc::c_int; 2] {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` is a valid array of two c_ints for pipe2 to fill.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        panic!("testkit: pipe2: {}", io::Error::last_os_error());
+    }
+    fds
+}
+
+fn decode_outcome<T: Wire>(
+    pid: libc::pid_t,
+    message: &[u8],
+    status: libc::c_int,
+    stderr: &StderrText,
+) -> T {
     let Some((&tag, mut body)) = message.split_first() else {
         panic!(
-            "testkit: child {pid} sent no result ({})",
+            "testkit: child {pid} sent no result ({}){stderr}",
             describe_status(status)
         );
     };
@@ -171,13 +263,13 @@ fn decode_outcome<T: Wire>(pid: libc::pid_t, message: &[u8], status: libc::c_int
         {
             return value;
         }
-        panic!("testkit: child {pid} sent a malformed result");
+        panic!("testkit: child {pid} sent a malformed result{stderr}");
     }
     let text = String::decode(&mut body).unwrap_or_else(|| "<unreadable message>".into());
     if tag == Outcome::Setup as u8 {
-        panic!("testkit: child setup failed: {text}");
+        panic!("testkit: child setup failed: {text}{stderr}");
     }
-    panic!("child {pid} panicked: {text}");
+    panic!("child {pid} panicked: {text}{stderr}");
 }
 
 fn child_main<T: Wire>(steps: &[Step], f: impl FnOnce() -> T) -> Vec<u8> {
@@ -259,6 +351,11 @@ fn run_steps(steps: &[Step]) -> Result<(), String> {
 }
 
 fn drop_privileges() -> Result<(), String> {
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        // Unprivileged already: the ids and groups stay as they are.
+        return Ok(());
+    }
     // SAFETY: plain credential syscalls on the current (single-threaded) process.
     unsafe {
         check("setgroups([])", libc::setgroups(0, std::ptr::null()))?;
@@ -304,42 +401,97 @@ fn write_all(fd: libc::c_int, mut buf: &[u8]) {
     }
 }
 
-fn read_until_eof(fd: libc::c_int, timeout: Duration) -> (Vec<u8>, bool) {
+/// Reads `fd` until end of file or the timeout (then `true`), meanwhile moving what
+/// arrives on `err_fd` into `stderr` so that a chatty child never blocks on a full
+/// stderr pipe.
+fn read_until_eof(
+    fd: libc::c_int,
+    err_fd: Option<libc::c_int>,
+    stderr: &mut Vec<u8>,
+    timeout: Duration,
+) -> (Vec<u8>, bool) {
     let deadline = Instant::now() + timeout;
     let mut out = Vec::new();
-    let mut chunk = [0u8; 4096];
+    // The stderr pipe is watched until its own end of file (-1: ignored by poll).
+    let mut pfds = [
+        libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        },
+        libc::pollfd {
+            fd: err_fd.unwrap_or(-1),
+            events: libc::POLLIN,
+            revents: 0,
+        },
+    ];
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return (out, true);
         }
-        let mut pfd = libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        };
         let ms = left.as_millis().min(i32::MAX as u128) as libc::c_int;
-        // SAFETY: pfd is one valid pollfd.
-        let ready = unsafe { libc::poll(&mut pfd, 1, ms.max(1)) };
+        // SAFETY: pfds is a valid array of two pollfds.
+        let ready = unsafe { libc::poll(pfds.as_mut_ptr(), 2, ms.max(1)) };
         if ready < 0 {
             if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
                 continue;
             }
             return (out, false);
         }
-        if ready == 0 {
-            continue;
+        if pfds[1].revents != 0 && read_some(pfds[1].fd, stderr, STDERR_LIMIT) == Read::Eof {
+            pfds[1].fd = -1;
         }
-        // SAFETY: chunk is valid for its length; fd is open.
-        let n = unsafe { libc::read(fd, chunk.as_mut_ptr().cast(), chunk.len()) };
-        match n {
-            0 => return (out, false),
-            n if n < 0 => {
-                if io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
-                    return (out, false);
-                }
+        if pfds[0].revents != 0 && read_some(fd, &mut out, usize::MAX) == Read::Eof {
+            return (out, false);
+        }
+    }
+}
+
+#[derive(PartialEq)]
+enum Read {
+    Data,
+    Eof,
+}
+
+/// One read from `fd` into `out` (bytes beyond `limit` are dropped); end of file
+/// and errors other than EINTR both end the stream.
+fn read_some(fd: libc::c_int, out: &mut Vec<u8>, limit: usize) -> Read {
+    let mut chunk = [0u8; 4096];
+    // SAFETY: chunk is valid for its length; fd is open.
+    let n = unsafe { libc::read(fd, chunk.as_mut_ptr().cast(), chunk.len()) };
+    match n {
+        0 => Read::Eof,
+        n if n < 0 => {
+            if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                Read::Data
+            } else {
+                Read::Eof
             }
-            n => out.extend_from_slice(&chunk[..n as usize]),
+        }
+        n => {
+            let room = limit.saturating_sub(out.len()).min(n as usize);
+            out.extend_from_slice(&chunk[..room]);
+            Read::Data
+        }
+    }
+}
+
+/// Moves what `fd` holds right now into `out`, without waiting for more.
+fn drain_ready(fd: libc::c_int, out: &mut Vec<u8>) {
+    loop {
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: pfd is one valid pollfd; a zero timeout only checks readiness.
+        let ready = unsafe { libc::poll(&mut pfd, 1, 0) };
+        if ready <= 0 || pfd.revents & libc::POLLIN == 0 {
+            return;
+        }
+        if read_some(fd, out, STDERR_LIMIT) == Read::Eof {
+            return;
         }
     }
 }

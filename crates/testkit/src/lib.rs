@@ -4,6 +4,8 @@
 //!   namespaces) and hands back its result, or fails the test with the child's panic.
 //! - [`Feature`] probes the running kernel by calling it; [`require!`] skips a test with
 //!   a printed reason, or fails it when `LINCEPTION_REQUIRE_ALL=1`.
+//! - [`require_root!`] skips a root-only test with `SKIP: needs root (...)` in an
+//!   unprivileged run (how that fits `LINCEPTION_REQUIRE_ALL`: [`require_root`]).
 //! - [`leaks`] compares open fds and mounts before and after a closure.
 //!
 //! ```
@@ -24,8 +26,11 @@ mod fork;
 pub mod leaks;
 mod wire;
 
-pub use features::{Feature, available, probe_custom, require, require_custom};
-pub use fork::{Fork, NOBODY};
+pub use features::{
+    Feature, RootStatus, available, probe_custom, require, require_custom, require_root,
+    root_status,
+};
+pub use fork::{Fork, NOBODY, unprivileged_ids};
 pub use wire::Wire;
 
 /// Runs `f` in a forked child with no extra steps; see [`Fork`].
@@ -43,6 +48,27 @@ macro_rules! require {
                 return;
             }
         )+
+    };
+}
+
+/// Skips the calling test (returns from it) unless the process is root, printing
+/// `SKIP: needs root (<what>): <why>`; see [`require_root`] for when it fails instead.
+///
+/// ```
+/// use linception_testkit::require_root;
+///
+/// fn mounts_on_the_host_cgroup_tree() {
+///     require_root!("a cgroup of the host");
+///     // ... runs as root only
+/// }
+/// # mounts_on_the_host_cgroup_tree();
+/// ```
+#[macro_export]
+macro_rules! require_root {
+    ($what:expr) => {
+        if !$crate::require_root($what) {
+            return;
+        }
     };
 }
 
