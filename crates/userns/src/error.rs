@@ -87,11 +87,15 @@ pub enum ErrorKind {
     Os,
     /// The running kernel lacks a feature.
     Unsupported,
-    /// The input is invalid (a malformed map, a bad line of text).
+    /// The input is invalid (a malformed map, a bad line of text), or the kernel
+    /// found a map write's text malformed (`EINVAL`, [`MapRule::Malformed`]).
     InvalidArgument,
-    /// The kernel refused a map write, or would: see [`MapRule`].
+    /// The caller may not write this map: the kernel refused it (`EPERM`,
+    /// `EACCES`) or would (refused before the write), see [`MapRule`]; or
+    /// `newuidmap`/`newgidmap` refused its ranges ([`Error::HelperRefused`]).
     PermissionDenied,
-    /// A helper program (`newuidmap`, `newgidmap`) is missing or failed.
+    /// A helper program (`newuidmap`, `newgidmap`) is missing or failed for a
+    /// reason other than a refusal.
     Helper,
     /// The target process changed under us (a pidfd no longer refers to the pid).
     SafetyViolation,
@@ -202,7 +206,17 @@ pub enum Error {
         /// The program's name.
         program: &'static str,
     },
-    /// A helper program failed.
+    /// A helper program refused the map: a range the caller may not map (not its
+    /// own id nor in its `/etc/subuid`/`/etc/subgid` ranges), a target owned by
+    /// another user, or the kernel's `EPERM` on the write it made.
+    #[error("{command}: refused: {stderr}")]
+    HelperRefused {
+        /// The command line that ran.
+        command: String,
+        /// What it printed on stderr (trimmed).
+        stderr: String,
+    },
+    /// A helper program failed for another reason.
     #[error("{command}: {status}: {stderr}")]
     Helper {
         /// The command line that ran.
@@ -232,7 +246,18 @@ impl Error {
             | Error::TextTooLong { .. }
             | Error::Parse { .. } => ErrorKind::InvalidArgument,
             Error::Syscall { .. } => ErrorKind::Os,
-            Error::MapWrite { .. } => ErrorKind::PermissionDenied,
+            Error::MapWrite {
+                rule: MapRule::Malformed,
+                ..
+            } => ErrorKind::InvalidArgument,
+            Error::MapWrite { source, .. } => match source.as_ref().map(io::Error::raw_os_error) {
+                // Refused before the write, by a rule.
+                None => ErrorKind::PermissionDenied,
+                Some(Some(libc::EPERM | libc::EACCES)) => ErrorKind::PermissionDenied,
+                Some(Some(libc::EINVAL)) => ErrorKind::InvalidArgument,
+                Some(_) => ErrorKind::Os,
+            },
+            Error::HelperRefused { .. } => ErrorKind::PermissionDenied,
             Error::Unsupported { .. } => ErrorKind::Unsupported,
             Error::HelperMissing { .. } | Error::Helper { .. } => ErrorKind::Helper,
             Error::SafetyViolation { .. } => ErrorKind::SafetyViolation,
@@ -383,6 +408,56 @@ mod tests {
         );
         let io: io::Error = refused.into();
         assert_eq!(io.kind(), io::ErrorKind::PermissionDenied);
+    }
+
+    #[test]
+    fn kinds_tell_permission_from_malformed() {
+        let write = |rule, errno: Option<i32>| Error::MapWrite {
+            call: "write(fd \"/proc/42/uid_map\", \"0 0 1\\n\")".into(),
+            rule,
+            source: errno.map(io::Error::from_raw_os_error),
+        };
+        let cases = [
+            (
+                write(MapRule::AlreadyWritten, Some(libc::EPERM)),
+                ErrorKind::PermissionDenied,
+                io::ErrorKind::PermissionDenied,
+            ),
+            (
+                write(MapRule::Unknown, Some(libc::EACCES)),
+                ErrorKind::PermissionDenied,
+                io::ErrorKind::PermissionDenied,
+            ),
+            (
+                write(MapRule::UnprivilegedWiderThanOwnId { own: 5 }, None),
+                ErrorKind::PermissionDenied,
+                io::ErrorKind::PermissionDenied,
+            ),
+            (
+                write(MapRule::Malformed, Some(libc::EINVAL)),
+                ErrorKind::InvalidArgument,
+                io::ErrorKind::InvalidInput,
+            ),
+            (
+                write(MapRule::Unknown, Some(libc::ESRCH)),
+                ErrorKind::Os,
+                io::Error::from_raw_os_error(libc::ESRCH).kind(),
+            ),
+            (
+                Error::HelperRefused {
+                    command: "newuidmap 42 0 1234567 10".into(),
+                    stderr: "newuidmap: uid range [0-10) -> [1234567-1234577) not allowed".into(),
+                },
+                ErrorKind::PermissionDenied,
+                io::ErrorKind::PermissionDenied,
+            ),
+        ];
+        for (err, kind, io_kind) in cases {
+            let text = err.to_string();
+            assert_eq!(err.kind(), kind, "{text}");
+            let io: io::Error = err.into();
+            assert_eq!(io.kind(), io_kind, "{text}");
+        }
     }
 
     #[test]

@@ -306,7 +306,8 @@ impl IdMap {
     /// # Errors
     /// [`Error::EmptyMap`], [`Error::TooManyExtents`] (more than [`MAX_EXTENTS`]),
     /// [`Error::ZeroCount`], [`Error::Overflow`] (a range past id 4294967294 on either
-    /// side), [`Error::Overlap`] (on either side), [`Error::TextTooLong`] (text over
+    /// side), [`Error::Overlap`] (on either side), [`Error::TextTooLong`] (the
+    /// [`write_text`](Self::write_text), the text without its final newline, over
     /// [`MAX_TEXT_LEN`] bytes). Each names the offending extent(s) by position.
     pub fn new(extents: impl Into<Vec<Extent>>) -> Result<IdMap> {
         let extents: Vec<Extent> = extents.into();
@@ -333,14 +334,49 @@ impl IdMap {
         IdMap::new_unchecked(Box::new([Extent::new(0, 0, u32::MAX)]))
     }
 
-    /// Parses the text of `/proc/PID/uid_map` or `gid_map`: one extent per line,
-    /// `inside outside count`, separated by any whitespace (the kernel pads its
-    /// output with spaces); blank lines are skipped.
+    /// Parses map text exactly as the kernel's `uid_map`/`gid_map` write parses it:
+    /// the text is accepted if and only if writing it (as a privileged writer,
+    /// whose every outside id is mapped) would be, and the map is the one the
+    /// kernel would install.
+    ///
+    /// The kernel's rules, mirrored here:
+    /// - at most [`MAX_TEXT_LEN`] bytes (one write of less than a page); a NUL byte
+    ///   ends the text (the kernel stops reading there);
+    /// - one extent per line, `inside outside count`; the lines are cut at `\n`
+    ///   only, and the last may lack it; every line must hold an extent: a blank
+    ///   or spaces-only line is refused, even at the end (`"0 0 1\n\n"`);
+    /// - around and between the numbers, any run of the kernel's white space
+    ///   (space, `\t`, `\v`, `\f`, `\r`), at least one between two numbers;
+    /// - numbers are decimal digits only (no sign; leading zeros are fine) and
+    ///   are read modulo 2^32, as the kernel stores them in 32 bits: `4294967296`
+    ///   is 0 (the kernel accepts it as such, so this does too; see
+    ///   [`extents`](Self::extents) for what was read);
+    /// - then the checks of [`IdMap::new`]: 1 to [`MAX_EXTENTS`] lines, counts
+    ///   not zero, ranges ending at or below 4294967295, no overlap.
+    ///
+    /// The kernel's own output (`/proc/PID/uid_map`, padded with spaces) is valid
+    /// input, unless it is longer than one write can be.
+    ///
+    /// ```
+    /// use linception_userns::{Error, Extent, IdMap};
+    ///
+    /// let map = IdMap::parse(" 0\t1000 1 \n1 100000 065536")?;
+    /// assert_eq!(map.extents(), [Extent::new(0, 1000, 1), Extent::new(1, 100_000, 65_536)]);
+    /// // The kernel refuses a blank line, and so does this.
+    /// let err = IdMap::parse("0 1000 1\n\n1 100000 65536\n").unwrap_err();
+    /// assert!(matches!(err, Error::Parse { line: 2, .. }), "{err}");
+    /// # Ok::<(), linception_userns::Error>(())
+    /// ```
     ///
     /// # Errors
-    /// [`Error::Parse`] naming the line, then the errors of [`IdMap::new`].
+    /// [`Error::TextTooLong`] for more than [`MAX_TEXT_LEN`] bytes, [`Error::Parse`]
+    /// naming the first malformed line, then the errors of [`IdMap::new`].
+    ///
+    /// # References
+    /// [user_namespaces(7)](https://man7.org/linux/man-pages/man7/user_namespaces.7.html)
+    /// ("Defining user and group ID mappings: writing to uid_map and gid_map")
     pub fn parse(text: &str) -> Result<IdMap> {
-        IdMap::new(parse_extents(text, "id map")?)
+        IdMap::new(parse_write_text(text, "id map")?)
     }
 
     /// The extents in the order they were given.
@@ -444,14 +480,110 @@ impl IdMap {
         IdMap::new(out)
     }
 
-    /// Length in bytes of the map's text ([`Display`](fmt::Display)), the single
-    /// write made to `uid_map`/`gid_map`.
+    /// Length in bytes of the map's text ([`Display`](fmt::Display)), final newline
+    /// included.
     pub fn text_len(&self) -> usize {
         self.extents.iter().map(Extent::text_len).sum()
     }
+
+    /// The text of the single write made to `uid_map`/`gid_map`: the
+    /// [`Display`](fmt::Display) text, without its final newline if the text is
+    /// one byte over [`MAX_TEXT_LEN`] with it (the kernel takes a last line
+    /// without a newline).
+    pub fn write_text(&self) -> String {
+        let mut text = self.to_string();
+        if text.len() > MAX_TEXT_LEN {
+            text.pop();
+        }
+        text
+    }
 }
 
-/// Parses lines of three numbers into extents, without validating them as a map.
+/// The bytes the kernel's `isspace()` accepts that valid UTF-8 can put next to
+/// an ASCII digit or space (`\n` never reaches a line: lines are cut at it).
+fn is_kernel_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+}
+
+/// Parses map text with the kernel's `map_write()` grammar, into extents not yet
+/// validated as a map.
+fn parse_write_text(text: &str, source_name: &str) -> Result<Vec<Extent>> {
+    if text.len() > MAX_TEXT_LEN {
+        // The line holding the first byte past the limit.
+        let first_over = text.as_bytes()[..MAX_TEXT_LEN]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        return Err(Error::TextTooLong {
+            bytes: text.len(),
+            limit: MAX_TEXT_LEN,
+            first_over,
+        });
+    }
+    // The kernel copies the write into a NUL-terminated buffer and reads it as a
+    // C string: a NUL ends the text.
+    let text = text.split('\0').next().unwrap_or("");
+    // One final newline ends the last line; anything after a newline is a line.
+    let body = text.strip_suffix('\n').unwrap_or(text);
+    let mut out = Vec::new();
+    for (n, line) in body.split('\n').enumerate() {
+        let extent = parse_write_line(line.as_bytes()).map_err(|reason| Error::Parse {
+            source_name: source_name.to_string(),
+            line: n + 1,
+            text: line.to_string(),
+            reason,
+        })?;
+        out.push(extent);
+    }
+    Ok(out)
+}
+
+/// One line of map text as the kernel reads it: optional white space, three
+/// decimal numbers (each read modulo 2^32, as the kernel stores the 64-bit result
+/// of `simple_strtoul` in a `u32`) separated by white space, optional white space.
+fn parse_write_line(line: &[u8]) -> std::result::Result<Extent, &'static str> {
+    let mut pos = 0;
+    let skip_spaces = |pos: &mut usize| {
+        while line.get(*pos).is_some_and(|&b| is_kernel_space(b)) {
+            *pos += 1;
+        }
+    };
+    let mut fields = [0u32; 3];
+    for (i, field) in fields.iter_mut().enumerate() {
+        skip_spaces(&mut pos);
+        let start = pos;
+        while let Some(&b) = line.get(pos).filter(|b| b.is_ascii_digit()) {
+            *field = field.wrapping_mul(10).wrapping_add(u32::from(b - b'0'));
+            pos += 1;
+        }
+        if pos == start {
+            return Err(match line.get(pos) {
+                None if i == 0 => {
+                    "blank line: the kernel takes none (only the last line may end the text \
+                     with a newline)"
+                }
+                None => "expected three numbers: inside outside count",
+                Some(b'+' | b'-') => "a number has a sign: decimal digits only",
+                Some(_) => "expected decimal digits",
+            });
+        }
+        match line.get(pos) {
+            None if i == 2 => {}
+            None => return Err("expected three numbers: inside outside count"),
+            Some(&b) if is_kernel_space(b) => {}
+            Some(_) => return Err("expected white space after a number"),
+        }
+    }
+    skip_spaces(&mut pos);
+    if pos != line.len() {
+        return Err("junk after the count: a line holds three numbers");
+    }
+    let [inside, outside, count] = fields;
+    Ok(Extent::new(inside, outside, count))
+}
+
+/// Parses the kernel's own output (`/proc/PID/uid_map`: lines of three padded
+/// numbers) into extents, without validating them as a map.
 pub(crate) fn parse_extents(text: &str, source_name: &str) -> Result<Vec<Extent>> {
     let mut out = Vec::new();
     for (n, line) in text.lines().enumerate() {
@@ -524,11 +656,13 @@ fn validate(extents: &[Extent]) -> Result<()> {
             }
         }
     }
+    // The last line's newline may be left out of the write (the kernel takes a
+    // last line without one): the text fits if it does without it.
     let mut bytes = 0;
     let mut first_over = None;
     for (index, extent) in extents.iter().enumerate() {
         bytes += extent.text_len();
-        if bytes > MAX_TEXT_LEN && first_over.is_none() {
+        if bytes - 1 > MAX_TEXT_LEN && first_over.is_none() {
             first_over = Some(index);
         }
     }
@@ -572,8 +706,10 @@ impl fmt::Debug for IdMap {
     }
 }
 
-/// The map's text, as written to `uid_map`: one `inside outside count` line per
-/// extent, in the order given, each ending in a newline.
+/// The map's text: one `inside outside count` line per extent, in the order
+/// given, each ending in a newline. At most [`MAX_TEXT_LEN`] + 1 bytes: the text
+/// written to `uid_map` is [`IdMap::write_text`], which leaves the final newline
+/// out when it would not fit.
 impl fmt::Display for IdMap {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for e in self.extents.iter() {
@@ -748,9 +884,16 @@ mod tests {
         assert!(matches!(err, Error::Parse { line: 1, .. }), "{err}");
         let err = IdMap::parse("0 +1 1").unwrap_err();
         assert!(matches!(err, Error::Parse { line: 1, .. }), "{err}");
-        let err = IdMap::parse("0 4294967296 1").unwrap_err();
+        // The kernel keeps the low 32 bits of a number.
+        let map = IdMap::parse("0 4294967296 1").unwrap();
+        assert_eq!(map.extents(), [e(0, 0, 1)]);
+        let err = IdMap::parse("\n \n").unwrap_err();
         assert!(matches!(err, Error::Parse { line: 1, .. }), "{err}");
-        assert!(matches!(IdMap::parse("\n \n"), Err(Error::EmptyMap)));
+        let err = IdMap::parse("").unwrap_err();
+        assert!(matches!(err, Error::Parse { line: 1, .. }), "{err}");
+        let err = IdMap::parse("0 0 1\x0b\x0c\r\n1 1 1 x").unwrap_err();
+        assert!(matches!(err, Error::Parse { line: 2, .. }), "{err}");
+        assert!(err.to_string().contains("junk after the count"), "{err}");
         // The kernel's own padded output.
         let map = IdMap::parse("         0          0 4294967295\n").unwrap();
         assert_eq!(map, IdMap::identity());

@@ -164,8 +164,8 @@ impl MapWriter {
     ///
     /// # Errors
     /// [`Error::MapWrite`] naming the broken rule, [`Error::Syscall`] if `/proc/PID`
-    /// cannot be opened, [`Error::HelperMissing`]/[`Error::Helper`] in
-    /// [`WriteMode::Helpers`].
+    /// cannot be opened, [`Error::HelperMissing`]/[`Error::HelperRefused`]/[`Error::Helper`]
+    /// in [`WriteMode::Helpers`].
     ///
     /// # References
     /// [user_namespaces(7)](https://man7.org/linux/man-pages/man7/user_namespaces.7.html),
@@ -275,7 +275,7 @@ fn write_call(dir: &ProcDir, file: &str, text: &str) -> String {
 }
 
 fn write_map_dir(dir: &ProcDir, kind: MapKind, map: &IdMap) -> Result<()> {
-    let text = map.to_string();
+    let text = map.write_text();
     dir.write_once(kind.file_name(), &text)
         .map_err(|source| Error::MapWrite {
             call: write_call(dir, kind.file_name(), &text),
@@ -402,6 +402,8 @@ fn run_helper(kind: MapKind, pid: &str, map: &IdMap) -> Result<()> {
             .collect::<Vec<_>>()
             .join(" ")
     );
+    // Messages in English, so that a refusal can be told from other failures.
+    command.env("LC_ALL", "C");
     let output = command
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -417,11 +419,34 @@ fn run_helper(kind: MapKind, pid: &str, map: &IdMap) -> Result<()> {
     if output.status.success() {
         return Ok(());
     }
+    let stderr = String::from_utf8_lossy(&output.stderr).trim().to_string();
+    if helper_refused(&stderr) {
+        return Err(Error::HelperRefused {
+            command: line,
+            stderr,
+        });
+    }
     Err(Error::Helper {
         command: line,
         status: output.status.to_string(),
-        stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+        stderr,
     })
+}
+
+/// Whether a helper's (C locale) message says it refused the map: a range the
+/// caller may not map ("uid range [0-10) -> [1234567-1234577) not allowed"), a
+/// target of another user ("Target process 42 is owned by a different user"), or
+/// the kernel's refusal of its write ("write to uid_map failed: Operation not
+/// permitted").
+fn helper_refused(stderr: &str) -> bool {
+    [
+        "not allowed",
+        "owned by a different user",
+        "Operation not permitted",
+        "Permission denied",
+    ]
+    .iter()
+    .any(|needle| stderr.contains(needle))
 }
 
 /// Whether the process behind `pidfd` has exited (the pidfd polls readable then).

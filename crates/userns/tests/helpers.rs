@@ -66,16 +66,16 @@ fn helpers_refuse_ranges_outside_subuid() {
             .write(child.pid)
             .unwrap_err();
         let unwritten = read_uid_map(Some(child.pid)).unwrap().is_none();
-        (
-            err.to_string(),
-            matches!(err, Error::Helper { .. }),
-            unwritten,
-        )
+        let refused = matches!(err, Error::HelperRefused { .. })
+            && err.kind() == linception_userns::ErrorKind::PermissionDenied;
+        (err.to_string(), refused, unwritten)
     });
     assert!(helper, "{message}");
     assert!(unwritten);
     assert!(message.starts_with("newuidmap "), "{message}");
     assert!(message.contains("0 1234567 10"), "{message}");
+    assert!(message.contains(": refused: "), "{message}");
+    assert!(message.ends_with("not allowed"), "{message}");
 }
 
 #[test]
@@ -97,4 +97,57 @@ fn missing_helper_is_named() {
         err,
         "newuidmap not found (install the distribution's uidmap package)"
     );
+}
+
+#[test]
+fn helper_refusal_is_permission_denied() {
+    // A stand-in newuidmap that refuses as the real one does (its C-locale
+    // message), and one that fails otherwise: only the first is a refusal.
+    let dir = common::TempDir::new("fake-helper");
+    let script = dir.0.join("newuidmap");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\n\
+         [ \"$LC_ALL\" = C ] || { echo \"newuidmap: not in the C locale\" >&2; exit 2; }\n\
+         case \"$3\" in\n\
+         1234567) echo \"newuidmap: uid range [0-10) -> [1234567-1234577) not allowed\" >&2 ;;\n\
+         *) echo \"newuidmap: Could not open proc directory for target $1\" >&2 ;;\n\
+         esac\n\
+         exit 1\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = dir.0.clone();
+    let outcomes = Fork::new().run(move || {
+        // SAFETY: the Fork child is single-threaded, so changing the environment
+        // races with nothing.
+        unsafe { std::env::set_var("PATH", &path) };
+        let mut out = Vec::new();
+        for outside in [1_234_567, 7_654_321] {
+            let child = spawn_ns_child(|| 0);
+            let err = MapWriter::new()
+                .uid_map(IdMap::single(0, outside, 10).unwrap())
+                .mode(WriteMode::Helpers)
+                .write(child.pid)
+                .unwrap_err();
+            let kind = format!("{:?}", err.kind());
+            let message = err.to_string();
+            let io: std::io::Error = err.into();
+            out.push((kind, format!("{:?}", io.kind()), message));
+        }
+        out
+    });
+    let (kind, io_kind, message) = &outcomes[0];
+    assert_eq!(kind, "PermissionDenied", "{message}");
+    assert_eq!(io_kind, "PermissionDenied", "{message}");
+    assert!(
+        message.ends_with(
+            "0 1234567 10: refused: newuidmap: uid range [0-10) -> [1234567-1234577) not allowed"
+        ),
+        "{message}"
+    );
+    let (kind, io_kind, message) = &outcomes[1];
+    assert_eq!(kind, "Helper", "{message}");
+    assert_eq!(io_kind, "Other", "{message}");
+    assert!(message.contains("exit status: 1"), "{message}");
 }

@@ -175,7 +175,8 @@ fn double_write_is_explained() {
         let map = IdMap::single(0, 1000, 10).unwrap();
         write_uid_map(child.pid, &map).unwrap();
         let err = write_uid_map(child.pid, &map).unwrap_err();
-        let rule_ok = err.map_rule() == Some(&MapRule::AlreadyWritten);
+        let rule_ok = err.map_rule() == Some(&MapRule::AlreadyWritten)
+            && err.kind() == linception_userns::ErrorKind::PermissionDenied;
         (err.to_string(), err.raw_os_error().unwrap_or(0), rule_ok)
     });
     assert!(rule_ok, "{message}");
@@ -307,6 +308,57 @@ fn unprivileged_wider_maps_fail_with_the_rule() {
         outcomes[2].2.contains("Operation not permitted (EPERM)"),
         "{}",
         outcomes[2].2
+    );
+}
+
+/// `(kind(), io::Error kind, errno)` of an error, for the parent to check.
+fn kinds(err: Error) -> (String, String, i32) {
+    let kind = format!("{:?}", err.kind());
+    let errno = err.raw_os_error().unwrap_or(0);
+    let io: std::io::Error = err.into();
+    (kind, format!("{:?}", io.kind()), errno)
+}
+
+#[test]
+fn permission_refusals_are_permission_denied() {
+    require!(Feature::UnprivilegedUserNs);
+    // Started as root, drop to 65534; started unprivileged, stay so.
+    let fork = if linception_testkit::available(Feature::Root).is_ok() {
+        Fork::new().unprivileged()
+    } else {
+        Fork::new()
+    };
+    let outcomes = fork.run(|| {
+        let own = rustix::process::geteuid().as_raw();
+        let wide = IdMap::single(0, own, 2).unwrap();
+        let mut out = Vec::new();
+        // Refused before the write, then by the kernel (EPERM).
+        for mode in [WriteMode::Unprivileged, WriteMode::Privileged] {
+            let child = spawn_ns_child(|| 0);
+            let err = MapWriter::new()
+                .uid_map(wide.clone())
+                .mode(mode)
+                .write(child.pid)
+                .unwrap_err();
+            out.push(kinds(err));
+        }
+        // The kernel's EPERM for a second write.
+        let child = spawn_ns_child(|| 0);
+        let mine = IdMap::single(0, own, 1).unwrap();
+        write_uid_map(child.pid, &mine).unwrap();
+        out.push(kinds(write_uid_map(child.pid, &mine).unwrap_err()));
+        out
+    });
+    let denied = |errno| {
+        (
+            "PermissionDenied".to_string(),
+            "PermissionDenied".to_string(),
+            errno,
+        )
+    };
+    assert_eq!(
+        outcomes,
+        vec![denied(0), denied(libc::EPERM), denied(libc::EPERM)]
     );
 }
 
