@@ -53,7 +53,8 @@ impl Program {
         self.instructions.len()
     }
 
-    /// Always false: a compiled program has at least the architecture check.
+    /// Always false: a compiled program has at least the architecture check, and
+    /// [`from_instructions`](Self::from_instructions) refuses an empty one.
     pub fn is_empty(&self) -> bool {
         self.instructions.is_empty()
     }
@@ -90,11 +91,19 @@ impl Program {
     }
 
     /// Wraps instructions that were assembled elsewhere (for example to install a
-    /// hand-written program); they are checked at install time by the kernel only.
+    /// hand-written program); beyond their number, they are checked at install
+    /// time by the kernel only.
+    ///
+    /// The program counts as notifying ([`notifies`](Self::notifies)) if a `RET K`
+    /// returns `SECCOMP_RET_USER_NOTIF`; a `RET A` is not followed.
     ///
     /// # Errors
-    /// [`Error::ProgramTooLong`] above `BPF_MAXINSNS`.
+    /// [`Error::EmptyProgram`] for no instructions, [`Error::ProgramTooLong`] above
+    /// `BPF_MAXINSNS` (the kernel refuses both with `EINVAL`).
     pub fn from_instructions(arch: Arch, instructions: Vec<SockFilter>) -> Result<Self> {
+        if instructions.is_empty() {
+            return Err(Error::EmptyProgram);
+        }
         if instructions.len() > BPF_MAXINSNS {
             return Err(Error::ProgramTooLong {
                 len: instructions.len(),

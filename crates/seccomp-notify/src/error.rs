@@ -4,6 +4,7 @@
 use std::io;
 
 use crate::arch::Arch;
+use crate::sizes::NotifSizes;
 
 /// What went wrong, in broad strokes; see [`Error::kind`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -150,6 +151,24 @@ pub enum Error {
         /// The limit.
         max: usize,
     },
+    /// The kernel's notification structs (`SECCOMP_GET_NOTIF_SIZES`) are smaller
+    /// than this crate's layouts, or larger than the listener's buffers.
+    #[error(
+        "the kernel's seccomp notification structs (seccomp_notif {}, seccomp_notif_resp {}, seccomp_data {} bytes) do not fit this crate's ({}, {}, {} bytes, buffers of {buffer})",
+        kernel.seccomp_notif, kernel.seccomp_notif_resp, kernel.seccomp_data,
+        ours.seccomp_notif, ours.seccomp_notif_resp, ours.seccomp_data
+    )]
+    NotifSizeMismatch {
+        /// What the kernel reported.
+        kernel: NotifSizes,
+        /// This crate's layouts ([`NotifSizes::CRATE`]).
+        ours: NotifSizes,
+        /// The size of the listener's buffers, in bytes.
+        buffer: usize,
+    },
+    /// A BPF program without instructions (the kernel refuses it with `EINVAL`).
+    #[error("the BPF program is empty: seccomp needs at least one instruction (a RET)")]
+    EmptyProgram,
     /// A message passing a file descriptor carried none.
     #[error("recvmsg(fd {fd}): the message carried no file descriptor (SCM_RIGHTS)")]
     NoFdReceived {
@@ -207,8 +226,9 @@ impl Error {
                 Some(libc::EINVAL) => ErrorKind::InvalidArgument,
                 _ => ErrorKind::Os,
             },
-            Error::Unsupported { .. } => ErrorKind::Unsupported,
+            Error::Unsupported { .. } | Error::NotifSizeMismatch { .. } => ErrorKind::Unsupported,
             Error::UnknownSyscall { .. }
+            | Error::EmptyProgram
             | Error::InvalidSyscallNumber { .. }
             | Error::NotifyAsDefault
             | Error::EmptyNotifyFilter
@@ -236,7 +256,7 @@ impl Error {
             Error::TsyncFailed { .. } => Some(libc::ESRCH),
             Error::NotificationGone { .. } => Some(libc::ENOENT),
             Error::CallerNotVisible { .. } => Some(libc::ESRCH),
-            Error::ProgramTooLong { .. } => Some(libc::EINVAL),
+            Error::ProgramTooLong { .. } | Error::EmptyProgram => Some(libc::EINVAL),
             Error::NoFdReceived { .. } => Some(libc::EBADMSG),
             _ => None,
         }

@@ -111,9 +111,7 @@ impl Program {
         flags: FilterFlags,
         no_new_privs: NoNewPrivs,
     ) -> Result<Option<Listener>> {
-        if self.notifies() && !flags.contains(FilterFlags::NEW_LISTENER) {
-            return Err(Error::NotifyWithoutListener);
-        }
+        self.check_flags(flags)?;
         let flags = flags.effective();
         match self.install_inner(flags, no_new_privs) {
             Ok(Installed::Listener(fd)) => Ok(Some(Listener::new(fd))),
@@ -131,8 +129,13 @@ impl Program {
     /// Adds `TSYNC_ESRCH` to `NEW_LISTENER | TSYNC` as `install` does; a failed
     /// `TSYNC` without `TSYNC_ESRCH` is reported as `ESRCH`.
     ///
+    /// Refuses what `install` refuses: a program that notifies without
+    /// `NEW_LISTENER` is `EINVAL` before any syscall (`no_new_privs` untouched);
+    /// check with [`Program::check_flags`] in the parent for the named error.
+    ///
     /// # Errors
-    /// The errno of the failed call (`EACCES`: no `no_new_privs` and no `CAP_SYS_ADMIN`).
+    /// `EINVAL` for a notifying program without `NEW_LISTENER`; otherwise the errno
+    /// of the failed call (`EACCES`: no `no_new_privs` and no `CAP_SYS_ADMIN`).
     ///
     /// # References
     /// [seccomp(2)](https://man7.org/linux/man-pages/man2/seccomp.2.html)
@@ -141,11 +144,29 @@ impl Program {
         flags: FilterFlags,
         no_new_privs: NoNewPrivs,
     ) -> Result<Option<OwnedFd>, Errno> {
+        if self.check_flags(flags).is_err() {
+            return Err(Errno::INVAL);
+        }
         match self.install_inner(flags.effective(), no_new_privs)? {
             Installed::Listener(fd) => Ok(Some(fd)),
             Installed::Done => Ok(None),
             Installed::TsyncFailed(_) => Err(Errno::SRCH),
         }
+    }
+
+    /// Checks, without any syscall, that the program can be installed with
+    /// `flags`: a program that notifies needs `NEW_LISTENER` (without a listener,
+    /// no one could answer and every notifying call would fail with `ENOSYS`).
+    /// [`install`](Self::install) and [`install_raw`](Self::install_raw) check
+    /// this first; call it in the parent before a child uses `install_raw`.
+    ///
+    /// # Errors
+    /// [`Error::NotifyWithoutListener`].
+    pub fn check_flags(&self, flags: FilterFlags) -> Result<()> {
+        if self.notifies() && !flags.contains(FilterFlags::NEW_LISTENER) {
+            return Err(Error::NotifyWithoutListener);
+        }
+        Ok(())
     }
 
     fn install_inner(

@@ -39,7 +39,7 @@
 //! | `SECCOMP_SET_MODE_FILTER`, `TSYNC` | 3.17 | install a filter | [`Error::Unsupported`] |
 //! | `KILL_PROCESS`, `LOG` action, `FilterFlags::LOG` | 4.14 | | |
 //! | `FilterFlags::SPEC_ALLOW` | 4.17 | | |
-//! | `USER_NOTIF`, `NEW_LISTENER`, `SECCOMP_GET_NOTIF_SIZES` | 5.0 | the listener | [`Error::Unsupported`] |
+//! | `USER_NOTIF`, `NEW_LISTENER`, `SECCOMP_GET_NOTIF_SIZES` | 5.0 | the listener, [`notif_sizes`] | [`Error::Unsupported`] |
 //! | `SECCOMP_USER_NOTIF_FLAG_CONTINUE` | 5.5 | [`Listener::respond_continue`] | `EINVAL` |
 //! | `TSYNC_ESRCH` | 5.7 | `NEW_LISTENER` with `TSYNC` | |
 //! | `SECCOMP_IOCTL_NOTIF_ADDFD` | 5.9 | [`Listener::add_fd`] | [`Error::Unsupported`] |
@@ -64,6 +64,7 @@ mod filter;
 mod install;
 mod listener;
 pub mod memory;
+mod sizes;
 mod supervisor;
 mod sys;
 mod syscall_table;
@@ -81,4 +82,5 @@ pub use filter::{Action, Cmp, Condition, Dispatch, Filter, Rule, Syscall, Width}
 pub use install::{FilterFlags, NoNewPrivs};
 pub use listener::{AddFd, Listener, Notification, WakeUp};
 pub use memory::FromCallerBytes;
+pub use sizes::{NotifSizes, notif_sizes};
 pub use supervisor::{Response, ServeStats};

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use rustix::io::Errno;
 
 use crate::error::{Error, Result};
+use crate::sizes::{NOTIF_SIZE, NotifSizes, RESP_SIZE, check_sizes, raw_notif_sizes, sizes_error};
 use crate::sys::{self, NOTIF_BUF_WORDS};
 
 /// A syscall trapped by `SECCOMP_RET_USER_NOTIF`, waiting for an answer.
@@ -31,32 +32,14 @@ pub struct Notification {
     pub instruction_pointer: u64,
 }
 
-/// `struct seccomp_notif` (Linux 5.0): id, pid, flags, then `struct seccomp_data`.
-const NOTIF_SIZE: usize = 80;
-/// `struct seccomp_notif_resp` (Linux 5.0): id, val, error, flags.
-const RESP_SIZE: usize = 24;
-
-/// The kernel's struct sizes, probed once per process.
+/// The kernel's struct sizes, probed once per process (as
+/// [`notif_sizes`](crate::notif_sizes) does) and
+/// checked against the crate's layouts and the stack buffers.
 fn kernel_sizes() -> Result<(usize, usize)> {
-    static SIZES: OnceLock<Result<(usize, usize), Errno>> = OnceLock::new();
-    let sizes = *SIZES.get_or_init(|| {
-        sys::seccomp_get_notif_sizes()
-            .map(|s| (s.seccomp_notif as usize, s.seccomp_notif_resp as usize))
-    });
-    match sizes {
-        Ok((notif, resp)) if notif.max(resp) <= NOTIF_BUF_WORDS * 8 => Ok((notif, resp)),
-        Ok(_) => Err(Error::Unsupported {
-            feature: "a seccomp_notif larger than 512 bytes (SECCOMP_GET_NOTIF_SIZES)",
-            min_kernel: "a future kernel; update linception-seccomp-notify",
-        }),
-        Err(Errno::NOSYS | Errno::INVAL) => Err(Error::Unsupported {
-            feature: "SECCOMP_GET_NOTIF_SIZES",
-            min_kernel: "5.0",
-        }),
-        Err(errno) => Err(Error::syscall(
-            "seccomp(SECCOMP_GET_NOTIF_SIZES, 0)".into(),
-            errno,
-        )),
+    static SIZES: OnceLock<Result<NotifSizes, Errno>> = OnceLock::new();
+    match *SIZES.get_or_init(raw_notif_sizes) {
+        Ok(kernel) => check_sizes(kernel, NOTIF_BUF_WORDS * 8),
+        Err(errno) => Err(sizes_error(errno)),
     }
 }
 
@@ -240,14 +223,23 @@ impl Listener {
     /// Waits for the next notification.
     ///
     /// C: `ioctl(fd, SECCOMP_IOCTL_NOTIF_RECV, &notif)`. Blocks until a caller
-    /// is trapped. When the filter loses its last task, Linux 6.11 and later fail
-    /// the receive with `ENOENT`; older kernels keep it blocked forever: use
-    /// [`serve`](Self::serve), or [`wait_readable`](Self::wait_readable) first
-    /// (`POLLIN` / `POLLHUP`), to stop cleanly on every kernel.
+    /// is trapped. When the filter has no task left, Linux 6.11 and later fail
+    /// the receive at once with `ENOENT` (the wait ends when the filter's last
+    /// user goes, and no notification is found), reported as [`Error::Closed`];
+    /// older kernels keep it blocked forever: use [`serve`](Self::serve), or
+    /// [`wait_readable`](Self::wait_readable) first (`POLLIN` / `POLLHUP`), to
+    /// stop cleanly on every kernel.
+    ///
+    /// `ENOENT` also comes when a caller is killed between the wake-up and the
+    /// receive while other tasks remain; the listener's `POLLHUP` (no task left)
+    /// tells the two apart.
     ///
     /// # Errors
-    /// - [`Error::NotificationGone`] with id 0 (`ENOENT`): the caller was killed or
-    ///   interrupted between the wake-up and the receive; receive again;
+    /// - [`Error::Closed`] (`ENOENT` with `POLLHUP`): no task uses the filter any
+    ///   more, nothing will come; stop receiving;
+    /// - [`Error::NotificationGone`] with id 0 (`ENOENT` without `POLLHUP`): the
+    ///   caller was killed or interrupted between the wake-up and the receive;
+    ///   receive again;
     /// - [`Error::Syscall`] with `EINTR` if a signal interrupted the wait.
     ///
     /// # References
@@ -287,6 +279,9 @@ impl Listener {
 
     pub(crate) fn recv_error(&self, errno: Errno) -> Error {
         if errno == Errno::NOENT {
+            if self.is_closed() {
+                return Error::Closed;
+            }
             // The id of a notification we could not receive is unknown.
             return Error::NotificationGone { id: 0 };
         }

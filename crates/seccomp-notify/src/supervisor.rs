@@ -73,6 +73,8 @@ impl Listener {
             }
             let notif = match self.try_recv() {
                 Ok(notif) => notif,
+                // The filter lost its last task (Linux 6.11+ answer so at once).
+                Err(Errno::NOENT) if self.is_closed() => return Ok(stats),
                 // The caller was killed or interrupted before we got it.
                 Err(Errno::NOENT) => {
                     stats.gone += 1;
@@ -113,6 +115,16 @@ impl Listener {
                 PollState::Idle => {}
             }
         }
+    }
+
+    /// Whether the filter has no task left (`POLLHUP` without waiting); a failed
+    /// `poll` counts as open.
+    pub(crate) fn is_closed(&self) -> bool {
+        let zero = rustix::time::Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        matches!(self.poll_state(Some(&zero)), Ok(PollState::Closed))
     }
 
     /// One `poll` of the listener (`timeout` `None`: wait), `EINTR` as `Idle`.

@@ -657,13 +657,53 @@ fn recv_on_a_closed_filter_returns_instead_of_blocking() {
         let closed = !listener.wait_readable().unwrap();
         // Since Linux 6.11 a receive on a filter without tasks fails at once (ENOENT)
         // rather than blocking; older kernels block (serve polls first for them).
+        // It is Closed, not NotificationGone: a retry loop would spin.
         let err = listener.recv().unwrap_err();
+        let again = listener.recv().unwrap_err();
+        // serve returns at once too, having answered nothing.
+        let stats = listener.serve(|_, _| Response::Continue).unwrap();
         (
             closed,
-            matches!(err, Error::NotificationGone { id: 0 }),
+            matches!(err, Error::Closed) && matches!(again, Error::Closed),
             err.to_string(),
+            format!("{:?}", err.kind()),
+            (stats.answered, stats.gone),
         )
     });
     assert!(out.0, "POLLHUP once the last task is gone");
     assert!(out.1, "{}", out.2);
+    assert_eq!(out.3, "Closed");
+    assert_eq!(out.4, (0, 0));
+}
+
+#[test]
+fn recv_loop_until_closed_ends_after_the_last_call() {
+    require!(Feature::SeccompListener);
+    // The loop a user writes: receive until Closed, receiving again on
+    // NotificationGone. It must end (with every call answered), not spin.
+    let (answered, exit) = Fork::new().timeout(Duration::from_secs(20)).run(|| {
+        let child = spawn_filtered(&notify_getppid(), FilterFlags::NEW_LISTENER, || {
+            (0..3).map(|_| (getppid() == 7) as i32).sum::<i32>()
+        });
+        let listener = child.listener.unwrap();
+        let mut answered = 0u32;
+        let mut gone = 0u32;
+        loop {
+            match listener.recv() {
+                Ok(n) => {
+                    listener.respond_value(n.id, 7).unwrap();
+                    answered += 1;
+                }
+                Err(Error::NotificationGone { .. }) => {
+                    gone += 1;
+                    assert!(gone < 1000, "NotificationGone {gone} times: the loop spins");
+                }
+                Err(Error::Closed) => break,
+                Err(err) => panic!("{err}"),
+            }
+        }
+        (answered, wait(child.pid))
+    });
+    assert_eq!(answered, 3);
+    assert_eq!(exit, Exit::Code(3));
 }
