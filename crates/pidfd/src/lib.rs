@@ -28,7 +28,7 @@
 //! |---|---|---|---|
 //! | `pidfd_send_signal` | 5.1 | [`PidFd::send_signal`] | [`Error::Unsupported`] |
 //! | `pidfd_open`, `clone3` | 5.3 | [`PidFd::open`], [`CloneArgs`] | [`Error::Unsupported`] |
-//! | `waitid(P_PIDFD)` | 5.4 | [`PidFd::wait`] | `EINVAL` |
+//! | `waitid(P_PIDFD)` | 5.4 | [`PidFd::wait`], [`PidFd::waitid`] | `EINVAL` |
 //! | `set_tid` | 5.5 | [`CloneArgs::set_tid`] | [`Error::Unsupported`] (`E2BIG`) |
 //! | `CLONE_CLEAR_SIGHAND` | 5.5 | [`CloneArgs::spawn`] without copying memory | a fork-style child |
 //! | `pidfd_getfd` | 5.6 | [`PidFd::get_fd`] | [`Error::Unsupported`] |
@@ -56,6 +56,7 @@ mod sys;
 #[cfg(feature = "tokio")]
 mod tokio;
 mod types;
+mod wait;
 
 pub use clone::{CloneArgs, CloneFlags, CloneResult, MAX_SET_TID};
 pub use error::{Error, ErrorKind, Result, errno_of};
@@ -71,4 +72,5 @@ pub fn __force_fork_spawn(on: bool) {
     sys::FORCE_FORK_SPAWN.store(on, std::sync::atomic::Ordering::Relaxed);
 }
 
-pub use types::{ExitStatus, Namespaces, Pid, PidfdFlags, Signal, SignalTarget};
+pub use types::{ExitStatus, GetfdFlags, Namespaces, Pid, PidfdFlags, Signal, SignalTarget};
+pub use wait::{ChildCode, WaitInfo, WaitOptions};

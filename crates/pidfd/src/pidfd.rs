@@ -10,7 +10,7 @@ use rustix::process::{WaitId, WaitIdOptions, WaitIdStatus};
 
 use crate::error::{Error, Result};
 use crate::sys;
-use crate::types::{ExitStatus, Pid, PidfdFlags, Signal, SignalTarget};
+use crate::types::{ExitStatus, GetfdFlags, Pid, PidfdFlags, Signal, SignalTarget};
 
 /// `__WALL`: wait for children whatever their exit signal (clone3 children may have
 /// none, or a signal other than SIGCHLD).
@@ -216,7 +216,7 @@ impl PidFd {
         }
     }
 
-    fn waitid(&self, opts: WaitIdOptions) -> Result<Option<ExitStatus>> {
+    fn waitid_exit(&self, opts: WaitIdOptions) -> Result<Option<ExitStatus>> {
         let opts = opts | WaitIdOptions::EXITED | WaitIdOptions::from_bits_retain(WALL);
         loop {
             match rustix::process::waitid(WaitId::PidFd(self.fd.as_fd()), opts) {
@@ -255,7 +255,7 @@ impl PidFd {
     #[doc(alias = "waitid")]
     pub fn wait(&self) -> Result<ExitStatus> {
         loop {
-            if let Some(st) = self.waitid(WaitIdOptions::empty())? {
+            if let Some(st) = self.waitid_exit(WaitIdOptions::empty())? {
                 return Ok(st);
             }
             // Only reached for a PIDFD_NONBLOCK pidfd (EAGAIN): wait for readiness.
@@ -273,7 +273,7 @@ impl PidFd {
     /// # References
     /// - [waitid(2)](https://man7.org/linux/man-pages/man2/waitid.2.html)
     pub fn try_wait(&self) -> Result<Option<ExitStatus>> {
-        self.waitid(WaitIdOptions::NOHANG)
+        self.waitid_exit(WaitIdOptions::NOHANG)
     }
 
     /// Waits at most `timeout` for the process to exit (`poll` on the pidfd), then
@@ -338,15 +338,32 @@ impl PidFd {
     /// - [pidfd_getfd(2)](https://man7.org/linux/man-pages/man2/pidfd_getfd.2.html)
     #[doc(alias = "pidfd_getfd")]
     pub fn get_fd(&self, targetfd: RawFd) -> Result<OwnedFd> {
+        self.get_fd_with(targetfd, GetfdFlags::empty())
+    }
+
+    /// `pidfd_getfd(pidfd, targetfd, flags)`: [`PidFd::get_fd`] with the flags
+    /// argument, which the kernel reserves (it must be 0 today, else `EINVAL`).
+    /// Since Linux 5.6.
+    ///
+    /// # Errors
+    ///
+    /// As [`PidFd::get_fd`]; `EINVAL` for flags this kernel does not know.
+    ///
+    /// # References
+    /// - [pidfd_getfd(2)](https://man7.org/linux/man-pages/man2/pidfd_getfd.2.html)
+    pub fn get_fd_with(&self, targetfd: RawFd, flags: GetfdFlags) -> Result<OwnedFd> {
         rustix::process::pidfd_getfd(
             &self.fd,
             targetfd,
-            rustix::process::PidfdGetfdFlags::empty(),
+            rustix::process::PidfdGetfdFlags::from_bits_retain(flags.bits()),
         )
         .map_err(|e| {
             self.error(
                 e.raw_os_error(),
-                || format!("pidfd_getfd(fd {}, {targetfd}, 0)", self.raw()),
+                || match flags.bits() {
+                    0 => format!("pidfd_getfd(fd {}, {targetfd}, 0)", self.raw()),
+                    f => format!("pidfd_getfd(fd {}, {targetfd}, {f:#x})", self.raw()),
+                },
                 "pidfd_getfd",
                 "5.6",
             )

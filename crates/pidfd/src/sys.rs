@@ -420,3 +420,45 @@ impl CloneArgs<'_> {
         }
     }
 }
+
+/// What `waitid` wrote into its `siginfo_t`: `(si_code, si_status, si_pid, si_uid)`.
+pub(crate) struct RawWaitInfo {
+    pub code: i32,
+    pub status: i32,
+    pub pid: i32,
+    pub uid: u32,
+}
+
+/// `waitid(P_PIDFD, fd, &info, options)`; rustix's wrapper keeps `si_pid` and
+/// `si_uid` to itself. `Ok(None)` when `WNOHANG` found no state change (the kernel
+/// leaves `si_pid` 0).
+pub(crate) fn waitid_pidfd(fd: BorrowedFd<'_>, options: i32) -> Result<Option<RawWaitInfo>, i32> {
+    // SAFETY: an all-zero siginfo_t is a valid value (plain integers and unions of
+    // them); the kernel relies on si_pid being 0 when nothing is reported.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: the fd is borrowed for the call; `info` is a live, exclusive siginfo_t,
+    // the only memory the kernel writes.
+    let r = unsafe {
+        libc::waitid(
+            libc::P_PIDFD,
+            fd.as_raw_fd() as libc::id_t,
+            &mut info,
+            options,
+        )
+    };
+    if r != 0 {
+        return Err(errno());
+    }
+    // SAFETY: after a successful waitid the kernel filled the SIGCHLD member of the
+    // union (si_pid, si_uid, si_status), or left it all zero for WNOHANG.
+    let (pid, uid, status) = unsafe { (info.si_pid(), info.si_uid(), info.si_status()) };
+    if pid == 0 {
+        return Ok(None);
+    }
+    Ok(Some(RawWaitInfo {
+        code: info.si_code,
+        status,
+        pid,
+        uid,
+    }))
+}

@@ -159,6 +159,16 @@ bitflags::bitflags! {
     }
 }
 
+bitflags::bitflags! {
+    /// Flags of `pidfd_getfd(2)`: reserved, the kernel takes none yet (it refuses
+    /// every bit with `EINVAL`). Typed so that a future flag needs no new function.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+    pub struct GetfdFlags: u32 {
+        /// Bits this crate does not name are passed to the kernel unchanged.
+        const _ = !0;
+    }
+}
+
 /// Which task(s) a signal sent through a pidfd goes to (`pidfd_send_signal` flags,
 /// Since Linux 6.9; [`SignalTarget::Default`] works everywhere).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
