@@ -7,7 +7,8 @@
 //! cargo run --example container -- --no-net ...     # keep the host's network
 //! ```
 //!
-//! The demo container: new user, mount, pid, uts, ipc and net namespaces; root
+//! The demo container: new user, mount, pid, uts, ipc, net and cgroup namespaces
+//! (the builder's default); root
 //! inside is the caller outside; a tmpfs root holding the host's /usr, /etc, /bin,
 //! /lib* read-only (top-level symlinks of merged-/usr systems recreated as
 //! symlinks), a new proc, a minimal /dev and a tmpfs on /tmp; a seccomp filter whose
@@ -95,22 +96,15 @@ fn builder(args: &Args) -> ContainerBuilder {
         Some((p, rest)) => (p.clone(), rest),
         None => ("/bin/sh".into(), &[]),
     };
+    // Every namespace but time is new by default; --no-net shares the host's
+    // network namespace, explicitly.
     let mut b = Container::builder(&program)
         .args(rest)
-        .namespaces(
-            Namespaces::USER
-                | Namespaces::MOUNT
-                | Namespaces::PID
-                | Namespaces::UTS
-                | Namespaces::IPC,
-        )
         .hostname("container")
-        .namespaces(if args.net {
-            Namespaces::NET
-        } else {
-            Namespaces::empty()
-        })
         .env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin");
+    if !args.net {
+        b = b.share(Namespaces::NET);
+    }
     match &args.rootfs {
         Some(dir) => {
             b = b.root(RootFs::Dir(dir.into())).mount(Mount::proc("/proc"));

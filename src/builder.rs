@@ -6,6 +6,7 @@ use std::os::fd::{OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
 use crate::caps::Capabilities;
+use crate::cgroup::Cgroup;
 use crate::mount::Mount;
 use crate::seccomp::Seccomp;
 
@@ -30,6 +31,20 @@ bitflags::bitflags! {
         /// `CLONE_NEWTIME`: its own `CLOCK_MONOTONIC`/`CLOCK_BOOTTIME` offsets (Linux 5.6).
         const TIME = libc::CLONE_NEWTIME as u64;
     }
+}
+
+impl Namespaces {
+    /// What a builder creates unless told otherwise: every namespace but
+    /// [`TIME`](Namespaces::TIME) (user, mount, pid, uts, ipc, net, cgroup), so the
+    /// program is isolated from the host in every respect the kernel offers, and
+    /// root inside is the caller outside.
+    pub const DEFAULT: Namespaces = Namespaces::USER
+        .union(Namespaces::MOUNT)
+        .union(Namespaces::PID)
+        .union(Namespaces::UTS)
+        .union(Namespaces::IPC)
+        .union(Namespaces::NET)
+        .union(Namespaces::CGROUP);
 }
 
 /// How the ids of a new user namespace map to the caller's.
@@ -100,39 +115,6 @@ pub enum SessionKeyring {
     Named(String),
 }
 
-/// A cgroup v2 directory the container is born in (`CLONE_INTO_CGROUP`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Cgroup {
-    pub(crate) path: PathBuf,
-    pub(crate) memory_max: Option<u64>,
-    pub(crate) pids_max: Option<u64>,
-}
-
-impl Cgroup {
-    /// The cgroup at `path` (a directory of a cgroup v2 mount). It is created by
-    /// the spawn if missing, and then removed when the container is reaped or the
-    /// spawn fails.
-    pub fn new(path: impl Into<PathBuf>) -> Self {
-        Cgroup {
-            path: path.into(),
-            memory_max: None,
-            pids_max: None,
-        }
-    }
-
-    /// Writes `memory.max` (bytes) before the container starts.
-    pub fn memory_max(mut self, bytes: u64) -> Self {
-        self.memory_max = Some(bytes);
-        self
-    }
-
-    /// Writes `pids.max` before the container starts.
-    pub fn pids_max(mut self, max: u64) -> Self {
-        self.pids_max = Some(max);
-        self
-    }
-}
-
 /// Builds a container: like [`std::process::Command`], plus namespaces, id maps,
 /// a root filesystem and a security setup. Setters only record; [`spawn`] checks
 /// everything and does all the work.
@@ -165,6 +147,8 @@ pub struct ContainerBuilder {
     pub(crate) gid: Option<u32>,
     pub(crate) groups: Option<Vec<u32>>,
     pub(crate) namespaces: Namespaces,
+    /// Whether `namespaces()` or `share()` changed the default (exec_in refuses it).
+    pub(crate) namespaces_chosen: bool,
     pub(crate) monotonic_offset: Option<(i64, u32)>,
     pub(crate) boottime_offset: Option<(i64, u32)>,
     pub(crate) hostname: Option<OsString>,
@@ -196,7 +180,8 @@ impl ContainerBuilder {
             uid: None,
             gid: None,
             groups: None,
-            namespaces: Namespaces::empty(),
+            namespaces: Namespaces::DEFAULT,
+            namespaces_chosen: false,
             monotonic_offset: None,
             boottime_offset: None,
             hostname: None,
@@ -282,24 +267,61 @@ impl ContainerBuilder {
         self
     }
 
-    /// Adds namespaces to create (`CLONE_NEW*`).
+    /// Exactly the namespaces to create (`CLONE_NEW*`), replacing the default
+    /// ([`Namespaces::DEFAULT`]: all but time). Every type left out is shared with
+    /// the caller.
+    ///
+    /// ```
+    /// use linception::{Container, Namespaces};
+    /// // A container that keeps the host's network and cgroup view.
+    /// let b = Container::builder("/bin/true").namespaces(
+    ///     Namespaces::USER | Namespaces::MOUNT | Namespaces::PID | Namespaces::UTS | Namespaces::IPC,
+    /// );
+    /// # let _ = b;
+    /// ```
     pub fn namespaces(mut self, ns: Namespaces) -> Self {
-        self.namespaces |= ns;
+        self.namespaces = ns;
+        self.namespaces_chosen = true;
         self
     }
 
-    /// A new time namespace whose `CLOCK_MONOTONIC` is shifted by `secs` + `nanos`.
+    /// Shares these namespaces with the caller instead of creating new ones: the
+    /// explicit, visible way to give a container a piece of the host
+    /// (`.share(Namespaces::NET)` for the host's network).
+    ///
+    /// ```
+    /// use linception::{Container, Namespaces};
+    /// let b = Container::builder("/usr/bin/curl").share(Namespaces::NET);
+    /// # let _ = b;
+    /// ```
+    pub fn share(mut self, ns: Namespaces) -> Self {
+        self.namespaces -= ns;
+        self.namespaces_chosen = true;
+        self
+    }
+
+    /// A new time namespace (added to the others) whose `CLOCK_MONOTONIC` is shifted
+    /// by `secs` + `nanos`.
     pub fn monotonic_offset(mut self, secs: i64, nanos: u32) -> Self {
-        self.namespaces |= Namespaces::TIME;
         self.monotonic_offset = Some((secs, nanos));
         self
     }
 
-    /// A new time namespace whose `CLOCK_BOOTTIME` is shifted by `secs` + `nanos`.
+    /// A new time namespace (added to the others) whose `CLOCK_BOOTTIME` is shifted
+    /// by `secs` + `nanos`.
     pub fn boottime_offset(mut self, secs: i64, nanos: u32) -> Self {
-        self.namespaces |= Namespaces::TIME;
         self.boottime_offset = Some((secs, nanos));
         self
+    }
+
+    /// The namespaces the spawn creates: the chosen set, plus a time namespace when
+    /// an offset is given.
+    pub(crate) fn effective_namespaces(&self) -> Namespaces {
+        let mut ns = self.namespaces;
+        if self.monotonic_offset.is_some() || self.boottime_offset.is_some() {
+            ns |= Namespaces::TIME;
+        }
+        ns
     }
 
     /// The hostname inside (needs [`Namespaces::UTS`]).

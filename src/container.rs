@@ -2,7 +2,6 @@
 #![forbid(unsafe_code)]
 
 use std::os::fd::OwnedFd;
-use std::path::PathBuf;
 use std::process::{ChildStderr, ChildStdin, ChildStdout};
 use std::thread::JoinHandle;
 
@@ -10,14 +9,8 @@ use linception_pidfd::{ExitStatus, NamespaceType, Pid, PidFd, Signal};
 use linception_seccomp_notify::Listener;
 
 use crate::builder::{ContainerBuilder, Namespaces};
+use crate::cgroup::CgroupGuard;
 use crate::error::Result;
-
-/// A cgroup directory the spawn created (removed at reap) or found (kept).
-#[derive(Debug)]
-pub(crate) struct CgroupGuard {
-    pub path: PathBuf,
-    pub created: bool,
-}
 
 /// What a spawn hands to [`Container::new`].
 pub(crate) struct Parts {
@@ -82,7 +75,9 @@ impl Container {
         self.pid
     }
 
-    /// The pidfd of the container's init (from `CLONE_PIDFD`).
+    /// The pidfd of the container's init (from `CLONE_PIDFD`). Signal and poll it
+    /// freely; reap through the handle ([`Container::wait`],
+    /// [`Container::try_wait`], `wait_async`), which records the status.
     pub fn pidfd(&self) -> &PidFd {
         &self.pidfd
     }
@@ -137,6 +132,25 @@ impl Container {
             return Ok(st);
         }
         let st = self.pidfd.wait()?;
+        self.reaped(st)
+    }
+
+    /// [`Container::wait`] without blocking a thread (cargo feature `tokio`): waits
+    /// for the pidfd to become readable on the tokio runtime, then reaps. The status
+    /// is recorded in the handle like `wait`'s, so a later `wait`, `try_wait` or
+    /// drop sees it (waiting on [`Container::pidfd`] directly would reap behind the
+    /// handle). A dropped future leaves the container running and owned by the
+    /// handle.
+    ///
+    /// # Errors
+    /// As [`Container::wait`]; registering the pidfd with the runtime's reactor.
+    #[cfg(feature = "tokio")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+    pub async fn wait_async(&mut self) -> Result<ExitStatus> {
+        if let Some(st) = self.status {
+            return Ok(st);
+        }
+        let st = self.pidfd.wait_async().await?;
         self.reaped(st)
     }
 

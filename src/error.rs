@@ -16,6 +16,9 @@ pub enum ErrorKind {
     Unsupported,
     /// The builder holds an invalid value.
     InvalidArgument,
+    /// The caller lacks a privilege the builder's values need (a capability over a
+    /// namespace, a subordinate id range, a map write the kernel refused).
+    PermissionDenied,
 }
 
 /// An errno shown the kernel's way: "Operation not permitted (EPERM)".
@@ -125,6 +128,16 @@ pub enum Error {
         /// Why it is refused.
         reason: &'static str,
     },
+    /// The caller lacks a privilege a value needs; `what` names the value and
+    /// `reason` the privilege (which capability, over which namespace). Found before
+    /// anything is created where it can be known up front.
+    #[error("{what}: permission denied: {reason}")]
+    PermissionDenied {
+        /// The offending input, e.g. `idmapped bind /srv on /srv`.
+        what: String,
+        /// Why the caller may not, e.g. `needs CAP_SYS_ADMIN over ...`.
+        reason: &'static str,
+    },
     /// The seccomp filter was refused (invalid, or too long).
     #[error("seccomp filter: {0}")]
     Seccomp(#[source] linception_seccomp_notify::Error),
@@ -169,6 +182,13 @@ impl Error {
         }
     }
 
+    pub(crate) fn denied(what: impl Into<String>, reason: &'static str) -> Self {
+        Error::PermissionDenied {
+            what: what.into(),
+            reason,
+        }
+    }
+
     /// Joins a failure with the failure of the cleanup that followed it.
     pub(crate) fn with_cleanup(self, cleanup: Option<Error>) -> Self {
         match cleanup {
@@ -187,10 +207,31 @@ impl Error {
             Error::Syscall { .. } => ErrorKind::Os,
             Error::Unsupported { .. } => ErrorKind::Unsupported,
             Error::InvalidArgument { .. } => ErrorKind::InvalidArgument,
+            Error::PermissionDenied { .. } => ErrorKind::PermissionDenied,
             Error::Cleanup { error, .. } => error.kind(),
-            Error::Seccomp(_) | Error::IdMap(_) => ErrorKind::InvalidArgument,
+            // The inner error's own kind, passed through.
+            Error::Seccomp(e) => {
+                use linception_seccomp_notify::ErrorKind as K;
+                match e.kind() {
+                    K::Unsupported => ErrorKind::Unsupported,
+                    K::InvalidArgument => ErrorKind::InvalidArgument,
+                    K::PermissionDenied => ErrorKind::PermissionDenied,
+                    _ => ErrorKind::Os,
+                }
+            }
+            Error::IdMap(e) => {
+                use linception_userns::ErrorKind as K;
+                match e.kind() {
+                    K::Unsupported => ErrorKind::Unsupported,
+                    K::InvalidArgument => ErrorKind::InvalidArgument,
+                    K::PermissionDenied => ErrorKind::PermissionDenied,
+                    _ => ErrorKind::Os,
+                }
+            }
             Error::Pidfd(e) => match e.kind() {
                 linception_pidfd::ErrorKind::Unsupported => ErrorKind::Unsupported,
+                linception_pidfd::ErrorKind::InvalidArgument => ErrorKind::InvalidArgument,
+                linception_pidfd::ErrorKind::PermissionDenied => ErrorKind::PermissionDenied,
                 _ => ErrorKind::Os,
             },
         }
@@ -202,6 +243,7 @@ impl Error {
             Error::Setup { source, .. } | Error::Syscall { source, .. } => source.0.raw_os_error(),
             Error::Unsupported { .. } => Some(libc::ENOSYS),
             Error::InvalidArgument { .. } => Some(libc::EINVAL),
+            Error::PermissionDenied { .. } => Some(libc::EPERM),
             Error::Cleanup { error, .. } => error.raw_os_error(),
             Error::Seccomp(e) => e.raw_os_error(),
             Error::IdMap(e) => e.raw_os_error(),
@@ -245,6 +287,9 @@ impl From<Error> for io::Error {
                 io::Error::new(io::ErrorKind::InvalidInput, e)
             }
             ErrorKind::Unsupported => io::Error::new(io::ErrorKind::Unsupported, e),
+            ErrorKind::PermissionDenied if matches!(e, Error::PermissionDenied { .. }) => {
+                io::Error::new(io::ErrorKind::PermissionDenied, e)
+            }
             _ => match e.raw_os_error() {
                 Some(code) => io::Error::from_raw_os_error(code),
                 None => io::Error::other(e),

@@ -7,12 +7,23 @@
 //! assembled with the new mount API, `pivot_root`, capabilities, a seccomp filter
 //! and a fresh session keyring.
 //!
+//! # Safe by default
+//!
+//! `Container::builder(program).spawn()` with no other call gives a container, not
+//! a host process: new user, mount, pid, uts, ipc, net and cgroup namespaces
+//! ([`Namespaces::DEFAULT`]), with uid and gid 0 inside mapped to the caller's own
+//! ids outside, so it works unprivileged and holds no privilege over the host.
+//! Sharing a namespace with the host is an explicit call,
+//! [`share`](ContainerBuilder::share) (`.share(Namespaces::NET)`), or an exact set
+//! with [`namespaces`](ContainerBuilder::namespaces). Every value is checked in
+//! [`spawn`](ContainerBuilder::spawn) before anything is created; none is silently
+//! accepted or ignored.
+//!
 //! ```no_run
-//! use linception::{Container, Mount, Namespaces, RootFs};
+//! use linception::{Container, Mount, RootFs};
 //!
 //! let mut c = Container::builder("/bin/sh")
 //!     .args(["-c", "id; hostname"])
-//!     .namespaces(Namespaces::USER | Namespaces::MOUNT | Namespaces::PID | Namespaces::UTS)
 //!     .hostname("demo")
 //!     .root(RootFs::Tmpfs)
 //!     .mount(Mount::bind("/usr", "/usr").read_only().recursive())
@@ -34,24 +45,36 @@
 //!
 //! | module | crate | feature | since |
 //! |---|---|---|---|
-//! | [`pidfd`] | `linception-pidfd` | pidfds, `clone3` with `set_tid` | Linux 5.3 |
-//! | [`mountapi`] | `linception-mountapi` | the new mount API, idmapped mounts, `statmount` | Linux 5.2 / 5.12 / 6.8 |
-//! | [`openat2`] | `linception-openat2` | resolution inside a root with `RESOLVE_*` | Linux 5.6 |
-//! | [`userns`] | `linception-userns` | extent-based uid/gid maps | Linux 4.15 |
-//! | [`seccomp_notify`] | `linception-seccomp-notify` | seccomp filters, user notification | Linux 5.0 / 5.5 |
-//! | [`keyring_ns`] | `linception-keyring-ns` | keyctl, per-container keyrings | Linux 5.3 |
+//! | [`pidfd`](mod@pidfd) | `linception-pidfd` | pidfds, `clone3` with `set_tid` | Linux 5.3 |
+//! | [`mountapi`](mod@mountapi) | `linception-mountapi` | the new mount API, idmapped mounts, `statmount` | Linux 5.2 / 5.12 / 6.8 |
+//! | [`openat2`](mod@openat2) | `linception-openat2` | resolution inside a root with `RESOLVE_*` | Linux 5.6 |
+//! | [`userns`](mod@userns) | `linception-userns` | extent-based uid/gid maps | Linux 4.15 |
+//! | [`seccomp_notify`](mod@seccomp_notify) | `linception-seccomp-notify` | seccomp filters, user notification | Linux 5.0 / 5.5 |
+//! | [`keyring_ns`](mod@keyring_ns) | `linception-keyring-ns` | keyctl, per-container keyrings | Linux 5.3 |
+//! | [`features`](mod@features) | `linception-probe` | which of these the running kernel offers | any |
+//!
+//! With the `tokio` cargo feature, [`Container::wait_async`] waits for a container
+//! without blocking a thread, and [`Seccomp::on_notify_async`] serves seccomp
+//! notifications on the runtime.
 //!
 //! The spawn itself needs Linux 5.9 (`clone3` with `CLONE_PIDFD`, `close_range`,
 //! `openat2`, the new mount API; the mount namespace is made private with
 //! `mount_setattr` from 5.12, with `mount(2)` before); read-only binds and
 //! idmapped binds need 5.12, `Container::namespace` 6.11.
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[doc(inline)]
 pub use linception_keyring_ns as keyring_ns;
+#[doc(inline)]
 pub use linception_mountapi as mountapi;
+#[doc(inline)]
 pub use linception_openat2 as openat2;
+#[doc(inline)]
 pub use linception_pidfd as pidfd;
+#[doc(inline)]
 pub use linception_seccomp_notify as seccomp_notify;
+#[doc(inline)]
 pub use linception_userns as userns;
 
 pub mod features;
@@ -59,6 +82,7 @@ pub use features::features;
 
 mod builder;
 mod caps;
+mod cgroup;
 mod child;
 mod container;
 mod error;
@@ -67,9 +91,11 @@ mod plan;
 mod seccomp;
 mod spawn;
 mod sys;
+mod validate;
 
-pub use builder::{Cgroup, ContainerBuilder, IdMapping, Namespaces, RootFs, SessionKeyring, Stdio};
+pub use builder::{ContainerBuilder, IdMapping, Namespaces, RootFs, SessionKeyring, Stdio};
 pub use caps::{CapSet, Capabilities};
+pub use cgroup::Cgroup;
 pub use container::Container;
 pub use error::{Errno, Error, ErrorKind, Result};
 pub use linception_pidfd::{ExitStatus, NamespaceType, Pid, PidFd, Signal};

@@ -20,13 +20,19 @@ use std::path::{Path, PathBuf};
 pub struct Mount {
     pub(crate) kind: MountKind,
     pub(crate) target: PathBuf,
+    /// `MOUNT_ATTR_RDONLY` (binds and new filesystems).
+    pub(crate) read_only: bool,
+    /// `fsconfig` options of a new filesystem (tmpfs, proc, any type), in order.
+    pub(crate) options: Vec<(String, Option<String>)>,
+    /// Setters called on a kind of mount they do not apply to: refused by the
+    /// spawn, never ignored.
+    pub(crate) misapplied: Vec<&'static str>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum MountKind {
     Bind {
         source: PathBuf,
-        read_only: bool,
         recursive: bool,
         idmapped: bool,
     },
@@ -40,7 +46,6 @@ pub(crate) enum MountKind {
     Dev,
     Filesystem {
         fstype: String,
-        options: Vec<(String, Option<String>)>,
     },
     Symlink {
         points_to: PathBuf,
@@ -50,48 +55,86 @@ pub(crate) enum MountKind {
     },
 }
 
+impl MountKind {
+    /// How the kind is named in messages.
+    pub(crate) fn name(&self) -> &str {
+        match self {
+            MountKind::Bind { .. } => "bind",
+            MountKind::Tmpfs { .. } => "tmpfs",
+            MountKind::Proc { .. } => "proc",
+            MountKind::Dev => "dev",
+            MountKind::Filesystem { fstype } => fstype,
+            MountKind::Symlink { .. } => "symlink",
+            MountKind::Dir { .. } => "dir",
+        }
+    }
+
+    /// A new filesystem instance (`fsopen` .. `fsmount`), which takes options.
+    fn takes_options(&self) -> bool {
+        matches!(
+            self,
+            MountKind::Tmpfs { .. } | MountKind::Proc { .. } | MountKind::Filesystem { .. }
+        )
+    }
+}
+
 impl Mount {
+    fn new(kind: MountKind, target: &Path) -> Self {
+        Mount {
+            kind,
+            target: target.to_owned(),
+            read_only: false,
+            options: Vec::new(),
+            misapplied: Vec::new(),
+        }
+    }
+
+    /// Records a setter that does not apply to this kind of mount.
+    fn misapplied(mut self, setter: &'static str) -> Self {
+        self.misapplied.push(setter);
+        self
+    }
+
     /// A bind mount of the host path `source` (taken with `open_tree(OPEN_TREE_CLONE)`
     /// before the root changes) on `target`.
     pub fn bind(source: impl AsRef<Path>, target: impl AsRef<Path>) -> Self {
-        Mount {
-            kind: MountKind::Bind {
+        Mount::new(
+            MountKind::Bind {
                 source: source.as_ref().to_owned(),
-                read_only: false,
                 recursive: false,
                 idmapped: false,
             },
-            target: target.as_ref().to_owned(),
-        }
+            target.as_ref(),
+        )
     }
 
-    /// A new tmpfs on `target`.
+    /// A new tmpfs on `target` (`nosuid`, `nodev`). Takes [`size`](Mount::size),
+    /// [`mode`](Mount::mode), [`read_only`](Mount::read_only) and any tmpfs
+    /// [`option`](Mount::option) (`nr_inodes`, `uid`, `huge`...).
     pub fn tmpfs(target: impl AsRef<Path>) -> Self {
-        Mount {
-            kind: MountKind::Tmpfs {
+        Mount::new(
+            MountKind::Tmpfs {
                 size: None,
                 mode: None,
             },
-            target: target.as_ref().to_owned(),
-        }
+            target.as_ref(),
+        )
     }
 
-    /// A new instance of proc on `target` (for the container's pid namespace).
+    /// A new instance of proc on `target` for the container's pid namespace
+    /// (`nosuid`, `nodev`, `noexec`); in a new user namespace it needs
+    /// [`Namespaces::PID`](crate::Namespaces::PID) too, since only the owner of a pid
+    /// namespace may mount its proc. Takes [`pid_subset`](Mount::pid_subset) and proc
+    /// [`option`](Mount::option)s (`hidepid`, `gid`).
     pub fn proc(target: impl AsRef<Path>) -> Self {
-        Mount {
-            kind: MountKind::Proc { pid_subset: false },
-            target: target.as_ref().to_owned(),
-        }
+        Mount::new(MountKind::Proc { pid_subset: false }, target.as_ref())
     }
 
     /// A minimal `/dev` on `target`: a tmpfs with binds of the host's `null`, `zero`,
     /// `full`, `random`, `urandom` and `tty`, a new devpts instance on `pts` with
     /// `ptmx` linking to it, and the `fd`, `stdin`, `stdout`, `stderr` links.
     pub fn dev(target: impl AsRef<Path>) -> Self {
-        Mount {
-            kind: MountKind::Dev,
-            target: target.as_ref().to_owned(),
-        }
+        Mount::new(MountKind::Dev, target.as_ref())
     }
 
     /// A new instance of any filesystem type on `target` (`fsopen(fstype)`, then one
@@ -107,100 +150,116 @@ impl Mount {
     /// # let _ = (mq, small);
     /// ```
     pub fn filesystem(fstype: impl Into<String>, target: impl AsRef<Path>) -> Self {
-        Mount {
-            kind: MountKind::Filesystem {
+        Mount::new(
+            MountKind::Filesystem {
                 fstype: fstype.into(),
-                options: Vec::new(),
             },
-            target: target.as_ref().to_owned(),
-        }
+            target.as_ref(),
+        )
     }
 
-    /// Filesystem: a `key=value` option (`FSCONFIG_SET_STRING`).
+    /// A new filesystem (tmpfs, proc, [`filesystem`](Mount::filesystem)): a
+    /// `key=value` option (`FSCONFIG_SET_STRING`), passed to the kernel as given; the
+    /// kernel's message for a refused one comes back with the error. Refused by the
+    /// spawn on binds, `/dev`, symlinks and directories.
     pub fn option(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        if let MountKind::Filesystem { options, .. } = &mut self.kind {
-            options.push((key.into(), Some(value.into())));
+        if !self.kind.takes_options() {
+            return self.misapplied("option()");
         }
+        self.options.push((key.into(), Some(value.into())));
         self
     }
 
-    /// Filesystem: a flag option such as `ro` (`FSCONFIG_SET_FLAG`).
+    /// A new filesystem: a flag option such as `noswap` (`FSCONFIG_SET_FLAG`).
+    /// Refused by the spawn where [`option`](Mount::option) is.
     pub fn flag(mut self, key: impl Into<String>) -> Self {
-        if let MountKind::Filesystem { options, .. } = &mut self.kind {
-            options.push((key.into(), None));
+        if !self.kind.takes_options() {
+            return self.misapplied("flag()");
         }
+        self.options.push((key.into(), None));
         self
     }
 
     /// A symbolic link at `path` whose content is `points_to` (e.g. `/bin` -> `usr/bin`
     /// on a merged-/usr system). Not a mount, but made in the same ordered sequence.
     pub fn symlink(points_to: impl AsRef<Path>, path: impl AsRef<Path>) -> Self {
-        Mount {
-            kind: MountKind::Symlink {
+        Mount::new(
+            MountKind::Symlink {
                 points_to: points_to.as_ref().to_owned(),
             },
-            target: path.as_ref().to_owned(),
-        }
+            path.as_ref(),
+        )
     }
 
     /// A directory at `path` (mode `0o755` before the umask), with its parents.
     pub fn dir(path: impl AsRef<Path>) -> Self {
-        Mount {
-            kind: MountKind::Dir { mode: 0o755 },
-            target: path.as_ref().to_owned(),
-        }
+        Mount::new(MountKind::Dir { mode: 0o755 }, path.as_ref())
     }
 
-    /// Bind: makes the mount read-only (`MOUNT_ATTR_RDONLY`, on every submount when
-    /// recursive). No effect on other kinds.
+    /// Makes the mount read-only (`MOUNT_ATTR_RDONLY`): a bind (on every submount
+    /// when recursive) or a new filesystem. Refused by the spawn on `/dev`, symlinks
+    /// and directories.
     pub fn read_only(mut self) -> Self {
-        if let MountKind::Bind { read_only, .. } = &mut self.kind {
-            *read_only = true;
+        if matches!(
+            self.kind,
+            MountKind::Dev | MountKind::Symlink { .. } | MountKind::Dir { .. }
+        ) {
+            return self.misapplied("read_only()");
         }
+        self.read_only = true;
         self
     }
 
-    /// Bind: takes the mounts below `source` too (`AT_RECURSIVE`).
+    /// Bind: takes the mounts below `source` too (`AT_RECURSIVE`). Refused by the
+    /// spawn on other kinds.
     pub fn recursive(mut self) -> Self {
-        if let MountKind::Bind { recursive, .. } = &mut self.kind {
-            *recursive = true;
+        match &mut self.kind {
+            MountKind::Bind { recursive, .. } => *recursive = true,
+            _ => return self.misapplied("recursive()"),
         }
         self
     }
 
     /// Bind: an idmapped mount (`MOUNT_ATTR_IDMAP`) through the container's user
     /// namespace, so that files owned by the caller outside appear owned by their
-    /// mapped ids inside (Linux 5.12; the caller must be privileged over the source's
-    /// filesystem).
+    /// mapped ids inside (Linux 5.12). The caller needs `CAP_SYS_ADMIN` over the
+    /// user namespace that owns the source's filesystem (for a host filesystem: real
+    /// root), and the filesystem must support idmapped mounts. Refused by the spawn
+    /// on other kinds.
     pub fn idmapped(mut self) -> Self {
-        if let MountKind::Bind { idmapped, .. } = &mut self.kind {
-            *idmapped = true;
+        match &mut self.kind {
+            MountKind::Bind { idmapped, .. } => *idmapped = true,
+            _ => return self.misapplied("idmapped()"),
         }
         self
     }
 
-    /// Tmpfs: its size limit in bytes.
+    /// Tmpfs: its size limit in bytes. Refused by the spawn on other kinds.
     pub fn size(mut self, bytes: u64) -> Self {
-        if let MountKind::Tmpfs { size, .. } = &mut self.kind {
-            *size = Some(bytes);
+        match &mut self.kind {
+            MountKind::Tmpfs { size, .. } => *size = Some(bytes),
+            _ => return self.misapplied("size()"),
         }
         self
     }
 
-    /// Tmpfs: the mode of its root directory; dir: the mode of the directory.
+    /// Tmpfs: the mode of its root directory; dir: the mode of the directory (at
+    /// most `0o7777`). Refused by the spawn on other kinds.
     pub fn mode(mut self, new_mode: u32) -> Self {
         match &mut self.kind {
             MountKind::Tmpfs { mode, .. } => *mode = Some(new_mode),
             MountKind::Dir { mode } => *mode = new_mode,
-            _ => {}
+            _ => return self.misapplied("mode()"),
         }
         self
     }
 
-    /// Proc: `subset=pid`, only the process directories (Linux 5.8).
+    /// Proc: `subset=pid`, only the process directories (Linux 5.8). Refused by the
+    /// spawn on other kinds.
     pub fn pid_subset(mut self) -> Self {
-        if let MountKind::Proc { pid_subset } = &mut self.kind {
-            *pid_subset = true;
+        match &mut self.kind {
+            MountKind::Proc { pid_subset } => *pid_subset = true,
+            _ => return self.misapplied("pid_subset()"),
         }
         self
     }

@@ -98,8 +98,12 @@ impl InnerPath {
 }
 
 fn cstring(s: impl AsRef<OsStr>, what: &str) -> Result<CString> {
-    CString::new(s.as_ref().as_bytes())
-        .map_err(|_| Error::invalid(format!("{what} {:?}", s.as_ref()), "contains a NUL byte"))
+    CString::new(s.as_ref().as_bytes()).map_err(|_| {
+        Error::invalid(
+            format!("{what} {}", crate::validate::shown(s.as_ref())),
+            "contains a NUL byte",
+        )
+    })
 }
 
 struct Builder {
@@ -264,6 +268,25 @@ fn exec_candidates(program: &OsStr, env: &[(OsString, OsString)]) -> Result<Vec<
     Ok(out)
 }
 
+/// The label of the exec step: where the program was looked for.
+fn exec_label(program: &OsStr, env: &[(OsString, OsString)], in_root: bool) -> String {
+    let shown = crate::validate::shown(program);
+    let place = if in_root {
+        "inside the container's root"
+    } else {
+        "on the host's filesystem (the container has no root of its own)"
+    };
+    if program.as_bytes().contains(&b'/') {
+        return format!("execve({shown}), looked up {place}");
+    }
+    let path = env
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| crate::validate::shown(v))
+        .unwrap_or_else(|| "(the default PATH)".into());
+    format!("execve({shown}), looked up in PATH {path} {place}")
+}
+
 /// Inputs of [`prepare`] that are fds the parent created.
 pub(crate) struct SpawnFds {
     pub sync_r: Option<RawFd>,
@@ -286,7 +309,7 @@ pub(crate) fn prepare(
         linception_seccomp_notify::FilterFlags,
     )>,
 ) -> Result<(Plan, ParentWork)> {
-    let ns = b.namespaces;
+    let ns = b.effective_namespaces();
     let mut p = Builder {
         steps: Vec::new(),
         labels: Vec::new(),
@@ -365,10 +388,10 @@ pub(crate) fn prepare(
             match &m.kind {
                 MountKind::Bind {
                     source,
-                    read_only,
                     recursive,
                     idmapped,
                 } => {
+                    let read_only = &m.read_only;
                     let target = InnerPath::parse(&m.target, "mount target")?;
                     let src = cstring(source, "bind source")?;
                     let slot = p.slot();
@@ -538,24 +561,28 @@ pub(crate) fn prepare(
                     if let Some(mode) = mode {
                         opts.push(("mode", Some(format!("{mode:o}"))));
                     }
+                    opts.extend(m.options.iter().map(|(k, v)| (k.as_str(), v.clone())));
                     let slot = p.new_fs(
                         "tmpfs",
                         &opts,
-                        MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+                        MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | rdonly(m.read_only),
                         &target.shown,
                     );
                     p.attach_dir(slot, &target, format!("mount tmpfs on {}", target.shown));
                 }
                 MountKind::Proc { pid_subset } => {
-                    let opts: &[(&str, Option<String>)] = if *pid_subset {
-                        &[("subset", Some(String::from("pid")))]
-                    } else {
-                        &[]
-                    };
+                    let mut opts: Vec<(&str, Option<String>)> = Vec::new();
+                    if *pid_subset {
+                        opts.push(("subset", Some(String::from("pid"))));
+                    }
+                    opts.extend(m.options.iter().map(|(k, v)| (k.as_str(), v.clone())));
                     let slot = p.new_fs(
                         "proc",
-                        opts,
-                        MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+                        &opts,
+                        MOUNT_ATTR_NOSUID
+                            | MOUNT_ATTR_NODEV
+                            | MOUNT_ATTR_NOEXEC
+                            | rdonly(m.read_only),
                         &target.shown,
                     );
                     p.attach_dir(slot, &target, format!("mount proc on {}", target.shown));
@@ -635,24 +662,16 @@ pub(crate) fn prepare(
                         );
                     }
                 }
-                MountKind::Filesystem { fstype, options } => {
-                    for (k, v) in options {
-                        let bad = k.contains('\0') || v.as_ref().is_some_and(|v| v.contains('\0'));
-                        if bad || fstype.contains('\0') {
-                            return Err(Error::invalid(
-                                format!("{fstype} option {k:?}"),
-                                "contains a NUL byte",
-                            ));
-                        }
-                    }
-                    let opts: Vec<(&str, Option<String>)> = options
+                MountKind::Filesystem { fstype } => {
+                    let opts: Vec<(&str, Option<String>)> = m
+                        .options
                         .iter()
                         .map(|(k, v)| (k.as_str(), v.clone()))
                         .collect();
                     let slot = p.new_fs(
                         fstype,
                         &opts,
-                        MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+                        MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | rdonly(m.read_only),
                         &target.shown,
                     );
                     p.attach_dir(slot, &target, format!("mount {fstype} on {}", target.shown));
@@ -723,9 +742,12 @@ pub(crate) fn prepare(
             ));
         }
         let c = cstring(name, "hostname")?;
-        p.push(Step::Hostname { name: c }, format!("sethostname({name:?})"));
+        p.push(
+            Step::Hostname { name: c },
+            format!("sethostname({})", crate::validate::shown(name)),
+        );
     }
-    let strings = push_process_tail(&mut p, b, fds, seccomp)?;
+    let strings = push_process_tail(&mut p, b, fds, seccomp, b.root.is_some())?;
     let slots = vec![-1; p.nslots];
     Ok((
         Plan {
@@ -740,7 +762,9 @@ pub(crate) fn prepare(
 
 /// The steps every process gets, container init or [`exec_in`](crate::Container::exec_in):
 /// keyring, identity, capabilities, cwd, no_new_privs, fds, seccomp, execve.
-/// Returns the strings `argv`/`envp` point into.
+/// Returns the strings `argv`/`envp` point into. `in_root`: the program is looked
+/// up inside the container's own root (said in the step's label, so that a missing
+/// program is not mistaken for a missing host file).
 fn push_process_tail(
     p: &mut Builder,
     b: &ContainerBuilder,
@@ -749,6 +773,7 @@ fn push_process_tail(
         linception_seccomp_notify::Program,
         linception_seccomp_notify::FilterFlags,
     )>,
+    in_root: bool,
 ) -> Result<Vec<CString>> {
     if let Some(keyring) = &b.keyring {
         let name = match keyring {
@@ -789,7 +814,7 @@ fn push_process_tail(
             Step::SetGroups {
                 groups: groups.clone(),
             },
-            format!("setgroups({groups:?})"),
+            format!("setgroups({})", crate::validate::summary(groups)),
         );
     }
     if let Some(gid) = b.gid {
@@ -940,7 +965,7 @@ fn push_process_tail(
             argv,
             envp,
         },
-        format!("execve({:?})", b.program),
+        exec_label(&b.program, &env, in_root),
     );
 
     Ok(strings)
@@ -996,7 +1021,7 @@ pub(crate) fn prepare_exec_in(
             );
         }
     }
-    let strings = push_process_tail(&mut p, b, fds, seccomp)?;
+    let strings = push_process_tail(&mut p, b, fds, seccomp, true)?;
     Ok(Plan {
         steps: p.steps,
         labels: p.labels,
@@ -1018,6 +1043,15 @@ fn cloexec_ranges(targets: &[RawFd]) -> Vec<(u32, u32)> {
     }
     ranges.push((next, u32::MAX));
     ranges
+}
+
+/// `MOUNT_ATTR_RDONLY` for a new filesystem's `fsmount`, when asked for.
+fn rdonly(read_only: bool) -> u32 {
+    if read_only {
+        MOUNT_ATTR_RDONLY as u32
+    } else {
+        0
+    }
 }
 
 fn join_rel(dir: &CString, name: &str) -> CString {

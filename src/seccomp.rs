@@ -8,6 +8,28 @@ use linception_seccomp_notify::{Filter, Listener, Notification, Response};
 /// A notification handler run by the parent on its own thread.
 pub type NotifyHandler = Box<dyn FnMut(&Listener, &Notification) -> Response + Send + 'static>;
 
+/// An async notification handler (cargo feature `tokio`): called for each
+/// notification on the runtime, its future answered when it resolves.
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub type AsyncNotifyHandler = Box<
+    dyn FnMut(
+            std::sync::Arc<linception_seccomp_notify::AsyncListener>,
+            Notification,
+        ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send>>
+        + Send
+        + 'static,
+>;
+
+/// Who answers the notifications.
+pub(crate) enum Handler {
+    /// A thread of the parent runs `Listener::serve`.
+    Thread(NotifyHandler),
+    /// A task on this tokio runtime receives, and a task per notification answers.
+    #[cfg(feature = "tokio")]
+    Async(AsyncNotifyHandler),
+}
+
 /// A seccomp filter for the container (built with [`linception_seccomp_notify`]),
 /// installed in the child as the very last step before `execve`.
 ///
@@ -33,7 +55,7 @@ pub type NotifyHandler = Box<dyn FnMut(&Listener, &Notification) -> Response + S
 /// ```
 pub struct Seccomp {
     pub(crate) filter: Filter,
-    pub(crate) handler: Option<NotifyHandler>,
+    pub(crate) handler: Option<Handler>,
     pub(crate) keep_listener: bool,
 }
 
@@ -53,7 +75,45 @@ impl Seccomp {
     where
         F: FnMut(&Listener, &Notification) -> Response + Send + 'static,
     {
-        self.handler = Some(Box::new(handler));
+        self.handler = Some(Handler::Thread(Box::new(handler)));
+        self.keep_listener = false;
+        self
+    }
+
+    /// Answers each notification with an async `handler` on the tokio runtime that
+    /// calls [`spawn`](crate::ContainerBuilder::spawn) (which must run inside one):
+    /// one task receives until the container's last process exits, and each
+    /// notification's future runs as a task of its own, so a slow answer does not
+    /// hold up the others. The handler gets the listener (to read the caller's
+    /// memory, add fds) and the notification; its [`Response`] is sent when the
+    /// future resolves.
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> linception::Result<()> {
+    /// use linception::{Container, Seccomp};
+    /// use linception::seccomp_notify::{Action, Filter, Response};
+    ///
+    /// let filter = Filter::new(Action::Allow).rule("getppid", Action::UserNotif);
+    /// let seccomp = Seccomp::new(filter).on_notify_async(|_listener, _notif| async {
+    ///     Response::Value(4242)
+    /// });
+    /// let mut c = Container::builder("/bin/true").seccomp(seccomp).spawn()?;
+    /// c.wait_async().await?;
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "tokio")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+    pub fn on_notify_async<F, Fut>(mut self, mut handler: F) -> Self
+    where
+        F: FnMut(std::sync::Arc<linception_seccomp_notify::AsyncListener>, Notification) -> Fut
+            + Send
+            + 'static,
+        Fut: std::future::Future<Output = Response> + Send + 'static,
+    {
+        self.handler = Some(Handler::Async(Box::new(move |l, n| {
+            Box::pin(handler(l, n))
+        })));
         self.keep_listener = false;
         self
     }
@@ -74,8 +134,58 @@ impl fmt::Debug for Seccomp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Seccomp")
             .field("filter", &self.filter)
-            .field("handler", &self.handler.is_some())
+            .field(
+                "handler",
+                &match &self.handler {
+                    None => "none",
+                    Some(Handler::Thread(_)) => "thread",
+                    #[cfg(feature = "tokio")]
+                    Some(Handler::Async(_)) => "async",
+                },
+            )
             .field("keep_listener", &self.keep_listener)
             .finish()
     }
+}
+
+/// Serves `listener` on the current tokio runtime with an async handler: a task
+/// receives until the filter has no task left, and each notification's answer runs
+/// as a task of its own.
+#[cfg(feature = "tokio")]
+pub(crate) fn serve_async(
+    listener: Listener,
+    mut handler: AsyncNotifyHandler,
+) -> crate::Result<()> {
+    use std::sync::Arc;
+
+    use linception_seccomp_notify::{AsyncListener, Error as SeccompError};
+
+    let listener = Arc::new(AsyncListener::new(listener).map_err(crate::Error::Seccomp)?);
+    tokio::spawn(async move {
+        loop {
+            let notif = match listener.recv().await {
+                Ok(notif) => notif,
+                // The caller vanished before the receive: the next one.
+                Err(SeccompError::NotificationGone { .. }) => continue,
+                // No task left in the filter (or a broken listener): done.
+                Err(_) => return,
+            };
+            let answer = handler(Arc::clone(&listener), notif);
+            let listener = Arc::clone(&listener);
+            tokio::spawn(async move {
+                let l = listener.get_ref();
+                // A caller that died meanwhile makes the answer fail: nothing to do.
+                let _ = match answer.await {
+                    Response::Value(v) => l.respond_value(notif.id, v),
+                    Response::Errno(e) => l.respond_errno(notif.id, e),
+                    Response::Continue => l.respond_continue(notif.id),
+                    Response::Answered => Ok(()),
+                    // A kind of answer newer than this code: fail the call rather
+                    // than leave it hanging.
+                    _ => l.respond_errno(notif.id, libc::ENOSYS),
+                };
+            });
+        }
+    });
+    Ok(())
 }

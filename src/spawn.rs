@@ -4,17 +4,19 @@
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::path::{Path, PathBuf};
 
 use linception_pidfd::{CloneArgs, CloneFlags, NamespaceType, PidFd, Signal};
 use linception_seccomp_notify::{FilterFlags, Listener, Program};
 use linception_userns::{IdMap, MapWriter, SubIds, WriteMode};
 
 use crate::builder::{ContainerBuilder, IdMapping, Namespaces, Stdio};
-use crate::container::{CgroupGuard, Container, Parts};
+use crate::cgroup::CgroupGuard;
+use crate::container::{Container, Parts};
 use crate::error::{Errno, Error, Result};
 use crate::plan::{self, SpawnFds};
+use crate::seccomp::Handler;
 use crate::sys;
+use crate::validate;
 
 fn pipe() -> Result<(OwnedFd, OwnedFd)> {
     rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
@@ -58,42 +60,6 @@ fn resolve_map(mapping: &IdMapping, own: u32, uids: bool) -> Result<IdMap> {
         }
     };
     Ok(map)
-}
-
-/// The cgroup the container is born in: created if missing, limits written.
-fn prepare_cgroup(cg: &crate::builder::Cgroup) -> Result<(CgroupGuard, OwnedFd)> {
-    let created = match std::fs::create_dir(&cg.path) {
-        Ok(()) => true,
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
-        Err(e) => return Err(Error::syscall(format!("mkdir({:?})", cg.path), e)),
-    };
-    let guard = CgroupGuard {
-        path: cg.path.clone(),
-        created,
-    };
-    let write = |file: &str, value: u64| -> Result<()> {
-        let path: PathBuf = cg.path.join(file);
-        std::fs::write(&path, value.to_string())
-            .map_err(|e| Error::syscall(format!("write({path:?}, \"{value}\")"), e))
-    };
-    let fd = (|| {
-        if let Some(v) = cg.memory_max {
-            write("memory.max", v)?;
-        }
-        if let Some(v) = cg.pids_max {
-            write("pids.max", v)?;
-        }
-        rustix::fs::open(
-            &cg.path,
-            rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
-            rustix::fs::Mode::empty(),
-        )
-        .map_err(|e| Error::syscall(format!("open({:?}, O_PATH|O_DIRECTORY)", cg.path), e.into()))
-    })();
-    match fd {
-        Ok(fd) => Ok((guard, fd)),
-        Err(e) => Err(e.with_cleanup(guard.remove().err())),
-    }
 }
 
 /// Kills (via the pidfd) and reaps a child whose setup failed.
@@ -181,20 +147,35 @@ fn read_report(err_r: OwnedFd) -> Result<Option<Report>> {
 }
 
 pub(crate) fn spawn(mut b: ContainerBuilder) -> Result<Container> {
-    let ns = b.namespaces;
-    if let Some(pid) = b.set_tid {
-        if pid < 1 {
-            return Err(Error::invalid(
-                format!("set_tid {pid}"),
-                "a pid is at least 1",
-            ));
-        }
-        if ns.contains(Namespaces::PID) && pid != 1 {
-            return Err(Error::invalid(
-                format!("set_tid {pid}"),
-                "in a new pid namespace the program is its first process and must be pid 1",
-            ));
-        }
+    let ns = b.effective_namespaces();
+    let caller = validate::Caller::current();
+    let (euid, egid) = (caller.euid, caller.egid);
+    // Id maps first: the checks need them (is the uid mapped?). Reading
+    // /etc/subuid creates nothing.
+    let maps = if ns.contains(Namespaces::USER) {
+        let uid_map = resolve_map(&b.uid_map, euid, true)?;
+        let gid_map = resolve_map(&b.gid_map, egid, false)?;
+        Some((uid_map, gid_map, euid != 0))
+    } else {
+        None
+    };
+    // An unprivileged writer maps its own ids itself and must deny setgroups first;
+    // anything wider goes through the setuid helpers, which allow setgroups.
+    let own_only = |m: &IdMap, own: u32| {
+        let e = m.extents()[0];
+        m.len() == 1 && e.count == 1 && e.outside == own
+    };
+    let helpers = maps.as_ref().is_some_and(|(u, g, unprivileged)| {
+        *unprivileged && !(own_only(u, euid) && own_only(g, egid))
+    });
+    let view = maps.as_ref().map(|(u, g, unprivileged)| validate::Maps {
+        uid: u,
+        gid: g,
+        setgroups_denied: *unprivileged && !helpers,
+    });
+    validate::spawn(&b, &caller, view.as_ref())?;
+    if let Some(cg) = &b.cgroup {
+        crate::cgroup::check(cg)?;
     }
 
     let SeccompParts {
@@ -227,17 +208,6 @@ pub(crate) fn spawn(mut b: ContainerBuilder) -> Result<Container> {
     };
     let (dev_null, piped) = stdio_fds(&b)?;
 
-    // Id maps, before the clone: a bad map costs no process. An unprivileged
-    // writer must deny setgroups before it may write gid_map.
-    let euid = rustix::process::geteuid().as_raw();
-    let egid = rustix::process::getegid().as_raw();
-    let maps = if ns.contains(Namespaces::USER) {
-        let uid_map = resolve_map(&b.uid_map, euid, true)?;
-        let gid_map = resolve_map(&b.gid_map, egid, false)?;
-        Some((uid_map, gid_map, euid != 0))
-    } else {
-        None
-    };
     // With 0 mapped on both sides, the child becomes root inside before its setup
     // (its ids outside may not be mapped at all); not needed when the caller's own
     // ids are what maps to 0 (it is root inside as soon as the maps are written).
@@ -253,12 +223,8 @@ pub(crate) fn spawn(mut b: ContainerBuilder) -> Result<Container> {
     // one write per map, through the pidfd so a reused pid is refused) and
     // explains a refusal; maps wider than one's own id need the setuid helpers
     // when the caller is unprivileged.
-    let maps = maps.map(|(u, g, unprivileged)| {
-        let own_only = |m: &IdMap, own: u32| {
-            let e = m.extents()[0];
-            m.len() == 1 && e.count == 1 && e.outside == own
-        };
-        let mode = if unprivileged && !(own_only(&u, euid) && own_only(&g, egid)) {
+    let maps = maps.map(|(u, g, _)| {
+        let mode = if helpers {
             WriteMode::Helpers
         } else {
             WriteMode::Auto
@@ -277,7 +243,7 @@ pub(crate) fn spawn(mut b: ContainerBuilder) -> Result<Container> {
     let (mut plan, parent_work) = plan::prepare(&b, &spawn_fds, seccomp)?;
 
     let cgroup = match &b.cgroup {
-        Some(cg) => Some(prepare_cgroup(cg)?),
+        Some(cg) => Some(crate::cgroup::prepare(cg)?),
         None => None,
     };
 
@@ -354,7 +320,7 @@ pub(crate) fn spawn(mut b: ContainerBuilder) -> Result<Container> {
 /// The seccomp pieces of a builder, compiled in the parent.
 struct SeccompParts {
     seccomp: Option<(Program, FilterFlags)>,
-    handler: Option<crate::seccomp::NotifyHandler>,
+    handler: Option<Handler>,
     keep_listener: bool,
     wants_listener: bool,
 }
@@ -382,6 +348,15 @@ fn take_seccomp(b: &mut ContainerBuilder) -> Result<SeccompParts> {
         };
         parts.seccomp = Some((program, flags));
         parts.keep_listener = sc.keep_listener;
+        #[cfg(feature = "tokio")]
+        if let Some(Handler::Async(_)) = &sc.handler
+            && tokio::runtime::Handle::try_current().is_err()
+        {
+            return Err(Error::invalid(
+                "Seccomp::on_notify_async",
+                "spawn() must be called inside a tokio runtime to serve notifications on it",
+            ));
+        }
         parts.handler = sc.handler;
     }
     Ok(parts)
@@ -418,7 +393,7 @@ fn finish(
     plan: &plan::Plan,
     err_r: OwnedFd,
     listener_sock: Option<OwnedFd>,
-    handler: Option<crate::seccomp::NotifyHandler>,
+    handler: Option<Handler>,
     keep_listener: bool,
 ) -> Result<(Option<Listener>, Option<std::thread::JoinHandle<()>>)> {
     let mut listener = None;
@@ -428,13 +403,18 @@ fn finish(
         listener = fd.map(Listener::new);
     }
     let mut handler_thread = None;
-    if let (Some(l), Some(mut h)) = (listener.take_if(|_| !keep_listener), handler) {
-        handler_thread = Some(std::thread::spawn(move || {
-            // Wake this thread on the caller's CPU (Linux 6.6): a notification round
-            // trip drops from ~50 us to a few. Older kernels keep the default.
-            let _ = l.set_sync_wakeup();
-            let _ = l.serve(|l, n| h(l, n));
-        }));
+    match (listener.take_if(|_| !keep_listener), handler) {
+        (Some(l), Some(Handler::Thread(mut h))) => {
+            handler_thread = Some(std::thread::spawn(move || {
+                // Wake this thread on the caller's CPU (Linux 6.6): a notification
+                // round trip drops from ~50 us to a few. Older kernels keep the default.
+                let _ = l.set_sync_wakeup();
+                let _ = l.serve(|l, n| h(l, n));
+            }));
+        }
+        #[cfg(feature = "tokio")]
+        (Some(l), Some(Handler::Async(h))) => crate::seccomp::serve_async(l, h)?,
+        (l, _) => listener = listener.or(l),
     }
     match read_report(err_r)? {
         None => Ok((listener, handler_thread)),
@@ -468,8 +448,12 @@ fn finish(
 /// [`Container::exec_in`]: a helper child joins the container's namespaces through
 /// its pidfd and forks the program into them as a child of the caller.
 pub(crate) fn exec_in(target: &Container, mut b: ContainerBuilder) -> Result<Container> {
+    validate::exec_in(&b)?;
     let refused = [
-        (!b.namespaces.is_empty(), "namespaces"),
+        (
+            b.namespaces_chosen || b.monotonic_offset.is_some() || b.boottime_offset.is_some(),
+            "namespaces",
+        ),
         (b.root.is_some() || !b.mounts.is_empty(), "root/mounts"),
         (b.hostname.is_some(), "hostname"),
         (b.set_tid.is_some(), "set_tid"),
@@ -576,29 +560,4 @@ fn handshake(
     File::from(sync_w)
         .write_all(&[1])
         .map_err(|e| Error::syscall("write(sync pipe)", e))
-}
-
-impl CgroupGuard {
-    pub(crate) fn remove(self) -> Result<()> {
-        if !self.created {
-            return Ok(());
-        }
-        remove_cgroup_dir(&self.path)
-    }
-}
-
-/// `rmdir` of a cgroup, retrying briefly while its last processes finish exiting.
-pub(crate) fn remove_cgroup_dir(path: &Path) -> Result<()> {
-    let mut tries = 0;
-    loop {
-        match std::fs::remove_dir(path) {
-            Ok(()) => return Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && tries < 100 => {
-                tries += 1;
-                std::thread::sleep(std::time::Duration::from_millis(1));
-            }
-            Err(e) => return Err(Error::syscall(format!("rmdir({path:?})"), e)),
-        }
-    }
 }

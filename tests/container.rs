@@ -418,7 +418,8 @@ fn signals_are_default_and_unblocked() {
 fn net_namespace_has_only_loopback() {
     require!(Feature::UserNs);
     let out = stdout_of(
-        sh("cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d ' '").namespaces(Namespaces::NET),
+        sh("cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d ' '")
+            .namespaces(NS | Namespaces::NET),
     );
     assert_eq!(out.trim(), "lo");
 }
@@ -472,7 +473,10 @@ fn drop_kills_and_reaps() {
 #[test]
 fn namespace_fds_are_the_containers() {
     require!(Feature::UserNs, Feature::PidfdNamespaces);
-    let c = sh("sleep 100").namespaces(Namespaces::NET).spawn().unwrap();
+    let c = sh("sleep 100")
+        .namespaces(NS | Namespaces::NET)
+        .spawn()
+        .unwrap();
     let ns_id = |fd: &OwnedFd| rustix::fs::fstat(fd).unwrap().st_ino;
     let own = |name: &str| std::fs::metadata(format!("/proc/self/ns/{name}")).unwrap();
     use std::os::unix::fs::MetadataExt;
@@ -500,7 +504,7 @@ fn exec_in_roundtrip() -> String {
         .mounts(Mount::host_system())
         .mount(Mount::proc("/proc"))
         .hostname("box")
-        .namespaces(Namespaces::NET)
+        .namespaces(NS | Namespaces::NET)
         .spawn()
         .unwrap();
     let script = "hostname; echo $$; cat /proc/1/comm; id -u; ls /proc/self/ns | wc -l; \
@@ -619,7 +623,7 @@ fn cgroup_placement_and_removal() {
     // With a cgroup namespace, the container sees its cgroup as the root.
     let out = stdout_of(
         sh("cat /proc/self/cgroup | grep '^0::'")
-            .namespaces(Namespaces::CGROUP)
+            .namespaces(NS | Namespaces::CGROUP)
             .cgroup(linception::Cgroup::new(&path)),
     );
     assert_eq!(out.trim(), "0::/");
@@ -646,12 +650,15 @@ fn cgroup_limits_need_the_controller() {
         );
         c.wait().unwrap();
     } else {
-        // pids is not enabled on this cgroup v2 tree: the error names the file
-        // (cgroupfs refuses to create it: EACCES).
+        // pids is not enabled on this cgroup v2 tree: refused before the cgroup
+        // directory is created, naming the file and the controller.
         let err = r.unwrap_err();
-        assert!(err.to_string().contains("pids.max"), "{err}");
-        assert_eq!(err.kind(), linception::ErrorKind::Os, "{err}");
-        assert!(err.raw_os_error().is_some(), "{err}");
+        assert!(
+            err.to_string().contains("pids.max 16 of cgroup")
+                && err.to_string().contains("no pids controller"),
+            "{err}"
+        );
+        assert_eq!(err.kind(), linception::ErrorKind::InvalidArgument, "{err}");
     }
     assert!(!std::path::Path::new(&path).exists(), "cgroup left behind");
 }
@@ -765,4 +772,121 @@ fn private_mount_tree_fallback_without_mount_setattr() {
         stdout_of(b)
     });
     assert_eq!(out.trim(), "1");
+}
+
+/// The namespaces of the calling process, as `readlink /proc/self/ns/*` shows them.
+fn own_namespaces() -> Vec<String> {
+    ["user", "mnt", "pid", "uts", "ipc", "net", "cgroup"]
+        .iter()
+        .map(|n| {
+            std::fs::read_link(format!("/proc/self/ns/{n}"))
+                .unwrap()
+                .display()
+                .to_string()
+        })
+        .collect()
+}
+
+/// A builder with no other call is a container: every namespace but time is new,
+/// and root inside is the caller outside.
+fn default_builder_isolates(outer: u32) {
+    let script = "for n in user mnt pid uts ipc net cgroup; do readlink /proc/self/ns/$n; done; \
+                  id -u; cat /proc/self/uid_map";
+    let out = stdout_of(Container::builder("/bin/sh").args(["-c", script]));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 9, "{out}");
+    for (inside, host) in lines[..7].iter().zip(own_namespaces()) {
+        assert_ne!(*inside, host, "a namespace is shared with the host: {out}");
+        assert_eq!(inside.split(':').next(), host.split(':').next(), "{out}");
+    }
+    assert_eq!(lines[7], "0", "{out}");
+    let map: Vec<&str> = lines[8].split_whitespace().collect();
+    assert_eq!(map, ["0", outer.to_string().as_str(), "1"], "{out}");
+}
+
+#[test]
+fn default_builder_isolates_as_root() {
+    require!(Feature::Root, Feature::UserNs);
+    Fork::new().run(|| default_builder_isolates(0));
+}
+
+#[test]
+fn default_builder_isolates_unprivileged() {
+    require!(Feature::UnprivilegedUserNs);
+    let outer = unsafe { libc::geteuid() };
+    let outer = if outer == 0 { NOBODY } else { outer };
+    Fork::new()
+        .unprivileged()
+        .run(move || default_builder_isolates(outer));
+}
+
+#[test]
+fn sharing_a_namespace_is_explicit() {
+    require!(Feature::UserNs);
+    let host_net = own_namespaces()[5].clone();
+    let out = Fork::new().unprivileged().run(|| {
+        stdout_of(
+            Container::builder("/bin/readlink")
+                .arg("/proc/self/ns/net")
+                .share(Namespaces::NET),
+        )
+    });
+    assert_eq!(out.trim(), host_net);
+}
+
+#[test]
+fn tmpfs_options_and_read_only_are_honoured() {
+    require!(Feature::UserNs);
+    let out = Fork::new().unprivileged().run(|| {
+        stdout_of(
+            sh("grep -E ' /(t|r|p) ' /proc/self/mountinfo | awk '{print $5, $6, $NF}' | sort")
+                .mount(
+                    Mount::tmpfs("/t")
+                        .option("size", "8k")
+                        .option("nr_inodes", "16"),
+                )
+                .mount(Mount::tmpfs("/r").read_only())
+                .mount(Mount::proc("/p").option("hidepid", "2")),
+        )
+    });
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(
+        lines[0].starts_with("/p ") && lines[0].contains("hidepid=invisible"),
+        "{out}"
+    );
+    assert!(lines[1].starts_with("/r ro,"), "{out}");
+    assert!(lines[2].starts_with("/t rw,"), "{out}");
+    assert!(
+        lines[2].contains("size=8k") && lines[2].contains("nr_inodes=16"),
+        "{out}"
+    );
+}
+
+#[test]
+fn missing_program_is_looked_up_inside_the_root() {
+    require!(Feature::UserNs);
+    let err = Fork::new().unprivileged().run(|| {
+        sh("true")
+            .arg("x")
+            .spawn()
+            .map(drop)
+            .and_then(|()| {
+                Container::builder("linception-no-such-program")
+                    .root(RootFs::Tmpfs)
+                    .mounts(Mount::host_system())
+                    .spawn()
+                    .map(drop)
+            })
+            .unwrap_err()
+            .to_string()
+    });
+    assert!(
+        err.starts_with("execve(\"linception-no-such-program\"), looked up in PATH"),
+        "{err}"
+    );
+    assert!(
+        err.contains("inside the container's root: No such file or directory (ENOENT)"),
+        "{err}"
+    );
 }

@@ -82,17 +82,21 @@ fn bad_mount_is_named() {
 #[test]
 fn proc_without_pid_namespace_rootless_is_refused_cleanly() {
     require!(Feature::UnprivilegedUserNs);
-    // proc in a user namespace that does not own the pid namespace: EPERM.
+    // proc in a user namespace that does not own the pid namespace would be EPERM
+    // from fsmount: the spawn says why before anything is created.
     let (kind, step, errno, text) = failure(true, || {
         Container::builder("/bin/true")
             .namespaces(Namespaces::USER | Namespaces::MOUNT)
             .root(RootFs::Tmpfs)
             .mount(Mount::proc("/proc"))
     });
-    assert_eq!(kind, "Setup");
-    assert_eq!(errno, Some(libc::EPERM), "{text}");
-    assert!(step.unwrap().starts_with("mount proc on /proc"), "{text}");
-    assert!(text.contains("(EPERM)"), "{text}");
+    assert_eq!(kind, "InvalidArgument", "{text}");
+    assert_eq!(errno, Some(libc::EINVAL), "{text}");
+    assert_eq!(step, None, "{text}");
+    assert!(
+        text.contains("proc mount on \"/proc\" without Namespaces::PID"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -119,7 +123,11 @@ fn denied_map_rootless() {
 fn taken_set_tid_pid() {
     require!(Feature::Root, Feature::SetTid);
     // Pid 1 of the caller's pid namespace is always taken.
-    let (kind, _, errno, text) = failure(false, || Container::builder("/bin/true").set_tid(1));
+    let (kind, _, errno, text) = failure(false, || {
+        Container::builder("/bin/true")
+            .namespaces(Namespaces::empty())
+            .set_tid(1)
+    });
     assert_eq!(kind, "Os", "{text}");
     assert_eq!(errno, Some(libc::EEXIST), "{text}");
 }
@@ -146,7 +154,15 @@ fn missing_program() {
     });
     assert_eq!(kind, "Setup");
     assert_eq!(errno, Some(libc::ENOENT));
-    assert_eq!(step.unwrap(), "execve(\"no-such-program-linception\")");
+    let step = step.unwrap();
+    assert!(
+        step.starts_with("execve(\"no-such-program-linception\"), looked up in PATH \""),
+        "{step}"
+    );
+    assert!(
+        step.ends_with("on the host's filesystem (the container has no root of its own)"),
+        "{step}"
+    );
 }
 
 #[test]
@@ -155,11 +171,15 @@ fn invalid_inputs_are_named_before_anything_happens() {
         (sh("true").mount(Mount::tmpfs("/a/../b")), "\"/a/../b\""),
         (sh("true").mount(Mount::tmpfs("relative")), "\"relative\""),
         (
-            Container::builder("/bin/true").hostname("x"),
+            Container::builder("/bin/true")
+                .share(Namespaces::UTS)
+                .hostname("x"),
             "hostname \"x\"",
         ),
         (
-            Container::builder("/bin/true").root(RootFs::Tmpfs),
+            Container::builder("/bin/true")
+                .share(Namespaces::MOUNT)
+                .root(RootFs::Tmpfs),
             "Namespaces::MOUNT",
         ),
         (sh("true").arg("nul\0byte"), "argument"),
@@ -228,17 +248,23 @@ fn generic_filesystem_mount() {
 #[test]
 fn idmapped_bind_refused_rootless() {
     require!(Feature::UnprivilegedUserNs, Feature::MountSetattrIdmap);
-    // The parent prepares idmapped binds: cloning a tree needs CAP_SYS_ADMIN over
-    // its mount namespace and idmapping it CAP_SYS_ADMIN over the filesystem's user
-    // namespace; an unprivileged caller has neither for the host's /usr.
+    // Idmapping a tree needs CAP_SYS_ADMIN over the filesystem's user namespace; an
+    // unprivileged caller lacks it for the host's /usr: said before anything is
+    // created, naming the capability and the namespace.
     let (kind, step, errno, text) = failure(true, || {
         sh("true").mount(Mount::bind("/usr", "/mnt").idmapped())
     });
-    assert_eq!(kind, "Os", "{text}");
+    assert_eq!(kind, "PermissionDenied", "{text}");
     assert_eq!(step, None);
     assert_eq!(errno, Some(libc::EPERM), "{text}");
-    assert!(text.starts_with("bind /usr on /mnt: "), "{text}");
-    assert!(text.ends_with("Operation not permitted (EPERM)"), "{text}");
+    assert!(
+        text.starts_with("idmapped bind /usr on \"/mnt\": "),
+        "{text}"
+    );
+    assert!(
+        text.contains("needs CAP_SYS_ADMIN over the user namespace that owns"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -255,4 +281,132 @@ fn missing_kernel_feature_is_unsupported() {
         text,
         "mount_setattr is not supported by this kernel (needs Linux 5.12)"
     );
+}
+
+/// Values the kernel would take silently, or refuse late and vaguely: each is a
+/// named error before anything is created (fds, mounts, processes counted).
+fn silent_accepts_are_refused(unprivileged: bool) {
+    type Build = fn() -> linception::ContainerBuilder;
+    let cases: Vec<(Build, &str, &str)> = vec![
+        (
+            || sh("true").uid(u32::MAX),
+            "InvalidArgument",
+            "uid 4294967295",
+        ),
+        (
+            || sh("true").gid(u32::MAX),
+            "InvalidArgument",
+            "gid 4294967295",
+        ),
+        (
+            || sh("true").uid(1000),
+            "InvalidArgument",
+            "uid 1000: not mapped",
+        ),
+        (
+            || sh("true").gid(1000),
+            "InvalidArgument",
+            "gid 1000: not mapped",
+        ),
+        (
+            || {
+                sh("true")
+                    .uid_map(IdMapping::Map(IdMap::single(0, 0, 1).unwrap()))
+                    .groups(vec![5])
+            },
+            "InvalidArgument",
+            "supplementary group 5",
+        ),
+        (
+            || sh("true").hostname(""),
+            "InvalidArgument",
+            "hostname \"\"",
+        ),
+        (
+            || sh("true").mount(Mount::bind("/usr", "/x").option("size", "1k")),
+            "InvalidArgument",
+            "option() on the bind mount at \"/x\"",
+        ),
+        (
+            || sh("true").mount(Mount::proc("/p").size(1024)),
+            "InvalidArgument",
+            "size() on the proc mount",
+        ),
+        (
+            || sh("true").mount(Mount::filesystem("tmp\0fs", "/t")),
+            "InvalidArgument",
+            "filesystem type \"tmp\\0fs\"",
+        ),
+        (
+            || sh("true").mount(Mount::tmpfs("/")),
+            "InvalidArgument",
+            "cannot replace the root itself",
+        ),
+        (
+            || sh("true").mount(Mount::dir("/")),
+            "InvalidArgument",
+            "cannot replace the root itself",
+        ),
+        (
+            || {
+                Container::builder("/bin/true")
+                    .namespaces(Namespaces::USER | Namespaces::MOUNT)
+                    .root(RootFs::Tmpfs)
+                    .mount(Mount::proc("/proc"))
+            },
+            "InvalidArgument",
+            "without Namespaces::PID",
+        ),
+        (
+            || Container::builder("/bin/true").read_only_root(),
+            "InvalidArgument",
+            "read_only_root() without a root",
+        ),
+        (
+            || sh("true").groups((0..70_000).collect::<Vec<u32>>()),
+            "InvalidArgument",
+            "(70000 in all)",
+        ),
+    ];
+    for (build, kind, needle) in cases {
+        let (got, step, _, text) = failure(unprivileged, build);
+        assert_eq!(got, kind, "{text}");
+        assert_eq!(step, None, "{text}");
+        assert!(text.contains(needle), "{text:?} lacks {needle:?}");
+        assert!(text.len() < 400, "{} bytes: {text}", text.len());
+    }
+}
+
+#[test]
+fn silent_accepts_are_refused_as_root() {
+    require!(Feature::Root);
+    silent_accepts_are_refused(false);
+}
+
+#[test]
+fn silent_accepts_are_refused_unprivileged() {
+    silent_accepts_are_refused(true);
+}
+
+#[test]
+fn privilege_refusals_say_which_privilege() {
+    require!(Feature::UnprivilegedUserNs);
+    // Rootless: groups need setgroups, which a rootless own-id map must deny; namespaces
+    // without a user namespace need CAP_SYS_ADMIN.
+    for (build, needle) in [
+        (
+            (|| sh("true").groups(vec![0])) as fn() -> linception::ContainerBuilder,
+            "deny setgroups",
+        ),
+        (
+            || Container::builder("/bin/true").share(Namespaces::USER),
+            "needs CAP_SYS_ADMIN",
+        ),
+    ] {
+        let (kind, step, errno, text) = failure(true, build);
+        assert_eq!(kind, "PermissionDenied", "{text}");
+        assert_eq!(step, None, "{text}");
+        assert_eq!(errno, Some(libc::EPERM), "{text}");
+        assert!(text.contains(needle), "{text:?} lacks {needle:?}");
+    }
 }

@@ -1,0 +1,798 @@
+//! The spawn's first stage: every builder value checked against the others and
+//! against facts about the caller, before anything is created. Pure: the facts
+//! come in as inputs, so each rule is unit-tested without a kernel.
+#![forbid(unsafe_code)]
+
+use std::ffi::OsStr;
+use std::fmt::Write as _;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path};
+
+use linception_userns::IdMap;
+
+use crate::builder::{ContainerBuilder, IdMapping, Namespaces};
+use crate::error::{Error, Result};
+use crate::mount::{Mount, MountKind};
+
+/// `NGROUPS_MAX`: the most supplementary groups `setgroups` takes.
+pub(crate) const NGROUPS_MAX: usize = 65536;
+
+/// The longest key or string value `fsconfig` copies in (`strndup_user(.., 256)`).
+const FSCONFIG_MAX: usize = 255;
+
+/// `HOST_NAME_MAX`.
+const HOST_NAME_MAX: usize = 64;
+
+/// What the checks need to know about the caller.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Caller {
+    pub euid: u32,
+    pub egid: u32,
+    /// `CAP_SYS_ADMIN` in the effective set (over the caller's own user namespace).
+    pub cap_sys_admin: bool,
+}
+
+impl Caller {
+    /// The calling thread's ids and capabilities.
+    pub(crate) fn current() -> Caller {
+        let cap_sys_admin = rustix::thread::capabilities(None)
+            .map(|c| {
+                c.effective
+                    .contains(rustix::thread::CapabilitySet::SYS_ADMIN)
+            })
+            .unwrap_or(false);
+        Caller {
+            euid: rustix::process::geteuid().as_raw(),
+            egid: rustix::process::getegid().as_raw(),
+            cap_sys_admin,
+        }
+    }
+}
+
+/// The id maps of a new user namespace, resolved from the builder.
+pub(crate) struct Maps<'a> {
+    pub uid: &'a IdMap,
+    pub gid: &'a IdMap,
+    /// Whether the map writer will deny `setgroups` (an unprivileged caller mapping
+    /// only its own ids).
+    pub setgroups_denied: bool,
+}
+
+/// Checks a builder for a container spawn.
+pub(crate) fn spawn(b: &ContainerBuilder, caller: &Caller, maps: Option<&Maps<'_>>) -> Result<()> {
+    let ns = b.effective_namespaces();
+    program(b)?;
+    privileges(ns, caller)?;
+    set_tid(b, ns)?;
+    if !ns.contains(Namespaces::USER)
+        && (b.uid_map != IdMapping::RootIsCaller || b.gid_map != IdMapping::RootIsCaller)
+    {
+        return Err(Error::invalid(
+            "uid_map/gid_map without Namespaces::USER",
+            "id maps are those of a new user namespace",
+        ));
+    }
+    identity(b, maps)?;
+    hostname(b, ns)?;
+    time_offsets(b)?;
+    filesystem(b, ns, caller)?;
+    Ok(())
+}
+
+/// Checks the builder given to [`exec_in`](crate::Container::exec_in) (the
+/// container's own maps decide the rest in the kernel).
+pub(crate) fn exec_in(b: &ContainerBuilder) -> Result<()> {
+    program(b)?;
+    identity(b, None)
+}
+
+fn program(b: &ContainerBuilder) -> Result<()> {
+    if b.program.is_empty() {
+        return Err(Error::invalid("program \"\"", "the program name is empty"));
+    }
+    Ok(())
+}
+
+/// Without a new user namespace, every other namespace (and every mount) needs
+/// `CAP_SYS_ADMIN`: say so instead of a bare `clone3: EPERM`.
+fn privileges(ns: Namespaces, caller: &Caller) -> Result<()> {
+    if !ns.is_empty() && !ns.contains(Namespaces::USER) && !caller.cap_sys_admin {
+        return Err(Error::denied(
+            format!("namespaces {ns:?} without Namespaces::USER"),
+            "creating them needs CAP_SYS_ADMIN, which the caller lacks; add Namespaces::USER \
+             to create them as root of a new user namespace",
+        ));
+    }
+    Ok(())
+}
+
+fn set_tid(b: &ContainerBuilder, ns: Namespaces) -> Result<()> {
+    let Some(pid) = b.set_tid else {
+        return Ok(());
+    };
+    if pid < 1 {
+        return Err(Error::invalid(
+            format!("set_tid {pid}"),
+            "a pid is at least 1",
+        ));
+    }
+    if ns.contains(Namespaces::PID) && pid != 1 {
+        return Err(Error::invalid(
+            format!("set_tid {pid}"),
+            "in a new pid namespace the program is its first process and must be pid 1",
+        ));
+    }
+    Ok(())
+}
+
+/// The uid, gid and groups: real ids (not -1, which means "unchanged" to
+/// `setresuid`), at most `NGROUPS_MAX` groups, and each mapped in the container's
+/// user namespace when it has one.
+fn identity(b: &ContainerBuilder, maps: Option<&Maps<'_>>) -> Result<()> {
+    const UNCHANGED: &str = "-1 (u32::MAX) is not an id: to setresuid/setresgid it means \
+                             \"leave unchanged\"";
+    if b.uid == Some(u32::MAX) {
+        return Err(Error::invalid(format!("uid {}", u32::MAX), UNCHANGED));
+    }
+    if b.gid == Some(u32::MAX) {
+        return Err(Error::invalid(format!("gid {}", u32::MAX), UNCHANGED));
+    }
+    if let Some(groups) = &b.groups {
+        if groups.len() > NGROUPS_MAX {
+            return Err(Error::invalid(
+                format!("{} supplementary groups {}", groups.len(), summary(groups)),
+                "setgroups takes at most 65536 (NGROUPS_MAX)",
+            ));
+        }
+        if groups.contains(&u32::MAX) {
+            return Err(Error::invalid(
+                format!("supplementary group {}", u32::MAX),
+                "-1 (u32::MAX) is not a group id",
+            ));
+        }
+    }
+    let Some(maps) = maps else {
+        return Ok(());
+    };
+    if let Some(uid) = b.uid
+        && maps.uid.map_down(uid).is_none()
+    {
+        return Err(Error::invalid(
+            format!("uid {uid}"),
+            "not mapped by the container's uid map (set one with uid_map() that maps it)",
+        ));
+    }
+    if let Some(gid) = b.gid
+        && maps.gid.map_down(gid).is_none()
+    {
+        return Err(Error::invalid(
+            format!("gid {gid}"),
+            "not mapped by the container's gid map (set one with gid_map() that maps it)",
+        ));
+    }
+    if let Some(groups) = &b.groups {
+        if let Some(g) = groups.iter().find(|g| maps.gid.map_down(**g).is_none()) {
+            return Err(Error::invalid(
+                format!("supplementary group {g} of {}", summary(groups)),
+                "not mapped by the container's gid map",
+            ));
+        }
+        if maps.setgroups_denied {
+            return Err(Error::denied(
+                format!("supplementary groups {}", summary(groups)),
+                "an unprivileged caller mapping only its own gid must deny setgroups in the \
+                 new user namespace; map subordinate ids (subid_maps(), through newgidmap) to \
+                 set groups",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn hostname(b: &ContainerBuilder, ns: Namespaces) -> Result<()> {
+    let Some(name) = &b.hostname else {
+        return Ok(());
+    };
+    let shown = shown(name);
+    if !ns.contains(Namespaces::UTS) {
+        return Err(Error::invalid(
+            format!("hostname {shown}"),
+            "setting a hostname needs Namespaces::UTS (it would change the host's)",
+        ));
+    }
+    if name.is_empty() {
+        return Err(Error::invalid("hostname \"\"", "a hostname is not empty"));
+    }
+    if name.len() > HOST_NAME_MAX {
+        return Err(Error::invalid(
+            format!("hostname {shown}"),
+            "longer than 64 bytes (HOST_NAME_MAX)",
+        ));
+    }
+    if name.as_bytes().contains(&0) {
+        return Err(Error::invalid(
+            format!("hostname {shown}"),
+            "contains a NUL byte",
+        ));
+    }
+    Ok(())
+}
+
+fn time_offsets(b: &ContainerBuilder) -> Result<()> {
+    for (clock, offset) in [
+        ("monotonic", b.monotonic_offset),
+        ("boottime", b.boottime_offset),
+    ] {
+        if let Some((_, nanos)) = offset
+            && nanos >= 1_000_000_000
+        {
+            return Err(Error::invalid(
+                format!("{clock} offset nanoseconds {nanos}"),
+                "must be below 1_000_000_000",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn filesystem(b: &ContainerBuilder, ns: Namespaces, caller: &Caller) -> Result<()> {
+    if (b.root.is_some() || !b.mounts.is_empty()) && !ns.contains(Namespaces::MOUNT) {
+        return Err(Error::invalid(
+            "root/mounts without Namespaces::MOUNT",
+            "a root filesystem and mounts need a new mount namespace",
+        ));
+    }
+    if !b.mounts.is_empty() && b.root.is_none() {
+        return Err(Error::invalid(
+            "mounts without a root",
+            "mounts are made inside the container's root: set one with root()",
+        ));
+    }
+    if b.read_only_root && b.root.is_none() {
+        return Err(Error::invalid(
+            "read_only_root() without a root",
+            "only a root set with root() can be made read-only",
+        ));
+    }
+    for m in &b.mounts {
+        mount(m, ns, caller)?;
+    }
+    Ok(())
+}
+
+/// What a setter is for, when it was called on a mount that has no use for it.
+fn misapplied_reason(setter: &str) -> &'static str {
+    match setter {
+        "option()" | "flag()" => "only a new filesystem (tmpfs, proc, filesystem()) takes options",
+        "read_only()" => "only a bind or a new filesystem can be made read-only",
+        "recursive()" => "only a bind can be recursive",
+        "idmapped()" => "only a bind can be idmapped",
+        "size()" => "only a tmpfs has a size (use option(\"size\", ..) for filesystem())",
+        "mode()" => "only a tmpfs or a directory has a mode",
+        "pid_subset()" => "only proc has subset=pid",
+        _ => "this kind of mount has no such setting",
+    }
+}
+
+fn mount(m: &Mount, ns: Namespaces, caller: &Caller) -> Result<()> {
+    let kind = m.kind.name();
+    let target = m.target.display();
+    if let Some(setter) = m.misapplied.first() {
+        return Err(Error::invalid(
+            format!("{setter} on the {kind} mount at {target:?}"),
+            misapplied_reason(setter),
+        ));
+    }
+    inner_path(&m.target, &format!("{kind} target"))?;
+    let what = match &m.kind {
+        MountKind::Symlink { .. } => "symlink",
+        MountKind::Dir { .. } => "directory",
+        _ => "mount",
+    };
+    if is_root(&m.target) {
+        return Err(Error::invalid(
+            format!("{kind} {what} on {target:?}"),
+            "cannot replace the root itself: choose it with root()",
+        ));
+    }
+    match &m.kind {
+        MountKind::Filesystem { fstype } => {
+            if fstype.is_empty() {
+                return Err(Error::invalid(
+                    format!("filesystem type \"\" (mount on {target:?})"),
+                    "the filesystem type is empty",
+                ));
+            }
+            if fstype.contains('\0') {
+                return Err(Error::invalid(
+                    format!("filesystem type {fstype:?} (mount on {target:?})"),
+                    "contains a NUL byte",
+                ));
+            }
+        }
+        MountKind::Tmpfs {
+            mode: Some(mode), ..
+        }
+        | MountKind::Dir { mode }
+            if *mode > 0o7777 =>
+        {
+            return Err(Error::invalid(
+                format!("mode {mode:#o} of the {kind} at {target:?}"),
+                "a mode has at most the bits 0o7777",
+            ));
+        }
+        MountKind::Proc { .. }
+            if ns.contains(Namespaces::USER) && !ns.contains(Namespaces::PID) =>
+        {
+            return Err(Error::invalid(
+                format!("proc mount on {target:?} without Namespaces::PID"),
+                "in a new user namespace proc needs a new pid namespace too: only the \
+                 user namespace that owns a pid namespace may mount its proc",
+            ));
+        }
+        MountKind::Bind {
+            source, idmapped, ..
+        } => {
+            if source.as_os_str().as_bytes().contains(&0) {
+                return Err(Error::invalid(
+                    format!("bind source {}", shown(source.as_os_str())),
+                    "contains a NUL byte",
+                ));
+            }
+            if *idmapped {
+                let what = format!("idmapped bind {} on {target:?}", source.display());
+                if !ns.contains(Namespaces::USER) {
+                    return Err(Error::invalid(
+                        what,
+                        "an idmapped bind maps through the container's user namespace: it \
+                         needs Namespaces::USER",
+                    ));
+                }
+                if !caller.cap_sys_admin {
+                    return Err(Error::denied(
+                        what,
+                        "an idmapped mount needs CAP_SYS_ADMIN over the user namespace that \
+                         owns the source's filesystem (the host's initial one for a host \
+                         path); the caller has no CAP_SYS_ADMIN",
+                    ));
+                }
+            }
+        }
+        _ => {}
+    }
+    fs_options(m)
+}
+
+/// The options of a new filesystem: no NUL byte, no empty key, no key given twice
+/// (the kernel would keep the last one and drop the first without a word).
+fn fs_options(m: &Mount) -> Result<()> {
+    let kind = m.kind.name();
+    let target = m.target.display();
+    let mut keys: Vec<&str> = Vec::new();
+    match &m.kind {
+        MountKind::Tmpfs { size, mode } => {
+            if size.is_some() {
+                keys.push("size");
+            }
+            if mode.is_some() {
+                keys.push("mode");
+            }
+        }
+        MountKind::Proc { pid_subset: true } => keys.push("subset"),
+        _ => {}
+    }
+    for (key, value) in &m.options {
+        let shown_opt = match value {
+            Some(v) => format!("{}={}", clip(key), clip(v)),
+            None => clip(key),
+        };
+        if key.is_empty() {
+            return Err(Error::invalid(
+                format!("{kind} option {shown_opt:?} (mount on {target:?})"),
+                "an option has a name",
+            ));
+        }
+        if key.contains('\0') || value.as_ref().is_some_and(|v| v.contains('\0')) {
+            return Err(Error::invalid(
+                format!("{kind} option {shown_opt:?} (mount on {target:?})"),
+                "contains a NUL byte",
+            ));
+        }
+        if key.len() > FSCONFIG_MAX || value.as_ref().is_some_and(|v| v.len() > FSCONFIG_MAX) {
+            return Err(Error::invalid(
+                format!("{kind} option {shown_opt:?} (mount on {target:?})"),
+                "fsconfig takes keys and values of at most 255 bytes",
+            ));
+        }
+        if keys.contains(&key.as_str()) {
+            return Err(Error::invalid(
+                format!("{kind} option {shown_opt:?} (mount on {target:?})"),
+                "given twice (by option() and a setter, or two option() calls)",
+            ));
+        }
+        keys.push(key);
+    }
+    Ok(())
+}
+
+/// A path inside the container: absolute, without `..`.
+fn inner_path(path: &Path, what: &str) -> Result<()> {
+    let shown = shown(path.as_os_str());
+    if !path.is_absolute() {
+        return Err(Error::invalid(
+            format!("{what} {shown}"),
+            "a path inside the container must be absolute",
+        ));
+    }
+    if path.as_os_str().as_bytes().contains(&0) {
+        return Err(Error::invalid(
+            format!("{what} {shown}"),
+            "contains a NUL byte",
+        ));
+    }
+    if path.components().any(|c| c == Component::ParentDir) {
+        return Err(Error::invalid(
+            format!("{what} {shown}"),
+            "\"..\" is not allowed in a path inside the container",
+        ));
+    }
+    Ok(())
+}
+
+fn is_root(path: &Path) -> bool {
+    path.components()
+        .all(|c| matches!(c, Component::RootDir | Component::CurDir))
+}
+
+/// At most this many bytes of an input are quoted in a message.
+const SHOWN_BYTES: usize = 64;
+/// At most this many ids of a list are shown in a message.
+const SHOWN_IDS: usize = 8;
+
+/// An input quoted for a message, cut short when long: `"aaaa..." (70000 bytes)`.
+pub(crate) fn shown(s: &OsStr) -> String {
+    let bytes = s.as_bytes();
+    if bytes.len() <= SHOWN_BYTES {
+        return format!("{s:?}");
+    }
+    let head = OsStr::from_bytes(&bytes[..SHOWN_BYTES]);
+    let quoted = format!("{head:?}");
+    format!(
+        "{}...\" ({} bytes)",
+        quoted.trim_end_matches('"'),
+        bytes.len()
+    )
+}
+
+fn clip(s: &str) -> String {
+    if s.len() <= SHOWN_BYTES {
+        return s.to_owned();
+    }
+    let mut end = SHOWN_BYTES;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}... ({} bytes)", &s[..end], s.len())
+}
+
+/// A list of ids for a message, cut short when long: `[1, 2, ... (70000 in all)]`.
+pub(crate) fn summary(ids: &[u32]) -> String {
+    let mut out = String::from("[");
+    for (i, id) in ids.iter().take(SHOWN_IDS).enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        let _ = write!(out, "{id}");
+    }
+    if ids.len() > SHOWN_IDS {
+        let _ = write!(out, ", ... ({} in all)", ids.len());
+    }
+    out.push(']');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Container, RootFs};
+
+    const ROOT: Caller = Caller {
+        euid: 0,
+        egid: 0,
+        cap_sys_admin: true,
+    };
+    const USER: Caller = Caller {
+        euid: 1000,
+        egid: 1000,
+        cap_sys_admin: false,
+    };
+
+    fn root_is(uid: u32, gid: u32) -> (IdMap, IdMap) {
+        (
+            IdMap::single(0, uid, 1).unwrap(),
+            IdMap::single(0, gid, 1).unwrap(),
+        )
+    }
+
+    fn check(b: ContainerBuilder, caller: &Caller) -> Result<()> {
+        let (uid, gid) = root_is(caller.euid, caller.egid);
+        let maps = Maps {
+            uid: &uid,
+            gid: &gid,
+            setgroups_denied: caller.euid != 0,
+        };
+        let with_user = b.effective_namespaces().contains(Namespaces::USER);
+        spawn(&b, caller, with_user.then_some(&maps))
+    }
+
+    fn refused(b: ContainerBuilder, caller: &Caller) -> String {
+        let e = check(b, caller).expect_err("should be refused");
+        e.to_string()
+    }
+
+    fn fs(m: Mount) -> ContainerBuilder {
+        Container::builder("/bin/true").root(RootFs::Tmpfs).mount(m)
+    }
+
+    #[test]
+    fn the_default_builder_isolates_and_passes() {
+        let b = Container::builder("/bin/true");
+        assert_eq!(b.effective_namespaces(), Namespaces::DEFAULT);
+        check(b, &USER).unwrap();
+        check(Container::builder("/bin/true"), &ROOT).unwrap();
+    }
+
+    #[test]
+    fn unchanged_ids_are_refused() {
+        let e = refused(Container::builder("/bin/true").uid(u32::MAX), &ROOT);
+        assert!(e.starts_with("invalid uid 4294967295: -1"), "{e}");
+        let e = refused(Container::builder("/bin/true").gid(u32::MAX), &ROOT);
+        assert!(e.starts_with("invalid gid 4294967295"), "{e}");
+        let e = refused(
+            Container::builder("/bin/true")
+                .share(Namespaces::USER)
+                .groups(vec![1, u32::MAX]),
+            &ROOT,
+        );
+        assert!(e.contains("supplementary group 4294967295"), "{e}");
+    }
+
+    #[test]
+    fn unmapped_ids_are_refused_before_spawn() {
+        let e = refused(Container::builder("/bin/true").uid(1000), &ROOT);
+        assert!(e.contains("uid 1000: not mapped"), "{e}");
+        let e = refused(Container::builder("/bin/true").gid(5), &ROOT);
+        assert!(e.contains("gid 5: not mapped"), "{e}");
+        let e = refused(Container::builder("/bin/true").groups(vec![0, 7]), &ROOT);
+        assert!(e.contains("supplementary group 7 of [0, 7]"), "{e}");
+        // Mapped ids pass; without a user namespace the ids are the host's.
+        check(Container::builder("/bin/true").uid(0).gid(0), &ROOT).unwrap();
+        check(
+            Container::builder("/bin/true")
+                .share(Namespaces::USER)
+                .uid(1000)
+                .gid(1000)
+                .groups(vec![1, 2]),
+            &ROOT,
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn rootless_groups_need_setgroups() {
+        let e = check(Container::builder("/bin/true").groups(vec![0]), &USER).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::PermissionDenied, "{e}");
+        assert!(e.to_string().contains("deny setgroups"), "{e}");
+    }
+
+    #[test]
+    fn long_inputs_are_summarised() {
+        let groups: Vec<u32> = (0..70_000).collect();
+        let e = refused(
+            Container::builder("/bin/true")
+                .share(Namespaces::USER)
+                .groups(groups),
+            &ROOT,
+        );
+        assert!(e.len() < 300, "{} bytes: {e}", e.len());
+        assert!(e.contains("70000 supplementary groups [0, 1, 2"), "{e}");
+        assert!(e.contains("(70000 in all)"), "{e}");
+        let long = "x".repeat(100_000);
+        let e = refused(Container::builder("/bin/true").hostname(&long), &ROOT);
+        assert!(e.len() < 300, "{} bytes: {e}", e.len());
+        assert!(e.contains("(100000 bytes)"), "{e}");
+        let e = refused(fs(Mount::tmpfs("/t").option(&long, "1")), &ROOT);
+        assert!(e.len() < 300, "{} bytes: {e}", e.len());
+        assert!(e.contains("at most 255 bytes"), "{e}");
+        check(fs(Mount::tmpfs("/t").option("x".repeat(255), "1")), &ROOT).unwrap();
+    }
+
+    #[test]
+    fn hostnames_are_checked() {
+        let e = refused(Container::builder("/bin/true").hostname(""), &ROOT);
+        assert_eq!(e, "invalid hostname \"\": a hostname is not empty");
+        let e = refused(Container::builder("/bin/true").hostname("a\0b"), &ROOT);
+        assert!(e.contains("NUL"), "{e}");
+        let e = refused(
+            Container::builder("/bin/true")
+                .share(Namespaces::UTS)
+                .hostname("box"),
+            &ROOT,
+        );
+        assert!(e.contains("needs Namespaces::UTS"), "{e}");
+        check(
+            Container::builder("/bin/true").hostname("x".repeat(64)),
+            &ROOT,
+        )
+        .unwrap();
+        refused(
+            Container::builder("/bin/true").hostname("x".repeat(65)),
+            &ROOT,
+        );
+    }
+
+    #[test]
+    fn setters_a_mount_kind_ignores_are_refused() {
+        for (m, setter) in [
+            (Mount::proc("/proc").size(1), "size()"),
+            (Mount::bind("/a", "/a").option("size", "1k"), "option()"),
+            (Mount::bind("/a", "/a").flag("ro"), "flag()"),
+            (Mount::bind("/a", "/a").pid_subset(), "pid_subset()"),
+            (Mount::tmpfs("/t").recursive(), "recursive()"),
+            (Mount::tmpfs("/t").idmapped(), "idmapped()"),
+            (Mount::dev("/dev").read_only(), "read_only()"),
+            (Mount::dir("/d").read_only(), "read_only()"),
+            (Mount::symlink("x", "/l").mode(0o700), "mode()"),
+            (Mount::proc("/proc").mode(0o700), "mode()"),
+            (Mount::dev("/dev").option("size", "1"), "option()"),
+        ] {
+            let e = refused(fs(m.clone()), &ROOT);
+            assert!(
+                e.starts_with(&format!("invalid {setter} on the ")),
+                "{m:?}: {e}"
+            );
+        }
+        // What a kind takes is honoured, not refused.
+        for m in [
+            Mount::tmpfs("/t")
+                .option("size", "1k")
+                .option("nr_inodes", "16"),
+            Mount::tmpfs("/t")
+                .size(4096)
+                .mode(0o700)
+                .read_only()
+                .flag("noswap"),
+            Mount::proc("/proc").option("hidepid", "2").read_only(),
+            Mount::filesystem("mqueue", "/mq").read_only(),
+            Mount::bind("/a", "/a").read_only().recursive(),
+            Mount::dir("/d").mode(0o700),
+        ] {
+            check(fs(m.clone()), &ROOT).unwrap_or_else(|e| panic!("{m:?}: {e}"));
+        }
+    }
+
+    #[test]
+    fn options_given_twice_are_refused() {
+        let e = refused(fs(Mount::tmpfs("/t").size(1).option("size", "2")), &ROOT);
+        assert!(e.contains("given twice"), "{e}");
+        let e = refused(
+            fs(Mount::proc("/p").pid_subset().option("subset", "pid")),
+            &ROOT,
+        );
+        assert!(e.contains("given twice"), "{e}");
+        let e = refused(
+            fs(Mount::filesystem("tmpfs", "/t")
+                .option("mode", "1")
+                .option("mode", "2")),
+            &ROOT,
+        );
+        assert!(e.contains("given twice"), "{e}");
+    }
+
+    #[test]
+    fn mounts_over_the_root_are_refused() {
+        for m in [
+            Mount::tmpfs("/"),
+            Mount::proc("/"),
+            Mount::dev("//"),
+            Mount::bind("/usr", "/"),
+            Mount::filesystem("mqueue", "/."),
+            Mount::dir("/"),
+            Mount::symlink("x", "/"),
+        ] {
+            let e = refused(fs(m.clone()), &ROOT);
+            assert!(e.contains("cannot replace the root itself"), "{m:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn filesystem_types_and_paths_are_checked() {
+        let e = refused(fs(Mount::filesystem("tmp\0fs", "/t")), &ROOT);
+        assert!(
+            e.contains("filesystem type \"tmp\\0fs\"") && e.contains("NUL"),
+            "{e}"
+        );
+        let e = refused(fs(Mount::filesystem("", "/t")), &ROOT);
+        assert!(e.contains("empty"), "{e}");
+        let e = refused(fs(Mount::tmpfs("rel")), &ROOT);
+        assert!(e.contains("must be absolute"), "{e}");
+        let e = refused(fs(Mount::tmpfs("/a/../b")), &ROOT);
+        assert!(e.contains("\"..\""), "{e}");
+        let e = refused(fs(Mount::tmpfs("/t").mode(0o10000)), &ROOT);
+        assert!(e.contains("0o7777"), "{e}");
+        let e = refused(fs(Mount::bind("/a\0", "/a")), &ROOT);
+        assert!(e.contains("bind source"), "{e}");
+    }
+
+    #[test]
+    fn proc_needs_its_pid_namespace() {
+        let b = fs(Mount::proc("/proc")).namespaces(Namespaces::USER | Namespaces::MOUNT);
+        let e = refused(b, &USER);
+        assert!(e.contains("without Namespaces::PID"), "{e}");
+        // Root without a user namespace may mount the host pid namespace's proc.
+        let b = fs(Mount::proc("/proc")).namespaces(Namespaces::MOUNT);
+        check(b, &ROOT).unwrap();
+    }
+
+    #[test]
+    fn idmapped_binds_say_what_they_need() {
+        let e = check(fs(Mount::bind("/srv", "/srv").idmapped()), &USER).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::PermissionDenied, "{e}");
+        assert!(
+            e.to_string()
+                .contains("CAP_SYS_ADMIN over the user namespace"),
+            "{e}"
+        );
+        let b = fs(Mount::bind("/srv", "/srv").idmapped()).namespaces(Namespaces::MOUNT);
+        let e = refused(b, &ROOT);
+        assert!(e.contains("needs Namespaces::USER"), "{e}");
+        check(fs(Mount::bind("/srv", "/srv").idmapped()), &ROOT).unwrap();
+    }
+
+    #[test]
+    fn namespaces_without_a_user_namespace_need_cap_sys_admin() {
+        let b = Container::builder("/bin/true").share(Namespaces::USER);
+        let e = check(b, &USER).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::PermissionDenied, "{e}");
+        check(
+            Container::builder("/bin/true").share(Namespaces::USER),
+            &ROOT,
+        )
+        .unwrap();
+        check(
+            Container::builder("/bin/true").namespaces(Namespaces::empty()),
+            &USER,
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn values_for_a_missing_piece_are_refused() {
+        let e = refused(Container::builder("/bin/true").read_only_root(), &ROOT);
+        assert!(e.contains("without a root"), "{e}");
+        let map = linception_userns::IdMap::single(0, 0, 1).unwrap();
+        let e = refused(
+            Container::builder("/bin/true")
+                .share(Namespaces::USER)
+                .uid_map(IdMapping::Map(map)),
+            &ROOT,
+        );
+        assert!(e.contains("without Namespaces::USER"), "{e}");
+        let e = refused(
+            Container::builder("/bin/true").monotonic_offset(1, 1_000_000_000),
+            &ROOT,
+        );
+        assert!(e.contains("monotonic offset nanoseconds"), "{e}");
+    }
+
+    #[test]
+    fn summaries_are_short_and_exact() {
+        assert_eq!(summary(&[]), "[]");
+        assert_eq!(summary(&[1, 2]), "[1, 2]");
+        let long: Vec<u32> = (1..=9).collect();
+        assert_eq!(summary(&long), "[1, 2, 3, 4, 5, 6, 7, 8, ... (9 in all)]");
+        assert_eq!(shown(OsStr::new("box")), "\"box\"");
+        let s = shown(OsStr::new(&"y".repeat(65)));
+        assert!(s.ends_with("...\" (65 bytes)"), "{s}");
+    }
+}
