@@ -242,6 +242,13 @@ bitflags! {
         const OPT_ARRAY = 0x0000_0400;
         /// `STATMOUNT_OPT_SEC_ARRAY`: the security options as an array (Linux 6.13).
         const OPT_SEC_ARRAY = 0x0000_0800;
+        /// `STATMOUNT_SUPPORTED_MASK`: the mask bits this kernel knows (Linux 6.15).
+        const SUPPORTED_MASK = 0x0000_1000;
+        /// `STATMOUNT_MNT_UIDMAP`: the uid mappings of an idmapped mount, as seen
+        /// from the caller's user namespace (Linux 6.15).
+        const MNT_UIDMAP = 0x0000_2000;
+        /// `STATMOUNT_MNT_GIDMAP`: the gid mappings of an idmapped mount (Linux 6.15).
+        const MNT_GIDMAP = 0x0000_4000;
         const _ = !0;
     }
 }

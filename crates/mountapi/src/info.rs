@@ -11,7 +11,7 @@ use bitflags::bitflags;
 use rustix::io::Errno;
 
 use crate::error::{Call, Error, Result};
-use crate::flags::{ListmountFlags, MS_SHARED, MS_SLAVE, MS_UNBINDABLE, MountAttr, StatmountMask};
+use crate::flags::{ListmountFlags, MountAttr};
 use crate::sys;
 use crate::util::Flags;
 
@@ -139,7 +139,7 @@ const UNKNOWN: u8 = 0;
 const PRESENT: u8 = 1;
 const ABSENT: u8 = 2;
 static STATMOUNT_STATE: AtomicU8 = AtomicU8::new(UNKNOWN);
-static PRETEND_ENOSYS: AtomicBool = AtomicBool::new(false);
+pub(crate) static PRETEND_ENOSYS: AtomicBool = AtomicBool::new(false);
 
 /// Test hook: makes `listmount`/`statmount` behave as if the kernel returned
 /// ENOSYS, so that the mountinfo fallback of [`MountTableSource::Auto`] is
@@ -193,7 +193,7 @@ pub fn mount_table(source: MountTableSource) -> Result<Vec<MountInfo>> {
 
 fn statmount_table() -> Result<Vec<MountInfo>> {
     let ids = mount_ids(ListmountFlags::empty())?;
-    let mut reader = StatmountReader::new();
+    let mut reader = crate::StatmountReader::new();
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
         match reader.read(id) {
@@ -286,7 +286,7 @@ pub fn listmount(
 /// # References
 /// - [`statmount(2)`](https://man7.org/linux/man-pages/man2/statmount.2.html)
 pub fn statmount(mnt_id: u64) -> Result<MountInfo> {
-    StatmountReader::new().read(mnt_id)
+    crate::StatmountReader::new().read(mnt_id)
 }
 
 /// The unique mount id of the mount `path` is on (`statx` with
@@ -319,193 +319,6 @@ pub fn unique_mount_id(path: impl AsRef<Path>) -> Result<u64> {
         ));
     }
     Ok(stx.stx_mnt_id)
-}
-
-/// Reads mounts with `statmount`, reusing one buffer (grown on `EOVERFLOW`).
-///
-/// # Examples
-/// ```no_run
-/// use linception_mountapi::{ListmountFlags, StatmountReader, mount_ids};
-///
-/// let mut reader = StatmountReader::new();
-/// for id in mount_ids(ListmountFlags::empty())? {
-///     let info = reader.read(id)?;
-///     println!("{id:#x} {} {}", info.fs_type, info.mount_point.display());
-/// }
-/// # Ok::<(), linception_mountapi::Error>(())
-/// ```
-#[derive(Debug)]
-pub struct StatmountReader {
-    buf: Vec<u64>,
-}
-
-impl Default for StatmountReader {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-/// Byte offsets in `struct statmount` (include/uapi/linux/mount.h).
-mod off {
-    pub const SIZE: usize = 0;
-    pub const MNT_OPTS: usize = 4;
-    pub const MASK: usize = 8;
-    pub const SB_DEV_MAJOR: usize = 16;
-    pub const SB_DEV_MINOR: usize = 20;
-    pub const SB_FLAGS: usize = 32;
-    pub const FS_TYPE: usize = 36;
-    pub const MNT_ID: usize = 40;
-    pub const MNT_PARENT_ID: usize = 48;
-    pub const MNT_ID_OLD: usize = 56;
-    pub const MNT_PARENT_ID_OLD: usize = 60;
-    pub const MNT_ATTR: usize = 64;
-    pub const MNT_PROPAGATION: usize = 72;
-    pub const MNT_PEER_GROUP: usize = 80;
-    pub const MNT_MASTER: usize = 88;
-    pub const PROPAGATE_FROM: usize = 96;
-    pub const MNT_ROOT: usize = 104;
-    pub const MNT_POINT: usize = 108;
-    pub const FS_SUBTYPE: usize = 120;
-    pub const SB_SOURCE: usize = 124;
-    /// `sizeof(struct statmount)`: where `str[]` starts.
-    pub const STR: usize = 512;
-}
-
-impl StatmountReader {
-    /// A reader with a 4 KiB buffer.
-    pub fn new() -> Self {
-        StatmountReader { buf: vec![0; 512] }
-    }
-
-    /// `statmount(&{mnt_id, param: mask}, buf, size, 0)` into a [`MountInfo`].
-    /// Asks for every field of [`MountInfo`]; the kernel reports which it filled,
-    /// and fields an older kernel lacks come back `None`.
-    ///
-    /// # Errors
-    /// As [`statmount`].
-    ///
-    /// # References
-    /// - [`statmount(2)`](https://man7.org/linux/man-pages/man2/statmount.2.html)
-    pub fn read(&mut self, mnt_id: u64) -> Result<MountInfo> {
-        let mask = StatmountMask::SB_BASIC
-            | StatmountMask::MNT_BASIC
-            | StatmountMask::PROPAGATE_FROM
-            | StatmountMask::MNT_ROOT
-            | StatmountMask::MNT_POINT
-            | StatmountMask::FS_TYPE
-            | StatmountMask::MNT_OPTS
-            | StatmountMask::FS_SUBTYPE
-            | StatmountMask::SB_SOURCE;
-        self.raw(mnt_id, mask)?;
-        Ok(self.decode())
-    }
-
-    fn raw(&mut self, mnt_id: u64, mask: StatmountMask) -> Result<()> {
-        let req = sys::MntIdReq {
-            size: sys::MNT_ID_REQ_SIZE_VER0,
-            mnt_id,
-            param: mask.bits(),
-            ..Default::default()
-        };
-        loop {
-            let result = if PRETEND_ENOSYS.load(Ordering::Relaxed) {
-                Err(Errno::NOSYS)
-            } else {
-                sys::statmount(&req, &mut self.buf)
-            };
-            match result {
-                Ok(()) => return Ok(()),
-                Err(Errno::OVERFLOW) if self.buf.len() < (1 << 20) => {
-                    let len = self.buf.len() * 2;
-                    self.buf.resize(len, 0);
-                }
-                Err(errno) => {
-                    let call = Call::new(
-                        "statmount",
-                        format_args!(
-                            "{{mnt_id: {mnt_id:#x}, param: {}}}, buf, {}, 0",
-                            Flags(&mask),
-                            self.buf.len() * 8
-                        ),
-                    );
-                    return Err(if errno == Errno::NOSYS {
-                        Error::unsupported("statmount", "6.8", call, errno)
-                    } else {
-                        Error::syscall(call, errno)
-                    });
-                }
-            }
-        }
-    }
-
-    fn decode(&self) -> MountInfo {
-        let b = sys::words_as_bytes(&self.buf);
-        let u32_at = |o: usize| u32::from_ne_bytes(b[o..o + 4].try_into().unwrap_or([0; 4]));
-        let u64_at = |o: usize| u64::from_ne_bytes(b[o..o + 8].try_into().unwrap_or([0; 8]));
-        let size = (u32_at(off::SIZE) as usize).min(b.len());
-        let got = StatmountMask::from_bits_retain(u64_at(off::MASK));
-        let string = |field: usize, bit: StatmountMask| -> Option<&[u8]> {
-            if !got.contains(bit) {
-                return None;
-            }
-            let start = off::STR + u32_at(field) as usize;
-            let tail = b.get(start..size)?;
-            let end = tail.iter().position(|&c| c == 0).unwrap_or(tail.len());
-            Some(&tail[..end])
-        };
-        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
-        let path = |bytes: &[u8]| PathBuf::from(OsStr::from_bytes(bytes));
-        let propagation = u64_at(off::MNT_PROPAGATION);
-        let nonzero = |v: u64| (v != 0).then_some(v);
-        MountInfo {
-            id: u32_at(off::MNT_ID_OLD),
-            parent_id: u32_at(off::MNT_PARENT_ID_OLD),
-            unique_id: Some(u64_at(off::MNT_ID)),
-            parent_unique_id: Some(u64_at(off::MNT_PARENT_ID)),
-            device: (u32_at(off::SB_DEV_MAJOR), u32_at(off::SB_DEV_MINOR)),
-            root: string(off::MNT_ROOT, StatmountMask::MNT_ROOT)
-                .map(path)
-                .unwrap_or_default(),
-            mount_point: string(off::MNT_POINT, StatmountMask::MNT_POINT)
-                .map(path)
-                .unwrap_or_default(),
-            attributes: MountAttr::from_bits_retain(u64_at(off::MNT_ATTR)),
-            peer_group: if propagation & MS_SHARED != 0 {
-                Some(u64_at(off::MNT_PEER_GROUP))
-            } else {
-                None
-            },
-            master: if propagation & MS_SLAVE != 0 {
-                Some(u64_at(off::MNT_MASTER))
-            } else {
-                None
-            },
-            // As in mountinfo: only when it differs from the master.
-            propagate_from: if got.contains(StatmountMask::PROPAGATE_FROM)
-                && propagation & MS_SLAVE != 0
-            {
-                nonzero(u64_at(off::PROPAGATE_FROM)).filter(|&p| p != u64_at(off::MNT_MASTER))
-            } else {
-                None
-            },
-            unbindable: propagation & MS_UNBINDABLE != 0,
-            fs_type: string(off::FS_TYPE, StatmountMask::FS_TYPE)
-                .map(text)
-                .unwrap_or_default(),
-            fs_subtype: string(off::FS_SUBTYPE, StatmountMask::FS_SUBTYPE)
-                .filter(|s| !s.is_empty())
-                .map(text),
-            source: string(off::SB_SOURCE, StatmountMask::SB_SOURCE).map(|s| {
-                if s.is_empty() {
-                    "none".to_string()
-                } else {
-                    text(s)
-                }
-            }),
-            options: string(off::MNT_OPTS, StatmountMask::MNT_OPTS).map(text),
-            superblock_flags: SuperblockFlags::from_bits_retain(u32_at(off::SB_FLAGS)),
-        }
-    }
 }
 
 /// Parses `/proc/self/mountinfo`.

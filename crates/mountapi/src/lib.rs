@@ -63,7 +63,11 @@ mod flags;
 mod fs_context;
 mod info;
 mod mount;
+mod notify;
+mod statmount;
 mod sys;
+#[cfg(feature = "tokio")]
+mod tokio;
 mod util;
 
 pub use error::{Call, Error, ErrorKind, LogLevel, LogMessage, Result};
@@ -73,11 +77,18 @@ pub use flags::{
 };
 pub use fs_context::{FsContext, LogCapture};
 pub use info::{
-    _test_pretend_no_statmount, LSMT_ROOT, MountInfo, MountTableSource, StatmountReader,
-    SuperblockFlags, listmount, mount_ids, mount_table, parse_mountinfo, parse_mountinfo_line,
-    read_mountinfo, statmount, unescape, unique_mount_id,
+    _test_pretend_no_statmount, LSMT_ROOT, MountInfo, MountTableSource, SuperblockFlags, listmount,
+    mount_ids, mount_table, parse_mountinfo, parse_mountinfo_line, read_mountinfo, statmount,
+    unescape, unique_mount_id,
 };
-pub use mount::{Mount, MountSetattr, mount_setattr, move_mount, open_tree};
+pub use mount::{Mount, MountSetattr, mount_setattr, move_mount, open_tree, open_tree_attr};
+pub use notify::{Events, MountEvent, MountEvents, MountWatch};
 /// The path-like argument type of this crate's calls (`&CStr`, `&str`, `&Path`,
 /// `String`, ...), from rustix. `&CStr` is passed through without a copy.
 pub use rustix::path::Arg;
+pub use statmount::{
+    IdMapping, MountBasic, MountNs, Statmount, StatmountReader, SuperblockBasic, listmount_in,
+    mount_ids_in, mount_ns_id, mount_table_in, statmount_in,
+};
+#[cfg(feature = "tokio")]
+pub use tokio::AsyncMountWatch;

@@ -246,6 +246,72 @@ pub fn open_tree(dirfd: impl AsFd, path: impl Arg, flags: OpenTreeFlags) -> Resu
     })
 }
 
+/// `open_tree_attr(dirfd, path, flags | OPEN_TREE_CLOEXEC, attr, sizeof(*attr))`:
+/// like [`open_tree`] with [`CLONE`](OpenTreeFlags::CLONE), and the clone gets
+/// `attr` (attributes, propagation, an idmapping) in the same call, so that no fd
+/// of the clone without them ever exists. With [`RECURSIVE`](OpenTreeFlags::RECURSIVE)
+/// the attributes apply to the whole cloned tree. Without `CLONE` the kernel
+/// changes the attached mount at `path` itself (as [`mount_setattr`] would) and
+/// returns a handle on it. Since Linux 6.15. Allocates nothing for a `&CStr` path.
+///
+/// Before 6.15 the same result takes two calls: [`open_tree`] then
+/// [`Mount::set_attr`] (or [`Mount::set_attr_recursive`]).
+///
+/// # Errors
+/// As [`open_tree`] and [`mount_setattr`]; [`Unsupported`](Error::Unsupported)
+/// before Linux 6.15 (`ENOSYS`) or for a struct size the kernel does not know
+/// (`E2BIG`).
+///
+/// # Examples
+/// ```no_run
+/// use std::os::fd::AsFd;
+/// use linception_mountapi::{MountAttr, MountSetattr, OpenTreeFlags, open_tree_attr};
+///
+/// let userns = std::fs::File::open("/proc/1234/ns/user")?;
+/// let attr = MountSetattr::new().set(MountAttr::RDONLY).idmap(userns.as_fd());
+/// let tree = open_tree_attr(rustix::fs::CWD, c"/srv/data", OpenTreeFlags::CLONE, &attr)?;
+/// tree.attach(c"/mnt/data")?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # References
+/// - [`open_tree_attr(2)`](https://man7.org/linux/man-pages/man2/open_tree_attr.2.html)
+#[doc(alias = "OPEN_TREE_CLONE")]
+#[inline]
+pub fn open_tree_attr(
+    dirfd: impl AsFd,
+    path: impl Arg,
+    flags: OpenTreeFlags,
+    attr: &MountSetattr<'_>,
+) -> Result<Mount> {
+    let dirfd = dirfd.as_fd();
+    with_c_str("path", path, |path| {
+        let raw = attr.raw();
+        let bits = flags.bits() | rmount::OpenTreeFlags::OPEN_TREE_CLOEXEC.bits();
+        sys::open_tree_attr(dirfd, path, bits, &raw)
+            .map(Mount::from)
+            .map_err(|errno| {
+                let call = Call::new(
+                    "open_tree_attr",
+                    format_args!(
+                        "{}, {path:?}, {}|OPEN_TREE_CLOEXEC, {}, {}",
+                        Dirfd(dirfd),
+                        Flags(&flags),
+                        AttrDisplay(attr),
+                        sys::MOUNT_ATTR_SIZE_VER0
+                    ),
+                );
+                match errno {
+                    Errno::NOSYS => Error::unsupported("open_tree_attr", "6.15", call, errno),
+                    Errno::TOOBIG => {
+                        Error::unsupported("struct mount_attr (this size)", "6.15", call, errno)
+                    }
+                    _ => Error::syscall(call, errno),
+                }
+            })
+    })
+}
+
 /// `move_mount(from_dirfd, from_path, to_dirfd, to_path, flags)`: moves (or
 /// attaches, for a detached mount) the mount at `from` onto `to`. With
 /// [`SET_GROUP`](MoveMountFlags::SET_GROUP) it instead puts `to` into `from`'s

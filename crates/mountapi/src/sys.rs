@@ -1,8 +1,9 @@
-//! The system calls rustix does not wrap: `mount_setattr`, `statmount`, `listmount`.
-//! Every `unsafe` block of the crate is here.
+//! The system calls rustix does not wrap: `mount_setattr`, `open_tree_attr`,
+//! `statmount`, `listmount`, the nsfs ioctls and fanotify. Every `unsafe` block of
+//! the crate is here.
 
 use std::ffi::CStr;
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 use rustix::io::Errno;
 
@@ -11,6 +12,8 @@ use rustix::io::Errno;
 const SYS_STATMOUNT: libc::c_long = SYSCALL_BASE + 457;
 /// `listmount`'s number; see [`SYS_STATMOUNT`].
 const SYS_LISTMOUNT: libc::c_long = SYSCALL_BASE + 458;
+/// `open_tree_attr`'s number (Linux 6.15); see [`SYS_STATMOUNT`].
+const SYS_OPEN_TREE_ATTR: libc::c_long = SYSCALL_BASE + 467;
 #[cfg(target_arch = "mips")]
 const SYSCALL_BASE: libc::c_long = 4000;
 #[cfg(target_arch = "mips64")]
@@ -39,7 +42,8 @@ const _: () = assert!(size_of::<MountAttrRaw>() == MOUNT_ATTR_SIZE_VER0);
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct MntIdReq {
     pub size: u32,
-    pub spare: u32,
+    /// `mnt_ns_fd` (Linux 6.18; `spare`, which had to be zero, before).
+    pub mnt_ns_fd: u32,
     pub mnt_id: u64,
     pub param: u64,
     pub mnt_ns_id: u64,
@@ -73,6 +77,86 @@ pub(crate) fn mount_setattr(
             flags,
             attr as *const MountAttrRaw,
             MOUNT_ATTR_SIZE_VER0,
+        )
+    };
+    if ret < 0 { Err(last_errno()) } else { Ok(()) }
+}
+
+/// `open_tree_attr(dirfd, path, flags, attr, size)`: a new mount fd (CLOEXEC when
+/// `flags` has `OPEN_TREE_CLOEXEC`). Allocates nothing.
+pub(crate) fn open_tree_attr(
+    dirfd: BorrowedFd<'_>,
+    path: &CStr,
+    flags: u32,
+    attr: &MountAttrRaw,
+) -> Result<OwnedFd, Errno> {
+    // SAFETY: `path` is NUL-terminated and outlives the call; `attr` points at a
+    // live `struct mount_attr` of exactly MOUNT_ATTR_SIZE_VER0 bytes, the size we
+    // pass; `dirfd` is a borrowed, open fd (or AT_FDCWD).
+    let ret = unsafe {
+        libc::syscall(
+            SYS_OPEN_TREE_ATTR,
+            dirfd.as_raw_fd(),
+            path.as_ptr(),
+            flags,
+            attr as *const MountAttrRaw,
+            MOUNT_ATTR_SIZE_VER0,
+        )
+    };
+    owned(ret)
+}
+
+/// Takes ownership of an fd a system call just returned (or its errno).
+fn owned(ret: libc::c_long) -> Result<OwnedFd, Errno> {
+    if ret < 0 {
+        return Err(last_errno());
+    }
+    // SAFETY: the kernel returned this fd to us just now; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(ret as RawFd) })
+}
+
+/// `NS_GET_NSTYPE` (`_IO(0xb7, 0x3)`, Linux 4.11): the `CLONE_NEW*` type of a
+/// namespace fd.
+pub(crate) fn ns_get_nstype(fd: BorrowedFd<'_>) -> Result<i32, Errno> {
+    const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
+    // SAFETY: the ioctl takes no argument; `fd` is open.
+    let ret = unsafe { libc::ioctl(fd.as_raw_fd(), NS_GET_NSTYPE) };
+    if ret < 0 { Err(last_errno()) } else { Ok(ret) }
+}
+
+/// `NS_GET_MNTNS_ID` (`_IOR(0xb7, 0x5, __u64)`, Linux 6.10): the id of a mount
+/// namespace fd.
+pub(crate) fn ns_get_mntns_id(fd: BorrowedFd<'_>) -> Result<u64, Errno> {
+    const NS_GET_MNTNS_ID: libc::c_ulong = 0x8008_b705;
+    let mut id = 0u64;
+    // SAFETY: the ioctl writes one __u64 through the pointer, which points at `id`.
+    let ret = unsafe { libc::ioctl(fd.as_raw_fd(), NS_GET_MNTNS_ID, &mut id as *mut u64) };
+    if ret < 0 { Err(last_errno()) } else { Ok(id) }
+}
+
+/// `fanotify_init(flags, event_f_flags)`.
+pub(crate) fn fanotify_init(flags: u32, event_f_flags: u32) -> Result<OwnedFd, Errno> {
+    // SAFETY: integer arguments only.
+    let ret = unsafe { libc::fanotify_init(flags, event_f_flags) };
+    owned(ret.into())
+}
+
+/// `fanotify_mark(fd, flags, mask, dirfd, path)` with a NULL path (the mark is on
+/// `dirfd` itself).
+pub(crate) fn fanotify_mark(
+    fd: BorrowedFd<'_>,
+    flags: u32,
+    mask: u64,
+    dirfd: BorrowedFd<'_>,
+) -> Result<(), Errno> {
+    // SAFETY: both fds are open; a NULL path is allowed and means `dirfd` itself.
+    let ret = unsafe {
+        libc::fanotify_mark(
+            fd.as_raw_fd(),
+            flags,
+            mask,
+            dirfd.as_raw_fd(),
+            std::ptr::null(),
         )
     };
     if ret < 0 { Err(last_errno()) } else { Ok(()) }
