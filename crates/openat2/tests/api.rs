@@ -222,6 +222,7 @@ fn operations_rootless() {
 #[test]
 fn unprivileged_permission_errors_agree() {
     let _serial = serial();
+    linception_testkit::require_root!("a directory the unprivileged child does not own");
     require!(Feature::Openat2);
     let f = Fixture::tree("perm");
     std::fs::create_dir(f.root.join("locked")).unwrap();

@@ -309,6 +309,7 @@ fn table_kernel_and_fallback_agree() {
 #[test]
 fn table_unprivileged_no_leaks() {
     let _serial = serial();
+    linception_testkit::require_root!("a tree the unprivileged child does not own");
     require!(Feature::Openat2);
     let f = Fixture::tree("table-unpriv");
     let failures = Fork::new().unprivileged().run(|| {
