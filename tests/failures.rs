@@ -410,3 +410,40 @@ fn privilege_refusals_say_which_privilege() {
         assert!(text.contains(needle), "{text:?} lacks {needle:?}");
     }
 }
+
+#[test]
+fn cgroup_paths_off_cgroup2_are_refused_before_anything_is_created() {
+    // A directory on an ordinary filesystem: refused by its filesystem magic, and
+    // nothing (no directory, no memory.max file) is created there.
+    let tmp = common::TempDir::new("not-a-cgroup");
+    let path = tmp.0.join("box");
+    let shown = path.display().to_string();
+    for unprivileged in [false, true] {
+        if !unprivileged && !linception_testkit::available(Feature::Root).is_ok() {
+            continue;
+        }
+        let p = path.clone();
+        let (kind, step, _, text) = failure(unprivileged, move || {
+            sh("true").cgroup(linception::Cgroup::new(&p).memory_max(1 << 20))
+        });
+        assert_eq!(kind, "InvalidArgument", "{text}");
+        assert_eq!(step, None);
+        assert!(
+            text.contains(&shown) && text.contains("not on a cgroup v2 mount"),
+            "{text}"
+        );
+        assert!(!path.exists(), "{shown} was created");
+    }
+    let (kind, _, _, text) = failure(true, || {
+        sh("true").cgroup(linception::Cgroup::new("relative/cg"))
+    });
+    assert_eq!(kind, "InvalidArgument", "{text}");
+    assert!(text.contains("must be absolute"), "{text}");
+    let (kind, _, _, text) = failure(true, || {
+        sh("true").cgroup(linception::Cgroup::new(
+            "/sys/fs/cgroup/unified/no/such/parent",
+        ))
+    });
+    assert_eq!(kind, "InvalidArgument", "{text}");
+    assert!(text.contains("parent directory does not exist"), "{text}");
+}
