@@ -545,3 +545,66 @@ fn join_changes_only_the_calling_thread() {
         );
     });
 }
+
+/// Joins a named keyring, lets its uid search it, then joins it again: the
+/// kernel answers 0 for the keyring that already is the session keyring, and
+/// both forms must return its serial instead. Returns a description of any
+/// mismatch (empty when all is well).
+fn rejoin_same_keyring(name: &'static str, c_name: &'static std::ffi::CStr) -> Vec<String> {
+    let mut bad = Vec::new();
+    let first = join_session_keyring(Some(name)).unwrap();
+    let searchable = Permission::POSSESSOR_ALL | Permission::USER_VIEW | Permission::USER_SEARCH;
+    setperm(first, searchable).unwrap();
+    let again = join_session_keyring(Some(name)).unwrap();
+    if again != first {
+        bad.push(format!(
+            "join_session_keyring again: {again}, expected {first}"
+        ));
+    }
+    let perm = searchable | Permission::USER_READ;
+    match join_session_keyring_in_child(Some(c_name), Some(perm)) {
+        Ok(serial) if serial == first => {
+            if describe(first).unwrap().perm != perm {
+                bad.push("join_session_keyring_in_child did not set the mask".into());
+            }
+        }
+        Ok(serial) => bad.push(format!(
+            "join_session_keyring_in_child again: {serial}, expected {first}"
+        )),
+        Err(err) => bad.push(format!(
+            "join_session_keyring_in_child: {}",
+            err.into_error()
+        )),
+    }
+    let session = get_keyring_id(KeySerial::SESSION_KEYRING, false).unwrap();
+    if session != first {
+        bad.push(format!("session keyring is {session}, expected {first}"));
+    }
+    bad
+}
+
+#[test]
+fn joining_the_current_session_keyring_again_returns_its_serial() {
+    require!(Feature::UnprivilegedUserNs, Feature::Keyrings);
+    // Rootless (as 65534, or as the unprivileged caller), and root-mapped when
+    // started as root: keyring names are per user namespace, so neither touches
+    // the host's.
+    let mut runs = vec![(
+        "rootless",
+        Fork::new()
+            .rootless()
+            .run(|| rejoin_same_keyring("_ses.lnc-test-rejoin", c"_ses.lnc-test-rejoin")),
+    )];
+    if linception_testkit::available(Feature::Root).is_ok() {
+        runs.push((
+            "root-mapped",
+            Fork::new()
+                .unshare(libc::CLONE_NEWUSER)
+                .map_root()
+                .run(|| rejoin_same_keyring("_ses.lnc-test-rejoin", c"_ses.lnc-test-rejoin")),
+        ));
+    }
+    for (mode, bad) in runs {
+        assert!(bad.is_empty(), "{mode}: {}", bad.join("; "));
+    }
+}

@@ -53,6 +53,36 @@ pub(crate) fn check_session_name(name: &[u8]) -> Result<(), Error> {
     }
 }
 
+/// `keyctl(KEYCTL_JOIN_SESSION_KEYRING, name)` returning the joined keyring's
+/// serial in every case: the kernel answers 0, not the serial, when the named
+/// keyring it finds is already the caller's session keyring (it then changes
+/// nothing), so 0 is resolved with `KEYCTL_GET_KEYRING_ID(KEY_SPEC_SESSION_KEYRING)`.
+/// Allocation-free and lock-free.
+#[inline]
+fn join_raw(name: Option<&CStr>) -> Result<i32, ChildError> {
+    let serial = sys::keyctl_join(name).map_err(|errno| ChildError {
+        op: Op::JoinSessionKeyring,
+        key: KeySerial::SESSION_KEYRING,
+        errno,
+    })?;
+    if serial != 0 {
+        return Ok(serial);
+    }
+    sys::keyctl_int(
+        IntOp::GetKeyringId,
+        KeySerial::SESSION_KEYRING.as_raw().into(),
+        0,
+        0,
+        0,
+    )
+    .map(|serial| serial as i32)
+    .map_err(|errno| ChildError {
+        op: Op::GetKeyringId,
+        key: KeySerial::SESSION_KEYRING,
+        errno,
+    })
+}
+
 /// `keyctl(KEYCTL_JOIN_SESSION_KEYRING, name)`: replaces the calling thread's
 /// session keyring, and returns the new one's serial.
 ///
@@ -67,6 +97,10 @@ pub(crate) fn check_session_name(name: &[u8]) -> Result<(), Error> {
 /// The session keyring is part of the thread's credentials: other threads of the
 /// process keep theirs. It is inherited across `fork` and `execve`, which is why
 /// a container must join a fresh one (a new user namespace does not change it).
+///
+/// Joining the keyring that already is the session keyring (by name, when it
+/// grants its uid search) changes nothing and returns its serial (the kernel's
+/// own answer is 0 then; it is looked up).
 ///
 /// # Errors
 /// [`Error::InvalidInput`] for a name starting with `.` or containing NUL;
@@ -90,16 +124,13 @@ pub fn join_session_keyring<N: KeyText + ?Sized>(name: Option<&N>) -> Result<Key
         check_session_name(name.text_bytes())?;
     }
     crate::text::with_opt_c_str("session keyring name", name, |name| {
-        sys::keyctl_join(name)
-            .map(KeySerial::from_raw)
-            .map_err(|errno| {
-                Error::from_errno(
-                    Op::JoinSessionKeyring,
-                    KeySerial::SESSION_KEYRING,
-                    errno,
-                    || name.map_or("NULL".to_string(), |n| format!("{n:?}")),
-                )
-            })
+        join_raw(name).map(KeySerial::from_raw).map_err(|err| {
+            let args = match err.op {
+                Op::JoinSessionKeyring => name.map_or("NULL".to_string(), |n| format!("{n:?}")),
+                _ => format!("{}, 0", KeySerial::SESSION_KEYRING),
+            };
+            Error::from_errno(err.op, err.key, err.errno, || args)
+        })
     })
 }
 
@@ -125,11 +156,7 @@ pub fn join_session_keyring_in_child(
     name: Option<&CStr>,
     perm: Option<Permission>,
 ) -> Result<KeySerial, ChildError> {
-    let serial = sys::keyctl_join(name).map_err(|errno| ChildError {
-        op: Op::JoinSessionKeyring,
-        key: KeySerial::SESSION_KEYRING,
-        errno,
-    })?;
+    let serial = join_raw(name)?;
     if let Some(perm) = perm {
         sys::keyctl_int(IntOp::Setperm, serial.into(), perm.bits().into(), 0, 0).map_err(
             |errno| ChildError {
