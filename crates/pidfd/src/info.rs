@@ -6,11 +6,11 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use crate::PidFd;
 use crate::error::{Error, Result};
 use crate::sys;
-use crate::types::{ExitStatus, Pid};
+use crate::types::{ExitStatus, Pid, Signal};
 
-/// The first published `struct pidfd_info` (`PIDFD_INFO_SIZE_VER0`, 64 bytes),
-/// include/uapi/linux/pidfd.h. The kernel accepts it from every kernel that has the
-/// ioctl and fills what fits.
+/// `struct pidfd_info` as of `PIDFD_INFO_SIZE_VER2` (80 bytes),
+/// include/uapi/linux/pidfd.h. Every kernel with the ioctl accepts a larger struct
+/// than it knows and fills only what it knows (its answer mask says which).
 #[repr(C)]
 #[derive(Default, Debug, Clone, Copy)]
 pub(crate) struct RawPidfdInfo {
@@ -29,9 +29,17 @@ pub(crate) struct RawPidfdInfo {
     pub fsgid: u32,
     /// `exit_code` since Linux 6.15, `spare0` before.
     pub exit_code: i32,
+    /// `PIDFD_COREDUMP_*` bits (`PIDFD_INFO_SIZE_VER1`, Linux 6.16).
+    pub coredump_mask: u32,
+    /// The signal that caused the dump (Linux 6.19).
+    pub coredump_signal: u32,
+    /// The mask bits this kernel supports (`PIDFD_INFO_SIZE_VER2`, Linux 6.19).
+    pub supported_mask: u64,
 }
 
-const _: () = assert!(size_of::<RawPidfdInfo>() == 64);
+const _: () = assert!(size_of::<RawPidfdInfo>() == 80);
+const _: () = assert!(std::mem::offset_of!(RawPidfdInfo, coredump_mask) == 64);
+const _: () = assert!(std::mem::offset_of!(RawPidfdInfo, supported_mask) == 72);
 const _: () = assert!(std::mem::offset_of!(RawPidfdInfo, pid) == 16);
 const _: () = assert!(std::mem::offset_of!(RawPidfdInfo, exit_code) == 60);
 
@@ -48,8 +56,52 @@ bitflags::bitflags! {
         /// `PIDFD_INFO_EXIT`: the exit status, once the process has been reaped.
         /// Since Linux 6.15.
         const EXIT = 1 << 3;
+        /// `PIDFD_INFO_COREDUMP`: whether and how the process dumped core (for a
+        /// live process: how it would). Since Linux 6.16.
+        const COREDUMP = 1 << 4;
+        /// `PIDFD_INFO_SUPPORTED_MASK`: the mask bits this kernel supports, in
+        /// `supported_mask`. Since Linux 6.19.
+        const SUPPORTED_MASK = 1 << 5;
+        /// `PIDFD_INFO_COREDUMP_SIGNAL`: the signal that caused the dump (returned
+        /// with `COREDUMP`). Since Linux 6.19.
+        const COREDUMP_SIGNAL = 1 << 6;
         /// Bits this crate does not name are passed to the kernel unchanged.
         const _ = !0;
+    }
+}
+
+bitflags::bitflags! {
+    /// `pidfd_info.coredump_mask`: the `PIDFD_COREDUMP*` bits.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub struct CoredumpFlags: u32 {
+        /// `PIDFD_COREDUMPED`: the process crashed and a core dump was attempted.
+        const COREDUMPED = 1 << 0;
+        /// `PIDFD_COREDUMP_SKIP`: generating the dump was skipped (not dumpable).
+        const SKIP = 1 << 1;
+        /// `PIDFD_COREDUMP_USER`: the dump is (or would be) written as the user.
+        const USER = 1 << 2;
+        /// `PIDFD_COREDUMP_ROOT`: the dump is (or would be) written as root, to be
+        /// treated as sensitive.
+        const ROOT = 1 << 3;
+        /// Bits this crate does not name are kept.
+        const _ = !0;
+    }
+}
+
+/// The core dump part of `PIDFD_GET_INFO` (`PIDFD_INFO_COREDUMP`, Linux 6.16).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct Coredump {
+    /// What happened (or, for a live process, how a dump would be written).
+    pub flags: CoredumpFlags,
+    /// The signal that caused the dump, when the kernel reports it (Linux 6.19).
+    pub signal: Option<Signal>,
+}
+
+impl Coredump {
+    /// Whether the process dumped core (`PIDFD_COREDUMPED`).
+    pub fn dumped(&self) -> bool {
+        self.flags.contains(CoredumpFlags::COREDUMPED)
     }
 }
 
@@ -96,6 +148,10 @@ pub struct PidfdInfo {
     pub cgroup_id: Option<u64>,
     /// How it exited (Since Linux 6.15, after it has been reaped).
     pub exit_status: Option<ExitStatus>,
+    /// Its core dump state (Since Linux 6.16, when requested).
+    pub coredump: Option<Coredump>,
+    /// The request bits this kernel supports (Since Linux 6.19, when requested).
+    pub supported: Option<InfoMask>,
 }
 
 impl PidfdInfo {
@@ -130,6 +186,17 @@ impl PidfdInfo {
             } else {
                 None
             },
+            coredump: mask.contains(InfoMask::COREDUMP).then(|| Coredump {
+                flags: CoredumpFlags::from_bits_retain(raw.coredump_mask),
+                signal: if mask.contains(InfoMask::COREDUMP_SIGNAL) && raw.coredump_signal != 0 {
+                    Signal::from_raw(raw.coredump_signal as i32)
+                } else {
+                    None
+                },
+            }),
+            supported: mask
+                .contains(InfoMask::SUPPORTED_MASK)
+                .then_some(InfoMask::from_bits_retain(raw.supported_mask)),
         }
     }
 }
@@ -139,13 +206,56 @@ static GET_INFO_SUPPORT: AtomicU8 = AtomicU8::new(0);
 
 impl PidFd {
     /// `ioctl(pidfd, PIDFD_GET_INFO, &info)` asking for every field this crate knows
-    /// (pid, creds, cgroup id, exit status). Since Linux 6.13.
+    /// (pid, creds, cgroup id, exit status, core dump, supported mask). Since Linux
+    /// 6.13; [`PidfdInfo::mask`] tells which fields this kernel filled.
     ///
     /// # Errors
     ///
     /// See [`PidFd::info_with`].
     pub fn info(&self) -> Result<PidfdInfo> {
-        self.info_with(InfoMask::PID | InfoMask::CREDS | InfoMask::CGROUPID | InfoMask::EXIT)
+        self.info_with(
+            InfoMask::PID
+                | InfoMask::CREDS
+                | InfoMask::CGROUPID
+                | InfoMask::EXIT
+                | InfoMask::COREDUMP
+                | InfoMask::SUPPORTED_MASK,
+        )
+    }
+
+    /// The process's core dump state (`PIDFD_INFO_COREDUMP`, with `PIDFD_INFO_EXIT`
+    /// so that it works after reaping too). Since Linux 6.16. For a live process it
+    /// says how a dump would be written ([`CoredumpFlags::USER`] or
+    /// [`CoredumpFlags::ROOT`], [`CoredumpFlags::SKIP`] if not dumpable); after the
+    /// process exited, whether it dumped core.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`] when the kernel does not fill the field (before Linux
+    /// 6.16), else as [`PidFd::info_with`].
+    #[doc(alias = "PIDFD_INFO_COREDUMP")]
+    pub fn coredump(&self) -> Result<Coredump> {
+        let info = self.info_with(InfoMask::EXIT | InfoMask::COREDUMP)?;
+        info.coredump.ok_or(Error::Unsupported {
+            feature: "PIDFD_INFO_COREDUMP",
+            min_kernel: "6.16",
+        })
+    }
+
+    /// The `PIDFD_GET_INFO` request bits this kernel supports
+    /// (`PIDFD_INFO_SUPPORTED_MASK`). Since Linux 6.19.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`] when the kernel does not fill the field (before Linux
+    /// 6.19), else as [`PidFd::info_with`].
+    #[doc(alias = "PIDFD_INFO_SUPPORTED_MASK")]
+    pub fn supported_info_mask(&self) -> Result<InfoMask> {
+        let info = self.info_with(InfoMask::EXIT | InfoMask::SUPPORTED_MASK)?;
+        info.supported.ok_or(Error::Unsupported {
+            feature: "PIDFD_INFO_SUPPORTED_MASK",
+            min_kernel: "6.19",
+        })
     }
 
     /// `ioctl(pidfd, PIDFD_GET_INFO, &info)` with the request mask `request`. The
@@ -306,8 +416,8 @@ mod tests {
 
     #[test]
     fn ioctl_number_matches_the_kernel_header() {
-        // _IOWR(0xFF, 11, struct pidfd_info) with the 64-byte VER0 struct.
-        assert_eq!(sys::PIDFD_GET_INFO, 0xC040_FF0B);
+        // _IOWR(0xFF, 11, struct pidfd_info) with the 80-byte VER2 struct.
+        assert_eq!(sys::PIDFD_GET_INFO, 0xC050_FF0B);
         assert_eq!(sys::pidfs_io(3), 0xFF03);
     }
 }

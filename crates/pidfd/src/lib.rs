@@ -39,6 +39,8 @@
 //! | `PIDFD_GET_*_NAMESPACE` | 6.11 | [`PidFd::namespace`] | [`Error::Unsupported`] |
 //! | `PIDFD_GET_INFO` | 6.13 | [`PidFd::info`], [`PidFd::pid`] | `pid()` falls back to fdinfo |
 //! | `PIDFD_INFO_EXIT` | 6.15 | [`PidfdInfo::exit_status`] | `None` |
+//! | `PIDFD_INFO_COREDUMP` | 6.16 | [`PidFd::coredump`], [`PidfdInfo::coredump`] | [`Error::Unsupported`] / `None` |
+//! | `PIDFD_INFO_SUPPORTED_MASK` | 6.19 | [`PidFd::supported_info_mask`], [`PidfdInfo::supported`] | [`Error::Unsupported`] / `None` |
 //!
 //! # Cargo features
 //! - `tokio`: `PidFd::wait_async` and `Child::wait_async` through
@@ -60,7 +62,7 @@ mod wait;
 
 pub use clone::{CloneArgs, CloneFlags, CloneResult, MAX_SET_TID};
 pub use error::{Error, ErrorKind, Result, errno_of};
-pub use info::{Credentials, InfoMask, PidfdInfo};
+pub use info::{Coredump, CoredumpFlags, Credentials, InfoMask, PidfdInfo};
 pub use ns::NamespaceType;
 pub use pidfd::PidFd;
 pub use spawn::{Child, Exec};

@@ -15,8 +15,8 @@ use crate::types::{Namespaces, Pid};
 /// `PIDFS_IOCTL_MAGIC` (include/uapi/linux/pidfd.h).
 const PIDFS_IOCTL_MAGIC: u32 = 0xFF;
 
-/// `_IOWR(PIDFS_IOCTL_MAGIC, 11, struct pidfd_info)` with the 64-byte first
-/// published struct (`PIDFD_INFO_SIZE_VER0`).
+/// `_IOWR(PIDFS_IOCTL_MAGIC, 11, struct pidfd_info)` with the 80-byte struct
+/// (`PIDFD_INFO_SIZE_VER2`); the kernel reads the size from the request number.
 pub(crate) const PIDFD_GET_INFO: u32 =
     (3 << 30) | ((size_of::<RawPidfdInfo>() as u32) << 16) | (PIDFS_IOCTL_MAGIC << 8) | 11;
 
@@ -52,7 +52,7 @@ pub(crate) fn pidfd_send_signal(fd: BorrowedFd<'_>, sig: i32, flags: u32) -> Res
 /// `ioctl(fd, PIDFD_GET_INFO, info)`.
 pub(crate) fn pidfd_get_info(fd: BorrowedFd<'_>, info: &mut RawPidfdInfo) -> Result<(), i32> {
     // SAFETY: `info` is a live, exclusive `#[repr(C)]` buffer of exactly the size
-    // encoded in the request number (64 bytes), which is all the kernel writes.
+    // encoded in the request number (80 bytes); the kernel writes at most that.
     let r = unsafe {
         libc::ioctl(
             fd.as_raw_fd(),

@@ -757,3 +757,92 @@ fn an_outside_process_is_not_visible_from_a_child_pid_namespace_rootless() {
     let bad = outside_process_seen_from_inside(Fork::new().rootless());
     assert!(bad.is_empty(), "{bad:#?}");
 }
+
+fn coredump_and_supported_mask() {
+    use linception_pidfd::CoredumpFlags;
+    let mut child = sleeper();
+    let info = child.pidfd().info().unwrap();
+    assert!(
+        info.mask.contains(InfoMask::PID | InfoMask::CREDS),
+        "{info:?}"
+    );
+    // The kernel says which fields it filled: each Option follows its mask bit.
+    assert_eq!(
+        info.coredump.is_some(),
+        info.mask.contains(InfoMask::COREDUMP)
+    );
+    assert_eq!(
+        info.supported.is_some(),
+        info.mask.contains(InfoMask::SUPPORTED_MASK)
+    );
+    assert_eq!(info.exit_status, None);
+    assert!(!info.mask.contains(InfoMask::EXIT), "alive: no exit info");
+    match child.pidfd().supported_info_mask() {
+        Ok(supported) => assert!(
+            supported.contains(
+                InfoMask::PID
+                    | InfoMask::CREDS
+                    | InfoMask::CGROUPID
+                    | InfoMask::EXIT
+                    | InfoMask::COREDUMP
+            ),
+            "{supported:?}"
+        ),
+        Err(Error::Unsupported {
+            feature,
+            min_kernel,
+        }) => {
+            assert_eq!((feature, min_kernel), ("PIDFD_INFO_SUPPORTED_MASK", "6.19"));
+            assert_eq!(info.supported, None);
+        }
+        Err(e) => panic!("{e}"),
+    }
+    let live = child.pidfd().coredump();
+    let available = match &live {
+        Ok(_) => Ok(()),
+        Err(Error::Unsupported { .. }) => Err("the kernel does not fill it".to_string()),
+        Err(e) => panic!("{e}"),
+    };
+    if !linception_testkit::require_custom("PIDFD_INFO_COREDUMP", "6.16", available) {
+        child.kill().unwrap();
+        child.wait().unwrap();
+        return;
+    }
+    // Alive and dumpable: a dump would be written as the user, none happened yet.
+    let live = live.unwrap();
+    assert!(!live.dumped(), "{live:?}");
+    assert!(live.flags.contains(CoredumpFlags::USER), "{live:?}");
+    assert_eq!(info.coredump, Some(live));
+    // Killed by SIGKILL and reaped: the exit status and "no core dump".
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let info = child.pidfd().info().unwrap();
+    assert!(
+        info.mask.contains(InfoMask::EXIT | InfoMask::COREDUMP),
+        "{info:?}"
+    );
+    assert_eq!(
+        info.exit_status,
+        Some(ExitStatus::Signaled {
+            signal: Signal::KILL,
+            core_dumped: false
+        })
+    );
+    let dead = child.pidfd().coredump().unwrap();
+    assert!(!dead.dumped(), "{dead:?}");
+    assert!(!dead.flags.contains(CoredumpFlags::COREDUMPED));
+    assert_eq!(dead.signal, None);
+    assert_eq!(info.pid, None);
+}
+
+#[test]
+fn info_reports_coredump_state_and_supported_mask() {
+    require!(Feature::PidfdInfo, Feature::Clone3);
+    Fork::new().run(coredump_and_supported_mask);
+}
+
+#[test]
+fn info_reports_coredump_state_and_supported_mask_unprivileged() {
+    require!(Feature::Root, Feature::PidfdInfo, Feature::Clone3);
+    Fork::new().unprivileged().run(coredump_and_supported_mask);
+}
