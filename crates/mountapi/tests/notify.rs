@@ -157,29 +157,42 @@ fn events_for_every_mount_umount_and_move_rootless() {
         .run(every_change_gives_its_event);
 }
 
-#[test]
 fn bad_watches_are_refused_and_leave_nothing_behind() {
-    require!(Feature::Root, Feature::MountNotify);
-    Fork::new().unshare(libc::CLONE_NEWNS).run(|| {
-        assert_no_leaks(|| {
-            let err = MountWatch::new(own_ns(), MountEvents::empty()).unwrap_err();
-            assert_eq!(err.kind(), ErrorKind::InvalidArgument);
-            assert!(err.to_string().starts_with("invalid mount events"), "{err}");
-            let err = MountWatch::new(own_ns(), MountEvents::from_bits_retain(1)).unwrap_err();
-            assert_eq!(err.kind(), ErrorKind::InvalidArgument);
-            let user = std::fs::File::open("/proc/self/ns/user").unwrap();
-            let err = MountWatch::new(&user, BOTH).unwrap_err();
-            assert_eq!(err.kind(), ErrorKind::InvalidArgument);
-            assert!(err.to_string().contains("mount namespace fd"), "{err}");
-            let watch = MountWatch::new(own_ns(), MountEvents::ATTACH).unwrap();
-            // Removing the last event removes the mark; removing it again is the
-            // kernel's ENOENT (no mark on that namespace).
-            watch.unwatch(own_ns(), BOTH).unwrap();
-            let err = watch.unwatch(own_ns(), MountEvents::DETACH).unwrap_err();
-            assert_eq!(err.raw_os_error(), Some(libc::ENOENT), "{err}");
-            assert!(err.to_string().starts_with("fanotify_mark(fd "), "{err}");
-        });
+    assert_no_leaks(|| {
+        let err = MountWatch::new(own_ns(), MountEvents::empty()).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+        assert!(err.to_string().starts_with("invalid mount events"), "{err}");
+        let err = MountWatch::new(own_ns(), MountEvents::from_bits_retain(1)).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+        let user = std::fs::File::open("/proc/self/ns/user").unwrap();
+        let err = MountWatch::new(&user, BOTH).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+        assert!(err.to_string().contains("mount namespace fd"), "{err}");
+        let watch = MountWatch::new(own_ns(), MountEvents::ATTACH).unwrap();
+        // Removing the last event removes the mark; removing it again is the
+        // kernel's ENOENT (no mark on that namespace).
+        watch.unwatch(own_ns(), BOTH).unwrap();
+        let err = watch.unwatch(own_ns(), MountEvents::DETACH).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::ENOENT), "{err}");
+        assert!(err.to_string().starts_with("fanotify_mark(fd "), "{err}");
     });
+}
+
+#[test]
+fn bad_watches_are_refused_as_root() {
+    require!(Feature::Root, Feature::MountNotify);
+    Fork::new()
+        .unshare(libc::CLONE_NEWNS)
+        .run(bad_watches_are_refused_and_leave_nothing_behind);
+}
+
+#[test]
+fn bad_watches_are_refused_rootless() {
+    require!(Feature::UnprivilegedUserNs, Feature::MountNotify);
+    Fork::new()
+        .rootless()
+        .unshare(libc::CLONE_NEWNS)
+        .run(bad_watches_are_refused_and_leave_nothing_behind);
 }
 
 #[test]
@@ -202,9 +215,26 @@ fn an_unprivileged_caller_may_not_watch_the_hosts_namespace() {
 
 #[cfg(feature = "tokio")]
 #[test]
-fn the_async_stream_gives_the_same_events() {
+fn the_async_stream_gives_the_same_events_as_root() {
     require!(Feature::Root, Feature::MountNotify);
-    Fork::new().unshare(libc::CLONE_NEWNS).run(|| {
+    Fork::new()
+        .unshare(libc::CLONE_NEWNS)
+        .run(the_async_stream_gives_the_same_events);
+}
+
+#[cfg(feature = "tokio")]
+#[test]
+fn the_async_stream_gives_the_same_events_rootless() {
+    require!(Feature::UnprivilegedUserNs, Feature::MountNotify);
+    Fork::new()
+        .rootless()
+        .unshare(libc::CLONE_NEWNS)
+        .run(the_async_stream_gives_the_same_events);
+}
+
+#[cfg(feature = "tokio")]
+fn the_async_stream_gives_the_same_events() {
+    {
         let dir = TempDir::new("notify-async");
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_io()
@@ -259,5 +289,5 @@ fn the_async_stream_gives_the_same_events() {
             let mut watch = events.into_inner();
             assert_eq!(watch.try_next_event().unwrap(), None);
         });
-    });
+    }
 }

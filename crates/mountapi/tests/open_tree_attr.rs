@@ -146,74 +146,89 @@ fn an_idmapped_clone_in_one_call() {
     });
 }
 
-#[test]
-fn open_tree_attr_refusals_leave_nothing_behind() {
-    require!(Feature::Root, Feature::OpenTreeAttr);
-    Fork::new().unshare(libc::CLONE_NEWNS).run(|| {
-        let dir = TempDir::new("ota-bad");
-        let src = dir.subdir("src");
-        tmpfs_at(&src);
-        assert_no_leaks(|| {
-            // A NUL byte: refused before the call, naming the argument.
-            let err = open_tree_attr(
-                rustix::fs::CWD,
-                "a\0b",
-                OpenTreeFlags::CLONE,
-                &MountSetattr::new(),
-            )
-            .unwrap_err();
-            assert_eq!(err.kind(), ErrorKind::InvalidArgument);
-            assert_eq!(err.to_string(), "invalid path: contains a NUL byte");
-            // A missing path: the kernel's ENOENT, displayed like the call.
-            let err = open_tree_attr(
-                rustix::fs::CWD,
-                c"/linception/missing",
-                OpenTreeFlags::CLONE,
-                &MountSetattr::new().set(MountAttr::RDONLY),
-            )
-            .unwrap_err();
-            assert_eq!(err.raw_os_error(), Some(libc::ENOENT));
-            assert!(
-                err.to_string().starts_with(
-                    "open_tree_attr(AT_FDCWD, \"/linception/missing\", CLONE|OPEN_TREE_CLOEXEC, {set: RDONLY"
-                ),
-                "{err}"
-            );
-            // An atime mode without clearing the field: EINVAL, as mount_setattr.
-            let err = open_tree_attr(
-                rustix::fs::CWD,
-                &src,
-                OpenTreeFlags::CLONE,
-                &MountSetattr::new().set(MountAttr::NOATIME),
-            )
-            .unwrap_err();
-            assert_eq!(err.raw_os_error(), Some(libc::EINVAL), "{err}");
-        });
-        // Without CLONE the kernel changes the attached mount itself (as
-        // mount_setattr would) and hands back a handle on it.
-        assert!(!attrs_at(&src).0.contains(MountAttr::RDONLY));
-        let handle = open_tree_attr(
+fn refusals_leave_nothing_behind() {
+    let dir = TempDir::new("ota-bad");
+    let src = dir.subdir("src");
+    tmpfs_at(&src);
+    assert_no_leaks(|| {
+        // A NUL byte: refused before the call, naming the argument.
+        let err = open_tree_attr(
             rustix::fs::CWD,
-            &src,
-            OpenTreeFlags::empty(),
+            "a\0b",
+            OpenTreeFlags::CLONE,
+            &MountSetattr::new(),
+        )
+        .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+        assert_eq!(err.to_string(), "invalid path: contains a NUL byte");
+        // A missing path: the kernel's ENOENT, displayed like the call.
+        let err = open_tree_attr(
+            rustix::fs::CWD,
+            c"/linception/missing",
+            OpenTreeFlags::CLONE,
             &MountSetattr::new().set(MountAttr::RDONLY),
         )
-        .unwrap();
-        assert!(attrs_at(&src).0.contains(MountAttr::RDONLY));
-        drop(handle);
-        assert!(attrs_at(&src).0.contains(MountAttr::RDONLY), "the mount stays");
-        assert_no_leaks(|| {
-        });
-        // A dropped clone is unmounted: nothing left.
-        assert_no_leaks(|| {
-            let tree = open_tree_attr(
-                rustix::fs::CWD,
-                &src,
-                OpenTreeFlags::CLONE,
-                &MountSetattr::new().set(MountAttr::NOEXEC),
-            )
-            .unwrap();
-            drop(Mount::from(std::os::fd::OwnedFd::from(tree)));
-        });
+        .unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::ENOENT));
+        assert!(
+            err.to_string().starts_with(
+                "open_tree_attr(AT_FDCWD, \"/linception/missing\", CLONE|OPEN_TREE_CLOEXEC, {set: RDONLY"
+            ),
+            "{err}"
+        );
+        // An atime mode without clearing the field: EINVAL, as mount_setattr.
+        let err = open_tree_attr(
+            rustix::fs::CWD,
+            &src,
+            OpenTreeFlags::CLONE,
+            &MountSetattr::new().set(MountAttr::NOATIME),
+        )
+        .unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::EINVAL), "{err}");
     });
+    // Without CLONE the kernel changes the attached mount itself (as
+    // mount_setattr would) and hands back a handle on it.
+    assert!(!attrs_at(&src).0.contains(MountAttr::RDONLY));
+    let handle = open_tree_attr(
+        rustix::fs::CWD,
+        &src,
+        OpenTreeFlags::empty(),
+        &MountSetattr::new().set(MountAttr::RDONLY),
+    )
+    .unwrap();
+    assert!(attrs_at(&src).0.contains(MountAttr::RDONLY));
+    drop(handle);
+    assert!(
+        attrs_at(&src).0.contains(MountAttr::RDONLY),
+        "the mount stays"
+    );
+    assert_no_leaks(|| {});
+    // A dropped clone is unmounted: nothing left.
+    assert_no_leaks(|| {
+        let tree = open_tree_attr(
+            rustix::fs::CWD,
+            &src,
+            OpenTreeFlags::CLONE,
+            &MountSetattr::new().set(MountAttr::NOEXEC),
+        )
+        .unwrap();
+        drop(Mount::from(std::os::fd::OwnedFd::from(tree)));
+    });
+}
+
+#[test]
+fn refusals_leave_nothing_behind_as_root() {
+    require!(Feature::Root, Feature::OpenTreeAttr);
+    Fork::new()
+        .unshare(libc::CLONE_NEWNS)
+        .run(refusals_leave_nothing_behind);
+}
+
+#[test]
+fn refusals_leave_nothing_behind_rootless() {
+    require!(Feature::UnprivilegedUserNs, Feature::OpenTreeAttr);
+    Fork::new()
+        .rootless()
+        .unshare(libc::CLONE_NEWNS)
+        .run(refusals_leave_nothing_behind);
 }

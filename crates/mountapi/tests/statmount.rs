@@ -70,74 +70,92 @@ fn populate(dir: &TempDir) {
     .unwrap();
 }
 
-#[test]
 fn every_field_agrees_with_mountinfo_and_the_kernel() {
+    let dir = TempDir::new("fields");
+    populate(&dir);
+    let ns = std::fs::File::open("/proc/self/ns/mnt").unwrap();
+    let ns_id = mount_ns_id(&ns).unwrap();
+    let text = mount_table(MountTableSource::Mountinfo).unwrap();
+    let mut reader = StatmountReader::new();
+    let ids = mount_ids(ListmountFlags::empty()).unwrap();
+    assert_eq!(ids.len(), text.len());
+    for id in ids {
+        let stat = reader.stat(MountNs::Current, id, ALL).unwrap();
+        // The kernel knows every bit this crate does, and filled what applies.
+        let supported = stat.supported_mask.unwrap();
+        assert!(
+            supported.contains(ALL - StatmountMask::SUPPORTED_MASK),
+            "{supported:?}"
+        );
+        let line = text
+            .iter()
+            .find(|m| Some(m.id) == stat.basic.map(|b| b.id_old))
+            .unwrap();
+        // The mountinfo fields, field by field.
+        let mut as_info = MountInfo::from(&stat);
+        assert_eq!(as_info.unique_id, Some(id));
+        as_info.unique_id = None;
+        as_info.parent_unique_id = None;
+        assert_eq!(&as_info, line);
+        // The fields mountinfo cannot give, against their own sources.
+        assert_eq!(stat.mnt_ns_id, Some(ns_id));
+        let point = stat.mount_point.as_ref().unwrap();
+        if point.starts_with(dir.path()) {
+            let sb = stat.superblock.unwrap();
+            assert_eq!(sb.magic, statfs_magic(point), "{point:?}");
+            assert_eq!(sb.magic, libc::TMPFS_MAGIC as u64);
+        }
+        // The option array is the options string, split and unescaped, and
+        // mountinfo's super options minus the superblock flags.
+        // (The kernel leaves the field out for a mount without options.)
+        let array = stat.option_array.clone().unwrap_or_default();
+        let from_text: Vec<String> = line
+            .options
+            .as_deref()
+            .map(|o| o.split(',').map(str::to_string).collect())
+            .unwrap_or_default();
+        if !array.iter().any(|o| o.contains(',')) {
+            assert_eq!(array, from_text, "{point:?}");
+        }
+        // No LSM here sets mount options: the kernel leaves the field out.
+        if let Some(security) = &stat.security_options {
+            assert!(security.iter().all(|o| !o.is_empty()), "{security:?}");
+        }
+        // Not idmapped: no mappings.
+        assert_eq!(stat.uid_map.as_deref().unwrap_or_default(), &[]);
+    }
+    let a = text
+        .iter()
+        .find(|m| m.mount_point == dir.path().join("a b"))
+        .unwrap();
+    assert_eq!(a.source.as_deref(), Some("src,with\\comma"));
+}
+
+#[test]
+fn every_field_agrees_as_root() {
     require!(
         Feature::Root,
         Feature::Statmount,
         Feature::StatmountOptArray,
         Feature::StatmountSupportedMask
     );
-    Fork::new().unshare(libc::CLONE_NEWNS).run(|| {
-        let dir = TempDir::new("fields");
-        populate(&dir);
-        let ns = std::fs::File::open("/proc/self/ns/mnt").unwrap();
-        let ns_id = mount_ns_id(&ns).unwrap();
-        let text = mount_table(MountTableSource::Mountinfo).unwrap();
-        let mut reader = StatmountReader::new();
-        let ids = mount_ids(ListmountFlags::empty()).unwrap();
-        assert_eq!(ids.len(), text.len());
-        for id in ids {
-            let stat = reader.stat(MountNs::Current, id, ALL).unwrap();
-            // The kernel knows every bit this crate does, and filled what applies.
-            let supported = stat.supported_mask.unwrap();
-            assert!(
-                supported.contains(ALL - StatmountMask::SUPPORTED_MASK),
-                "{supported:?}"
-            );
-            let line = text
-                .iter()
-                .find(|m| Some(m.id) == stat.basic.map(|b| b.id_old))
-                .unwrap();
-            // The mountinfo fields, field by field.
-            let mut as_info = MountInfo::from(&stat);
-            assert_eq!(as_info.unique_id, Some(id));
-            as_info.unique_id = None;
-            as_info.parent_unique_id = None;
-            assert_eq!(&as_info, line);
-            // The fields mountinfo cannot give, against their own sources.
-            assert_eq!(stat.mnt_ns_id, Some(ns_id));
-            let point = stat.mount_point.as_ref().unwrap();
-            if point.starts_with(dir.path()) {
-                let sb = stat.superblock.unwrap();
-                assert_eq!(sb.magic, statfs_magic(point), "{point:?}");
-                assert_eq!(sb.magic, libc::TMPFS_MAGIC as u64);
-            }
-            // The option array is the options string, split and unescaped, and
-            // mountinfo's super options minus the superblock flags.
-            // (The kernel leaves the field out for a mount without options.)
-            let array = stat.option_array.clone().unwrap_or_default();
-            let from_text: Vec<String> = line
-                .options
-                .as_deref()
-                .map(|o| o.split(',').map(str::to_string).collect())
-                .unwrap_or_default();
-            if !array.iter().any(|o| o.contains(',')) {
-                assert_eq!(array, from_text, "{point:?}");
-            }
-            // No LSM here sets mount options: the kernel leaves the field out.
-            if let Some(security) = &stat.security_options {
-                assert!(security.iter().all(|o| !o.is_empty()), "{security:?}");
-            }
-            // Not idmapped: no mappings.
-            assert_eq!(stat.uid_map.as_deref().unwrap_or_default(), &[]);
-        }
-        let a = text
-            .iter()
-            .find(|m| m.mount_point == dir.path().join("a b"))
-            .unwrap();
-        assert_eq!(a.source.as_deref(), Some("src,with\\comma"));
-    });
+    Fork::new()
+        .unshare(libc::CLONE_NEWNS)
+        .run(every_field_agrees_with_mountinfo_and_the_kernel);
+}
+
+#[test]
+fn every_field_agrees_rootless() {
+    require!(
+        Feature::UnprivilegedUserNs,
+        Feature::Statmount,
+        Feature::StatmountOptArray,
+        Feature::StatmountSupportedMask
+    );
+    Fork::new()
+        .rootless()
+        .unshare(libc::CLONE_NEWNS)
+        .run(every_field_agrees_with_mountinfo_and_the_kernel);
 }
 
 #[test]
@@ -204,35 +222,48 @@ fn the_mask_chooses_the_fields() {
     assert_eq!(stat.mask, StatmountMask::FS_TYPE);
 }
 
-#[test]
 fn the_buffer_grows_on_eoverflow_and_strings_come_back_whole() {
+    let dir = TempDir::new("overflow");
+    // A mount point of about 3,900 bytes: more than a 512-byte buffer holds, and
+    // more than the 4 KiB default once the struct's 512 bytes are added.
+    let mut long = dir.path().to_path_buf();
+    while long.as_os_str().len() < 3900 {
+        long.push("d".repeat(200));
+    }
+    std::fs::create_dir_all(&long).unwrap();
+    tmpfs_at(&long, &"s".repeat(200), &[("size", "64k")]);
+    let id = unique_mount_id(&long).unwrap();
+    let mut reader = StatmountReader::with_capacity(0);
+    assert_eq!(reader.capacity(), 512);
+    let mask = StatmountMask::MNT_POINT | StatmountMask::SB_SOURCE | StatmountMask::MNT_ROOT;
+    let stat = reader.stat(MountNs::Current, id, mask).unwrap();
+    assert!(reader.capacity() >= 4096 + 512, "{}", reader.capacity());
+    assert_eq!(stat.mount_point.as_deref(), Some(long.as_path()));
+    assert_eq!(stat.source.as_deref(), Some("s".repeat(200).as_str()));
+    assert_eq!(stat.root.as_deref(), Some(Path::new("/")));
+    // The default reader grows as well, and the mountinfo view agrees.
+    let info = linception_mountapi::statmount(id).unwrap();
+    assert_eq!(info.mount_point, long);
+    let text = mount_table(MountTableSource::Mountinfo).unwrap();
+    assert!(text.iter().any(|m| m.mount_point == long));
+    rustix::mount::unmount(&long, rustix::mount::UnmountFlags::empty()).unwrap();
+}
+
+#[test]
+fn the_buffer_grows_as_root() {
     require!(Feature::Root, Feature::Statmount);
-    Fork::new().unshare(libc::CLONE_NEWNS).run(|| {
-        let dir = TempDir::new("overflow");
-        // A mount point of about 3,900 bytes: more than a 512-byte buffer holds, and
-        // more than the 4 KiB default once the struct's 512 bytes are added.
-        let mut long = dir.path().to_path_buf();
-        while long.as_os_str().len() < 3900 {
-            long.push("d".repeat(200));
-        }
-        std::fs::create_dir_all(&long).unwrap();
-        tmpfs_at(&long, &"s".repeat(200), &[("size", "64k")]);
-        let id = unique_mount_id(&long).unwrap();
-        let mut reader = StatmountReader::with_capacity(0);
-        assert_eq!(reader.capacity(), 512);
-        let mask = StatmountMask::MNT_POINT | StatmountMask::SB_SOURCE | StatmountMask::MNT_ROOT;
-        let stat = reader.stat(MountNs::Current, id, mask).unwrap();
-        assert!(reader.capacity() >= 4096 + 512, "{}", reader.capacity());
-        assert_eq!(stat.mount_point.as_deref(), Some(long.as_path()));
-        assert_eq!(stat.source.as_deref(), Some("s".repeat(200).as_str()));
-        assert_eq!(stat.root.as_deref(), Some(Path::new("/")));
-        // The default reader grows as well, and the mountinfo view agrees.
-        let info = linception_mountapi::statmount(id).unwrap();
-        assert_eq!(info.mount_point, long);
-        let text = mount_table(MountTableSource::Mountinfo).unwrap();
-        assert!(text.iter().any(|m| m.mount_point == long));
-        rustix::mount::unmount(&long, rustix::mount::UnmountFlags::empty()).unwrap();
-    });
+    Fork::new()
+        .unshare(libc::CLONE_NEWNS)
+        .run(the_buffer_grows_on_eoverflow_and_strings_come_back_whole);
+}
+
+#[test]
+fn the_buffer_grows_rootless() {
+    require!(Feature::UnprivilegedUserNs, Feature::Statmount);
+    Fork::new()
+        .rootless()
+        .unshare(libc::CLONE_NEWNS)
+        .run(the_buffer_grows_on_eoverflow_and_strings_come_back_whole);
 }
 
 #[test]
@@ -470,18 +501,30 @@ fn by_id_a_namespace_the_caller_does_not_own_is_hidden_but_an_fd_is_authority() 
     });
 }
 
-#[test]
-fn the_fallback_agrees_for_another_namespace() {
-    require!(Feature::Root, Feature::ListmountNsFd);
-    // The older way: /proc/PID/mountinfo of a process inside; the same answers.
-    Fork::new().unshare(libc::CLONE_NEWNS).run(|| {
-        let dir = TempDir::new("otherns-fallback");
-        populate(&dir);
-        let point: PathBuf = dir.subdir("theirs");
-        with_other_namespace(&point, "x", |pid, ns| {
-            let text =
-                parse_mountinfo(&std::fs::read(format!("/proc/{pid}/mountinfo")).unwrap()).unwrap();
-            assert_same_tables(&mount_table_in(MountNs::Fd(ns.as_fd())).unwrap(), &text);
-        });
+fn fallback_agrees_for_another_namespace() {
+    let dir = TempDir::new("otherns-fallback");
+    populate(&dir);
+    let point: PathBuf = dir.subdir("theirs");
+    with_other_namespace(&point, "x", |pid, ns| {
+        let text =
+            parse_mountinfo(&std::fs::read(format!("/proc/{pid}/mountinfo")).unwrap()).unwrap();
+        assert_same_tables(&mount_table_in(MountNs::Fd(ns.as_fd())).unwrap(), &text);
     });
+}
+
+#[test]
+fn the_fallback_agrees_for_another_namespace_as_root() {
+    require!(Feature::Root, Feature::ListmountNsFd);
+    Fork::new()
+        .unshare(libc::CLONE_NEWNS)
+        .run(fallback_agrees_for_another_namespace);
+}
+
+#[test]
+fn the_fallback_agrees_for_another_namespace_rootless() {
+    require!(Feature::UnprivilegedUserNs, Feature::ListmountNsFd);
+    Fork::new()
+        .rootless()
+        .unshare(libc::CLONE_NEWNS)
+        .run(fallback_agrees_for_another_namespace);
 }
