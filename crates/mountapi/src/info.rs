@@ -276,7 +276,7 @@ pub fn listmount(
 }
 
 /// `statmount` of the mount with unique id `mnt_id`, all fields this kernel
-/// reports, into a [`MountInfo`]. For many mounts, a [`StatmountReader`] reuses
+/// reports, into a [`MountInfo`]. For many mounts, a [`StatmountReader`](crate::StatmountReader) reuses
 /// its buffer.
 ///
 /// # Errors

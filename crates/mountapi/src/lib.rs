@@ -41,6 +41,17 @@
 //! | `statmount`, `listmount`, `STATX_MNT_ID_UNIQUE` | 6.8 | reading the mount table without parsing text | `/proc/self/mountinfo` ([`MountTableSource::Auto`]) |
 //! | `statmount` options / subtype and source | 6.11 / 6.12 | | fields are `None` |
 //! | `LISTMOUNT_REVERSE` | 6.11 | newest mounts first | `EINVAL` |
+//! | another mount namespace by id ([`MountNs::Id`]), `STATMOUNT_MNT_NS_ID`, [`mount_ns_id`] | 6.10 | reading a container's mounts without entering it | `Unsupported`; `/proc/PID/mountinfo` |
+//! | `STATMOUNT_OPT_ARRAY`, `STATMOUNT_OPT_SEC_ARRAY` | 6.13 | options one by one, unescaped | fields are `None` |
+//! | [`open_tree_attr`] | 6.15 | a clone with its attributes (an idmap) in one call | `Unsupported`; [`open_tree`] + [`mount_setattr`] |
+//! | `STATMOUNT_SUPPORTED_MASK`, `STATMOUNT_MNT_UIDMAP`/`GIDMAP` | 6.15 | what the kernel knows; an idmapped mount's maps | fields are `None` |
+//! | [`MountWatch`]: fanotify `FAN_REPORT_MNT`, `FAN_MARK_MNTNS` | 6.15 | mount/unmount/move events of a namespace | `Unsupported`; re-read the table |
+//! | another mount namespace by fd ([`MountNs::Fd`], `mnt_id_req.mnt_ns_fd`) | 6.18 | the same, from a `/proc/PID/ns/mnt` fd | `Unsupported` |
+//!
+//! # Cargo features
+//! - `tokio`: [`MountWatch::into_async`] gives an `AsyncMountWatch` whose
+//!   `next_event().await` / `poll_next_event` wait on the reactor
+//!   (`tokio::io::unix::AsyncFd`).
 //!
 //! Unprivileged, in a user namespace that owns the mount namespace, the API works
 //! for the filesystems that allow it (tmpfs, proc, sysfs, overlay, fuse, bind
