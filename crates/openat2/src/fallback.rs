@@ -171,6 +171,17 @@ fn walk(
         {
             return Err(err(Errno::ISDIR));
         }
+        if final_name && let Some(root_mount) = root_mount {
+            // The kernel refuses to step onto another mount before opening the last
+            // name (so before EEXIST, EISDIR...): look first. The fd opened is
+            // checked again below.
+            let probe_flags = OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+            if let Ok(probe) = rustix::fs::openat(cur, name, probe_flags, Mode::empty())
+                && mount_key(probe.as_fd()).map_err(err)? != root_mount
+            {
+                return Err(err(Errno::XDEV));
+            }
+        }
         let found = if final_name {
             open_last(cur, name, how, linkbuf).map_err(err)?
         } else {
