@@ -150,13 +150,17 @@ fn set_tid_in_a_new_pid_namespace() {
 fn missing_program() {
     require!(Feature::UserNs);
     let (kind, step, errno, _) = failure(false, || {
-        Container::builder("no-such-program-linception").namespaces(NS)
+        Container::builder("no-such-program-linception")
+            .namespaces(NS)
+            .env("PATH", "/usr/bin:/bin")
     });
     assert_eq!(kind, "Setup");
     assert_eq!(errno, Some(libc::ENOENT));
     let step = step.unwrap();
     assert!(
-        step.starts_with("execve(\"no-such-program-linception\"), looked up in PATH \""),
+        step.starts_with(
+            "execve(\"no-such-program-linception\"), looked up in PATH \"/usr/bin:/bin\""
+        ),
         "{step}"
     );
     assert!(
@@ -185,7 +189,7 @@ fn invalid_inputs_are_named_before_anything_happens() {
         (sh("true").arg("nul\0byte"), "argument"),
         (
             Container::builder("/bin/true")
-                .namespaces(Namespaces::PID)
+                .namespaces(Namespaces::USER | Namespaces::PID)
                 .set_tid(5),
             "set_tid 5",
         ),
