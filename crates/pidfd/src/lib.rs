@@ -37,7 +37,11 @@
 //! | `PIDFD_NONBLOCK` | 5.10 | [`PidfdFlags::NONBLOCK`] | `EINVAL` |
 //! | `PIDFD_THREAD`, `PIDFD_SIGNAL_*` | 6.9 | [`PidfdFlags::THREAD`], [`SignalTarget`] | `EINVAL` |
 //! | `PIDFD_GET_*_NAMESPACE` | 6.11 | [`PidFd::namespace`] | [`Error::Unsupported`] |
+//! | `NS_GET_USERNS`, `NS_GET_PARENT` / `NS_GET_NSTYPE`, `NS_GET_OWNER_UID` | 4.9 / 4.11 | [`NamespaceFd`], [`NamespaceFd::setns`] type check | [`Error::Unsupported`] |
+//! | `NS_GET_ID`, namespace file handles | 6.18 | [`NamespaceFd::id`], [`NamespaceFd::file_handle`] | [`Error::Unsupported`] |
 //! | `PIDFD_GET_INFO` | 6.13 | [`PidFd::info`], [`PidFd::pid`] | `pid()` falls back to fdinfo |
+//! | pidfs file handles (`FD_PIDFS_ROOT`: 6.17) | 6.14 | [`PidFd::file_handle`], [`PidfdHandle::open`] | [`Error::Unsupported`] |
+//! | `PIDFD_SELF_THREAD`, `PIDFD_SELF_THREAD_GROUP` | 6.15 | [`PidFd::send_signal_to_self`] | [`Error::Unsupported`] |
 //! | `PIDFD_INFO_EXIT` | 6.15 | [`PidfdInfo::exit_status`] | `None` |
 //! | `PIDFD_INFO_COREDUMP` | 6.16 | [`PidFd::coredump`], [`PidfdInfo::coredump`] | [`Error::Unsupported`] / `None` |
 //! | `PIDFD_INFO_SUPPORTED_MASK` | 6.19 | [`PidFd::supported_info_mask`], [`PidfdInfo::supported`] | [`Error::Unsupported`] / `None` |
@@ -50,6 +54,7 @@
 
 mod clone;
 mod error;
+mod handle;
 mod info;
 mod ns;
 mod pidfd;
@@ -62,8 +67,9 @@ mod wait;
 
 pub use clone::{CloneArgs, CloneFlags, CloneResult, MAX_SET_TID};
 pub use error::{Error, ErrorKind, Result, errno_of};
+pub use handle::{PidfdHandle, SelfTarget};
 pub use info::{Coredump, CoredumpFlags, Credentials, InfoMask, PidfdInfo};
-pub use ns::NamespaceType;
+pub use ns::{NamespaceFd, NamespaceHandle, NamespaceType};
 pub use pidfd::PidFd;
 pub use spawn::{Child, Exec};
 /// Test hook: makes [`CloneArgs::spawn`] use the portable fork-style path (a copy of
@@ -72,6 +78,13 @@ pub use spawn::{Child, Exec};
 #[doc(hidden)]
 pub fn __force_fork_spawn(on: bool) {
     sys::FORCE_FORK_SPAWN.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Test hook: makes [`PidfdHandle::open`] behave as before Linux 6.17 (no
+/// `FD_PIDFS_ROOT`), so that its fallback is tested on newer kernels.
+#[doc(hidden)]
+pub fn __force_no_pidfs_root(on: bool) {
+    handle::FORCE_NO_PIDFS_ROOT.store(on, std::sync::atomic::Ordering::Relaxed);
 }
 
 pub use types::{ExitStatus, GetfdFlags, Namespaces, Pid, PidfdFlags, Signal, SignalTarget};

@@ -462,3 +462,179 @@ pub(crate) fn waitid_pidfd(fd: BorrowedFd<'_>, options: i32) -> Result<Option<Ra
         uid,
     }))
 }
+
+/// `NSIO`, the nsfs ioctl magic (include/uapi/linux/nsfs.h).
+const NSIO: u32 = 0xb7;
+/// `NS_GET_USERNS`: `_IO(NSIO, 0x1)`, a new fd for the owning user namespace.
+pub(crate) const NS_GET_USERNS: u32 = (NSIO << 8) | 0x1;
+/// `NS_GET_PARENT`: `_IO(NSIO, 0x2)`, a new fd for the parent pid/user namespace.
+pub(crate) const NS_GET_PARENT: u32 = (NSIO << 8) | 0x2;
+/// `NS_GET_NSTYPE`: `_IO(NSIO, 0x3)`, returns the `CLONE_NEW*` value.
+pub(crate) const NS_GET_NSTYPE: u32 = (NSIO << 8) | 0x3;
+/// `NS_GET_OWNER_UID`: `_IO(NSIO, 0x4)`, writes a `uid_t`.
+pub(crate) const NS_GET_OWNER_UID: u32 = (NSIO << 8) | 0x4;
+/// `NS_GET_ID`: `_IOR(NSIO, 13, __u64)`.
+pub(crate) const NS_GET_ID: u32 = (2 << 30) | (8 << 16) | (NSIO << 8) | 13;
+
+/// `ioctl(fd, request, 0)` for requests that return a new fd (the pidfs
+/// `PIDFD_GET_*_NAMESPACE` and the nsfs `NS_GET_USERNS`/`NS_GET_PARENT`).
+pub(crate) fn ioctl_new_fd(fd: BorrowedFd<'_>, request: u32) -> Result<OwnedFd, i32> {
+    pidfd_get_namespace(fd, request)
+}
+
+/// `ioctl(fd, request)` for requests that take no argument and return an int.
+pub(crate) fn ioctl_int(fd: BorrowedFd<'_>, request: u32) -> Result<i32, i32> {
+    // SAFETY: the request (NS_GET_NSTYPE) takes no argument and writes no memory.
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), request as libc::c_ulong, 0) };
+    if r < 0 { Err(errno()) } else { Ok(r) }
+}
+
+/// `ioctl(fd, NS_GET_ID, &u64)`.
+pub(crate) fn ioctl_get_u64(fd: BorrowedFd<'_>, request: u32) -> Result<u64, i32> {
+    let mut v: u64 = 0;
+    // SAFETY: the request is _IOR(.., __u64): the kernel writes 8 bytes into `v`.
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), request as libc::c_ulong, &raw mut v) };
+    if r < 0 { Err(errno()) } else { Ok(v) }
+}
+
+/// `ioctl(fd, NS_GET_OWNER_UID, &uid_t)`.
+pub(crate) fn ioctl_get_uid(fd: BorrowedFd<'_>, request: u32) -> Result<u32, i32> {
+    let mut v: libc::uid_t = 0;
+    // SAFETY: NS_GET_OWNER_UID writes one uid_t through its argument, `v` here.
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), request as libc::c_ulong, &raw mut v) };
+    if r < 0 { Err(errno()) } else { Ok(v) }
+}
+
+/// `MAX_HANDLE_SZ` (include/linux/exportfs.h).
+pub(crate) const MAX_HANDLE_SZ: usize = 128;
+
+/// `struct file_handle` with room for the largest handle.
+#[repr(C)]
+struct RawFileHandle {
+    handle_bytes: u32,
+    handle_type: i32,
+    f_handle: [u8; MAX_HANDLE_SZ],
+}
+
+/// `name_to_handle_at(fd, "", &handle, &mount_id, AT_EMPTY_PATH)`: the handle of
+/// the file `fd` itself, as `(handle_type, bytes)`.
+pub(crate) fn name_to_handle(fd: BorrowedFd<'_>) -> Result<(i32, Vec<u8>), i32> {
+    let mut h = RawFileHandle {
+        handle_bytes: MAX_HANDLE_SZ as u32,
+        handle_type: 0,
+        f_handle: [0; MAX_HANDLE_SZ],
+    };
+    let mut mount_id: libc::c_int = 0;
+    // SAFETY: the path is an empty NUL-terminated string (AT_EMPTY_PATH: the fd
+    // itself); `h` is a live struct file_handle whose handle_bytes says how much
+    // room follows; `mount_id` is a live int. The kernel writes only into those.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_name_to_handle_at,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            &raw mut h,
+            &raw mut mount_id,
+            libc::AT_EMPTY_PATH,
+        )
+    };
+    if r != 0 {
+        return Err(errno());
+    }
+    let n = (h.handle_bytes as usize).min(MAX_HANDLE_SZ);
+    Ok((h.handle_type, h.f_handle[..n].to_vec()))
+}
+
+/// `open_by_handle_at(mount_fd, handle, flags)`; `mount_fd` may be one of the
+/// kernel's special values (`FD_PIDFS_ROOT`, `FD_NSFS_ROOT`), hence a raw number.
+pub(crate) fn open_by_handle(
+    mount_fd: RawFd,
+    handle_type: i32,
+    bytes: &[u8],
+    flags: i32,
+) -> Result<OwnedFd, i32> {
+    if bytes.len() > MAX_HANDLE_SZ {
+        return Err(libc::EINVAL);
+    }
+    let mut h = RawFileHandle {
+        handle_bytes: bytes.len() as u32,
+        handle_type,
+        f_handle: [0; MAX_HANDLE_SZ],
+    };
+    h.f_handle[..bytes.len()].copy_from_slice(bytes);
+    // SAFETY: `h` is a live struct file_handle holding `handle_bytes` bytes, which
+    // the kernel only reads; `mount_fd` is either a special value the kernel
+    // recognises or an fd our caller borrows for the call (else EBADF).
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_open_by_handle_at,
+            mount_fd,
+            &raw const h,
+            flags | libc::O_CLOEXEC,
+        )
+    };
+    if r < 0 {
+        return Err(errno());
+    }
+    // SAFETY: on success the kernel installed a new fd that only we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(r as RawFd) })
+}
+
+/// `pidfd_send_signal(PIDFD_SELF_*, sig, NULL, 0)`: the special, negative fd values
+/// are no fds (a `BorrowedFd` cannot hold them).
+pub(crate) fn pidfd_send_signal_special(special: RawFd, sig: i32) -> Result<(), i32> {
+    // SAFETY: `special` is PIDFD_SELF_THREAD or PIDFD_SELF_THREAD_GROUP, which the
+    // kernel resolves itself (older kernels answer EBADF); the siginfo is NULL.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            special,
+            sig,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    if r == 0 { Ok(()) } else { Err(errno()) }
+}
+
+impl crate::ns::NamespaceFd {
+    /// `setns(fd, nstype)`: moves the calling thread into this namespace. `nstype`
+    /// empty accepts any type; otherwise it must be exactly this namespace's type,
+    /// which is checked before the call (`NS_GET_NSTYPE`), so a wrong fd is an error
+    /// naming both types rather than the kernel's bare `EINVAL`. Since Linux 3.0
+    /// (`NS_GET_NSTYPE` since 4.11).
+    ///
+    /// # Safety
+    ///
+    /// As for [`PidFd::setns`]: namespace membership is per thread, and joining a
+    /// mount or user namespace changes what other code in the process may rely on.
+    /// The caller must make sure the process is single-threaded, or that no other
+    /// code depends on the changed namespace of this thread.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) if `nstype` is not
+    /// empty and differs from the fd's type (or names several types); `EPERM`
+    /// without `CAP_SYS_ADMIN` over the namespace; `EINVAL` from the kernel (e.g. a
+    /// multithreaded caller joining a user namespace).
+    ///
+    /// # References
+    /// - [setns(2)](https://man7.org/linux/man-pages/man2/setns.2.html),
+    ///   [ioctl_ns(2)](https://man7.org/linux/man-pages/man2/ioctl_ns.2.html)
+    pub unsafe fn setns(&self, nstype: Namespaces) -> Result<()> {
+        self.check_setns_type(nstype)?;
+        let fd = std::os::fd::AsFd::as_fd(self);
+        // SAFETY: the fd is borrowed for the call; the thread-soundness of changing
+        // namespaces is the caller's obligation (see `# Safety`).
+        let r = unsafe { libc::setns(fd.as_raw_fd(), nstype.bits() as libc::c_int) };
+        if r == 0 {
+            return Ok(());
+        }
+        Err(crate::error::Error::from_errno(
+            errno(),
+            || format!("setns(fd {}, {})", fd.as_raw_fd(), crate::ns::names(nstype)),
+            "setns",
+            "3.0",
+        ))
+    }
+}
