@@ -3,6 +3,7 @@
 
 use std::io::Read;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::sync::atomic::Ordering;
 use std::sync::{Mutex, PoisonError};
 
 use crate::PidFd;
@@ -19,6 +20,14 @@ pub const MAX_SET_TID: usize = 32;
 const PID_MAX_LIMIT: i32 = 4 * 1024 * 1024;
 
 const CLONE_PIDFD: u64 = 0x1000;
+/// `CLONE_ARGS_SIZE_VER0`: flags through tls (Linux 5.3).
+const CLONE_ARGS_SIZE_VER0: usize = 64;
+/// `CLONE_ARGS_SIZE_VER1`: + set_tid, set_tid_size (Linux 5.5).
+const CLONE_ARGS_SIZE_VER1: usize = 80;
+/// `CLONE_ARGS_SIZE_VER2`: + cgroup (Linux 5.7).
+const CLONE_ARGS_SIZE_VER2: usize = 88;
+/// The size passed under the test hook: VER2 + one field no kernel knows yet.
+const CLONE_ARGS_SIZE_TEST: usize = 96;
 const CLONE_NEWPID: u64 = libc::CLONE_NEWPID as u64;
 const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 const CLONE_CLEAR_SIGHAND: u64 = 0x1_0000_0000;
@@ -335,6 +344,22 @@ impl<'fd> CloneArgs<'fd> {
         Ok(())
     }
 
+    /// The `size` argument: the smallest published `struct clone_args` that holds
+    /// every field used, so that an older kernel accepts what it knows
+    /// (`CLONE_ARGS_SIZE_VER0` 64, `VER1` 80 with `set_tid`, `VER2` 88 with
+    /// `cgroup`), or 96 under the test hook that appends a non-zero field.
+    pub(crate) fn struct_size(&self) -> usize {
+        if sys::TEST_TAIL.load(Ordering::Relaxed) != 0 {
+            CLONE_ARGS_SIZE_TEST
+        } else if self.cgroup.is_some() {
+            CLONE_ARGS_SIZE_VER2
+        } else if !self.set_tid.is_empty() {
+            CLONE_ARGS_SIZE_VER1
+        } else {
+            CLONE_ARGS_SIZE_VER0
+        }
+    }
+
     /// Validates and lowers to the raw struct and the size to pass.
     pub(crate) fn prepare(&self) -> Result<(RawCloneArgs, usize)> {
         self.validate()?;
@@ -343,16 +368,21 @@ impl<'fd> CloneArgs<'fd> {
             exit_signal: self.exit_signal.map_or(0, |s| s.as_raw() as u64),
             ..RawCloneArgs::default()
         };
-        let mut size = 64; // CLONE_ARGS_SIZE_VER0
         if !self.set_tid.is_empty() {
             raw.set_tid = self.set_tid.as_ptr() as u64;
             raw.set_tid_size = self.set_tid.len() as u64;
-            size = 80; // CLONE_ARGS_SIZE_VER1
         }
         if let Some(fd) = self.cgroup {
             raw.flags |= CLONE_INTO_CGROUP;
             raw.cgroup = fd.as_raw_fd() as u64;
-            size = 88; // CLONE_ARGS_SIZE_VER2
+        }
+        let size = self.struct_size();
+        if size == CLONE_ARGS_SIZE_TEST {
+            // u64::MAX stands for "a zero tail of 96 bytes" (see __clone3_test_tail).
+            raw.test_tail = match sys::TEST_TAIL.load(Ordering::Relaxed) {
+                u64::MAX => 0,
+                v => v,
+            };
         }
         Ok((raw, size))
     }
@@ -428,13 +458,21 @@ impl<'fd> CloneArgs<'fd> {
                 feature: "clone3",
                 min_kernel: "5.3",
             },
-            libc::E2BIG if self.cgroup.is_some() => Error::Unsupported {
-                feature: "clone3 CLONE_INTO_CGROUP",
-                min_kernel: "5.7",
-            },
-            libc::E2BIG if !set_tid.is_empty() => Error::Unsupported {
-                feature: "clone3 set_tid",
-                min_kernel: "5.5",
+            // The kernel knows a smaller struct than we passed and a field it does
+            // not know is non-zero: name the newest field we used.
+            libc::E2BIG => match self.struct_size() {
+                CLONE_ARGS_SIZE_VER2 => Error::Unsupported {
+                    feature: "clone3 CLONE_INTO_CGROUP (clone_args.cgroup)",
+                    min_kernel: "5.7",
+                },
+                CLONE_ARGS_SIZE_VER1 => Error::Unsupported {
+                    feature: "clone3 set_tid (clone_args.set_tid)",
+                    min_kernel: "5.5",
+                },
+                size => Error::FieldUnsupported {
+                    call: self.c_call(),
+                    size,
+                },
             },
             _ => Error::Syscall {
                 call: self.c_call(),
@@ -623,9 +661,11 @@ mod tests {
 
     #[test]
     fn raw_struct_matches_clone_args_ver2() {
-        assert_eq!(size_of::<RawCloneArgs>(), 88);
+        // VER2 (88 bytes) plus the test-only tail field.
+        assert_eq!(size_of::<RawCloneArgs>(), 96);
         assert_eq!(std::mem::offset_of!(RawCloneArgs, set_tid), 64);
         assert_eq!(std::mem::offset_of!(RawCloneArgs, cgroup), 80);
+        assert_eq!(std::mem::offset_of!(RawCloneArgs, test_tail), 88);
     }
 
     #[test]
@@ -640,6 +680,11 @@ mod tests {
             .prepare()
             .unwrap();
         assert_eq!(size, 80);
+        let dir = std::fs::File::open("/").unwrap();
+        let (raw, size) = CloneArgs::new().into_cgroup(&dir).prepare().unwrap();
+        assert_eq!(size, 88);
+        assert_eq!(raw.cgroup, dir.as_raw_fd() as u64);
+        assert_eq!(raw.test_tail, 0);
     }
 
     #[test]

@@ -81,6 +81,17 @@ pub enum Error {
         /// The first kernel release that has it.
         min_kernel: &'static str,
     },
+    /// An extensible-struct call was refused with `E2BIG`: the struct passed is
+    /// larger than this kernel knows and a field it does not know is set.
+    #[error(
+        "{call}: a clone_args field beyond what this kernel knows is set (struct of {size} bytes): field not supported by this kernel (E2BIG)"
+    )]
+    FieldUnsupported {
+        /// The call as written in C, with its arguments.
+        call: String,
+        /// The struct size passed.
+        size: usize,
+    },
     /// An argument was rejected before any system call was made.
     #[error("invalid {what}: {reason}")]
     InvalidArgument {
@@ -143,7 +154,7 @@ impl Error {
             Error::ProcessGone { .. } => ErrorKind::ProcessGone,
             Error::Exited { .. } => ErrorKind::Exited,
             Error::NotVisible { .. } => ErrorKind::NotVisible,
-            Error::Unsupported { .. } => ErrorKind::Unsupported,
+            Error::Unsupported { .. } | Error::FieldUnsupported { .. } => ErrorKind::Unsupported,
             Error::InvalidArgument { .. } => ErrorKind::InvalidArgument,
             Error::PidTaken { .. } => ErrorKind::PidTaken,
             Error::SetTidPermission { .. } => ErrorKind::PermissionDenied,
@@ -160,6 +171,7 @@ impl Error {
             | Error::SetTidPermission { source, .. }
             | Error::Exec { source, .. } => source.raw_os_error(),
             Error::NotVisible { .. } => Some(libc::ESRCH),
+            Error::FieldUnsupported { .. } => Some(libc::E2BIG),
             Error::Unsupported { .. } => Some(libc::ENOSYS),
             Error::InvalidArgument { .. } => Some(libc::EINVAL),
             Error::PidTaken { .. } => Some(libc::EEXIST),
@@ -245,6 +257,13 @@ impl From<Error> for io::Error {
                 io::ErrorKind::Unsupported,
                 WithErrno {
                     errno: libc::ENOSYS,
+                    msg: e.to_string(),
+                },
+            ),
+            Error::FieldUnsupported { .. } => io::Error::new(
+                io::ErrorKind::Unsupported,
+                WithErrno {
+                    errno: libc::E2BIG,
                     msg: e.to_string(),
                 },
             ),

@@ -80,6 +80,20 @@ pub fn __force_fork_spawn(on: bool) {
     sys::FORCE_FORK_SPAWN.store(on, std::sync::atomic::Ordering::Relaxed);
 }
 
+/// Test hook: makes clone3 get a 96-byte `clone_args` whose field after `cgroup`
+/// (unknown to every kernel so far) holds `tail`; `Some(0)` passes a zero tail,
+/// `None` turns the hook off. The kernel refuses a non-zero unknown field with
+/// `E2BIG`, which is how [`Error::FieldUnsupported`] is reached in tests.
+#[doc(hidden)]
+pub fn __clone3_test_tail(tail: Option<u64>) {
+    let v = match tail {
+        None => 0,
+        Some(0) => u64::MAX,
+        Some(v) => v,
+    };
+    sys::TEST_TAIL.store(v, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Test hook: makes [`PidfdHandle::open`] behave as before Linux 6.17 (no
 /// `FD_PIDFS_ROOT`), so that its fallback is tested on newer kernels.
 #[doc(hidden)]

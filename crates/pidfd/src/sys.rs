@@ -124,7 +124,8 @@ impl PidFd {
     }
 }
 
-/// The raw `struct clone_args` (include/uapi/linux/sched.h), `CLONE_ARGS_SIZE_VER2`.
+/// The raw `struct clone_args` (include/uapi/linux/sched.h), `CLONE_ARGS_SIZE_VER2`,
+/// plus one test-only field; the size passed tells the kernel how much to read.
 #[repr(C)]
 #[derive(Default, Debug, Clone, Copy)]
 pub(crate) struct RawCloneArgs {
@@ -139,7 +140,14 @@ pub(crate) struct RawCloneArgs {
     pub set_tid: u64,
     pub set_tid_size: u64,
     pub cgroup: u64,
+    /// Not part of the kernel's struct: a pretend field after `cgroup`, passed only
+    /// under the test hook (size 96) so that the kernel's E2BIG answer is reachable.
+    pub test_tail: u64,
 }
+
+/// Test hook (`__clone3_test_tail`): 0 = off; otherwise pass 96 bytes with this
+/// value in the pretend field (`u64::MAX` stands for a zero tail).
+pub(crate) static TEST_TAIL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// Everything the child needs to exec, as raw pointers into CStrings and
 /// NULL-terminated pointer arrays that the parent keeps alive across the clone.

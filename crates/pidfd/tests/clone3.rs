@@ -524,3 +524,49 @@ fn spawned_child_has_default_sigpipe_and_no_blocked_signals() {
         "signals blocked or ignored in the child"
     );
 }
+
+#[test]
+fn a_clone_args_field_the_kernel_does_not_know_is_field_unsupported() {
+    require!(Feature::Clone3);
+    Fork::new().run(|| {
+        // A 96-byte clone_args whose field after `cgroup` is set: no kernel knows it.
+        linception_pidfd::__clone3_test_tail(Some(1));
+        assert_no_leaks(|| {
+            for fork_style in [false, true] {
+                linception_pidfd::__force_fork_spawn(fork_style);
+                let err = CloneArgs::new().spawn(&Exec::new("/bin/true")).unwrap_err();
+                assert!(
+                    matches!(err, Error::FieldUnsupported { size: 96, .. }),
+                    "{err:?}"
+                );
+                assert_eq!(err.kind(), ErrorKind::Unsupported);
+                assert_eq!(err.raw_os_error(), Some(libc::E2BIG));
+                let msg = err.to_string();
+                assert!(
+                    msg.starts_with("clone3({flags: 0x0|CLONE_PIDFD, exit_signal: SIGCHLD})")
+                        && msg.contains("field not supported by this kernel (E2BIG)"),
+                    "{msg}"
+                );
+                let io = std::io::Error::from(err);
+                assert_eq!(io.kind(), std::io::ErrorKind::Unsupported);
+                assert_eq!(linception_pidfd::errno_of(&io), Some(libc::E2BIG));
+            }
+            // SAFETY: the call fails before any process is created.
+            let err = unsafe { CloneArgs::new().fork() }.unwrap_err();
+            assert!(matches!(err, Error::FieldUnsupported { .. }), "{err:?}");
+        });
+        assert_no_children();
+        // The same larger struct with a zero tail is accepted: the kernel only
+        // refuses unknown fields that are set.
+        linception_pidfd::__clone3_test_tail(Some(0));
+        for fork_style in [false, true] {
+            linception_pidfd::__force_fork_spawn(fork_style);
+            let mut child = CloneArgs::new()
+                .spawn(&Exec::new("/bin/sh").args(["-c", "exit 6"]))
+                .unwrap();
+            assert_eq!(child.wait().unwrap(), ExitStatus::Exited(6));
+        }
+        linception_pidfd::__clone3_test_tail(None);
+        assert_no_children();
+    });
+}
