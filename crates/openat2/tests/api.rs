@@ -11,7 +11,7 @@ use common::*;
 use linception_openat2::{
     Error, ErrorKind, Mode, OFlags, OpenHow, RenameFlags, ResolveFlags, Resolver, Root, openat2,
 };
-use linception_testkit::{Feature, Fork, leaks::assert_no_leaks, require};
+use linception_testkit::{Feature, Fork, require};
 
 fn mode(m: u32) -> Mode {
     Mode::from_raw_mode(m).unwrap()
@@ -435,7 +435,7 @@ fn bad_input_clear_errors_no_leaks() {
     require!(Feature::Openat2);
     let f = Fixture::tree("bad");
     Fork::new().run(|| {
-        assert_no_leaks(|| {
+        no_leaks(|| {
             let e = Root::new("").unwrap_err();
             assert_eq!(e.kind(), ErrorKind::InvalidArgument);
             assert_eq!(e.to_string(), "invalid root path \"\": is empty");

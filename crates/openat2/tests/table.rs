@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use libc::{ELOOP, ENOENT, ENOTDIR, EXDEV};
 use linception_openat2::{OFlags, OpenHow, ResolveFlags, Resolver};
-use linception_testkit::{Feature, Fork, leaks::assert_no_leaks, require};
+use linception_testkit::{Feature, Fork, require};
 
 /// What a lookup must give.
 #[derive(Clone, Copy, Debug)]
@@ -314,7 +314,7 @@ fn table_unprivileged_no_leaks() {
     let f = Fixture::tree("table-unpriv");
     let failures = Fork::new().unprivileged().run(|| {
         assert_eq!(rustix::process::geteuid().as_raw(), 65534);
-        assert_no_leaks(|| run_table(&f, &base_rows()))
+        no_leaks(|| run_table(&f, &base_rows()))
     });
     assert!(
         failures.is_empty(),
@@ -340,7 +340,7 @@ fn table_with_mounts() {
         let mut rows = base_rows();
         rows.retain(|r| r.0 != "magic_self");
         rows.extend(mount_rows());
-        assert_no_leaks(|| run_table(&f, &rows))
+        no_leaks(|| run_table(&f, &rows))
     });
     assert!(
         failures.is_empty(),
@@ -485,7 +485,7 @@ fn table_with_mounts_rootless() {
             !r.0.starts_with("proc") && !r.0.starts_with("magic") && !r.0.contains("/proc/")
         }));
         assert!(rows.iter().any(|r| r.0 == "tomnt"));
-        assert_no_leaks(|| run_table(&f, &rows))
+        no_leaks(|| run_table(&f, &rows))
     });
     assert!(
         failures.is_empty(),

@@ -166,3 +166,17 @@ pub fn serial() -> std::sync::MutexGuard<'static, ()> {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
+
+/// Opens what the crate keeps open once used (one fd to `/proc`, for the userspace
+/// resolver's final open and `Handle::reopen`), so that a leak check sees only what
+/// the checked calls leave behind.
+pub fn warm_up() {
+    let root = Root::new("/").unwrap().with_resolver(Resolver::Fallback);
+    drop(root.open(".", OFlags::RDONLY | OFlags::DIRECTORY).unwrap());
+}
+
+/// `assert_no_leaks` after [`warm_up`].
+pub fn no_leaks<T>(f: impl FnOnce() -> T) -> T {
+    warm_up();
+    linception_testkit::leaks::assert_no_leaks(f)
+}
