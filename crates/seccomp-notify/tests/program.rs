@@ -14,6 +14,15 @@ use linception_seccomp_notify::{
 };
 use linception_testkit::{Feature, Fork, require};
 
+/// A plain child, and when the suite runs as root one dropped to 65534 too.
+fn as_root_and_unprivileged() -> Vec<Fork> {
+    let mut forks = vec![Fork::new().timeout(Duration::from_secs(20))];
+    if linception_testkit::available(Feature::Root).is_ok() {
+        forks.push(Fork::new().timeout(Duration::from_secs(20)).unprivileged());
+    }
+    forks
+}
+
 fn ret_allow() -> SockFilter {
     SockFilter::stmt(op::RET | op::K, libc::SECCOMP_RET_ALLOW)
 }
@@ -57,30 +66,32 @@ fn kernel_install(instructions: Vec<SockFilter>) -> i32 {
 fn program_lengths_are_judged_like_the_kernel() {
     require!(Feature::SeccompListener);
     let arch = Arch::native().expect("a supported architecture");
-    let results = Fork::new().timeout(Duration::from_secs(20)).run(move || {
-        [0usize, 1, BPF_MAXINSNS, BPF_MAXINSNS + 1]
-            .into_iter()
-            .map(|len| {
-                let instructions = vec![ret_allow(); len];
-                let ours = match Program::from_instructions(arch, instructions.clone()) {
-                    Ok(_) => "ok".to_string(),
-                    Err(Error::EmptyProgram) => "EmptyProgram".to_string(),
-                    Err(Error::ProgramTooLong { len, max }) => format!("TooLong {len} {max}"),
-                    Err(other) => format!("{other}"),
-                };
-                (len as u32, ours, kernel_install(instructions))
-            })
-            .collect::<Vec<_>>()
-    });
-    assert_eq!(
-        results,
-        vec![
-            (0, "EmptyProgram".to_string(), libc::EINVAL),
-            (1, "ok".to_string(), 0),
-            (4096, "ok".to_string(), 0),
-            (4097, "TooLong 4097 4096".to_string(), libc::EINVAL),
-        ]
-    );
+    for fork in as_root_and_unprivileged() {
+        let results = fork.run(move || {
+            [0usize, 1, BPF_MAXINSNS, BPF_MAXINSNS + 1]
+                .into_iter()
+                .map(|len| {
+                    let instructions = vec![ret_allow(); len];
+                    let ours = match Program::from_instructions(arch, instructions.clone()) {
+                        Ok(_) => "ok".to_string(),
+                        Err(Error::EmptyProgram) => "EmptyProgram".to_string(),
+                        Err(Error::ProgramTooLong { len, max }) => format!("TooLong {len} {max}"),
+                        Err(other) => format!("{other}"),
+                    };
+                    (len as u32, ours, kernel_install(instructions))
+                })
+                .collect::<Vec<_>>()
+        });
+        assert_eq!(
+            results,
+            vec![
+                (0, "EmptyProgram".to_string(), libc::EINVAL),
+                (1, "ok".to_string(), 0),
+                (4096, "ok".to_string(), 0),
+                (4097, "TooLong 4097 4096".to_string(), libc::EINVAL),
+            ]
+        );
+    }
     let err = Program::from_instructions(arch, Vec::new()).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidArgument);
     assert_eq!(err.raw_os_error(), Some(libc::EINVAL));
@@ -127,29 +138,35 @@ fn install_raw_refuses_a_notifying_program_without_a_listener_like_install() {
             Err(Error::NotifyWithoutListener)
         ));
         program.check_flags(FilterFlags::NEW_LISTENER).unwrap();
-        let (before, refused, after) = Fork::new().run(move || {
-            let before = seccomp_state();
-            let refused = program.install_raw(FilterFlags::TSYNC, NoNewPrivs::Set);
-            let refused = matches!(refused, Err(e) if e == rustix::io::Errno::INVAL);
-            (before, refused, seccomp_state())
-        });
-        assert!(refused, "install_raw did not answer EINVAL");
-        // Refused before any syscall: no_new_privs untouched, no filter.
-        assert_eq!(before, after);
-        assert_eq!(after.1, "0");
+        for fork in as_root_and_unprivileged() {
+            let program = program.clone();
+            let (before, refused, after) = fork.run(move || {
+                let before = seccomp_state();
+                let refused = program.install_raw(FilterFlags::TSYNC, NoNewPrivs::Set);
+                let refused = matches!(refused, Err(e) if e == rustix::io::Errno::INVAL);
+                (before, refused, seccomp_state())
+            });
+            assert!(refused, "install_raw did not answer EINVAL");
+            // Refused before any syscall: no_new_privs untouched, no filter.
+            assert_eq!(before, after);
+            assert_eq!(after.1, "0");
+        }
     }
     // A program that does not notify installs without a listener.
     let plain = Filter::new(Action::Allow)
         .rule("getppid", Action::Errno(libc::EPERM))
         .compile()
         .unwrap();
-    let mode = Fork::new().run(move || {
-        plain
-            .install_raw(FilterFlags::empty(), NoNewPrivs::Set)
-            .unwrap();
-        seccomp_state().1
-    });
-    assert_eq!(mode, "2");
+    for fork in as_root_and_unprivileged() {
+        let plain = plain.clone();
+        let mode = fork.run(move || {
+            plain
+                .install_raw(FilterFlags::empty(), NoNewPrivs::Set)
+                .unwrap();
+            seccomp_state().1
+        });
+        assert_eq!(mode, "2");
+    }
 }
 
 #[test]
@@ -161,12 +178,8 @@ fn notif_sizes_are_the_kernels_and_match_the_crate() {
             (s.seccomp_notif, s.seccomp_notif_resp, s.seccomp_data)
         })
     };
-    // Asked by root and by 65534 (started unprivileged: as it is).
-    let mut answers = vec![run(Fork::new())];
-    if linception_testkit::available(Feature::Root).is_ok() {
-        answers.push(run(Fork::new().unprivileged()));
-    }
-    for (notif, resp, data) in answers {
+    // Asked by root and by 65534 (or as the unprivileged caller).
+    for (notif, resp, data) in as_root_and_unprivileged().into_iter().map(run) {
         // This kernel's structs are Linux 5.0's, the crate's and libc's layouts.
         let crate_sizes = NotifSizes::CRATE;
         assert_eq!(
