@@ -223,6 +223,27 @@ impl PidFd {
         )
     }
 
+    /// How the process ended, from `PIDFD_GET_INFO` with `PIDFD_INFO_EXIT`: works
+    /// for any holder of the pidfd, also after the parent reaped the process (when
+    /// `waitid` no longer can). `Ok(None)` while it runs or is a zombie (the kernel
+    /// records the status at reaping). Since Linux 6.15.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`] if the process is reaped and the kernel has no exit
+    /// information (before Linux 6.15), else as [`PidFd::info_with`].
+    #[doc(alias = "PIDFD_INFO_EXIT")]
+    pub fn exit_info(&self) -> Result<Option<ExitStatus>> {
+        match self.info_with(InfoMask::EXIT) {
+            Ok(info) => Ok(info.exit_status),
+            Err(Error::ProcessGone { .. }) => Err(Error::Unsupported {
+                feature: "PIDFD_INFO_EXIT",
+                min_kernel: "6.15",
+            }),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The process's core dump state (`PIDFD_INFO_COREDUMP`, with `PIDFD_INFO_EXIT`
     /// so that it works after reaping too). Since Linux 6.16. For a live process it
     /// says how a dump would be written ([`CoredumpFlags::USER`] or

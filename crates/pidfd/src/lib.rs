@@ -42,7 +42,7 @@
 //! | `PIDFD_GET_INFO` | 6.13 | [`PidFd::info`], [`PidFd::pid`] | `pid()` falls back to fdinfo |
 //! | pidfs file handles (`FD_PIDFS_ROOT`: 6.17) | 6.14 | [`PidFd::file_handle`], [`PidfdHandle::open`] | [`Error::Unsupported`] |
 //! | `PIDFD_SELF_THREAD`, `PIDFD_SELF_THREAD_GROUP` | 6.15 | [`PidFd::send_signal_to_self`] | [`Error::Unsupported`] |
-//! | `PIDFD_INFO_EXIT` | 6.15 | [`PidfdInfo::exit_status`] | `None` |
+//! | `PIDFD_INFO_EXIT` | 6.15 | [`PidFd::exit_info`], [`PidfdInfo::exit_status`] | [`Error::Unsupported`] / `None` |
 //! | `PIDFD_INFO_COREDUMP` | 6.16 | [`PidFd::coredump`], [`PidfdInfo::coredump`] | [`Error::Unsupported`] / `None` |
 //! | `PIDFD_INFO_SUPPORTED_MASK` | 6.19 | [`PidFd::supported_info_mask`], [`PidfdInfo::supported`] | [`Error::Unsupported`] / `None` |
 //!

@@ -94,14 +94,26 @@ impl PidFd {
     ///
     /// # Errors
     ///
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) before the call for
+    /// an empty set or bits that are no namespace type,
     /// [`Error::ProcessGone`](crate::Error::ProcessGone) once the process is reaped,
-    /// [`Error::Exited`](crate::Error::Exited) while it is a zombie, `EINVAL` for an
-    /// empty set,
+    /// [`Error::Exited`](crate::Error::Exited) while it is a zombie,
     /// `EPERM` without `CAP_SYS_ADMIN` over the target namespaces.
     ///
     /// # References
     /// - [setns(2)](https://man7.org/linux/man-pages/man2/setns.2.html)
     pub unsafe fn setns(&self, namespaces: Namespaces) -> Result<()> {
+        let unknown = namespaces.bits() & !Namespaces::all().bits();
+        if namespaces.is_empty() || unknown != 0 {
+            return Err(crate::error::Error::invalid(
+                format!(
+                    "setns namespaces {} for pidfd (fd {})",
+                    crate::ns::names(namespaces),
+                    self.as_fd_raw()
+                ),
+                "a pidfd needs one or more CLONE_NEW* namespace types (the kernel refuses 0 and other bits with EINVAL)",
+            ));
+        }
         // SAFETY: the pidfd is alive for the call; the thread-soundness of changing
         // namespaces is the caller's obligation (see `# Safety`).
         let r = unsafe { libc::setns(self.as_fd_raw(), namespaces.bits() as libc::c_int) };

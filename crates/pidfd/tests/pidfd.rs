@@ -846,3 +846,150 @@ fn info_reports_coredump_state_and_supported_mask_unprivileged() {
     require!(Feature::Root, Feature::PidfdInfo, Feature::Clone3);
     Fork::new().unprivileged().run(coredump_and_supported_mask);
 }
+
+/// `PidFd::setns` refuses before the call exactly the namespace sets the kernel
+/// refuses with EINVAL: each single bit, in a grandchild per attempt, against a
+/// target in new namespaces of every type that the caller owns.
+fn setns_flags_against_the_kernel() -> Vec<String> {
+    let target = CloneArgs::new()
+        .namespaces(Namespaces::all())
+        .spawn(&Exec::new("/bin/sleep").arg("30"))
+        .unwrap();
+    let fd = target.pidfd().as_raw_fd();
+    // Runs `f` in a forked grandchild and returns its exit code.
+    let in_grandchild = |f: &dyn Fn() -> i32| -> i32 {
+        // SAFETY: this forked test child is single-threaded; the grandchild only
+        // runs `f` and leaves with _exit.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            let code = f();
+            // SAFETY: ends the grandchild without running the parent's handlers.
+            unsafe { libc::_exit(code) };
+        }
+        let mut status = 0;
+        // SAFETY: waits for our own child into a local.
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+        libc::WEXITSTATUS(status)
+    };
+    let mut bad = Vec::new();
+    for bit in 0..32 {
+        let flags = 1u32 << bit;
+        let kernel = in_grandchild(&|| {
+            // SAFETY: plain setns on an inherited pidfd, in the grandchild only.
+            if unsafe { libc::setns(fd, flags as libc::c_int) } == 0 {
+                0
+            } else {
+                std::io::Error::last_os_error()
+                    .raw_os_error()
+                    .unwrap_or(255)
+            }
+        });
+        let ours = in_grandchild(&|| {
+            // SAFETY: in the single-threaded grandchild only.
+            match unsafe { target.pidfd().setns(Namespaces::from_bits_retain(flags)) } {
+                Err(e) if e.kind() == ErrorKind::InvalidArgument => 1,
+                _ => 0,
+            }
+        });
+        if (kernel == libc::EINVAL) != (ours == 1) {
+            bad.push(format!(
+                "setns flags {flags:#x}: kernel errno {kernel}, refused before the call: {}",
+                ours == 1
+            ));
+        }
+        if kernel != libc::EINVAL && kernel != 0 {
+            bad.push(format!("setns flags {flags:#x}: kernel errno {kernel}"));
+        }
+    }
+    // SAFETY: the empty set is refused before the call.
+    let err = unsafe { target.pidfd().setns(Namespaces::empty()) }.unwrap_err();
+    if err.kind() != ErrorKind::InvalidArgument {
+        bad.push(format!("empty set: {err}"));
+    }
+    let mut target = target;
+    target.kill().unwrap();
+    target.wait().unwrap();
+    bad
+}
+
+#[test]
+fn setns_namespace_sets_agree_with_the_kernel_rootless() {
+    require!(Feature::UserNs, Feature::TimeNs, Feature::Clone3);
+    let bad = Fork::new().rootless().run(setns_flags_against_the_kernel);
+    assert!(bad.is_empty(), "{bad:#?}");
+}
+
+#[test]
+fn setns_namespace_sets_agree_with_the_kernel_as_root() {
+    require!(Feature::Root, Feature::TimeNs, Feature::Clone3);
+    let bad = Fork::new().run(setns_flags_against_the_kernel);
+    assert!(bad.is_empty(), "{bad:#?}");
+}
+
+/// Exit information after reaping reaches a process that is not the parent: the
+/// parent reaps, a sibling holding a copy of the pidfd still learns the status.
+fn exit_info_for_a_non_parent() {
+    let child = CloneArgs::new()
+        .spawn(&Exec::new("/bin/sh").args(["-c", "sleep 0.2; exit 17"]))
+        .unwrap();
+    let fd = child.pidfd().as_raw_fd();
+    assert_eq!(child.pidfd().exit_info().unwrap(), None, "running");
+    let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
+    // SAFETY: this forked test child is single-threaded; the observer below only
+    // polls, asks for exit info, writes one byte and _exits.
+    let observer = unsafe { libc::fork() };
+    if observer == 0 {
+        use std::os::fd::BorrowedFd;
+        // SAFETY: `fd` was inherited and stays open in this process.
+        let copy = PidFd::from(
+            unsafe { BorrowedFd::borrow_raw(fd) }
+                .try_clone_to_owned()
+                .unwrap(),
+        );
+        // Not our child: we cannot wait, but we can see it exit...
+        let ok_wait = copy
+            .try_wait()
+            .is_err_and(|e| e.raw_os_error() == Some(libc::ECHILD));
+        let _ = copy.poll_exit(Some(Duration::from_secs(10)));
+        // ...and, once the parent reaped it, how it ended.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let code = loop {
+            match copy.exit_info() {
+                Ok(Some(ExitStatus::Exited(c))) => break c,
+                Ok(_) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(5))
+                }
+                _ => break -1,
+            }
+        };
+        let byte = [if ok_wait { code as u8 } else { 0 }];
+        let _ = rustix::io::write(&w, &byte);
+        // SAFETY: ends the observer without running the parent's handlers.
+        unsafe { libc::_exit(0) };
+    }
+    drop(w);
+    let mut child = child;
+    assert_eq!(child.wait().unwrap(), ExitStatus::Exited(17));
+    let mut got = [0u8; 1];
+    std::fs::File::from(r).read_exact(&mut got).unwrap();
+    let mut status = 0;
+    // SAFETY: waiting for our own observer process into a local.
+    unsafe { libc::waitpid(observer, &mut status, 0) };
+    assert_eq!(got[0], 17, "the observer's view of the exit code");
+    assert_eq!(
+        child.pidfd().exit_info().unwrap(),
+        Some(ExitStatus::Exited(17))
+    );
+}
+
+#[test]
+fn exit_info_after_reaping_reaches_a_non_parent() {
+    require!(Feature::PidfdInfo, Feature::Clone3);
+    Fork::new().run(exit_info_for_a_non_parent);
+}
+
+#[test]
+fn exit_info_after_reaping_reaches_a_non_parent_unprivileged() {
+    require!(Feature::Root, Feature::PidfdInfo, Feature::Clone3);
+    Fork::new().unprivileged().run(exit_info_for_a_non_parent);
+}
