@@ -26,6 +26,22 @@ pub(crate) static FORCE_NO_PIDFS_ROOT: AtomicBool = AtomicBool::new(false);
 /// [`PidFd::file_handle`]: plain bytes that can be stored or sent to another process
 /// and turned back into a pidfd with [`PidfdHandle::open`] while the process is
 /// alive. Unlike a pid, it is never reused. Since Linux 6.14.
+///
+/// ```
+/// use linception_pidfd::{CloneArgs, Error, Exec, PidfdFlags};
+///
+/// let mut child = CloneArgs::new().spawn(&Exec::new("/bin/sleep").arg("10"))?;
+/// let handle = match child.pidfd().file_handle() {
+///     Ok(h) => h,
+///     Err(Error::Unsupported { .. }) => return Ok(()), // before Linux 6.14
+///     Err(e) => return Err(e),
+/// };
+/// let again = handle.open(PidfdFlags::empty())?;
+/// assert_eq!(again.pid()?, child.pid());
+/// child.kill()?;
+/// # child.wait()?;
+/// # Ok::<(), linception_pidfd::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct PidfdHandle {
     handle_type: i32,

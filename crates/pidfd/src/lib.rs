@@ -5,7 +5,10 @@
 //!
 //! A pid names whatever process holds the number *now*; a [`PidFd`] names one
 //! process for good. Once it is reaped, signalling or inspecting it fails with
-//! [`Error::ProcessGone`] instead of hitting the next owner of the pid.
+//! [`Error::ProcessGone`] instead of hitting the next owner of the pid (a zombie
+//! is [`Error::Exited`], a process outside the caller's pid namespace
+//! [`Error::NotVisible`]). [`NamespaceFd`] does the same for namespaces: type, id,
+//! owner, parent, identity, file handles, `setns`.
 //!
 //! ```
 //! use std::time::Duration;

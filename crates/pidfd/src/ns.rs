@@ -435,6 +435,21 @@ impl fmt::Debug for NamespaceFd {
 /// A file handle naming a namespace (nsfs, `FILEID_NSFS`), from
 /// [`NamespaceFd::file_handle`]: plain bytes that can be stored or sent to another
 /// process and reopened while the namespace lives. Since Linux 6.18.
+///
+/// ```
+/// use linception_pidfd::{Error, NamespaceFd, NamespaceHandle};
+///
+/// let net = NamespaceFd::open("/proc/self/ns/net")?;
+/// let handle = match net.file_handle() {
+///     Ok(h) => h,
+///     Err(Error::Unsupported { .. }) => return Ok(()), // before Linux 6.18
+///     Err(e) => return Err(e),
+/// };
+/// // Plain bytes: store them, send them, rebuild the handle, reopen.
+/// let copy = NamespaceHandle::from_parts(handle.handle_type(), handle.as_bytes())?;
+/// assert!(copy.open()?.same_as(&net)?);
+/// # Ok::<(), linception_pidfd::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct NamespaceHandle {
     handle_type: i32,
