@@ -570,3 +570,43 @@ fn a_clone_args_field_the_kernel_does_not_know_is_field_unsupported() {
         assert_no_children();
     });
 }
+
+/// After `unshare(CLONE_NEWTIME)` the kernel refuses `CLONE_VM` children (they would
+/// share memory across time namespaces): spawn falls back to a fork-style child,
+/// which enters the new time namespace.
+fn spawn_after_unsharing_a_time_namespace() {
+    let before = std::fs::metadata("/proc/self/ns/time_for_children").unwrap();
+    let mut child = CloneArgs::new()
+        .spawn(&Exec::new("/bin/sh").args(["-c", "exit 8"]))
+        .unwrap();
+    assert_eq!(child.wait().unwrap(), ExitStatus::Exited(8));
+    let mut child = CloneArgs::new()
+        .spawn(&Exec::new("/bin/sleep").arg("30"))
+        .unwrap();
+    use std::os::unix::fs::MetadataExt;
+    let theirs = std::fs::metadata(format!("/proc/{}/ns/time", child.pid())).unwrap();
+    assert_eq!(
+        theirs.ino(),
+        before.ino(),
+        "the child is in the new time namespace"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn spawn_works_after_unsharing_a_time_namespace() {
+    require!(Feature::Root, Feature::TimeNs, Feature::Clone3);
+    Fork::new()
+        .unshare(libc::CLONE_NEWTIME)
+        .run(spawn_after_unsharing_a_time_namespace);
+}
+
+#[test]
+fn spawn_works_after_unsharing_a_time_namespace_rootless() {
+    require!(Feature::UserNs, Feature::TimeNs, Feature::Clone3);
+    Fork::new()
+        .rootless()
+        .unshare(libc::CLONE_NEWTIME)
+        .run(spawn_after_unsharing_a_time_namespace);
+}
