@@ -199,13 +199,15 @@ fn operations_rootless() {
     let _serial = serial();
     require!(Feature::Openat2, Feature::UnprivilegedUserNs);
     let f = Fixture::tree("ops-rootless");
-    // Hand the tree to uid 65534, who becomes root of its user namespace.
+    // Hand the tree to uid 65534 (or, when the suite runs unprivileged, keep it the
+    // caller's), who becomes root of its user namespace.
+    let (uid, gid) = linception_testkit::unprivileged_ids();
     for entry in walk(&f.base) {
         rustix::fs::chownat(
             rustix::fs::CWD,
             &entry,
-            Some(rustix::fs::Uid::from_raw(65534)),
-            Some(rustix::fs::Gid::from_raw(65534)),
+            Some(rustix::fs::Uid::from_raw(uid)),
+            Some(rustix::fs::Gid::from_raw(gid)),
             rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
         )
         .unwrap();
