@@ -129,6 +129,18 @@ impl AsRawFd for MountWatch {
     }
 }
 
+impl From<OwnedFd> for MountWatch {
+    /// Takes a fanotify group fd made elsewhere with `FAN_REPORT_MNT` (and
+    /// `FAN_NONBLOCK`, which the waiting methods rely on).
+    fn from(fd: OwnedFd) -> MountWatch {
+        MountWatch {
+            fd,
+            queue: VecDeque::new(),
+            buf: Box::new([0; 4096]),
+        }
+    }
+}
+
 impl From<MountWatch> for OwnedFd {
     fn from(watch: MountWatch) -> OwnedFd {
         watch.fd
@@ -162,13 +174,19 @@ impl MountWatch {
                 _ => Error::syscall(call, errno),
             }
         })?;
-        let watch = MountWatch {
-            fd,
-            queue: VecDeque::new(),
-            buf: Box::new([0; 4096]),
-        };
+        let watch = MountWatch::from(fd);
         watch.watch(mnt_ns, events)?;
         Ok(watch)
+    }
+
+    /// Duplicates the fd (`F_DUPFD_CLOEXEC`). Both copies read from the same
+    /// queue: an event is read by one of them only. Events this value already
+    /// decoded stay with it.
+    ///
+    /// # Errors
+    /// `EMFILE` when out of fds.
+    pub fn try_clone(&self) -> std::io::Result<MountWatch> {
+        Ok(MountWatch::from(self.fd.try_clone()?))
     }
 
     /// `fanotify_mark(fd, FAN_MARK_ADD | FAN_MARK_MNTNS, events, mnt_ns, NULL)`:

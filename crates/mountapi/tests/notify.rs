@@ -132,6 +132,15 @@ fn every_change_gives_its_event() {
         drain(&mut watch),
         vec![MountEvent::Attach(unique_mount_id(&c).unwrap())]
     );
+    // A clone reads the same queue.
+    let mut clone = watch.try_clone().unwrap();
+    umount(&c, rustix::mount::UnmountFlags::empty());
+    tmpfs_at(&c);
+    assert_eq!(
+        drain(&mut clone),
+        vec![MountEvent::Attach(unique_mount_id(&c).unwrap())]
+    );
+    assert_eq!(drain(&mut watch), vec![]);
     // The blocking iterator gives the same.
     umount(&c, rustix::mount::UnmountFlags::empty());
     tmpfs_at(&c);
