@@ -1,4 +1,6 @@
-//! Prints which of linception's kernel features the running kernel offers.
+//! Prints which of linception's kernel features the running kernel offers, each
+//! with the kernel release that added it (for cgroup v2: where it is mounted and
+//! which controllers this process may use there).
 //!
 //! `cargo run --example features`
 
@@ -11,7 +13,14 @@ fn main() {
     for status in &report {
         let feature = status.feature;
         let (mark, note) = match &status.result {
-            Ok(()) => ("yes", feature.description().to_string()),
+            // cgroup v2's line says where it is and which controllers we may use.
+            Ok(()) => (
+                "yes",
+                status
+                    .detail
+                    .clone()
+                    .unwrap_or_else(|| feature.description().to_string()),
+            ),
             Err(missing) => ("no", missing.to_string()),
         };
         println!(
