@@ -16,7 +16,9 @@ use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
-use linception_pidfd::{CloneArgs, CloneFlags, CloneResult, Exec, PidFd, PidfdFlags, Signal};
+use linception_pidfd::{
+    CloneArgs, CloneFlags, CloneResult, Exec, NamespaceFd, PidFd, PidfdFlags, Signal, WaitOptions,
+};
 
 fn spawn_wait(c: &mut Criterion) {
     let mut g = c.benchmark_group("spawn_wait_true");
@@ -390,6 +392,25 @@ fn overhead(c: &mut Criterion) {
             assert_eq!(r, 0);
         })
     });
+    g.bench_function("waitid_nohang_siginfo", |b| {
+        let opts = WaitOptions::EXITED | WaitOptions::NOHANG;
+        b.iter(|| assert!(pidfd.waitid(black_box(opts)).unwrap().is_none()))
+    });
+    g.bench_function("waitid_nohang_raw_libc", |b| {
+        b.iter(|| {
+            // SAFETY: the pidfd is open for the whole bench; `info` is a local.
+            unsafe {
+                let mut info: libc::siginfo_t = std::mem::zeroed();
+                let r = libc::waitid(
+                    libc::P_PIDFD,
+                    black_box(raw) as libc::id_t,
+                    &mut info,
+                    libc::WEXITED | libc::WNOHANG | libc::__WALL,
+                );
+                assert_eq!((r, info.si_pid()), (0, 0));
+            }
+        })
+    });
     let pid = child.pid();
     g.bench_function("pidfd_open", |b| {
         b.iter(|| drop(PidFd::open(black_box(pid), PidfdFlags::empty()).unwrap()))
@@ -409,6 +430,26 @@ fn overhead(c: &mut Criterion) {
     child.wait().unwrap();
 }
 
+fn namespaces(c: &mut Criterion) {
+    let mut g = c.benchmark_group("namespace_identity");
+    let a = NamespaceFd::open("/proc/self/ns/net").unwrap();
+    let b2 = NamespaceFd::open("/proc/thread-self/ns/net").unwrap();
+    g.bench_function("same_as_fstat", |b| {
+        b.iter(|| assert!(black_box(&a).same_as(black_box(&b2)).unwrap()))
+    });
+    g.bench_function("ns_get_id_both", |b| {
+        b.iter(|| assert_eq!(black_box(&a).id().unwrap(), black_box(&b2).id().unwrap()))
+    });
+    g.bench_function("readlink_compare", |b| {
+        b.iter(|| {
+            let x = std::fs::read_link(black_box("/proc/self/ns/net")).unwrap();
+            let y = std::fs::read_link(black_box("/proc/thread-self/ns/net")).unwrap();
+            assert_eq!(x, y);
+        })
+    });
+    g.finish();
+}
+
 fn main() {
     // Before criterion or anything else starts a thread.
     let mut helper = if rustix::process::geteuid().is_root() {
@@ -422,6 +463,7 @@ fn main() {
     chosen_pid(&mut c, &mut helper);
     reap_many(&mut c);
     overhead(&mut c);
+    namespaces(&mut c);
     if let Some(h) = helper {
         drop(h.to);
         let _ = h.pidfd.wait();
