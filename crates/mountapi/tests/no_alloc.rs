@@ -117,3 +117,51 @@ fn pre_exec_calls_do_not_allocate() {
         }
     });
 }
+
+#[test]
+fn open_tree_attr_and_listmount_in_do_not_allocate() {
+    require!(Feature::Root, Feature::OpenTreeAttr, Feature::ListmountNsFd);
+    Fork::new().unshare(libc::CLONE_NEWNS).run(|| {
+        use linception_mountapi::{
+            LSMT_ROOT, ListmountFlags, MountNs, listmount_in, open_tree_attr,
+        };
+        use std::os::fd::AsFd;
+
+        let dir = TempDir::new("noalloc-ota");
+        let (a, b) = (dir.subdir("a"), dir.subdir("b"));
+        let (a, b) = (cstr(&a), cstr(&b));
+        let missing = c"/linception/missing";
+        let ns = std::fs::File::open("/proc/self/ns/mnt").unwrap();
+        let id = linception_mountapi::mount_ns_id(&ns).unwrap();
+        let attr = MountSetattr::new().set(MountAttr::RDONLY | MountAttr::NOSUID);
+        let mut ids = [0u64; 64];
+        let (counts, n) = allocations_in(|| {
+            let tree =
+                open_tree_attr(rustix::fs::CWD, a.as_c_str(), OpenTreeFlags::CLONE, &attr).unwrap();
+            tree.attach(b.as_c_str()).unwrap();
+            let err =
+                open_tree_attr(rustix::fs::CWD, missing, OpenTreeFlags::CLONE, &attr).unwrap_err();
+            let by_fd = listmount_in(
+                MountNs::Fd(ns.as_fd()),
+                LSMT_ROOT,
+                0,
+                &mut ids,
+                ListmountFlags::empty(),
+            )
+            .unwrap();
+            let by_id = listmount_in(
+                MountNs::Id(id),
+                LSMT_ROOT,
+                0,
+                &mut ids,
+                ListmountFlags::empty(),
+            )
+            .unwrap();
+            (err.raw_os_error(), by_fd, by_id)
+        });
+        assert_eq!(n, 0, "open_tree_attr / listmount_in allocated");
+        assert_eq!(counts.0, Some(libc::ENOENT));
+        assert!(counts.1 > 0);
+        assert_eq!(counts.1, counts.2);
+    });
+}
