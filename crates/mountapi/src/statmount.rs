@@ -677,4 +677,38 @@ mod tests {
         assert_eq!(parse_mapping(b"1 2"), None);
         assert_eq!(parse_mapping(b"1 2 3 4"), None);
     }
+
+    /// What a kernel before 6.18 answers for a namespace fd (EINVAL: `spare` must
+    /// be zero) becomes `Unsupported` for a real mount namespace fd, and
+    /// `InvalidArgument` naming the fd for any other fd.
+    #[test]
+    fn einval_for_a_namespace_fd_is_classified_by_the_fd() {
+        let call = || Call::new("listmount", format_args!("test"));
+        let mnt = std::fs::File::open("/proc/self/ns/mnt").unwrap();
+        let err = classify("listmount", MountNs::Fd(mnt.as_fd()), call(), Errno::INVAL);
+        assert_eq!(err.kind(), crate::ErrorKind::Unsupported, "{err}");
+        assert!(
+            err.to_string().starts_with(
+                "mnt_id_req.mnt_ns_fd is not supported by this kernel (needs Linux 6.18)"
+            ),
+            "{err}"
+        );
+        let user = std::fs::File::open("/proc/self/ns/user").unwrap();
+        let err = classify("listmount", MountNs::Fd(user.as_fd()), call(), Errno::INVAL);
+        assert_eq!(err.kind(), crate::ErrorKind::InvalidArgument, "{err}");
+        assert!(
+            err.to_string().starts_with(&format!(
+                "invalid mount namespace fd \"fd {}\"",
+                user.as_raw_fd()
+            )),
+            "{err}"
+        );
+        let err = classify("statmount", MountNs::Current, call(), Errno::NOSYS);
+        assert_eq!(err.kind(), crate::ErrorKind::Unsupported, "{err}");
+        // This kernel knows mnt_ns_id, so EINVAL with one is the kernel's EINVAL.
+        if ver1_known() {
+            let err = classify("listmount", MountNs::Id(1), call(), Errno::INVAL);
+            assert_eq!(err.kind(), crate::ErrorKind::Os, "{err}");
+        }
+    }
 }
