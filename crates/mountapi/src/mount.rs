@@ -252,7 +252,10 @@ pub fn open_tree(dirfd: impl AsFd, path: impl Arg, flags: OpenTreeFlags) -> Resu
 /// of the clone without them ever exists. With [`RECURSIVE`](OpenTreeFlags::RECURSIVE)
 /// the attributes apply to the whole cloned tree. Without `CLONE` the kernel
 /// changes the attached mount at `path` itself (as [`mount_setattr`] would) and
-/// returns a handle on it. Since Linux 6.15. Allocates nothing for a `&CStr` path.
+/// returns a handle on it. It is also the one way to give a clone of an idmapped
+/// mount another idmapping (the new one replaces the old): [`mount_setattr`] on such
+/// a clone is refused with `EPERM`. Since Linux 6.15. Allocates nothing for a
+/// `&CStr` path.
 ///
 /// Before 6.15 the same result takes two calls: [`open_tree`] then
 /// [`Mount::set_attr`] (or [`Mount::set_attr_recursive`]).

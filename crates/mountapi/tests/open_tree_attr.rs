@@ -143,6 +143,21 @@ fn an_idmapped_clone_in_one_call() {
                 .attributes
                 .contains(MountAttr::IDMAP | MountAttr::RDONLY)
         );
+        // Re-idmapping a clone of an idmapped mount: only open_tree_attr can (the
+        // idmap is set while the clone is made); mount_setattr on such a clone is
+        // refused by the kernel.
+        let again = dir.subdir("again");
+        let userns2 = userns_fd("0 200000 1000\n");
+        let attr2 = MountSetattr::new().idmap(userns2.as_fd());
+        let err = open_tree(rustix::fs::CWD, &dst, OpenTreeFlags::CLONE)
+            .unwrap()
+            .set_attr(&attr2)
+            .unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::EPERM), "{err}");
+        let tree = open_tree_attr(rustix::fs::CWD, &dst, OpenTreeFlags::CLONE, &attr2).unwrap();
+        tree.attach(&again).unwrap();
+        // File uid 0 on disk: mapped through the new idmap (the old one is replaced).
+        assert_eq!(owner(&again.join("f")), (200000, 200000));
     });
 }
 
