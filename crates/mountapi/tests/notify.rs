@@ -300,3 +300,52 @@ fn the_async_stream_gives_the_same_events() {
         });
     }
 }
+
+/// More changes than the kernel queues (fs.fanotify.max_queued_events) without
+/// reading: the queue ends in an overflow event, and events after it flow again.
+fn overflow_is_reported() {
+    let limit: usize = std::fs::read_to_string("/proc/sys/fs/fanotify/max_queued_events")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    if limit > 20_000 {
+        eprintln!("SKIP: fs.fanotify.max_queued_events is {limit}: too many mounts to overflow");
+        return;
+    }
+    let dir = TempDir::new("notify-overflow");
+    let a = dir.subdir("a");
+    let mut watch = MountWatch::new(own_ns(), BOTH).unwrap();
+    // Each pair queues two events.
+    for _ in 0..limit / 2 + 10 {
+        tmpfs_at(&a);
+        umount(&a, rustix::mount::UnmountFlags::empty());
+    }
+    let events = drain(&mut watch);
+    assert_eq!(events.last(), Some(&MountEvent::Overflow));
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| **e == MountEvent::Overflow)
+            .count(),
+        1
+    );
+    assert!(events.len() <= limit + 1, "{} events", events.len());
+    assert!(events.len() >= limit / 2, "{} events", events.len());
+    // Queued again from here on.
+    tmpfs_at(&a);
+    assert_eq!(
+        drain(&mut watch),
+        vec![MountEvent::Attach(unique_mount_id(&a).unwrap())]
+    );
+}
+
+#[test]
+fn overflow_is_reported_rootless() {
+    require!(Feature::UnprivilegedUserNs, Feature::MountNotify);
+    Fork::new()
+        .rootless()
+        .unshare(libc::CLONE_NEWNS)
+        .timeout(Duration::from_secs(120))
+        .run(overflow_is_reported);
+}
