@@ -22,33 +22,13 @@
 //! }
 //! ```
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+pub(crate) static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
 
-/// The system allocator, counting every allocation and reallocation.
+/// The system allocator, counting every allocation and reallocation (its
+/// `GlobalAlloc` implementation forwards each call to `std::alloc::System`).
 pub struct CountingAllocator;
-
-// SAFETY: forwards every call to the system allocator unchanged; it only counts.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract, which we forward.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: ptr came from System through this allocator with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: ptr came from System through this allocator with this layout.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
 
 /// Runs `f` and returns its result with the number of allocations made meanwhile
 /// (by any thread: call it in a single-threaded forked child). Meaningful only in

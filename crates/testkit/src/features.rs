@@ -2,7 +2,7 @@
 //!
 //! The probes themselves are linception's own (`linception-probe`, also behind
 //! `linception::features()`), so tests and users see the same answers.
-//! Root is a privilege, not a kernel feature: [`require_root`] has its own rule.
+//! Root is a privilege, not a kernel feature: [`require_root()`] has its own rule.
 
 pub use linception_probe::Feature;
 
@@ -17,7 +17,7 @@ pub fn available(feature: Feature) -> Result<(), String> {
 /// returns `false`, or panics when `LINCEPTION_REQUIRE_ALL=1`.
 ///
 /// [`Feature::Root`] and the features only root can probe are a privilege, not a
-/// kernel feature: they follow [`require_root`], which skips them in an unprivileged
+/// kernel feature: they follow [`require_root()`], which skips them in an unprivileged
 /// run even under `LINCEPTION_REQUIRE_ALL=1`. So does [`Feature::CloneIntoCgroup`]
 /// refused with `EACCES`/`EPERM` to a user without a cgroup of its own.
 pub fn require(feature: Feature) -> bool {
@@ -78,8 +78,7 @@ pub enum RootStatus {
 /// (inside a user namespace, or with `CAP_SYS_ADMIN` dropped). Read fresh each time
 /// from `/proc/self`, so a forked child that changed its ids sees its own answer.
 pub fn root_status() -> RootStatus {
-    // SAFETY: geteuid cannot fail.
-    let euid = unsafe { libc::geteuid() };
+    let euid = crate::sys::geteuid();
     if euid != 0 {
         return RootStatus::NotRoot { euid };
     }

@@ -1,12 +1,15 @@
 //! Running a closure in a forked child.
 
-use std::ffi::CStr;
-use std::io;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::panic::{self, AssertUnwindSafe};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, Once};
 use std::time::{Duration, Instant};
 
+use crate::sys::{self, Forked};
 use crate::wire::Wire;
 
 /// The uid and gid that [`Fork::unprivileged`] drops to from root ("nobody").
@@ -16,8 +19,7 @@ pub const NOBODY: u32 = 65534;
 /// process is root, else the process's own effective ids (it is unprivileged already
 /// and stays as it is). [`Fork::rootless`] maps root of its user namespace to these.
 pub fn unprivileged_ids() -> (u32, u32) {
-    // SAFETY: geteuid/getegid cannot fail.
-    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    let (uid, gid) = (sys::geteuid(), sys::getegid());
     if uid == 0 {
         (NOBODY, NOBODY)
     } else {
@@ -160,52 +162,42 @@ impl Fork {
     /// When the child panics, fails a setup step, dies, or times out.
     pub fn run<T: Wire>(self, f: impl FnOnce() -> T) -> T {
         install_panic_hook();
-        let [read_fd, write_fd] = pipe();
+        let (result_read, result_write) = pipe();
         let stderr_pipe = self.capture_stderr.then(pipe);
-        // SAFETY: the child only runs the closure and then _exits; see the type's docs.
-        let pid = unsafe { libc::fork() };
-        if pid < 0 {
-            panic!("testkit: fork: {}", io::Error::last_os_error());
-        }
-        if pid == 0 {
-            // SAFETY: read_fd is our copy of the pipe's read end.
-            unsafe { libc::close(read_fd) };
-            if let Some([err_read, err_write]) = stderr_pipe {
-                // SAFETY: both fds are this child's copies of the stderr pipe; dup2
-                // makes fd 2 its write end (without CLOEXEC, so programs the child
-                // starts write there too).
-                unsafe {
-                    libc::close(err_read);
-                    libc::dup2(err_write, 2);
-                    libc::close(err_write);
+        let pid = match sys::fork() {
+            Err(e) => panic!("testkit: fork: {e}"),
+            Ok(Forked::Child) => {
+                drop(result_read);
+                if let Some((err_read, err_write)) = stderr_pipe {
+                    drop(err_read);
+                    // Without CLOEXEC: programs the child starts write there too.
+                    if sys::dup2(err_write.as_fd(), 2).is_err() {
+                        sys::exit_now(127);
+                    }
                 }
+                let message = child_main(&self.steps, f);
+                // A failed write shows in the parent as a child that sent no result.
+                let _ = File::from(result_write).write_all(&message);
+                sys::exit_now(0);
             }
-            let message = child_main(&self.steps, f);
-            write_all(write_fd, &message);
-            // SAFETY: _exit ends the child without running the parent's destructors.
-            unsafe { libc::_exit(0) };
-        }
-        let err_fd = stderr_pipe.map(|[err_read, err_write]| {
-            // SAFETY: the parent's copy of the write end is no longer needed.
-            unsafe { libc::close(err_write) };
-            err_read
-        });
-        // SAFETY: write_fd is the parent's copy of the write end, no longer needed.
-        unsafe { libc::close(write_fd) };
+            Ok(Forked::Parent(pid)) => pid,
+        };
+        drop(result_write);
+        let err_read = stderr_pipe.map(|(err_read, _)| File::from(err_read));
         let mut stderr = Vec::new();
-        let (message, timed_out) = read_until_eof(read_fd, err_fd, &mut stderr, self.timeout);
-        // SAFETY: read_fd is open and owned here.
-        unsafe { libc::close(read_fd) };
+        let (message, timed_out) = read_until_eof(
+            File::from(result_read),
+            err_read.as_ref(),
+            &mut stderr,
+            self.timeout,
+        );
         if timed_out {
-            // SAFETY: pid is our unreaped child, so the number cannot have been reused.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
+            sys::kill_child(pid);
         }
-        let status = reap(pid);
-        if let Some(err_fd) = err_fd {
+        let status = sys::waitpid(pid).unwrap_or_else(|e| panic!("testkit: waitpid: {e}"));
+        if let Some(err_read) = &err_read {
             // What the child wrote before it exited is in the pipe by now.
-            drain_ready(err_fd, &mut stderr);
-            // SAFETY: err_fd is the parent's read end, open and owned here.
-            unsafe { libc::close(err_fd) };
+            drain_ready(err_read, &mut stderr);
         }
         let stderr = StderrText(stderr);
         if timed_out {
@@ -236,13 +228,8 @@ impl std::fmt::Display for StderrText {
     }
 }
 
-fn pipe() -> [libc::c_int; 2] {
-    let mut fds = [0; 2];
-    // SAFETY: `fds` is a valid array of two c_ints for pipe2 to fill.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        panic!("testkit: pipe2: {}", io::Error::last_os_error());
-    }
-    fds
+fn pipe() -> (OwnedFd, OwnedFd) {
+    sys::pipe().unwrap_or_else(|e| panic!("testkit: pipe2: {e}"))
 }
 
 fn decode_outcome<T: Wire>(
@@ -301,12 +288,8 @@ fn child_main<T: Wire>(steps: &[Step], f: impl FnOnce() -> T) -> Vec<u8> {
     out
 }
 
-fn check(what: &str, ret: libc::c_int) -> Result<(), String> {
-    if ret < 0 {
-        Err(format!("{what}: {}", io::Error::last_os_error()))
-    } else {
-        Ok(())
-    }
+fn check(what: &str, result: io::Result<()>) -> Result<(), String> {
+    result.map_err(|e| format!("{what}: {e}"))
 }
 
 fn run_steps(steps: &[Step]) -> Result<(), String> {
@@ -317,33 +300,19 @@ fn run_steps(steps: &[Step]) -> Result<(), String> {
             Step::DropPrivileges => drop_privileges()?,
             Step::Unshare(flags) => {
                 if flags & libc::CLONE_NEWUSER != 0 {
-                    // SAFETY: geteuid/getegid cannot fail.
-                    outer_ids = Some(unsafe { (libc::geteuid(), libc::getegid()) });
+                    outer_ids = Some((sys::geteuid(), sys::getegid()));
                 }
-                // SAFETY: unshare takes flags only; the child is single-threaded.
-                check(&format!("unshare({flags:#x})"), unsafe {
-                    libc::unshare(flags)
-                })?;
+                check(&format!("unshare({flags:#x})"), sys::unshare(flags))?;
                 if flags & libc::CLONE_NEWNS != 0 {
-                    // SAFETY: all pointers are valid NUL-terminated strings or null.
-                    let ret = unsafe {
-                        libc::mount(
-                            c"none".as_ptr(),
-                            c"/".as_ptr(),
-                            std::ptr::null(),
-                            libc::MS_REC | libc::MS_PRIVATE,
-                            std::ptr::null(),
-                        )
-                    };
-                    check("mount(/, MS_REC|MS_PRIVATE)", ret)?;
+                    check("mount(/, MS_REC|MS_PRIVATE)", sys::make_mounts_private())?;
                 }
             }
             Step::MapRoot => {
                 let (uid, gid) =
                     outer_ids.ok_or("map_root() must follow unshare(CLONE_NEWUSER)".to_string())?;
-                write_proc(c"/proc/self/setgroups", "deny")?;
-                write_proc(c"/proc/self/uid_map", &format!("0 {uid} 1\n"))?;
-                write_proc(c"/proc/self/gid_map", &format!("0 {gid} 1\n"))?;
+                write_proc("/proc/self/setgroups", "deny")?;
+                write_proc("/proc/self/uid_map", &format!("0 {uid} 1\n"))?;
+                write_proc("/proc/self/gid_map", &format!("0 {gid} 1\n"))?;
             }
         }
     }
@@ -351,62 +320,37 @@ fn run_steps(steps: &[Step]) -> Result<(), String> {
 }
 
 fn drop_privileges() -> Result<(), String> {
-    // SAFETY: geteuid cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
+    if sys::geteuid() != 0 {
         // Unprivileged already: the ids and groups stay as they are.
         return Ok(());
     }
-    // SAFETY: plain credential syscalls on the current (single-threaded) process.
-    unsafe {
-        check("setgroups([])", libc::setgroups(0, std::ptr::null()))?;
-        check("setresgid(65534)", libc::setresgid(NOBODY, NOBODY, NOBODY))?;
-        check("setresuid(65534)", libc::setresuid(NOBODY, NOBODY, NOBODY))?;
-        // A uid change clears the dumpable flag, which makes /proc/self/* owned by
-        // root and so unwritable (uid_map, setgroups) for the process itself.
-        check(
-            "prctl(PR_SET_DUMPABLE, 1)",
-            libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0),
-        )?;
-    }
-    Ok(())
+    check("setgroups([])", sys::clear_groups())?;
+    check("setresgid(65534)", sys::set_all_gids(NOBODY))?;
+    check("setresuid(65534)", sys::set_all_uids(NOBODY))?;
+    // A uid change clears the dumpable flag, which makes /proc/self/* owned by
+    // root and so unwritable (uid_map, setgroups) for the process itself.
+    check("prctl(PR_SET_DUMPABLE, 1)", sys::set_dumpable())
 }
 
-fn write_proc(path: &CStr, text: &str) -> Result<(), String> {
-    let name = path.to_string_lossy();
-    // SAFETY: path is NUL-terminated.
-    let fd = unsafe { libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
-    check(&format!("open {name}"), fd)?;
-    // SAFETY: the buffer is valid for text.len() bytes; fd is open.
-    let n = unsafe { libc::write(fd, text.as_ptr().cast(), text.len()) };
-    let err = io::Error::last_os_error();
-    // SAFETY: fd is open and ours.
-    unsafe { libc::close(fd) };
-    if n != text.len() as isize {
-        return Err(format!("write {text:?} to {name}: {err}"));
-    }
-    Ok(())
-}
-
-fn write_all(fd: libc::c_int, mut buf: &[u8]) {
-    while !buf.is_empty() {
-        // SAFETY: buf is valid for buf.len() bytes; fd is the pipe's write end.
-        let n = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
-        if n < 0 {
-            if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return;
-        }
-        buf = &buf[n as usize..];
+/// Writes `text` to a `/proc` file in one write, as id map files require.
+fn write_proc(path: &str, text: &str) -> Result<(), String> {
+    let mut file = File::options()
+        .write(true)
+        .open(Path::new(path))
+        .map_err(|e| format!("open {path}: {e}"))?;
+    match file.write(text.as_bytes()) {
+        Ok(n) if n == text.len() => Ok(()),
+        Ok(n) => Err(format!("write {text:?} to {path}: wrote {n} bytes")),
+        Err(e) => Err(format!("write {text:?} to {path}: {e}")),
     }
 }
 
-/// Reads `fd` until end of file or the timeout (then `true`), meanwhile moving what
-/// arrives on `err_fd` into `stderr` so that a chatty child never blocks on a full
-/// stderr pipe.
+/// Reads `result` until end of file or the timeout (then `true`), meanwhile moving
+/// what arrives on `err` into `stderr` so that a chatty child never blocks on a
+/// full stderr pipe.
 fn read_until_eof(
-    fd: libc::c_int,
-    err_fd: Option<libc::c_int>,
+    mut result: File,
+    err: Option<&File>,
     stderr: &mut Vec<u8>,
     timeout: Duration,
 ) -> (Vec<u8>, bool) {
@@ -414,98 +358,69 @@ fn read_until_eof(
     let mut out = Vec::new();
     // The stderr pipe is watched until its own end of file (-1: ignored by poll).
     let mut pfds = [
-        libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        },
-        libc::pollfd {
-            fd: err_fd.unwrap_or(-1),
-            events: libc::POLLIN,
-            revents: 0,
-        },
+        pollfd(result.as_raw_fd()),
+        pollfd(err.map_or(-1, |f| f.as_raw_fd())),
     ];
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return (out, true);
         }
-        let ms = left.as_millis().min(i32::MAX as u128) as libc::c_int;
-        // SAFETY: pfds is a valid array of two pollfds.
-        let ready = unsafe { libc::poll(pfds.as_mut_ptr(), 2, ms.max(1)) };
-        if ready < 0 {
-            if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
+        if sys::poll(&mut pfds, left).is_err() {
             return (out, false);
         }
-        if pfds[1].revents != 0 && read_some(pfds[1].fd, stderr, STDERR_LIMIT) == Read::Eof {
+        if let Some(mut err) = err
+            && pfds[1].revents != 0
+            && read_some(&mut err, stderr, STDERR_LIMIT) == Got::Eof
+        {
             pfds[1].fd = -1;
         }
-        if pfds[0].revents != 0 && read_some(fd, &mut out, usize::MAX) == Read::Eof {
+        if pfds[0].revents != 0 && read_some(&mut result, &mut out, usize::MAX) == Got::Eof {
             return (out, false);
         }
+    }
+}
+
+fn pollfd(fd: libc::c_int) -> libc::pollfd {
+    libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
     }
 }
 
 #[derive(PartialEq)]
-enum Read {
+enum Got {
     Data,
     Eof,
 }
 
-/// One read from `fd` into `out` (bytes beyond `limit` are dropped); end of file
+/// One read from `from` into `out` (bytes beyond `limit` are dropped); end of file
 /// and errors other than EINTR both end the stream.
-fn read_some(fd: libc::c_int, out: &mut Vec<u8>, limit: usize) -> Read {
+fn read_some(mut from: impl Read, out: &mut Vec<u8>, limit: usize) -> Got {
     let mut chunk = [0u8; 4096];
-    // SAFETY: chunk is valid for its length; fd is open.
-    let n = unsafe { libc::read(fd, chunk.as_mut_ptr().cast(), chunk.len()) };
-    match n {
-        0 => Read::Eof,
-        n if n < 0 => {
-            if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
-                Read::Data
-            } else {
-                Read::Eof
-            }
-        }
-        n => {
-            let room = limit.saturating_sub(out.len()).min(n as usize);
+    match from.read(&mut chunk) {
+        Ok(0) => Got::Eof,
+        Ok(n) => {
+            let room = limit.saturating_sub(out.len()).min(n);
             out.extend_from_slice(&chunk[..room]);
-            Read::Data
+            Got::Data
         }
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => Got::Data,
+        Err(_) => Got::Eof,
     }
 }
 
-/// Moves what `fd` holds right now into `out`, without waiting for more.
-fn drain_ready(fd: libc::c_int, out: &mut Vec<u8>) {
+/// Moves what `from` holds right now into `out`, without waiting for more.
+fn drain_ready(from: &File, out: &mut Vec<u8>) {
     loop {
-        let mut pfd = libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: pfd is one valid pollfd; a zero timeout only checks readiness.
-        let ready = unsafe { libc::poll(&mut pfd, 1, 0) };
-        if ready <= 0 || pfd.revents & libc::POLLIN == 0 {
+        let mut pfd = [pollfd(from.as_raw_fd())];
+        let ready = sys::poll(&mut pfd, Duration::ZERO);
+        if !matches!(ready, Ok(1)) || pfd[0].revents & libc::POLLIN == 0 {
             return;
         }
-        if read_some(fd, out, STDERR_LIMIT) == Read::Eof {
+        if read_some(from, out, STDERR_LIMIT) == Got::Eof {
             return;
-        }
-    }
-}
-
-fn reap(pid: libc::pid_t) -> libc::c_int {
-    let mut status = 0;
-    loop {
-        // SAFETY: status is a valid out-pointer; pid is our child.
-        let ret = unsafe { libc::waitpid(pid, &mut status, 0) };
-        if ret == pid {
-            return status;
-        }
-        if ret < 0 && io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
-            return status;
         }
     }
 }

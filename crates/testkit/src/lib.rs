@@ -5,7 +5,7 @@
 //! - [`Feature`] probes the running kernel by calling it; [`require!`] skips a test with
 //!   a printed reason, or fails it when `LINCEPTION_REQUIRE_ALL=1`.
 //! - [`require_root!`] skips a root-only test with `SKIP: needs root (...)` in an
-//!   unprivileged run (how that fits `LINCEPTION_REQUIRE_ALL`: [`require_root`]).
+//!   unprivileged run (how that fits `LINCEPTION_REQUIRE_ALL`: [`require_root()`]).
 //! - [`leaks`] compares open fds and mounts before and after a closure.
 //!
 //! ```
@@ -19,11 +19,15 @@
 //! # my_test();
 //! ```
 #![deny(missing_docs)]
+#![deny(unsafe_code)]
 
 pub mod alloc;
 mod features;
 mod fork;
 pub mod leaks;
+// Every unsafe block of the crate is here, each with its SAFETY line.
+#[allow(unsafe_code)]
+mod sys;
 mod wire;
 
 pub use features::{
@@ -52,7 +56,7 @@ macro_rules! require {
 }
 
 /// Skips the calling test (returns from it) unless the process is root, printing
-/// `SKIP: needs root (<what>): <why>`; see [`require_root`] for when it fails instead.
+/// `SKIP: needs root (<what>): <why>`; see [`require_root()`] for when it fails instead.
 ///
 /// ```
 /// use linception_testkit::require_root;
