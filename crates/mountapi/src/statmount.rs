@@ -98,7 +98,8 @@ fn request(
 /// Turns a failed `statmount`/`listmount` into the crate's error: ENOSYS is
 /// `Unsupported`; so is EINVAL for a namespace fd the kernel cannot take yet (it
 /// refused a non-zero `spare` before 6.18), while an fd that is no mount namespace
-/// at all is `InvalidArgument`.
+/// at all is `InvalidArgument`; and E2BIG (or EINVAL) for a namespace id before
+/// 6.10.
 fn classify(op: &'static str, ns: MountNs<'_>, call: Call, errno: Errno) -> Error {
     match (errno, ns) {
         (Errno::NOSYS, _) => Error::unsupported(op, "6.8", call, errno),
@@ -112,6 +113,11 @@ fn classify(op: &'static str, ns: MountNs<'_>, call: Call, errno: Errno) -> Erro
                 reason: "is not a mount namespace (an fd of /proc/PID/ns/mnt)",
             },
         },
+        // 6.8 and 6.9 take only the 24-byte request: a longer one with a non-zero
+        // tail is E2BIG (copy_struct_from_user).
+        (Errno::TOOBIG, MountNs::Id(_)) => {
+            Error::unsupported("mnt_id_req.mnt_ns_id", "6.10", call, errno)
+        }
         (Errno::INVAL, MountNs::Id(_)) if !ver1_known() => {
             Error::unsupported("mnt_id_req.mnt_ns_id", "6.10", call, errno)
         }
@@ -703,6 +709,9 @@ mod tests {
             )),
             "{err}"
         );
+        let err = classify("listmount", MountNs::Id(1), call(), Errno::TOOBIG);
+        assert_eq!(err.kind(), crate::ErrorKind::Unsupported, "{err}");
+        assert!(err.to_string().contains("(needs Linux 6.10)"), "{err}");
         let err = classify("statmount", MountNs::Current, call(), Errno::NOSYS);
         assert_eq!(err.kind(), crate::ErrorKind::Unsupported, "{err}");
         // This kernel knows mnt_ns_id, so EINVAL with one is the kernel's EINVAL.
