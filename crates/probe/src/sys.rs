@@ -435,13 +435,14 @@ pub(crate) fn probe(feature: Feature) -> Probe {
         }
         Feature::ListmountNsFd => {
             let ns = open_read(c"/proc/self/ns/mnt", "open /proc/self/ns/mnt")?;
-            // The kernel reads fd 0 as "no fd": that would prove nothing.
-            if ns.as_raw_fd() == 0 {
-                return Err(Missing {
-                    call: "the namespace fd is fd 0",
-                    errno: None,
-                });
-            }
+            // The kernel reads fd 0 as "no fd", which would prove nothing: move it up.
+            let ns = if ns.as_raw_fd() == 0 {
+                // SAFETY: F_DUPFD_CLOEXEC with an integer argument on an open fd.
+                let ret = unsafe { libc::fcntl(ns.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 3) };
+                owned(ret.into(), "fcntl(F_DUPFD_CLOEXEC)")?
+            } else {
+                ns
+            };
             let req = MntIdReq {
                 size: MNT_ID_REQ_SIZE_VER0,
                 mnt_ns_fd: ns.as_raw_fd() as u32,
