@@ -19,8 +19,15 @@
 //! - `NO_XDEV` compares every opened fd's mount id (`statx(STATX_MNT_ID)`, or the
 //!   device number on kernels before 5.8) with the root's.
 //!
-//! The errors are the kernel's for the same path: the table-driven tests check
-//! both resolvers against each other. `RESOLVE_CACHED` is ignored here.
+//! - the last component is looked at with `O_PATH|O_NOFOLLOW` and opened through
+//!   that fd (`/proc/thread-self/fd/N`, checked to be the same file), so the fd
+//!   returned has the caller's status flags and none of the resolver's; a missing
+//!   file is created with `O_EXCL` (which never follows a symlink) and the caller's
+//!   flags; with `NO_XDEV` a last component on another mount is refused first.
+//!
+//! The errors are the kernel's for the same path and flags: tests/matrix.rs
+//! compares both over every `O_*` x `RESOLVE_*` combination. `RESOLVE_CACHED` is
+//! ignored here.
 #![forbid(unsafe_code)]
 
 use std::borrow::Cow;
@@ -118,6 +125,9 @@ fn walk(
     let mut p: Cow<'_, [u8]> = Cow::Borrowed(path.as_os_str().as_bytes());
     let mut pos = 0;
     let mut links = 0u32;
+    // Where in `p` the name of the directory on top of the stack is, when it was
+    // reached by a name (not `.`, `..` or a symlink's target replacing `p`).
+    let mut top_name: Option<(usize, usize)> = None;
     if beneath && p.first() == Some(&b'/') {
         return Err(Stop::Errno(Errno::XDEV, b"/".to_vec()));
     }
@@ -129,7 +139,14 @@ fn walk(
         let cur = stack.last().map_or(root, |fd| fd.as_fd());
         if pos == bytes.len() {
             // Nothing left: the result is the directory we are in ("", ".", "a/..", "a/").
-            return match open_dir_itself(cur, how) {
+            let named = top_name.map(|(start, end)| {
+                let parent = match stack.len() {
+                    0 | 1 => root,
+                    n => stack[n - 2].as_fd(),
+                };
+                (parent, &bytes[start..end])
+            });
+            return match open_dir_itself(cur, how, named) {
                 Ok(Found::Fd(fd)) => Ok(fd),
                 Ok(Found::Raced(detail)) => Err(Stop::Raced(detail.into())),
                 Ok(Found::Symlink(_)) => Err(Stop::Errno(Errno::LOOP, b".".to_vec())),
@@ -141,14 +158,20 @@ fn walk(
             .position(|&b| b == b'/')
             .map_or(bytes.len(), |i| pos + i);
         let name = &bytes[pos..end];
+        let start = pos;
         let final_name = end == bytes.len();
         pos = end;
         let err = |e: Errno| Stop::Errno(e, name.to_vec());
         if name == b"." {
+            // The kernel looks `.` up in the directory: search permission on it.
+            search(cur).map_err(err)?;
+            top_name = None;
             continue;
         }
         if name == b".." {
             if stack.is_empty() {
+                // As for `.`: checked before the scope (EACCES before EXDEV).
+                search(cur).map_err(err)?;
                 if beneath {
                     return Err(err(Errno::XDEV));
                 }
@@ -161,6 +184,7 @@ fn walk(
             };
             check_parent(cur, below).map_err(err)??;
             stack.pop();
+            top_name = None;
             continue;
         }
         // The kernel refuses O_CREAT on a last component with a trailing slash
@@ -198,6 +222,7 @@ fn walk(
                     return Ok(fd);
                 }
                 stack.push(fd);
+                top_name = Some((start, end));
             }
             Found::Raced(detail) => return Err(Stop::Raced(detail.into())),
             Found::Symlink(len) => {
@@ -231,9 +256,17 @@ fn walk(
                 next.extend_from_slice(&bytes[pos..]);
                 p = Cow::Owned(next);
                 pos = 0;
+                top_name = None;
             }
         }
     }
+}
+
+/// Checks search permission on `dir`, as the kernel does before looking up any
+/// name in it (`.` and `..` included), by looking up `.` in it.
+fn search(dir: BorrowedFd<'_>) -> Result<(), Errno> {
+    let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    rustix::fs::openat(dir, ".", flags, Mode::empty()).map(drop)
 }
 
 /// Opens an intermediate component: a directory, or a symlink to expand.
@@ -291,6 +324,16 @@ fn open_last(
         }
         Err(e) => return Err(e),
     };
+    if !flags.contains(OFlags::PATH) && flags.bits() & O_TMPFILE_BIT == 0 {
+        // The common case first: open the file through the probe's magic link. A
+        // symlink cannot be opened so (the link lands on the symlink itself, never
+        // on its target): ELOOP, or ENOTDIR with O_DIRECTORY; then look at it.
+        match crate::handle::open_fd_link(probe.as_fd(), final_flags(how), mode) {
+            Ok(fd) => return Ok(Found::Fd(fd)),
+            Err(Some(Errno::LOOP | Errno::NOTDIR)) | Err(None) => {}
+            Err(Some(e)) => return Err(e),
+        }
+    }
     let st = rustix::fs::fstat(&probe)?;
     if FileType::from_raw_mode(st.st_mode).is_symlink() {
         return Ok(Found::Symlink(readlink(probe.as_fd(), b"", linkbuf)?));
@@ -299,17 +342,34 @@ fn open_last(
 }
 
 /// The directory the walk ended in (`.`, `a/..`, `a/`), opened with the caller's
-/// flags.
-fn open_dir_itself(cur: BorrowedFd<'_>, how: &OpenHow) -> Result<Found, Errno> {
+/// flags. `named`: its parent and name, when the walk reached it by a name.
+fn open_dir_itself(
+    cur: BorrowedFd<'_>,
+    how: &OpenHow,
+    named: Option<(BorrowedFd<'_>, &[u8])>,
+) -> Result<Found, Errno> {
     let st = rustix::fs::fstat(cur)?;
+    if how.open_flags().contains(OFlags::NOFOLLOW)
+        && how.open_flags().bits() & O_TMPFILE_BIT == 0
+        && let Some((parent, name)) = named
+    {
+        // "a/" with O_NOFOLLOW: the magic link cannot be opened with it, and "."
+        // would need search permission on `a`, which the kernel does not ask for.
+        // By name, with O_NOFOLLOW: it was a directory a moment ago, checked below.
+        let new = rustix::fs::openat(parent, name, final_flags(how), how.mode_bits().to_rustix())?;
+        let got = rustix::fs::fstat(&new)?;
+        if (got.st_dev, got.st_ino) != (st.st_dev, st.st_ino) {
+            return Ok(Found::Raced("a directory was replaced while it was opened"));
+        }
+        return Ok(Found::Fd(new));
+    }
     reopen(cur, &st, how, None)
 }
 
 /// Opens the file the `O_PATH` fd `probe` names (not a symlink; `st` its stat)
-/// with the caller's flags, through its `/proc/thread-self/fd/N` magic link, and
-/// checks the result is the same file. Without a procfs at `/proc`, opens it
+/// with the caller's flags, through its `/proc/thread-self/fd/N` magic link. Without a procfs at `/proc`, opens it
 /// relative to itself (a directory) or by its name in `parent` with `O_NOFOLLOW`
-/// (its status flags then show `O_NOFOLLOW`).
+/// (its status flags then show `O_NOFOLLOW`), checked to be the same file.
 fn reopen(
     probe: BorrowedFd<'_>,
     st: &rustix::fs::Stat,
@@ -325,23 +385,22 @@ fn reopen(
         // followed. Either way, relative to the directory itself.
         return rustix::fs::openat(probe, ".", flags, mode).map(Found::Fd);
     }
-    let new = match crate::handle::procfs() {
-        Ok(proc) => {
-            let name = crate::handle::FdPath::new(probe.as_raw_fd());
-            rustix::fs::openat(proc, name.bytes(), flags, mode)?
+    match crate::handle::open_fd_link(probe, flags, mode) {
+        Ok(fd) => Ok(Found::Fd(fd)),
+        Err(Some(e)) => Err(e),
+        Err(None) => {
+            let new = match parent {
+                Some((dir, name)) => rustix::fs::openat(dir, name, flags | OFlags::NOFOLLOW, mode)?,
+                None => rustix::fs::openat(probe, ".", flags, mode)?,
+            };
+            // By name: it may have been replaced since it was looked at.
+            let got = rustix::fs::fstat(&new)?;
+            if (got.st_dev, got.st_ino) != (st.st_dev, st.st_ino) {
+                return Ok(Found::Raced("the last component was replaced while opened"));
+            }
+            Ok(Found::Fd(new))
         }
-        Err(_) => match parent {
-            Some((dir, name)) => rustix::fs::openat(dir, name, flags | OFlags::NOFOLLOW, mode)?,
-            None => rustix::fs::openat(probe, ".", flags, mode)?,
-        },
-    };
-    let got = rustix::fs::fstat(&new)?;
-    if (got.st_dev, got.st_ino) != (st.st_dev, st.st_ino) {
-        return Ok(Found::Raced(
-            "reopening through procfs gave a different file",
-        ));
     }
-    Ok(Found::Fd(new))
 }
 
 /// `readlinkat` into the buffer; a target filling it (longer than PATH_MAX - 1)

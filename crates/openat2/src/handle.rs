@@ -129,7 +129,7 @@ impl fmt::Debug for Handle {
 const PROC_ROOT_INO: u64 = 1;
 
 /// `/proc`, opened once and checked to be the root of a procfs.
-pub(crate) fn procfs() -> Result<BorrowedFd<'static>> {
+fn procfs() -> Result<BorrowedFd<'static>> {
     static PROC: OnceLock<std::result::Result<OwnedFd, (Errno, bool)>> = OnceLock::new();
     let open = || -> std::result::Result<OwnedFd, (Errno, bool)> {
         let fd = rustix::fs::open(
@@ -160,14 +160,87 @@ pub(crate) fn procfs() -> Result<BorrowedFd<'static>> {
     }
 }
 
+/// Opens `fd`'s `/proc/thread-self/fd/N` magic link with `flags` (and `mode`,
+/// for `O_CREAT` on an existing file): a new open file description of the file
+/// `fd` names, whatever happened to its path since.
+///
+/// The calling thread's `/proc/thread-self/fd` directory is opened once, from the
+/// checked procfs root, checked to be on procfs, and kept (one fd per thread that
+/// used it; a thread id that changed, after a fork, opens it again); `Err(None)`
+/// when there is no usable procfs. A magic link in that directory names exactly
+/// the fd's file: the caller need not compare inodes.
+pub(crate) fn open_fd_link(
+    fd: BorrowedFd<'_>,
+    flags: OFlags,
+    mode: Mode,
+) -> std::result::Result<OwnedFd, Option<Errno>> {
+    use std::cell::RefCell;
+    thread_local! {
+        static FD_DIR: RefCell<Option<(rustix::thread::Pid, OwnedFd)>> =
+            const { RefCell::new(None) };
+    }
+    let name = FdNumber::new(fd.as_raw_fd());
+    FD_DIR.with(|cell| {
+        let tid = rustix::thread::gettid();
+        let mut cached = cell.borrow_mut();
+        if cached.as_ref().is_none_or(|(t, _)| *t != tid) {
+            let proc = procfs().map_err(|_| None)?;
+            let dir = rustix::fs::openat(
+                proc,
+                "thread-self/fd",
+                OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(|_| None)?;
+            // Held from now on: a later mount over the path cannot change it.
+            match rustix::fs::fstatfs(&dir) {
+                Ok(fs) if fs.f_type == rustix::fs::PROC_SUPER_MAGIC => {}
+                _ => return Err(None),
+            }
+            *cached = Some((tid, dir));
+        }
+        let Some((_, dir)) = cached.as_ref() else {
+            return Err(None);
+        };
+        rustix::fs::openat(dir, name.bytes(), flags, mode).map_err(Some)
+    })
+}
+
+/// A non-negative fd number as decimal digits, in a stack buffer.
+struct FdNumber {
+    buf: [u8; 10],
+    start: usize,
+}
+
+impl FdNumber {
+    fn new(fd: i32) -> Self {
+        let mut buf = [0u8; 10];
+        let mut n = fd.unsigned_abs();
+        let mut i = buf.len();
+        loop {
+            i -= 1;
+            buf[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        Self { buf, start: i }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+}
+
 /// `thread-self/fd/N` in a stack buffer.
-pub(crate) struct FdPath {
+struct FdPath {
     buf: [u8; 32],
     len: usize,
 }
 
 impl FdPath {
-    pub(crate) fn new(fd: i32) -> Self {
+    fn new(fd: i32) -> Self {
         let mut buf = [0u8; 32];
         let prefix = b"thread-self/fd/";
         buf[..prefix.len()].copy_from_slice(prefix);
@@ -190,7 +263,7 @@ impl FdPath {
         }
     }
 
-    pub(crate) fn bytes(&self) -> &[u8] {
+    fn bytes(&self) -> &[u8] {
         &self.buf[..self.len]
     }
 }
@@ -246,5 +319,8 @@ mod tests {
         assert_eq!(FdPath::new(0).bytes(), b"thread-self/fd/0");
         assert_eq!(FdPath::new(1234567).bytes(), b"thread-self/fd/1234567");
         assert_eq!(FdPath::new(i32::MAX).bytes(), b"thread-self/fd/2147483647");
+        assert_eq!(FdNumber::new(0).bytes(), b"0");
+        assert_eq!(FdNumber::new(7).bytes(), b"7");
+        assert_eq!(FdNumber::new(i32::MAX).bytes(), b"2147483647");
     }
 }

@@ -35,7 +35,8 @@
 //! | `openat2`, `RESOLVE_BENEATH`, `IN_ROOT`, `NO_SYMLINKS`, `NO_MAGICLINKS`, `NO_XDEV` | 5.6 | [`Root`] lookups in one call | userspace resolver ([`Resolver::Fallback`]), chosen automatically on `ENOSYS` or a seccomp filter's `EPERM` |
 //! | `RESOLVE_CACHED` | 5.12 | dentry-cache-only fast path | full lookup |
 //! | `STATX_MNT_ID` | 5.8 | `NO_XDEV` in the userspace resolver | compares device numbers (misses bind mounts of one filesystem) |
-//! | `/proc/thread-self` | 3.17 | [`Handle::reopen`] | — |
+//! | `/proc/thread-self` | 3.17 | [`Handle::reopen`]; the userspace resolver's last open | —; the last name opened with `O_NOFOLLOW` |
+//! | `open_how` larger than 24 bytes | none yet (6.18 knows 24) | fields of newer kernels ([`OpenHow::field`]) | `E2BIG`: [`Error::OpenHowTooBig`] names the field |
 //!
 //! # The userspace resolver
 //!
@@ -46,6 +47,17 @@
 //! it never climbs above the root) and checks each `..` against the real parent by
 //! device and inode (a directory moved during the walk restarts it, and repeated
 //! moves give [`Error::SafetyViolation`]); it never follows procfs magic links.
+//!
+//! Its answers are the kernel's for every combination of `O_*` and `RESOLVE_*`
+//! flags (the tests compare them side by side): [`Root`] refuses before any call
+//! what `openat2` refuses with `EINVAL` (`O_PATH` with `O_RDWR`, `O_CREAT` or
+//! `O_EXCL`, `O_TMPFILE` without write access, a mode without `O_CREAT`...), and
+//! the fd it returns carries the caller's flags only (`F_GETFL` as the kernel's):
+//! the last component is looked at with `O_PATH|O_NOFOLLOW`, then opened through
+//! that fd's `/proc/thread-self/fd/N` link (checked to be the same file), or
+//! created with `O_EXCL`, which never follows a symlink. Without a procfs at
+//! `/proc` it opens the last name with `O_NOFOLLOW`, which then shows in the fd's
+//! status flags.
 //!
 //! # Errors
 //!

@@ -217,7 +217,13 @@ impl Root {
     ///
     /// See [`openat2`](crate::openat2); also [`Error::InvalidArgument`] for an empty
     /// path, a NUL byte, a path longer than `PATH_MAX` or a component longer than
-    /// `NAME_MAX`, unknown `O_*`/`RESOLVE_*` bits, or a mode without `O_CREAT`;
+    /// `NAME_MAX`, and for everything the kernel's `openat2` refuses with `EINVAL`,
+    /// so that both resolvers refuse it alike before any call: unknown
+    /// `O_*`/`RESOLVE_*` bits (any beyond the low 32 of `flags`), a mode without
+    /// `O_CREAT`/`O_TMPFILE` or outside `0o7777`, `O_PATH` with flags other than
+    /// `O_DIRECTORY`/`O_NOFOLLOW`, `O_TMPFILE` without write access, `O_CREAT` with
+    /// `O_DIRECTORY`; a non-zero [`OpenHow::field`] (errno `E2BIG`: the resolvers
+    /// know the first version's fields only);
     /// [`Error::SafetyViolation`] when the userspace resolver kept seeing the tree
     /// move under it; [`Error::Raced`] when the kernel did, 64 times in a row.
     ///

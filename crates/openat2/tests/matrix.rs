@@ -15,7 +15,7 @@ mod common;
 
 use std::collections::HashMap;
 use std::os::fd::OwnedFd;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::time::Instant;
 
 use common::*;
@@ -56,8 +56,15 @@ const RESOLVE_BITS: [ResolveFlags; 4] = [
     ResolveFlags::CACHED,
 ];
 
-/// Every path a lookup is tried on.
-const PATHS: [&str; 26] = [
+/// Every path a lookup is tried on (`locked` is a directory without search
+/// permission, which only matters unprivileged).
+const PATHS: [&str; 32] = [
+    "locked",
+    "locked/",
+    "locked/.",
+    "locked/..",
+    "locked/inner",
+    "tolocked/.",
     "file",
     "dir",
     "dir/sub/deep",
@@ -160,7 +167,10 @@ impl<'f> Matrix<'f> {
         let mut names = HashMap::new();
         let mut todo = vec![String::from(".")];
         while let Some(rel) = todo.pop() {
-            let m = std::fs::symlink_metadata(f.host(&rel)).unwrap();
+            // What the test's user cannot reach (inside `locked/`), no lookup reaches.
+            let Ok(m) = std::fs::symlink_metadata(f.host(&rel)) else {
+                continue;
+            };
             names.insert((m.dev(), m.ino()), rel.clone());
             // Not into `proc/` (a procfs in the mount tests, its entries come and go).
             if m.is_dir() && rel != "proc" {
@@ -401,6 +411,15 @@ fn assert_outside_untouched(f: &Fixture) {
     assert_eq!(names, ["root", "secret"]);
 }
 
+/// Adds `locked/` (mode 0o600: readable, not searchable) holding `inner`, and
+/// `tolocked`, a symlink to it.
+fn add_locked(f: &Fixture) {
+    std::fs::create_dir(f.host("locked")).unwrap();
+    std::fs::write(f.host("locked/inner"), "").unwrap();
+    std::fs::set_permissions(f.host("locked"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::os::unix::fs::symlink("locked", f.host("tolocked")).unwrap();
+}
+
 fn run_matrix(f: &Fixture) -> Vec<String> {
     let started = Instant::now();
     let mut m = Matrix::new(f);
@@ -520,6 +539,7 @@ fn fallback_matches_kernel_every_combination() {
     let _serial = serial();
     require!(Feature::Openat2);
     let f = Fixture::tree("matrix");
+    add_locked(&f);
     let failures = run_matrix(&f);
     assert!(
         failures.is_empty(),
@@ -536,6 +556,7 @@ fn fallback_matches_kernel_every_combination_unprivileged() {
     let _serial = serial();
     require!(Feature::Openat2);
     let f = Fixture::tree("matrix-unpriv");
+    add_locked(&f);
     let (uid, gid) = linception_testkit::unprivileged_ids();
     if rustix::process::geteuid().is_root() {
         for e in std::fs::read_dir(&f.root).unwrap() {
