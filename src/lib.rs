@@ -90,6 +90,7 @@ mod mount;
 mod plan;
 mod seccomp;
 mod spawn;
+#[allow(unsafe_code)]
 mod sys;
 mod validate;
 

@@ -335,8 +335,7 @@ fn keep_listener_hands_it_to_the_caller() {
 fn fresh_session_keyring() {
     require!(Feature::UserNs, Feature::Keyrings);
     let out = stdout_of(
-        sh("cat /proc/keys")
-            .session_keyring(SessionKeyring::Named("box-session".into())),
+        sh("cat /proc/keys").session_keyring(SessionKeyring::Named("box-session".into())),
     );
     let line = out
         .lines()
@@ -817,7 +816,7 @@ fn default_builder_isolates_as_root() {
 #[test]
 fn default_builder_isolates_unprivileged() {
     require!(Feature::UnprivilegedUserNs);
-    let outer = unsafe { libc::geteuid() };
+    let outer = rustix::process::geteuid().as_raw();
     let outer = if outer == 0 { NOBODY } else { outer };
     Fork::new()
         .unprivileged()
