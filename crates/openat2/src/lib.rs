@@ -54,8 +54,9 @@
 //! `O_EXCL`, `O_TMPFILE` without write access, a mode without `O_CREAT`...), and
 //! the fd it returns carries the caller's flags only (`F_GETFL` as the kernel's):
 //! the last component is looked at with `O_PATH|O_NOFOLLOW`, then opened through
-//! that fd's `/proc/thread-self/fd/N` link (checked to be the same file), or
-//! created with `O_EXCL`, which never follows a symlink. Without a procfs at
+//! that fd's `/proc/thread-self/fd/N` magic link, or created with `O_EXCL`, which
+//! never follows a symlink. It keeps one fd to `/proc` and, per thread that used
+//! it, one to that thread's `/proc/thread-self/fd` directory. Without a procfs at
 //! `/proc` it opens the last name with `O_NOFOLLOW`, which then shows in the fd's
 //! status flags.
 //!
