@@ -367,9 +367,10 @@ fn open_dir_itself(
 }
 
 /// Opens the file the `O_PATH` fd `probe` names (not a symlink; `st` its stat)
-/// with the caller's flags, through its `/proc/thread-self/fd/N` magic link. Without a procfs at `/proc`, opens it
-/// relative to itself (a directory) or by its name in `parent` with `O_NOFOLLOW`
-/// (its status flags then show `O_NOFOLLOW`), checked to be the same file.
+/// with the caller's flags, through its `/proc/thread-self/fd/N` magic link.
+/// Without a procfs at `/proc`, opens it relative to itself (a directory) or by
+/// its name in `parent` with `O_NOFOLLOW` (its status flags then show
+/// `O_NOFOLLOW`), checked to be the same file.
 fn reopen(
     probe: BorrowedFd<'_>,
     st: &rustix::fs::Stat,
