@@ -228,3 +228,66 @@ fn symlink_swap_race_never_escapes() {
         );
     }
 }
+
+/// The last component itself flips (RENAME_EXCHANGE) between a regular file inside
+/// and symlinks to the outside secret while it is opened for writing with `O_TRUNC`
+/// (and read, and as `O_PATH`): the fd is always the inside file (whichever name it
+/// had), or the lookup fails; the secret is never opened, so never truncated.
+#[test]
+fn last_component_swap_race_never_escapes() {
+    let _serial = serial();
+    require!(Feature::Openat2);
+    let f = Fixture::empty("race-last");
+    std::fs::write(f.root.join("victim"), "inside").unwrap();
+    let inside = ident(&f.root.join("victim"), true);
+    std::os::unix::fs::symlink(f.base.join("secret"), f.root.join("evil_abs")).unwrap();
+    std::os::unix::fs::symlink("../secret", f.root.join("evil_rel")).unwrap();
+
+    for resolver in RESOLVERS {
+        for flags in [OFlags::RDWR | OFlags::TRUNC, OFlags::RDONLY, OFlags::PATH] {
+            let root = f.open_root(resolver, ResolveFlags::IN_ROOT);
+            let attacker_root = Root::new(&f.root).unwrap();
+            let mut stats = BTreeMap::new();
+            let mut failures = Vec::new();
+            let (attacks, lookups) = race(
+                move || {
+                    for evil in ["evil_abs", "evil_rel"] {
+                        for _ in 0..2 {
+                            attacker_root
+                                .rename("victim", evil, RenameFlags::EXCHANGE)
+                                .unwrap();
+                        }
+                    }
+                },
+                || {
+                    let res = root.open_with("victim", &OpenHow::new(flags));
+                    if let Err(e) = classify(res, inside, &[libc::ENOENT], &mut stats) {
+                        failures.push(e);
+                    }
+                },
+            );
+            eprintln!("{resolver:?} {flags:?}: {attacks} swaps, {lookups} lookups: {stats:?}");
+            assert!(
+                failures.is_empty(),
+                "{resolver:?} {flags:?}: {} escapes/failures: {:?}",
+                failures.len(),
+                &failures[..failures.len().min(5)]
+            );
+            assert!(
+                attacks > 100 && lookups > 1000,
+                "the race barely ran: {attacks} swaps, {lookups} lookups"
+            );
+            assert!(
+                stats.get("ok").copied().unwrap_or(0) > 0
+                    && stats.get("ENOENT").copied().unwrap_or(0) > 0,
+                "both outcomes expected: {stats:?}"
+            );
+            assert_eq!(
+                std::fs::read_to_string(f.base.join("secret")).unwrap(),
+                "outside",
+                "the secret was opened"
+            );
+            assert!(!f.root.join("secret").exists());
+        }
+    }
+}
