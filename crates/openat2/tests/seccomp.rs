@@ -2,6 +2,8 @@
 //! runtimes' default profiles did), `Resolver::Auto` notices at its first probe and
 //! uses the userspace resolver. Its own binary: nothing may probe before the fork.
 #![cfg(target_arch = "x86_64")]
+// Installing the filter takes two raw prctl calls (see `refuse_openat2`).
+#![allow(unsafe_code)]
 
 mod common;
 
