@@ -13,6 +13,7 @@ use rustix::io::Errno;
 
 use crate::error::{Call, Error, Result};
 use crate::flags::{OFlagsDisplay, VALID_OFLAGS};
+use crate::how::{OpenHow, refusal};
 
 /// An `O_PATH` file descriptor for a path resolved inside a [`Root`](crate::Root)
 /// (see [`Root::resolve`](crate::Root::resolve)).
@@ -46,7 +47,8 @@ impl Handle {
     /// # Errors
     ///
     /// - [`Error::InvalidArgument`]: `O_CREAT`, `O_EXCL` or `O_TMPFILE` (nothing is
-    ///   created here), or unknown flag bits.
+    ///   created here), unknown flag bits, or a combination `openat2` refuses
+    ///   (`O_PATH` with `O_RDWR`...), rather than dropping the flags silently.
     /// - [`Error::Syscall`]: the open failed (`EACCES`, `ELOOP` for a handle to a
     ///   symlink, `EISDIR`, ...), or procfs is not mounted at `/proc`.
     /// - [`Error::SafetyViolation`]: `/proc` is not procfs, or the opened file is not
@@ -277,6 +279,16 @@ pub(crate) fn reopen(fd: BorrowedFd<'_>, flags: OFlags) -> Result<OwnedFd> {
             "reopen flags",
             OFlagsDisplay::of(flags).to_string(),
             "may not contain O_CREAT, O_EXCL, O_TMPFILE or unknown bits",
+            libc::EINVAL,
+        ));
+    }
+    // What openat2 would refuse (O_PATH with O_RDWR...): plain openat, which opens
+    // the magic link, would drop it silently.
+    if let Some(r) = refusal(&OpenHow::new(flags - OFlags::NOFOLLOW)) {
+        return Err(Error::invalid(
+            "reopen flags",
+            r.value,
+            r.reason,
             libc::EINVAL,
         ));
     }

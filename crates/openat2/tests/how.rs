@@ -289,5 +289,17 @@ fn root_refuses_what_openat2_refuses() {
             .unwrap_err();
         assert!(e.to_string().contains("O_PATH"), "{e}");
         assert!(!f.host("x").exists());
+        // Handle::reopen refuses the same combinations instead of dropping flags.
+        let h = root.resolve("file").unwrap();
+        for flags in [OFlags::PATH | OFlags::RDWR, OFlags::PATH | OFlags::APPEND] {
+            let e = h.reopen(flags).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+            assert!(
+                e.to_string().contains("O_PATH with flags other than"),
+                "{e}"
+            );
+        }
+        let fd = h.reopen(OFlags::PATH).unwrap();
+        assert_eq!(fd_ident(&fd), ident(&f.host("file"), true));
     }
 }
