@@ -412,12 +412,50 @@ fn assert_outside_untouched(f: &Fixture) {
 }
 
 /// Adds `locked/` (mode 0o600: readable, not searchable) holding `inner`, and
-/// `tolocked`, a symlink to it.
-fn add_locked(f: &Fixture) {
+/// `tolocked`, a symlink to it; a FIFO `fifo` and a socket `sock`, with symlinks
+/// `tofifo` and `tosock`.
+fn add_extras(f: &Fixture) {
     std::fs::create_dir(f.host("locked")).unwrap();
     std::fs::write(f.host("locked/inner"), "").unwrap();
     std::fs::set_permissions(f.host("locked"), std::fs::Permissions::from_mode(0o600)).unwrap();
     std::os::unix::fs::symlink("locked", f.host("tolocked")).unwrap();
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        f.host("fifo"),
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o666),
+        0,
+    )
+    .unwrap();
+    // The listener is dropped at once; the socket file stays (opening it: ENXIO).
+    drop(std::os::unix::net::UnixListener::bind(f.host("sock")).unwrap());
+    std::os::unix::fs::symlink("fifo", f.host("tofifo")).unwrap();
+    std::os::unix::fs::symlink("sock", f.host("tosock")).unwrap();
+}
+
+/// A FIFO and a socket, with the flags that cannot block on a FIFO without a
+/// writer or reader (O_PATH, O_NONBLOCK, O_RDWR, O_ACCMODE, O_DIRECTORY).
+fn special_files(m: &mut Matrix<'_>) {
+    let bits = [
+        OFlags::NONBLOCK,
+        OFlags::NOFOLLOW,
+        OFlags::TRUNC,
+        OFlags::CREATE,
+        OFlags::EXCL,
+        OFlags::PATH,
+        OFlags::DIRECTORY,
+    ];
+    let cannot_block = |f: OFlags| {
+        f.intersects(OFlags::PATH | OFlags::NONBLOCK | OFlags::DIRECTORY)
+            || f.bits() & libc::O_ACCMODE as u32 >= 2
+    };
+    let opens: Vec<OFlags> = open_sets(&bits)
+        .into_iter()
+        .filter(|&f| cannot_block(f))
+        .collect();
+    let accepted = m.accepted(&opens);
+    assert!(accepted.len() > 1000, "only {} pairs", accepted.len());
+    m.paths(&accepted, &["fifo", "tofifo", "sock", "tosock"]);
 }
 
 fn run_matrix(f: &Fixture) -> Vec<String> {
@@ -448,6 +486,7 @@ fn run_matrix(f: &Fixture) -> Vec<String> {
         }
     }
     m.paths(&status, &["file", "dir", ".", "abs", "new", "dangling"]);
+    special_files(&mut m);
     // 2048 flag sets x 48 resolve sets x 3 modes x 3 routes, then the paths.
     assert!(m.lookups > 1_500_000, "only {} lookups", m.lookups);
     let failures = m.report("open_how matrix", started);
@@ -539,7 +578,7 @@ fn fallback_matches_kernel_every_combination() {
     let _serial = serial();
     require!(Feature::Openat2);
     let f = Fixture::tree("matrix");
-    add_locked(&f);
+    add_extras(&f);
     let failures = run_matrix(&f);
     assert!(
         failures.is_empty(),
@@ -556,7 +595,7 @@ fn fallback_matches_kernel_every_combination_unprivileged() {
     let _serial = serial();
     require!(Feature::Openat2);
     let f = Fixture::tree("matrix-unpriv");
-    add_locked(&f);
+    add_extras(&f);
     let (uid, gid) = linception_testkit::unprivileged_ids();
     if rustix::process::geteuid().is_root() {
         for e in std::fs::read_dir(&f.root).unwrap() {
