@@ -182,9 +182,13 @@ pub(crate) fn open_fd_link(
             const { RefCell::new(None) };
     }
     let name = FdNumber::new(fd.as_raw_fd());
-    FD_DIR.with(|cell| {
+    // Not available while this thread's locals are being destroyed: then as if
+    // there were no procfs.
+    let res = FD_DIR.try_with(|cell| {
         let tid = rustix::thread::gettid();
-        let mut cached = cell.borrow_mut();
+        let Ok(mut cached) = cell.try_borrow_mut() else {
+            return Err(None);
+        };
         if cached.as_ref().is_none_or(|(t, _)| *t != tid) {
             let proc = procfs().map_err(|_| None)?;
             let dir = rustix::fs::openat(
@@ -205,7 +209,8 @@ pub(crate) fn open_fd_link(
             return Err(None);
         };
         rustix::fs::openat(dir, name.bytes(), flags, mode).map_err(Some)
-    })
+    });
+    res.unwrap_or(Err(None))
 }
 
 /// A non-negative fd number as decimal digits, in a stack buffer.
