@@ -1,8 +1,11 @@
 //! The crate's error type.
 #![forbid(unsafe_code)]
 
-use std::fmt::{self, Write as _};
+use std::fmt;
 use std::io;
+
+pub use linception_errno::Call;
+use linception_errno::IoErrno;
 
 /// A `Result` whose error is this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -20,79 +23,6 @@ pub enum ErrorKind {
     InvalidArgument,
     /// A line of `/proc/self/mountinfo` could not be parsed.
     Parse,
-}
-
-/// The description of a failed system call, kept inline so that a failure of the
-/// calls used between clone and exec allocates nothing. Longer descriptions are
-/// truncated (ending in `...`).
-#[derive(Clone)]
-pub struct Call {
-    op: &'static str,
-    len: u8,
-    args: [u8; Call::CAPACITY],
-}
-
-impl Call {
-    const CAPACITY: usize = 120;
-
-    /// Records `op(args)`; `args` is formatted now, into an inline buffer.
-    pub(crate) fn new(op: &'static str, args: fmt::Arguments<'_>) -> Call {
-        let mut call = Call {
-            op,
-            len: 0,
-            args: [0; Call::CAPACITY],
-        };
-        // A full buffer only truncates; the writer never fails otherwise.
-        let _ = call.write_fmt(args);
-        call
-    }
-
-    /// The system call's name (`"fsconfig"`, `"move_mount"`, ...).
-    pub fn op(&self) -> &'static str {
-        self.op
-    }
-
-    /// The formatted arguments, as they appear between the parentheses.
-    pub fn args(&self) -> &str {
-        // Only whole UTF-8 characters are ever copied in (see write_str).
-        std::str::from_utf8(&self.args[..usize::from(self.len)]).unwrap_or("")
-    }
-}
-
-impl fmt::Write for Call {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        const ELLIPSIS: &str = "...";
-        let len = usize::from(self.len);
-        let room = Call::CAPACITY - len;
-        if s.len() <= room {
-            self.args[len..len + s.len()].copy_from_slice(s.as_bytes());
-            self.len += s.len() as u8;
-            return Ok(());
-        }
-        if room <= ELLIPSIS.len() {
-            return Err(fmt::Error);
-        }
-        let mut cut = room - ELLIPSIS.len();
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        self.args[len..len + cut].copy_from_slice(&s.as_bytes()[..cut]);
-        self.args[len + cut..len + cut + ELLIPSIS.len()].copy_from_slice(ELLIPSIS.as_bytes());
-        self.len = (len + cut + ELLIPSIS.len()) as u8;
-        Err(fmt::Error)
-    }
-}
-
-impl fmt::Display for Call {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}({})", self.op, self.args())
-    }
-}
-
-impl fmt::Debug for Call {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
-    }
 }
 
 /// The severity of a message from the kernel's filesystem-context log.
@@ -174,7 +104,7 @@ pub enum Error {
     /// A system call failed. Displays like the call, then the errno, then any
     /// messages the kernel logged on the filesystem context:
     /// `fsconfig(fd 5, FSCONFIG_SET_STRING, "size", "x"): Invalid argument (EINVAL): tmpfs: Bad value for 'size'`.
-    #[error("{call}: {}{}", ErrnoDisplay(.source), LogDisplay(.log))]
+    #[error("{call}: {}{}", IoErrno(.source), LogDisplay(.log))]
     Syscall {
         /// The call that failed, with its arguments.
         call: Call,
@@ -185,7 +115,7 @@ pub enum Error {
         log: Vec<LogMessage>,
     },
     /// The running kernel does not have the feature.
-    #[error("{feature} is not supported by this kernel (needs Linux {min_kernel}): {call}: {}", ErrnoDisplay(.source))]
+    #[error("{feature} is not supported by this kernel (needs Linux {min_kernel}): {call}: {}", IoErrno(.source))]
     Unsupported {
         /// What is missing (`"statmount"`, `"MOUNT_ATTR_IDMAP"`, ...).
         feature: &'static str,
@@ -216,7 +146,7 @@ pub enum Error {
         reason: &'static str,
     },
     /// Reading `/proc/self/mountinfo` failed.
-    #[error("reading /proc/self/mountinfo: {}", ErrnoDisplay(.0))]
+    #[error("reading /proc/self/mountinfo: {}", IoErrno(.0))]
     Mountinfo(#[source] io::Error),
 }
 
@@ -304,23 +234,6 @@ impl From<Error> for io::Error {
     }
 }
 
-/// `Invalid argument (EINVAL)`.
-struct ErrnoDisplay<'a>(&'a io::Error);
-
-impl fmt::Display for ErrnoDisplay<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Some(errno) = self.0.raw_os_error() else {
-            return fmt::Display::fmt(self.0, f);
-        };
-        let text = io::Error::from_raw_os_error(errno).to_string();
-        let text = text.split(" (os error").next().unwrap_or(&text);
-        match errno_name(errno) {
-            Some(name) => write!(f, "{text} ({name})"),
-            None => write!(f, "{text} (errno {errno})"),
-        }
-    }
-}
-
 struct ValueDisplay<'a>(&'a str);
 
 impl fmt::Display for ValueDisplay<'_> {
@@ -343,47 +256,6 @@ impl fmt::Display for LogDisplay<'_> {
         }
         Ok(())
     }
-}
-
-/// The symbolic name of the errnos the mount API returns.
-pub(crate) fn errno_name(errno: i32) -> Option<&'static str> {
-    Some(match errno {
-        libc::EPERM => "EPERM",
-        libc::ENOENT => "ENOENT",
-        libc::ESRCH => "ESRCH",
-        libc::EINTR => "EINTR",
-        libc::EIO => "EIO",
-        libc::ENXIO => "ENXIO",
-        libc::E2BIG => "E2BIG",
-        libc::EBADF => "EBADF",
-        libc::EAGAIN => "EAGAIN",
-        libc::ENOMEM => "ENOMEM",
-        libc::EACCES => "EACCES",
-        libc::EFAULT => "EFAULT",
-        libc::ENOTBLK => "ENOTBLK",
-        libc::EBUSY => "EBUSY",
-        libc::EEXIST => "EEXIST",
-        libc::EXDEV => "EXDEV",
-        libc::ENODEV => "ENODEV",
-        libc::ENOTDIR => "ENOTDIR",
-        libc::EISDIR => "EISDIR",
-        libc::EINVAL => "EINVAL",
-        libc::ENFILE => "ENFILE",
-        libc::EMFILE => "EMFILE",
-        libc::ENOSPC => "ENOSPC",
-        libc::EROFS => "EROFS",
-        libc::EMLINK => "EMLINK",
-        libc::ENAMETOOLONG => "ENAMETOOLONG",
-        libc::ENOSYS => "ENOSYS",
-        libc::ELOOP => "ELOOP",
-        libc::ENODATA => "ENODATA",
-        libc::EOVERFLOW => "EOVERFLOW",
-        libc::EMSGSIZE => "EMSGSIZE",
-        libc::EOPNOTSUPP => "EOPNOTSUPP",
-        libc::ESTALE => "ESTALE",
-        libc::EUCLEAN => "EUCLEAN",
-        _ => return None,
-    })
 }
 
 #[cfg(test)]

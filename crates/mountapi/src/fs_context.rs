@@ -418,19 +418,71 @@ impl FsContext {
     /// Reads and removes the messages the kernel has logged on this context so far
     /// (`read(fd)` until `ENODATA`): warnings and information that successful calls
     /// may leave too. Errors of this crate already carry theirs.
+    ///
+    /// Allocates; [`read_log_into`](Self::read_log_into) reads one message into a
+    /// buffer of the caller's without allocating.
     pub fn read_log(&self) -> Vec<LogMessage> {
         let mut messages = Vec::new();
         let mut buf = [0u8; 1024];
-        loop {
-            match rustix::io::read(&self.fd, &mut buf) {
-                Ok(0) => break,
-                Ok(n) => messages.push(LogMessage::parse(&String::from_utf8_lossy(&buf[..n]))),
-                Err(Errno::INTR) => continue,
-                // ENODATA: the log is empty. Anything else: nothing more to read.
-                Err(_) => break,
-            }
+        // ENODATA (the log is empty) ends it as `Ok(0)`; any other error means
+        // nothing more can be read.
+        while let Ok(n @ 1..) = self.read_log_into(&mut buf) {
+            messages.push(LogMessage::parse(&String::from_utf8_lossy(&buf[..n])));
         }
         messages
+    }
+
+    /// `read(fd, buf, buf.len())`: reads and removes the oldest message the kernel
+    /// has logged on this context, into `buf`, and returns its length (0 when the
+    /// log is empty). The message is as the kernel hands it out, with its level
+    /// prefix, no NUL, and a final newline on recent kernels: `buf[..n]` is
+    /// `e tmpfs: Bad value for 'size'\n` ([`LogMessage::parse`] turns it into a
+    /// [`LogMessage`] later, where allocating is fine).
+    ///
+    /// Allocates nothing, success or failure: with
+    /// [`LogCapture::Leave`], this is how a child between clone and exec reads the
+    /// reason of a failed [`FsContext`] call (and, say, writes it to a pipe).
+    ///
+    /// # Errors
+    /// `EMSGSIZE` when the message is longer than `buf`: it stays in the log, to be
+    /// read with a larger buffer (the kernel's messages are short; 256 bytes hold
+    /// the usual ones). Other errnos from `read` (`EINTR` is retried).
+    ///
+    /// # Examples
+    /// ```no_run
+    /// use linception_mountapi::{FsContext, LogCapture};
+    ///
+    /// let mut fs = FsContext::open(c"tmpfs")?;
+    /// fs.set_log_capture(LogCapture::Leave);
+    /// assert!(fs.set_string(c"size", c"lots").is_err());
+    /// let mut buf = [0u8; 256];
+    /// let n = fs.read_log_into(&mut buf)?;
+    /// assert!(buf[..n].starts_with(b"e tmpfs: Bad value for 'size'"));
+    /// assert_eq!(fs.read_log_into(&mut buf)?, 0);
+    /// # Ok::<(), linception_mountapi::Error>(())
+    /// ```
+    ///
+    /// # References
+    /// - [`fsopen(2)`](https://man7.org/linux/man-pages/man2/fsopen.2.html) (Message
+    ///   retrieval interface)
+    #[doc(alias = "read")]
+    pub fn read_log_into(&self, buf: &mut [u8]) -> Result<usize> {
+        loop {
+            match rustix::io::read(&self.fd, &mut *buf) {
+                Ok(n) => return Ok(n),
+                Err(Errno::NODATA) => return Ok(0),
+                Err(Errno::INTR) => continue,
+                Err(errno) => {
+                    return Err(Error::syscall(
+                        Call::new(
+                            "read",
+                            format_args!("{}, <{} bytes>", self.fd_display(), buf.len()),
+                        ),
+                        errno,
+                    ));
+                }
+            }
+        }
     }
 
     /// Duplicates the fd (`F_DUPFD_CLOEXEC`); both refer to the same context.

@@ -62,7 +62,10 @@
 //! allocate nothing when given `&CStr` paths, on success or failure; the
 //! [`FsContext`] calls (`fsopen`, `fsconfig`, `fsmount`) allocate nothing on
 //! success, and nothing on failure either with [`LogCapture::Leave`] (by default a
-//! failure collects the kernel's messages into `String`s).
+//! failure collects the kernel's messages into `String`s); the child then reads
+//! the messages into a buffer of its own with [`FsContext::read_log_into`]. A
+//! failed call is recorded inline ([`Call`], from `linception-errno`, shared by the
+//! linception crates) and displays as `op(args): Text (ERRNO)`.
 #![deny(missing_docs)]
 #![forbid(unsafe_op_in_unsafe_fn)]
 // The error keeps the failed call's description inline (no allocation on the
@@ -76,6 +79,7 @@ mod info;
 mod mount;
 mod notify;
 mod statmount;
+#[allow(unsafe_code)]
 mod sys;
 #[cfg(feature = "tokio")]
 mod tokio;

@@ -15,6 +15,11 @@ use linception_testkit::{Feature, Fork, require};
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
 
+/// A log message without the newline recent kernels end it with.
+fn message(raw: &[u8]) -> &[u8] {
+    raw.strip_suffix(b"\n").unwrap_or(raw)
+}
+
 #[test]
 fn pre_exec_calls_do_not_allocate() {
     require!(Feature::Root, Feature::MountApi, Feature::MountSetattr);
@@ -76,7 +81,26 @@ fn pre_exec_calls_do_not_allocate() {
         let (err2, n) = allocations_in(|| fs.mount(MountAttr::empty()).unwrap_err());
         assert_eq!(n, 0, "fsmount failure path allocated");
         assert_eq!(err2.raw_os_error(), Some(libc::EINVAL));
-        assert_eq!(fs.read_log()[0].text, "tmpfs: Bad value for 'size'");
+        // The child reads the kernel's reason into a buffer of its own.
+        let mut buf = [0u8; 256];
+        let (len, n) = allocations_in(|| fs.read_log_into(&mut buf).unwrap());
+        assert_eq!(n, 0, "read_log_into allocated");
+        assert_eq!(message(&buf[..len]), b"e tmpfs: Bad value for 'size'");
+        fs.read_log(); // whatever fsmount logged
+        // A buffer too small: EMSGSIZE, the message stays; an empty log reads 0.
+        fs.set_string(c"size", c"y").unwrap_err();
+        let mut small = [0u8; 4];
+        let ((short, len, empty), n) = allocations_in(|| {
+            let short = fs.read_log_into(&mut small).unwrap_err();
+            let len = fs.read_log_into(&mut buf).unwrap();
+            (short, len, fs.read_log_into(&mut buf).unwrap())
+        });
+        assert_eq!(n, 0, "read_log_into allocated");
+        assert_eq!(short.raw_os_error(), Some(libc::EMSGSIZE), "{short}");
+        assert!(short.to_string().starts_with("read(fd "), "{short}");
+        assert_eq!(message(&buf[..len]), b"e tmpfs: Bad value for 'size'");
+        assert_eq!(empty, 0);
+        assert!(fs.read_log().is_empty());
         assert!(
             err.to_string()
                 .contains("FSCONFIG_SET_STRING, \"size\", \"x\""),
@@ -104,13 +128,54 @@ fn pre_exec_calls_do_not_allocate() {
                 )
                 .unwrap_err(),
                 mount.attach_beneath(missing).unwrap_err(),
+                open_tree(rustix::fs::CWD, missing, OpenTreeFlags::CLONE).unwrap_err(),
             ]
         });
         assert_eq!(n, 0, "the failure path allocated");
         for err in &errors {
             assert_eq!(err.raw_os_error(), Some(libc::ENOENT), "{err}");
             assert!(err.to_string().contains("/linception/missing"), "{err}");
+            assert!(
+                err.to_string()
+                    .ends_with("No such file or directory (ENOENT)"),
+                "{err}"
+            );
         }
+
+        // Refusals of an existing path, and an unknown filesystem type.
+        let plain = cstr(&dir.subdir("plain"));
+        let (refused, n) = allocations_in(|| {
+            [
+                // Not a mount: neither movable nor a target of mount_setattr.
+                move_mount(
+                    rustix::fs::CWD,
+                    plain.as_c_str(),
+                    rustix::fs::CWD,
+                    c.as_c_str(),
+                    MoveMountFlags::empty(),
+                )
+                .unwrap_err(),
+                mount_setattr(
+                    rustix::fs::CWD,
+                    plain.as_c_str(),
+                    SetattrFlags::empty(),
+                    &MountSetattr::new().set(MountAttr::NODEV),
+                )
+                .unwrap_err(),
+            ]
+        });
+        assert_eq!(n, 0, "a refused move_mount / mount_setattr allocated");
+        for err in &refused {
+            assert_eq!(err.raw_os_error(), Some(libc::EINVAL), "{err}");
+            assert!(err.to_string().contains("plain"), "{err}");
+        }
+        let (err, n) = allocations_in(|| FsContext::open(c"linception-no-such-fs").unwrap_err());
+        assert_eq!(n, 0, "fsopen of an unknown type allocated");
+        assert_eq!(err.raw_os_error(), Some(libc::ENODEV), "{err}");
+        assert_eq!(
+            err.to_string(),
+            "fsopen(\"linception-no-such-fs\", FSOPEN_CLOEXEC): No such device (ENODEV)"
+        );
         drop(mount);
         for path in [&c, &a] {
             rustix::mount::unmount(path.as_c_str(), rustix::mount::UnmountFlags::empty()).unwrap();

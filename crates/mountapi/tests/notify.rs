@@ -2,6 +2,9 @@
 //! event for every mount, unmount and move a test makes in its own mount
 //! namespace, none for another namespace's; as root and rootless; blocking and
 //! (feature `tokio`) async.
+// A raw fork: a grandchild mounts in a namespace of its own, to check that its
+// events do not reach this namespace's watch.
+#![allow(unsafe_code)]
 
 mod common;
 

@@ -217,8 +217,7 @@ fn proc_unprivileged_in_a_new_pid_namespace() {
             // The process that unshared stays in its old pid namespace; its next
             // child is pid 1 of the new one, which our user namespace owns.
             Fork::new().run(|| {
-                // SAFETY: getpid cannot fail.
-                assert_eq!(unsafe { libc::getpid() }, 1);
+                assert!(rustix::process::getpid().is_init());
                 let dir = TempDir::new("rootless-proc");
                 let fs = FsContext::open(c"proc").unwrap();
                 fs.set_string(c"subset", c"pid").unwrap();

@@ -1,6 +1,9 @@
 //! statmount with a chosen mask and every field up to Linux 6.18, the buffer-size
 //! contract, idmapped mounts' maps, and listing/stating another mount namespace
 //! (by id and by fd), each checked against mountinfo or the kernel.
+// Raw fork/pipe/dup2: a helper process holds another mount namespace open, and
+// fd 0 is replaced by a namespace fd (dup2 onto a number this test does not own).
+#![allow(unsafe_code)]
 
 mod common;
 

@@ -1,5 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
+// A raw fork: the helper that owns the idmap's user namespace makes raw syscalls
+// only (it runs between fork and _exit).
+#![allow(unsafe_code)]
 
 use std::ffi::CString;
 use std::os::fd::{FromRawFd, OwnedFd};
