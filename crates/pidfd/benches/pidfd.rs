@@ -8,6 +8,8 @@
 //!
 //! Needs root (set_tid and ns_last_pid need CAP_CHECKPOINT_RESTORE); without it the
 //! chosen-pid group is skipped with a message.
+// Unsafe code here: the baselines are the raw libc calls (fork/execve/waitpid, syscall) the crate replaces.
+#![allow(unsafe_code)]
 
 use std::ffi::CString;
 use std::hint::black_box;
@@ -52,6 +54,7 @@ fn spawn_wait(c: &mut Criterion) {
             // data prepared before the fork.
             let pid = unsafe { libc::fork() };
             if pid == 0 {
+                // SAFETY: in the forked child: execve on strings and arrays built before the fork, then _exit; both async-signal-safe.
                 unsafe {
                     libc::execve(prog.as_ptr(), argv.as_ptr(), envp.as_ptr());
                     libc::_exit(127);
@@ -99,6 +102,7 @@ impl NsHelper {
             Ok(CloneResult::Child) => {
                 drop((req_w, resp_r));
                 let code = helper_loop(std::fs::File::from(req_r), std::fs::File::from(resp_w));
+                // SAFETY: the helper child ends with _exit, which runs no handler of the parent's copied state.
                 unsafe { libc::_exit(code) }
             }
             Ok(CloneResult::Parent { pidfd, .. }) => Some(NsHelper {
@@ -142,7 +146,9 @@ fn helper_loop(mut req: std::fs::File, mut resp: std::fs::File) -> i32 {
         let t0 = Instant::now();
         let ok = (0..n).all(|_| match buf[0] {
             // clone3 with set_tid, reap through the pidfd.
+            // SAFETY: the child calls nothing but _exit (async-signal-safe, no allocation).
             0 => match unsafe { set_tid.fork() } {
+                // SAFETY: _exit in the fork-like child, as the fork's contract requires.
                 Ok(CloneResult::Child) => unsafe { libc::_exit(0) },
                 Ok(CloneResult::Parent { pid, pidfd }) => {
                     pidfd.wait().is_ok() && pid.as_raw() == TARGET
@@ -155,6 +161,7 @@ fn helper_loop(mut req: std::fs::File, mut resp: std::fs::File) -> i32 {
                 Err(_) => false,
             },
             // The raw clone3 syscall with set_tid (no pidfd, no validation), waitpid.
+            // SAFETY: a 10-u64 clone_args (80 bytes, VER1) with a live one-element set_tid array; without CLONE_VM the child returns on its own stack copy and only _exits; waitpid writes a local.
             4 => unsafe {
                 let tid = [TARGET];
                 let mut args = [0u64; 10];
@@ -170,6 +177,7 @@ fn helper_loop(mut req: std::fs::File, mut resp: std::fs::File) -> i32 {
                 pid == TARGET as i64
             },
             // ns_last_pid under a lock, fork + execve of /bin/true, waitpid.
+            // SAFETY: flock/pwrite on an open fd with a live buffer of the length passed; the child only execs strings built before the fork or _exits; waitpid writes a local.
             3 => unsafe {
                 libc::flock(last_pid.as_raw_fd(), libc::LOCK_EX);
                 let w = libc::pwrite(
@@ -189,6 +197,7 @@ fn helper_loop(mut req: std::fs::File, mut resp: std::fs::File) -> i32 {
                 w > 0 && pid == TARGET && st == 0
             },
             // ns_last_pid under a lock: write TARGET-1, fork, check, unlock, waitpid.
+            // SAFETY: as above: flock/pwrite on an open fd, a child that only _exits, waitpid into a local.
             _ => unsafe {
                 libc::flock(last_pid.as_raw_fd(), libc::LOCK_EX);
                 let w = libc::pwrite(
@@ -249,6 +258,7 @@ fn make_children(gate: &OwnedFd, with_pidfd: bool) -> Vec<Option<PidFd>> {
             if with_pidfd {
                 // SAFETY: the child only calls read and _exit.
                 match unsafe { CloneArgs::new().fork() }.unwrap() {
+                    // SAFETY: the child reads one byte into a local from an open pipe fd, then _exits.
                     CloneResult::Child => unsafe {
                         let mut b = 0u8;
                         libc::read(gate, (&raw mut b).cast(), 1);
@@ -260,6 +270,7 @@ fn make_children(gate: &OwnedFd, with_pidfd: bool) -> Vec<Option<PidFd>> {
                 // SAFETY: as above.
                 let pid = unsafe { libc::fork() };
                 if pid == 0 {
+                    // SAFETY: as above: a one-byte read into a local, then _exit.
                     unsafe {
                         let mut b = 0u8;
                         libc::read(gate, (&raw mut b).cast(), 1);

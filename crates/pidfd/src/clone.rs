@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Mutex, PoisonError};
 
 use crate::PidFd;
-use crate::error::{Error, Result};
+use crate::error::{Call, Error, Result};
 use crate::info::field_list;
 use crate::spawn::{Child, Exec};
 use crate::sys::{self, RawCloneArgs};
@@ -51,16 +51,7 @@ const NEWUSER: u64 = libc::CLONE_NEWUSER as u64;
 const NEWIPC: u64 = libc::CLONE_NEWIPC as u64;
 const SYSVSEM: u64 = libc::CLONE_SYSVSEM as u64;
 
-/// Flags the kernel takes but this builder refuses: they would make the child share
-/// memory or thread state with the caller, or need pointers this builder does not
-/// take.
-pub(crate) const FORBIDDEN_FLAGS: u64 = VM
-    | SIGHAND
-    | THREAD
-    | libc::CLONE_SETTLS as u64
-    | libc::CLONE_PARENT_SETTID as u64
-    | libc::CLONE_CHILD_CLEARTID as u64
-    | libc::CLONE_CHILD_SETTID as u64;
+pub(crate) use crate::sys::FORBIDDEN_FLAGS;
 
 bitflags::bitflags! {
     /// `clone3` flags (`CLONE_*`). `CLONE_PIDFD` is always added, `CLONE_INTO_CGROUP`
@@ -481,23 +472,8 @@ impl<'fd> CloneArgs<'fd> {
         }
     }
 
-    fn c_call(&self) -> String {
-        let mut s = format!("clone3({{flags: {:#x}|CLONE_PIDFD", self.flags.bits());
-        if self.cgroup.is_some() {
-            s.push_str("|CLONE_INTO_CGROUP");
-        }
-        match self.exit_signal {
-            Some(sig) => s.push_str(&format!(", exit_signal: {sig}")),
-            None => s.push_str(", exit_signal: 0"),
-        }
-        if !self.set_tid.is_empty() {
-            s.push_str(&format!(", set_tid: {:?}", self.set_tid));
-        }
-        if let Some(fd) = self.cgroup {
-            s.push_str(&format!(", cgroup: fd {}", fd.as_raw_fd()));
-        }
-        s.push_str("})");
-        s
+    fn c_call(&self) -> Call {
+        Call::new("clone3", format_args!("{}", CallArgs(self)))
     }
 
     /// `clone3(&args, size)` then `execve` in the child: runs `exec.program` in a
@@ -559,7 +535,7 @@ impl<'fd> CloneArgs<'fd> {
         let (err_r, err_w) =
             rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(|e| {
                 Error::Syscall {
-                    call: "pipe2(O_CLOEXEC)".into(),
+                    call: Call::new("pipe2", format_args!("O_CLOEXEC")),
                     source: e.into(),
                 }
             })?;
@@ -578,7 +554,7 @@ impl<'fd> CloneArgs<'fd> {
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     return Err(Error::Syscall {
-                        call: "read(exec status pipe)".into(),
+                        call: Call::new("read", format_args!("exec status pipe")),
                         source: e,
                     });
                 }
@@ -595,6 +571,31 @@ impl<'fd> CloneArgs<'fd> {
             program: exec.program_lossy(),
             source: std::io::Error::from_raw_os_error(errno),
         })
+    }
+}
+
+/// The arguments of a [`CloneArgs`]' clone3 call as C would show them, written
+/// without allocating: `{flags: 0x..|CLONE_PIDFD, exit_signal: 17, set_tid: [..]}`.
+struct CallArgs<'a, 'b>(&'a CloneArgs<'b>);
+
+impl std::fmt::Display for CallArgs<'_, '_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let a = self.0;
+        write!(f, "{{flags: {:#x}|CLONE_PIDFD", a.flags.bits())?;
+        if a.cgroup.is_some() {
+            f.write_str("|CLONE_INTO_CGROUP")?;
+        }
+        match a.exit_signal {
+            Some(sig) => write!(f, ", exit_signal: {sig}")?,
+            None => f.write_str(", exit_signal: 0")?,
+        }
+        if !a.set_tid.is_empty() {
+            write!(f, ", set_tid: {:?}", a.set_tid)?;
+        }
+        if let Some(fd) = a.cgroup {
+            write!(f, ", cgroup: fd {}", fd.as_raw_fd())?;
+        }
+        f.write_str("}")
     }
 }
 
@@ -617,7 +618,7 @@ pub(crate) fn child_pidns_levels(new_pidns: bool) -> Result<(usize, bool)> {
     static CACHE: Mutex<Option<(u64, u64, usize)>> = Mutex::new(None);
     let stat = |path: &str| {
         rustix::fs::stat(path).map_err(|e| Error::Syscall {
-            call: format!("stat(\"{path}\")"),
+            call: Call::new("stat", format_args!("{path:?}")),
             source: e.into(),
         })
     };
@@ -630,7 +631,7 @@ pub(crate) fn child_pidns_levels(new_pidns: bool) -> Result<(usize, bool)> {
         Err(rustix::io::Errno::NOENT) => true,
         Err(e) => {
             return Err(Error::Syscall {
-                call: "stat(\"/proc/self/ns/pid_for_children\")".into(),
+                call: Call::new("stat", format_args!("\"/proc/self/ns/pid_for_children\"")),
                 source: e.into(),
             });
         }
@@ -641,7 +642,7 @@ pub(crate) fn child_pidns_levels(new_pidns: bool) -> Result<(usize, bool)> {
         _ => {
             let status =
                 std::fs::read_to_string("/proc/self/status").map_err(|e| Error::Syscall {
-                    call: "open(\"/proc/self/status\", O_RDONLY)".into(),
+                    call: Call::new("open", format_args!("\"/proc/self/status\", O_RDONLY")),
                     source: e,
                 })?;
             let depth = field_list(&status, "NSpid:").map_or(1, |v| v.len().max(1));

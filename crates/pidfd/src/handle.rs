@@ -6,7 +6,7 @@ use std::os::fd::{AsFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::PidFd;
-use crate::error::{Error, Result};
+use crate::error::{Call, Error, Result};
 use crate::sys;
 use crate::types::{Pid, PidfdFlags, Signal};
 
@@ -69,9 +69,9 @@ impl PidFd {
             Err(e) => Err(self.error(
                 e,
                 || {
-                    format!(
-                        "name_to_handle_at(fd {}, \"\", ..., AT_EMPTY_PATH)",
-                        self.as_fd_raw()
+                    Call::new(
+                        "name_to_handle_at",
+                        format_args!("fd {}, \"\", ..., AT_EMPTY_PATH", self.as_fd_raw()),
                     )
                 },
                 "name_to_handle_at",
@@ -108,7 +108,7 @@ impl PidFd {
             },
             _ => Error::from_errno(
                 e,
-                || format!("pidfd_send_signal({name}, {sig}, NULL, 0)"),
+                || Call::new("pidfd_send_signal", format_args!("{name}, {sig}, NULL, 0")),
                 "pidfd_send_signal",
                 "5.1",
             ),
@@ -179,12 +179,15 @@ impl PidfdHandle {
             ));
         }
         let oflags = libc::O_RDWR | flags.bits() as i32;
-        let call = |mount: &str| {
-            format!(
-                "open_by_handle_at({mount}, {{type {:#x}, {} bytes}}, O_RDWR|{:#x})",
-                self.handle_type,
-                self.bytes.len(),
-                flags.bits()
+        let call = |mount: &dyn std::fmt::Display| {
+            Call::new(
+                "open_by_handle_at",
+                format_args!(
+                    "{mount}, {{type {:#x}, {} bytes}}, O_RDWR|{:#x}",
+                    self.handle_type,
+                    self.bytes.len(),
+                    flags.bits()
+                ),
             )
         };
         let first = if FORCE_NO_PIDFS_ROOT.load(Ordering::Relaxed) {
@@ -206,7 +209,7 @@ impl PidfdHandle {
                         },
                         _ => Error::from_errno(
                             e,
-                            || call(&format!("fd {mount}")),
+                            || call(&format_args!("fd {mount}")),
                             "open_by_handle_at",
                             "2.6.39",
                         ),
@@ -216,7 +219,7 @@ impl PidfdHandle {
             Err(e) => {
                 return Err(Error::from_errno(
                     e,
-                    || call("FD_PIDFS_ROOT"),
+                    || call(&"FD_PIDFS_ROOT"),
                     "open_by_handle_at",
                     "2.6.39",
                 ));

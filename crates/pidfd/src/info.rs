@@ -4,44 +4,9 @@
 use std::sync::atomic::{AtomicU8, Ordering};
 
 use crate::PidFd;
-use crate::error::{Error, Result};
-use crate::sys;
+use crate::error::{Call, Error, Result};
+use crate::sys::{self, RawPidfdInfo};
 use crate::types::{ExitStatus, Pid, Signal};
-
-/// `struct pidfd_info` as of `PIDFD_INFO_SIZE_VER2` (80 bytes),
-/// include/uapi/linux/pidfd.h. Every kernel with the ioctl accepts a larger struct
-/// than it knows and fills only what it knows (its answer mask says which).
-#[repr(C)]
-#[derive(Default, Debug, Clone, Copy)]
-pub(crate) struct RawPidfdInfo {
-    pub mask: u64,
-    pub cgroupid: u64,
-    pub pid: u32,
-    pub tgid: u32,
-    pub ppid: u32,
-    pub ruid: u32,
-    pub rgid: u32,
-    pub euid: u32,
-    pub egid: u32,
-    pub suid: u32,
-    pub sgid: u32,
-    pub fsuid: u32,
-    pub fsgid: u32,
-    /// `exit_code` since Linux 6.15, `spare0` before.
-    pub exit_code: i32,
-    /// `PIDFD_COREDUMP_*` bits (`PIDFD_INFO_SIZE_VER1`, Linux 6.16).
-    pub coredump_mask: u32,
-    /// The signal that caused the dump (Linux 6.19).
-    pub coredump_signal: u32,
-    /// The mask bits this kernel supports (`PIDFD_INFO_SIZE_VER2`, Linux 6.19).
-    pub supported_mask: u64,
-}
-
-const _: () = assert!(size_of::<RawPidfdInfo>() == 80);
-const _: () = assert!(std::mem::offset_of!(RawPidfdInfo, coredump_mask) == 64);
-const _: () = assert!(std::mem::offset_of!(RawPidfdInfo, supported_mask) == 72);
-const _: () = assert!(std::mem::offset_of!(RawPidfdInfo, pid) == 16);
-const _: () = assert!(std::mem::offset_of!(RawPidfdInfo, exit_code) == 60);
 
 bitflags::bitflags! {
     /// The request (and answer) mask of `PIDFD_GET_INFO`.
@@ -312,10 +277,13 @@ impl PidFd {
             Err(e) => Err(self.error(
                 e,
                 || {
-                    format!(
-                        "ioctl(fd {}, PIDFD_GET_INFO, {{mask: {:#x}}})",
-                        self.as_fd_raw(),
-                        request.bits()
+                    Call::new(
+                        "ioctl",
+                        format_args!(
+                            "fd {}, PIDFD_GET_INFO, {{mask: {:#x}}}",
+                            self.as_fd_raw(),
+                            request.bits()
+                        ),
                     )
                 },
                 "PIDFD_GET_INFO",
@@ -390,7 +358,7 @@ impl PidFd {
         match first {
             -1 => {
                 return Err(Error::ProcessGone {
-                    call: format!("reading {path} (Pid: -1)"),
+                    call: Call::new("read", format_args!("{path:?}: Pid: -1")),
                     source: std::io::Error::from_raw_os_error(libc::ESRCH),
                 });
             }
@@ -409,7 +377,7 @@ impl PidFd {
 
 fn read_proc(path: &str) -> Result<String> {
     std::fs::read_to_string(path).map_err(|e| Error::Syscall {
-        call: format!("open(\"{path}\", O_RDONLY)"),
+        call: Call::new("open", format_args!("{path:?}, O_RDONLY")),
         source: e,
     })
 }

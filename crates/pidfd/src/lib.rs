@@ -49,12 +49,22 @@
 //! | `PIDFD_INFO_COREDUMP` | 6.16 | [`PidFd::coredump`], [`PidfdInfo::coredump`] | [`Error::Unsupported`] / `None` |
 //! | `PIDFD_INFO_SUPPORTED_MASK` | 6.19 | [`PidFd::supported_info_mask`], [`PidfdInfo::supported`] | [`Error::Unsupported`] / `None` |
 //!
+//! # Between clone and exec
+//! [`clone3_parent`], [`setns`] and [`pidfd_send_signal`] take borrowed fds and
+//! allocate nothing, on success or failure: a failed call is recorded inline
+//! ([`Call`]), so the error is built without the allocator. So do the failure paths
+//! of [`PidFd::open`], [`PidFd::send_signal`] and [`PidFd::setns`].
+//!
 //! # Cargo features
 //! - `tokio`: `PidFd::wait_async` and `Child::wait_async` through
 //!   `tokio::io::unix::AsyncFd`.
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+// The error keeps the failed call's description inline (no allocation on the
+// failure path of calls made between clone and exec), which makes it large.
+#![allow(clippy::result_large_err)]
 
+mod child;
 mod clone;
 mod error;
 mod handle;
@@ -62,14 +72,16 @@ mod info;
 mod ns;
 mod pidfd;
 mod spawn;
+#[allow(unsafe_code)]
 mod sys;
 #[cfg(feature = "tokio")]
 mod tokio;
 mod types;
 mod wait;
 
+pub use child::{clone3_parent, pidfd_send_signal, setns};
 pub use clone::{CloneArgs, CloneFlags, CloneResult, MAX_SET_TID};
-pub use error::{Error, ErrorKind, Result, errno_of};
+pub use error::{Call, Error, ErrorKind, Result, errno_of};
 pub use handle::{PidfdHandle, SelfTarget};
 pub use info::{Coredump, CoredumpFlags, Credentials, InfoMask, PidfdInfo};
 pub use ns::{NamespaceFd, NamespaceHandle, NamespaceType};

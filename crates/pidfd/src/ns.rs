@@ -8,7 +8,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::Path;
 
 use crate::PidFd;
-use crate::error::{Error, Result};
+use crate::error::{Call, Error, FlagNames, Result};
 use crate::sys;
 use crate::types::Namespaces;
 
@@ -125,7 +125,12 @@ impl PidFd {
                 } else {
                     self.error(
                         e,
-                        || format!("ioctl(fd {}, {}, 0)", self.as_fd_raw(), kind.c_name()),
+                        || {
+                            Call::new(
+                                "ioctl",
+                                format_args!("fd {}, {}, 0", self.as_fd_raw(), kind.c_name()),
+                            )
+                        },
                         "PIDFD_GET_*_NAMESPACE ioctls",
                         "6.11",
                     )
@@ -183,7 +188,7 @@ impl NamespaceFd {
             rustix::fs::Mode::empty(),
         )
         .map_err(|e| Error::Syscall {
-            call: format!("open({path:?}, O_RDONLY|O_CLOEXEC)"),
+            call: Call::new("open", format_args!("{path:?}, O_RDONLY|O_CLOEXEC")),
             source: e.into(),
         })?;
         let ns = NamespaceFd { fd };
@@ -211,7 +216,7 @@ impl NamespaceFd {
         }
         Error::from_errno(
             errno,
-            || format!("ioctl(fd {}, {request})", self.raw()),
+            || Call::new("ioctl", format_args!("fd {}, {request}", self.raw())),
             nsfs_feature(request),
             min_kernel,
         )
@@ -315,7 +320,7 @@ impl NamespaceFd {
     /// Only a failing `fstat`.
     pub fn dev_ino(&self) -> Result<(u64, u64)> {
         let st = rustix::fs::fstat(&self.fd).map_err(|e| Error::Syscall {
-            call: format!("fstat(fd {})", self.raw()),
+            call: Call::new("fstat", format_args!("fd {}", self.raw())),
             source: e.into(),
         })?;
         Ok((st.st_dev, st.st_ino))
@@ -361,9 +366,9 @@ impl NamespaceFd {
             Err(e) => Err(Error::from_errno(
                 e,
                 || {
-                    format!(
-                        "name_to_handle_at(fd {}, \"\", ..., AT_EMPTY_PATH)",
-                        self.raw()
+                    Call::new(
+                        "name_to_handle_at",
+                        format_args!("fd {}, \"\", ..., AT_EMPTY_PATH", self.raw()),
                     )
                 },
                 "name_to_handle_at",
@@ -382,7 +387,10 @@ impl NamespaceFd {
             .try_clone()
             .map(|fd| NamespaceFd { fd })
             .map_err(|e| Error::Syscall {
-                call: format!("fcntl(fd {}, F_DUPFD_CLOEXEC, 0)", self.raw()),
+                call: Call::new(
+                    "fcntl",
+                    format_args!("fd {}, F_DUPFD_CLOEXEC, 0", self.raw()),
+                ),
                 source: e,
             })
     }
@@ -509,10 +517,13 @@ impl NamespaceHandle {
                 _ => Error::from_errno(
                     e,
                     || {
-                        format!(
-                            "open_by_handle_at(FD_NSFS_ROOT, {{type {:#x}, {} bytes}}, O_RDONLY)",
-                            self.handle_type,
-                            self.bytes.len()
+                        Call::new(
+                            "open_by_handle_at",
+                            format_args!(
+                                "FD_NSFS_ROOT, {{type {:#x}, {} bytes}}, O_RDONLY",
+                                self.handle_type,
+                                self.bytes.len()
+                            ),
                         )
                     },
                     "open_by_handle_at",
@@ -523,28 +534,18 @@ impl NamespaceHandle {
 }
 
 /// `CLONE_NEWNS|CLONE_NEWUTS` for error messages.
-pub(crate) fn names(ns: Namespaces) -> String {
-    if ns.is_empty() {
-        return "0".into();
+pub(crate) fn names(ns: Namespaces) -> FlagNames<'static> {
+    FlagNames {
+        bits: u64::from(ns.bits()),
+        names: &[
+            (libc::CLONE_NEWNS as u64, "CLONE_NEWNS"),
+            (libc::CLONE_NEWCGROUP as u64, "CLONE_NEWCGROUP"),
+            (libc::CLONE_NEWUTS as u64, "CLONE_NEWUTS"),
+            (libc::CLONE_NEWIPC as u64, "CLONE_NEWIPC"),
+            (libc::CLONE_NEWUSER as u64, "CLONE_NEWUSER"),
+            (libc::CLONE_NEWPID as u64, "CLONE_NEWPID"),
+            (libc::CLONE_NEWNET as u64, "CLONE_NEWNET"),
+            (libc::CLONE_NEWTIME as u64, "CLONE_NEWTIME"),
+        ],
     }
-    let mut v = Vec::new();
-    for (flag, name) in [
-        (Namespaces::MNT, "CLONE_NEWNS"),
-        (Namespaces::CGROUP, "CLONE_NEWCGROUP"),
-        (Namespaces::UTS, "CLONE_NEWUTS"),
-        (Namespaces::IPC, "CLONE_NEWIPC"),
-        (Namespaces::USER, "CLONE_NEWUSER"),
-        (Namespaces::PID, "CLONE_NEWPID"),
-        (Namespaces::NET, "CLONE_NEWNET"),
-        (Namespaces::TIME, "CLONE_NEWTIME"),
-    ] {
-        if ns.contains(flag) {
-            v.push(name.to_string());
-        }
-    }
-    let rest = ns.bits() & !Namespaces::all().bits();
-    if rest != 0 {
-        v.push(format!("{rest:#x}"));
-    }
-    v.join("|")
 }

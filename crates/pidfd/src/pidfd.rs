@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use rustix::event::{PollFd, PollFlags};
 use rustix::process::{WaitId, WaitIdOptions, WaitIdStatus};
 
-use crate::error::{Error, Result};
+use crate::error::{Call, Error, FlagNames, Result};
 use crate::sys;
 use crate::types::{ExitStatus, GetfdFlags, Pid, PidfdFlags, Signal, SignalTarget};
 
@@ -62,7 +62,12 @@ impl PidFd {
             Ok(fd) => Ok(PidFd { fd }),
             Err(e) => Err(Error::from_errno(
                 e.raw_os_error(),
-                || format!("pidfd_open({pid}, {})", pidfd_flags_name(flags)),
+                || {
+                    Call::new(
+                        "pidfd_open",
+                        format_args!("{pid}, {}", pidfd_flags_name(flags)),
+                    )
+                },
                 "pidfd_open",
                 "5.3",
             )),
@@ -98,9 +103,9 @@ impl PidFd {
             Err(e) => Err(Error::from_errno(
                 e.raw_os_error(),
                 || {
-                    format!(
-                        "waitid(P_PIDFD, fd {}, WEXITED|WNOHANG|WNOWAIT)",
-                        pidfd.raw()
+                    Call::new(
+                        "waitid",
+                        format_args!("P_PIDFD, fd {}, WEXITED|WNOHANG|WNOWAIT", pidfd.raw()),
                     )
                 },
                 "waitid(P_PIDFD)",
@@ -124,12 +129,14 @@ impl PidFd {
     pub(crate) fn error(
         &self,
         errno: i32,
-        call: impl FnOnce() -> String,
+        call: impl FnOnce() -> Call,
         feature: &'static str,
         min_kernel: &'static str,
     ) -> Error {
         if errno == libc::EREMOTE {
-            return Error::NotVisible { what: call() };
+            return Error::NotVisible {
+                what: call().to_string(),
+            };
         }
         if errno != libc::ESRCH {
             return Error::from_errno(errno, call, feature, min_kernel);
@@ -140,7 +147,9 @@ impl PidFd {
                 call: call(),
                 source,
             },
-            Err(libc::EINVAL) => Error::NotVisible { what: call() },
+            Err(libc::EINVAL) => Error::NotVisible {
+                what: call().to_string(),
+            },
             _ if self.poll_exit(Some(Duration::ZERO)).unwrap_or(false) => Error::Exited {
                 call: call(),
                 source,
@@ -190,10 +199,9 @@ impl PidFd {
             Err(e) => Err(self.error(
                 e,
                 || {
-                    format!(
-                        "pidfd_send_signal(fd {}, {sig}, NULL, {})",
-                        self.raw(),
-                        target.c_name()
+                    Call::new(
+                        "pidfd_send_signal",
+                        format_args!("fd {}, {sig}, NULL, {}", self.raw(), target.c_name()),
                     )
                 },
                 "pidfd_send_signal",
@@ -228,10 +236,13 @@ impl PidFd {
                     return Err(Error::from_errno(
                         e.raw_os_error(),
                         || {
-                            format!(
-                                "waitid(P_PIDFD, fd {}, {})",
-                                self.raw(),
-                                wait_opts_name(opts)
+                            Call::new(
+                                "waitid",
+                                format_args!(
+                                    "P_PIDFD, fd {}, {}",
+                                    self.raw(),
+                                    wait_opts_name(opts)
+                                ),
                             )
                         },
                         "waitid(P_PIDFD)",
@@ -317,7 +328,7 @@ impl PidFd {
                 Err(e) => {
                     return Err(Error::from_errno(
                         e.raw_os_error(),
-                        || format!("poll([fd {} POLLIN], {left:?})", self.raw()),
+                        || Call::new("poll", format_args!("[fd {} POLLIN], {left:?}", self.raw())),
                         "poll on a pidfd",
                         "5.3",
                     ));
@@ -361,8 +372,14 @@ impl PidFd {
             self.error(
                 e.raw_os_error(),
                 || match flags.bits() {
-                    0 => format!("pidfd_getfd(fd {}, {targetfd}, 0)", self.raw()),
-                    f => format!("pidfd_getfd(fd {}, {targetfd}, {f:#x})", self.raw()),
+                    0 => Call::new(
+                        "pidfd_getfd",
+                        format_args!("fd {}, {targetfd}, 0", self.raw()),
+                    ),
+                    f => Call::new(
+                        "pidfd_getfd",
+                        format_args!("fd {}, {targetfd}, {f:#x}", self.raw()),
+                    ),
                 },
                 "pidfd_getfd",
                 "5.6",
@@ -380,7 +397,10 @@ impl PidFd {
             .try_clone()
             .map(|fd| PidFd { fd })
             .map_err(|e| Error::Syscall {
-                call: format!("fcntl(fd {}, F_DUPFD_CLOEXEC, 0)", self.raw()),
+                call: Call::new(
+                    "fcntl",
+                    format_args!("fd {}, F_DUPFD_CLOEXEC, 0", self.raw()),
+                ),
                 source: e,
             })
     }
@@ -399,34 +419,28 @@ pub(crate) fn decode(st: &WaitIdStatus) -> Option<ExitStatus> {
     }
 }
 
-fn pidfd_flags_name(flags: PidfdFlags) -> String {
-    if flags.is_empty() {
-        return "0".into();
+fn pidfd_flags_name(flags: PidfdFlags) -> FlagNames<'static> {
+    const NAMES: &[(u64, &str)] = &[
+        (PidfdFlags::NONBLOCK.bits() as u64, "PIDFD_NONBLOCK"),
+        (PidfdFlags::THREAD.bits() as u64, "PIDFD_THREAD"),
+    ];
+    FlagNames {
+        bits: u64::from(flags.bits()),
+        names: NAMES,
     }
-    let mut parts = Vec::new();
-    if flags.contains(PidfdFlags::NONBLOCK) {
-        parts.push("PIDFD_NONBLOCK".to_string());
-    }
-    if flags.contains(PidfdFlags::THREAD) {
-        parts.push("PIDFD_THREAD".to_string());
-    }
-    let rest = flags.bits() & !(PidfdFlags::NONBLOCK | PidfdFlags::THREAD).bits();
-    if rest != 0 {
-        parts.push(format!("{rest:#x}"));
-    }
-    parts.join("|")
 }
 
-fn wait_opts_name(opts: WaitIdOptions) -> String {
-    let mut parts = vec!["WEXITED"];
-    if opts.contains(WaitIdOptions::NOHANG) {
-        parts.push("WNOHANG");
+fn wait_opts_name(opts: WaitIdOptions) -> FlagNames<'static> {
+    const NAMES: &[(u64, &str)] = &[
+        (WaitIdOptions::EXITED.bits() as u64, "WEXITED"),
+        (WaitIdOptions::NOHANG.bits() as u64, "WNOHANG"),
+        (WaitIdOptions::NOWAIT.bits() as u64, "WNOWAIT"),
+        (WALL as u64, "__WALL"),
+    ];
+    FlagNames {
+        bits: u64::from(opts.bits()),
+        names: NAMES,
     }
-    if opts.contains(WaitIdOptions::NOWAIT) {
-        parts.push("WNOWAIT");
-    }
-    parts.push("__WALL");
-    parts.join("|")
 }
 
 impl AsFd for PidFd {

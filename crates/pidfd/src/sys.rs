@@ -1,16 +1,49 @@
 //! Every `unsafe` block of the crate: raw system calls rustix does not wrap
-//! (pidfd_send_signal with flags, the pidfs ioctls, clone3), the code that runs in a
-//! new process between clone3 and execve, and the two inherently unsafe public
-//! functions ([`PidFd::setns`] and [`CloneArgs::fork`]).
+//! (pidfd_send_signal with flags, the pidfs and nsfs ioctls, file handles,
+//! clone3) and the code that runs in a new process between clone3 and execve.
+//!
+//! A leaf: it takes and returns plain values (fds, integers, the `#[repr(C)]`
+//! structs defined here) and answers a failure with the errno; the modules above
+//! build the crate's errors.
 
 use std::ffi::c_char;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
-use crate::PidFd;
-use crate::clone::{CloneArgs, CloneResult};
-use crate::error::Result;
-use crate::info::RawPidfdInfo;
-use crate::types::{Namespaces, Pid};
+/// `struct pidfd_info` (include/uapi/linux/pidfd.h), `PIDFD_INFO_SIZE_VER2` (80
+/// bytes). The kernel copies out at most the size encoded in the ioctl request, so
+/// a kernel that knows a smaller struct (Linux 6.13: 64 bytes) accepts a larger one
+/// than it knows and fills only what it knows (its answer mask says which).
+#[repr(C)]
+#[derive(Default, Debug, Clone, Copy)]
+pub(crate) struct RawPidfdInfo {
+    pub mask: u64,
+    pub cgroupid: u64,
+    pub pid: u32,
+    pub tgid: u32,
+    pub ppid: u32,
+    pub ruid: u32,
+    pub rgid: u32,
+    pub euid: u32,
+    pub egid: u32,
+    pub suid: u32,
+    pub sgid: u32,
+    pub fsuid: u32,
+    pub fsgid: u32,
+    /// `exit_code` since Linux 6.15, `spare0` before.
+    pub exit_code: i32,
+    /// `PIDFD_COREDUMP_*` bits (`PIDFD_INFO_SIZE_VER1`, Linux 6.16).
+    pub coredump_mask: u32,
+    /// The signal that caused the dump (Linux 6.19).
+    pub coredump_signal: u32,
+    /// The mask bits this kernel supports (`PIDFD_INFO_SIZE_VER2`, Linux 6.19).
+    pub supported_mask: u64,
+}
+
+const _: () = assert!(size_of::<RawPidfdInfo>() == 80);
+const _: () = assert!(std::mem::offset_of!(RawPidfdInfo, coredump_mask) == 64);
+const _: () = assert!(std::mem::offset_of!(RawPidfdInfo, supported_mask) == 72);
+const _: () = assert!(std::mem::offset_of!(RawPidfdInfo, pid) == 16);
+const _: () = assert!(std::mem::offset_of!(RawPidfdInfo, exit_code) == 60);
 
 /// `PIDFS_IOCTL_MAGIC` (include/uapi/linux/pidfd.h).
 const PIDFS_IOCTL_MAGIC: u32 = 0xFF;
@@ -75,67 +108,6 @@ pub(crate) fn pidfd_get_namespace(fd: BorrowedFd<'_>, request: u32) -> Result<Ow
     Ok(unsafe { OwnedFd::from_raw_fd(r) })
 }
 
-impl PidFd {
-    /// `setns(pidfd, nstypes)`: moves the calling thread into several namespaces of
-    /// the process at once, atomically (all or none). Since Linux 5.8.
-    ///
-    /// Joining a user namespace also joins with the target's credentials in it.
-    ///
-    /// # Safety
-    ///
-    /// Namespace membership is per thread, and some of it is shared with other
-    /// threads behind Rust's back: joining [`Namespaces::MNT`] changes the root and
-    /// cwd that the thread shares with its `CLONE_FS` siblings' view (the kernel
-    /// refuses it with `EINVAL` while the fs struct is shared), and code elsewhere in
-    /// the process (the allocator, thread pools, cached fds and paths) may assume
-    /// every thread sees the same mounts, network and users. The caller must make sure
-    /// the process is single-threaded, or that no other code depends on the changed
-    /// namespaces of this thread. Tests run it in a forked child.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) before the call for
-    /// an empty set or bits that are no namespace type,
-    /// [`Error::ProcessGone`](crate::Error::ProcessGone) once the process is reaped,
-    /// [`Error::Exited`](crate::Error::Exited) while it is a zombie,
-    /// `EPERM` without `CAP_SYS_ADMIN` over the target namespaces.
-    ///
-    /// # References
-    /// - [setns(2)](https://man7.org/linux/man-pages/man2/setns.2.html)
-    pub unsafe fn setns(&self, namespaces: Namespaces) -> Result<()> {
-        let unknown = namespaces.bits() & !Namespaces::all().bits();
-        if namespaces.is_empty() || unknown != 0 {
-            return Err(crate::error::Error::invalid(
-                format!(
-                    "setns namespaces {} for pidfd (fd {})",
-                    crate::ns::names(namespaces),
-                    self.as_fd_raw()
-                ),
-                "a pidfd needs one or more CLONE_NEW* namespace types (the kernel refuses 0 and other bits with EINVAL)",
-            ));
-        }
-        // SAFETY: the pidfd is alive for the call; the thread-soundness of changing
-        // namespaces is the caller's obligation (see `# Safety`).
-        let r = unsafe { libc::setns(self.as_fd_raw(), namespaces.bits() as libc::c_int) };
-        if r == 0 {
-            return Ok(());
-        }
-        let e = errno();
-        Err(self.error(
-            e,
-            || {
-                format!(
-                    "setns(fd {}, {})",
-                    self.as_fd_raw(),
-                    crate::ns::names(namespaces)
-                )
-            },
-            "setns with a pidfd",
-            "5.8",
-        ))
-    }
-}
-
 /// The raw `struct clone_args` (include/uapi/linux/sched.h), `CLONE_ARGS_SIZE_VER2`,
 /// plus one test-only field; the size passed tells the kernel how much to read.
 #[repr(C)]
@@ -169,48 +141,159 @@ pub(crate) struct ExecPtrs {
     pub envp: *const *const c_char,
 }
 
-/// Calls clone3 with `args` (its `pidfd` field must be 0: it is pointed at a local
-/// here). Returns 0 in the child, the child's pid (> 0) and its pidfd in the parent.
+/// Flags the kernel takes but the crate never passes: they would make the child
+/// share memory or thread state with the caller, or need pointers it does not take.
+pub(crate) const FORBIDDEN_FLAGS: u64 = libc::CLONE_VM as u64
+    | libc::CLONE_SIGHAND as u64
+    | libc::CLONE_THREAD as u64
+    | libc::CLONE_SETTLS as u64
+    | libc::CLONE_PARENT_SETTID as u64
+    | libc::CLONE_CHILD_CLEARTID as u64
+    | libc::CLONE_CHILD_SETTID as u64;
+
+/// `CLONE_PIDFD`.
+const CLONE_PIDFD: u64 = 0x1000;
+/// `CLONE_ARGS_SIZE_VER0`: flags through tls.
+const CLONE_ARGS_SIZE_VER0: usize = 64;
+
+/// The crate's one raw clone3 call. With `entry` 0 the child returns here with 0,
+/// on its copy of the caller's stack (fork-like); otherwise the child (which then
+/// runs on `args.stack`) calls `entry(ctx)`, which must never return, and only the
+/// caller returns. Returns the new pid in the caller, or the errno.
 ///
 /// # Safety
-/// The flags must not include `CLONE_VM`, `CLONE_THREAD`, `CLONE_SIGHAND`,
-/// `CLONE_SETTLS` or the tid-pointer flags (the child runs on a copy of this stack),
-/// and `args.set_tid` must point to `args.set_tid_size` live `pid_t`s.
-unsafe fn clone3_raw(args: &mut RawCloneArgs, size: usize) -> Result<(i32, Option<OwnedFd>), i32> {
+/// `args` must be a live `clone_args` of at least `size` bytes whose pointers
+/// (`pidfd`, `set_tid`, `stack`) point at live memory. With `entry` 0 the flags must
+/// not include [`FORBIDDEN_FLAGS`]; with an `entry`, `args.stack` must be a stack of
+/// `args.stack_size` bytes that nothing else uses, and `entry` a function taking
+/// `ctx` that only makes raw system calls and ends the process or execs.
+#[cfg(target_arch = "x86_64")]
+unsafe fn clone3_call(
+    args: *mut RawCloneArgs,
+    size: usize,
+    entry: usize,
+    ctx: usize,
+) -> Result<i32, i32> {
+    let ret: i64;
+    // SAFETY: the kernel reads `size` bytes of `args` (live, the caller's
+    // obligation). In the caller and in a fork-like child (`entry` 0) the block
+    // ends with rax holding clone3's answer; rcx and r11 are clobbered by
+    // `syscall`. A child with an `entry` starts with its stack pointer at the
+    // 16-byte aligned top of `args.stack` and only calls `entry(ctx)` there, which
+    // never returns (`ud2` would trap if it did).
+    unsafe {
+        std::arch::asm!(
+            "syscall",
+            "test rax, rax",
+            "jnz 2f",
+            "test r13, r13",
+            "jz 2f",
+            "mov rdi, r12",
+            "call r13",
+            "ud2",
+            "2:",
+            inlateout("rax") libc::SYS_clone3 => ret,
+            in("rdi") args,
+            in("rsi") size,
+            in("r12") ctx,
+            in("r13") entry,
+            lateout("rcx") _,
+            lateout("r11") _,
+        );
+    }
+    if ret < 0 {
+        Err(-ret as i32)
+    } else {
+        Ok(ret as i32)
+    }
+}
+
+/// The crate's one raw clone3 call (see the x86-64 form); here only the fork-like
+/// form exists (`entry` must be 0).
+///
+/// # Safety
+/// As for the x86-64 form with `entry` 0.
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn clone3_call(
+    args: *mut RawCloneArgs,
+    size: usize,
+    entry: usize,
+    _ctx: usize,
+) -> Result<i32, i32> {
+    assert_eq!(entry, 0, "a clone3 child entry needs x86-64");
+    // SAFETY: the kernel reads `size` bytes of the live `args` (caller's
+    // obligation); without CLONE_VM the child returns here on its own copy of the
+    // stack, like fork().
+    let r = unsafe { libc::syscall(libc::SYS_clone3, args, size) };
+    if r < 0 { Err(errno()) } else { Ok(r as i32) }
+}
+
+/// clone3 with `args` (its `pidfd` field must be 0: it is pointed at a local here)
+/// as a fork: `(0, None)` in the child, the child's pid (> 0) and its pidfd in the
+/// parent.
+///
+/// # Safety
+/// The flags must include `CLONE_PIDFD` and none of [`FORBIDDEN_FLAGS`] (the child
+/// runs on a copy of this stack), and `args.set_tid` must point to
+/// `args.set_tid_size` live `pid_t`s. In the child, until execve or `_exit`, the
+/// caller may only make async-signal-safe calls (no allocation, no lock, no
+/// unwinding).
+pub(crate) unsafe fn clone3_raw(
+    args: &mut RawCloneArgs,
+    size: usize,
+) -> Result<(i32, Option<OwnedFd>), i32> {
+    debug_assert_eq!(args.flags & FORBIDDEN_FLAGS, 0);
+    debug_assert_ne!(args.flags & CLONE_PIDFD, 0);
     let mut pidfd: libc::c_int = -1;
     args.pidfd = &raw mut pidfd as u64;
-    // SAFETY: `args` is a live struct of at least `size` bytes; the kernel writes the
-    // new pidfd through `args.pidfd`, which points at the local above; without
-    // CLONE_VM the child returns here on its own copy of the stack (caller's
-    // obligation), like fork().
-    let r = unsafe { libc::syscall(libc::SYS_clone3, args as *mut RawCloneArgs, size) };
+    // SAFETY: `args` is a live struct of at least `size` bytes (the caller's), its
+    // pidfd pointer points at the local above, no entry: a fork-like child.
+    let r = unsafe { clone3_call(args, size, 0, 0) };
     args.pidfd = 0;
-    if r < 0 {
-        return Err(errno());
+    match r? {
+        0 => Ok((0, None)),
+        pid => {
+            // SAFETY: CLONE_PIDFD is set (checked above); on success the kernel
+            // installed a new O_CLOEXEC pidfd in `pidfd` that only we own.
+            let fd = unsafe { OwnedFd::from_raw_fd(pidfd) };
+            Ok((pid, Some(fd)))
+        }
     }
-    if r == 0 {
-        return Ok((0, None));
-    }
-    // SAFETY: CLONE_PIDFD is always set by our callers; on success the kernel
-    // installed a new O_CLOEXEC pidfd in `pidfd` that only this function owns.
-    let fd = unsafe { OwnedFd::from_raw_fd(pidfd) };
-    Ok((r as i32, Some(fd)))
+}
+
+/// `clone3({CLONE_PARENT | CLONE_PIDFD, exit_signal: 0})` as a fork: the new
+/// process is the caller's sibling (a child of the caller's parent, which gets
+/// the caller's exit signal for it: the kernel refuses any other with
+/// CLONE_PARENT). `(0, None)` in it, its pid and pidfd in the caller.
+///
+/// # Safety
+/// As for [`clone3_raw`] in the child.
+pub(crate) unsafe fn clone3_parent() -> Result<(i32, Option<OwnedFd>), i32> {
+    let mut args = RawCloneArgs {
+        flags: libc::CLONE_PARENT as u64 | CLONE_PIDFD,
+        ..RawCloneArgs::default()
+    };
+    // SAFETY: no memory-sharing flag and no set_tid; the child-side obligations
+    // are passed on to our caller.
+    unsafe { clone3_raw(&mut args, CLONE_ARGS_SIZE_VER0) }
 }
 
 /// clone3, then in the child: restore the signal mask and SIGPIPE, execve, and on
 /// failure write errno to `err_fd` and `_exit(127)`. Returns the child's pid and
 /// pidfd in the parent.
+///
+/// `args` must carry `CLONE_PIDFD`, none of [`FORBIDDEN_FLAGS`] and a `set_tid`
+/// pointer to live memory (checked in debug builds; `CloneArgs::prepare` makes it so).
 pub(crate) fn clone3_exec(
     args: &mut RawCloneArgs,
     size: usize,
     exec: &ExecPtrs,
     err_fd: BorrowedFd<'_>,
 ) -> Result<(i32, OwnedFd), i32> {
-    debug_assert_eq!(args.flags & crate::clone::FORBIDDEN_FLAGS, 0);
     let err_fd = err_fd.as_raw_fd();
     // SAFETY: `CloneArgs::prepare` rejected every flag that would share memory or
     // thread state, and its set_tid pointer refers to the CloneArgs' own Vec, alive
-    // for this call.
+    // for this call; the child only runs `child_exec`.
     match unsafe { clone3_raw(args, size) }? {
         (0, _) => {
             // SAFETY: we are the new single-threaded child; `exec` points at CStrings
@@ -245,7 +328,7 @@ struct VmChildCtx {
 /// shared memory. Returns `(pid, pidfd, exec errno)`.
 ///
 /// `Err(EINVAL)` on a kernel without `CLONE_CLEAR_SIGHAND` (before 5.5): the caller
-/// then falls back to [`clone3_exec`].
+/// then falls back to [`clone3_exec`]. `args` as for [`clone3_exec`].
 #[cfg(target_arch = "x86_64")]
 pub(crate) fn clone3_vm_exec(
     args: &mut RawCloneArgs,
@@ -254,7 +337,7 @@ pub(crate) fn clone3_vm_exec(
 ) -> Result<(i32, OwnedFd, Option<i32>), i32> {
     const STACK: usize = 64 * 1024;
     const CLONE_CLEAR_SIGHAND: u64 = 0x1_0000_0000;
-    debug_assert_eq!(args.flags & crate::clone::FORBIDDEN_FLAGS, 0);
+    debug_assert_eq!(args.flags & FORBIDDEN_FLAGS, 0);
     // SAFETY: a fresh private anonymous mapping; checked for MAP_FAILED below.
     let stack = unsafe {
         libc::mmap(
@@ -281,53 +364,39 @@ pub(crate) fn clone3_vm_exec(
     args.stack = stack as u64;
     args.stack_size = STACK as u64;
     args.pidfd = &raw mut pidfd as u64;
-    let ret: i64;
     // SAFETY: (block) all signals are blocked around the clone so that no handler
     // of ours can run in the child, which shares our memory (CLONE_CLEAR_SIGHAND
-    // also resets every handler in it). The kernel starts the child with its stack
-    // pointer at the 16-byte aligned top of `stack`, and the asm only calls
-    // `vm_child_entry` there, which never returns. The parent thread is suspended
+    // also resets every handler in it). The child runs `vm_child_entry` on `stack`,
+    // a fresh mapping nothing else uses. The parent thread is suspended
     // (CLONE_VFORK) until the child has exec'd or exited, so `ctx`, `err_slot`,
     // `exec`'s strings and `stack` stay alive and unchanged while the child uses
-    // them; the child writes nothing else of ours. rcx and r11 are clobbered by
-    // `syscall`; r12 and r13 carry the context and entry point into the child.
-    unsafe {
+    // them; the child writes nothing else of ours.
+    let ret = unsafe {
         let mut all: libc::sigset_t = std::mem::zeroed();
         let mut old: libc::sigset_t = std::mem::zeroed();
         libc::sigfillset(&mut all);
         libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
-        std::arch::asm!(
-            "syscall",
-            "test rax, rax",
-            "jnz 2f",
-            "mov rdi, r12",
-            "call r13",
-            "ud2",
-            "2:",
-            inlateout("rax") libc::SYS_clone3 => ret,
-            in("rdi") args as *mut RawCloneArgs,
-            in("rsi") size,
-            in("r12") &raw const ctx,
-            in("r13") vm_child_entry as *const () as usize,
-            lateout("rcx") _,
-            lateout("r11") _,
+        let ret = clone3_call(
+            args,
+            size,
+            vm_child_entry as *const () as usize,
+            &raw const ctx as usize,
         );
         libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
         libc::munmap(stack, STACK);
-    }
+        ret
+    };
     args.pidfd = 0;
     args.stack = 0;
     args.stack_size = 0;
-    if ret < 0 {
-        return Err(-ret as i32);
-    }
+    let pid = ret?;
     // SAFETY: the child is done with our memory (CLONE_VFORK returned), so this read
     // races with nothing; volatile because the write happened in another task.
     let exec_errno = unsafe { std::ptr::read_volatile(&raw const err_slot) };
     // SAFETY: CLONE_PIDFD is set by our caller; the kernel installed a new O_CLOEXEC
     // pidfd in `pidfd` that only this function owns.
     let fd = unsafe { OwnedFd::from_raw_fd(pidfd) };
-    Ok((ret as i32, fd, (exec_errno != 0).then_some(exec_errno)))
+    Ok((pid, fd, (exec_errno != 0).then_some(exec_errno)))
 }
 
 /// The child of [`clone3_vm_exec`], on its own stack, sharing the parent's memory.
@@ -385,59 +454,6 @@ unsafe fn child_exec(exec: &ExecPtrs, err_fd: RawFd) -> ! {
         let bytes = e.to_ne_bytes();
         libc::write(err_fd, bytes.as_ptr().cast(), bytes.len());
         libc::_exit(127)
-    }
-}
-
-impl CloneArgs<'_> {
-    /// `clone3(&args, size)` as a fork: returns twice, [`CloneResult::Child`] in the
-    /// new process and [`CloneResult::Parent`] (its pid and pidfd) in the caller.
-    /// `CLONE_PIDFD` is always requested. The arguments (`set_tid` depth and values,
-    /// flags) are validated before the call, exactly as for
-    /// [`CloneArgs::spawn`].
-    ///
-    /// For running a program, prefer the safe [`CloneArgs::spawn`].
-    ///
-    /// # Safety
-    ///
-    /// The child is a copy of the calling process with only the calling thread. Any
-    /// other thread may have held a lock (the allocator's, stdio's, a `Mutex`) at the
-    /// moment of the clone; it stays locked forever in the child. Therefore, in the
-    /// child, until it calls `execve` or `_exit`, the caller must:
-    /// - not allocate or free memory (no `String`, `Vec`, `Box`, `format!`),
-    /// - call only async-signal-safe functions (see signal-safety(7)) and raw
-    ///   system calls,
-    /// - not panic or unwind (no destructor of data shared with the parent may run),
-    /// - end with `execve` (or `fexecve`) or `_exit`, never `exit` (which runs atexit
-    ///   handlers and flushes stdio buffers copied from the parent).
-    ///
-    /// The C library's cached thread id is stale in the child (the raw syscall bypasses its
-    /// fork handlers), so `raise`, `pthread_kill` and robust mutexes must not be used
-    /// there either; use `getpid()` and `kill` on it, which are correct.
-    ///
-    /// The returned [`PidFd`] in the parent does not reap the child on drop: wait on
-    /// it, or wrap it in a [`Child`](crate::Child) with [`Child::from_parts`](crate::Child::from_parts).
-    ///
-    /// # Errors
-    ///
-    /// Everything [`CloneArgs::spawn`] reports except [`Error::Exec`](crate::Error::Exec).
-    ///
-    /// # References
-    /// - [clone3(2)](https://man7.org/linux/man-pages/man2/clone3.2.html)
-    #[doc(alias = "clone3")]
-    pub unsafe fn fork(&self) -> Result<CloneResult> {
-        let (mut raw, size) = self.prepare()?;
-        // SAFETY: `prepare` rejected flags that share memory or thread state and
-        // pointed set_tid at `self.set_tid`, alive for this call; the child-side
-        // restrictions are the caller's obligation (see `# Safety`).
-        match unsafe { clone3_raw(&mut raw, size) } {
-            Ok((0, _)) => Ok(CloneResult::Child),
-            Ok((pid, Some(fd))) => Ok(CloneResult::Parent {
-                pid: Pid::from_raw(pid).expect("clone3 returned a positive pid"),
-                pidfd: PidFd::from(fd),
-            }),
-            Ok((_, None)) => unreachable!("clone3_raw returns a pidfd with every pid > 0"),
-            Err(e) => Err(self.map_errno(e)),
-        }
     }
 }
 
@@ -615,46 +631,4 @@ pub(crate) fn pidfd_send_signal_special(special: RawFd, sig: i32) -> Result<(), 
         )
     };
     if r == 0 { Ok(()) } else { Err(errno()) }
-}
-
-impl crate::ns::NamespaceFd {
-    /// `setns(fd, nstype)`: moves the calling thread into this namespace. `nstype`
-    /// empty accepts any type; otherwise it must be exactly this namespace's type,
-    /// which is checked before the call (`NS_GET_NSTYPE`), so a wrong fd is an error
-    /// naming both types rather than the kernel's bare `EINVAL`. Since Linux 3.0
-    /// (`NS_GET_NSTYPE` since 4.11).
-    ///
-    /// # Safety
-    ///
-    /// As for [`PidFd::setns`]: namespace membership is per thread, and joining a
-    /// mount or user namespace changes what other code in the process may rely on.
-    /// The caller must make sure the process is single-threaded, or that no other
-    /// code depends on the changed namespace of this thread.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) if `nstype` is not
-    /// empty and differs from the fd's type (or names several types); `EPERM`
-    /// without `CAP_SYS_ADMIN` over the namespace; `EINVAL` from the kernel (e.g. a
-    /// multithreaded caller joining a user namespace).
-    ///
-    /// # References
-    /// - [setns(2)](https://man7.org/linux/man-pages/man2/setns.2.html),
-    ///   [ioctl_ns(2)](https://man7.org/linux/man-pages/man2/ioctl_ns.2.html)
-    pub unsafe fn setns(&self, nstype: Namespaces) -> Result<()> {
-        self.check_setns_type(nstype)?;
-        let fd = std::os::fd::AsFd::as_fd(self);
-        // SAFETY: the fd is borrowed for the call; the thread-soundness of changing
-        // namespaces is the caller's obligation (see `# Safety`).
-        let r = unsafe { libc::setns(fd.as_raw_fd(), nstype.bits() as libc::c_int) };
-        if r == 0 {
-            return Ok(());
-        }
-        Err(crate::error::Error::from_errno(
-            errno(),
-            || format!("setns(fd {}, {})", fd.as_raw_fd(), crate::ns::names(nstype)),
-            "setns",
-            "3.0",
-        ))
-    }
 }

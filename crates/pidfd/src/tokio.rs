@@ -7,7 +7,7 @@ use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
 use crate::PidFd;
-use crate::error::{Error, Result};
+use crate::error::{Call, Error, Result};
 use crate::spawn::Child;
 use crate::types::ExitStatus;
 
@@ -19,9 +19,9 @@ fn register(pidfd: &PidFd) -> Result<AsyncFd<PidFd>> {
     let dup = pidfd.try_clone()?;
     #[allow(deprecated)]
     AsyncFd::with_interest(dup, Interest::READABLE).map_err(|e| Error::Syscall {
-        call: format!(
-            "epoll_ctl(EPOLL_CTL_ADD, fd {}, EPOLLIN)",
-            pidfd.as_raw_fd()
+        call: Call::new(
+            "epoll_ctl",
+            format_args!("EPOLL_CTL_ADD, fd {}, EPOLLIN", pidfd.as_raw_fd()),
         ),
         source: e,
     })
@@ -39,7 +39,7 @@ impl PidFd {
         let afd = register(self)?;
         loop {
             let mut guard = afd.readable().await.map_err(|e| Error::Syscall {
-                call: format!("epoll_wait(fd {})", self.as_raw_fd()),
+                call: Call::new("epoll_wait", format_args!("fd {}", self.as_raw_fd())),
                 source: e,
             })?;
             match self.try_wait()? {

@@ -4,7 +4,7 @@
 use std::fmt;
 
 use crate::PidFd;
-use crate::error::{Error, Result};
+use crate::error::{Call, Error, FlagNames, Result};
 use crate::sys;
 use crate::types::{ExitStatus, Pid, Signal};
 
@@ -131,36 +131,20 @@ impl WaitInfo {
     }
 }
 
-pub(crate) fn options_name(opts: WaitOptions) -> String {
-    let mut parts = Vec::new();
-    for (flag, name) in [
-        (WaitOptions::EXITED, "WEXITED"),
-        (WaitOptions::STOPPED, "WSTOPPED"),
-        (WaitOptions::CONTINUED, "WCONTINUED"),
-        (WaitOptions::NOHANG, "WNOHANG"),
-        (WaitOptions::NOWAIT, "WNOWAIT"),
-        (WaitOptions::NOTHREAD, "__WNOTHREAD"),
-        (WaitOptions::from_bits_retain(WALL), "__WALL"),
-    ] {
-        if opts.contains(flag) {
-            parts.push(name.to_string());
-        }
+pub(crate) fn options_name(opts: WaitOptions) -> FlagNames<'static> {
+    const NAMES: &[(u64, &str)] = &[
+        (WaitOptions::EXITED.bits() as u64, "WEXITED"),
+        (WaitOptions::STOPPED.bits() as u64, "WSTOPPED"),
+        (WaitOptions::CONTINUED.bits() as u64, "WCONTINUED"),
+        (WaitOptions::NOHANG.bits() as u64, "WNOHANG"),
+        (WaitOptions::NOWAIT.bits() as u64, "WNOWAIT"),
+        (WaitOptions::NOTHREAD.bits() as u64, "__WNOTHREAD"),
+        (WALL as u64, "__WALL"),
+    ];
+    FlagNames {
+        bits: u64::from(opts.bits()),
+        names: NAMES,
     }
-    let known = WaitOptions::EXITED
-        | WaitOptions::STOPPED
-        | WaitOptions::CONTINUED
-        | WaitOptions::NOHANG
-        | WaitOptions::NOWAIT
-        | WaitOptions::NOTHREAD
-        | WaitOptions::from_bits_retain(WALL);
-    let rest = opts.bits() & !known.bits();
-    if rest != 0 {
-        parts.push(format!("{rest:#x}"));
-    }
-    if parts.is_empty() {
-        return "0".into();
-    }
-    parts.join("|")
 }
 
 impl PidFd {
@@ -222,10 +206,13 @@ impl PidFd {
                     return Err(self.error(
                         e,
                         || {
-                            format!(
-                                "waitid(P_PIDFD, fd {}, {})",
-                                self.as_fd_raw(),
-                                options_name(opts)
+                            Call::new(
+                                "waitid",
+                                format_args!(
+                                    "P_PIDFD, fd {}, {}",
+                                    self.as_fd_raw(),
+                                    options_name(opts)
+                                ),
                             )
                         },
                         "waitid(P_PIDFD)",

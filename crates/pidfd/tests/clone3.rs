@@ -1,4 +1,6 @@
 //! clone3 against the real kernel: spawn, exec errors, set_tid, cgroups, raw fork.
+// Unsafe code here: raw fork-style clone3 children must `_exit`, and the crate's unsafe `fork` is under test.
+#![allow(unsafe_code)]
 
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
@@ -421,6 +423,7 @@ fn raw_fork_returns_twice() {
     // SAFETY: the child calls nothing but _exit, which is async-signal-safe and
     // allocates nothing, so it is sound even in this multithreaded test process.
     match unsafe { CloneArgs::new().fork() }.unwrap() {
+        // SAFETY: _exit in the child of the fork above, as its contract requires.
         CloneResult::Child => unsafe { libc::_exit(42) },
         CloneResult::Parent { pid, pidfd } => {
             assert_eq!(pidfd.pid().unwrap(), pid);

@@ -1,5 +1,7 @@
 //! Namespaces as objects (`NamespaceFd`), `setns` on namespace fds, namespace and
 //! pidfs file handles, `PIDFD_SELF`, against the real kernel.
+// Unsafe code here: `setns` is an unsafe API under test, run in forked children; raw setns calls are the baseline.
+#![allow(unsafe_code)]
 
 use std::time::Duration;
 

@@ -1,4 +1,6 @@
 //! PidFd against the real kernel: statuses, polling, signals, getfd, info, namespaces.
+// Unsafe code here: the crate's unsafe `fork`/`setns` are under test, and raw fork, waitpid, setns and mount calls are the baselines.
+#![allow(unsafe_code)]
 
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
