@@ -3,6 +3,8 @@
 //!
 //! The bench process first joins a new anonymous session keyring of its own, so
 //! everything it adds dies with it and the host's keyrings never change.
+// Unsafe code here: the baselines are the raw add_key/keyctl system calls the crate wraps.
+#![allow(unsafe_code)]
 
 use std::ffi::c_long;
 use std::hint::black_box;

@@ -6,6 +6,7 @@ use std::io;
 
 use rustix::io::Errno;
 
+use crate::Capabilities;
 use crate::serial::KeySerial;
 
 /// A key operation, named as the kernel names it.
@@ -120,18 +121,23 @@ impl fmt::Display for Op {
 /// A failed call with its arguments, displayed as C would spell it:
 /// `keyctl(KEYCTL_READ, 123456789, <buffer>, 64)` or
 /// `add_key("user", "cifs:alice", <5 bytes>, KEY_SPEC_SESSION_KEYRING)`.
+///
+/// Kept inline (a [`linception_errno::Call`], the family's shared record of a
+/// failed call): recording one allocates nothing.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Call {
     op: Op,
-    args: Box<str>,
+    call: linception_errno::Call,
 }
 
 impl Call {
-    pub(crate) fn new(op: Op, args: String) -> Self {
-        Call {
-            op,
-            args: args.into_boxed_str(),
-        }
+    /// Records `op(args)`; a `keyctl` operation is shown as `keyctl(KEYCTL_*, args)`.
+    pub(crate) fn new(op: Op, args: fmt::Arguments<'_>) -> Self {
+        let call = match op {
+            Op::AddKey | Op::RequestKey => linception_errno::Call::new(op.c_name(), args),
+            op => linception_errno::Call::new("keyctl", format_args!("{}, {args}", op.c_name())),
+        };
+        Call { op, call }
     }
 
     /// The operation.
@@ -141,15 +147,38 @@ impl Call {
 
     /// The arguments as displayed, after the operation.
     pub fn args(&self) -> &str {
-        &self.args
+        let all = self.call.args();
+        match self.op {
+            Op::AddKey | Op::RequestKey => all,
+            op => all
+                .strip_prefix(op.c_name())
+                .and_then(|rest| rest.strip_prefix(", "))
+                .unwrap_or(all),
+        }
+    }
+
+    /// The call in the family's shared shape (`keyctl` or `add_key`/`request_key`
+    /// with every argument).
+    pub fn as_call(&self) -> &linception_errno::Call {
+        &self.call
     }
 }
 
 impl fmt::Display for Call {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.op {
-            Op::AddKey | Op::RequestKey => write!(f, "{}({})", self.op.c_name(), self.args),
-            op => write!(f, "keyctl({}, {})", op.c_name(), self.args),
+        fmt::Display::fmt(&self.call, f)
+    }
+}
+
+/// `NULL` for `None`, else the value's `{:?}` (a quoted string), as a C call shows
+/// an optional string argument.
+pub(crate) struct OrNull<T>(pub Option<T>);
+
+impl<T: fmt::Debug> fmt::Display for OrNull<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Some(v) => write!(f, "{v:?}"),
+            None => f.write_str("NULL"),
         }
     }
 }
@@ -200,7 +229,7 @@ pub enum ErrorKind {
 pub enum Error {
     /// `ENOKEY`: the key does not exist, or the caller may not find it (keys another
     /// container holds look exactly like keys that do not exist).
-    #[error("{call}: {} (ENOKEY)", strerror(Errno::NOKEY))]
+    #[error("{call}: {}", shown(Errno::NOKEY))]
     KeyNotFound {
         /// The failed call.
         call: Call,
@@ -208,7 +237,7 @@ pub enum Error {
         key: KeySerial,
     },
     /// `EKEYEXPIRED`: the key's timeout has passed.
-    #[error("{call}: {} (EKEYEXPIRED)", strerror(Errno::KEYEXPIRED))]
+    #[error("{call}: {}", shown(Errno::KEYEXPIRED))]
     KeyExpired {
         /// The failed call.
         call: Call,
@@ -216,7 +245,7 @@ pub enum Error {
         key: KeySerial,
     },
     /// `EKEYREVOKED`: the key was revoked.
-    #[error("{call}: {} (EKEYREVOKED)", strerror(Errno::KEYREVOKED))]
+    #[error("{call}: {}", shown(Errno::KEYREVOKED))]
     KeyRevoked {
         /// The failed call.
         call: Call,
@@ -225,7 +254,7 @@ pub enum Error {
     },
     /// `EDQUOT`: the owner's quota of keys or payload bytes (per kernel uid, see
     /// `/proc/sys/kernel/keys/`) is exhausted.
-    #[error("{call}: {} (EDQUOT)", strerror(Errno::DQUOT))]
+    #[error("{call}: {}", shown(Errno::DQUOT))]
     QuotaExceeded {
         /// The failed call.
         call: Call,
@@ -234,7 +263,7 @@ pub enum Error {
     },
     /// `EACCES`: the key's [`Permission`](crate::Permission) mask refuses the
     /// operation to the caller.
-    #[error("{call}: {} (EACCES)", strerror(Errno::ACCESS))]
+    #[error("{call}: {}", shown(Errno::ACCESS))]
     PermissionDenied {
         /// The failed call.
         call: Call,
@@ -244,8 +273,8 @@ pub enum Error {
     /// `KEYCTL_READ` failed with `EOPNOTSUPP`: the key's type keeps its payload
     /// in the kernel (`logon` keys are write-only by design).
     #[error(
-        "{call}: {} (EOPNOTSUPP): key {key} has no readable payload",
-        strerror(Errno::OPNOTSUPP)
+        "{call}: {}: key {key} has no readable payload",
+        shown(Errno::OPNOTSUPP)
     )]
     NotReadable {
         /// The failed call.
@@ -256,8 +285,8 @@ pub enum Error {
     /// `ENODEV`: the kernel has no key type of that name (a type may be configured
     /// out, such as `big_key`, or provided by a module that is not loaded).
     #[error(
-        "{call}: {} (ENODEV): the kernel has no key type {key_type:?}",
-        strerror(Errno::NODEV)
+        "{call}: {}: the kernel has no key type {key_type:?}",
+        shown(Errno::NODEV)
     )]
     UnknownKeyType {
         /// The failed call.
@@ -267,7 +296,7 @@ pub enum Error {
     },
     /// The kernel lacks the operation (`ENOSYS`, or `EOPNOTSUPP` for a `keyctl`
     /// operation the kernel does not know).
-    #[error("{call}: {} ({}): {feature} needs Linux {min_kernel}", strerror(*.errno), errno_name(*.errno))]
+    #[error("{call}: {}: {feature} needs Linux {min_kernel}", shown(*.errno))]
     Unsupported {
         /// The failed call.
         call: Call,
@@ -279,7 +308,7 @@ pub enum Error {
         errno: Errno,
     },
     /// Any other system call failure.
-    #[error("{call}: {} ({})", strerror(*.errno), errno_name(*.errno))]
+    #[error("{call}: {}", shown(*.errno))]
     Os {
         /// The failed call.
         call: Call,
@@ -318,16 +347,38 @@ impl Error {
         }
     }
 
-    /// Builds the error of a failed call; `args` formats its arguments and only runs
-    /// on this (failure) path.
+    /// Builds the error of a failed call from its arguments (formatted into the
+    /// inline record: nothing is allocated). Pure: it asks the kernel nothing; an
+    /// `EOPNOTSUPP` means "the kernel lacks the operation" only where the caller
+    /// found so ([`Error::from_errno_probed`]).
     #[cold]
     pub(crate) fn from_errno(
         op: Op,
         key: KeySerial,
         errno: Errno,
-        args: impl FnOnce() -> String,
+        args: fmt::Arguments<'_>,
     ) -> Self {
-        let call = Call::new(op, args());
+        Error::build(Call::new(op, args), key, errno, false)
+    }
+
+    /// [`Error::from_errno`] for an operation a kernel may lack: an `EOPNOTSUPP`
+    /// is checked against `KEYCTL_CAPABILITIES` (probed once per process, cached,
+    /// here where the error is raised) before the error is built.
+    #[cold]
+    pub(crate) fn from_errno_probed(
+        op: Op,
+        key: KeySerial,
+        errno: Errno,
+        args: fmt::Arguments<'_>,
+    ) -> Self {
+        let missing = errno == Errno::OPNOTSUPP
+            && op.capability(&Capabilities::default()).is_some()
+            && op_missing_with(op, crate::keyctl::caps::cached_capabilities());
+        Error::build(Call::new(op, args), key, errno, missing)
+    }
+
+    fn build(call: Call, key: KeySerial, errno: Errno, op_missing: bool) -> Self {
+        let op = call.op();
         match errno {
             Errno::NOKEY => Error::KeyNotFound { call, key },
             Errno::KEYEXPIRED => Error::KeyExpired { call, key },
@@ -347,7 +398,7 @@ impl Error {
                 min_kernel: op.min_kernel(),
                 errno,
             },
-            Errno::OPNOTSUPP if op_missing(op) => Error::Unsupported {
+            Errno::OPNOTSUPP if op_missing => Error::Unsupported {
                 call,
                 feature: op.c_name(),
                 min_kernel: op.min_kernel(),
@@ -364,11 +415,11 @@ impl Error {
         key: KeySerial,
         key_type: &[u8],
         errno: Errno,
-        args: impl FnOnce() -> String,
+        args: fmt::Arguments<'_>,
     ) -> Self {
         if errno == Errno::NODEV {
             return Error::UnknownKeyType {
-                call: Call::new(op, args()),
+                call: Call::new(op, args),
                 key_type: String::from_utf8_lossy(key_type).into_owned(),
             };
         }
@@ -442,12 +493,8 @@ impl Error {
 }
 
 /// Whether an `EOPNOTSUPP` from `op` means the kernel lacks the operation (rather
-/// than, say, a keyring restriction refusing a link).
-fn op_missing(op: Op) -> bool {
-    op_missing_with(op, crate::keyctl::caps::cached_capabilities())
-}
-
-/// [`op_missing`] with the capabilities given (`None`: a kernel before 5.3).
+/// than, say, a keyring restriction refusing a link), given the kernel's
+/// capabilities (`None`: a kernel before 5.3).
 fn op_missing_with(op: Op, caps: Option<crate::Capabilities>) -> bool {
     match caps {
         Some(caps) => op.capability(&caps) == Some(false),
@@ -488,11 +535,16 @@ impl ChildError {
     /// The full [`Error`] (to be built in the parent, or after `execve`).
     pub fn into_error(self) -> Error {
         let ChildError { op, key, errno } = self;
-        Error::from_errno(op, key, errno, || match op {
-            Op::JoinSessionKeyring => "<name>".to_string(),
-            Op::Setperm => format!("{key}, <permissions>"),
-            _ => format!("{key}, KEY_SPEC_SESSION_KEYRING"),
-        })
+        match op {
+            Op::JoinSessionKeyring => Error::from_errno(op, key, errno, format_args!("<name>")),
+            Op::Setperm => Error::from_errno(op, key, errno, format_args!("{key}, <permissions>")),
+            _ => Error::from_errno(
+                op,
+                key,
+                errno,
+                format_args!("{key}, KEY_SPEC_SESSION_KEYRING"),
+            ),
+        }
     }
 }
 
@@ -500,11 +552,10 @@ impl fmt::Display for ChildError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} on {} in the child: {} ({})",
+            "{} on {} in the child: {}",
             self.op,
             self.key,
-            strerror(self.errno),
-            errno_name(self.errno)
+            shown(self.errno)
         )
     }
 }
@@ -517,70 +568,17 @@ impl From<ChildError> for Error {
     }
 }
 
-/// The errno's message, without the `(os error N)` suffix std adds.
-pub(crate) fn strerror(errno: Errno) -> String {
-    let raw = errno.raw_os_error();
-    let text = io::Error::from_raw_os_error(raw).to_string();
-    match text.strip_suffix(&format!(" (os error {raw})")) {
-        Some(message) => message.to_string(),
-        None => text,
-    }
-}
-
-/// The errno's C name (`"ENOKEY"`), or its number.
-pub(crate) fn errno_name(errno: Errno) -> ErrnoName {
-    ErrnoName(errno)
-}
-
-pub(crate) struct ErrnoName(Errno);
-
-impl fmt::Display for ErrnoName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = match self.0 {
-            Errno::PERM => "EPERM",
-            Errno::NOENT => "ENOENT",
-            Errno::INTR => "EINTR",
-            Errno::IO => "EIO",
-            Errno::TOOBIG => "E2BIG",
-            Errno::BADF => "EBADF",
-            Errno::AGAIN => "EAGAIN",
-            Errno::NOMEM => "ENOMEM",
-            Errno::ACCESS => "EACCES",
-            Errno::FAULT => "EFAULT",
-            Errno::BUSY => "EBUSY",
-            Errno::EXIST => "EEXIST",
-            Errno::NODEV => "ENODEV",
-            Errno::NOTDIR => "ENOTDIR",
-            Errno::INVAL => "EINVAL",
-            Errno::NFILE => "ENFILE",
-            Errno::MFILE => "EMFILE",
-            Errno::NOSPC => "ENOSPC",
-            Errno::RANGE => "ERANGE",
-            Errno::DEADLK => "EDEADLK",
-            Errno::NAMETOOLONG => "ENAMETOOLONG",
-            Errno::NOSYS => "ENOSYS",
-            Errno::LOOP => "ELOOP",
-            Errno::OPNOTSUPP => "EOPNOTSUPP",
-            Errno::DQUOT => "EDQUOT",
-            Errno::NOKEY => "ENOKEY",
-            Errno::KEYEXPIRED => "EKEYEXPIRED",
-            Errno::KEYREVOKED => "EKEYREVOKED",
-            Errno::KEYREJECTED => "EKEYREJECTED",
-            Errno::CANCELED => "ECANCELED",
-            Errno::NOPKG => "ENOPKG",
-            errno => return write!(f, "errno {}", errno.raw_os_error()),
-        };
-        f.write_str(name)
-    }
+/// The errno shown the family's way: `Key has been revoked (EKEYREVOKED)`.
+pub(crate) fn shown(errno: Errno) -> linception_errno::Errno {
+    linception_errno::Errno(errno.raw_os_error())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Capabilities;
 
     fn err(op: Op, errno: Errno) -> Error {
-        Error::from_errno(op, KeySerial::from_raw(42), errno, || "42".to_string())
+        Error::from_errno_probed(op, KeySerial::from_raw(42), errno, format_args!("42"))
     }
 
     /// ENOSYS (no CONFIG_KEYS) is `Unsupported`, whatever the operation.

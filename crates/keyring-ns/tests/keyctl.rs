@@ -1,6 +1,8 @@
 //! Every keyctl wrapper against the real kernel, as root, as uid 65534 and rootless.
 //! Everything that adds keys runs in a forked child that first joins a fresh
 //! session keyring; the host's keyrings are checked unchanged afterwards.
+// Unsafe code here: the kernel's own answer to a raw add_key call is the baseline a check is compared with.
+#![allow(unsafe_code)]
 
 mod common;
 
@@ -282,6 +284,7 @@ fn logon_keys_are_write_only_and_need_a_prefix() {
             assert!(text.contains(bad) && text.contains("cifs:alice"), "{text}");
         }
         // The kernel agrees: bypassing our check, it refuses the same description.
+        // SAFETY: NUL-terminated literals, a 2-byte payload, an integer keyring.
         let raw = unsafe {
             libc::syscall(
                 libc::SYS_add_key,

@@ -4,7 +4,7 @@
 mod common;
 
 use linception_keyring_ns::{
-    KeySerial, KeyType, Permission, SessionPlan, add_key, read_into, unlink,
+    ErrorKind, KeySerial, KeyType, Permission, SessionPlan, add_key, read_into, unlink,
 };
 use linception_testkit::alloc::{CountingAllocator, allocations_in as count};
 use linception_testkit::{Feature, Fork, require};
@@ -47,7 +47,15 @@ fn join_in_child_allocates_nothing() {
         let (err, n) =
             count(|| linception_keyring_ns::join_session_keyring_in_child(Some(c".bad"), None));
         assert_eq!(n, 0);
-        assert!(err.is_err());
+        let err = err.unwrap_err();
+        assert_eq!(err.errno.raw_os_error(), libc::EPERM);
+        // Nor does building the full error from it (the call is recorded inline).
+        let (full, n) = count(|| err.into_error());
+        assert_eq!(n, 0, "ChildError::into_error allocated {n} times");
+        assert_eq!(
+            full.to_string(),
+            "keyctl(KEYCTL_JOIN_SESSION_KEYRING, <name>): Operation not permitted (EPERM)"
+        );
     });
 }
 
@@ -65,6 +73,32 @@ fn hot_path_allocates_nothing() {
         });
         assert_eq!(n, 0, "add_key + read_into + unlink allocated {n} times");
         assert_eq!(&buf[..len], b"payload");
+        // A failed call builds its error without allocating: a key that is gone,
+        // a key that is not in the keyring.
+        let (err, n) = count(|| {
+            let key = add_key(KeyType::USER, "lnc-test.noalloc.gone", b"p", session).unwrap();
+            unlink(key, session).unwrap();
+            (
+                read_into(key, &mut buf).unwrap_err(),
+                unlink(key, session).unwrap_err(),
+            )
+        });
+        assert_eq!(n, 0, "the failure paths allocated {n} times");
+        // No longer possessed (EACCES), or already collected (ENOKEY).
+        assert!(
+            matches!(
+                err.0.kind(),
+                ErrorKind::PermissionDenied | ErrorKind::KeyNotFound
+            ),
+            "{}",
+            err.0
+        );
+        assert!(
+            err.0.to_string().starts_with("keyctl(KEYCTL_READ, "),
+            "{}",
+            err.0
+        );
+        assert!(err.1.raw_os_error().is_some(), "{}", err.1);
         // A long (>= 256 bytes) description uses the larger stack buffer: still none.
         let long = "d".repeat(3000);
         let (_, n) = count(|| {

@@ -1,4 +1,4 @@
-use crate::error::{Error, Op};
+use crate::error::{Error, Op, OrNull};
 use crate::key_type::KeyType;
 use crate::perm::Permission;
 use crate::serial::KeySerial;
@@ -35,7 +35,7 @@ pub fn setperm(key: KeySerial, perm: Permission) -> Result<(), Error> {
         Op::Setperm,
         key,
         [key.as_raw().into(), perm.bits().into(), 0, 0],
-        || format!("{key}, {perm:#010x}", perm = perm.bits()),
+        format_args!("{key}, {perm:#010x}", perm = perm.bits()),
     )
     .map(drop)
 }
@@ -63,7 +63,7 @@ pub fn chown(key: KeySerial, uid: Option<u32>, gid: Option<u32>) -> Result<(), E
         Op::Chown,
         key,
         [key.as_raw().into(), raw_uid.into(), raw_gid.into(), 0],
-        || format!("{key}, {raw_uid}, {raw_gid}"),
+        format_args!("{key}, {raw_uid}, {raw_gid}"),
     )
     .map(drop)
 }
@@ -113,11 +113,12 @@ pub fn restrict_keyring<R: KeyText + ?Sized>(
     with_opt_c_str("keyring restriction", restriction, |restriction| {
         let type_name = key_type.map(|t| t.name());
         sys::keyctl_restrict(keyring.as_raw(), type_name, restriction).map_err(|errno| {
-            Error::from_errno(Op::RestrictKeyring, keyring, errno, || {
-                let t = type_name.map_or("NULL".to_string(), |t| format!("{t:?}"));
-                let r = restriction.map_or("NULL".to_string(), |r| format!("{r:?}"));
-                format!("{keyring}, {t}, {r}")
-            })
+            Error::from_errno_probed(
+                Op::RestrictKeyring,
+                keyring,
+                errno,
+                format_args!("{keyring}, {}, {}", OrNull(type_name), OrNull(restriction)),
+            )
         })
     })
 }

@@ -1,4 +1,4 @@
-use crate::error::{Error, Op};
+use crate::error::{Error, Op, OrNull};
 use crate::key_type::KeyType;
 use crate::serial::KeySerial;
 use crate::sys;
@@ -53,13 +53,11 @@ pub fn add_key<D: KeyText + ?Sized>(
                     keyring,
                     key_type.name().to_bytes(),
                     errno,
-                    || {
-                        format!(
-                            "{:?}, {desc:?}, <{} bytes>, {keyring}",
-                            key_type.name(),
-                            payload.len()
-                        )
-                    },
+                    format_args!(
+                        "{:?}, {desc:?}, <{} bytes>, {keyring}",
+                        key_type.name(),
+                        payload.len()
+                    ),
                 )
             })
     })
@@ -102,13 +100,17 @@ pub fn request_key<D: KeyText + ?Sized, C: KeyText + ?Sized>(
                 .map(KeySerial::from_raw)
                 .map_err(|errno| {
                     let key = dest.unwrap_or(KeySerial::from_raw(0));
-                    Error::from_errno(Op::RequestKey, key, errno, || {
-                        let dest = dest.map_or("0".to_string(), |d| d.to_string());
-                        match callout {
-                            Some(c) => format!("{:?}, {desc:?}, {c:?}, {dest}", key_type.name()),
-                            None => format!("{:?}, {desc:?}, NULL, {dest}", key_type.name()),
-                        }
-                    })
+                    Error::from_errno(
+                        Op::RequestKey,
+                        key,
+                        errno,
+                        format_args!(
+                            "{:?}, {desc:?}, {}, {}",
+                            key_type.name(),
+                            OrNull(callout),
+                            dest.map_or(KeySerial::from_raw(0), |d| d)
+                        ),
+                    )
                 })
         })
     })

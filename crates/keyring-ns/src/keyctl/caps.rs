@@ -75,9 +75,12 @@ impl Capabilities {
 pub fn capabilities() -> Result<Capabilities, Error> {
     let mut buf = [0u8; 16];
     let n = sys::keyctl_capabilities(&mut buf).map_err(|errno| {
-        Error::from_errno(Op::Capabilities, KeySerial::from_raw(0), errno, || {
-            "<buffer>, 16".to_string()
-        })
+        Error::from_errno(
+            Op::Capabilities,
+            KeySerial::from_raw(0),
+            errno,
+            format_args!("<buffer>, 16"),
+        )
     })?;
     Ok(Capabilities::from_bytes(&buf[..n.min(buf.len())]))
 }

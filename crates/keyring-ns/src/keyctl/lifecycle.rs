@@ -26,9 +26,12 @@ pub fn update(key: KeySerial, payload: &[u8]) -> Result<(), Error> {
         });
     }
     sys::keyctl_update(key.as_raw(), payload).map_err(|errno| {
-        Error::from_errno(Op::Update, key, errno, || {
-            format!("{key}, <{} bytes>", payload.len())
-        })
+        Error::from_errno(
+            Op::Update,
+            key,
+            errno,
+            format_args!("{key}, <{} bytes>", payload.len()),
+        )
     })
 }
 
@@ -50,7 +53,7 @@ pub fn revoke(key: KeySerial) -> Result<(), Error> {
         Op::Revoke,
         key,
         [key.as_raw().into(), 0, 0, 0],
-        || key.to_string(),
+        format_args!("{key}"),
     )
     .map(drop)
 }
@@ -75,7 +78,7 @@ pub fn invalidate(key: KeySerial) -> Result<(), Error> {
         Op::Invalidate,
         key,
         [key.as_raw().into(), 0, 0, 0],
-        || key.to_string(),
+        format_args!("{key}"),
     )
     .map(drop)
 }
@@ -98,7 +101,7 @@ pub fn set_timeout(key: KeySerial, seconds: u32) -> Result<(), Error> {
         Op::SetTimeout,
         key,
         [key.as_raw().into(), seconds.into(), 0, 0],
-        || format!("{key}, {seconds}"),
+        format_args!("{key}, {seconds}"),
     )
     .map(drop)
 }
@@ -120,7 +123,7 @@ pub fn clear(keyring: KeySerial) -> Result<(), Error> {
         Op::Clear,
         keyring,
         [keyring.as_raw().into(), 0, 0, 0],
-        || keyring.to_string(),
+        format_args!("{keyring}"),
     )
     .map(drop)
 }
@@ -132,7 +135,8 @@ pub(super) fn int_op(
     name: Op,
     key: KeySerial,
     [a2, a3, a4, a5]: [std::ffi::c_long; 4],
-    args: impl FnOnce() -> String,
+    args: std::fmt::Arguments<'_>,
 ) -> Result<std::ffi::c_long, Error> {
-    sys::keyctl_int(op, a2, a3, a4, a5).map_err(|errno| Error::from_errno(name, key, errno, args))
+    sys::keyctl_int(op, a2, a3, a4, a5)
+        .map_err(|errno| Error::from_errno_probed(name, key, errno, args))
 }

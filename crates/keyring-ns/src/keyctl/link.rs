@@ -27,7 +27,7 @@ pub fn link(key: KeySerial, keyring: KeySerial) -> Result<(), Error> {
         Op::Link,
         key,
         [key.as_raw().into(), keyring.as_raw().into(), 0, 0],
-        || format!("{key}, {keyring}"),
+        format_args!("{key}, {keyring}"),
     )
     .map(drop)
 }
@@ -51,7 +51,7 @@ pub fn unlink(key: KeySerial, keyring: KeySerial) -> Result<(), Error> {
         Op::Unlink,
         key,
         [key.as_raw().into(), keyring.as_raw().into(), 0, 0],
-        || format!("{key}, {keyring}"),
+        format_args!("{key}, {keyring}"),
     )
     .map(drop)
 }
@@ -88,14 +88,14 @@ pub fn move_key(
             to_keyring.as_raw().into(),
             flags.bits().into(),
         ],
-        || {
-            let flags = if flags.contains(MoveFlags::EXCL) {
+        format_args!(
+            "{key}, {from_keyring}, {to_keyring}, {}",
+            if flags.contains(MoveFlags::EXCL) {
                 "KEYCTL_MOVE_EXCL"
             } else {
                 "0"
-            };
-            format!("{key}, {from_keyring}, {to_keyring}, {flags}")
-        },
+            }
+        ),
     )
     .map(drop)
 }
@@ -125,9 +125,12 @@ pub fn search<D: KeyText + ?Sized>(
         sys::keyctl_search(keyring.as_raw(), key_type.name(), desc, dest_raw)
             .map(KeySerial::from_raw)
             .map_err(|errno| {
-                Error::from_errno(Op::Search, keyring, errno, || {
-                    format!("{keyring}, {:?}, {desc:?}, {dest_raw}", key_type.name())
-                })
+                Error::from_errno(
+                    Op::Search,
+                    keyring,
+                    errno,
+                    format_args!("{keyring}, {:?}, {desc:?}, {dest_raw}", key_type.name()),
+                )
             })
     })
 }

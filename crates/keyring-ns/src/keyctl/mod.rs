@@ -43,7 +43,7 @@ fn read_growing(op: BufOp, name: Op, key: KeySerial, first: usize) -> Result<Vec
     loop {
         let len = buf.len();
         let n = sys::keyctl_buf(op, key.as_raw(), &mut buf).map_err(|errno| {
-            Error::from_errno(name, key, errno, || format!("{key}, <buffer>, {len}"))
+            Error::from_errno(name, key, errno, format_args!("{key}, <buffer>, {len}"))
         })?;
         if n <= len {
             buf.truncate(n);

@@ -30,7 +30,7 @@ use crate::sys::{self, BufOp};
 pub fn read_into(key: KeySerial, buf: &mut [u8]) -> Result<usize, Error> {
     let len = buf.len();
     sys::keyctl_buf(BufOp::Read, key.as_raw(), buf).map_err(|errno| {
-        Error::from_errno(Op::Read, key, errno, || format!("{key}, <buffer>, {len}"))
+        Error::from_errno(Op::Read, key, errno, format_args!("{key}, <buffer>, {len}"))
     })
 }
 

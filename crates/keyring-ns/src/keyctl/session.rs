@@ -1,6 +1,6 @@
 use std::ffi::CStr;
 
-use crate::error::{ChildError, Error, Op};
+use crate::error::{ChildError, Error, Op, OrNull};
 use crate::perm::Permission;
 use crate::serial::KeySerial;
 use crate::sys::{self, IntOp};
@@ -29,7 +29,7 @@ pub fn get_keyring_id(id: KeySerial, create: bool) -> Result<KeySerial, Error> {
         Op::GetKeyringId,
         id,
         [id.as_raw().into(), create.into(), 0, 0],
-        || format!("{id}, {}", u8::from(create)),
+        format_args!("{id}, {}", u8::from(create)),
     )
     .map(|serial| KeySerial::from_raw(serial as i32))
 }
@@ -124,13 +124,19 @@ pub fn join_session_keyring<N: KeyText + ?Sized>(name: Option<&N>) -> Result<Key
         check_session_name(name.text_bytes())?;
     }
     crate::text::with_opt_c_str("session keyring name", name, |name| {
-        join_raw(name).map(KeySerial::from_raw).map_err(|err| {
-            let args = match err.op {
-                Op::JoinSessionKeyring => name.map_or("NULL".to_string(), |n| format!("{n:?}")),
-                _ => format!("{}, 0", KeySerial::SESSION_KEYRING),
-            };
-            Error::from_errno(err.op, err.key, err.errno, || args)
-        })
+        join_raw(name)
+            .map(KeySerial::from_raw)
+            .map_err(|err| match err.op {
+                Op::JoinSessionKeyring => {
+                    Error::from_errno(err.op, err.key, err.errno, format_args!("{}", OrNull(name)))
+                }
+                _ => Error::from_errno(
+                    err.op,
+                    err.key,
+                    err.errno,
+                    format_args!("{}, 0", KeySerial::SESSION_KEYRING),
+                ),
+            })
     })
 }
 
@@ -193,7 +199,7 @@ pub fn get_persistent(uid: Option<u32>, keyring: KeySerial) -> Result<KeySerial,
         Op::GetPersistent,
         keyring,
         [raw_uid.into(), keyring.as_raw().into(), 0, 0],
-        || format!("{raw_uid}, {keyring}"),
+        format_args!("{raw_uid}, {keyring}"),
     )
     .map(|serial| KeySerial::from_raw(serial as i32))
 }
