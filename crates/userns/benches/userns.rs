@@ -1,4 +1,6 @@
 //! Id lookups (ours vs the pre-4.15 linear scan) and writing a 340-extent map.
+// Unsafe code here: the baselines are raw system calls.
+#![allow(unsafe_code)]
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};

@@ -4,6 +4,9 @@
 use std::fmt;
 use std::io;
 
+pub use linception_errno::Call;
+use linception_errno::IoErrno;
+
 use crate::extent::{Extent, Side};
 
 /// What a map write broke, worked out after the kernel refused it (or before the
@@ -174,19 +177,19 @@ pub enum Error {
         reason: &'static str,
     },
     /// A system call failed; displays like the call with its arguments.
-    #[error("{call}: {}", OsError(source))]
+    #[error("{call}: {}", IoErrno(source))]
     Syscall {
-        /// The call, with its arguments.
-        call: String,
+        /// The call, with its arguments (recorded inline).
+        call: Call,
         /// The error the kernel returned.
         source: io::Error,
     },
     /// The kernel refused a `uid_map`/`gid_map`/`setgroups` write, or it was refused
     /// before the syscall because it would break `rule`.
-    #[error("{call}: {}{rule}", source.as_ref().map(|e| format!("{}: ", OsError(e))).unwrap_or_else(|| "refused before the write: ".into()))]
+    #[error("{call}: {}{rule}", Refusal(source.as_ref()))]
     MapWrite {
-        /// The write, with the file and (shortened) text.
-        call: String,
+        /// The write, with the file and (shortened) text, recorded inline.
+        call: Call,
         /// The rule that was broken.
         rule: MapRule,
         /// The kernel's error; `None` when refused before the syscall.
@@ -285,10 +288,23 @@ impl Error {
         }
     }
 
-    pub(crate) fn syscall(call: impl Into<String>, source: impl Into<io::Error>) -> Self {
+    pub(crate) fn syscall(call: Call, source: impl Into<io::Error>) -> Self {
         Error::Syscall {
-            call: call.into(),
+            call,
             source: source.into(),
+        }
+    }
+}
+
+/// The kernel's refusal of a map write, `Operation not permitted (EPERM): `, or
+/// `refused before the write: ` when it never reached the kernel.
+struct Refusal<'a>(Option<&'a io::Error>);
+
+impl fmt::Display for Refusal<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(e) => write!(f, "{}: ", IoErrno(e)),
+            None => f.write_str("refused before the write: "),
         }
     }
 }
@@ -315,52 +331,6 @@ impl From<Error> for io::Error {
 /// A `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Displays an OS error as "Operation not permitted (EPERM)".
-pub(crate) struct OsError<'a>(pub(crate) &'a io::Error);
-
-impl fmt::Display for OsError<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Some(code) = self.0.raw_os_error() else {
-            return write!(f, "{}", self.0);
-        };
-        let text = self.0.to_string();
-        let text = text
-            .split_once(" (os error")
-            .map_or(text.as_str(), |(head, _)| head);
-        match errno_name(code) {
-            Some(name) => write!(f, "{text} ({name})"),
-            None => write!(f, "{text} (errno {code})"),
-        }
-    }
-}
-
-fn errno_name(code: i32) -> Option<&'static str> {
-    Some(match code {
-        libc::EPERM => "EPERM",
-        libc::ENOENT => "ENOENT",
-        libc::ESRCH => "ESRCH",
-        libc::EINTR => "EINTR",
-        libc::EIO => "EIO",
-        libc::E2BIG => "E2BIG",
-        libc::EBADF => "EBADF",
-        libc::ECHILD => "ECHILD",
-        libc::EAGAIN => "EAGAIN",
-        libc::ENOMEM => "ENOMEM",
-        libc::EACCES => "EACCES",
-        libc::EFAULT => "EFAULT",
-        libc::EBUSY => "EBUSY",
-        libc::EEXIST => "EEXIST",
-        libc::ENOTDIR => "ENOTDIR",
-        libc::EINVAL => "EINVAL",
-        libc::ENOSPC => "ENOSPC",
-        libc::EROFS => "EROFS",
-        libc::ENOSYS => "ENOSYS",
-        libc::EOPNOTSUPP => "EOPNOTSUPP",
-        libc::EUSERS => "EUSERS",
-        _ => return None,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -368,7 +338,7 @@ mod tests {
     #[test]
     fn syscall_error_displays_like_the_call() {
         let err = Error::syscall(
-            "open(\"/proc/42\", O_PATH|O_DIRECTORY)",
+            Call::new("open", format_args!("\"/proc/42\", O_PATH|O_DIRECTORY")),
             io::Error::from_raw_os_error(libc::ENOENT),
         );
         assert_eq!(
@@ -383,7 +353,10 @@ mod tests {
     #[test]
     fn map_write_error_keeps_errno_and_rule() {
         let err = Error::MapWrite {
-            call: "write(fd \"/proc/42/uid_map\", \"0 0 1\\n\")".into(),
+            call: Call::new(
+                "write",
+                format_args!("fd \"/proc/42/uid_map\", \"0 0 1\\n\""),
+            ),
             rule: MapRule::AlreadyWritten,
             source: Some(io::Error::from_raw_os_error(libc::EPERM)),
         };
@@ -395,7 +368,10 @@ mod tests {
              the map was already written (each map takes exactly one write)"
         );
         let refused = Error::MapWrite {
-            call: "write(fd \"/proc/42/uid_map\", \"0 5 2\\n\")".into(),
+            call: Call::new(
+                "write",
+                format_args!("fd \"/proc/42/uid_map\", \"0 5 2\\n\""),
+            ),
             rule: MapRule::UnprivilegedWiderThanOwnId { own: 5 },
             source: None,
         };
@@ -413,7 +389,10 @@ mod tests {
     #[test]
     fn kinds_tell_permission_from_malformed() {
         let write = |rule, errno: Option<i32>| Error::MapWrite {
-            call: "write(fd \"/proc/42/uid_map\", \"0 0 1\\n\")".into(),
+            call: Call::new(
+                "write",
+                format_args!("fd \"/proc/42/uid_map\", \"0 0 1\\n\""),
+            ),
             rule,
             source: errno.map(io::Error::from_raw_os_error),
         };

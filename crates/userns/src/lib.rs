@@ -37,6 +37,9 @@
 //! [user_namespaces(7)](https://man7.org/linux/man-pages/man7/user_namespaces.7.html),
 //! [subuid(5)](https://man7.org/linux/man-pages/man5/subuid.5.html)
 #![deny(missing_docs)]
+// The error keeps the failed call inline (the family's shared record), which
+// makes it large.
+#![allow(clippy::result_large_err)]
 
 mod error;
 mod extent;
@@ -44,10 +47,11 @@ mod map;
 mod namespace;
 mod proc;
 mod subid;
+#[allow(unsafe_code)]
 mod sys;
 mod write;
 
-pub use error::{Error, ErrorKind, MapRule, Result};
+pub use error::{Call, Error, ErrorKind, MapRule, Result};
 pub use extent::{Extent, Side};
 pub use map::{IdMap, MAX_BASE_EXTENTS, MAX_EXTENTS, MAX_TEXT_LEN};
 pub use namespace::UserNamespace;

@@ -7,7 +7,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use rustix::fs::OFlags;
 use rustix::process::{Pid, Signal};
 
-use crate::error::{Error, Result};
+use crate::error::{Call, Error, Result};
 use crate::map::IdMap;
 use crate::proc::ProcDir;
 use crate::write::MapWriter;
@@ -65,24 +65,28 @@ impl UserNamespace {
     /// [user_namespaces(7)](https://man7.org/linux/man-pages/man7/user_namespaces.7.html)
     pub fn new(writer: &MapWriter) -> Result<UserNamespace> {
         let (pid, pidfd) = crate::sys::clone_waiting_child_in_new_userns().map_err(|e| {
-            if e.raw_os_error() == Some(libc::ENOSYS) {
+            if e == libc::ENOSYS {
                 Error::Unsupported {
                     feature: "clone3",
                     min_kernel: "5.3",
                 }
             } else {
                 Error::syscall(
-                    "clone3({flags: CLONE_NEWUSER|CLONE_PIDFD, exit_signal: SIGCHLD})",
-                    e,
+                    Call::new(
+                        "clone3",
+                        format_args!("{{flags: CLONE_NEWUSER|CLONE_PIDFD, exit_signal: SIGCHLD}}"),
+                    ),
+                    std::io::Error::from_raw_os_error(e),
                 )
             }
         })?;
         let child = WaitingChild { pid, pidfd };
         let dir = ProcDir::open(Some(child.pid))?;
         writer.write_dir(&dir, Some(child.pidfd.as_fd()))?;
-        let fd = dir
-            .open_file("ns/user", OFlags::RDONLY)
-            .map_err(|e| Error::syscall(format!("open({:?}, O_RDONLY)", dir.path("ns/user")), e))?;
+        let fd = dir.open_file("ns/user", OFlags::RDONLY).map_err(|e| {
+            let path = dir.path("ns/user");
+            Error::syscall(Call::new("open", format_args!("{path:?}, O_RDONLY")), e)
+        })?;
         drop(child);
         Ok(UserNamespace { fd })
     }
@@ -102,7 +106,10 @@ impl UserNamespace {
     pub fn try_clone(&self) -> Result<UserNamespace> {
         let fd = self.fd.try_clone().map_err(|e| {
             Error::syscall(
-                format!("fcntl(fd {}, F_DUPFD_CLOEXEC)", self.fd.as_raw_fd()),
+                Call::new(
+                    "fcntl",
+                    format_args!("fd {}, F_DUPFD_CLOEXEC", self.fd.as_raw_fd()),
+                ),
                 e,
             )
         })?;

@@ -8,7 +8,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use rustix::fs::{Mode, OFlags};
 use rustix::process::Pid;
 
-use crate::error::{Error, Result};
+use crate::error::{Call, Error, Result};
 use crate::map::IdMap;
 
 /// The state of `/proc/PID/setgroups` of a user namespace.
@@ -52,7 +52,12 @@ impl ProcDir {
             OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
         )
-        .map_err(|e| Error::syscall(format!("open({path:?}, O_PATH|O_DIRECTORY)"), e))?;
+        .map_err(|e| {
+            Error::syscall(
+                Call::new("open", format_args!("{path:?}, O_PATH|O_DIRECTORY")),
+                e,
+            )
+        })?;
         Ok(ProcDir { fd, name })
     }
 
@@ -98,10 +103,11 @@ impl ProcDir {
 
     pub(crate) fn read_to_string(&self, file: &str) -> Result<String> {
         let path = self.path(file);
-        let fd = self
-            .open_file(file, OFlags::RDONLY)
-            .map_err(|e| Error::syscall(format!("open({path:?}, O_RDONLY)"), e))?;
-        read_all(fd.as_fd()).map_err(|e| Error::syscall(format!("read({path:?})"), e))
+        let fd = self.open_file(file, OFlags::RDONLY).map_err(|e| {
+            Error::syscall(Call::new("open", format_args!("{path:?}, O_RDONLY")), e)
+        })?;
+        read_all(fd.as_fd())
+            .map_err(|e| Error::syscall(Call::new("read", format_args!("{path:?}")), e))
     }
 
     /// Writes `text` to a file of this directory in one `write`.
@@ -164,14 +170,17 @@ fn read_all(fd: BorrowedFd<'_>) -> io::Result<String> {
 fn pidfd_pid(pidfd: BorrowedFd<'_>) -> Result<i32> {
     let raw = pidfd.as_raw_fd();
     let path = format!("/proc/self/fdinfo/{raw}");
-    let text =
-        std::fs::read_to_string(&path).map_err(|e| Error::syscall(format!("read({path:?})"), e))?;
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| Error::syscall(Call::new("read", format_args!("{path:?}")), e))?;
     text.lines()
         .find_map(|l| l.strip_prefix("Pid:"))
         .and_then(|v| v.trim().parse::<i32>().ok())
         .ok_or_else(|| {
             Error::syscall(
-                format!("read({path:?}): no Pid: line (not a pidfd?)"),
+                Call::new(
+                    "read",
+                    format_args!("{path:?}: no Pid: line (not a pidfd?)"),
+                ),
                 io::Error::from_raw_os_error(libc::EBADF),
             )
         })

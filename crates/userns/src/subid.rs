@@ -4,7 +4,7 @@
 use std::io::{self, BufRead};
 use std::path::Path;
 
-use crate::error::{Error, Result};
+use crate::error::{Call, Error, Result};
 use crate::extent::Extent;
 use crate::map::IdMap;
 
@@ -91,7 +91,9 @@ impl SubIds {
     pub fn from_reader(reader: impl BufRead, source_name: &str) -> Result<SubIds> {
         let mut entries = Vec::new();
         for (n, line) in reader.lines().enumerate() {
-            let line = line.map_err(|e| Error::syscall(format!("read({source_name:?})"), e))?;
+            let line = line.map_err(|e| {
+                Error::syscall(Call::new("read", format_args!("{source_name:?}")), e)
+            })?;
             if let Some(entry) = parse_line(&line, n + 1, source_name)? {
                 entries.push(entry);
             }
@@ -110,7 +112,10 @@ impl SubIds {
         match std::fs::File::open(path) {
             Ok(file) => SubIds::from_reader(io::BufReader::new(file), &name),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(SubIds::default()),
-            Err(e) => Err(Error::syscall(format!("open({name:?}, O_RDONLY)"), e)),
+            Err(e) => Err(Error::syscall(
+                Call::new("open", format_args!("{name:?}, O_RDONLY")),
+                e,
+            )),
         }
     }
 

@@ -1,6 +1,8 @@
 //! The crate's only `unsafe` code: a `clone3` whose child waits to be killed.
+//!
+//! A leaf: plain values in, the errno out on failure; the modules above build the
+//! crate's errors.
 
-use std::io;
 use std::os::fd::{FromRawFd, OwnedFd};
 
 use rustix::process::Pid;
@@ -23,8 +25,8 @@ const _: () = assert!(std::mem::size_of::<CloneArgs>() == 64);
 
 /// `clone3({ flags: CLONE_NEWUSER | CLONE_PIDFD, exit_signal: SIGCHLD })`: a child
 /// in a new user namespace that does nothing but wait for a signal that kills it.
-/// Returns its pid and pidfd; the caller must kill and reap it.
-pub(crate) fn clone_waiting_child_in_new_userns() -> io::Result<(Pid, OwnedFd)> {
+/// Returns its pid and pidfd, or the errno; the caller must kill and reap it.
+pub(crate) fn clone_waiting_child_in_new_userns() -> Result<(Pid, OwnedFd), i32> {
     let mut pidfd: libc::c_int = -1;
     let mut args = CloneArgs {
         flags: (libc::CLONE_NEWUSER | libc::CLONE_PIDFD) as u64,
@@ -35,8 +37,9 @@ pub(crate) fn clone_waiting_child_in_new_userns() -> io::Result<(Pid, OwnedFd)> 
     // SAFETY: `args` is a valid clone_args of the size passed, with no stack (the
     // child runs on a copy of this thread's stack, like fork) and `pidfd` pointing
     // at a live c_int. The child runs only the async-signal-safe `pause` loop below:
-    // it allocates nothing and takes no lock, so being a one-thread copy of a
-    // possibly multithreaded process cannot deadlock it.
+    // it allocates nothing and takes no lock (rustix's pause is the bare system
+    // call), so being a one-thread copy of a possibly multithreaded process cannot
+    // deadlock it.
     let ret = unsafe {
         libc::syscall(
             libc::SYS_clone3,
@@ -45,19 +48,20 @@ pub(crate) fn clone_waiting_child_in_new_userns() -> io::Result<(Pid, OwnedFd)> 
         )
     };
     if ret < 0 {
-        return Err(io::Error::last_os_error());
+        return Err(
+            rustix::io::Errno::from_io_error(&std::io::Error::last_os_error())
+                .map_or(libc::EIO, |e| e.raw_os_error()),
+        );
     }
     if ret == 0 {
         loop {
-            // SAFETY: pause takes no arguments; it returns only after a signal
-            // handler ran, and the loop then waits again.
-            unsafe { libc::pause() };
+            // Returns only after a signal handler ran; then wait again.
+            rustix::event::pause();
         }
     }
     // SAFETY: with CLONE_PIDFD the kernel stored a new pidfd, owned by nobody else,
     // in `pidfd` when clone3 succeeded.
     let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
-    let pid =
-        Pid::from_raw(ret as i32).ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let pid = Pid::from_raw(ret as i32).ok_or(libc::EINVAL)?;
     Ok((pid, pidfd))
 }

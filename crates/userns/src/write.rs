@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use rustix::process::Pid;
 use rustix::thread::CapabilitySet;
 
-use crate::error::{Error, MapRule, Result};
+use crate::error::{Call, Error, MapRule, Result};
 use crate::map::IdMap;
 use crate::proc::{ProcDir, Setgroups};
 
@@ -217,7 +217,7 @@ impl MapWriter {
         let caps = match self.mode {
             WriteMode::Auto => {
                 rustix::thread::capabilities(None)
-                    .map_err(|e| Error::syscall("capget(self)", e))?
+                    .map_err(|e| Error::syscall(Call::new("capget", format_args!("self")), e))?
                     .effective
             }
             WriteMode::Privileged => CapabilitySet::SETUID | CapabilitySet::SETGID,
@@ -263,15 +263,21 @@ fn check_unprivileged(dir: &ProcDir, kind: MapKind, map: &IdMap) -> Result<()> {
 }
 
 /// `write(fd "/proc/PID/uid_map", "0 1000 1\n")`, with long texts shortened.
-fn write_call(dir: &ProcDir, file: &str, text: &str) -> String {
+fn write_call(dir: &ProcDir, file: &str, text: &str) -> Call {
     let lines = text.lines().count();
-    let shown = if lines > 2 {
+    let path = dir.path(file);
+    if lines > 2 {
         let first = text.lines().next().unwrap_or("");
-        format!("\"{first}\\n...\" ({lines} lines, {} bytes)", text.len())
+        Call::new(
+            "write",
+            format_args!(
+                "fd {path:?}, \"{first}\\n...\" ({lines} lines, {} bytes)",
+                text.len()
+            ),
+        )
     } else {
-        format!("{text:?}")
-    };
-    format!("write(fd {:?}, {shown})", dir.path(file))
+        Call::new("write", format_args!("fd {path:?}, {text:?}"))
+    }
 }
 
 fn write_map_dir(dir: &ProcDir, kind: MapKind, map: &IdMap) -> Result<()> {
@@ -413,7 +419,7 @@ fn run_helper(kind: MapKind, pid: &str, map: &IdMap) -> Result<()> {
             if e.kind() == io::ErrorKind::NotFound {
                 Error::HelperMissing { program }
             } else {
-                Error::syscall(format!("spawn({line:?})"), e)
+                Error::syscall(Call::new("spawn", format_args!("{line:?}")), e)
             }
         })?;
     if output.status.success() {

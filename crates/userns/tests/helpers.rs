@@ -1,4 +1,6 @@
 //! `WriteMode::Helpers`: the setuid `newuidmap`/`newgidmap` programs.
+// Unsafe code here: std::env::set_var (PATH) in forked single-threaded children.
+#![allow(unsafe_code)]
 
 mod common;
 

@@ -1,4 +1,6 @@
 //! `UserNamespace`: a namespace with given maps, held by an fd.
+// Unsafe code here: credential changes in forked children and a raw mount_setattr (the kernel is the judge of an idmapped mount).
+#![allow(unsafe_code)]
 
 mod common;
 

@@ -1,5 +1,8 @@
 //! Helpers shared by the kernel tests: a child in a new user namespace that waits
 //! for its maps, and a temporary directory that removes itself.
+// Unsafe code here: a raw fork + unshare(CLONE_NEWUSER) child and its credential
+// changes are the fixture the map writer is tested against.
+#![allow(unsafe_code)]
 #![allow(dead_code)]
 
 use std::os::fd::OwnedFd;
