@@ -5,6 +5,8 @@
 //!
 //! The bench process stays unfiltered: every filter is installed in a forked child,
 //! which runs the syscalls on command and reports its own timing.
+// The baseline is a raw libc ioctl loop, and the filtered child forks raw.
+#![allow(unsafe_code)]
 
 use std::hint::black_box;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
@@ -250,5 +252,57 @@ fn compile_time(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, round_trip, compile_time);
+/// `Arch::syscall_number` as it was over one flat table per architecture (same
+/// return type, hence the same large error).
+#[allow(clippy::result_large_err)]
+fn flat_syscall_number(
+    flat: &[(u32, &'static str)],
+    arch: Arch,
+    name: &str,
+) -> linception_seccomp_notify::Result<u32> {
+    flat.iter()
+        .find(|(_, n)| *n == name)
+        .map(|&(nr, _)| nr)
+        .ok_or_else(|| linception_seccomp_notify::Error::UnknownSyscall {
+            name: name.to_owned(),
+            arch,
+        })
+}
+
+/// `Arch::syscall_name` as it was over one flat table per architecture.
+fn flat_syscall_name(flat: &[(u32, &'static str)], nr: u32) -> Option<&'static str> {
+    flat.binary_search_by_key(&nr, |&(n, _)| n)
+        .ok()
+        .map(|i| flat[i].1)
+}
+
+/// Name/number lookups in the split tables (an architecture's own, then the shared
+/// tail from 424 on) next to the same code over one flat table per architecture, as
+/// the tables were before the tail was shared.
+fn syscall_lookup(c: &mut Criterion) {
+    let mut group = c.benchmark_group("syscall lookup");
+    let arch = Arch::native().unwrap();
+    let flat: Vec<(u32, &str)> = arch.syscalls().collect();
+    // A name early in the arch's own table, its last one, and the last of the tail.
+    let own_last = flat.iter().rev().find(|(nr, _)| *nr < 424).unwrap().1;
+    for name in ["read", own_last, "listns"] {
+        group.bench_function(BenchmarkId::new("number: split tables", name), |b| {
+            b.iter(|| arch.syscall_number(black_box(name)).unwrap())
+        });
+        group.bench_function(BenchmarkId::new("number: flat table", name), |b| {
+            b.iter(|| flat_syscall_number(&flat, arch, black_box(name)).unwrap())
+        });
+    }
+    for nr in [1u32, 470] {
+        group.bench_function(BenchmarkId::new("name: split tables", nr), |b| {
+            b.iter(|| arch.syscall_name(black_box(nr)).unwrap())
+        });
+        group.bench_function(BenchmarkId::new("name: flat table", nr), |b| {
+            b.iter(|| flat_syscall_name(&flat, black_box(nr)).unwrap())
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, round_trip, compile_time, syscall_lookup);
 criterion_main!(benches);

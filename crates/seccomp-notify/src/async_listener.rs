@@ -1,11 +1,11 @@
 //! An async listener for tokio (cargo feature `tokio`).
 #![forbid(unsafe_code)]
 
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 use tokio::io::unix::AsyncFd;
 
-use crate::error::{Error, Result};
+use crate::error::{Call, Error, Result};
 use crate::listener::{Listener, Notification};
 use crate::supervisor::PollState;
 
@@ -27,34 +27,50 @@ use crate::supervisor::PollState;
 /// }
 /// # Ok(()) }
 /// ```
+///
+/// The reactor watches a duplicate of the listener's fd (`F_DUPFD_CLOEXEC`): both
+/// name the same open file, so its readiness is the listener's, and each fd has
+/// exactly one owner.
 #[derive(Debug)]
 pub struct AsyncListener {
-    inner: AsyncFd<Listener>,
+    // Declared first, dropped first: deregistered before the listener closes.
+    readiness: AsyncFd<OwnedFd>,
+    listener: Listener,
 }
 
 impl AsyncListener {
     /// Registers the listener with the current tokio runtime.
     ///
     /// # Errors
-    /// [`Error::Syscall`] if the registration (`epoll_ctl`) fails, or outside a runtime.
+    /// [`Error::Syscall`] if duplicating the fd (`EMFILE`) or the registration
+    /// (`epoll_ctl`) fails, or outside a runtime.
     pub fn new(listener: Listener) -> Result<Self> {
         let fd = listener.as_fd().as_raw_fd();
-        crate::sys::register_async(listener)
-            .map(|inner| AsyncListener { inner })
-            .map_err(|source| Error::Syscall {
-                call: format!("epoll_ctl(EPOLL_CTL_ADD, fd {fd}, EPOLLIN)"),
+        let dup = listener.try_clone()?;
+        let readiness =
+            crate::sys::register_async(OwnedFd::from(dup)).map_err(|source| Error::Syscall {
+                call: Call::new("epoll_ctl", format_args!("EPOLL_CTL_ADD, fd {fd}, EPOLLIN")),
                 source,
-            })
+            })?;
+        Ok(AsyncListener {
+            readiness,
+            listener,
+        })
     }
 
     /// The listener, to answer with.
     pub fn get_ref(&self) -> &Listener {
-        self.inner.get_ref()
+        &self.listener
     }
 
     /// Gives the listener back (deregistering it).
     pub fn into_inner(self) -> Listener {
-        self.inner.into_inner()
+        let AsyncListener {
+            readiness,
+            listener,
+        } = self;
+        drop(readiness);
+        listener
     }
 
     /// Waits for the next notification.
@@ -70,11 +86,14 @@ impl AsyncListener {
         };
         loop {
             let mut guard = self
-                .inner
+                .readiness
                 .readable()
                 .await
                 .map_err(|source| Error::Syscall {
-                    call: "epoll_wait(seccomp listener)".into(),
+                    call: Call::new(
+                        "epoll_wait",
+                        format_args!("seccomp listener fd {}", self.listener.as_raw_fd()),
+                    ),
                     source,
                 })?;
             match self.get_ref().poll_state(Some(&zero))? {

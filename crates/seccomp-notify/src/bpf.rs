@@ -6,20 +6,9 @@ use std::mem::offset_of;
 
 use crate::error::{Error, Result};
 
-/// One classic BPF instruction, laid out like the kernel's `struct sock_filter`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-#[repr(C)]
-#[doc(alias = "sock_filter")]
-pub struct SockFilter {
-    /// The opcode (`BPF_LD | BPF_W | BPF_ABS`, ...).
-    pub code: u16,
-    /// Jump offset if the condition holds (relative to the next instruction).
-    pub jt: u8,
-    /// Jump offset if it does not.
-    pub jf: u8,
-    /// The constant operand.
-    pub k: u32,
-}
+// Defined next to the syscall that hands it to the kernel (`sys`, which takes no
+// type from the modules above it).
+pub use crate::sys::SockFilter;
 
 impl SockFilter {
     /// A non-jump instruction (`BPF_STMT`).

@@ -3,6 +3,9 @@
 
 use std::io;
 
+pub use linception_errno::Call;
+use linception_errno::IoErrno;
+
 use crate::arch::Arch;
 use crate::sizes::NotifSizes;
 
@@ -28,11 +31,13 @@ pub enum ErrorKind {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A system call failed; displayed like the call with its arguments.
-    #[error("{call}: {source}{}", errno_name(.source))]
+    /// A system call failed; displayed like the call with its arguments, then the
+    /// errno: `ioctl(fd 5, SECCOMP_IOCTL_NOTIF_ID_VALID, 0x7): Bad file descriptor (EBADF)`.
+    /// Building one allocates nothing (the call is recorded inline).
+    #[error("{call}: {}", IoErrno(.source))]
     Syscall {
         /// The call as it was made, e.g. `ioctl(fd 5, SECCOMP_IOCTL_NOTIF_SEND, id 7)`.
-        call: String,
+        call: Call,
         /// The errno.
         source: io::Error,
     },
@@ -177,41 +182,9 @@ pub enum Error {
     },
 }
 
-fn errno_name(err: &io::Error) -> String {
-    match err.raw_os_error().and_then(errno_constant) {
-        Some(name) => format!(" ({name})"),
-        None => String::new(),
-    }
-}
-
-fn errno_constant(errno: i32) -> Option<&'static str> {
-    Some(match errno {
-        libc::EPERM => "EPERM",
-        libc::ENOENT => "ENOENT",
-        libc::ESRCH => "ESRCH",
-        libc::EINTR => "EINTR",
-        libc::EIO => "EIO",
-        libc::EBADF => "EBADF",
-        libc::EAGAIN => "EAGAIN",
-        libc::ENOMEM => "ENOMEM",
-        libc::EACCES => "EACCES",
-        libc::EFAULT => "EFAULT",
-        libc::EBUSY => "EBUSY",
-        libc::EEXIST => "EEXIST",
-        libc::EINVAL => "EINVAL",
-        libc::EMFILE => "EMFILE",
-        libc::ENOTTY => "ENOTTY",
-        libc::ENOSYS => "ENOSYS",
-        libc::EINPROGRESS => "EINPROGRESS",
-        libc::E2BIG => "E2BIG",
-        libc::EOPNOTSUPP => "EOPNOTSUPP",
-        _ => return None,
-    })
-}
-
 impl Error {
-    /// A syscall failure described by the call and its errno.
-    pub(crate) fn syscall(call: String, errno: rustix::io::Errno) -> Self {
+    /// A syscall failure described by the call and its errno (no allocation).
+    pub(crate) fn syscall(call: Call, errno: rustix::io::Errno) -> Self {
         Error::Syscall {
             call,
             source: io::Error::from_raw_os_error(errno.raw_os_error()),
@@ -244,6 +217,14 @@ impl Error {
                 ErrorKind::NotificationGone
             }
             Error::Closed => ErrorKind::Closed,
+        }
+    }
+
+    /// The failed call of a [`Syscall`](Error::Syscall) error.
+    pub fn call(&self) -> Option<&Call> {
+        match self {
+            Error::Syscall { call, .. } => Some(call),
+            _ => None,
         }
     }
 

@@ -17,11 +17,12 @@ use rustix::net::{
     SendAncillaryMessage, SendFlags, recvmsg, sendmsg,
 };
 
-use crate::error::{Error, Result};
+use crate::error::{Call, Error, Result};
 
 /// Sends `fd` over the Unix socket `socket` (one byte of data and `SCM_RIGHTS`).
 ///
-/// Allocation-free and lock-free: usable in a child between `clone` and `execve`.
+/// Allocation-free and lock-free, on success and on failure (the error is the bare
+/// errno): usable in a child between `clone` and `execve`.
 ///
 /// C: `sendmsg(socket, {iov: [0], cmsg: SCM_RIGHTS [fd]}, MSG_NOSIGNAL)`.
 ///
@@ -48,6 +49,9 @@ pub fn send_fd(socket: impl AsFd, fd: BorrowedFd<'_>) -> Result<(), Errno> {
 
 /// Receives an fd sent with [`send_fd`] (with `MSG_CMSG_CLOEXEC`).
 ///
+/// Allocation-free and lock-free, on success and on failure (its errors record the
+/// call inline): usable in a child between `clone` and `execve`.
+///
 /// C: `recvmsg(socket, ..., MSG_CMSG_CLOEXEC)`.
 ///
 /// # Errors
@@ -71,9 +75,9 @@ pub fn recv_fd(socket: impl AsFd) -> Result<OwnedFd> {
             Err(Errno::INTR) => continue,
             Err(errno) => {
                 return Err(Error::syscall(
-                    format!(
-                        "recvmsg(fd {}, SCM_RIGHTS, MSG_CMSG_CLOEXEC)",
-                        socket.as_raw_fd()
+                    Call::new(
+                        "recvmsg",
+                        format_args!("fd {}, SCM_RIGHTS, MSG_CMSG_CLOEXEC", socket.as_raw_fd()),
                     ),
                     errno,
                 ));

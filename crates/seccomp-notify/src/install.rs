@@ -6,7 +6,7 @@ use std::os::fd::OwnedFd;
 use rustix::io::Errno;
 
 use crate::compile::Program;
-use crate::error::{Error, Result};
+use crate::error::{Call, Error, Result};
 use crate::listener::Listener;
 use crate::sys;
 
@@ -197,9 +197,12 @@ impl Program {
             },
             Errno::SRCH if flags.contains(FilterFlags::TSYNC) => Error::TsyncFailed { tid: 0 },
             _ => Error::syscall(
-                format!(
-                    "seccomp(SECCOMP_SET_MODE_FILTER, {flags:?}, {{len: {}}})",
-                    self.len()
+                Call::new(
+                    "seccomp",
+                    format_args!(
+                        "SECCOMP_SET_MODE_FILTER, {flags:?}, {{len: {}}}",
+                        self.len()
+                    ),
                 ),
                 errno,
             ),

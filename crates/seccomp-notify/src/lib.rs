@@ -52,6 +52,10 @@
 //! ([`Error::NotifyAsDefault`]), and the supervisor must not run under the filter it
 //! supervises (install in a forked child; the supervisor stays unfiltered).
 #![deny(missing_docs)]
+// A failed call's description is kept inline in the error (no allocation on the
+// failure path of what a child runs between clone and exec), which makes it large.
+// The hot paths (receiving and answering notifications) return bare errnos.
+#![allow(clippy::result_large_err)]
 
 mod arch;
 #[cfg(feature = "tokio")]
@@ -66,6 +70,7 @@ mod listener;
 pub mod memory;
 mod sizes;
 mod supervisor;
+#[allow(unsafe_code)]
 mod sys;
 mod syscall_table;
 
@@ -76,7 +81,7 @@ pub use arch::{
 pub use async_listener::AsyncListener;
 pub use bpf::{SeccompData, SockFilter, interpret};
 pub use compile::{Program, compile};
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Call, Error, ErrorKind, Result};
 pub use fdpass::{recv_fd, send_fd};
 pub use filter::{Action, Cmp, Condition, Dispatch, Filter, Rule, Syscall, Width};
 pub use install::{FilterFlags, NoNewPrivs};

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 use rustix::io::Errno;
 
-use crate::error::{Error, Result};
+use crate::error::{Call, Error, Result};
 use crate::sizes::{NOTIF_SIZE, NotifSizes, RESP_SIZE, check_sizes, raw_notif_sizes, sizes_error};
 use crate::sys::{self, NOTIF_BUF_WORDS};
 
@@ -211,9 +211,12 @@ impl Listener {
                 })
             }
             Err(errno) => Err(Error::syscall(
-                format!(
-                    "ioctl(fd {}, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP)",
-                    self.fd.as_raw_fd()
+                Call::new(
+                    "ioctl",
+                    format_args!(
+                        "fd {}, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP",
+                        self.fd.as_raw_fd()
+                    ),
                 ),
                 errno,
             )),
@@ -291,9 +294,9 @@ impl Listener {
             return err;
         }
         Error::syscall(
-            format!(
-                "ioctl(fd {}, SECCOMP_IOCTL_NOTIF_RECV)",
-                self.fd.as_raw_fd()
+            Call::new(
+                "ioctl",
+                format_args!("fd {}, SECCOMP_IOCTL_NOTIF_RECV", self.fd.as_raw_fd()),
             ),
             errno,
         )
@@ -321,17 +324,20 @@ impl Listener {
             Errno::NOENT => Error::NotificationGone { id },
             Errno::NOSYS => kernel_sizes().err().unwrap_or_else(|| {
                 Error::syscall(
-                    format!(
-                        "ioctl(fd {}, SECCOMP_IOCTL_NOTIF_SEND)",
-                        self.fd.as_raw_fd()
+                    Call::new(
+                        "ioctl",
+                        format_args!("fd {}, SECCOMP_IOCTL_NOTIF_SEND", self.fd.as_raw_fd()),
                     ),
                     errno,
                 )
             }),
             _ => Error::syscall(
-                format!(
-                    "ioctl(fd {}, SECCOMP_IOCTL_NOTIF_SEND, {{id: {id:#x}, {what}}})",
-                    self.fd.as_raw_fd()
+                Call::new(
+                    "ioctl",
+                    format_args!(
+                        "fd {}, SECCOMP_IOCTL_NOTIF_SEND, {{id: {id:#x}, {what}}}",
+                        self.fd.as_raw_fd()
+                    ),
                 ),
                 errno,
             ),
@@ -403,9 +409,12 @@ impl Listener {
             Ok(()) => Ok(true),
             Err(Errno::NOENT) => Ok(false),
             Err(errno) => Err(Error::syscall(
-                format!(
-                    "ioctl(fd {}, SECCOMP_IOCTL_NOTIF_ID_VALID, {id:#x})",
-                    self.fd.as_raw_fd()
+                Call::new(
+                    "ioctl",
+                    format_args!(
+                        "fd {}, SECCOMP_IOCTL_NOTIF_ID_VALID, {id:#x}",
+                        self.fd.as_raw_fd()
+                    ),
                 ),
                 errno,
             )),
@@ -464,12 +473,16 @@ impl Listener {
                 min_kernel: "5.14",
             },
             _ => Error::syscall(
-                format!(
-                    "ioctl(fd {}, SECCOMP_IOCTL_NOTIF_ADDFD, {{id: {id:#x}, srcfd: {}, newfd: {}, flags: {flags:#x}, newfd_flags: {:#x}}})",
-                    self.fd.as_raw_fd(),
-                    addfd.srcfd,
-                    addfd.newfd,
-                    addfd.newfd_flags
+                Call::new(
+                    "ioctl",
+                    format_args!(
+                        "fd {}, SECCOMP_IOCTL_NOTIF_ADDFD, {{id: {id:#x}, srcfd: {}, newfd: {}, \
+                         flags: {flags:#x}, newfd_flags: {:#x}}}",
+                        self.fd.as_raw_fd(),
+                        addfd.srcfd,
+                        addfd.newfd,
+                        addfd.newfd_flags
+                    ),
                 ),
                 errno,
             ),
@@ -485,7 +498,10 @@ impl Listener {
             .try_clone()
             .map(|fd| Listener { fd })
             .map_err(|e| Error::Syscall {
-                call: format!("fcntl(fd {}, F_DUPFD_CLOEXEC, 0)", self.fd.as_raw_fd()),
+                call: Call::new(
+                    "fcntl",
+                    format_args!("fd {}, F_DUPFD_CLOEXEC, 0", self.fd.as_raw_fd()),
+                ),
                 source: e,
             })
     }

@@ -19,7 +19,7 @@ use std::os::fd::AsFd;
 
 use rustix::io::Errno;
 
-use crate::error::{Error, Result};
+use crate::error::{Call, Error, Result};
 use crate::listener::{Listener, Notification};
 use crate::sys;
 
@@ -71,10 +71,9 @@ impl Listener {
         let n = self.read_some(notif, addr, buf)?;
         if n < buf.len() {
             return Err(Error::syscall(
-                format!(
-                    "process_vm_readv(pid {}, {addr:#x}, {}): short read of {n} bytes",
-                    notif.pid,
-                    buf.len()
+                Call::new(
+                    "process_vm_readv",
+                    format_args!("pid {}, {addr:#x}, {} [{n} read]", notif.pid, buf.len()),
                 ),
                 Errno::FAULT,
             ));
@@ -116,7 +115,10 @@ impl Listener {
             let n = self.read_some(notif, at, &mut chunk[..len])?;
             if n == 0 {
                 return Err(Error::syscall(
-                    format!("process_vm_readv(pid {}, {at:#x}, {len})", notif.pid),
+                    Call::new(
+                        "process_vm_readv",
+                        format_args!("pid {}, {at:#x}, {len}", notif.pid),
+                    ),
                     Errno::FAULT,
                 ));
             }
@@ -148,19 +150,17 @@ impl Listener {
             Err(Errno::SRCH) => {
                 self.check_still_valid(notif)?;
                 Err(Error::syscall(
-                    format!(
-                        "process_vm_readv(pid {}, {addr:#x}, {})",
-                        notif.pid,
-                        buf.len()
+                    Call::new(
+                        "process_vm_readv",
+                        format_args!("pid {}, {addr:#x}, {}", notif.pid, buf.len()),
                     ),
                     Errno::SRCH,
                 ))
             }
             Err(errno) => Err(Error::syscall(
-                format!(
-                    "process_vm_readv(pid {}, {addr:#x}, {})",
-                    notif.pid,
-                    buf.len()
+                Call::new(
+                    "process_vm_readv",
+                    format_args!("pid {}, {addr:#x}, {}", notif.pid, buf.len()),
                 ),
                 errno,
             )),
@@ -174,11 +174,20 @@ impl Listener {
             rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
             rustix::fs::Mode::empty(),
         )
-        .map_err(|e| Error::syscall(format!("open({path:?}, O_RDONLY|O_CLOEXEC)"), e))?;
+        .map_err(|e| {
+            Error::syscall(
+                Call::new("open", format_args!("{path:?}, O_RDONLY|O_CLOEXEC")),
+                e,
+            )
+        })?;
         // The pid may have been reused before the open: check before trusting the file.
         self.check_still_valid(notif)?;
         let len = buf.len();
-        rustix::io::pread(file.as_fd(), buf, addr)
-            .map_err(|e| Error::syscall(format!("pread({path:?}, {len}, {addr:#x})"), e))
+        rustix::io::pread(file.as_fd(), buf, addr).map_err(|e| {
+            Error::syscall(
+                Call::new("pread", format_args!("{path:?}, {len}, {addr:#x}")),
+                e,
+            )
+        })
     }
 }

@@ -6,7 +6,7 @@ use std::mem::size_of;
 use rustix::io::Errno;
 
 use crate::bpf::SeccompData;
-use crate::error::{Error, Result};
+use crate::error::{Call, Error, Result};
 use crate::sys;
 
 /// The sizes, in bytes, of the kernel's user-notification structs
@@ -86,7 +86,10 @@ pub(crate) fn sizes_error(errno: Errno) -> Error {
             feature: "SECCOMP_GET_NOTIF_SIZES",
             min_kernel: "5.0",
         },
-        errno => Error::syscall("seccomp(SECCOMP_GET_NOTIF_SIZES, 0)".into(), errno),
+        errno => Error::syscall(
+            Call::new("seccomp", format_args!("SECCOMP_GET_NOTIF_SIZES, 0")),
+            errno,
+        ),
     }
 }
 

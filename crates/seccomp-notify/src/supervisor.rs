@@ -6,7 +6,7 @@ use std::os::fd::{AsFd, AsRawFd};
 use rustix::event::{PollFd, PollFlags, poll};
 use rustix::io::Errno;
 
-use crate::error::{Error, Result};
+use crate::error::{Call, Error, Result};
 use crate::listener::{Listener, Notification};
 
 /// A callback's answer to a notification.
@@ -143,7 +143,10 @@ impl Listener {
             }
             Err(Errno::INTR) => Ok(PollState::Idle),
             Err(errno) => Err(Error::syscall(
-                format!("poll([{{fd {}, POLLIN}}])", self.as_fd().as_raw_fd()),
+                Call::new(
+                    "poll",
+                    format_args!("[{{fd {}, POLLIN}}]", self.as_fd().as_raw_fd()),
+                ),
                 errno,
             )),
         }

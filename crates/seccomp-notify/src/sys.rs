@@ -5,7 +5,22 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 use rustix::io::Errno;
 
-use crate::bpf::SockFilter;
+/// One classic BPF instruction, laid out like the kernel's `struct sock_filter`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[repr(C)]
+#[doc(alias = "sock_filter")]
+pub struct SockFilter {
+    /// The opcode (`BPF_LD | BPF_W | BPF_ABS`, ...).
+    pub code: u16,
+    /// Jump offset if the condition holds (relative to the next instruction).
+    pub jt: u8,
+    /// Jump offset if it does not.
+    pub jf: u8,
+    /// The constant operand.
+    pub k: u32,
+}
+
+const _: () = assert!(size_of::<SockFilter>() == size_of::<libc::sock_filter>());
 
 /// `SECCOMP_IOCTL_NOTIF_SET_FLAGS` = `SECCOMP_IOW(4, __u64)` (Linux 6.6).
 pub(crate) const SECCOMP_IOCTL_NOTIF_SET_FLAGS: libc::Ioctl = 0x4008_2104 as libc::Ioctl;
@@ -165,16 +180,14 @@ pub(crate) fn process_vm_read(pid: u32, addr: u64, buf: &mut [u8]) -> Result<usi
     check(ret as libc::c_long).map(|n| n as usize)
 }
 
-/// Registers a listener with the current tokio runtime.
+/// Registers an fd with the current tokio runtime, for readability.
 #[cfg(feature = "tokio")]
 pub(crate) fn register_async(
-    listener: crate::listener::Listener,
-) -> Result<tokio::io::unix::AsyncFd<crate::listener::Listener>, std::io::Error> {
-    // SAFETY: a `Listener` owns its `OwnedFd` for its whole life and never replaces
-    // it, so `as_raw_fd()` names the same open file description until the `AsyncFd`
-    // is dropped or `into_inner` gives the listener back.
-    unsafe {
-        tokio::io::unix::AsyncFd::register_with_interest(listener, tokio::io::Interest::READABLE)
-    }
-    .map_err(|e| e.into_parts().1)
+    fd: OwnedFd,
+) -> Result<tokio::io::unix::AsyncFd<OwnedFd>, std::io::Error> {
+    // SAFETY: the `AsyncFd` owns `fd`, an open `OwnedFd`, which is closed only when
+    // it drops (after deregistering) and whose `as_raw_fd()` never changes, so the
+    // registered number names the same open file for the `AsyncFd`'s whole life.
+    unsafe { tokio::io::unix::AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE) }
+        .map_err(|e| e.into_parts().1)
 }

@@ -2,9 +2,17 @@
 //! (`arch/x86/entry/syscalls/syscall_64.tbl`, 64-bit and common ABIs; `scripts/syscall.tbl`
 //! with the arm64 ABIs `common 64 renameat newstat rlimit memfd_secret`), up to Linux 6.19 (`listns`, 470).
 //! Sorted by number. Do not edit by hand.
+//!
+//! Since Linux 5.1 (`pidfd_send_signal`, 424) a new syscall gets one number on every
+//! architecture (offset only by alpha's and MIPS's bases), so x86_64 and aarch64
+//! agree from 424 on: that tail is one list, [`GENERIC`], shared by both, and each
+//! architecture's own table stops below [`GENERIC_FIRST`].
 #![forbid(unsafe_code)]
 
-/// `x86_64` syscalls: (number, name), sorted by number (384 entries).
+/// The first number of the syscalls numbered alike on every architecture.
+pub(crate) const GENERIC_FIRST: u32 = 424;
+
+/// `x86_64` syscalls below [`GENERIC_FIRST`]: (number, name), sorted by number (337 entries).
 pub(crate) static X86_64: &[(u32, &str)] = &[
     (0, "read"),
     (1, "write"),
@@ -343,56 +351,9 @@ pub(crate) static X86_64: &[(u32, &str)] = &[
     (334, "rseq"),
     (335, "uretprobe"),
     (336, "uprobe"),
-    (424, "pidfd_send_signal"),
-    (425, "io_uring_setup"),
-    (426, "io_uring_enter"),
-    (427, "io_uring_register"),
-    (428, "open_tree"),
-    (429, "move_mount"),
-    (430, "fsopen"),
-    (431, "fsconfig"),
-    (432, "fsmount"),
-    (433, "fspick"),
-    (434, "pidfd_open"),
-    (435, "clone3"),
-    (436, "close_range"),
-    (437, "openat2"),
-    (438, "pidfd_getfd"),
-    (439, "faccessat2"),
-    (440, "process_madvise"),
-    (441, "epoll_pwait2"),
-    (442, "mount_setattr"),
-    (443, "quotactl_fd"),
-    (444, "landlock_create_ruleset"),
-    (445, "landlock_add_rule"),
-    (446, "landlock_restrict_self"),
-    (447, "memfd_secret"),
-    (448, "process_mrelease"),
-    (449, "futex_waitv"),
-    (450, "set_mempolicy_home_node"),
-    (451, "cachestat"),
-    (452, "fchmodat2"),
-    (453, "map_shadow_stack"),
-    (454, "futex_wake"),
-    (455, "futex_wait"),
-    (456, "futex_requeue"),
-    (457, "statmount"),
-    (458, "listmount"),
-    (459, "lsm_get_self_attr"),
-    (460, "lsm_set_self_attr"),
-    (461, "lsm_list_modules"),
-    (462, "mseal"),
-    (463, "setxattrat"),
-    (464, "getxattrat"),
-    (465, "listxattrat"),
-    (466, "removexattrat"),
-    (467, "open_tree_attr"),
-    (468, "file_getattr"),
-    (469, "file_setattr"),
-    (470, "listns"),
 ];
 
-/// `aarch64` syscalls: (number, name), sorted by number (325 entries).
+/// `aarch64` syscalls below [`GENERIC_FIRST`]: (number, name), sorted by number (278 entries).
 pub(crate) static AARCH64: &[(u32, &str)] = &[
     (0, "io_setup"),
     (1, "io_destroy"),
@@ -672,6 +633,11 @@ pub(crate) static AARCH64: &[(u32, &str)] = &[
     (292, "io_pgetevents"),
     (293, "rseq"),
     (294, "kexec_file_load"),
+];
+
+/// The syscalls from [`GENERIC_FIRST`] on, the same on both architectures:
+/// (number, name), sorted by number (47 entries).
+pub(crate) static GENERIC: &[(u32, &str)] = &[
     (424, "pidfd_send_signal"),
     (425, "io_uring_setup"),
     (426, "io_uring_enter"),
@@ -720,3 +686,27 @@ pub(crate) static AARCH64: &[(u32, &str)] = &[
     (469, "file_setattr"),
     (470, "listns"),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sorted_below(table: &[(u32, &str)], end: u32) -> bool {
+        table.windows(2).all(|w| w[0].0 < w[1].0) && table.iter().all(|&(nr, _)| nr < end)
+    }
+
+    #[test]
+    fn own_tables_stop_below_the_shared_tail() {
+        assert!(sorted_below(X86_64, GENERIC_FIRST));
+        assert!(sorted_below(AARCH64, GENERIC_FIRST));
+        // The tail has no gaps: one number per syscall from 424 on.
+        for (i, &(nr, _)) in GENERIC.iter().enumerate() {
+            assert_eq!(nr, GENERIC_FIRST + i as u32);
+        }
+        assert_eq!(GENERIC[0], (424, "pidfd_send_signal"));
+        // No name is in an architecture's table and in the tail.
+        for &(_, name) in X86_64.iter().chain(AARCH64) {
+            assert!(GENERIC.iter().all(|&(_, n)| n != name), "{name}");
+        }
+    }
+}

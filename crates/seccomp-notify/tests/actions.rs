@@ -1,5 +1,8 @@
 //! Filter actions, argument conditions, the architecture check and TSYNC, against
 //! the real kernel. Filtered code runs in grandchildren of testkit Fork children.
+// The filtered grandchildren make raw syscalls (libc), so that the call a filter
+// sees is exactly the one written here.
+#![allow(unsafe_code)]
 
 mod common;
 
