@@ -230,3 +230,47 @@ fn open_tree_attr_and_listmount_in_do_not_allocate() {
         assert_eq!(counts.1, counts.2);
     });
 }
+
+/// The same failure paths, rootless: in a user namespace of an unprivileged user
+/// (the container case), where the mount API works for tmpfs.
+#[test]
+fn rootless_failures_do_not_allocate() {
+    require!(Feature::UnprivilegedUserNs, Feature::MountApi);
+    let (counts, texts) = Fork::new().rootless().unshare(libc::CLONE_NEWNS).run(|| {
+        let missing = c"/linception/missing";
+        let (unknown, n_fsopen) =
+            allocations_in(|| FsContext::open(c"linception-no-such-fs").unwrap_err());
+        let (tree, n_tree) = allocations_in(|| {
+            open_tree(rustix::fs::CWD, missing, OpenTreeFlags::CLONE).unwrap_err()
+        });
+        let mut fs = FsContext::open(c"tmpfs").unwrap();
+        fs.set_log_capture(LogCapture::Leave);
+        let mut buf = [0u8; 256];
+        let ((bad, len), n_log) = allocations_in(|| {
+            let bad = fs.set_string(c"size", c"x").unwrap_err();
+            (bad, fs.read_log_into(&mut buf).unwrap())
+        });
+        (
+            (n_fsopen, n_tree, n_log),
+            vec![
+                unknown.to_string(),
+                tree.to_string(),
+                bad.to_string(),
+                String::from_utf8_lossy(message(&buf[..len])).into_owned(),
+            ],
+        )
+    });
+    assert_eq!(counts, (0, 0, 0), "{texts:?}");
+    assert!(
+        texts[0].ends_with("No such device (ENODEV)"),
+        "{}",
+        texts[0]
+    );
+    assert!(texts[1].ends_with("(ENOENT)"), "{}", texts[1]);
+    assert!(
+        texts[2].ends_with("Invalid argument (EINVAL)"),
+        "{}",
+        texts[2]
+    );
+    assert_eq!(texts[3], "e tmpfs: Bad value for 'size'");
+}
