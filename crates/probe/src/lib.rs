@@ -335,7 +335,56 @@ impl Feature {
 
     /// Probes the kernel now (uncached). `Err` says what failed.
     pub fn probe(self) -> Result<(), Missing> {
-        sys::probe(self)
+        sys::probe(self.check()).map_err(Missing::from)
+    }
+
+    /// The raw probe behind this feature.
+    fn check(self) -> sys::Check {
+        match self {
+            Feature::Root => sys::Check::Root,
+            Feature::UserNs => sys::Check::UserNs,
+            Feature::UnprivilegedUserNs => sys::Check::UnprivilegedUserNs,
+            Feature::TimeNs => sys::Check::TimeNs,
+            Feature::PidfdOpen => sys::Check::PidfdOpen,
+            Feature::PidfdNonblock => sys::Check::PidfdNonblock,
+            Feature::PidfdThread => sys::Check::PidfdThread,
+            Feature::PidfdGetfd => sys::Check::PidfdGetfd,
+            Feature::PidfdInfo => sys::Check::PidfdInfo,
+            Feature::PidfdNamespaces => sys::Check::PidfdNamespaces,
+            Feature::PidfdInfoExit => sys::Check::PidfdInfoExit,
+            Feature::PidfdInfoCoredump => sys::Check::PidfdInfoCoredump,
+            Feature::PidfdSelf => sys::Check::PidfdSelf,
+            Feature::PidfsFileHandles => sys::Check::PidfsFileHandles,
+            Feature::NsGetId => sys::Check::NsGetId,
+            Feature::NsFileHandles => sys::Check::NsFileHandles,
+            Feature::Clone3 => sys::Check::Clone3,
+            Feature::SetTid => sys::Check::SetTid,
+            Feature::CloneIntoCgroup => sys::Check::CloneIntoCgroup,
+            Feature::CloseRange => sys::Check::CloseRange,
+            Feature::Openat2 => sys::Check::Openat2,
+            Feature::ResolveCached => sys::Check::ResolveCached,
+            Feature::Openat2ExtendedHow => sys::Check::Openat2ExtendedHow,
+            Feature::MountApi => sys::Check::MountApi,
+            Feature::MountSetattr => sys::Check::MountSetattr,
+            Feature::MountSetattrIdmap => sys::Check::MountSetattrIdmap,
+            Feature::MoveMountBeneath => sys::Check::MoveMountBeneath,
+            Feature::OpenTreeAttr => sys::Check::OpenTreeAttr,
+            Feature::Statmount => sys::Check::Statmount,
+            Feature::Listmount => sys::Check::Listmount,
+            Feature::StatmountOptArray => sys::Check::StatmountOptArray,
+            Feature::StatmountSupportedMask => sys::Check::StatmountSupportedMask,
+            Feature::StatmountIdmap => sys::Check::StatmountIdmap,
+            Feature::ListmountNsId => sys::Check::ListmountNsId,
+            Feature::ListmountNsFd => sys::Check::ListmountNsFd,
+            Feature::MountNotify => sys::Check::MountNotify,
+            Feature::SeccompListener => sys::Check::SeccompListener,
+            Feature::SeccompAddfd => sys::Check::SeccompAddfd,
+            Feature::SeccompSyncWakeUp => sys::Check::SeccompSyncWakeUp,
+            Feature::SeccompNotifSizes => sys::Check::SeccompNotifSizes,
+            Feature::Keyrings => sys::Check::Keyrings,
+            Feature::KeyringNsNames => sys::Check::KeyringNsNames,
+            Feature::Cgroup2 => sys::Check::Cgroup2,
+        }
     }
 
     /// Whether the feature is available, probed once per process.
@@ -355,16 +404,22 @@ pub struct Missing {
     pub errno: Option<i32>,
 }
 
+/// Shows the call and the errno the family's way:
+/// `unshare(CLONE_NEWUSER): Operation not permitted (EPERM)`.
 impl fmt::Display for Missing {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.errno {
-            Some(errno) => write!(
-                f,
-                "{}: {}",
-                self.call,
-                std::io::Error::from_raw_os_error(errno)
-            ),
+            Some(errno) => write!(f, "{}: {}", self.call, linception_errno::Errno(errno)),
             None => f.write_str(self.call),
+        }
+    }
+}
+
+impl From<sys::Failure> for Missing {
+    fn from(f: sys::Failure) -> Missing {
+        Missing {
+            call: f.call,
+            errno: f.errno,
         }
     }
 }
@@ -482,5 +537,73 @@ impl fmt::Display for Cgroup2 {
 /// - [`cgroups(7)`](https://man7.org/linux/man-pages/man7/cgroups.7.html), the
 ///   kernel's `Documentation/admin-guide/cgroup-v2.rst`
 pub fn cgroup2() -> Result<Cgroup2, Missing> {
-    sys::cgroup2()
+    let mount = sys::cgroup2_mount()?;
+    let groups = std::fs::read_to_string("/proc/self/cgroup").map_err(|e| Missing {
+        call: "read /proc/self/cgroup",
+        errno: e.raw_os_error(),
+    })?;
+    let cgroup = groups
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .ok_or(Missing {
+            call: "no cgroup v2 entry in /proc/self/cgroup",
+            errno: None,
+        })?;
+    let mut info = Cgroup2 {
+        mount_point: mount.into(),
+        cgroup: cgroup.into(),
+        controllers: Vec::new(),
+        subtree_control: Vec::new(),
+        writable: false,
+    };
+    let dir = info.dir();
+    info.controllers = read_list(&dir.join("cgroup.controllers"), "read cgroup.controllers")?;
+    info.subtree_control = read_list(
+        &dir.join("cgroup.subtree_control"),
+        "read cgroup.subtree_control",
+    )?;
+    let c_dir =
+        std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).map_err(|_| Missing {
+            call: "the cgroup path has a NUL byte",
+            errno: None,
+        })?;
+    info.writable = sys::writable(&c_dir);
+    Ok(info)
+}
+
+fn read_list(path: &std::path::Path, call: &'static str) -> Result<Vec<String>, Missing> {
+    let text = std::fs::read_to_string(path).map_err(|e| Missing {
+        call,
+        errno: e.raw_os_error(),
+    })?;
+    Ok(text.split_whitespace().map(str::to_string).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_feature_runs_its_own_probe() {
+        for f in Feature::ALL {
+            assert_eq!(format!("{f:?}"), format!("{:?}", f.check()));
+        }
+    }
+
+    #[test]
+    fn missing_shows_the_errno_the_shared_way() {
+        let m = Missing {
+            call: "unshare(CLONE_NEWUSER)",
+            errno: Some(libc::EPERM),
+        };
+        assert_eq!(
+            m.to_string(),
+            "unshare(CLONE_NEWUSER): Operation not permitted (EPERM)"
+        );
+        let m = Missing {
+            call: "no cgroup2 mount in /proc/self/mountinfo",
+            errno: None,
+        };
+        assert_eq!(m.to_string(), "no cgroup2 mount in /proc/self/mountinfo");
+    }
 }

@@ -3,11 +3,68 @@
 //! A child forked from a possibly multithreaded process may only make
 //! async-signal-safe calls: the child-side code here makes raw system calls and
 //! writes to stack buffers, nothing else (no allocation, no locks, no panics).
+//!
+//! A leaf: it answers in plain values ([`Failure`], [`Check`]) defined here; the
+//! public types are built above.
 
 use std::ffi::{CStr, CString};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
-use crate::{Feature, Missing};
+/// Why a probe failed: the call (or condition) and the errno it failed with, if it
+/// was a system call. The crate's public `Missing` is made from it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Failure {
+    pub call: &'static str,
+    pub errno: Option<i32>,
+}
+
+/// What to probe: one value per public `Feature`, mapped one to one above.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Check {
+    Root,
+    UserNs,
+    UnprivilegedUserNs,
+    TimeNs,
+    PidfdOpen,
+    PidfdNonblock,
+    PidfdThread,
+    PidfdGetfd,
+    PidfdInfo,
+    PidfdNamespaces,
+    PidfdInfoExit,
+    PidfdInfoCoredump,
+    PidfdSelf,
+    PidfsFileHandles,
+    NsGetId,
+    NsFileHandles,
+    Clone3,
+    SetTid,
+    CloneIntoCgroup,
+    CloseRange,
+    Openat2,
+    ResolveCached,
+    Openat2ExtendedHow,
+    MountApi,
+    MountSetattr,
+    MountSetattrIdmap,
+    MoveMountBeneath,
+    OpenTreeAttr,
+    Statmount,
+    Listmount,
+    StatmountOptArray,
+    StatmountSupportedMask,
+    StatmountIdmap,
+    ListmountNsId,
+    ListmountNsFd,
+    MountNotify,
+    SeccompListener,
+    SeccompAddfd,
+    SeccompSyncWakeUp,
+    SeccompNotifSizes,
+    Keyrings,
+    KeyringNsNames,
+    Cgroup2,
+}
 
 // Syscall numbers from the unified table (the same on every architecture since 424).
 const SYS_STATMOUNT: libc::c_long = 457;
@@ -73,25 +130,25 @@ const KEYCTL_CAPABILITIES: libc::c_int = 31;
 const KEY_SPEC_SESSION_KEYRING: libc::c_int = -3;
 const KEYCTL_CAPS1_NS_KEYRING_NAME: u8 = 0x01;
 
-type Probe = Result<(), Missing>;
+type Probe = Result<(), Failure>;
 
 fn errno() -> i32 {
     std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
 }
 
-fn fail(call: &'static str) -> Missing {
-    Missing {
+fn fail(call: &'static str) -> Failure {
+    Failure {
         call,
         errno: Some(errno()),
     }
 }
 
-fn check(ret: libc::c_long, call: &'static str) -> Result<libc::c_long, Missing> {
+fn check(ret: libc::c_long, call: &'static str) -> Result<libc::c_long, Failure> {
     if ret < 0 { Err(fail(call)) } else { Ok(ret) }
 }
 
 /// Turns a returned fd into an owned one (closed on drop).
-fn owned(ret: libc::c_long, call: &'static str) -> Result<OwnedFd, Missing> {
+fn owned(ret: libc::c_long, call: &'static str) -> Result<OwnedFd, Failure> {
     let fd = check(ret, call)? as RawFd;
     // SAFETY: the kernel just returned this fd to us and nothing else owns it.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
@@ -115,41 +172,41 @@ fn need_root() -> Probe {
     if is_root() {
         Ok(())
     } else {
-        Err(Missing {
+        Err(Failure {
             call: "the process is not root (euid != 0)",
             errno: None,
         })
     }
 }
 
-pub(crate) fn probe(feature: Feature) -> Probe {
+pub(crate) fn probe(feature: Check) -> Probe {
     match feature {
-        Feature::Root => need_root(),
-        Feature::UserNs => in_child(|| unshare(libc::CLONE_NEWUSER, "unshare(CLONE_NEWUSER)")),
-        Feature::UnprivilegedUserNs => in_child(|| {
+        Check::Root => need_root(),
+        Check::UserNs => in_child(|| unshare(libc::CLONE_NEWUSER, "unshare(CLONE_NEWUSER)")),
+        Check::UnprivilegedUserNs => in_child(|| {
             if is_root() {
                 drop_to_nobody()?;
             }
             unshare(libc::CLONE_NEWUSER, "unshare(CLONE_NEWUSER) as uid 65534")
         }),
-        Feature::TimeNs => in_child(|| {
+        Check::TimeNs => in_child(|| {
             if !is_root() {
                 unshare(libc::CLONE_NEWUSER, "unshare(CLONE_NEWUSER)")?;
             }
             unshare(libc::CLONE_NEWTIME, "unshare(CLONE_NEWTIME)")
         }),
-        Feature::PidfdOpen => pidfd_self(0, "pidfd_open(getpid(), 0)").map(drop),
-        Feature::PidfdNonblock => {
+        Check::PidfdOpen => pidfd_self(0, "pidfd_open(getpid(), 0)").map(drop),
+        Check::PidfdNonblock => {
             pidfd_self(PIDFD_NONBLOCK, "pidfd_open(getpid(), PIDFD_NONBLOCK)").map(drop)
         }
-        Feature::PidfdThread => {
+        Check::PidfdThread => {
             // SAFETY: gettid takes no arguments and cannot fail.
             let tid = unsafe { libc::syscall(libc::SYS_gettid) };
             // SAFETY: plain syscall with integer arguments.
             let ret = unsafe { libc::syscall(libc::SYS_pidfd_open, tid, PIDFD_THREAD) };
             owned(ret, "pidfd_open(gettid(), PIDFD_THREAD)").map(drop)
         }
-        Feature::PidfdGetfd => {
+        Check::PidfdGetfd => {
             let pidfd = pidfd_self(0, "pidfd_open(getpid(), 0)")?;
             // SAFETY: plain syscall with integer arguments; fd 0 may be closed, so
             // copy the pidfd itself.
@@ -163,7 +220,7 @@ pub(crate) fn probe(feature: Feature) -> Probe {
             };
             owned(ret, "pidfd_getfd").map(drop)
         }
-        Feature::PidfdInfo => {
+        Check::PidfdInfo => {
             let pidfd = pidfd_self(0, "pidfd_open(getpid(), 0)")?;
             let mut info = [0u64; 8];
             info[0] = PIDFD_INFO_PID;
@@ -171,19 +228,19 @@ pub(crate) fn probe(feature: Feature) -> Probe {
             let ret = unsafe { libc::ioctl(pidfd.as_raw_fd(), PIDFD_GET_INFO, info.as_mut_ptr()) };
             check(ret.into(), "ioctl(PIDFD_GET_INFO)").map(drop)
         }
-        Feature::PidfdNamespaces => {
+        Check::PidfdNamespaces => {
             let pidfd = pidfd_self(0, "pidfd_open(getpid(), 0)")?;
             // SAFETY: the ioctl takes no argument and returns a new fd.
             let ret = unsafe { libc::ioctl(pidfd.as_raw_fd(), PIDFD_GET_UTS_NAMESPACE, 0) };
             owned(ret.into(), "ioctl(PIDFD_GET_UTS_NAMESPACE)").map(drop)
         }
-        Feature::Clone3 => {
+        Check::Clone3 => {
             // A NULL struct of size 0 is EINVAL where clone3 exists, ENOSYS where not.
             // SAFETY: the kernel rejects the size before reading any memory.
             let ret = unsafe { libc::syscall(libc::SYS_clone3, 0usize, 0usize) };
             exists(ret, "clone3")
         }
-        Feature::SetTid => in_child(|| {
+        Check::SetTid => in_child(|| {
             if !is_root() {
                 unshare(libc::CLONE_NEWUSER, "unshare(CLONE_NEWUSER)")?;
             }
@@ -197,7 +254,7 @@ pub(crate) fn probe(feature: Feature) -> Probe {
                 "clone3(set_tid = [1])",
             )
         }),
-        Feature::CloneIntoCgroup => {
+        Check::CloneIntoCgroup => {
             let dir = own_cgroup2_dir()?;
             in_child(move || {
                 // SAFETY: dir is NUL-terminated.
@@ -212,31 +269,31 @@ pub(crate) fn probe(feature: Feature) -> Probe {
                 clone3_and_reap(CLONE_INTO_CGROUP, 0, 0, fd, "clone3(CLONE_INTO_CGROUP)")
             })
         }
-        Feature::CloseRange => {
+        Check::CloseRange => {
             // An empty range at the top of the fd space closes nothing.
             // SAFETY: plain syscall with integer arguments.
             let ret = unsafe { libc::syscall(libc::SYS_close_range, u32::MAX, u32::MAX, 0) };
             exists(ret, "close_range")
         }
-        Feature::Openat2 => openat2_root(0, "openat2(\"/\", RESOLVE_IN_ROOT)"),
-        Feature::ResolveCached => {
+        Check::Openat2 => openat2_root(0, "openat2(\"/\", RESOLVE_IN_ROOT)"),
+        Check::ResolveCached => {
             match openat2_root(libc::RESOLVE_CACHED, "openat2(\"/\", RESOLVE_CACHED)") {
                 // A cache miss still means the flag is known.
-                Err(Missing {
+                Err(Failure {
                     errno: Some(libc::EAGAIN),
                     ..
                 }) => Ok(()),
                 other => other,
             }
         }
-        Feature::MountApi => in_child(|| {
+        Check::MountApi => in_child(|| {
             if !is_root() {
                 let flags = libc::CLONE_NEWUSER | libc::CLONE_NEWNS;
                 unshare(flags, "unshare(CLONE_NEWUSER | CLONE_NEWNS)")?;
             }
             detached_tmpfs().map(drop)
         }),
-        Feature::MountSetattr => {
+        Check::MountSetattr => {
             // A size below MOUNT_ATTR_SIZE_VER0 is EINVAL where the call exists.
             // SAFETY: the kernel rejects the size before reading any memory.
             let ret = unsafe {
@@ -244,11 +301,11 @@ pub(crate) fn probe(feature: Feature) -> Probe {
             };
             exists(ret, "mount_setattr")
         }
-        Feature::MountSetattrIdmap => {
+        Check::MountSetattrIdmap => {
             need_root()?;
             in_child(idmap_detached_tmpfs)
         }
-        Feature::MoveMountBeneath => in_child(|| {
+        Check::MoveMountBeneath => in_child(|| {
             if !is_root() {
                 let flags = libc::CLONE_NEWUSER | libc::CLONE_NEWNS;
                 unshare(flags, "unshare(CLONE_NEWUSER | CLONE_NEWNS)")?;
@@ -270,22 +327,22 @@ pub(crate) fn probe(feature: Feature) -> Probe {
             }
             exists(ret, "move_mount")
         }),
-        Feature::Statmount => {
+        Check::Statmount => {
             // SAFETY: a NULL request is rejected (EFAULT) before anything else.
             exists(
                 unsafe { libc::syscall(SYS_STATMOUNT, 0usize, 0usize, 0usize, 0) },
                 "statmount",
             )
         }
-        Feature::Listmount => {
+        Check::Listmount => {
             // SAFETY: a NULL request is rejected (EFAULT) before anything else.
             exists(
                 unsafe { libc::syscall(SYS_LISTMOUNT, 0usize, 0usize, 0usize, 0) },
                 "listmount",
             )
         }
-        Feature::SeccompListener => in_child(|| seccomp_listener().map(drop)),
-        Feature::SeccompAddfd => in_child(|| {
+        Check::SeccompListener => in_child(|| seccomp_listener().map(drop)),
+        Check::SeccompAddfd => in_child(|| {
             let listener = seccomp_listener()?;
             let addfd = libc::seccomp_notif_addfd {
                 id: u64::MAX,
@@ -308,7 +365,7 @@ pub(crate) fn probe(feature: Feature) -> Probe {
             }
             Err(fail("ioctl(SECCOMP_IOCTL_NOTIF_ADDFD)"))
         }),
-        Feature::SeccompSyncWakeUp => in_child(|| {
+        Check::SeccompSyncWakeUp => in_child(|| {
             let listener = seccomp_listener()?;
             // SAFETY: the ioctl takes the flags by value.
             let ret = unsafe {
@@ -324,7 +381,7 @@ pub(crate) fn probe(feature: Feature) -> Probe {
             )
             .map(drop)
         }),
-        Feature::Keyrings => {
+        Check::Keyrings => {
             // Looks the session keyring up without creating one.
             // SAFETY: plain syscall with integer arguments.
             let ret = unsafe {
@@ -337,7 +394,7 @@ pub(crate) fn probe(feature: Feature) -> Probe {
             };
             check(ret, "keyctl(KEYCTL_GET_KEYRING_ID, session)").map(drop)
         }
-        Feature::KeyringNsNames => {
+        Check::KeyringNsNames => {
             let mut caps = [0u8; 2];
             // SAFETY: caps is writable for the length passed.
             let ret = unsafe {
@@ -350,17 +407,17 @@ pub(crate) fn probe(feature: Feature) -> Probe {
             };
             check(ret, "keyctl(KEYCTL_CAPABILITIES)")?;
             if caps[1] & KEYCTL_CAPS1_NS_KEYRING_NAME == 0 {
-                return Err(Missing {
+                return Err(Failure {
                     call: "keyctl(KEYCTL_CAPABILITIES) lacks KEYCTL_CAPS1_NS_KEYRING_NAME",
                     errno: None,
                 });
             }
             Ok(())
         }
-        Feature::Cgroup2 => cgroup2_mount().map(drop),
-        Feature::PidfdInfoExit => reaped_child_info(PIDFD_INFO_EXIT, "PIDFD_INFO_EXIT"),
-        Feature::PidfdInfoCoredump => reaped_child_info(PIDFD_INFO_COREDUMP, "PIDFD_INFO_COREDUMP"),
-        Feature::PidfdSelf => {
+        Check::Cgroup2 => cgroup2_mount().map(drop),
+        Check::PidfdInfoExit => reaped_child_info(PIDFD_INFO_EXIT, "PIDFD_INFO_EXIT"),
+        Check::PidfdInfoCoredump => reaped_child_info(PIDFD_INFO_COREDUMP, "PIDFD_INFO_COREDUMP"),
+        Check::PidfdSelf => {
             // Signal 0 only checks that the target exists and may be signalled.
             // SAFETY: plain syscall with integer arguments and a NULL siginfo.
             let ret = unsafe {
@@ -368,58 +425,58 @@ pub(crate) fn probe(feature: Feature) -> Probe {
             };
             check(ret, "pidfd_send_signal(PIDFD_SELF_THREAD, 0)").map(drop)
         }
-        Feature::PidfsFileHandles => {
+        Check::PidfsFileHandles => {
             let pidfd = pidfd_self(0, "pidfd_open(getpid(), 0)")?;
             handle_of(&pidfd, "name_to_handle_at(pidfd, \"\", AT_EMPTY_PATH)")
         }
-        Feature::NsGetId => {
+        Check::NsGetId => {
             let ns = open_read(c"/proc/self/ns/net", "open /proc/self/ns/net")?;
             let mut id = 0u64;
             // SAFETY: the ioctl writes one u64 through the pointer, which points at id.
             let ret = unsafe { libc::ioctl(ns.as_raw_fd(), NS_GET_ID, &mut id as *mut u64) };
             check(ret.into(), "ioctl(NS_GET_ID)")?;
             if id == 0 {
-                return Err(Missing {
+                return Err(Failure {
                     call: "ioctl(NS_GET_ID) returned id 0",
                     errno: None,
                 });
             }
             Ok(())
         }
-        Feature::NsFileHandles => {
+        Check::NsFileHandles => {
             let ns = open_read(c"/proc/self/ns/net", "open /proc/self/ns/net")?;
             handle_of(&ns, "name_to_handle_at(nsfd, \"\", AT_EMPTY_PATH)")
         }
-        Feature::Openat2ExtendedHow => openat2_extended_how(),
-        Feature::OpenTreeAttr => {
+        Check::Openat2ExtendedHow => openat2_extended_how(),
+        Check::OpenTreeAttr => {
             // A bad fd where the call exists (EBADF or ENOENT), ENOSYS where not.
             // SAFETY: the path is NUL-terminated; a NULL attr with size 0 is allowed.
             let ret =
                 unsafe { libc::syscall(SYS_OPEN_TREE_ATTR, -1, c"".as_ptr(), 0, 0usize, 0usize) };
             exists(ret, "open_tree_attr")
         }
-        Feature::StatmountOptArray => statmount_knows(
+        Check::StatmountOptArray => statmount_knows(
             STATMOUNT_OPT_ARRAY | STATMOUNT_OPT_SEC_ARRAY,
             "statmount(STATMOUNT_OPT_ARRAY | STATMOUNT_OPT_SEC_ARRAY)",
         ),
-        Feature::StatmountSupportedMask => {
+        Check::StatmountSupportedMask => {
             let (mask, _) = statmount_root(STATMOUNT_SUPPORTED_MASK)?;
             if mask & STATMOUNT_SUPPORTED_MASK == 0 {
-                return Err(Missing {
+                return Err(Failure {
                     call: "statmount did not fill STATMOUNT_SUPPORTED_MASK",
                     errno: None,
                 });
             }
             Ok(())
         }
-        Feature::StatmountIdmap => statmount_knows(
+        Check::StatmountIdmap => statmount_knows(
             STATMOUNT_MNT_UIDMAP | STATMOUNT_MNT_GIDMAP,
             "statmount(STATMOUNT_MNT_UIDMAP | STATMOUNT_MNT_GIDMAP)",
         ),
-        Feature::ListmountNsId => {
+        Check::ListmountNsId => {
             let (mask, words) = statmount_root(STATMOUNT_MNT_NS_ID)?;
             if mask & STATMOUNT_MNT_NS_ID == 0 {
-                return Err(Missing {
+                return Err(Failure {
                     call: "statmount did not fill STATMOUNT_MNT_NS_ID",
                     errno: None,
                 });
@@ -433,7 +490,7 @@ pub(crate) fn probe(feature: Feature) -> Probe {
             };
             listmount_one(&req, "listmount(mnt_ns_id)")
         }
-        Feature::ListmountNsFd => {
+        Check::ListmountNsFd => {
             let ns = open_read(c"/proc/self/ns/mnt", "open /proc/self/ns/mnt")?;
             // The kernel reads fd 0 as "no fd", which would prove nothing: move it up.
             let ns = if ns.as_raw_fd() == 0 {
@@ -452,7 +509,7 @@ pub(crate) fn probe(feature: Feature) -> Probe {
             };
             listmount_one(&req, "listmount(mnt_ns_fd)")
         }
-        Feature::MountNotify => in_child(|| {
+        Check::MountNotify => in_child(|| {
             if !is_root() {
                 let flags = libc::CLONE_NEWUSER | libc::CLONE_NEWNS;
                 unshare(flags, "unshare(CLONE_NEWUSER | CLONE_NEWNS)")?;
@@ -474,7 +531,7 @@ pub(crate) fn probe(feature: Feature) -> Probe {
             };
             check(ret.into(), "fanotify_mark(FAN_MARK_MNTNS)").map(drop)
         }),
-        Feature::SeccompNotifSizes => {
+        Check::SeccompNotifSizes => {
             let mut sizes = [0u16; 3];
             // SAFETY: the kernel writes a struct seccomp_notif_sizes (three u16) into
             // sizes.
@@ -488,7 +545,7 @@ pub(crate) fn probe(feature: Feature) -> Probe {
             };
             check(ret, "seccomp(SECCOMP_GET_NOTIF_SIZES)")?;
             if sizes.contains(&0) {
-                return Err(Missing {
+                return Err(Failure {
                     call: "seccomp(SECCOMP_GET_NOTIF_SIZES) reported a size of 0",
                     errno: None,
                 });
@@ -523,7 +580,7 @@ fn listmount_one(req: &MntIdReq, call: &'static str) -> Probe {
     };
     check(ret, call)?;
     if ret != 1 || ids[0] == 0 {
-        return Err(Missing {
+        return Err(Failure {
             call: "listmount listed no mount",
             errno: None,
         });
@@ -533,7 +590,7 @@ fn listmount_one(req: &MntIdReq, call: &'static str) -> Probe {
 
 /// `statmount` of the caller's root mount with `mask`: the mask the kernel filled
 /// and the first words of the answer.
-fn statmount_root(mask: u64) -> Result<(u64, [u64; 64]), Missing> {
+fn statmount_root(mask: u64) -> Result<(u64, [u64; 64]), Failure> {
     let req = MntIdReq {
         size: MNT_ID_REQ_SIZE_VER0,
         mnt_ns_fd: 0,
@@ -588,7 +645,7 @@ fn statmount_knows(bits: u64, call: &'static str) -> Probe {
         mask
     };
     if known & bits != bits {
-        return Err(Missing { call, errno: None });
+        return Err(Failure { call, errno: None });
     }
     Ok(())
 }
@@ -615,7 +672,7 @@ fn reaped_child_info(bit: u64, name: &'static str) -> Probe {
     let ret = unsafe { libc::ioctl(pidfd.as_raw_fd(), PIDFD_GET_INFO_VER1, info.as_mut_ptr()) };
     check(ret.into(), "ioctl(PIDFD_GET_INFO) of a reaped child")?;
     if info[0] & bit == 0 {
-        return Err(Missing {
+        return Err(Failure {
             call: name,
             errno: None,
         });
@@ -625,7 +682,7 @@ fn reaped_child_info(bit: u64, name: &'static str) -> Probe {
         let bytes = info[7].to_ne_bytes();
         let exit_code = i32::from_ne_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]);
         if exit_code != 7 << 8 {
-            return Err(Missing {
+            return Err(Failure {
                 call: "PIDFD_INFO_EXIT reported the wrong exit status",
                 errno: None,
             });
@@ -634,7 +691,7 @@ fn reaped_child_info(bit: u64, name: &'static str) -> Probe {
     Ok(())
 }
 
-fn open_read(path: &CStr, call: &'static str) -> Result<OwnedFd, Missing> {
+fn open_read(path: &CStr, call: &'static str) -> Result<OwnedFd, Failure> {
     // SAFETY: path is NUL-terminated.
     let ret = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
     owned(ret.into(), call)
@@ -685,7 +742,7 @@ fn openat2_extended_how() -> Probe {
     let ret = call(&[flags, 0, 0, 1]);
     if ret >= 0 {
         drop(owned(ret, "openat2"));
-        return Err(Missing {
+        return Err(Failure {
             call: "openat2 took an open_how with a non-zero unknown tail",
             errno: None,
         });
@@ -696,47 +753,10 @@ fn openat2_extended_how() -> Probe {
     Ok(())
 }
 
-fn read_list(path: &std::path::Path, call: &'static str) -> Result<Vec<String>, Missing> {
-    let text = std::fs::read_to_string(path).map_err(|e| Missing {
-        call,
-        errno: e.raw_os_error(),
-    })?;
-    Ok(text.split_whitespace().map(str::to_string).collect())
-}
-
-pub(crate) fn cgroup2() -> Result<crate::Cgroup2, Missing> {
-    let mount = cgroup2_mount()?;
-    let groups = std::fs::read_to_string("/proc/self/cgroup").map_err(|e| Missing {
-        call: "read /proc/self/cgroup",
-        errno: e.raw_os_error(),
-    })?;
-    let cgroup = groups
-        .lines()
-        .find_map(|l| l.strip_prefix("0::"))
-        .ok_or(Missing {
-            call: "no cgroup v2 entry in /proc/self/cgroup",
-            errno: None,
-        })?;
-    let mut info = crate::Cgroup2 {
-        mount_point: mount.into(),
-        cgroup: cgroup.into(),
-        controllers: Vec::new(),
-        subtree_control: Vec::new(),
-        writable: false,
-    };
-    let dir = info.dir();
-    info.controllers = read_list(&dir.join("cgroup.controllers"), "read cgroup.controllers")?;
-    info.subtree_control = read_list(
-        &dir.join("cgroup.subtree_control"),
-        "read cgroup.subtree_control",
-    )?;
-    let c_dir = CString::new(dir.as_os_str().as_encoded_bytes()).map_err(|_| Missing {
-        call: "the cgroup path has a NUL byte",
-        errno: None,
-    })?;
-    // SAFETY: c_dir is NUL-terminated.
-    info.writable = unsafe { libc::access(c_dir.as_ptr(), libc::W_OK) } == 0;
-    Ok(info)
+/// Whether the caller may write in the directory `path` (`access(path, W_OK)`).
+pub(crate) fn writable(path: &CStr) -> bool {
+    // SAFETY: path is NUL-terminated; access only reads it.
+    unsafe { libc::access(path.as_ptr(), libc::W_OK) == 0 }
 }
 
 fn unshare(flags: libc::c_int, call: &'static str) -> Probe {
@@ -761,7 +781,7 @@ fn drop_to_nobody() -> Probe {
     Ok(())
 }
 
-fn pidfd_self(flags: libc::c_uint, call: &'static str) -> Result<OwnedFd, Missing> {
+fn pidfd_self(flags: libc::c_uint, call: &'static str) -> Result<OwnedFd, Failure> {
     // SAFETY: plain syscall with integer arguments.
     let ret = unsafe { libc::syscall(libc::SYS_pidfd_open, libc::getpid(), flags) };
     owned(ret, call)
@@ -828,8 +848,8 @@ fn reap(pid: libc::pid_t) -> libc::c_int {
     status
 }
 
-fn cgroup2_mount() -> Result<String, Missing> {
-    let info = std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| Missing {
+pub(crate) fn cgroup2_mount() -> Result<String, Failure> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| Failure {
         call: "read /proc/self/mountinfo",
         errno: e.raw_os_error(),
     })?;
@@ -839,30 +859,30 @@ fn cgroup2_mount() -> Result<String, Missing> {
             (right.split_whitespace().next() == Some("cgroup2"))
                 .then(|| left.split_whitespace().nth(4).map(str::to_string))?
         })
-        .ok_or(Missing {
+        .ok_or(Failure {
             call: "no cgroup2 mount in /proc/self/mountinfo",
             errno: None,
         })
 }
 
-fn own_cgroup2_dir() -> Result<CString, Missing> {
+fn own_cgroup2_dir() -> Result<CString, Failure> {
     let mount = cgroup2_mount()?;
-    let groups = std::fs::read_to_string("/proc/self/cgroup").map_err(|e| Missing {
+    let groups = std::fs::read_to_string("/proc/self/cgroup").map_err(|e| Failure {
         call: "read /proc/self/cgroup",
         errno: e.raw_os_error(),
     })?;
-    let missing = Missing {
+    let missing = Failure {
         call: "no cgroup v2 entry in /proc/self/cgroup",
         errno: None,
     };
     let path = groups
         .lines()
         .find_map(|l| l.strip_prefix("0::"))
-        .ok_or(missing.clone())?;
+        .ok_or(missing)?;
     CString::new(format!("{mount}{path}")).map_err(|_| missing)
 }
 
-fn detached_tmpfs() -> Result<OwnedFd, Missing> {
+fn detached_tmpfs() -> Result<OwnedFd, Failure> {
     // SAFETY: the fs name is NUL-terminated.
     let ret = unsafe { libc::syscall(libc::SYS_fsopen, c"tmpfs".as_ptr(), FSOPEN_CLOEXEC) };
     let ctx = owned(ret, "fsopen(\"tmpfs\")")?;
@@ -935,7 +955,7 @@ fn idmap_detached_tmpfs() -> Probe {
     unsafe { libc::waitpid(pid, &mut status, libc::WUNTRACED) };
     let result = (|| {
         if !libc::WIFSTOPPED(status) {
-            return Err(Missing {
+            return Err(Failure {
                 call: "a child could not create a user namespace",
                 errno: None,
             });
@@ -969,7 +989,7 @@ fn idmap_detached_tmpfs() -> Probe {
     result
 }
 
-fn seccomp_listener() -> Result<OwnedFd, Missing> {
+fn seccomp_listener() -> Result<OwnedFd, Failure> {
     // SAFETY: prctl with integer arguments.
     let ret = unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
     check(ret.into(), "prctl(PR_SET_NO_NEW_PRIVS)")?;
@@ -1033,10 +1053,8 @@ const UNKNOWN_CALL: &str = "a probe step";
 fn in_child(probe: impl FnOnce() -> Probe) -> Probe {
     let mut fds = [0; 2];
     // SAFETY: fds is two writable c_ints.
-    check(
-        unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }.into(),
-        "pipe2",
-    )?;
+    let r = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
+    check(r.into(), "pipe2")?;
     // SAFETY: pipe2 returned two fresh fds that nothing else owns.
     let (read_end, write_end) =
         unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
@@ -1090,7 +1108,7 @@ fn in_child(probe: impl FnOnce() -> Probe) -> Probe {
     let status = reap(pid);
     if got != message.len() {
         let _ = status;
-        return Err(Missing {
+        return Err(Failure {
             call: "the probe child died before answering",
             errno: None,
         });
@@ -1100,7 +1118,7 @@ fn in_child(probe: impl FnOnce() -> Probe) -> Probe {
     if index == u32::MAX && errno == 0 {
         return Ok(());
     }
-    Err(Missing {
+    Err(Failure {
         call: CHILD_CALLS
             .get(index as usize)
             .copied()
@@ -1128,7 +1146,7 @@ mod tests {
         let answer = in_child(|| Err(fail_with("unshare(CLONE_NEWTIME)", libc::EPERM)));
         assert_eq!(
             answer,
-            Err(Missing {
+            Err(Failure {
                 call: "unshare(CLONE_NEWTIME)",
                 errno: Some(libc::EPERM)
             })
@@ -1147,8 +1165,8 @@ mod tests {
         }
     }
 
-    fn fail_with(call: &'static str, errno: i32) -> Missing {
-        Missing {
+    fn fail_with(call: &'static str, errno: i32) -> Failure {
+        Failure {
             call,
             errno: Some(errno),
         }
