@@ -293,6 +293,18 @@ mod tests {
     }
 
     #[test]
+    fn syscall_error_without_log_displays_like_the_shared_record() {
+        let call = Call::new("move_mount", format_args!("fd 7, \"\", AT_FDCWD, \"/mnt\""));
+        let err = Error::syscall(call.clone(), rustix::io::Errno::PERM);
+        let shared = linception_errno::SyscallError::new(call, libc::EPERM);
+        assert_eq!(err.to_string(), shared.to_string());
+        assert_eq!(
+            err.to_string(),
+            "move_mount(fd 7, \"\", AT_FDCWD, \"/mnt\"): Operation not permitted (EPERM)"
+        );
+    }
+
+    #[test]
     fn invalid_argument_names_the_input() {
         let err = Error::nul("fsconfig key");
         assert_eq!(err.to_string(), "invalid fsconfig key: contains a NUL byte");

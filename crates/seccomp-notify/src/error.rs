@@ -258,3 +258,36 @@ impl From<Error> for io::Error {
 
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn syscall_errors_display_like_the_shared_record() {
+        let call = Call::new(
+            "ioctl",
+            format_args!("fd 5, SECCOMP_IOCTL_NOTIF_ID_VALID, {:#x}", 7),
+        );
+        let err = Error::syscall(call.clone(), rustix::io::Errno::BADF);
+        assert_eq!(
+            err.to_string(),
+            "ioctl(fd 5, SECCOMP_IOCTL_NOTIF_ID_VALID, 0x7): Bad file descriptor (EBADF)"
+        );
+        assert_eq!(
+            err.to_string(),
+            linception_errno::SyscallError::new(call, libc::EBADF).to_string()
+        );
+        assert_eq!(err.call().map(Call::op), Some("ioctl"));
+        assert_eq!(err.kind(), ErrorKind::Os);
+        assert_eq!(err.raw_os_error(), Some(libc::EBADF));
+        let io: io::Error = err.into();
+        assert_eq!(io.raw_os_error(), Some(libc::EBADF));
+        let denied = Error::syscall(Call::bare("seccomp"), rustix::io::Errno::PERM);
+        assert_eq!(denied.kind(), ErrorKind::PermissionDenied);
+        assert_eq!(
+            denied.to_string(),
+            "seccomp(): Operation not permitted (EPERM)"
+        );
+    }
+}
