@@ -1,559 +1,450 @@
-//! The child between `clone3` and `execve`: runs the prepared steps with raw
-//! syscalls only. Nothing here allocates, takes a lock or can panic: every string,
-//! fd number and program was prepared by the parent (see `plan`), and a failure is
-//! written to the error pipe as `(step index, errno)` before `_exit(127)`.
+//! The container child between `clone3` and `execve`: runs the prepared steps by
+//! calling the feature crates' child-safe forms and rustix. Nothing here
+//! allocates, takes a lock or unwinds: every string, fd and program was prepared by
+//! the parent ([`crate::lower`]), and a failure is reported as (step, errno, kernel
+//! log) ([`crate::protocol`]) before `_exit(127)`.
 #![forbid(unsafe_code)]
 
-use std::ffi::{CStr, c_char};
-use std::os::fd::{AsRawFd, RawFd};
+use std::ffi::CStr;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::sys::{self, Res};
+use linception_mountapi::{
+    FsContext, LogCapture, Mount, MountSetattr, MoveMountFlags, Propagation, SetattrFlags,
+};
+use rustix::fs::{CWD, Mode, OFlags};
+use rustix::io::Errno;
+
+use crate::protocol::{RELEASE, ReportBuf};
+use crate::step::{Held, ROOT, Slot, Step};
+use crate::sys;
 
 /// Test hook: makes the child's `mount_setattr` calls fail with `ENOSYS`, to
 /// exercise the fallbacks on a kernel that has it.
 pub(crate) static PRETEND_MOUNT_SETATTR_ENOSYS: AtomicBool = AtomicBool::new(false);
 
-fn pretend_enosys_or(call: impl FnOnce() -> Res) -> Res {
+/// An errno, the child's whole error vocabulary.
+type Res<T = ()> = Result<T, i32>;
+
+fn pretend_enosys() -> Res {
     if PRETEND_MOUNT_SETATTR_ENOSYS.load(Ordering::Relaxed) {
         Err(libc::ENOSYS)
     } else {
-        call()
+        Ok(())
     }
 }
 
-/// The slot of the root filesystem's mount fd.
-pub(crate) const ROOT_SLOT: usize = 0;
-
-/// A `fsconfig` command of a [`Step::FsConfig`].
-pub(crate) enum FsConfigCmd {
-    Flag,
-    String,
+/// The errno of a feature crate's error (EINVAL for a refusal without one, which
+/// the parent's validation makes unreachable).
+trait Errnos<T> {
+    fn errno(self) -> Res<T>;
 }
 
-/// One setup step. The parent builds the list and a label for each (`plan`).
-pub(crate) enum Step {
-    /// Unblock every signal (the spawning thread may have blocked some) and put
-    /// `SIGPIPE` back to its default action.
-    UnblockSignals,
-    /// Block until the parent has written the id maps (reads one byte or EOF).
-    WaitForParent { fd: RawFd },
-    /// `unshare(CLONE_NEWTIME)` and write `/proc/self/timens_offsets`: the program
-    /// enters the new time namespace at `execve`.
-    TimeNamespace { offsets: Vec<u8> },
-    /// `mount_setattr("/", AT_RECURSIVE, {propagation: MS_PRIVATE})`.
-    PrivateRoot,
-    /// `open_tree(AT_FDCWD, source, OPEN_TREE_CLONE [| AT_RECURSIVE])` into a slot.
-    OpenTree {
-        source: std::ffi::CString,
-        recursive: bool,
-        slot: usize,
-    },
-    /// Receive a detached mount prepared by the parent (idmapped binds) into a slot.
-    ReceiveTree { sock: RawFd, slot: usize },
-    /// `mount_setattr` on the mount in a slot.
-    SetAttr {
-        slot: usize,
-        recursive: bool,
-        set: u64,
-    },
-    /// `fsopen(fstype)` into a slot.
-    FsOpen {
-        fstype: std::ffi::CString,
-        slot: usize,
-    },
-    /// `fsconfig` on the context in a slot.
-    FsConfig {
-        slot: usize,
-        cmd: FsConfigCmd,
-        key: std::ffi::CString,
-        value: Option<std::ffi::CString>,
-    },
-    /// `fsconfig(FSCONFIG_CMD_CREATE)` + `fsmount` of the context in `slot`; the
-    /// context is closed and the mount fd takes its slot.
-    FsMount { slot: usize, attr: u32 },
-    /// `move_mount` of the mount in a slot onto a host path (the root's attach point).
-    AttachAtHost {
-        slot: usize,
-        path: std::ffi::CString,
-    },
-    /// `mkdirat` of `name` in `parent`, both resolved inside the root (EEXIST is fine).
-    Mkdir {
-        parent: std::ffi::CString,
-        name: std::ffi::CString,
-        mode: u32,
-    },
-    /// Create an empty file (a bind target for a file) inside the root.
-    Mkfile {
-        parent: std::ffi::CString,
-        name: std::ffi::CString,
-    },
-    /// `symlinkat(points_to, parent, name)` inside the root (EEXIST is fine).
-    Symlink {
-        parent: std::ffi::CString,
-        name: std::ffi::CString,
-        points_to: std::ffi::CString,
-    },
-    /// `move_mount` of the mount in a slot onto `target`, resolved inside the root;
-    /// with `create`, a missing target directory is made first (`mkdirat(parent,
-    /// name, mode)`).
-    Attach {
-        slot: usize,
-        target: std::ffi::CString,
-        create: Option<(std::ffi::CString, std::ffi::CString, u32)>,
-    },
-    /// `setns(pidfd, flags)`: join a running container's namespaces.
-    JoinNamespaces { pidfd: RawFd, flags: libc::c_int },
-    /// `clone3(CLONE_PARENT | CLONE_PIDFD)`: the new process (a child of the caller,
-    /// in the joined pid namespace) goes on with the next steps; this helper sends
-    /// its pidfd to the caller over `sock` and exits.
-    ForkIntoParent { sock: RawFd },
-    /// `fchdir(root)`, `pivot_root(".", ".")`, `umount2(".", MNT_DETACH)`, `chdir("/")`.
-    PivotRoot,
-    /// `sethostname`.
-    Hostname { name: std::ffi::CString },
-    /// `keyctl(KEYCTL_JOIN_SESSION_KEYRING, name)`.
-    JoinKeyring { name: Option<std::ffi::CString> },
-    /// `prctl(PR_CAPBSET_DROP)` for every capability up to `last_cap` not in `keep`.
-    DropBounding { keep: u64, last_cap: u32 },
-    /// `prctl(PR_SET_KEEPCAPS, 1)`: keep permitted capabilities across the uid change.
-    KeepCaps,
-    /// `setgroups`.
-    SetGroups { groups: Vec<libc::gid_t> },
-    /// `setresgid`.
-    SetGid { gid: u32 },
-    /// `setresuid`.
-    SetUid { uid: u32 },
-    /// `capset` v3.
-    Capset {
-        effective: u64,
-        permitted: u64,
-        inheritable: u64,
-    },
-    /// `prctl(PR_CAP_AMBIENT_RAISE)` for every capability in `set`.
-    Ambient { set: u64 },
-    /// `chdir`.
-    Chdir { path: std::ffi::CString },
-    /// `prctl(PR_SET_NO_NEW_PRIVS, 1)`.
-    NoNewPrivs,
-    /// Moves fds to their numbers (`moves`: `(source, target)`), first copying every
-    /// source above `high`, then marks every other fd from 3 up close-on-exec
-    /// (`close_range(.., CLOSE_RANGE_CLOEXEC)` over `cloexec_ranges`).
-    Fds {
-        moves: Vec<(RawFd, RawFd)>,
-        high: RawFd,
-        cloexec_ranges: Vec<(u32, u32)>,
-    },
-    /// `seccomp(SECCOMP_SET_MODE_FILTER)`; with a listener, sends it to the parent.
-    Seccomp {
-        program: linception_seccomp_notify::Program,
-        flags: linception_seccomp_notify::FilterFlags,
-        listener_sock: Option<RawFd>,
-    },
-    /// `execve` of each candidate path in turn (a PATH search prepared by the parent).
-    Exec {
-        candidates: Vec<std::ffi::CString>,
-        argv: Vec<*const c_char>,
-        envp: Vec<*const c_char>,
-    },
-}
-
-/// The most bytes of a kernel fs-context message sent with a failure.
-pub(crate) const LOG_MAX: usize = 256;
-
-impl Step {
-    /// The kernel feature a step needs, for an `ENOSYS` report: (feature, since).
-    pub(crate) fn feature(&self) -> Option<(&'static str, &'static str)> {
-        Some(match self {
-            Step::OpenTree { .. }
-            | Step::FsOpen { .. }
-            | Step::FsConfig { .. }
-            | Step::FsMount { .. }
-            | Step::AttachAtHost { .. } => ("the new mount API", "5.2"),
-            Step::SetAttr { .. } | Step::PrivateRoot => ("mount_setattr", "5.12"),
-            Step::Mkdir { .. }
-            | Step::Mkfile { .. }
-            | Step::Symlink { .. }
-            | Step::Attach { .. } => ("openat2", "5.6"),
-            Step::TimeNamespace { .. } => ("time namespaces", "5.6"),
-            Step::Fds { .. } => ("close_range", "5.9"),
-            Step::JoinNamespaces { .. } => ("setns with a pidfd", "5.8"),
-            Step::ForkIntoParent { .. } => ("clone3", "5.3"),
-            Step::Ambient { .. } => ("ambient capabilities", "4.3"),
-            Step::JoinKeyring { .. } => ("keyrings", "2.6.10"),
-            Step::Seccomp { .. } => ("seccomp filters", "3.17"),
-            _ => return None,
-        })
+impl<T> Errnos<T> for Result<T, Errno> {
+    fn errno(self) -> Res<T> {
+        self.map_err(|e| e.raw_os_error())
     }
 }
 
-/// Where the child reports a failure and keeps its fds.
-pub(crate) struct ChildState<'a> {
-    pub slots: &'a mut [RawFd],
-    pub err_fd: RawFd,
-    /// The report: step (u32), errno (i32), log length (u32), then the kernel's
-    /// fs-context message of a failed `fsconfig`/`fsmount`, if any.
-    pub report: [u8; 12 + LOG_MAX],
-    pub log_len: usize,
+impl<T> Errnos<T> for linception_mountapi::Result<T> {
+    fn errno(self) -> Res<T> {
+        self.map_err(|e| e.raw_os_error().unwrap_or(libc::EINVAL))
+    }
+}
+
+impl<T> Errnos<T> for linception_openat2::Result<T> {
+    fn errno(self) -> Res<T> {
+        self.map_err(|e| e.raw_os_error().unwrap_or(libc::EINVAL))
+    }
+}
+
+impl<T> Errnos<T> for linception_seccomp_notify::Result<T> {
+    fn errno(self) -> Res<T> {
+        self.map_err(|e| e.raw_os_error().unwrap_or(libc::EINVAL))
+    }
+}
+
+/// Capability bits as rustix's set (every bit kept, known to rustix or not).
+fn caps(bits: u64) -> rustix::thread::CapabilitySet {
+    rustix::thread::CapabilitySet::from_bits_retain(bits)
+}
+
+/// The report pipe: borrowed from the plan, or a copy moved above the fds the
+/// program gets.
+enum ReportFd<'f> {
+    Borrowed(BorrowedFd<'f>),
+    Moved(OwnedFd),
+}
+
+impl AsFd for ReportFd<'_> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            ReportFd::Borrowed(fd) => *fd,
+            ReportFd::Moved(fd) => fd.as_fd(),
+        }
+    }
+}
+
+/// The child's state: the fds it made, where it reports, and the report itself.
+struct Child<'s, 'f> {
+    slots: &'s mut [Held],
+    report_fd: ReportFd<'f>,
+    report: ReportBuf,
 }
 
 /// Runs `steps` in order; never returns (the last step execs, a failure exits 127).
-pub(crate) fn run(steps: &[Step], slots: &mut [RawFd], err_fd: RawFd) -> ! {
-    let mut state = ChildState {
+pub(crate) fn run(steps: &[Step<'_>], slots: &mut [Held], report_fd: BorrowedFd<'_>) -> ! {
+    let mut child = Child {
         slots,
-        err_fd,
-        report: [0; 12 + LOG_MAX],
-        log_len: 0,
+        report_fd: ReportFd::Borrowed(report_fd),
+        report: ReportBuf::new(),
     };
     for (i, step) in steps.iter().enumerate() {
-        if let Err(errno) = run_step(step, &mut state) {
-            report(&mut state, i, errno);
+        if let Err(errno) = child.step(step) {
+            child.fail(i, errno);
         }
     }
-    // No Exec step (cannot happen: the plan always ends with one).
-    report(&mut state, steps.len(), libc::EINVAL)
+    // No Exec step (cannot happen: a plan always ends with one).
+    child.fail(steps.len(), libc::EINVAL)
 }
 
-fn report(state: &mut ChildState<'_>, step: usize, errno: i32) -> ! {
-    let len = state.log_len.min(LOG_MAX);
-    let (head, _) = state.report.split_at_mut(12);
-    let (a, rest) = head.split_at_mut(4);
-    let (b, c) = rest.split_at_mut(4);
-    a.copy_from_slice(&(step as u32).to_ne_bytes());
-    b.copy_from_slice(&errno.to_ne_bytes());
-    c.copy_from_slice(&(len as u32).to_ne_bytes());
-    let (msg, _) = state.report.split_at(12 + len);
-    let _ = sys::write(state.err_fd, msg);
-    sys::exit(127)
-}
-
-/// Keeps the kernel's first message of a failed fs context (read() on its fd).
-fn keep_log(state: &mut ChildState<'_>, ctx: RawFd) {
-    let (_, buf) = state.report.split_at_mut(12);
-    state.log_len = sys::read(ctx, buf).unwrap_or(0);
-}
-
-fn slot(state: &ChildState<'_>, i: usize) -> Res<RawFd> {
-    match state.slots.get(i) {
-        Some(&fd) if fd >= 0 => Ok(fd),
-        _ => Err(libc::EBADF),
+impl Child<'_, '_> {
+    fn fail(&mut self, step: usize, errno: i32) -> ! {
+        let bytes = self.report.encode(step, errno);
+        let _ = rustix::io::write(&self.report_fd, bytes);
+        sys::exit(127)
     }
-}
 
-fn set_slot(state: &mut ChildState<'_>, i: usize, fd: RawFd) -> Res<()> {
-    match state.slots.get_mut(i) {
-        Some(s) => {
-            *s = fd;
-            Ok(())
-        }
-        None => {
-            sys::close(fd);
-            Err(libc::EBADF)
+    fn take(&mut self, slot: Slot) -> Held {
+        self.slots
+            .get_mut(slot.0)
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    fn put(&mut self, slot: Slot, held: Held) -> Res {
+        match self.slots.get_mut(slot.0) {
+            Some(s) => {
+                *s = held;
+                Ok(())
+            }
+            None => Err(libc::EBADF),
         }
     }
-}
 
-fn take_slot(state: &mut ChildState<'_>, i: usize) -> Res<RawFd> {
-    let fd = slot(state, i)?;
-    if let Some(s) = state.slots.get_mut(i) {
-        *s = -1;
-    }
-    Ok(fd)
-}
-
-/// Opens `path` inside the root (`RESOLVE_IN_ROOT`), as an `O_PATH` fd.
-fn open_in_root(state: &ChildState<'_>, path: &CStr, flags: i32) -> Res<RawFd> {
-    let root = slot(state, ROOT_SLOT)?;
-    let path = if path.is_empty() { c"." } else { path };
-    sys::openat2_in_root(root, path, libc::O_PATH | flags, 0)
-}
-
-/// `mkdirat` of `name` in `parent`, resolved inside the root; EEXIST is fine.
-fn mkdir_in_root(state: &ChildState<'_>, parent: &CStr, name: &CStr, mode: u32) -> Res<()> {
-    let dir = open_in_root(state, parent, libc::O_DIRECTORY)?;
-    let r = sys::mkdirat(dir, name, mode);
-    sys::close(dir);
-    match r {
-        Err(libc::EEXIST) => Ok(()),
-        r => ok(r),
-    }
-}
-
-fn ok<T>(r: Res<T>) -> Res<()> {
-    r.map(|_| ())
-}
-
-fn run_step(step: &Step, state: &mut ChildState<'_>) -> Res<()> {
-    match step {
-        Step::UnblockSignals => {
-            sys::default_sigpipe()?;
-            ok(sys::unblock_all_signals())
+    fn mount(&self, slot: Slot) -> Res<&Mount> {
+        match self.slots.get(slot.0) {
+            Some(Held::Mount(m)) => Ok(m),
+            _ => Err(libc::EBADF),
         }
-        Step::WaitForParent { fd } => {
-            let mut byte = [0u8; 1];
-            loop {
-                match sys::read(*fd, &mut byte) {
-                    Err(libc::EINTR) => continue,
-                    Ok(1) => break,
-                    // EOF: the parent gave up (it kills us anyway).
+    }
+
+    fn context(&self, slot: Slot) -> Res<&FsContext> {
+        match self.slots.get(slot.0) {
+            Some(Held::Context(c)) => Ok(c),
+            _ => Err(libc::EBADF),
+        }
+    }
+
+    /// Keeps the kernel's first message of a failed fs context for the report.
+    fn keep_log(&mut self, ctx: &FsContext) {
+        let len = ctx.read_log_into(self.report.log_space()).unwrap_or(0);
+        self.report.set_log_len(len);
+    }
+
+    /// Opens `path` inside the root (`RESOLVE_IN_ROOT`) as an `O_PATH` fd.
+    fn open_in_root(&self, path: &CStr, flags: OFlags) -> Res<OwnedFd> {
+        let root = self.mount(ROOT)?;
+        let path = if path.is_empty() { c"." } else { path };
+        let how = linception_openat2::OpenHow::new(OFlags::PATH | OFlags::CLOEXEC | flags)
+            .resolve(linception_openat2::ResolveFlags::IN_ROOT);
+        linception_openat2::openat2(
+            root,
+            std::path::Path::new(std::ffi::OsStr::from_bytes(path.to_bytes())),
+            &how,
+        )
+        .errno()
+    }
+
+    /// `mkdirat(name)` in `parent`, resolved inside the root; EEXIST is fine.
+    fn mkdir_in_root(&self, parent: &CStr, name: &CStr, mode: Mode) -> Res {
+        let dir = self.open_in_root(parent, OFlags::DIRECTORY)?;
+        match rustix::fs::mkdirat(&dir, name, mode) {
+            Err(Errno::EXIST) => Ok(()),
+            r => r.errno(),
+        }
+    }
+
+    fn step(&mut self, step: &Step<'_>) -> Res {
+        match step {
+            Step::UnblockSignals => sys::reset_signals(),
+            Step::WaitForParent { fd } => loop {
+                let mut byte = [0u8; 1];
+                match rustix::io::read(fd, &mut byte) {
+                    Err(Errno::INTR) => continue,
+                    Ok(1) if byte[0] == RELEASE => return Ok(()),
+                    // EOF or anything else: the parent gave up (it kills us anyway).
                     Ok(_) => return Err(libc::ECANCELED),
-                    Err(e) => return Err(e),
+                    Err(e) => return Err(e.raw_os_error()),
+                }
+            },
+            Step::TimeNamespace { offsets } => {
+                sys::unshare_time_namespace()?;
+                let fd = rustix::fs::open(
+                    c"/proc/self/timens_offsets",
+                    OFlags::WRONLY | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )
+                .errno()?;
+                match rustix::io::write(&fd, offsets).errno()? {
+                    n if n == offsets.len() => Ok(()),
+                    _ => Err(libc::EIO),
                 }
             }
-            sys::close(*fd);
-            Ok(())
-        }
-        Step::TimeNamespace { offsets } => {
-            sys::unshare(libc::CLONE_NEWTIME)?;
-            ok(sys::write_file(
-                libc::AT_FDCWD,
-                c"/proc/self/timens_offsets",
-                offsets,
-            ))
-        }
-        Step::PrivateRoot => match pretend_enosys_or(sys::make_private_recursive) {
-            // mount_setattr is Linux 5.12: fall back to mount(2).
-            Err(libc::ENOSYS) => ok(sys::make_private_recursive_mount2()),
-            r => ok(r),
-        },
-        Step::OpenTree {
-            source,
-            recursive,
-            slot: i,
-        } => {
-            let mut flags = libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC;
-            if *recursive {
-                flags |= libc::AT_RECURSIVE as u32;
-            }
-            let fd = sys::open_tree(libc::AT_FDCWD, source, flags)?;
-            set_slot(state, *i, fd)
-        }
-        Step::ReceiveTree { sock, slot: i } => {
-            let fd = sys::recv_fd_raw(*sock)?;
-            set_slot(state, *i, fd)
-        }
-        Step::SetAttr {
-            slot: i,
-            recursive,
-            set,
-        } => {
-            let fd = slot(state, *i)?;
-            ok(pretend_enosys_or(|| {
-                sys::mount_setattr(fd, *recursive, *set, 0, -1)
-            }))
-        }
-        Step::FsOpen { fstype, slot: i } => {
-            let fd = sys::fsopen(fstype)?;
-            set_slot(state, *i, fd)
-        }
-        Step::FsConfig {
-            slot: i,
-            cmd,
-            key,
-            value,
-        } => {
-            let fd = slot(state, *i)?;
-            let cmd = match cmd {
-                FsConfigCmd::Flag => libc::FSCONFIG_SET_FLAG,
-                FsConfigCmd::String => libc::FSCONFIG_SET_STRING,
-            };
-            let r = sys::fsconfig(fd, cmd, Some(key), value.as_deref());
-            if r.is_err() {
-                keep_log(state, fd);
-            }
-            ok(r)
-        }
-        Step::FsMount { slot: i, attr } => {
-            let ctx = take_slot(state, *i)?;
-            let r = sys::fsconfig(ctx, libc::FSCONFIG_CMD_CREATE, None, None)
-                .and_then(|_| sys::fsmount(ctx, *attr));
-            if r.is_err() {
-                keep_log(state, ctx);
-            }
-            sys::close(ctx);
-            set_slot(state, *i, r?)
-        }
-        Step::AttachAtHost { slot: i, path } => ok(sys::move_mount(
-            slot(state, *i)?,
-            c"",
-            libc::AT_FDCWD,
-            path,
-            libc::MOVE_MOUNT_F_EMPTY_PATH,
-        )),
-        Step::Mkdir { parent, name, mode } => mkdir_in_root(state, parent, name, *mode),
-        Step::Mkfile { parent, name } => {
-            let dir = open_in_root(state, parent, libc::O_DIRECTORY)?;
-            let r = sys::create_file(dir, name, 0o644);
-            sys::close(dir);
-            ok(r)
-        }
-        Step::Symlink {
-            parent,
-            name,
-            points_to,
-        } => {
-            let dir = open_in_root(state, parent, libc::O_DIRECTORY)?;
-            let r = sys::symlinkat(points_to, dir, name);
-            sys::close(dir);
-            match r {
-                Err(libc::EEXIST) => Ok(()),
-                r => ok(r),
-            }
-        }
-        Step::Attach {
-            slot: i,
-            target,
-            create,
-        } => {
-            let target = match (open_in_root(state, target, 0), create) {
-                (Err(libc::ENOENT), Some((parent, name, mode))) => {
-                    mkdir_in_root(state, parent, name, *mode)?;
-                    open_in_root(state, target, 0)?
-                }
-                (r, _) => r?,
-            };
-            let mnt = take_slot(state, *i);
-            let r = mnt.and_then(|mnt| {
-                let r = sys::move_mount(
-                    mnt,
-                    c"",
-                    target,
-                    c"",
-                    libc::MOVE_MOUNT_F_EMPTY_PATH | libc::MOVE_MOUNT_T_EMPTY_PATH,
-                );
-                sys::close(mnt);
-                r
-            });
-            sys::close(target);
-            ok(r)
-        }
-        Step::PivotRoot => {
-            let root = take_slot(state, ROOT_SLOT)?;
-            let r = sys::fchdir(root);
-            sys::close(root);
-            r?;
-            sys::pivot_root_here()?;
-            sys::umount2(c".", libc::MNT_DETACH)?;
-            ok(sys::chdir(c"/"))
-        }
-        Step::JoinNamespaces { pidfd, flags } => ok(sys::setns(*pidfd, *flags)),
-        Step::ForkIntoParent { sock } => match sys::clone_into_parent()? {
-            None => Ok(()),
-            Some(pidfd) => {
-                if let Err(e) = sys::send_fd(*sock, pidfd) {
-                    // The caller cannot own it: do not leave it running.
-                    let _ = sys::pidfd_kill(pidfd);
-                    return Err(e);
-                }
-                sys::exit(0)
-            }
-        },
-        Step::Hostname { name } => ok(sys::sethostname(name.to_bytes())),
-        // The keyring crate's child form: two keyctl calls, no allocation.
-        Step::JoinKeyring { name } => {
-            // Possessor-only: other containers under the same host uid cannot
-            // view, read or link this keyring (the kernel default lets them view).
-            let perm = Some(linception_keyring_ns::Permission::POSSESSOR_ALL);
-            linception_keyring_ns::join_session_keyring_in_child(name.as_deref(), perm)
-                .map(|_| ())
-                .map_err(|e| e.errno.raw_os_error())
-        }
-        Step::DropBounding { keep, last_cap } => {
-            for cap in 0..=(*last_cap).min(63) {
-                if keep & (1u64 << cap) == 0 {
-                    sys::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0)?;
+            Step::PrivateRoot => {
+                let set = MountSetattr::new().propagation(Propagation::Private);
+                let r = pretend_enosys().and_then(|()| {
+                    linception_mountapi::mount_setattr(CWD, c"/", SetattrFlags::RECURSIVE, &set)
+                        .errno()
+                });
+                match r {
+                    // mount_setattr is Linux 5.12: fall back to mount(2).
+                    Err(libc::ENOSYS) => rustix::mount::mount_change(
+                        c"/",
+                        rustix::mount::MountPropagationFlags::REC
+                            | rustix::mount::MountPropagationFlags::PRIVATE,
+                    )
+                    .errno(),
+                    r => r,
                 }
             }
-            Ok(())
-        }
-        Step::KeepCaps => ok(sys::prctl(libc::PR_SET_KEEPCAPS, 1, 0)),
-        Step::SetGroups { groups } => ok(sys::setgroups(groups)),
-        Step::SetGid { gid } => ok(sys::setresgid(*gid)),
-        Step::SetUid { uid } => ok(sys::setresuid(*uid)),
-        Step::Capset {
-            effective,
-            permitted,
-            inheritable,
-        } => ok(sys::capset(*effective, *permitted, *inheritable)),
-        Step::Ambient { set } => {
-            for cap in 0..64u32 {
-                if set & (1u64 << cap) != 0 {
-                    sys::prctl(
-                        libc::PR_CAP_AMBIENT,
-                        libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong,
-                        cap as libc::c_ulong,
-                    )?;
+            Step::OpenTree {
+                source,
+                flags,
+                slot,
+            } => {
+                let tree =
+                    linception_mountapi::open_tree(CWD, source.as_c_str(), *flags).errno()?;
+                self.put(*slot, Held::Mount(tree))
+            }
+            Step::ReceiveTree { sock, slot } => {
+                let fd = linception_seccomp_notify::recv_fd(sock).errno()?;
+                self.put(*slot, Held::Mount(Mount::from(fd)))
+            }
+            Step::SetAttr {
+                slot,
+                recursive,
+                set,
+            } => {
+                pretend_enosys()?;
+                let attr = MountSetattr::new().set(*set);
+                let mount = self.mount(*slot)?;
+                if *recursive {
+                    mount.set_attr_recursive(&attr).errno()
+                } else {
+                    mount.set_attr(&attr).errno()
                 }
             }
-            Ok(())
-        }
-        Step::Chdir { path } => ok(sys::chdir(path)),
-        Step::NoNewPrivs => ok(sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0)),
-        Step::Fds {
-            moves,
-            high,
-            cloexec_ranges,
-        } => {
-            // Our own error pipe must not be overwritten by a target number.
-            if state.err_fd < *high {
-                state.err_fd = sys::dup_above(state.err_fd, *high)?;
+            Step::FsOpen { fstype, slot } => {
+                let mut ctx = FsContext::open(fstype.as_c_str()).errno()?;
+                ctx.set_log_capture(LogCapture::Leave);
+                self.put(*slot, Held::Context(ctx))
             }
-            // First copy every source above `high` (a source may be another's target),
-            // then put each copy on its target (dup3 clears O_CLOEXEC there).
-            let mut copies = [-1 as RawFd; MAX_FDS];
-            for (i, &(source, _)) in moves.iter().enumerate() {
-                let copy = sys::dup_above(source, *high)?;
-                match copies.get_mut(i) {
-                    Some(c) => *c = copy,
-                    None => return Err(libc::EMFILE),
+            Step::FsConfig { slot, key, value } => {
+                let ctx = self.context(*slot)?;
+                let r = match value {
+                    Some(v) => ctx.set_string(key.as_c_str(), v.as_c_str()),
+                    None => ctx.set_flag(key.as_c_str()),
+                };
+                if let Err(e) = r {
+                    let held = self.take(*slot);
+                    if let Held::Context(ctx) = &held {
+                        self.keep_log(ctx);
+                    }
+                    return Err(e.raw_os_error().unwrap_or(libc::EINVAL));
+                }
+                Ok(())
+            }
+            Step::FsMount { slot, attr } => {
+                let Held::Context(ctx) = self.take(*slot) else {
+                    return Err(libc::EBADF);
+                };
+                let mounted = match ctx.create() {
+                    Ok(()) => ctx.mount(*attr),
+                    Err(e) => Err(e),
+                };
+                match mounted {
+                    Ok(mount) => self.put(*slot, Held::Mount(mount)),
+                    Err(e) => {
+                        self.keep_log(&ctx);
+                        Err(e.raw_os_error().unwrap_or(libc::EINVAL))
+                    }
                 }
             }
-            for (i, &(_, target)) in moves.iter().enumerate() {
-                let copy = copies.get(i).copied().unwrap_or(-1);
-                sys::dup2(copy, target)?;
-                sys::close(copy);
+            Step::AttachAtHost { slot, path } => self.mount(*slot)?.attach(path.as_c_str()).errno(),
+            Step::Mkdir { parent, name, mode } => self.mkdir_in_root(parent, name, *mode),
+            Step::Mkfile { parent, name } => {
+                let dir = self.open_in_root(parent, OFlags::DIRECTORY)?;
+                rustix::fs::openat(
+                    &dir,
+                    name.as_c_str(),
+                    OFlags::CREATE | OFlags::WRONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+                    Mode::from_raw_mode(0o644),
+                )
+                .errno()
+                .map(drop)
             }
-            for &(first, last) in cloexec_ranges {
-                sys::cloexec_range(first, last)?;
-            }
-            Ok(())
-        }
-        Step::Seccomp {
-            program,
-            flags,
-            listener_sock,
-        } => {
-            // The seccomp crate's child form: prctl + seccomp, no allocation. The
-            // no_new_privs choice was a step of its own.
-            let listener = program
-                .install_raw(*flags, linception_seccomp_notify::NoNewPrivs::Keep)
-                .map_err(|e| e.raw_os_error())?;
-            if let (Some(sock), Some(listener)) = (listener_sock, listener) {
-                let r = sys::send_fd(*sock, listener.as_raw_fd());
-                drop(listener);
-                sys::close(*sock);
-                r?;
-            }
-            Ok(())
-        }
-        Step::Exec {
-            candidates,
-            argv,
-            envp,
-        } => {
-            let mut errno = libc::ENOENT;
-            for path in candidates {
-                let e = sys::execve(path, argv, envp);
-                match e {
-                    libc::ENOENT | libc::ENOTDIR => {}
-                    libc::EACCES => errno = libc::EACCES,
-                    e => return Err(e),
+            Step::Symlink {
+                parent,
+                name,
+                points_to,
+            } => {
+                let dir = self.open_in_root(parent, OFlags::DIRECTORY)?;
+                match rustix::fs::symlinkat(points_to.as_c_str(), &dir, name.as_c_str()) {
+                    Err(Errno::EXIST) => Ok(()),
+                    r => r.errno(),
                 }
             }
-            Err(errno)
+            Step::Attach {
+                slot,
+                target,
+                create,
+            } => {
+                let target = match (self.open_in_root(target, OFlags::empty()), create) {
+                    (Err(libc::ENOENT), Some((parent, name, mode))) => {
+                        self.mkdir_in_root(parent, name, *mode)?;
+                        self.open_in_root(target, OFlags::empty())?
+                    }
+                    (r, _) => r?,
+                };
+                let Held::Mount(mount) = self.take(*slot) else {
+                    return Err(libc::EBADF);
+                };
+                mount
+                    .attach_at(&target, c"", MoveMountFlags::T_EMPTY_PATH)
+                    .errno()
+            }
+            Step::PivotRoot => {
+                let Held::Mount(root) = self.take(ROOT) else {
+                    return Err(libc::EBADF);
+                };
+                rustix::process::fchdir(&root).errno()?;
+                drop(root);
+                rustix::process::pivot_root(c".", c".").errno()?;
+                rustix::mount::unmount(c".", rustix::mount::UnmountFlags::DETACH).errno()?;
+                rustix::process::chdir(c"/").errno()
+            }
+            Step::JoinNamespaces { pidfd, flags } => rustix::thread::move_into_thread_name_spaces(
+                *pidfd,
+                rustix::thread::ThreadNameSpaceType::from_bits_retain(*flags),
+            )
+            .errno(),
+            Step::ForkIntoParent { sock } => match sys::clone_into_parent()? {
+                None => Ok(()),
+                Some(pidfd) => {
+                    if let Err(e) = linception_seccomp_notify::send_fd(sock, pidfd.as_fd()) {
+                        // The caller cannot own it: do not leave it running.
+                        let _ = linception_pidfd::PidFd::from(pidfd)
+                            .send_signal(linception_pidfd::Signal::KILL);
+                        return Err(e.raw_os_error());
+                    }
+                    sys::exit(0)
+                }
+            },
+            Step::Hostname { name } => rustix::system::sethostname(name.to_bytes()).errno(),
+            Step::JoinKeyring { name } => {
+                // Possessor-only: other containers under the same host uid cannot
+                // view, read or link this keyring (the kernel default lets them view).
+                let perm = Some(linception_keyring_ns::Permission::POSSESSOR_ALL);
+                linception_keyring_ns::join_session_keyring_in_child(name.as_deref(), perm)
+                    .map(drop)
+                    .map_err(|e| e.errno.raw_os_error())
+            }
+            Step::DropBounding { keep, last_cap } => {
+                for cap in 0..=(*last_cap).min(63) {
+                    if keep.bits() & (1 << cap) == 0 {
+                        rustix::thread::remove_capability_from_bounding_set(caps(1 << cap))
+                            .errno()?;
+                    }
+                }
+                Ok(())
+            }
+            Step::KeepCaps => rustix::thread::set_keep_capabilities(true).errno(),
+            Step::SetGroups { groups } => rustix::thread::set_thread_groups(groups).errno(),
+            Step::SetGid { gid } => rustix::thread::set_thread_res_gid(*gid, *gid, *gid).errno(),
+            Step::SetUid { uid } => rustix::thread::set_thread_res_uid(*uid, *uid, *uid).errno(),
+            Step::Capset {
+                effective,
+                permitted,
+                inheritable,
+            } => rustix::thread::set_capabilities(
+                None,
+                rustix::thread::CapabilitySets {
+                    effective: caps(effective.bits()),
+                    permitted: caps(permitted.bits()),
+                    inheritable: caps(inheritable.bits()),
+                },
+            )
+            .errno(),
+            Step::Ambient { set } => {
+                for cap in 0..64u32 {
+                    if set.bits() & (1u64 << cap) != 0 {
+                        rustix::thread::configure_capability_in_ambient_set(caps(1 << cap), true)
+                            .errno()?;
+                    }
+                }
+                Ok(())
+            }
+            Step::Chdir { path } => rustix::process::chdir(path.as_c_str()).errno(),
+            Step::NoNewPrivs => rustix::thread::set_no_new_privs(true).errno(),
+            Step::Fds {
+                moves,
+                high,
+                cloexec_ranges,
+            } => {
+                // Our own report pipe must not be overwritten by a target number.
+                if rustix::fd::AsRawFd::as_raw_fd(&self.report_fd.as_fd()) < *high {
+                    let moved = rustix::io::fcntl_dupfd_cloexec(&self.report_fd, *high).errno()?;
+                    self.report_fd = ReportFd::Moved(moved);
+                }
+                sys::place_fds(moves, *high)?;
+                for &(first, last) in cloexec_ranges {
+                    sys::cloexec_range(first, last)?;
+                }
+                Ok(())
+            }
+            Step::Seccomp {
+                program,
+                flags,
+                listener_sock,
+            } => {
+                // The seccomp crate's child form: prctl + seccomp, no allocation. The
+                // no_new_privs choice was a step of its own.
+                let listener = program
+                    .install_raw(*flags, linception_seccomp_notify::NoNewPrivs::Keep)
+                    .map_err(|e| e.raw_os_error())?;
+                if let (Some(sock), Some(listener)) = (listener_sock, listener) {
+                    linception_seccomp_notify::send_fd(sock, listener.as_fd())
+                        .map_err(|e| e.raw_os_error())?;
+                }
+                Ok(())
+            }
+            Step::Exec {
+                candidates,
+                argv,
+                envp,
+            } => {
+                let mut errno = libc::ENOENT;
+                for path in candidates {
+                    match sys::execve(path, argv, envp) {
+                        libc::ENOENT | libc::ENOTDIR => {}
+                        libc::EACCES => errno = libc::EACCES,
+                        e => return Err(e),
+                    }
+                }
+                Err(errno)
+            }
         }
     }
 }
-
-/// The most fds (stdio + passed) a container can be given.
-pub(crate) const MAX_FDS: usize = 256;

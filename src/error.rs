@@ -27,17 +27,7 @@ pub struct Errno(pub io::Error);
 
 impl fmt::Display for Errno {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0.raw_os_error() {
-            Some(code) => {
-                let text = io::Error::from_raw_os_error(code).to_string();
-                let text = text.split(" (os error").next().unwrap_or(&text);
-                match errno_name(code) {
-                    Some(name) => write!(f, "{text} ({name})"),
-                    None => write!(f, "{text} (errno {code})"),
-                }
-            }
-            None => self.0.fmt(f),
-        }
+        linception_errno::IoErrno(&self.0).fmt(f)
     }
 }
 
@@ -45,46 +35,6 @@ impl std::error::Error for Errno {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         Some(&self.0)
     }
-}
-
-/// The symbolic name of the errnos a spawn can meet.
-pub(crate) fn errno_name(code: i32) -> Option<&'static str> {
-    Some(match code {
-        libc::EPERM => "EPERM",
-        libc::ENOENT => "ENOENT",
-        libc::ESRCH => "ESRCH",
-        libc::EINTR => "EINTR",
-        libc::EIO => "EIO",
-        libc::E2BIG => "E2BIG",
-        libc::ENOEXEC => "ENOEXEC",
-        libc::EBADF => "EBADF",
-        libc::ECHILD => "ECHILD",
-        libc::EAGAIN => "EAGAIN",
-        libc::ENOMEM => "ENOMEM",
-        libc::EACCES => "EACCES",
-        libc::EFAULT => "EFAULT",
-        libc::EBUSY => "EBUSY",
-        libc::EEXIST => "EEXIST",
-        libc::EXDEV => "EXDEV",
-        libc::ENODEV => "ENODEV",
-        libc::ENOTDIR => "ENOTDIR",
-        libc::EISDIR => "EISDIR",
-        libc::EINVAL => "EINVAL",
-        libc::ENFILE => "ENFILE",
-        libc::EMFILE => "EMFILE",
-        libc::ENOSPC => "ENOSPC",
-        libc::EROFS => "EROFS",
-        libc::ENAMETOOLONG => "ENAMETOOLONG",
-        libc::ENOSYS => "ENOSYS",
-        libc::ENOTEMPTY => "ENOTEMPTY",
-        libc::ELOOP => "ELOOP",
-        libc::EOVERFLOW => "EOVERFLOW",
-        libc::EUSERS => "EUSERS",
-        libc::EOPNOTSUPP => "EOPNOTSUPP",
-        libc::ENOKEY => "ENOKEY",
-        libc::EDQUOT => "EDQUOT",
-        _ => return None,
-    })
 }
 
 /// The error of [`ContainerBuilder::spawn`](crate::ContainerBuilder::spawn) and of the
@@ -147,6 +97,9 @@ pub enum Error {
     /// A pidfd operation failed (wait, kill, namespace fds).
     #[error(transparent)]
     Pidfd(linception_pidfd::Error),
+    /// The container child broke the spawn protocol (an unexpected message).
+    #[error("spawn protocol: {0}")]
+    Protocol(String),
     /// An operation failed and so did the cleanup that followed it.
     #[error("{error}; cleanup also failed: {cleanup}")]
     Cleanup {
@@ -159,18 +112,8 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn syscall(op: impl Into<String>, source: io::Error) -> Self {
-        let source_code = source.raw_os_error();
-        let op = op.into();
-        if source_code == Some(libc::ENOSYS)
-            && let Some((feature, min_kernel)) = unsupported_feature(&op)
-        {
-            return Error::Unsupported {
-                feature,
-                min_kernel,
-            };
-        }
         Error::Syscall {
-            op,
+            op: op.into(),
             source: Errno(source),
         }
     }
@@ -180,6 +123,10 @@ impl Error {
             what: what.into(),
             reason,
         }
+    }
+
+    pub(crate) fn protocol(what: String) -> Self {
+        Error::Protocol(what)
     }
 
     pub(crate) fn denied(what: impl Into<String>, reason: &'static str) -> Self {
@@ -208,6 +155,7 @@ impl Error {
             Error::Unsupported { .. } => ErrorKind::Unsupported,
             Error::InvalidArgument { .. } => ErrorKind::InvalidArgument,
             Error::PermissionDenied { .. } => ErrorKind::PermissionDenied,
+            Error::Protocol(_) => ErrorKind::Os,
             Error::Cleanup { error, .. } => error.kind(),
             // The inner error's own kind, passed through.
             Error::Seccomp(e) => {
@@ -244,6 +192,7 @@ impl Error {
             Error::Unsupported { .. } => Some(libc::ENOSYS),
             Error::InvalidArgument { .. } => Some(libc::EINVAL),
             Error::PermissionDenied { .. } => Some(libc::EPERM),
+            Error::Protocol(_) => Some(libc::EPROTO),
             Error::Cleanup { error, .. } => error.raw_os_error(),
             Error::Seccomp(e) => e.raw_os_error(),
             Error::IdMap(e) => e.raw_os_error(),
@@ -259,21 +208,6 @@ impl Error {
             _ => None,
         }
     }
-}
-
-fn unsupported_feature(op: &str) -> Option<(&'static str, &'static str)> {
-    [
-        ("clone3", "clone3", "5.3"),
-        ("close_range", "close_range", "5.9"),
-        ("open_tree", "the new mount API", "5.2"),
-        ("fsopen", "the new mount API", "5.2"),
-        ("mount_setattr", "mount_setattr", "5.12"),
-        ("openat2", "openat2", "5.6"),
-        ("ioctl(pidfd", "PIDFD_GET_*_NAMESPACE", "6.11"),
-    ]
-    .into_iter()
-    .find(|(prefix, _, _)| op.starts_with(prefix))
-    .map(|(_, feature, min)| (feature, min))
 }
 
 impl From<Error> for io::Error {

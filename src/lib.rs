@@ -86,10 +86,12 @@ mod cgroup;
 mod child;
 mod container;
 mod error;
+mod lower;
 mod mount;
-mod plan;
+mod protocol;
 mod seccomp;
 mod spawn;
+mod step;
 #[allow(unsafe_code)]
 mod sys;
 mod validate;

@@ -61,7 +61,7 @@ pub(crate) struct Maps<'a> {
 /// Checks a builder for a container spawn.
 pub(crate) fn spawn(b: &ContainerBuilder, caller: &Caller, maps: Option<&Maps<'_>>) -> Result<()> {
     let ns = b.effective_namespaces();
-    program(b)?;
+    process(b)?;
     privileges(ns, caller)?;
     set_tid(b, ns)?;
     if !ns.contains(Namespaces::USER)
@@ -82,13 +82,79 @@ pub(crate) fn spawn(b: &ContainerBuilder, caller: &Caller, maps: Option<&Maps<'_
 /// Checks the builder given to [`exec_in`](crate::Container::exec_in) (the
 /// container's own maps decide the rest in the kernel).
 pub(crate) fn exec_in(b: &ContainerBuilder) -> Result<()> {
-    program(b)?;
+    process(b)?;
     identity(b, None)
 }
 
-fn program(b: &ContainerBuilder) -> Result<()> {
+/// The most fds (stdio and passed ones) a program can be given.
+pub(crate) const MAX_FDS: usize = 256;
+
+/// What every process gets, container init or exec_in: program, arguments,
+/// environment, working directory, passed fds, session keyring.
+fn process(b: &ContainerBuilder) -> Result<()> {
     if b.program.is_empty() {
         return Err(Error::invalid("program \"\"", "the program name is empty"));
+    }
+    no_nul(&b.program, "program")?;
+    for a in &b.args {
+        no_nul(a, "argument")?;
+    }
+    for (k, v) in &b.env {
+        if k.is_empty() || k.as_bytes().contains(&b'=') {
+            return Err(Error::invalid(
+                format!("environment variable name {}", shown(k)),
+                "empty or contains '='",
+            ));
+        }
+        no_nul(k, "environment variable name")?;
+        if let Some(v) = v {
+            no_nul(v, "environment variable value")?;
+        }
+    }
+    if let Some(cwd) = &b.cwd {
+        no_nul(cwd.as_os_str(), "working directory")?;
+    }
+    let mut targets: Vec<i32> = Vec::new();
+    for (target, _) in &b.fds {
+        if *target < 3 {
+            return Err(Error::invalid(
+                format!("passed fd target {target}"),
+                "fds 0, 1 and 2 are set with stdin(), stdout() and stderr()",
+            ));
+        }
+        if targets.contains(target) {
+            return Err(Error::invalid(
+                format!("passed fd target {target}"),
+                "two fds passed as the same number",
+            ));
+        }
+        targets.push(*target);
+    }
+    if b.fds.len() + 3 > MAX_FDS {
+        return Err(Error::invalid(
+            format!("{} passed fds", b.fds.len()),
+            "at most 253 fds can be passed besides stdio",
+        ));
+    }
+    if let Some(crate::builder::SessionKeyring::Named(n)) = &b.keyring {
+        if n.starts_with('.') {
+            return Err(Error::invalid(
+                format!("session keyring name {}", shown(OsStr::new(n))),
+                "names starting with \".\" are reserved to the kernel",
+            ));
+        }
+        no_nul(OsStr::new(n), "session keyring name")?;
+    }
+    Ok(())
+}
+
+/// A string the kernel takes as a C string: no NUL byte inside.
+fn no_nul(s: &OsStr, what: &str) -> Result<()> {
+    if s.as_bytes().contains(&0) {
+        return Err(Error::invalid(
+            format!("{what} {}", shown(s)),
+            "contains a NUL byte",
+        ));
     }
     Ok(())
 }
@@ -254,6 +320,9 @@ fn filesystem(b: &ContainerBuilder, ns: Namespaces, caller: &Caller) -> Result<(
             "only a root set with root() can be made read-only",
         ));
     }
+    if let Some(crate::builder::RootFs::Dir(dir)) = &b.root {
+        no_nul(dir.as_os_str(), "root directory")?;
+    }
     for m in &b.mounts {
         mount(m, ns, caller)?;
     }
@@ -330,15 +399,11 @@ fn mount(m: &Mount, ns: Namespaces, caller: &Caller) -> Result<()> {
                  user namespace that owns a pid namespace may mount its proc",
             ));
         }
+        MountKind::Symlink { points_to } => no_nul(points_to.as_os_str(), "symlink content")?,
         MountKind::Bind {
             source, idmapped, ..
         } => {
-            if source.as_os_str().as_bytes().contains(&0) {
-                return Err(Error::invalid(
-                    format!("bind source {}", shown(source.as_os_str())),
-                    "contains a NUL byte",
-                ));
-            }
+            no_nul(source.as_os_str(), "bind source")?;
             if *idmapped {
                 let what = format!("idmapped bind {} on {target:?}", source.display());
                 if !ns.contains(Namespaces::USER) {

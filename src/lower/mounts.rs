@@ -1,0 +1,541 @@
+//! The container's filesystem: the private mount tree, the root, every mount in
+//! order inside it, `pivot_root`.
+//!
+//! Three phases, because of what the child can still see: every bind source is
+//! taken (`open_tree`) while the host tree is in view; then the root is mounted and
+//! attached where `pivot_root` can use it; then each mount is made inside the root,
+//! its target resolved with `RESOLVE_IN_ROOT` so that a symlink in the root never
+//! leads outside.
+#![forbid(unsafe_code)]
+
+use std::ffi::CString;
+use std::path::{Component, Path};
+
+use linception_mountapi::{MountAttr, OpenTreeFlags};
+use rustix::fs::Mode;
+
+use super::{ChildFds, Host, Lowering, borrow, c};
+use crate::builder::{ContainerBuilder, Namespaces, RootFs};
+use crate::mount::{Mount, MountKind};
+use crate::step::{ROOT, Slot, Step};
+
+/// The device nodes of [`Mount::dev`](crate::Mount::dev), bound from the host.
+const DEV_NODES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
+
+/// An idmapped bind the parent prepares once the user namespace exists.
+pub(crate) struct IdmappedBind {
+    pub source: CString,
+    pub recursive: bool,
+    pub read_only: bool,
+    pub label: String,
+}
+
+/// A container path split into components (checked by `validate`).
+struct InnerPath {
+    components: Vec<CString>,
+    shown: String,
+}
+
+impl InnerPath {
+    fn new(path: &Path) -> InnerPath {
+        let components = path
+            .components()
+            .filter_map(|comp| match comp {
+                Component::Normal(name) => Some(c(name)),
+                _ => None,
+            })
+            .collect();
+        InnerPath {
+            components,
+            shown: path.display().to_string(),
+        }
+    }
+
+    fn join(parts: &[CString]) -> CString {
+        let mut v = Vec::new();
+        for (i, part) in parts.iter().enumerate() {
+            if i > 0 {
+                v.push(b'/');
+            }
+            v.extend_from_slice(part.as_bytes());
+        }
+        CString::new(v).unwrap_or_default()
+    }
+
+    fn relative(&self) -> CString {
+        Self::join(&self.components)
+    }
+
+    fn parent_and_name(&self) -> Option<(CString, CString)> {
+        let (name, parent) = self.components.split_last()?;
+        Some((Self::join(parent), name.clone()))
+    }
+
+    fn len(&self) -> usize {
+        self.components.len()
+    }
+}
+
+fn join_rel(dir: &CString, name: &str) -> CString {
+    let mut v = dir.as_bytes().to_vec();
+    if !v.is_empty() {
+        v.push(b'/');
+    }
+    v.extend_from_slice(name.as_bytes());
+    CString::new(v).unwrap_or_default()
+}
+
+fn read_only(m: &Mount) -> MountAttr {
+    if m.read_only {
+        MountAttr::RDONLY
+    } else {
+        MountAttr::empty()
+    }
+}
+
+const DIR_MODE: Mode = Mode::from_raw_mode(0o755);
+
+impl Lowering<'_> {
+    /// `mkdir -p` of the first `depth` components of `path`, inside the root.
+    fn dirs(&mut self, path: &InnerPath, depth: usize) {
+        for i in 1..=depth.min(path.len()) {
+            let prefix = InnerPath::join(&path.components[..i]);
+            if !self.dirs.insert(prefix.as_bytes().to_vec()) {
+                continue;
+            }
+            let label = format!("create directory /{} in the root", prefix.to_string_lossy());
+            self.push(
+                Step::Mkdir {
+                    parent: InnerPath::join(&path.components[..i - 1]),
+                    name: path.components[i - 1].clone(),
+                    mode: DIR_MODE,
+                },
+                label,
+            );
+        }
+    }
+
+    /// Attaches the mount in `slot` on the directory `target`. With `lazy` (a
+    /// directory root, whose mount points usually exist), the target is created
+    /// only when opening it fails: three syscalls saved each.
+    fn attach_dir(&mut self, slot: Slot, target: &InnerPath, lazy: bool, label: String) {
+        let n = target.len();
+        let create = if lazy && !self.dirs.contains(target.relative().as_bytes()) {
+            self.dirs(target, n.saturating_sub(1));
+            target
+                .parent_and_name()
+                .map(|(parent, name)| (parent, name, DIR_MODE))
+        } else {
+            self.dirs(target, n);
+            None
+        };
+        self.push(
+            Step::Attach {
+                slot,
+                target: target.relative(),
+                create,
+            },
+            label,
+        );
+    }
+
+    /// `fsopen`, one `fsconfig` per option, `fsmount` into a new slot.
+    fn new_fs(
+        &mut self,
+        fstype: &str,
+        options: &[(&str, Option<String>)],
+        attr: MountAttr,
+        shown: &str,
+    ) -> Slot {
+        let slot = self.slot();
+        self.push(
+            Step::FsOpen {
+                fstype: c(fstype),
+                slot,
+            },
+            format!("mount {fstype} on {shown}: fsopen(\"{fstype}\")"),
+        );
+        for (key, value) in options {
+            let label = match value {
+                Some(v) => format!("mount {fstype} on {shown}: fsconfig {key}={v}"),
+                None => format!("mount {fstype} on {shown}: fsconfig {key}"),
+            };
+            self.push(
+                Step::FsConfig {
+                    slot,
+                    key: c(key),
+                    value: value.as_ref().map(c),
+                },
+                label,
+            );
+        }
+        self.push(
+            Step::FsMount { slot, attr },
+            format!("mount {fstype} on {shown}: fsmount"),
+        );
+        slot
+    }
+}
+
+/// Lowers the filesystem; returns the idmapped binds the parent makes.
+pub(super) fn lower<'f>(
+    p: &mut Lowering<'f>,
+    b: &'f ContainerBuilder,
+    host: &Host,
+    fds: &'f ChildFds,
+    ns: Namespaces,
+) -> Vec<IdmappedBind> {
+    let mut idmapped = Vec::new();
+    if ns.contains(Namespaces::MOUNT) {
+        p.push(
+            Step::PrivateRoot,
+            "make the mount tree private (mount_setattr(\"/\", AT_RECURSIVE, MS_PRIVATE))",
+        );
+    }
+    let Some(root) = &b.root else {
+        return idmapped;
+    };
+    let lazy = matches!(root, RootFs::Dir(_));
+
+    // Phase 1: take every bind source while the host tree is still in view.
+    let mut bind_slots = Vec::new();
+    for m in &b.mounts {
+        match &m.kind {
+            MountKind::Bind {
+                source,
+                recursive,
+                idmapped: is_idmapped,
+            } => {
+                let slot = p.slot();
+                let what = format!("bind {} on {}", source.display(), m.target.display());
+                if *is_idmapped {
+                    idmapped.push(IdmappedBind {
+                        source: c(source),
+                        recursive: *recursive,
+                        read_only: m.read_only,
+                        label: what.clone(),
+                    });
+                    if let Some(sock) = borrow(&fds.tree_sock) {
+                        p.push(
+                            Step::ReceiveTree { sock, slot },
+                            format!("{what}: receive the idmapped mount from the parent"),
+                        );
+                    }
+                } else {
+                    let mut flags = OpenTreeFlags::CLONE;
+                    if *recursive {
+                        flags |= OpenTreeFlags::RECURSIVE;
+                    }
+                    p.push(
+                        Step::OpenTree {
+                            source: c(source),
+                            flags,
+                            slot,
+                        },
+                        format!("{what}: open_tree({source:?}, OPEN_TREE_CLONE)"),
+                    );
+                    if m.read_only {
+                        p.push(
+                            Step::SetAttr {
+                                slot,
+                                recursive: *recursive,
+                                set: MountAttr::RDONLY,
+                            },
+                            format!("{what}: mount_setattr(MOUNT_ATTR_RDONLY)"),
+                        );
+                    }
+                }
+                bind_slots.push(slot);
+            }
+            MountKind::Dev => {
+                for node in DEV_NODES {
+                    let slot = p.slot();
+                    p.push(
+                        Step::OpenTree {
+                            source: c(format!("/dev/{node}")),
+                            flags: OpenTreeFlags::CLONE,
+                            slot,
+                        },
+                        format!("bind /dev/{node}: open_tree(\"/dev/{node}\", OPEN_TREE_CLONE)"),
+                    );
+                    bind_slots.push(slot);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    // Phase 2: the root mount, attached so that pivot_root can use it.
+    match root {
+        RootFs::Tmpfs => {
+            p.push(
+                Step::FsOpen {
+                    fstype: c("tmpfs"),
+                    slot: ROOT,
+                },
+                "mount tmpfs as the root: fsopen(\"tmpfs\")",
+            );
+            p.push(
+                Step::FsConfig {
+                    slot: ROOT,
+                    key: c("mode"),
+                    value: Some(c("0755")),
+                },
+                "mount tmpfs as the root: fsconfig mode=0755",
+            );
+            p.push(
+                Step::FsMount {
+                    slot: ROOT,
+                    attr: MountAttr::empty(),
+                },
+                "mount tmpfs as the root: fsmount",
+            );
+            let at = host.tmpfs_root_at;
+            p.push(
+                Step::AttachAtHost {
+                    slot: ROOT,
+                    path: c(at),
+                },
+                format!("mount tmpfs as the root: move_mount onto {at}"),
+            );
+        }
+        RootFs::Dir(dir) => {
+            p.push(
+                Step::OpenTree {
+                    source: c(dir),
+                    flags: OpenTreeFlags::CLONE | OpenTreeFlags::RECURSIVE,
+                    slot: ROOT,
+                },
+                format!("bind the root {}: open_tree", dir.display()),
+            );
+            p.push(
+                Step::AttachAtHost {
+                    slot: ROOT,
+                    path: c(dir),
+                },
+                format!("bind the root {} onto itself", dir.display()),
+            );
+        }
+    }
+
+    // Phase 3: every mount, in order, inside the root.
+    let mut bind_slots = bind_slots.into_iter();
+    for (i, m) in b.mounts.iter().enumerate() {
+        let target = InnerPath::new(&m.target);
+        let n = target.len();
+        match &m.kind {
+            MountKind::Bind { source, .. } => {
+                let slot = bind_slots.next().unwrap_or(Slot(usize::MAX));
+                let label = format!("bind {} on {}", source.display(), target.shown);
+                if host.bind_is_dir.get(i).copied().unwrap_or(true) {
+                    p.attach_dir(slot, &target, lazy, label);
+                } else {
+                    p.dirs(&target, n - 1);
+                    if let Some((parent, name)) = target.parent_and_name() {
+                        p.push(
+                            Step::Mkfile { parent, name },
+                            format!("create file {} in the root", target.shown),
+                        );
+                    }
+                    p.push(
+                        Step::Attach {
+                            slot,
+                            target: target.relative(),
+                            create: None,
+                        },
+                        label,
+                    );
+                }
+            }
+            MountKind::Tmpfs { size, mode } => {
+                let mut opts = Vec::new();
+                if let Some(size) = size {
+                    opts.push(("size", Some(size.to_string())));
+                }
+                if let Some(mode) = mode {
+                    opts.push(("mode", Some(format!("{mode:o}"))));
+                }
+                opts.extend(m.options.iter().map(|(k, v)| (k.as_str(), v.clone())));
+                let slot = p.new_fs(
+                    "tmpfs",
+                    &opts,
+                    MountAttr::NOSUID | MountAttr::NODEV | read_only(m),
+                    &target.shown,
+                );
+                p.attach_dir(
+                    slot,
+                    &target,
+                    lazy,
+                    format!("mount tmpfs on {}", target.shown),
+                );
+            }
+            MountKind::Proc { pid_subset } => {
+                let mut opts: Vec<(&str, Option<String>)> = Vec::new();
+                if *pid_subset {
+                    opts.push(("subset", Some(String::from("pid"))));
+                }
+                opts.extend(m.options.iter().map(|(k, v)| (k.as_str(), v.clone())));
+                let slot = p.new_fs(
+                    "proc",
+                    &opts,
+                    MountAttr::NOSUID | MountAttr::NODEV | MountAttr::NOEXEC | read_only(m),
+                    &target.shown,
+                );
+                p.attach_dir(
+                    slot,
+                    &target,
+                    lazy,
+                    format!("mount proc on {}", target.shown),
+                );
+            }
+            MountKind::Dev => dev(p, &target, lazy, &mut bind_slots),
+            MountKind::Filesystem { fstype } => {
+                let opts: Vec<(&str, Option<String>)> = m
+                    .options
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.clone()))
+                    .collect();
+                let slot = p.new_fs(
+                    fstype,
+                    &opts,
+                    MountAttr::NOSUID | MountAttr::NODEV | read_only(m),
+                    &target.shown,
+                );
+                p.attach_dir(
+                    slot,
+                    &target,
+                    lazy,
+                    format!("mount {fstype} on {}", target.shown),
+                );
+            }
+            MountKind::Symlink { points_to } => {
+                if let Some((parent, name)) = target.parent_and_name() {
+                    p.dirs(&target, n - 1);
+                    p.push(
+                        Step::Symlink {
+                            parent,
+                            name,
+                            points_to: c(points_to),
+                        },
+                        format!("create symlink {} -> {}", target.shown, points_to.display()),
+                    );
+                }
+            }
+            MountKind::Dir { mode } => {
+                if let Some((parent, name)) = target.parent_and_name() {
+                    p.dirs(&target, n - 1);
+                    p.dirs.insert(target.relative().as_bytes().to_vec());
+                    p.push(
+                        Step::Mkdir {
+                            parent,
+                            name,
+                            mode: Mode::from_raw_mode(*mode),
+                        },
+                        format!("create directory {} in the root", target.shown),
+                    );
+                }
+            }
+        }
+    }
+    if b.read_only_root {
+        p.push(
+            Step::SetAttr {
+                slot: ROOT,
+                recursive: false,
+                set: MountAttr::RDONLY,
+            },
+            "make the root read-only: mount_setattr(MOUNT_ATTR_RDONLY)",
+        );
+    }
+    p.push(
+        Step::PivotRoot,
+        "pivot_root into the new root and detach the old one",
+    );
+    idmapped
+}
+
+/// [`Mount::dev`]: a small tmpfs, the host's device nodes bound on files in it, a
+/// new devpts instance and the usual links.
+fn dev(
+    p: &mut Lowering<'_>,
+    target: &InnerPath,
+    lazy: bool,
+    bind_slots: &mut impl Iterator<Item = Slot>,
+) {
+    let slot = p.new_fs(
+        "tmpfs",
+        &[("mode", Some("755".into())), ("size", Some("65536".into()))],
+        MountAttr::NOSUID | MountAttr::NOEXEC,
+        &target.shown,
+    );
+    p.attach_dir(
+        slot,
+        target,
+        lazy,
+        format!("mount tmpfs on {}", target.shown),
+    );
+    let dev = target.relative();
+    let base = target.shown.trim_end_matches('/').to_owned();
+    for node in DEV_NODES {
+        let slot = bind_slots.next().unwrap_or(Slot(usize::MAX));
+        let shown = format!("{base}/{node}");
+        p.push(
+            Step::Mkfile {
+                parent: dev.clone(),
+                name: c(node),
+            },
+            format!("create file {shown} in the root"),
+        );
+        p.push(
+            Step::Attach {
+                slot,
+                target: join_rel(&dev, node),
+                create: None,
+            },
+            format!("bind /dev/{node} on {shown}"),
+        );
+    }
+    let pts_shown = format!("{base}/pts");
+    p.push(
+        Step::Mkdir {
+            parent: dev.clone(),
+            name: c("pts"),
+            mode: DIR_MODE,
+        },
+        format!("create directory {pts_shown} in the root"),
+    );
+    let slot = p.new_fs(
+        "devpts",
+        &[
+            ("newinstance", None),
+            ("ptmxmode", Some("0666".into())),
+            ("mode", Some("0620".into())),
+        ],
+        MountAttr::NOSUID | MountAttr::NOEXEC,
+        &pts_shown,
+    );
+    p.push(
+        Step::Attach {
+            slot,
+            target: join_rel(&dev, "pts"),
+            create: None,
+        },
+        format!("mount devpts on {pts_shown}"),
+    );
+    for (name, to) in [
+        ("ptmx", "pts/ptmx"),
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ] {
+        p.push(
+            Step::Symlink {
+                parent: dev.clone(),
+                name: c(name),
+                points_to: c(to),
+            },
+            format!("create symlink {base}/{name} -> {to}"),
+        );
+    }
+}

@@ -1,0 +1,83 @@
+//! What the program may do: capability sets, `no_new_privs`, the seccomp filter.
+#![forbid(unsafe_code)]
+
+use linception_seccomp_notify::{FilterFlags, Program};
+
+use super::{ChildFds, Host, Lowering, borrow};
+use crate::builder::ContainerBuilder;
+use crate::step::Step;
+
+/// The bounding set is dropped first, while the child still has `CAP_SETPCAP`.
+pub(super) fn bounding(p: &mut Lowering<'_>, b: &ContainerBuilder, host: &Host) {
+    let Some(caps) = &b.capabilities else {
+        return;
+    };
+    p.push(
+        Step::DropBounding {
+            keep: caps.bounding,
+            last_cap: host.last_cap,
+        },
+        format!("prctl(PR_CAPBSET_DROP) down to {:?}", caps.bounding),
+    );
+    if b.uid.is_some_and(|u| u != 0) {
+        p.push(Step::KeepCaps, "prctl(PR_SET_KEEPCAPS, 1)");
+    }
+}
+
+/// The three sets, then the ambient one (after the uid change).
+pub(super) fn capabilities(p: &mut Lowering<'_>, b: &ContainerBuilder) {
+    let Some(caps) = &b.capabilities else {
+        return;
+    };
+    p.push(
+        Step::Capset {
+            effective: caps.effective,
+            permitted: caps.permitted,
+            inheritable: caps.inheritable,
+        },
+        format!(
+            "capset(effective {:?}, permitted {:?}, inheritable {:?})",
+            caps.effective, caps.permitted, caps.inheritable
+        ),
+    );
+    if !caps.ambient.is_empty() {
+        p.push(
+            Step::Ambient { set: caps.ambient },
+            format!("prctl(PR_CAP_AMBIENT_RAISE) of {:?}", caps.ambient),
+        );
+    }
+}
+
+pub(super) fn no_new_privs(p: &mut Lowering<'_>, b: &ContainerBuilder) {
+    if b.no_new_privs {
+        p.push(Step::NoNewPrivs, "prctl(PR_SET_NO_NEW_PRIVS, 1)");
+    }
+}
+
+pub(super) fn seccomp<'f>(
+    p: &mut Lowering<'f>,
+    fds: &'f ChildFds,
+    seccomp: Option<(Program, FilterFlags)>,
+) {
+    let Some((program, flags)) = seccomp else {
+        return;
+    };
+    let len = program.len();
+    let listener_sock = borrow(&fds.listener_sock);
+    let label = format!(
+        "seccomp(SECCOMP_SET_MODE_FILTER, {flags:?}, {len} instructions){}",
+        if listener_sock.is_some() {
+            " and send the listener to the parent"
+        } else {
+            ""
+        }
+    );
+    p.push(
+        Step::Seccomp {
+            program,
+            flags,
+            listener_sock,
+        },
+        label,
+    );
+}

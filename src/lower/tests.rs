@@ -1,0 +1,183 @@
+//! Plans as snapshots: lowering is pure, so each builder's steps and labels are
+//! checked without a kernel.
+
+use std::ffi::OsString;
+
+use super::*;
+use crate::{Container, Mount};
+
+fn host() -> Host {
+    Host {
+        last_cap: 40,
+        tmpfs_root_at: "/tmp",
+        env: vec![(OsString::from("PATH"), OsString::from("/a:/b/c"))],
+        bind_is_dir: Vec::new(),
+    }
+}
+
+fn host_for(b: &ContainerBuilder) -> Host {
+    Host {
+        bind_is_dir: vec![true; b.mounts.len()],
+        ..host()
+    }
+}
+
+fn labels<'p>(p: &'p Plan<'_>) -> Vec<&'p str> {
+    p.labels.iter().map(String::as_str).collect()
+}
+
+#[test]
+fn cloexec_ranges_skip_exactly_the_targets() {
+    assert_eq!(fds::cloexec_ranges(&[]), [(3, u32::MAX)]);
+    assert_eq!(fds::cloexec_ranges(&[3]), [(4, u32::MAX)]);
+    assert_eq!(fds::cloexec_ranges(&[3, 4, 9]), [(5, 8), (10, u32::MAX)]);
+    assert_eq!(fds::cloexec_ranges(&[7]), [(3, 6), (8, u32::MAX)]);
+}
+
+#[test]
+fn exec_candidates_follow_the_containers_path() {
+    let env = vec![(OsString::from("PATH"), OsString::from("/a:/b/c"))];
+    let c = exec::candidates(OsStr::new("prog"), &env);
+    let c: Vec<&[u8]> = c.iter().map(|c| c.as_bytes()).collect();
+    assert_eq!(c, [&b"/a/prog"[..], &b"/b/c/prog"[..]]);
+    let c = exec::candidates(OsStr::new("./x"), &env);
+    assert_eq!(c[0].as_bytes(), b"./x");
+    let c = exec::candidates(OsStr::new("sh"), &[]);
+    assert!(c.iter().any(|c| c.as_bytes() == b"/bin/sh"));
+}
+
+#[test]
+fn a_rootless_container_lowers_to_these_steps() {
+    let b = Container::builder("/bin/true")
+        .namespaces(Namespaces::USER | Namespaces::MOUNT | Namespaces::PID)
+        .root(RootFs::Tmpfs)
+        .mount(Mount::bind("/usr", "/usr").read_only().recursive())
+        .mount(Mount::proc("/proc").pid_subset())
+        .env_clear();
+    let (_parent, fds) = open_fds(&b, true, false, false, false).unwrap();
+    let plan = spawn(&b, &host_for(&b), &fds, None, None);
+    assert_eq!(
+        labels(&plan),
+        [
+            "reset SIGPIPE and unblock signals",
+            "wait for the parent to write the id maps",
+            "make the mount tree private (mount_setattr(\"/\", AT_RECURSIVE, MS_PRIVATE))",
+            "bind /usr on /usr: open_tree(\"/usr\", OPEN_TREE_CLONE)",
+            "bind /usr on /usr: mount_setattr(MOUNT_ATTR_RDONLY)",
+            "mount tmpfs as the root: fsopen(\"tmpfs\")",
+            "mount tmpfs as the root: fsconfig mode=0755",
+            "mount tmpfs as the root: fsmount",
+            "mount tmpfs as the root: move_mount onto /tmp",
+            "create directory /usr in the root",
+            "bind /usr on /usr",
+            "mount proc on /proc: fsopen(\"proc\")",
+            "mount proc on /proc: fsconfig subset=pid",
+            "mount proc on /proc: fsmount",
+            "create directory /proc in the root",
+            "mount proc on /proc",
+            "pivot_root into the new root and detach the old one",
+            "set up fds [] and close_range(3.., CLOSE_RANGE_CLOEXEC) the rest",
+            "execve(\"/bin/true\"), looked up inside the container's root",
+        ]
+    );
+    assert_eq!(plan.steps.len(), plan.labels.len());
+    assert_eq!(plan.slots.len(), 3, "root, the bind, proc");
+    assert!(matches!(plan.steps[1], Step::WaitForParent { .. }));
+    assert!(matches!(plan.steps.last(), Some(Step::Exec { .. })));
+}
+
+#[test]
+fn dev_and_a_directory_root_create_targets_lazily() {
+    let b = Container::builder("/bin/true")
+        .root(RootFs::Dir("/srv/root".into()))
+        .mount(Mount::dev("/dev"))
+        .mount(Mount::tmpfs("/run/x").mode(0o700));
+    let (_parent, fds) = open_fds(&b, false, false, false, false).unwrap();
+    let plan = spawn(&b, &host_for(&b), &fds, None, None);
+    let l = labels(&plan);
+    assert!(l.contains(&"bind /dev/null on /dev/null"), "{l:#?}");
+    assert!(
+        l.contains(&"create symlink /dev/ptmx -> pts/ptmx"),
+        "{l:#?}"
+    );
+    assert!(
+        l.contains(&"mount tmpfs on /run/x: fsconfig mode=700"),
+        "{l:#?}"
+    );
+    // A directory root: /run is made (a parent), /run/x only if opening it fails.
+    assert!(l.contains(&"create directory /run in the root"), "{l:#?}");
+    assert!(
+        !l.contains(&"create directory /run/x in the root"),
+        "{l:#?}"
+    );
+    let attach = plan
+        .steps
+        .iter()
+        .zip(&plan.labels)
+        .find(|(_, l)| *l == "mount tmpfs on /run/x")
+        .map(|(s, _)| s);
+    assert!(
+        matches!(
+            attach,
+            Some(Step::Attach {
+                create: Some(_),
+                ..
+            })
+        ),
+        "the target is created on demand"
+    );
+}
+
+#[test]
+fn identity_steps_come_in_the_kernels_order() {
+    let b = Container::builder("/bin/true")
+        .groups(vec![1, 2])
+        .gid(3)
+        .uid(4)
+        .hostname("box")
+        .no_new_privs()
+        .session_keyring(crate::SessionKeyring::Named("k".into()));
+    let (_parent, fds) = open_fds(&b, true, false, false, false).unwrap();
+    let plan = spawn(&b, &host_for(&b), &fds, Some(true), None);
+    let l = labels(&plan);
+    let at = |needle: &str| {
+        l.iter()
+            .position(|x| x.starts_with(needle))
+            .unwrap_or_else(|| panic!("no {needle} in {l:#?}"))
+    };
+    assert!(at("setgroups([])") < at("setresgid(0, 0, 0)"));
+    assert!(at("setresgid(0, 0, 0)") < at("setresuid(0, 0, 0)"));
+    assert!(at("setresuid(0, 0, 0)") < at("sethostname(\"box\")"));
+    assert!(at("keyctl(KEYCTL_JOIN_SESSION_KEYRING, \"k\")") < at("setgroups([1, 2])"));
+    assert!(at("setgroups([1, 2])") < at("setresgid(3, 3, 3)"));
+    assert!(at("setresgid(3, 3, 3)") < at("setresuid(4, 4, 4)"));
+    assert!(at("setresuid(4, 4, 4)") < at("prctl(PR_SET_NO_NEW_PRIVS, 1)"));
+    assert!(at("prctl(PR_SET_NO_NEW_PRIVS, 1)") < at("set up fds"));
+    assert!(at("set up fds") < at("execve("));
+}
+
+#[test]
+fn passed_fds_and_stdio_are_placed() {
+    let (r, w) = rustix::pipe::pipe().unwrap();
+    let b = Container::builder("/bin/true")
+        .stdin(Stdio::Null)
+        .stdout(Stdio::Piped)
+        .pass_fd(r, 7)
+        .pass_fd(w, 3);
+    let (_parent, fds) = open_fds(&b, false, false, false, false).unwrap();
+    let plan = spawn(&b, &host_for(&b), &fds, None, None);
+    let Some(Step::Fds {
+        moves,
+        high,
+        cloexec_ranges,
+    }) = plan.steps.iter().find(|s| matches!(s, Step::Fds { .. }))
+    else {
+        panic!("no fd step");
+    };
+    let targets: Vec<RawFd> = moves.iter().map(|(_, t)| *t).collect();
+    assert_eq!(targets, [0, 1, 7, 3]);
+    assert_eq!(*high, 8);
+    assert_eq!(cloexec_ranges, &[(4, 6), (8, u32::MAX)]);
+}
+
+use std::os::fd::RawFd;

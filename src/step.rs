@@ -1,0 +1,178 @@
+//! The steps the container child runs between `clone3` and `execve`: typed values
+//! prepared by the parent (strings, flags, programs) and fds borrowed from the
+//! spawn's [`ChildFds`](crate::lower::ChildFds), whose lifetime `'f` covers the
+//! child.
+#![forbid(unsafe_code)]
+
+use std::ffi::{CString, c_char};
+use std::os::fd::{BorrowedFd, RawFd};
+
+use linception_mountapi::{FsContext, Mount, MountAttr, OpenTreeFlags};
+use linception_seccomp_notify::{FilterFlags, Program};
+use rustix::fs::Mode;
+use rustix::process::{Gid, Uid};
+
+use crate::caps::CapSet;
+
+/// A place in the child's table of fds it makes itself (mount trees, filesystem
+/// contexts), so that later steps can name them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Slot(pub usize);
+
+/// The slot of the root filesystem's mount.
+pub(crate) const ROOT: Slot = Slot(0);
+
+/// What a slot holds. The parent makes the table (all `Empty`); only the child
+/// fills it, in its own copy of the memory.
+#[derive(Debug, Default)]
+pub(crate) enum Held {
+    #[default]
+    Empty,
+    Context(FsContext),
+    Mount(Mount),
+}
+
+/// One setup step. The parent lowers the builder into a list of them, with a
+/// label each ([`crate::lower`]).
+pub(crate) enum Step<'f> {
+    /// Unblock every signal (the spawning thread may have blocked some) and put
+    /// `SIGPIPE` back to its default action.
+    UnblockSignals,
+    /// Block until the parent has written the id maps (one byte; EOF is "give up").
+    WaitForParent { fd: BorrowedFd<'f> },
+    /// `unshare(CLONE_NEWTIME)` and write `/proc/self/timens_offsets`: the program
+    /// enters the new time namespace at `execve`.
+    TimeNamespace { offsets: Vec<u8> },
+    /// `mount_setattr("/", AT_RECURSIVE, {propagation: MS_PRIVATE})`, or `mount(2)`
+    /// with `MS_REC | MS_PRIVATE` before Linux 5.12.
+    PrivateRoot,
+    /// `open_tree(AT_FDCWD, source, flags)` into a slot.
+    OpenTree {
+        source: CString,
+        flags: OpenTreeFlags,
+        slot: Slot,
+    },
+    /// Receive a detached mount prepared by the parent (an idmapped bind).
+    ReceiveTree { sock: BorrowedFd<'f>, slot: Slot },
+    /// `mount_setattr` on the mount in a slot.
+    SetAttr {
+        slot: Slot,
+        recursive: bool,
+        set: MountAttr,
+    },
+    /// `fsopen(fstype)` into a slot.
+    FsOpen { fstype: CString, slot: Slot },
+    /// `fsconfig(FSCONFIG_SET_STRING key=value)`, or `FSCONFIG_SET_FLAG key` when
+    /// `value` is `None`, on the context in a slot.
+    FsConfig {
+        slot: Slot,
+        key: CString,
+        value: Option<CString>,
+    },
+    /// `fsconfig(FSCONFIG_CMD_CREATE)` and `fsmount` of the context in a slot; the
+    /// mount takes its place.
+    FsMount { slot: Slot, attr: MountAttr },
+    /// `move_mount` of the mount in a slot onto a host path (the root's place).
+    AttachAtHost { slot: Slot, path: CString },
+    /// `mkdirat(parent, name)`, `parent` resolved inside the root (EEXIST is fine).
+    Mkdir {
+        parent: CString,
+        name: CString,
+        mode: Mode,
+    },
+    /// Create an empty file (a bind target for a file) inside the root.
+    Mkfile { parent: CString, name: CString },
+    /// `symlinkat(points_to, parent, name)` inside the root (EEXIST is fine).
+    Symlink {
+        parent: CString,
+        name: CString,
+        points_to: CString,
+    },
+    /// `move_mount` of the mount in a slot onto `target`, resolved inside the root;
+    /// with `create`, a missing target directory is made first.
+    Attach {
+        slot: Slot,
+        target: CString,
+        create: Option<(CString, CString, Mode)>,
+    },
+    /// `setns(pidfd, flags)`: join a running container's namespaces.
+    JoinNamespaces { pidfd: BorrowedFd<'f>, flags: u32 },
+    /// `clone3(CLONE_PARENT | CLONE_PIDFD)`: the new process (a child of the caller,
+    /// in the joined pid namespace) goes on with the next steps; this helper sends
+    /// its pidfd to the caller over `sock` and exits.
+    ForkIntoParent { sock: BorrowedFd<'f> },
+    /// `fchdir(root)`, `pivot_root(".", ".")`, `umount2(".", MNT_DETACH)`, `chdir("/")`.
+    PivotRoot,
+    /// `sethostname`.
+    Hostname { name: CString },
+    /// `keyctl(KEYCTL_JOIN_SESSION_KEYRING, name)`, then a possessor-only mask.
+    JoinKeyring { name: Option<CString> },
+    /// `prctl(PR_CAPBSET_DROP)` for every capability up to `last_cap` not in `keep`.
+    DropBounding { keep: CapSet, last_cap: u32 },
+    /// `prctl(PR_SET_KEEPCAPS, 1)`: keep permitted capabilities across the uid change.
+    KeepCaps,
+    /// `setgroups`.
+    SetGroups { groups: Vec<Gid> },
+    /// `setresgid(gid, gid, gid)`.
+    SetGid { gid: Gid },
+    /// `setresuid(uid, uid, uid)`.
+    SetUid { uid: Uid },
+    /// `capset` (version 3).
+    Capset {
+        effective: CapSet,
+        permitted: CapSet,
+        inheritable: CapSet,
+    },
+    /// `prctl(PR_CAP_AMBIENT_RAISE)` for every capability in `set`.
+    Ambient { set: CapSet },
+    /// `chdir`.
+    Chdir { path: CString },
+    /// `prctl(PR_SET_NO_NEW_PRIVS, 1)`.
+    NoNewPrivs,
+    /// Puts each source fd on its target number (first copying every source above
+    /// `high`, since a source may be another's target), then marks every other fd
+    /// from 3 up close-on-exec over `cloexec_ranges`.
+    Fds {
+        moves: Vec<(BorrowedFd<'f>, RawFd)>,
+        high: RawFd,
+        cloexec_ranges: Vec<(u32, u32)>,
+    },
+    /// `seccomp(SECCOMP_SET_MODE_FILTER)`; with a listener, sends it to the parent.
+    Seccomp {
+        program: Program,
+        flags: FilterFlags,
+        listener_sock: Option<BorrowedFd<'f>>,
+    },
+    /// `execve` of each candidate path in turn (a PATH search prepared by the parent).
+    Exec {
+        candidates: Vec<CString>,
+        argv: Vec<*const c_char>,
+        envp: Vec<*const c_char>,
+    },
+}
+
+impl Step<'_> {
+    /// The kernel feature a step needs, for an `ENOSYS` report: (feature, since).
+    pub(crate) fn feature(&self) -> Option<(&'static str, &'static str)> {
+        Some(match self {
+            Step::OpenTree { .. }
+            | Step::FsOpen { .. }
+            | Step::FsConfig { .. }
+            | Step::FsMount { .. }
+            | Step::AttachAtHost { .. } => ("the new mount API", "5.2"),
+            Step::SetAttr { .. } | Step::PrivateRoot => ("mount_setattr", "5.12"),
+            Step::Mkdir { .. }
+            | Step::Mkfile { .. }
+            | Step::Symlink { .. }
+            | Step::Attach { .. } => ("openat2", "5.6"),
+            Step::TimeNamespace { .. } => ("time namespaces", "5.6"),
+            Step::Fds { .. } => ("close_range", "5.9"),
+            Step::JoinNamespaces { .. } => ("setns with a pidfd", "5.8"),
+            Step::ForkIntoParent { .. } => ("clone3", "5.3"),
+            Step::Ambient { .. } => ("ambient capabilities", "4.3"),
+            Step::JoinKeyring { .. } => ("keyrings", "2.6.10"),
+            Step::Seccomp { .. } => ("seccomp filters", "3.17"),
+            _ => return None,
+        })
+    }
+}
