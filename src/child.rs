@@ -335,18 +335,16 @@ impl Child<'_, '_> {
                 rustix::mount::unmount(c".", rustix::mount::UnmountFlags::DETACH).errno()?;
                 rustix::process::chdir(c"/").errno()
             }
-            Step::JoinNamespaces { pidfd, flags } => rustix::thread::move_into_thread_name_spaces(
-                *pidfd,
-                rustix::thread::ThreadNameSpaceType::from_bits_retain(*flags),
-            )
-            .errno(),
+            Step::JoinNamespaces { pidfd, flags } => sys::join_namespaces(*pidfd, *flags),
             Step::ForkIntoParent { sock } => match sys::clone_into_parent()? {
                 None => Ok(()),
                 Some(pidfd) => {
                     if let Err(e) = linception_seccomp_notify::send_fd(sock, pidfd.as_fd()) {
                         // The caller cannot own it: do not leave it running.
-                        let _ = linception_pidfd::PidFd::from(pidfd)
-                            .send_signal(linception_pidfd::Signal::KILL);
+                        let _ = linception_pidfd::pidfd_send_signal(
+                            pidfd.as_fd(),
+                            linception_pidfd::Signal::KILL,
+                        );
                         return Err(e.raw_os_error());
                     }
                     sys::exit(0)

@@ -90,13 +90,13 @@ pub enum Error {
     },
     /// The seccomp filter was refused (invalid, or too long).
     #[error("seccomp filter: {0}")]
-    Seccomp(#[source] linception_seccomp_notify::Error),
+    Seccomp(#[source] Box<linception_seccomp_notify::Error>),
     /// An id map was refused (overlapping extents, a bad `/etc/subuid` line...).
     #[error("id map: {0}")]
-    IdMap(#[source] linception_userns::Error),
+    IdMap(#[source] Box<linception_userns::Error>),
     /// A pidfd operation failed (wait, kill, namespace fds).
     #[error(transparent)]
-    Pidfd(linception_pidfd::Error),
+    Pidfd(Box<linception_pidfd::Error>),
     /// The container child broke the spawn protocol (an unexpected message).
     #[error("spawn protocol: {0}")]
     Protocol(String),
@@ -235,8 +235,22 @@ impl From<Error> for io::Error {
 /// A `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+// The crates' errors carry their failed call inline (so that a failure between
+// clone and exec allocates nothing); boxed here, they keep this error small.
 impl From<linception_pidfd::Error> for Error {
     fn from(e: linception_pidfd::Error) -> Self {
-        Error::Pidfd(e)
+        Error::Pidfd(Box::new(e))
+    }
+}
+
+impl From<linception_seccomp_notify::Error> for Error {
+    fn from(e: linception_seccomp_notify::Error) -> Self {
+        Error::Seccomp(Box::new(e))
+    }
+}
+
+impl From<linception_userns::Error> for Error {
+    fn from(e: linception_userns::Error) -> Self {
+        Error::IdMap(Box::new(e))
     }
 }

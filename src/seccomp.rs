@@ -160,7 +160,7 @@ pub(crate) fn serve_async(
 
     use linception_seccomp_notify::{AsyncListener, Error as SeccompError};
 
-    let listener = Arc::new(AsyncListener::new(listener).map_err(crate::Error::Seccomp)?);
+    let listener = Arc::new(AsyncListener::new(listener).map_err(crate::Error::from)?);
     tokio::spawn(async move {
         loop {
             let notif = match listener.recv().await {

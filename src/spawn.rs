@@ -24,7 +24,7 @@ use crate::{child, sys, validate};
 /// The map of one map file.
 fn resolve_map(mapping: &IdMapping, own: u32, uids: bool) -> Result<IdMap> {
     let map = match mapping {
-        IdMapping::RootIsCaller => IdMap::single(0, own, 1).map_err(Error::IdMap)?,
+        IdMapping::RootIsCaller => IdMap::single(0, own, 1).map_err(Error::from)?,
         IdMapping::Map(map) => map.clone(),
         IdMapping::SubIds { user } => {
             let subids = if uids {
@@ -32,7 +32,7 @@ fn resolve_map(mapping: &IdMapping, own: u32, uids: bool) -> Result<IdMap> {
             } else {
                 SubIds::system_gids()
             }
-            .map_err(Error::IdMap)?;
+            .map_err(Error::from)?;
             let ranges = subids.ranges_for(user, own);
             if ranges.is_empty() {
                 return Err(Error::invalid(
@@ -43,7 +43,7 @@ fn resolve_map(mapping: &IdMapping, own: u32, uids: bool) -> Result<IdMap> {
                     "the user has no subordinate id range",
                 ));
             }
-            linception_userns::rootless_map(own, &ranges).map_err(Error::IdMap)?
+            linception_userns::rootless_map(own, &ranges).map_err(Error::from)?
         }
     };
     Ok(map)
@@ -301,7 +301,7 @@ fn take_seccomp(b: &mut ContainerBuilder) -> Result<SeccompParts> {
     let Some(sc) = b.seccomp.take() else {
         return Ok(parts);
     };
-    let program = sc.filter.compile().map_err(Error::Seccomp)?;
+    let program = sc.filter.compile().map_err(Error::from)?;
     if program.notifies() && !sc.wants_listener() {
         return Err(Error::invalid(
             "seccomp filter with Action::UserNotif",
@@ -323,7 +323,7 @@ fn take_seccomp(b: &mut ContainerBuilder) -> Result<SeccompParts> {
     } else {
         FilterFlags::empty()
     };
-    program.check_flags(flags).map_err(Error::Seccomp)?;
+    program.check_flags(flags).map_err(Error::from)?;
     parts.program = Some((program, flags));
     parts.keep_listener = sc.keep_listener;
     parts.handler = sc.handler;
@@ -347,7 +347,7 @@ fn finish(
             Ok(fd) => listener = Some(Listener::new(fd)),
             // The child died before sending it: its report says why.
             Err(linception_seccomp_notify::Error::NoFdReceived { .. }) => {}
-            Err(e) => return Err(Error::Seccomp(e)),
+            Err(e) => return Err(Error::from(e)),
         }
     }
     let mut handler_thread = None;
@@ -452,11 +452,11 @@ pub(crate) fn exec_in(target: &Container, mut b: ContainerBuilder) -> Result<Con
     } = parent_fds;
 
     // The helper sends the new process's pidfd, then exits: reap it.
-    let received = pidfd_sock.map(|s| linception_seccomp_notify::recv_fd(&s));
+    let received = pidfd_sock.map(|s| linception_seccomp_notify::recv_fd(&s).map_err(Box::new));
     let helper_status = helper.wait();
     let process = match received {
         Some(Ok(fd)) => Some(PidFd::from(fd)),
-        Some(Err(linception_seccomp_notify::Error::NoFdReceived { .. })) => None,
+        Some(Err(e)) if matches!(*e, linception_seccomp_notify::Error::NoFdReceived { .. }) => None,
         Some(Err(e)) => return Err(Error::Seccomp(e)),
         None => None,
     };
@@ -509,7 +509,7 @@ fn handshake(
     tree_sock: Option<OwnedFd>,
     idmapped: &[IdmappedBind],
 ) -> Result<()> {
-    maps.write_pidfd(pidfd).map_err(Error::IdMap)?;
+    maps.write_pidfd(pidfd).map_err(Error::from)?;
     if let Some(sock) = tree_sock {
         let userns = pidfd.namespace(NamespaceType::User)?;
         for bind in idmapped {

@@ -4,7 +4,7 @@
 //! allocation-free.
 
 use std::ffi::{CStr, c_char};
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::ptr;
 
 /// An errno.
@@ -129,37 +129,32 @@ pub(crate) fn exit(code: libc::c_int) -> ! {
     unsafe { libc::_exit(code) }
 }
 
-/// `clone3(CLONE_PARENT | CLONE_PIDFD)` from the single-threaded exec_in helper:
-/// `None` in the new process, `Some(pidfd)` in the helper.
-pub(crate) fn clone_into_parent() -> Res<Option<OwnedFd>> {
-    let mut pidfd: libc::c_int = -1;
-    // SAFETY: clone_args is a plain C struct of integers; zero is "unset".
-    let mut args: libc::clone_args = unsafe { std::mem::zeroed() };
-    args.flags = (libc::CLONE_PARENT | libc::CLONE_PIDFD) as u64;
-    args.pidfd = &mut pidfd as *mut libc::c_int as u64;
-    // clone3 refuses an exit_signal with CLONE_PARENT: the new process inherits the
-    // helper's (SIGCHLD, to the caller).
-    args.exit_signal = 0;
-    // SAFETY: `args` is live and of the size passed; `pidfd` outlives the call. Only
-    // the single-threaded exec_in helper calls this, and the new process goes on
-    // with the same allocation-free step executor.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_clone3,
-            &mut args as *mut libc::clone_args,
-            size_of::<libc::clone_args>(),
-        )
-    };
-    match r {
-        r if r < 0 => Err(errno()),
-        0 => Ok(None),
-        // SAFETY: CLONE_PIDFD stored a new pidfd that nothing else owns.
-        _ => Ok(Some(unsafe { OwnedFd::from_raw_fd(pidfd) })),
+/// `clone3(CLONE_PARENT | CLONE_PIDFD)` (the pidfd crate's child-safe form) from
+/// the single-threaded exec_in helper: `None` in the new process, `Some(pidfd)` in
+/// the helper.
+pub(crate) fn clone_into_parent() -> Res<Option<linception_pidfd::PidFd>> {
+    // SAFETY: only the single-threaded exec_in helper calls this, between clone and
+    // execve; the new process goes on with the same allocation-free step executor.
+    match unsafe { linception_pidfd::clone3_parent() } {
+        Ok(linception_pidfd::CloneResult::Child) => Ok(None),
+        Ok(linception_pidfd::CloneResult::Parent { pidfd, .. }) => Ok(Some(pidfd)),
+        Err(e) => Err(e.raw_os_error().unwrap_or(libc::EINVAL)),
     }
+}
+
+/// `setns(fd, namespaces)` through a pidfd (the pidfd crate's child-safe form).
+pub(crate) fn join_namespaces(fd: BorrowedFd<'_>, namespaces: u32) -> Res {
+    let namespaces = linception_pidfd::Namespaces::from_bits_retain(namespaces);
+    // SAFETY: namespace membership is per thread; the exec_in helper that calls this
+    // is single-threaded, between clone and execve.
+    unsafe { linception_pidfd::setns(fd, namespaces) }
+        .map_err(|e| e.raw_os_error().unwrap_or(libc::EINVAL))
 }
 
 /// Forks the container child with `args` (the pidfd crate's copying clone) and runs
 /// `child` in it; returns the child's pid and pidfd in the parent.
+// The pidfd crate's error holds its failed call inline (no allocation): large by design.
+#[allow(clippy::result_large_err)]
 pub(crate) fn clone_and_run<F: FnOnce()>(
     args: &linception_pidfd::CloneArgs<'_>,
     child: F,

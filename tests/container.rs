@@ -48,7 +48,7 @@ fn identity_hostname_maps_and_pid1_rootless() {
     let out = Fork::new()
         .unprivileged()
         .run(|| stdout_of(sh(IDENTITY).hostname("box")));
-    check_identity(&out, NOBODY);
+    check_identity(&out, linception_testkit::unprivileged_ids().0);
 }
 
 #[test]
@@ -742,11 +742,16 @@ fn exec_in_runs_as_root_of_the_joined_user_namespace() {
 fn rootless_explicit_map_of_the_own_id() {
     require!(Feature::UnprivilegedUserNs);
     let out = Fork::new().unprivileged().run(|| {
-        let map = IdMap::new([Extent::new(1000, NOBODY, 1)]).unwrap();
+        let uid = rustix::process::geteuid().as_raw();
+        let gid = rustix::process::getegid().as_raw();
         stdout_of(
             sh("id -u; id -g; cat /proc/self/setgroups")
-                .uid_map(IdMapping::Map(map.clone()))
-                .gid_map(IdMapping::Map(map)),
+                .uid_map(IdMapping::Map(
+                    IdMap::new([Extent::new(1000, uid, 1)]).unwrap(),
+                ))
+                .gid_map(IdMapping::Map(
+                    IdMap::new([Extent::new(1000, gid, 1)]).unwrap(),
+                )),
         )
     });
     assert_eq!(out, "1000\n1000\ndeny\n");
