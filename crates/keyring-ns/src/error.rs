@@ -629,6 +629,20 @@ mod tests {
     }
 
     #[test]
+    fn displays_exactly_like_the_shared_syscall_error() {
+        for errno in [Errno::NOKEY, Errno::KEYREVOKED, Errno::ACCESS, Errno::PERM] {
+            let ours = err(Op::Read, errno);
+            let shared = linception_errno::SyscallError::new(
+                linception_errno::Call::new("keyctl", format_args!("KEYCTL_READ, 42")),
+                errno.raw_os_error(),
+            );
+            assert_eq!(ours.to_string(), shared.to_string());
+            assert_eq!(ours.call().unwrap().as_call(), shared.call());
+            assert_eq!(ours.call().unwrap().args(), "42");
+        }
+    }
+
+    #[test]
     fn named_errnos_carry_the_key() {
         for (errno, kind) in [
             (Errno::NOKEY, ErrorKind::KeyNotFound),

@@ -402,6 +402,17 @@ mod tests {
     }
 
     #[test]
+    fn displays_exactly_like_the_shared_syscall_error() {
+        let call = || Call::new("pidfd_open", format_args!("12, 0"));
+        for errno in [libc::EPERM, libc::EINVAL, libc::EMFILE, 4000] {
+            let ours = Error::from_errno(errno, call, "pidfd_open", "5.3");
+            let shared = linception_errno::SyscallError::new(call(), errno);
+            assert_eq!(ours.to_string(), shared.to_string());
+            assert_eq!(ours.raw_os_error(), Some(shared.raw_os_error()));
+        }
+    }
+
+    #[test]
     fn flag_names_are_written_like_c() {
         const NAMES: &[(u64, &str)] = &[(1, "A"), (2, "B")];
         let show = |bits| FlagNames { bits, names: NAMES }.to_string();

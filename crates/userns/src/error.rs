@@ -336,6 +336,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn displays_exactly_like_the_shared_syscall_error() {
+        let call = || Call::new("open", format_args!("\"/proc/42\", O_RDONLY"));
+        for errno in [libc::ENOENT, libc::EACCES, libc::EUSERS, 4000] {
+            let ours = Error::syscall(call(), io::Error::from_raw_os_error(errno));
+            let shared = linception_errno::SyscallError::new(call(), errno);
+            assert_eq!(ours.to_string(), shared.to_string());
+            assert_eq!(ours.raw_os_error(), Some(shared.raw_os_error()));
+        }
+    }
+
+    #[test]
     fn syscall_error_displays_like_the_call() {
         let err = Error::syscall(
             Call::new("open", format_args!("\"/proc/42\", O_PATH|O_DIRECTORY")),
