@@ -1,47 +1,13 @@
 //! The crate's error type.
 #![forbid(unsafe_code)]
 
-use std::fmt;
 use std::io;
 
 /// A failed system call, displayed like the call with its arguments, e.g.
-/// `openat2(fd 3, "etc/passwd", { flags: O_RDONLY|O_CLOEXEC, mode: 0o0, resolve: IN_ROOT })`.
-///
-/// Only built when something fails: the success path never formats anything.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Call {
-    op: &'static str,
-    args: String,
-}
-
-impl Call {
-    /// A call to `op` with its arguments already formatted (without the parentheses).
-    pub fn new(op: &'static str, args: String) -> Self {
-        Self { op, args }
-    }
-
-    /// The system call's name, e.g. `"openat2"`.
-    pub fn op(&self) -> &'static str {
-        self.op
-    }
-
-    /// The formatted arguments.
-    pub fn args(&self) -> &str {
-        &self.args
-    }
-}
-
-impl fmt::Display for Call {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}({})", self.op, self.args)
-    }
-}
-
-impl fmt::Debug for Call {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
-    }
-}
+/// `openat2(fd 3, "etc/passwd", { flags: O_RDONLY|O_CLOEXEC, mode: 0o0, resolve: IN_ROOT })`,
+/// recorded inline (linception-errno's record: building one allocates nothing).
+pub use linception_errno::Call;
+use linception_errno::{Errno, IoErrno};
 
 /// What went wrong, coarsely: see [`Error::kind`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -94,7 +60,7 @@ pub enum ErrorKind {
 #[non_exhaustive]
 pub enum Error {
     /// A system call failed.
-    #[error("{call}: {}", errno_text(.source))]
+    #[error("{call}: {}", IoErrno(.source))]
     Syscall {
         /// The call, with its arguments.
         call: Call,
@@ -104,7 +70,10 @@ pub enum Error {
     /// `EXDEV`: with `RESOLVE_BENEATH` the path (or a symlink in it) tried to leave
     /// the root; with `RESOLVE_NO_XDEV` it crossed a mount point; or a procfs magic
     /// link was met during a scoped (`BENEATH`/`IN_ROOT`) lookup, which is never allowed.
-    #[error("{call}: refused, the path leaves the root, crosses a mount or meets a magic link: {}", errno_text(&io::Error::from_raw_os_error(libc::EXDEV)))]
+    #[error(
+        "{call}: refused, the path leaves the root, crosses a mount or meets a magic link: {}",
+        Errno(libc::EXDEV)
+    )]
     Escape {
         /// The call, with its arguments.
         call: Call,
@@ -112,7 +81,10 @@ pub enum Error {
     /// `ELOOP`: a symlink was met under `RESOLVE_NO_SYMLINKS`, a magic link under
     /// `RESOLVE_NO_MAGICLINKS`, the last component is a symlink under `O_NOFOLLOW`,
     /// or more than 40 symlinks were followed (a loop).
-    #[error("{call}: refused, a symlink was not allowed here or there were too many: {}", errno_text(&io::Error::from_raw_os_error(libc::ELOOP)))]
+    #[error(
+        "{call}: refused, a symlink was not allowed here or there were too many: {}",
+        Errno(libc::ELOOP)
+    )]
     SymlinkRefused {
         /// The call, with its arguments.
         call: Call,
@@ -120,14 +92,20 @@ pub enum Error {
     /// `EAGAIN` under `RESOLVE_CACHED`: the lookup could not be completed from the
     /// dentry cache alone (or the open needs I/O, e.g. `O_CREAT`/`O_TRUNC`). Retry
     /// without `RESOLVE_CACHED`; [`Root`](crate::Root) does this by itself.
-    #[error("{call}: not in the dentry cache (RESOLVE_CACHED miss): {}", errno_text(&io::Error::from_raw_os_error(libc::EAGAIN)))]
+    #[error(
+        "{call}: not in the dentry cache (RESOLVE_CACHED miss): {}",
+        Errno(libc::EAGAIN)
+    )]
     CacheMiss {
         /// The call, with its arguments.
         call: Call,
     },
     /// `EAGAIN` without `RESOLVE_CACHED`: a rename or mount elsewhere on the system
     /// raced with a `..` step of a scoped lookup, every time in `attempts` tries.
-    #[error("{call}: a concurrent rename or mount raced with the lookup {attempts} times in a row: {}", errno_text(&io::Error::from_raw_os_error(libc::EAGAIN)))]
+    #[error(
+        "{call}: a concurrent rename or mount raced with the lookup {attempts} times in a row: {}",
+        Errno(libc::EAGAIN)
+    )]
     Raced {
         /// The call, with its arguments.
         call: Call,
@@ -136,7 +114,10 @@ pub enum Error {
     },
     /// `E2BIG`: the `open_how` passed is larger than the kernel's and a field the
     /// kernel does not know is set (see [`OpenHow::field`](crate::OpenHow::field)).
-    #[error("{call}: open_how field at byte offset {offset} is not supported by this kernel (it must be 0 here): {}", errno_text(&io::Error::from_raw_os_error(libc::E2BIG)))]
+    #[error(
+        "{call}: open_how field at byte offset {offset} is not supported by this kernel (it must be 0 here): {}",
+        Errno(libc::E2BIG)
+    )]
     OpenHowTooBig {
         /// The call, with its arguments.
         call: Call,
@@ -148,7 +129,10 @@ pub enum Error {
     /// the low 32 of `flags` included), a mode without `O_CREAT`/`O_TMPFILE` or
     /// outside `0o7777`, `BENEATH` with `IN_ROOT`, `O_PATH` or `O_TMPFILE` with
     /// flags they do not allow, `O_CREAT` with `O_DIRECTORY`.
-    #[error("{call}: the kernel refused open_how: {field} {value} {reason}: {}", errno_text(&io::Error::from_raw_os_error(libc::EINVAL)))]
+    #[error(
+        "{call}: the kernel refused open_how: {field} {value} {reason}: {}",
+        Errno(libc::EINVAL)
+    )]
     OpenHowInvalid {
         /// The call, with its arguments.
         call: Call,
@@ -307,63 +291,6 @@ impl From<Error> for io::Error {
     }
 }
 
-/// `"No such file or directory (ENOENT)"`.
-fn errno_text(err: &io::Error) -> String {
-    match err.raw_os_error() {
-        Some(n) => {
-            let text = io::Error::from_raw_os_error(n).to_string();
-            let text = text
-                .strip_suffix(&format!(" (os error {n})"))
-                .unwrap_or(&text)
-                .to_owned();
-            match errno_name(n) {
-                Some(name) => format!("{text} ({name})"),
-                None => format!("{text} (errno {n})"),
-            }
-        }
-        None => err.to_string(),
-    }
-}
-
-/// The C name of the errnos path operations return.
-pub(crate) fn errno_name(n: i32) -> Option<&'static str> {
-    Some(match n {
-        libc::EPERM => "EPERM",
-        libc::ENOENT => "ENOENT",
-        libc::EIO => "EIO",
-        libc::E2BIG => "E2BIG",
-        libc::EBADF => "EBADF",
-        libc::EAGAIN => "EAGAIN",
-        libc::ENOMEM => "ENOMEM",
-        libc::EACCES => "EACCES",
-        libc::EFAULT => "EFAULT",
-        libc::EBUSY => "EBUSY",
-        libc::EEXIST => "EEXIST",
-        libc::EXDEV => "EXDEV",
-        libc::ENODEV => "ENODEV",
-        libc::ENOTDIR => "ENOTDIR",
-        libc::EISDIR => "EISDIR",
-        libc::EINVAL => "EINVAL",
-        libc::ENFILE => "ENFILE",
-        libc::EMFILE => "EMFILE",
-        libc::ETXTBSY => "ETXTBSY",
-        libc::EFBIG => "EFBIG",
-        libc::ENOSPC => "ENOSPC",
-        libc::EROFS => "EROFS",
-        libc::EMLINK => "EMLINK",
-        libc::ENAMETOOLONG => "ENAMETOOLONG",
-        libc::ENOSYS => "ENOSYS",
-        libc::ENOTEMPTY => "ENOTEMPTY",
-        libc::ELOOP => "ELOOP",
-        libc::EOPNOTSUPP => "EOPNOTSUPP",
-        libc::ESTALE => "ESTALE",
-        libc::EDQUOT => "EDQUOT",
-        libc::ENXIO => "ENXIO",
-        libc::EOVERFLOW => "EOVERFLOW",
-        _ => return None,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -371,7 +298,7 @@ mod tests {
     fn call() -> Call {
         Call::new(
             "openat2",
-            "fd 3, \"a\", { flags: O_RDONLY, mode: 0o0, resolve: IN_ROOT }".into(),
+            format_args!("fd 3, \"a\", {{ flags: O_RDONLY, mode: 0o0, resolve: IN_ROOT }}"),
         )
     }
 

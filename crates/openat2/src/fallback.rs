@@ -84,7 +84,7 @@ pub(crate) fn open(root: BorrowedFd<'_>, path: &Path, how: &OpenHow) -> Result<O
                 return Err(Error::lookup(errno, false, || {
                     Call::new(
                         "openat2-fallback",
-                        format!(
+                        format_args!(
                             "fd {}, {:?}, {how:?}, at component {}",
                             root.as_raw_fd(),
                             path,

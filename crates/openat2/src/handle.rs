@@ -75,7 +75,7 @@ impl Handle {
     pub fn metadata(&self) -> Result<Stat> {
         rustix::fs::fstat(&self.0).map_err(|e| {
             Error::sys(e, || {
-                Call::new("fstat", format!("fd {}", self.0.as_raw_fd()))
+                Call::new("fstat", format_args!("fd {}", self.0.as_raw_fd()))
             })
         })
     }
@@ -95,7 +95,7 @@ pub(crate) fn dup(fd: BorrowedFd<'_>) -> Result<OwnedFd> {
         Error::sys(e, || {
             Call::new(
                 "fcntl",
-                format!("fd {}, F_DUPFD_CLOEXEC, 0", fd.as_raw_fd()),
+                format_args!("fd {}, F_DUPFD_CLOEXEC, 0", fd.as_raw_fd()),
             )
         })
     })
@@ -156,7 +156,7 @@ fn procfs() -> Result<BorrowedFd<'static>> {
         Err((e, false)) => Err(Error::sys(*e, || {
             Call::new(
                 "open",
-                "\"/proc\", O_PATH|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC".into(),
+                format_args!("\"/proc\", O_PATH|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC"),
             )
         })),
     }
@@ -303,7 +303,7 @@ pub(crate) fn reopen(fd: BorrowedFd<'_>, flags: OFlags) -> Result<OwnedFd> {
     let call = || {
         Call::new(
             "openat",
-            format!(
+            format_args!(
                 "fd {} (/proc), {:?}, {}",
                 proc.as_raw_fd(),
                 String::from_utf8_lossy(name.bytes()),
@@ -314,8 +314,11 @@ pub(crate) fn reopen(fd: BorrowedFd<'_>, flags: OFlags) -> Result<OwnedFd> {
     let new = rustix::fs::openat(proc, name.bytes(), flags, Mode::empty())
         .map_err(|e| Error::sys(e, call))?;
     let stat = |f: BorrowedFd<'_>| {
-        rustix::fs::fstat(f)
-            .map_err(|e| Error::sys(e, || Call::new("fstat", format!("fd {}", f.as_raw_fd()))))
+        rustix::fs::fstat(f).map_err(|e| {
+            Error::sys(e, || {
+                Call::new("fstat", format_args!("fd {}", f.as_raw_fd()))
+            })
+        })
     };
     let (a, b) = (stat(fd)?, stat(new.as_fd())?);
     if (a.st_dev, a.st_ino) != (b.st_dev, b.st_ino) {

@@ -1,6 +1,7 @@
 //! The `openat2` system call and its `open_how` argument.
 #![forbid(unsafe_code)]
 
+use std::ffi::{CStr, OsStr};
 use std::fmt;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
@@ -13,7 +14,7 @@ use crate::error::{Call, Error, Result};
 use crate::flags::{O_TMPFILE_BIT, OFlagsDisplay, ResolveFlags, VALID_OFLAGS};
 use crate::mode::{Mode, S_IALLUGO};
 use crate::path::check_nul;
-use crate::sys;
+use crate::sys::{self, EXT_FIELDS};
 
 /// `OPEN_HOW_SIZE_VER0`: the size of the first `open_how` (`flags`, `mode`,
 /// `resolve`), the only one up to Linux 6.18. Since Linux 5.6.
@@ -21,8 +22,6 @@ pub const OPEN_HOW_SIZE_VER0: usize = 24;
 /// The largest `open_how` [`openat2`] passes: the first version and five more
 /// 64-bit fields, for fields of kernels newer than this crate ([`OpenHow::field`]).
 pub const OPEN_HOW_MAX_SIZE: usize = OPEN_HOW_SIZE_VER0 + 8 * EXT_FIELDS;
-/// The 64-bit fields after `resolve` an [`OpenHow`] can carry.
-pub(crate) const EXT_FIELDS: usize = 5;
 
 /// `struct open_how`: how [`openat2`] opens a path: `O_*` flags, the mode for
 /// `O_CREAT`/`O_TMPFILE`, and `RESOLVE_*` flags, each a 64-bit field.
@@ -385,6 +384,57 @@ fn openat2_inner(dirfd: BorrowedFd<'_>, path: &Path, how: &OpenHow) -> Result<Ow
     }
 }
 
+/// `openat2(dirfd, path, &how, sizeof(how))`: like [`openat2`], with a C string
+/// path: allocation-free on success and failure, for the code a container child
+/// runs between `clone` and `execve` (the parent prepares `path` and `how`).
+///
+/// The call and its errors are [`openat2`]'s: `ENOSYS` is
+/// [`Error::Unsupported`] (and remembered), `E2BIG` is [`Error::OpenHowTooBig`]
+/// naming the field this kernel does not know, `EXDEV` [`Error::Escape`], `ELOOP`
+/// [`Error::SymlinkRefused`], and the failed call is recorded inline with its
+/// arguments (cut to [`Call::CAPACITY`] bytes). A `&CStr` cannot hold a NUL byte,
+/// so there is no [`Error::InvalidArgument`]; the one error that allocates is
+/// [`Error::OpenHowInvalid`] (`EINVAL`), whose `value` is a `String`: refuse such
+/// an `open_how` in the parent. Since Linux 5.6.
+///
+/// # Errors
+///
+/// As [`openat2`], without [`Error::InvalidArgument`].
+///
+/// # Examples
+///
+/// ```
+/// use linception_openat2::{openat2_cstr, ErrorKind, OpenHow, OFlags, ResolveFlags};
+///
+/// let dir = std::fs::File::open("/")?;
+/// let how = OpenHow::new(OFlags::PATH).resolve(ResolveFlags::BENEATH);
+/// let fd = openat2_cstr(&dir, c"etc", &how)?;
+/// let err = openat2_cstr(&dir, c"../etc", &how).unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::Escape);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # References
+///
+/// - [openat2(2)](https://man7.org/linux/man-pages/man2/openat2.2.html)
+#[inline]
+pub fn openat2_cstr<Fd: AsFd>(dirfd: Fd, path: &CStr, how: &OpenHow) -> Result<OwnedFd> {
+    openat2_cstr_inner(dirfd.as_fd(), path, how)
+}
+
+fn openat2_cstr_inner(dirfd: BorrowedFd<'_>, path: &CStr, how: &OpenHow) -> Result<OwnedFd> {
+    match raw_call(dirfd, path, how) {
+        Ok(fd) => Ok(fd),
+        Err(rustix::io::Errno::NOSYS) => Err(unsupported()),
+        Err(errno) => Err(openat2_error(
+            errno,
+            dirfd,
+            Path::new(OsStr::from_bytes(path.to_bytes())),
+            how,
+        )),
+    }
+}
+
 /// The `Unsupported` error for a kernel without openat2.
 pub(crate) fn unsupported() -> Error {
     Error::Unsupported {
@@ -402,10 +452,20 @@ pub(crate) fn raw_openat2(
     path: &Path,
     how: &OpenHow,
 ) -> std::result::Result<OwnedFd, rustix::io::Errno> {
+    raw_call(dirfd, path.as_os_str().as_bytes(), how)
+}
+
+/// [`raw_openat2`] for any path rustix takes (`&[u8]`, or a `&CStr`, which is
+/// passed as it is).
+#[inline]
+fn raw_call<P: rustix::path::Arg>(
+    dirfd: BorrowedFd<'_>,
+    path: P,
+    how: &OpenHow,
+) -> std::result::Result<OwnedFd, rustix::io::Errno> {
     if PRETEND_ENOSYS.load(Ordering::Relaxed) {
         return Err(rustix::io::Errno::NOSYS);
     }
-    let path = path.as_os_str().as_bytes();
     let res = if how.fits_rustix() {
         rustix::fs::openat2(
             dirfd,
@@ -426,9 +486,9 @@ pub(crate) fn raw_openat2(
 /// `openat2` with the whole struct, its size passed: for 64-bit flag or mode bits
 /// and fields after `resolve`, which rustix's wrapper cannot carry.
 #[cold]
-fn openat2_sized(
+fn openat2_sized<P: rustix::path::Arg>(
     dirfd: BorrowedFd<'_>,
-    path: &[u8],
+    path: P,
     how: &OpenHow,
 ) -> std::result::Result<OwnedFd, rustix::io::Errno> {
     let mut raw = how.to_raw();
@@ -499,7 +559,7 @@ pub(crate) fn openat2_call(dirfd: BorrowedFd<'_>, path: &Path, how: &OpenHow) ->
     };
     Call::new(
         "openat2",
-        format!("fd {}, {:?}, {how:?}", dirfd.as_raw_fd(), path),
+        format_args!("fd {}, {:?}, {how:?}", dirfd.as_raw_fd(), path),
     )
 }
 

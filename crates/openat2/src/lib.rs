@@ -60,6 +60,13 @@
 //! `/proc` it opens the last name with `O_NOFOLLOW`, which then shows in the fd's
 //! status flags.
 //!
+//! # In a container child
+//!
+//! Between `clone` and `execve` nothing may allocate: [`openat2_cstr`] is
+//! [`openat2`] with a `&CStr` path, allocation-free on success and failure (a
+//! failed call is recorded inline, [`Call`]). The parent prepares the paths and
+//! the [`OpenHow`].
+//!
 //! # Errors
 //!
 //! One [`Error`] type: `EXDEV` is [`Error::Escape`], `ELOOP`
@@ -71,6 +78,9 @@
 #![deny(missing_docs)]
 // Every module but `sys` forbids unsafe code; `sys` holds the one raw call.
 #![deny(unsafe_code)]
+// The error keeps the failed call's description inline (no allocation on the
+// failure path of calls made between clone and exec), which makes it large.
+#![allow(clippy::result_large_err)]
 
 mod error;
 mod fallback;
@@ -80,13 +90,16 @@ mod how;
 mod mode;
 mod path;
 mod root;
+#[allow(unsafe_code)]
 mod sys;
 
 pub use error::{Call, Error, ErrorKind, Result};
 pub use fallback::MAX_SYMLINKS;
 pub use flags::ResolveFlags;
 pub use handle::Handle;
-pub use how::{__pretend_openat2_enosys, OPEN_HOW_MAX_SIZE, OPEN_HOW_SIZE_VER0, OpenHow, openat2};
+pub use how::{
+    __pretend_openat2_enosys, OPEN_HOW_MAX_SIZE, OPEN_HOW_SIZE_VER0, OpenHow, openat2, openat2_cstr,
+};
 pub use mode::Mode;
 pub use path::{NAME_MAX, PATH_MAX};
 pub use root::{MAX_EAGAIN_RETRIES, Resolver, Root};

@@ -112,7 +112,10 @@ impl Root {
         let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
         let fd = rustix::fs::open(path, flags, rustix::fs::Mode::empty()).map_err(|e| {
             Error::sys(e, || {
-                Call::new("open", format!("{path:?}, {}", OFlagsDisplay::of(flags)))
+                Call::new(
+                    "open",
+                    format_args!("{path:?}, {}", OFlagsDisplay::of(flags)),
+                )
             })
         })?;
         Ok(Root::from(fd))
@@ -126,8 +129,11 @@ impl Root {
     /// `fstat` fails.
     pub fn from_fd(fd: impl Into<OwnedFd>) -> Result<Root> {
         let fd = fd.into();
-        let st = rustix::fs::fstat(&fd)
-            .map_err(|e| Error::sys(e, || Call::new("fstat", format!("fd {}", fd.as_raw_fd()))))?;
+        let st = rustix::fs::fstat(&fd).map_err(|e| {
+            Error::sys(e, || {
+                Call::new("fstat", format_args!("fd {}", fd.as_raw_fd()))
+            })
+        })?;
         let ty = FileType::from_raw_mode(st.st_mode);
         if ty != FileType::Directory {
             return Err(Error::invalid(
@@ -362,7 +368,7 @@ impl Root {
         let path = path.as_ref();
         let (parent, name) = self.parent(path)?;
         let target = rustix::fs::readlinkat(&parent, name, Vec::new())
-            .map_err(|e| at_error(e, "readlinkat", &parent, path, name, "buf".into()))?;
+            .map_err(|e| at_error(e, "readlinkat", &parent, path, name, format_args!("buf")))?;
         Ok(PathBuf::from(OsStr::from_bytes(target.as_bytes())))
     }
 
@@ -388,7 +394,7 @@ impl Root {
                 &parent,
                 path,
                 name,
-                format!("{:#o}", mode.as_raw_mode()),
+                format_args!("{:#o}", mode.as_raw_mode()),
             )
         })
     }
@@ -451,7 +457,7 @@ impl Root {
                             &cur,
                             path,
                             name,
-                            format!("{:#o}", mode.as_raw_mode()),
+                            format_args!("{:#o}", mode.as_raw_mode()),
                         ));
                     }
                 }
@@ -526,9 +532,26 @@ impl Root {
         let (parent, name) = self.parent(path)?;
         match rustix::fs::unlinkat(&parent, name, AtFlags::empty()) {
             Ok(()) => Ok(()),
-            Err(Errno::ISDIR) => rustix::fs::unlinkat(&parent, name, AtFlags::REMOVEDIR)
-                .map_err(|e| at_error(e, "unlinkat", &parent, path, name, "AT_REMOVEDIR".into())),
-            Err(e) => Err(at_error(e, "unlinkat", &parent, path, name, "0".into())),
+            Err(Errno::ISDIR) => {
+                rustix::fs::unlinkat(&parent, name, AtFlags::REMOVEDIR).map_err(|e| {
+                    at_error(
+                        e,
+                        "unlinkat",
+                        &parent,
+                        path,
+                        name,
+                        format_args!("AT_REMOVEDIR"),
+                    )
+                })
+            }
+            Err(e) => Err(at_error(
+                e,
+                "unlinkat",
+                &parent,
+                path,
+                name,
+                format_args!("0"),
+            )),
         }
     }
 
@@ -540,7 +563,7 @@ impl Root {
             } else {
                 "AT_REMOVEDIR"
             };
-            at_error(e, "unlinkat", &parent, path, name, f.into())
+            at_error(e, "unlinkat", &parent, path, name, format_args!("{f}"))
         })
     }
 
@@ -570,7 +593,7 @@ impl Root {
             Error::sys(e, || {
                 Call::new(
                     "renameat2",
-                    format!(
+                    format_args!(
                         "fd {} (parent of {from:?}), {fname:?}, fd {} (parent of {to:?}), {tname:?}, {:#x}",
                         fp.as_raw_fd(),
                         tp.as_raw_fd(),
@@ -601,7 +624,7 @@ impl Root {
             Error::sys(e, || {
                 Call::new(
                     "symlinkat",
-                    format!(
+                    format_args!(
                         "{target:?}, fd {} (parent of {link:?}), {name:?}",
                         parent.as_raw_fd()
                     ),
@@ -630,7 +653,7 @@ impl Root {
             Error::sys(e, || {
                 Call::new(
                     "linkat",
-                    format!(
+                    format_args!(
                         "fd {} (parent of {existing:?}), {ename:?}, fd {} (parent of {new:?}), {nname:?}, 0",
                         ep.as_raw_fd(),
                         np.as_raw_fd()
@@ -759,12 +782,12 @@ fn at_error(
     parent: &OwnedFd,
     path: &Path,
     name: &OsStr,
-    last: String,
+    last: fmt::Arguments<'_>,
 ) -> Error {
     Error::sys(e, || {
         Call::new(
             op,
-            format!(
+            format_args!(
                 "fd {} (parent of {}), {:?}, {last}",
                 parent.as_raw_fd(),
                 show(path.as_os_str().as_bytes()),

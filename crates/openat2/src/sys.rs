@@ -1,14 +1,15 @@
 //! The crate's only `unsafe` code: `openat2` with the whole `open_how` and its size,
 //! for what rustix's wrapper cannot pass (64-bit flag and mode bits, fields after
-//! `resolve`).
-#![allow(unsafe_code)]
+//! `resolve`). A leaf: plain values in, an fd or rustix's `Errno` out; the
+//! modules above build the errors.
 
 use std::ffi::CStr;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 use rustix::io::Errno;
 
-use crate::how::EXT_FIELDS;
+/// The 64-bit fields after `resolve` a [`RawOpenHow`] carries.
+pub(crate) const EXT_FIELDS: usize = 5;
 
 /// `struct open_how` as the kernel reads it, with room for the fields of newer
 /// kernels after `resolve`.
@@ -42,7 +43,11 @@ pub(crate) fn openat2(
         )
     };
     if ret < 0 {
-        return Err(Errno::from_io_error(&std::io::Error::last_os_error()).unwrap_or(Errno::IO));
+        return Err(Errno::from_raw_os_error(
+            std::io::Error::last_os_error()
+                .raw_os_error()
+                .unwrap_or(libc::EIO),
+        ));
     }
     // SAFETY: a successful openat2 returns a new fd (an int) that nothing else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(ret as std::os::fd::RawFd) })

@@ -186,6 +186,8 @@ impl<'f> Matrix<'f> {
         }
         let mut roots = HashMap::new();
         for r in resolve_sets() {
+            // The error keeps its failed call inline, which makes it large.
+            #[allow(clippy::result_large_err)]
             let made = RESOLVERS.map(|resolver| {
                 Root::new(&f.root)
                     .unwrap()

@@ -2,7 +2,8 @@
 //! runtimes' default profiles did), `Resolver::Auto` notices at its first probe and
 //! uses the userspace resolver. Its own binary: nothing may probe before the fork.
 #![cfg(target_arch = "x86_64")]
-// Installing the filter takes two raw prctl calls (see `refuse_openat2`).
+// Installing the filter takes one raw prctl call, PR_SET_SECCOMP, which rustix
+// does not wrap (see `refuse_openat2`).
 #![allow(unsafe_code)]
 
 mod common;
@@ -30,21 +31,17 @@ fn refuse_openat2() {
         len: prog.len() as u16,
         filter: prog.as_mut_ptr(),
     };
-    // SAFETY: plain prctl calls; `fprog` points at `prog`, which outlives the call
-    // (the kernel copies the program).
-    unsafe {
-        assert_eq!(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
-        assert_eq!(
-            libc::prctl(
-                libc::PR_SET_SECCOMP,
-                libc::SECCOMP_MODE_FILTER,
-                &fprog as *const libc::sock_fprog
-            ),
-            0,
-            "{}",
-            std::io::Error::last_os_error()
-        );
-    }
+    rustix::thread::set_no_new_privs(true).unwrap();
+    // SAFETY: `fprog` points at `prog`, `len` instructions long, and both outlive
+    // the call (the kernel copies the program); prctl writes no memory.
+    let ret = unsafe {
+        libc::prctl(
+            libc::PR_SET_SECCOMP,
+            libc::SECCOMP_MODE_FILTER,
+            &fprog as *const libc::sock_fprog,
+        )
+    };
+    assert_eq!(ret, 0, "{}", std::io::Error::last_os_error());
 }
 
 #[test]

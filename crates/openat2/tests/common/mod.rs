@@ -147,16 +147,9 @@ pub fn path_flags(follow: bool) -> OFlags {
     }
 }
 
+/// The errno's name (linception-errno's), `"other"` for a number without one.
 pub fn errno_name(e: i32) -> &'static str {
-    match e {
-        libc::ENOENT => "ENOENT",
-        libc::EXDEV => "EXDEV",
-        libc::ELOOP => "ELOOP",
-        libc::ENOTDIR => "ENOTDIR",
-        libc::EAGAIN => "EAGAIN",
-        libc::EACCES => "EACCES",
-        _ => "other",
-    }
+    linception_errno::name(e).unwrap_or("other")
 }
 
 /// Serializes the tests of one test binary. A forked child inherits every fd the
