@@ -9,6 +9,8 @@ use std::io;
 pub use linception_errno::Call;
 use linception_errno::{Errno, IoErrno};
 
+use crate::how::FieldValue;
+
 /// What went wrong, coarsely: see [`Error::kind`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -130,7 +132,8 @@ pub enum Error {
     /// outside `0o7777`, `BENEATH` with `IN_ROOT`, `O_PATH` or `O_TMPFILE` with
     /// flags they do not allow, `O_CREAT` with `O_DIRECTORY`.
     #[error(
-        "{call}: the kernel refused open_how: {field} {value} {reason}: {}",
+        "{call}: the kernel refused open_how: {field} {} {reason}: {}",
+        FieldValue(.field, *.value),
         Errno(libc::EINVAL)
     )]
     OpenHowInvalid {
@@ -138,8 +141,10 @@ pub enum Error {
         call: Call,
         /// Which field: `"open flags"`, `"mode"` or `"resolve flags"`.
         field: &'static str,
-        /// The field's value, formatted.
-        value: String,
+        /// The field's raw value (displayed by the field: `O_*` or `RESOLVE_*`
+        /// names, or octal for the mode); kept as a number so that building the
+        /// error allocates nothing.
+        value: u64,
         /// Why the kernel refuses it.
         reason: &'static str,
     },

@@ -292,7 +292,7 @@ pub(crate) fn reopen(fd: BorrowedFd<'_>, flags: OFlags) -> Result<OwnedFd> {
     if let Some(r) = refusal(&OpenHow::new(flags - OFlags::NOFOLLOW)) {
         return Err(Error::invalid(
             "reopen flags",
-            r.value,
+            r.shown(),
             r.reason,
             libc::EINVAL,
         ));

@@ -232,10 +232,32 @@ impl fmt::Debug for OpenHow {
 pub(crate) struct Refusal {
     /// Which field: `"open flags"`, `"resolve flags"` or `"mode"`.
     pub(crate) field: &'static str,
-    /// The field's value, formatted.
-    pub(crate) value: String,
+    /// The field's raw value (shown with [`FieldValue`]).
+    pub(crate) value: u64,
     /// Why.
     pub(crate) reason: &'static str,
+}
+
+impl Refusal {
+    /// The value as [`FieldValue`] shows it.
+    pub(crate) fn shown(&self) -> String {
+        FieldValue(self.field, self.value).to_string()
+    }
+}
+
+/// Shows the raw value of an `open_how` field the way its field is read: `"open
+/// flags"` by their `O_*` names, `"resolve flags"` by their `RESOLVE_*` names,
+/// `"mode"` in octal. Formats without allocating.
+pub(crate) struct FieldValue(pub(crate) &'static str, pub(crate) u64);
+
+impl fmt::Display for FieldValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            "open flags" => OFlagsDisplay(self.1).fmt(f),
+            "resolve flags" => fmt::Debug::fmt(&ResolveFlags::from_bits_retain(self.1), f),
+            _ => write!(f, "{:#o}", self.1),
+        }
+    }
 }
 
 /// `O_PATH` allows only these besides itself.
@@ -249,18 +271,17 @@ const O_PATH_FLAGS: u64 =
 pub(crate) fn refusal(how: &OpenHow) -> Option<Refusal> {
     let flags = how.flags & !(libc::O_CLOEXEC as u64);
     let o = |f: i32| u64::from(f as u32);
-    let refuse = |field, value: String, reason| {
+    let refuse = |field, value: u64, reason| {
         Some(Refusal {
             field,
             value,
             reason,
         })
     };
-    let show_flags = || OFlagsDisplay(how.flags).to_string();
     if flags & !u64::from(VALID_OFLAGS) != 0 {
         return refuse(
             "open flags",
-            show_flags(),
+            how.flags,
             if flags >> 32 != 0 {
                 "has bits beyond the low 32, which no kernel defines yet"
             } else {
@@ -272,36 +293,28 @@ pub(crate) fn refusal(how: &OpenHow) -> Option<Refusal> {
     if !resolve.unknown().is_empty() {
         return refuse(
             "resolve flags",
-            format!("{resolve:?}"),
+            resolve.bits(),
             "has bits the kernel does not know",
         );
     }
     if resolve.contains(ResolveFlags::BENEATH | ResolveFlags::IN_ROOT) {
         return refuse(
             "resolve flags",
-            format!("{resolve:?}"),
+            resolve.bits(),
             "has both BENEATH and IN_ROOT",
         );
     }
     let will_create = flags & o(libc::O_CREAT | O_TMPFILE_BIT as i32) != 0;
     if will_create && how.mode & !u64::from(S_IALLUGO) != 0 {
-        return refuse(
-            "mode",
-            format!("{:#o}", how.mode),
-            "has bits outside S_IALLUGO (0o7777)",
-        );
+        return refuse("mode", how.mode, "has bits outside S_IALLUGO (0o7777)");
     }
     if !will_create && how.mode != 0 {
-        return refuse(
-            "mode",
-            format!("{:#o}", how.mode),
-            "is only valid with O_CREAT or O_TMPFILE",
-        );
+        return refuse("mode", how.mode, "is only valid with O_CREAT or O_TMPFILE");
     }
     if flags & o(libc::O_DIRECTORY | libc::O_CREAT) == o(libc::O_DIRECTORY | libc::O_CREAT) {
         return refuse(
             "open flags",
-            show_flags(),
+            how.flags,
             "has O_CREAT with O_DIRECTORY (or O_TMPFILE)",
         );
     }
@@ -309,14 +322,14 @@ pub(crate) fn refusal(how: &OpenHow) -> Option<Refusal> {
         if flags & o(libc::O_DIRECTORY) == 0 {
             return refuse(
                 "open flags",
-                show_flags(),
+                how.flags,
                 "has O_TMPFILE's bit without O_DIRECTORY",
             );
         }
         if flags & o(libc::O_ACCMODE) == 0 {
             return refuse(
                 "open flags",
-                show_flags(),
+                how.flags,
                 "has O_TMPFILE without write access (O_WRONLY or O_RDWR)",
             );
         }
@@ -324,7 +337,7 @@ pub(crate) fn refusal(how: &OpenHow) -> Option<Refusal> {
     if flags & o(libc::O_PATH) != 0 && flags & !O_PATH_FLAGS != 0 {
         return refuse(
             "open flags",
-            show_flags(),
+            how.flags,
             "has O_PATH with flags other than O_DIRECTORY, O_NOFOLLOW and O_CLOEXEC",
         );
     }
@@ -392,10 +405,9 @@ fn openat2_inner(dirfd: BorrowedFd<'_>, path: &Path, how: &OpenHow) -> Result<Ow
 /// [`Error::Unsupported`] (and remembered), `E2BIG` is [`Error::OpenHowTooBig`]
 /// naming the field this kernel does not know, `EXDEV` [`Error::Escape`], `ELOOP`
 /// [`Error::SymlinkRefused`], and the failed call is recorded inline with its
-/// arguments (cut to [`Call::CAPACITY`] bytes). A `&CStr` cannot hold a NUL byte,
-/// so there is no [`Error::InvalidArgument`]; the one error that allocates is
-/// [`Error::OpenHowInvalid`] (`EINVAL`), whose `value` is a `String`: refuse such
-/// an `open_how` in the parent. Since Linux 5.6.
+/// arguments (cut to [`Call::CAPACITY`] bytes); `EINVAL` is
+/// [`Error::OpenHowInvalid`] naming the field and its raw value. A `&CStr` cannot
+/// hold a NUL byte, so there is no [`Error::InvalidArgument`]. Since Linux 5.6.
 ///
 /// # Errors
 ///

@@ -724,7 +724,7 @@ fn check_open(how: &OpenHow) -> Result<()> {
         None => Ok(()),
         Some(r) => Err(Error::InvalidArgument {
             name: r.field,
-            value: r.value,
+            value: r.shown(),
             reason: r.reason,
             errno: libc::EINVAL,
         }),

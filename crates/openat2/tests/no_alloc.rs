@@ -1,7 +1,7 @@
 //! `openat2_cstr`, the form a container child calls between clone and exec,
 //! allocates nothing on success and on failure (ENOENT, EXDEV under
 //! RESOLVE_NO_XDEV, ELOOP under RESOLVE_NO_SYMLINKS, E2BIG naming the field,
-//! ENOSYS): counted with a global allocator, in a forked single-threaded child.
+//! EINVAL naming the refused field, ENOSYS): counted with a global allocator, in a forked single-threaded child.
 
 mod common;
 
@@ -47,6 +47,8 @@ fn check_openat2_cstr(f: &Fixture) {
     let sized = in_root.field(24, 0).unwrap();
     // A non-zero field no kernel up to 6.18 knows.
     let too_big = in_root.field(48, 1).unwrap();
+    // A mode without O_CREAT: the kernel refuses it (EINVAL).
+    let bad_mode = in_root.raw_mode(0o644);
 
     let (opened, n) = allocations_in(|| {
         [
@@ -71,10 +73,11 @@ fn check_openat2_cstr(f: &Fixture) {
             openat2_cstr(&root, c"mnt", &no_xdev).unwrap_err(),
             openat2_cstr(&root, c"abs/deep", &no_symlinks).unwrap_err(),
             openat2_cstr(&root, c"file", &too_big).unwrap_err(),
+            openat2_cstr(&root, c"file", &bad_mode).unwrap_err(),
         ]
     });
     assert_eq!(n, 0, "the failure path allocated");
-    let [enoent, enoent_sized, exdev, eloop, e2big] = &failed;
+    let [enoent, enoent_sized, exdev, eloop, e2big, einval] = &failed;
     for e in [enoent, enoent_sized] {
         assert!(matches!(e, Error::Syscall { .. }), "{e}");
         assert_eq!(e.raw_os_error(), Some(libc::ENOENT), "{e}");
@@ -119,6 +122,20 @@ fn check_openat2_cstr(f: &Fixture) {
     assert_eq!(call.op(), "openat2");
     assert_eq!(e2big.raw_os_error(), Some(libc::E2BIG));
     assert!(e2big.to_string().ends_with("(E2BIG)"), "{e2big}");
+    let Error::OpenHowInvalid {
+        field: "mode",
+        value: 0o644,
+        ..
+    } = einval
+    else {
+        panic!("not OpenHowInvalid for the mode: {einval}");
+    };
+    assert!(
+        einval.to_string().ends_with(
+            "mode 0o644 is only valid with O_CREAT or O_TMPFILE: Invalid argument (EINVAL)"
+        ),
+        "{einval}"
+    );
 
     // A kernel without openat2 (pretended): Unsupported, also without allocating.
     __pretend_openat2_enosys(true);
