@@ -4,7 +4,7 @@
 //! seccomp-filtered environments (where a call fails with `ENOSYS` or `EPERM`
 //! although the kernel is new) are reported as they really are. Answers are cached
 //! per process. Probes that would change the caller (unshare, seccomp filters,
-//! namespaces) run in a short-lived forked child that makes raw system calls only,
+//! namespaces) run in a short-lived forked child that makes system calls only,
 //! so probing is safe from a multithreaded program.
 //!
 //! ```
