@@ -1,15 +1,17 @@
 //! Opening a 6-component path: `Root::open` through the kernel (IN_ROOT, and with
 //! RESOLVE_CACHED) and through the userspace resolver, next to plain `openat` (the
-//! unsafe baseline: no containment) and the raw `openat2` call.
+//! unsafe baseline: no containment), the raw `openat2` call and the thin wrappers
+//! `openat2` and `openat2_cstr`.
 
 use std::hint::black_box;
 use std::path::PathBuf;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use linception_openat2::{OFlags, ResolveFlags, Resolver, Root};
+use linception_openat2::{OFlags, OpenHow, ResolveFlags, Resolver, Root, openat2, openat2_cstr};
 use rustix::fs::{Mode, openat};
 
 const PATH: &str = "a/b/c/d/e/file";
+const CPATH: &std::ffi::CStr = c"a/b/c/d/e/file";
 
 /// A named operation for the interleaved measurement.
 type Op<'a> = (&'static str, Box<dyn Fn() + 'a>);
@@ -31,6 +33,7 @@ fn bench(c: &mut Criterion) {
         .with_resolve_flags(ResolveFlags::IN_ROOT | ResolveFlags::CACHED)
         .unwrap();
     let fallback = Root::new(&dir).unwrap().with_resolver(Resolver::Fallback);
+    let in_root = OpenHow::new(OFlags::RDONLY).resolve(ResolveFlags::IN_ROOT);
 
     let mut g = c.benchmark_group("open_6_components");
     g.bench_function("openat_plain_baseline", |b| {
@@ -99,6 +102,14 @@ fn bench(c: &mut Criterion) {
                     .unwrap(),
                 )
             }),
+        ),
+        (
+            "openat2_in_root",
+            Box::new(|| drop(openat2(&dirfd, black_box(PATH), &in_root).unwrap())),
+        ),
+        (
+            "openat2_cstr_in_root",
+            Box::new(|| drop(openat2_cstr(&dirfd, black_box(CPATH), &in_root).unwrap())),
         ),
         (
             "root_open_kernel",
