@@ -1,6 +1,12 @@
 //! Every `unsafe` block of the crate: raw system calls rustix does not wrap
-//! (pidfd_send_signal with flags, the pidfs and nsfs ioctls, file handles,
-//! clone3) and the code that runs in a new process between clone3 and execve.
+//! (pidfd_send_signal with flags or the null signal, the pidfs and nsfs ioctls,
+//! file handles, waitid with the whole siginfo, clone3) and the code that runs in
+//! a new process between clone3 and execve.
+//!
+//! The plain calls are the variants of [`Call`] and [`FdCall`]: each holds the
+//! memory it lends the kernel as references, from which [`Encode::encode`] derives
+//! every pointer, so they share one raw call site ([`syscall`]). clone3 has its
+//! own, as the child runs there.
 //!
 //! A leaf: it takes and returns plain values (fds, integers, the `#[repr(C)]`
 //! structs defined here) and answers a failure with the errno; the modules above
@@ -62,50 +68,6 @@ fn errno() -> i32 {
     std::io::Error::last_os_error()
         .raw_os_error()
         .unwrap_or(libc::EIO)
-}
-
-/// `pidfd_send_signal(fd, sig, NULL, flags)`; rustix's wrapper has no flags argument
-/// and no null signal.
-#[inline]
-pub(crate) fn pidfd_send_signal(fd: BorrowedFd<'_>, sig: i32, flags: u32) -> Result<(), i32> {
-    // SAFETY: the fd is borrowed, so it stays open during the call; the siginfo
-    // pointer is NULL, which the kernel accepts (it builds a SI_USER siginfo).
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_pidfd_send_signal,
-            fd.as_raw_fd(),
-            sig,
-            std::ptr::null::<libc::siginfo_t>(),
-            flags,
-        )
-    };
-    if r == 0 { Ok(()) } else { Err(errno()) }
-}
-
-/// `ioctl(fd, PIDFD_GET_INFO, info)`.
-pub(crate) fn pidfd_get_info(fd: BorrowedFd<'_>, info: &mut RawPidfdInfo) -> Result<(), i32> {
-    // SAFETY: `info` is a live, exclusive `#[repr(C)]` buffer of exactly the size
-    // encoded in the request number (80 bytes); the kernel writes at most that.
-    let r = unsafe {
-        libc::ioctl(
-            fd.as_raw_fd(),
-            PIDFD_GET_INFO as libc::c_ulong,
-            info as *mut RawPidfdInfo,
-        )
-    };
-    if r == 0 { Ok(()) } else { Err(errno()) }
-}
-
-/// `ioctl(fd, PIDFD_GET_*_NAMESPACE, 0)`: a new O_CLOEXEC namespace fd.
-pub(crate) fn pidfd_get_namespace(fd: BorrowedFd<'_>, request: u32) -> Result<OwnedFd, i32> {
-    // SAFETY: these requests take no argument buffer and return a new fd or -1.
-    let r = unsafe { libc::ioctl(fd.as_raw_fd(), request as libc::c_ulong, 0) };
-    if r < 0 {
-        return Err(errno());
-    }
-    // SAFETY: on success the ioctl returned a freshly installed fd that nobody else
-    // owns (the kernel opens it O_CLOEXEC).
-    Ok(unsafe { OwnedFd::from_raw_fd(r) })
 }
 
 /// The raw `struct clone_args` (include/uapi/linux/sched.h), `CLONE_ARGS_SIZE_VER2`,
@@ -390,12 +352,17 @@ pub(crate) fn clone3_vm_exec(
     args.stack = 0;
     args.stack_size = 0;
     let pid = ret?;
-    // SAFETY: the child is done with our memory (CLONE_VFORK returned), so this read
-    // races with nothing; volatile because the write happened in another task.
-    let exec_errno = unsafe { std::ptr::read_volatile(&raw const err_slot) };
-    // SAFETY: CLONE_PIDFD is set by our caller; the kernel installed a new O_CLOEXEC
-    // pidfd in `pidfd` that only this function owns.
-    let fd = unsafe { OwnedFd::from_raw_fd(pidfd) };
+    // SAFETY: (block) what the clone left in our locals. The child is done with our
+    // memory (CLONE_VFORK returned), so reading its errno slot races with nothing
+    // (volatile because the write happened in another task); CLONE_PIDFD is set by
+    // our caller, so the kernel installed a new O_CLOEXEC pidfd in `pidfd` that only
+    // this function owns.
+    let (exec_errno, fd) = unsafe {
+        (
+            std::ptr::read_volatile(&raw const err_slot),
+            OwnedFd::from_raw_fd(pidfd),
+        )
+    };
     Ok((pid, fd, (exec_errno != 0).then_some(exec_errno)))
 }
 
@@ -457,48 +424,6 @@ unsafe fn child_exec(exec: &ExecPtrs, err_fd: RawFd) -> ! {
     }
 }
 
-/// What `waitid` wrote into its `siginfo_t`: `(si_code, si_status, si_pid, si_uid)`.
-pub(crate) struct RawWaitInfo {
-    pub code: i32,
-    pub status: i32,
-    pub pid: i32,
-    pub uid: u32,
-}
-
-/// `waitid(P_PIDFD, fd, &info, options)`; rustix's wrapper keeps `si_pid` and
-/// `si_uid` to itself. `Ok(None)` when `WNOHANG` found no state change (the kernel
-/// leaves `si_pid` 0).
-pub(crate) fn waitid_pidfd(fd: BorrowedFd<'_>, options: i32) -> Result<Option<RawWaitInfo>, i32> {
-    // SAFETY: an all-zero siginfo_t is a valid value (plain integers and unions of
-    // them); the kernel relies on si_pid being 0 when nothing is reported.
-    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-    // SAFETY: the fd is borrowed for the call; `info` is a live, exclusive siginfo_t,
-    // the only memory the kernel writes.
-    let r = unsafe {
-        libc::waitid(
-            libc::P_PIDFD,
-            fd.as_raw_fd() as libc::id_t,
-            &mut info,
-            options,
-        )
-    };
-    if r != 0 {
-        return Err(errno());
-    }
-    // SAFETY: after a successful waitid the kernel filled the SIGCHLD member of the
-    // union (si_pid, si_uid, si_status), or left it all zero for WNOHANG.
-    let (pid, uid, status) = unsafe { (info.si_pid(), info.si_uid(), info.si_status()) };
-    if pid == 0 {
-        return Ok(None);
-    }
-    Ok(Some(RawWaitInfo {
-        code: info.si_code,
-        status,
-        pid,
-        uid,
-    }))
-}
-
 /// `NSIO`, the nsfs ioctl magic (include/uapi/linux/nsfs.h).
 const NSIO: u32 = 0xb7;
 /// `NS_GET_USERNS`: `_IO(NSIO, 0x1)`, a new fd for the owning user namespace.
@@ -512,34 +437,34 @@ pub(crate) const NS_GET_OWNER_UID: u32 = (NSIO << 8) | 0x4;
 /// `NS_GET_ID`: `_IOR(NSIO, 13, __u64)`.
 pub(crate) const NS_GET_ID: u32 = (2 << 30) | (8 << 16) | (NSIO << 8) | 13;
 
-/// `ioctl(fd, request, 0)` for requests that return a new fd (the pidfs
-/// `PIDFD_GET_*_NAMESPACE` and the nsfs `NS_GET_USERNS`/`NS_GET_PARENT`).
-pub(crate) fn ioctl_new_fd(fd: BorrowedFd<'_>, request: u32) -> Result<OwnedFd, i32> {
-    pidfd_get_namespace(fd, request)
+/// `siginfo_t` as `waitid` fills it for `SIGCHLD` (include/uapi/asm-generic/siginfo.h):
+/// plain integers, so a zeroed value needs no unsafe and neither does reading it.
+#[repr(C)]
+#[derive(Default)]
+struct RawSiginfo {
+    signo: i32,
+    #[cfg(not(any(target_arch = "mips", target_arch = "mips64")))]
+    errno: i32,
+    code: i32,
+    /// MIPS swaps `si_errno` and `si_code`.
+    #[cfg(any(target_arch = "mips", target_arch = "mips64"))]
+    errno: i32,
+    /// `__ARCH_SI_PREAMBLE_SIZE` is four ints on 64-bit targets (the union is
+    /// 8-byte aligned), three on 32-bit ones.
+    #[cfg(target_pointer_width = "64")]
+    _pad: i32,
+    pid: i32,
+    uid: u32,
+    status: i32,
+    /// `si_utime`, `si_stime` and the union's rest, up to `SI_MAX_SIZE` (128).
+    #[cfg(target_pointer_width = "64")]
+    _rest: [u64; 12],
+    #[cfg(target_pointer_width = "32")]
+    _rest: [u64; 13],
 }
 
-/// `ioctl(fd, request)` for requests that take no argument and return an int.
-pub(crate) fn ioctl_int(fd: BorrowedFd<'_>, request: u32) -> Result<i32, i32> {
-    // SAFETY: the request (NS_GET_NSTYPE) takes no argument and writes no memory.
-    let r = unsafe { libc::ioctl(fd.as_raw_fd(), request as libc::c_ulong, 0) };
-    if r < 0 { Err(errno()) } else { Ok(r) }
-}
-
-/// `ioctl(fd, NS_GET_ID, &u64)`.
-pub(crate) fn ioctl_get_u64(fd: BorrowedFd<'_>, request: u32) -> Result<u64, i32> {
-    let mut v: u64 = 0;
-    // SAFETY: the request is _IOR(.., __u64): the kernel writes 8 bytes into `v`.
-    let r = unsafe { libc::ioctl(fd.as_raw_fd(), request as libc::c_ulong, &raw mut v) };
-    if r < 0 { Err(errno()) } else { Ok(v) }
-}
-
-/// `ioctl(fd, NS_GET_OWNER_UID, &uid_t)`.
-pub(crate) fn ioctl_get_uid(fd: BorrowedFd<'_>, request: u32) -> Result<u32, i32> {
-    let mut v: libc::uid_t = 0;
-    // SAFETY: NS_GET_OWNER_UID writes one uid_t through its argument, `v` here.
-    let r = unsafe { libc::ioctl(fd.as_raw_fd(), request as libc::c_ulong, &raw mut v) };
-    if r < 0 { Err(errno()) } else { Ok(v) }
-}
+const _: () = assert!(size_of::<RawSiginfo>() == size_of::<libc::siginfo_t>());
+const _: () = assert!(size_of::<RawSiginfo>() == 128);
 
 /// `MAX_HANDLE_SZ` (include/linux/exportfs.h).
 pub(crate) const MAX_HANDLE_SZ: usize = 128;
@@ -552,6 +477,252 @@ struct RawFileHandle {
     f_handle: [u8; MAX_HANDLE_SZ],
 }
 
+/// The plain system calls the crate makes that return a number (or nothing).
+///
+/// The memory a call lends the kernel is held here as references: [`Encode::encode`]
+/// derives every pointer from them (or passes a static NUL-terminated string, or
+/// NULL), each of the type the call's ABI names, so the kernel reads and writes
+/// only live memory of the right size. No variant frees, maps or closes anything.
+enum Call<'a> {
+    /// `pidfd_send_signal(fd, sig, NULL, flags)`: `fd` a pidfd the caller borrows
+    /// or a `PIDFD_SELF_*` value the kernel resolves itself; NULL siginfo (the
+    /// kernel builds a SI_USER one).
+    SendSignal { fd: RawFd, sig: i32, flags: u32 },
+    /// `ioctl(pidfd, PIDFD_GET_INFO, info)`: the 80-byte struct, the size the
+    /// request number encodes.
+    GetInfo {
+        fd: BorrowedFd<'a>,
+        info: &'a mut RawPidfdInfo,
+    },
+    /// `ioctl(nsfd, NS_GET_NSTYPE)`: no argument.
+    NsType { fd: BorrowedFd<'a> },
+    /// `ioctl(nsfd, NS_GET_ID, &id)`: `_IOR(NSIO, 13, __u64)`.
+    NsId { fd: BorrowedFd<'a>, id: &'a mut u64 },
+    /// `ioctl(nsfd, NS_GET_OWNER_UID, &uid)`: one `uid_t`.
+    OwnerUid {
+        fd: BorrowedFd<'a>,
+        uid: &'a mut libc::uid_t,
+    },
+    /// `name_to_handle_at(fd, "", handle, &mount_id, AT_EMPTY_PATH)`: the kernel
+    /// writes at most `handle.handle_bytes` bytes after the header.
+    NameToHandle {
+        fd: BorrowedFd<'a>,
+        handle: &'a mut RawFileHandle,
+        mount_id: &'a mut libc::c_int,
+    },
+    /// `waitid(P_PIDFD, fd, info, options, NULL)`: one `siginfo_t`.
+    Waitid {
+        fd: BorrowedFd<'a>,
+        info: &'a mut RawSiginfo,
+        options: i32,
+    },
+}
+
+/// The plain system calls the crate makes that return a new O_CLOEXEC fd, with
+/// the same rule for pointers as [`Call`].
+enum FdCall<'a> {
+    /// `ioctl(fd, request, 0)` for the `_IO` requests that return a new fd: the
+    /// pidfs `PIDFD_GET_*_NAMESPACE` and the nsfs `NS_GET_USERNS`/`NS_GET_PARENT`
+    /// (checked by [`FdCall::namespace`]).
+    Namespace { fd: BorrowedFd<'a>, request: u32 },
+    /// `open_by_handle_at(mount_fd, handle, flags | O_CLOEXEC)`: the kernel reads
+    /// `handle.handle_bytes` bytes after the header; `mount_fd` is a special value
+    /// (`FD_PIDFS_ROOT`, `FD_NSFS_ROOT`) or an fd the caller borrows.
+    OpenByHandle {
+        mount_fd: RawFd,
+        handle: &'a RawFileHandle,
+        flags: i32,
+    },
+}
+
+impl<'a> FdCall<'a> {
+    /// `FdCall::Namespace` if `request` is one of the requests that return a new
+    /// fd, else `EINVAL`.
+    fn namespace(fd: BorrowedFd<'a>, request: u32) -> Result<Self, i32> {
+        let pidfs = (pidfs_io(1)..=pidfs_io(10)).contains(&request);
+        if pidfs || request == NS_GET_USERNS || request == NS_GET_PARENT {
+            Ok(FdCall::Namespace { fd, request })
+        } else {
+            Err(libc::EINVAL)
+        }
+    }
+}
+
+/// A system call number and its argument registers.
+type Encoded = (libc::c_long, [libc::c_long; 5]);
+
+/// What a call turns itself into for [`syscall`]: implemented by [`Call`] and
+/// [`FdCall`] only.
+trait Encode {
+    fn encode(&mut self) -> Encoded;
+}
+
+/// A pointer the kernel only reads through.
+#[inline]
+fn ptr<T>(r: &T) -> libc::c_long {
+    (r as *const T) as libc::c_long
+}
+
+/// A pointer the kernel writes through.
+#[inline]
+fn ptr_mut<T>(r: &mut T) -> libc::c_long {
+    (r as *mut T) as libc::c_long
+}
+
+#[inline]
+fn ioctl(fd: BorrowedFd<'_>, request: u32, arg: libc::c_long) -> Encoded {
+    let fd = fd.as_raw_fd().into();
+    (libc::SYS_ioctl, [fd, request.into(), arg, 0, 0])
+}
+
+impl Encode for Call<'_> {
+    #[inline]
+    fn encode(&mut self) -> Encoded {
+        match self {
+            Call::SendSignal { fd, sig, flags } => (
+                libc::SYS_pidfd_send_signal,
+                [(*fd).into(), (*sig).into(), 0, (*flags).into(), 0],
+            ),
+            Call::GetInfo { fd, info } => ioctl(*fd, PIDFD_GET_INFO, ptr_mut(*info)),
+            Call::NsType { fd } => ioctl(*fd, NS_GET_NSTYPE, 0),
+            Call::NsId { fd, id } => ioctl(*fd, NS_GET_ID, ptr_mut(*id)),
+            Call::OwnerUid { fd, uid } => ioctl(*fd, NS_GET_OWNER_UID, ptr_mut(*uid)),
+            Call::NameToHandle {
+                fd,
+                handle,
+                mount_id,
+            } => {
+                let empty = c"".as_ptr() as libc::c_long;
+                let flags = libc::AT_EMPTY_PATH.into();
+                let fd = fd.as_raw_fd().into();
+                let (handle, mount_id) = (ptr_mut(*handle), ptr_mut(*mount_id));
+                (
+                    libc::SYS_name_to_handle_at,
+                    [fd, empty, handle, mount_id, flags],
+                )
+            }
+            Call::Waitid { fd, info, options } => (
+                libc::SYS_waitid,
+                [
+                    libc::P_PIDFD as libc::c_long,
+                    fd.as_raw_fd().into(),
+                    ptr_mut(*info),
+                    (*options).into(),
+                    0,
+                ],
+            ),
+        }
+    }
+}
+
+impl Encode for FdCall<'_> {
+    #[inline]
+    fn encode(&mut self) -> Encoded {
+        match self {
+            FdCall::Namespace { fd, request } => ioctl(*fd, *request, 0),
+            FdCall::OpenByHandle {
+                mount_fd,
+                handle,
+                flags,
+            } => (
+                libc::SYS_open_by_handle_at,
+                [
+                    (*mount_fd).into(),
+                    ptr(*handle),
+                    (*flags | libc::O_CLOEXEC).into(),
+                    0,
+                    0,
+                ],
+            ),
+        }
+    }
+}
+
+/// The one raw call site of the plain calls: the call's value, or the errno.
+#[inline]
+fn syscall(mut call: impl Encode) -> Result<libc::c_long, i32> {
+    let (nr, a) = call.encode();
+    // SAFETY: `nr` and `a` come from a `Call` or `FdCall`, whose `encode` derives
+    // every pointer from a reference `call` holds (our caller's, alive across this
+    // call) of the type the system call's ABI names, or passes a static
+    // NUL-terminated string or NULL; fds are borrowed by the caller (or special
+    // values the kernel resolves); none of the calls frees, maps or closes anything.
+    let r = unsafe { libc::syscall(nr, a[0], a[1], a[2], a[3], a[4]) };
+    if r < 0 { Err(errno()) } else { Ok(r) }
+}
+
+/// Makes `call` and owns the fd it returns.
+fn new_fd(call: FdCall<'_>) -> Result<OwnedFd, i32> {
+    let fd = RawFd::try_from(syscall(call)?).map_err(|_| libc::EBADF)?;
+    // SAFETY: every FdCall returns, on success, a freshly installed fd that
+    // nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `pidfd_send_signal(fd, sig, NULL, flags)`; rustix's wrapper has no flags argument
+/// and no null signal.
+#[inline]
+pub(crate) fn pidfd_send_signal(fd: BorrowedFd<'_>, sig: i32, flags: u32) -> Result<(), i32> {
+    let fd = fd.as_raw_fd();
+    syscall(Call::SendSignal { fd, sig, flags }).map(drop)
+}
+
+/// `pidfd_send_signal(PIDFD_SELF_*, sig, NULL, 0)`: the special, negative fd values
+/// are no fds (a `BorrowedFd` cannot hold them; older kernels answer EBADF).
+pub(crate) fn pidfd_send_signal_special(special: RawFd, sig: i32) -> Result<(), i32> {
+    syscall(Call::SendSignal {
+        fd: special,
+        sig,
+        flags: 0,
+    })
+    .map(drop)
+}
+
+/// `ioctl(fd, PIDFD_GET_INFO, info)`.
+pub(crate) fn pidfd_get_info(fd: BorrowedFd<'_>, info: &mut RawPidfdInfo) -> Result<(), i32> {
+    syscall(Call::GetInfo { fd, info }).map(drop)
+}
+
+/// `ioctl(fd, PIDFD_GET_*_NAMESPACE, 0)`: a new O_CLOEXEC namespace fd.
+pub(crate) fn pidfd_get_namespace(fd: BorrowedFd<'_>, request: u32) -> Result<OwnedFd, i32> {
+    ioctl_new_fd(fd, request)
+}
+
+/// `ioctl(fd, request, 0)` for requests that return a new fd (the pidfs
+/// `PIDFD_GET_*_NAMESPACE` and the nsfs `NS_GET_USERNS`/`NS_GET_PARENT`); `EINVAL`
+/// for any other request.
+pub(crate) fn ioctl_new_fd(fd: BorrowedFd<'_>, request: u32) -> Result<OwnedFd, i32> {
+    new_fd(FdCall::namespace(fd, request)?)
+}
+
+/// `ioctl(fd, NS_GET_NSTYPE)`; `EINVAL` for any other request.
+pub(crate) fn ioctl_int(fd: BorrowedFd<'_>, request: u32) -> Result<i32, i32> {
+    if request != NS_GET_NSTYPE {
+        return Err(libc::EINVAL);
+    }
+    syscall(Call::NsType { fd }).map(|t| t as i32)
+}
+
+/// `ioctl(fd, NS_GET_ID, &u64)`; `EINVAL` for any other request.
+pub(crate) fn ioctl_get_u64(fd: BorrowedFd<'_>, request: u32) -> Result<u64, i32> {
+    if request != NS_GET_ID {
+        return Err(libc::EINVAL);
+    }
+    let mut id = 0;
+    syscall(Call::NsId { fd, id: &mut id })?;
+    Ok(id)
+}
+
+/// `ioctl(fd, NS_GET_OWNER_UID, &uid_t)`; `EINVAL` for any other request.
+pub(crate) fn ioctl_get_uid(fd: BorrowedFd<'_>, request: u32) -> Result<u32, i32> {
+    if request != NS_GET_OWNER_UID {
+        return Err(libc::EINVAL);
+    }
+    let mut uid = 0;
+    syscall(Call::OwnerUid { fd, uid: &mut uid })?;
+    Ok(uid)
+}
+
 /// `name_to_handle_at(fd, "", &handle, &mount_id, AT_EMPTY_PATH)`: the handle of
 /// the file `fd` itself, as `(handle_type, bytes)`.
 pub(crate) fn name_to_handle(fd: BorrowedFd<'_>) -> Result<(i32, Vec<u8>), i32> {
@@ -561,22 +732,11 @@ pub(crate) fn name_to_handle(fd: BorrowedFd<'_>) -> Result<(i32, Vec<u8>), i32> 
         f_handle: [0; MAX_HANDLE_SZ],
     };
     let mut mount_id: libc::c_int = 0;
-    // SAFETY: the path is an empty NUL-terminated string (AT_EMPTY_PATH: the fd
-    // itself); `h` is a live struct file_handle whose handle_bytes says how much
-    // room follows; `mount_id` is a live int. The kernel writes only into those.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_name_to_handle_at,
-            fd.as_raw_fd(),
-            c"".as_ptr(),
-            &raw mut h,
-            &raw mut mount_id,
-            libc::AT_EMPTY_PATH,
-        )
-    };
-    if r != 0 {
-        return Err(errno());
-    }
+    syscall(Call::NameToHandle {
+        fd,
+        handle: &mut h,
+        mount_id: &mut mount_id,
+    })?;
     let n = (h.handle_bytes as usize).min(MAX_HANDLE_SZ);
     Ok((h.handle_type, h.f_handle[..n].to_vec()))
 }
@@ -598,37 +758,99 @@ pub(crate) fn open_by_handle(
         f_handle: [0; MAX_HANDLE_SZ],
     };
     h.f_handle[..bytes.len()].copy_from_slice(bytes);
-    // SAFETY: `h` is a live struct file_handle holding `handle_bytes` bytes, which
-    // the kernel only reads; `mount_fd` is either a special value the kernel
-    // recognises or an fd our caller borrows for the call (else EBADF).
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_open_by_handle_at,
-            mount_fd,
-            &raw const h,
-            flags | libc::O_CLOEXEC,
-        )
-    };
-    if r < 0 {
-        return Err(errno());
-    }
-    // SAFETY: on success the kernel installed a new fd that only we own.
-    Ok(unsafe { OwnedFd::from_raw_fd(r as RawFd) })
+    new_fd(FdCall::OpenByHandle {
+        mount_fd,
+        handle: &h,
+        flags,
+    })
 }
 
-/// `pidfd_send_signal(PIDFD_SELF_*, sig, NULL, 0)`: the special, negative fd values
-/// are no fds (a `BorrowedFd` cannot hold them).
-pub(crate) fn pidfd_send_signal_special(special: RawFd, sig: i32) -> Result<(), i32> {
-    // SAFETY: `special` is PIDFD_SELF_THREAD or PIDFD_SELF_THREAD_GROUP, which the
-    // kernel resolves itself (older kernels answer EBADF); the siginfo is NULL.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_pidfd_send_signal,
-            special,
-            sig,
-            std::ptr::null::<libc::siginfo_t>(),
-            0,
+/// What `waitid` wrote into its `siginfo_t`: `(si_code, si_status, si_pid, si_uid)`.
+pub(crate) struct RawWaitInfo {
+    pub code: i32,
+    pub status: i32,
+    pub pid: i32,
+    pub uid: u32,
+}
+
+/// `waitid(P_PIDFD, fd, &info, options)`; rustix's wrapper keeps `si_pid` and
+/// `si_uid` to itself. `Ok(None)` when `WNOHANG` found no state change (the kernel
+/// leaves `si_pid` 0).
+#[inline]
+pub(crate) fn waitid_pidfd(fd: BorrowedFd<'_>, options: i32) -> Result<Option<RawWaitInfo>, i32> {
+    let mut info = RawSiginfo::default();
+    syscall(Call::Waitid {
+        fd,
+        info: &mut info,
+        options,
+    })?;
+    if info.pid == 0 {
+        return Ok(None);
+    }
+    Ok(Some(RawWaitInfo {
+        code: info.code,
+        status: info.status,
+        pid: info.pid,
+        uid: info.uid,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsFd;
+
+    #[test]
+    fn each_ioctl_wrapper_takes_only_its_own_requests() {
+        let ns = std::fs::File::open("/proc/self/ns/net").expect("open ns/net");
+        let ns = ns.as_fd();
+        assert_eq!(ioctl_new_fd(ns, NS_GET_NSTYPE).err(), Some(libc::EINVAL));
+        assert_eq!(ioctl_new_fd(ns, pidfs_io(11)).err(), Some(libc::EINVAL));
+        assert_eq!(ioctl_int(ns, NS_GET_ID).err(), Some(libc::EINVAL));
+        assert_eq!(
+            ioctl_get_u64(ns, NS_GET_OWNER_UID).err(),
+            Some(libc::EINVAL)
+        );
+        assert_eq!(ioctl_get_uid(ns, NS_GET_ID).err(), Some(libc::EINVAL));
+        assert_eq!(ioctl_int(ns, NS_GET_NSTYPE), Ok(libc::CLONE_NEWNET));
+        // The owner of the caller's own network namespace is always visible to it.
+        let owner = ioctl_new_fd(ns, NS_GET_USERNS).expect("NS_GET_USERNS");
+        assert_eq!(
+            ioctl_int(owner.as_fd(), NS_GET_NSTYPE),
+            Ok(libc::CLONE_NEWUSER)
+        );
+    }
+
+    #[test]
+    fn the_siginfo_layout_matches_the_kernel() {
+        let mut child = std::process::Command::new("/bin/sh")
+            .args(["-c", "exit 3"])
+            .spawn()
+            .expect("spawn sh");
+        let pid = rustix::process::Pid::from_raw(child.id() as i32).expect("pid");
+        let pidfd = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty())
+            .expect("pidfd_open");
+        let ours = loop {
+            match waitid_pidfd(pidfd.as_fd(), libc::WEXITED | libc::WNOWAIT) {
+                Err(libc::EINTR) => continue,
+                other => break other.expect("waitid").expect("the child exited"),
+            }
+        };
+        // The same report through rustix's waitid, which reaps it.
+        let theirs = rustix::process::waitid(
+            rustix::process::WaitId::PidFd(pidfd.as_fd()),
+            rustix::process::WaitIdOptions::EXITED,
         )
-    };
-    if r == 0 { Ok(()) } else { Err(errno()) }
+        .expect("waitid")
+        .expect("the child exited");
+        assert_eq!(
+            (ours.code, Some(ours.status)),
+            (theirs.raw_code(), theirs.exit_status())
+        );
+        assert_eq!((ours.code, ours.status), (libc::CLD_EXITED, 3));
+        assert_eq!(ours.pid, child.id() as i32);
+        assert_eq!(ours.uid, rustix::process::getuid().as_raw());
+        // Reaped by the second waitid (the first one, WNOWAIT, left it a zombie).
+        assert!(child.try_wait().is_err());
+    }
 }
