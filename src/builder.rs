@@ -165,6 +165,20 @@ pub struct ContainerBuilder {
     pub(crate) capabilities: Option<Capabilities>,
     pub(crate) no_new_privs: bool,
     pub(crate) keyring: Option<SessionKeyring>,
+    pub(crate) hooks: Vec<(crate::HookPoint, crate::Hook)>,
+    pub(crate) state_info: StateInfo,
+}
+
+/// What hooks are told about the container besides its pid and status (the OCI
+/// state's `id`, `bundle` and `annotations`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StateInfo {
+    /// The container's id.
+    pub id: String,
+    /// Its bundle directory.
+    pub bundle: std::path::PathBuf,
+    /// Its annotations, in order.
+    pub annotations: Vec<(String, String)>,
 }
 
 impl ContainerBuilder {
@@ -198,6 +212,8 @@ impl ContainerBuilder {
             capabilities: None,
             no_new_privs: false,
             keyring: None,
+            hooks: Vec::new(),
+            state_info: StateInfo::default(),
         }
     }
 
@@ -428,6 +444,29 @@ impl ContainerBuilder {
     /// Sets `no_new_privs`: `execve` can grant no privilege (setuid bits, file caps).
     pub fn no_new_privs(mut self) -> Self {
         self.no_new_privs = true;
+        self
+    }
+
+    /// Runs `hook` at `point` (the OCI hook moments; see [`HookPoint`](crate::HookPoint)
+    /// for where each runs and what a failure does). Hooks of one point run in the
+    /// order added. With `createRuntime` or `createContainer` hooks, the child pauses
+    /// before `pivot_root` while they run; [`spawn`](ContainerBuilder::spawn) with
+    /// hooks is a [`create`](ContainerBuilder::create) and a start.
+    pub fn hook(mut self, point: crate::HookPoint, hook: crate::Hook) -> Self {
+        self.hooks.push((point, hook));
+        self
+    }
+
+    /// The id and bundle directory hooks are told (the OCI state's `id` and `bundle`).
+    pub fn state_info(mut self, id: impl Into<String>, bundle: impl Into<PathBuf>) -> Self {
+        self.state_info.id = id.into();
+        self.state_info.bundle = bundle.into();
+        self
+    }
+
+    /// An annotation hooks are told (the OCI state's `annotations`).
+    pub fn annotation(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.state_info.annotations.push((key.into(), value.into()));
         self
     }
 

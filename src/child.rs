@@ -16,7 +16,7 @@ use linception_mountapi::{
 use rustix::fs::{CWD, Mode, OFlags};
 use rustix::io::Errno;
 
-use crate::protocol::{RELEASE, ReportBuf};
+use crate::protocol::{MessageBuf, RELEASE};
 use crate::step::{Held, ROOT, Slot, Step};
 use crate::sys;
 
@@ -86,34 +86,68 @@ impl AsFd for ReportFd<'_> {
     }
 }
 
-/// The child's state: the fds it made, where it reports, and the report itself.
+/// The child's state: the fds it made, where it reports, and the message buffer.
 struct Child<'s, 'f> {
     slots: &'s mut [Held],
     report_fd: ReportFd<'f>,
-    report: ReportBuf,
+    report: MessageBuf,
 }
 
-/// Runs `steps` in order; never returns (the last step execs, a failure exits 127).
-pub(crate) fn run(steps: &[Step<'_>], slots: &mut [Held], report_fd: BorrowedFd<'_>) -> ! {
+/// Runs `steps` in order; never returns (the last step execs, a failure exits 127
+/// after reporting the step, with its label from `labels`).
+pub(crate) fn run(
+    steps: &[Step<'_>],
+    labels: &[String],
+    slots: &mut [Held],
+    report_fd: BorrowedFd<'_>,
+) -> ! {
     let mut child = Child {
         slots,
         report_fd: ReportFd::Borrowed(report_fd),
-        report: ReportBuf::new(),
+        report: MessageBuf::new(),
     };
     for (i, step) in steps.iter().enumerate() {
         if let Err(errno) = child.step(step) {
-            child.fail(i, errno);
+            let label = labels.get(i).map_or("", String::as_str);
+            child.fail(i, label, errno);
         }
     }
     // No Exec step (cannot happen: a plan always ends with one).
-    child.fail(steps.len(), libc::EINVAL)
+    child.fail(steps.len(), "", libc::EINVAL)
+}
+
+/// Writes all of `bytes` (a message is small: one write, retried on EINTR).
+fn send(fd: &impl AsFd, bytes: &[u8]) -> Res {
+    let mut sent = 0;
+    while sent < bytes.len() {
+        match rustix::io::write(fd, &bytes[sent..]) {
+            Ok(0) => return Err(libc::EPIPE),
+            Ok(n) => sent += n,
+            Err(Errno::INTR) => {}
+            Err(e) => return Err(e.raw_os_error()),
+        }
+    }
+    Ok(())
 }
 
 impl Child<'_, '_> {
-    fn fail(&mut self, step: usize, errno: i32) -> ! {
-        let bytes = self.report.encode(step, errno);
-        let _ = rustix::io::write(&self.report_fd, bytes);
+    fn fail(&mut self, step: usize, label: &str, errno: i32) -> ! {
+        let bytes = self.report.failed(step, label, errno);
+        let _ = send(&self.report_fd, bytes);
         sys::exit(127)
+    }
+
+    /// Waits for the parent's release byte on `sync` (EOF: the parent gave up).
+    fn wait_release(sync: BorrowedFd<'_>) -> Res {
+        loop {
+            let mut byte = [0u8; 1];
+            match rustix::io::read(sync, &mut byte) {
+                Err(Errno::INTR) => continue,
+                Ok(1) if byte[0] == RELEASE => return Ok(()),
+                Ok(_) => return Err(libc::ECANCELED),
+                Err(e) => return Err(e.raw_os_error()),
+            }
+        }
     }
 
     fn take(&mut self, slot: Slot) -> Held {
@@ -179,16 +213,38 @@ impl Child<'_, '_> {
     fn step(&mut self, step: &Step<'_>) -> Res {
         match step {
             Step::UnblockSignals => sys::reset_signals(),
-            Step::WaitForParent { fd } => loop {
-                let mut byte = [0u8; 1];
-                match rustix::io::read(fd, &mut byte) {
-                    Err(Errno::INTR) => continue,
-                    Ok(1) if byte[0] == RELEASE => return Ok(()),
-                    // EOF or anything else: the parent gave up (it kills us anyway).
-                    Ok(_) => return Err(libc::ECANCELED),
-                    Err(e) => return Err(e.raw_os_error()),
+            Step::WaitForParent { fd } => Self::wait_release(*fd),
+            Step::Pause { sync } => {
+                let bytes = self.report.paused();
+                send(&self.report_fd, bytes)?;
+                Self::wait_release(*sync)
+            }
+            Step::AwaitStart {
+                listener,
+                keep,
+                close,
+            } => {
+                let own = |fd: BorrowedFd<'_>| rustix::fd::AsRawFd::as_raw_fd(&fd);
+                let keepers = [
+                    own(*listener),
+                    own(self.report_fd.as_fd()),
+                    keep.map_or(-1, own),
+                ];
+                for &(first, last) in close {
+                    sys::close_range_except(first, last, &keepers)?;
                 }
-            },
+                let bytes = self.report.created();
+                send(&self.report_fd, bytes)?;
+                let conn = loop {
+                    match rustix::net::accept_with(listener, rustix::net::SocketFlags::CLOEXEC) {
+                        Err(Errno::INTR) => continue,
+                        r => break r.errno()?,
+                    }
+                };
+                // From now on failures go to the starter, who holds the other end.
+                self.report_fd = ReportFd::Moved(conn);
+                Ok(())
+            }
             Step::TimeNamespace { offsets } => {
                 sys::unshare_time_namespace()?;
                 let fd = rustix::fs::open(

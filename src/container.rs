@@ -2,15 +2,19 @@
 #![forbid(unsafe_code)]
 
 use std::os::fd::OwnedFd;
+use std::path::PathBuf;
 use std::process::{ChildStderr, ChildStdin, ChildStdout};
 use std::thread::JoinHandle;
 
 use linception_pidfd::{ExitStatus, NamespaceType, Pid, PidFd, Signal};
 use linception_seccomp_notify::Listener;
 
+use crate::Hook;
+use crate::builder::StateInfo;
 use crate::builder::{ContainerBuilder, Namespaces};
 use crate::cgroup::CgroupGuard;
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::lifecycle::{ContainerId, HookPoint, HookState, State};
 
 /// What a spawn hands to [`Container::new`].
 pub(crate) struct Parts {
@@ -23,6 +27,24 @@ pub(crate) struct Parts {
     pub listener: Option<Listener>,
     pub handler: Option<JoinHandle<()>>,
     pub cgroup: Option<CgroupGuard>,
+}
+
+/// What a created container still needs to be started by the handle that created it.
+pub(crate) struct Pending {
+    /// The start socket's path.
+    pub socket: PathBuf,
+    /// The parent's end of the socket the seccomp listener comes back on.
+    pub listener_sock: Option<OwnedFd>,
+    pub handler: Option<crate::seccomp::Handler>,
+    pub keep_listener: bool,
+}
+
+impl std::fmt::Debug for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pending")
+            .field("socket", &self.socket)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A running container: its init process, owned through a pidfd.
@@ -44,6 +66,18 @@ pub struct Container {
     listener: Option<Listener>,
     handler: Option<JoinHandle<()>>,
     cgroup: Option<CgroupGuard>,
+    /// The caller's own child (it may reap it), not a handle found by id.
+    child: bool,
+    /// Dropping the handle kills and reaps the container (not after `detach`, not
+    /// for a handle found by id).
+    owned: bool,
+    /// Created, not started yet, by this handle.
+    pending: Option<Pending>,
+    /// How another process finds it (for a created container).
+    id: Option<ContainerId>,
+    hooks: Vec<(HookPoint, Hook)>,
+    state_info: StateInfo,
+    warnings: Vec<String>,
 }
 
 impl Container {
@@ -66,9 +100,223 @@ impl Container {
             listener: parts.listener,
             handler: parts.handler,
             cgroup: parts.cgroup,
+            child: true,
+            owned: true,
+            pending: None,
+            id: None,
+            hooks: Vec::new(),
+            state_info: StateInfo::default(),
+            warnings: Vec::new(),
         }
     }
 
+    /// A created container's handle: the init waits on `pending.socket`.
+    pub(crate) fn set_created(
+        &mut self,
+        pending: Pending,
+        hooks: Vec<(HookPoint, Hook)>,
+        state_info: StateInfo,
+    ) {
+        let start_time = crate::lifecycle::start_time(self.pid).unwrap_or(0);
+        self.id = Some(ContainerId {
+            pid: self.pid,
+            start_time,
+            socket: pending.socket.clone(),
+        });
+        self.pending = Some(pending);
+        self.hooks = hooks;
+        self.state_info = state_info;
+    }
+
+    /// A handle found by id: not the caller's child, not owned.
+    pub(crate) fn found(id: ContainerId, pidfd: PidFd) -> Self {
+        Container {
+            pid: id.pid,
+            pidfd,
+            namespaces: Namespaces::empty(),
+            root_mapped: false,
+            status: None,
+            stdin: None,
+            stdout: None,
+            stderr: None,
+            listener: None,
+            handler: None,
+            cgroup: None,
+            child: false,
+            owned: false,
+            pending: None,
+            id: Some(id),
+            hooks: Vec::new(),
+            state_info: StateInfo::default(),
+            warnings: Vec::new(),
+        }
+    }
+
+    /// The hooks and state a handle found by id runs and tells at `start` and
+    /// `destroy` (the creating process's builder had them; a finder supplies them
+    /// again, e.g. from the bundle's configuration).
+    pub fn set_hooks(&mut self, state_info: StateInfo, hooks: Vec<(HookPoint, Hook)>) {
+        self.state_info = state_info;
+        self.hooks = hooks;
+    }
+
+    /// The container's state now: [`State::Stopped`] once the init exited,
+    /// [`State::Created`] while it waits for its start (for a handle found by id:
+    /// while its start socket exists), else [`State::Running`].
+    pub fn state(&mut self) -> State {
+        if self.status.is_some() || self.exited() {
+            return State::Stopped;
+        }
+        let created = match (&self.pending, &self.id) {
+            (Some(_), _) => true,
+            (None, Some(id)) if !self.child => id.socket.exists(),
+            _ => false,
+        };
+        if created {
+            State::Created
+        } else {
+            State::Running
+        }
+    }
+
+    /// Whether the init has exited (its pidfd is readable), without reaping it.
+    fn exited(&self) -> bool {
+        let mut fds = [rustix::event::PollFd::new(
+            &self.pidfd,
+            rustix::event::PollFlags::IN,
+        )];
+        matches!(rustix::event::poll(&mut fds, Some(&rustix::time::Timespec { tv_sec: 0, tv_nsec: 0 })), Ok(n) if n > 0)
+    }
+
+    /// How another process finds this container again ([`ContainerId::open`]);
+    /// `None` for a container that was spawned, not created.
+    pub fn id(&self) -> Option<&ContainerId> {
+        self.id.as_ref()
+    }
+
+    /// Warnings of hooks whose failure does not stop the container (`poststart`).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    fn hook_state(&self, status: State) -> HookState {
+        HookState {
+            id: self.state_info.id.clone(),
+            bundle: self.state_info.bundle.clone(),
+            annotations: self.state_info.annotations.clone(),
+            pid: Some(self.pid),
+            status,
+        }
+    }
+
+    /// Starts a created container: runs the `startContainer` hooks, connects to its
+    /// start socket (the init goes on to `execve`), waits until the program runs,
+    /// then runs the `poststart` hooks. Works from the creating handle and from a
+    /// handle found by id in another process (a notifying seccomp filter's listener
+    /// comes back only to the creating handle).
+    ///
+    /// # Errors
+    /// [`Error::State`] unless the container is created; a failed `startContainer`
+    /// hook (the container is then killed); the init's report of a step after the
+    /// start ([`Error::Setup`], e.g. `execve`), or a refused connection when the init
+    /// is gone.
+    pub fn start(&mut self) -> Result<()> {
+        let state = self.state();
+        if state != State::Created {
+            return Err(Error::State { op: "start", state });
+        }
+        let hooks = std::mem::take(&mut self.hooks);
+        let r = crate::lifecycle::run(
+            &hooks,
+            HookPoint::StartContainer,
+            &self.hook_state(State::Created),
+            self,
+        );
+        self.hooks = hooks;
+        if let Err(e) = r {
+            let _ = self.kill();
+            return Err(e);
+        }
+        let socket = match (&self.pending, &self.id) {
+            (Some(p), _) => p.socket.clone(),
+            (None, Some(id)) => id.socket.clone(),
+            (None, None) => return Err(Error::State { op: "start", state }),
+        };
+        let conn = std::os::unix::net::UnixStream::connect(&socket)
+            .map_err(|e| Error::syscall(format!("connect({socket:?}) (the start socket)"), e))?;
+        // Started: the socket's presence no longer means "created".
+        let _ = std::fs::remove_file(&socket);
+        let pending = self.pending.take();
+        let (listener_sock, handler, keep_listener) = match pending {
+            Some(p) => (p.listener_sock, p.handler, p.keep_listener),
+            None => (None, None, false),
+        };
+        let (listener, thread) = crate::spawn::finish(
+            Some(OwnedFd::from(conn)),
+            listener_sock,
+            handler,
+            keep_listener,
+            |_| None,
+        )?;
+        self.listener = listener;
+        self.handler = thread;
+        let hooks = std::mem::take(&mut self.hooks);
+        let r = crate::lifecycle::run(
+            &hooks,
+            HookPoint::PostStart,
+            &self.hook_state(State::Running),
+            self,
+        );
+        self.hooks = hooks;
+        if let Err(e) = r {
+            self.warnings.push(e.to_string());
+        }
+        Ok(())
+    }
+
+    /// Leaves the container to live on without this handle: dropping it no longer
+    /// kills it, and another process can find it again by the returned id (`None`
+    /// for a spawned container, which has none).
+    pub fn detach(mut self) -> Option<ContainerId> {
+        self.owned = false;
+        // The start socket stays: it is how the container is started later.
+        self.pending = None;
+        self.id.clone()
+    }
+
+    /// Ends the container whatever its state: kills it, waits for it, removes what
+    /// the spawn made (its cgroup, the start socket of a created container), then
+    /// runs the `poststop` hooks. Returns their warnings.
+    ///
+    /// # Errors
+    /// A failed kill or wait (for a handle found by id that is not the caller's
+    /// child, waiting needs `PIDFD_INFO_EXIT`, Linux 6.15).
+    pub fn destroy(mut self) -> Result<Vec<String>> {
+        self.kill()?;
+        self.wait()?;
+        if let Some(id) = &self.id {
+            let _ = std::fs::remove_file(&id.socket);
+        }
+        self.pending = None;
+        let hooks = std::mem::take(&mut self.hooks);
+        if let Err(e) = crate::lifecycle::run(
+            &hooks,
+            HookPoint::PostStop,
+            &self.hook_state(State::Stopped),
+            &self,
+        ) {
+            self.warnings.push(e.to_string());
+        }
+        Ok(std::mem::take(&mut self.warnings))
+    }
+
+    /// Gives up the handle's ownership of a process it started (a hook command):
+    /// a copy of its pidfd, to wait for it; the handle then leaves it alone.
+    pub(crate) fn detach_pidfd(mut self) -> Result<PidFd> {
+        let pidfd = self.pidfd.try_clone()?;
+        self.owned = false;
+        Ok(pidfd)
+    }
     /// The pid of the container's init in the caller's pid namespace (not a pidfd;
     /// use [`Container::pidfd`] to act on it).
     pub fn pid(&self) -> Pid {
@@ -131,8 +379,52 @@ impl Container {
         if let Some(st) = self.status {
             return Ok(st);
         }
+        if !self.child {
+            // Not our child: wait for the pidfd to become readable, then read the
+            // status the kernel kept for it.
+            let mut fds = [rustix::event::PollFd::new(
+                &self.pidfd,
+                rustix::event::PollFlags::IN,
+            )];
+            loop {
+                match rustix::event::poll(&mut fds, None) {
+                    Ok(_) => break,
+                    Err(rustix::io::Errno::INTR) => continue,
+                    Err(e) => return Err(Error::syscall("poll(pidfd)", e.into())),
+                }
+            }
+            return self.foreign_status();
+        }
         let st = self.pidfd.wait()?;
         self.reaped(st)
+    }
+
+    /// The exit status of an exited init that is not our child (`PIDFD_INFO_EXIT`).
+    /// The kernel records it when the init is reaped, which its parent (the
+    /// creator, or the subreaper or init it was reparented to) does soon after the
+    /// exit (a slow init may take a second or more): wait for that, for at most ten
+    /// seconds.
+    fn foreign_status(&mut self) -> Result<ExitStatus> {
+        if linception_probe::Feature::PidfdInfoExit
+            .available()
+            .is_err()
+        {
+            return Err(Error::Unsupported {
+                feature: "PIDFD_INFO_EXIT (the exit status of a process that is not a child)",
+                min_kernel: "6.15",
+            });
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            if let Some(st) = self.pidfd.exit_info()? {
+                self.status = Some(st);
+                return Ok(st);
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(Error::NotReaped { pid: self.pid });
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
     }
 
     /// [`Container::wait`] without blocking a thread (cargo feature `tokio`): waits
@@ -161,6 +453,13 @@ impl Container {
     pub fn try_wait(&mut self) -> Result<Option<ExitStatus>> {
         if let Some(st) = self.status {
             return Ok(Some(st));
+        }
+        if !self.child {
+            return if self.exited() {
+                self.foreign_status().map(Some)
+            } else {
+                Ok(None)
+            };
         }
         match self.pidfd.try_wait()? {
             Some(st) => self.reaped(st).map(Some),
@@ -236,13 +535,24 @@ impl Container {
 
 impl Drop for Container {
     /// Kills (`SIGKILL` through the pidfd) and reaps the container if it was not
-    /// waited for, then removes the cgroup the spawn created. Errors are ignored.
+    /// waited for, then removes the cgroup the spawn created and a created
+    /// container's start socket. Errors are ignored. A detached handle, or one found
+    /// by id, leaves the container alone.
     fn drop(&mut self) {
+        if !self.owned {
+            if let Some(cg) = self.cgroup.take() {
+                std::mem::forget(cg);
+            }
+            return;
+        }
         if self.status.is_none() {
             let _ = self.pidfd.send_signal(Signal::KILL);
             if let Ok(st) = self.pidfd.wait() {
                 let _ = self.reaped(st);
             }
+        }
+        if let Some(p) = self.pending.take() {
+            let _ = std::fs::remove_file(&p.socket);
         }
         if let Some(cg) = self.cgroup.take() {
             let _ = cg.remove();

@@ -97,6 +97,38 @@ pub enum Error {
     /// A pidfd operation failed (wait, kill, namespace fds).
     #[error(transparent)]
     Pidfd(Box<linception_pidfd::Error>),
+    /// A hook failed (a function's error, a command's exit status or timeout).
+    #[error("{point} hook: {why}")]
+    Hook {
+        /// The hook point (`createRuntime`...).
+        point: &'static str,
+        /// What went wrong.
+        why: String,
+    },
+    /// No container behind a [`ContainerId`](crate::ContainerId): its init exited,
+    /// or the pid now belongs to another process.
+    #[error("container {id}: no such container (it exited, or its pid was reused)")]
+    Gone {
+        /// The id looked for.
+        id: String,
+    },
+    /// The init of a container that is not the caller's child exited, but its
+    /// parent has not reaped it, so the kernel has no exit status to give yet.
+    #[error(
+        "container init {pid} exited but its parent has not reaped it (its status is not known yet)"
+    )]
+    NotReaped {
+        /// The init's pid.
+        pid: crate::Pid,
+    },
+    /// An operation the container's state does not allow (`start` of a running one).
+    #[error("{op} of a {state} container")]
+    State {
+        /// The operation.
+        op: &'static str,
+        /// The state it was in.
+        state: crate::State,
+    },
     /// The container child broke the spawn protocol (an unexpected message).
     #[error("spawn protocol: {0}")]
     Protocol(String),
@@ -155,7 +187,9 @@ impl Error {
             Error::Unsupported { .. } => ErrorKind::Unsupported,
             Error::InvalidArgument { .. } => ErrorKind::InvalidArgument,
             Error::PermissionDenied { .. } => ErrorKind::PermissionDenied,
-            Error::Protocol(_) => ErrorKind::Os,
+            Error::Protocol(_) | Error::Hook { .. } => ErrorKind::Os,
+            Error::Gone { .. } | Error::NotReaped { .. } => ErrorKind::Os,
+            Error::State { .. } => ErrorKind::InvalidArgument,
             Error::Cleanup { error, .. } => error.kind(),
             // The inner error's own kind, passed through.
             Error::Seccomp(e) => {
@@ -193,6 +227,10 @@ impl Error {
             Error::InvalidArgument { .. } => Some(libc::EINVAL),
             Error::PermissionDenied { .. } => Some(libc::EPERM),
             Error::Protocol(_) => Some(libc::EPROTO),
+            Error::Hook { .. } => None,
+            Error::Gone { .. } => Some(libc::ESRCH),
+            Error::NotReaped { .. } => Some(libc::EAGAIN),
+            Error::State { .. } => Some(libc::EINVAL),
             Error::Cleanup { error, .. } => error.raw_os_error(),
             Error::Seccomp(e) => e.raw_os_error(),
             Error::IdMap(e) => e.raw_os_error(),

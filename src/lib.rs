@@ -86,6 +86,7 @@ mod cgroup;
 mod child;
 mod container;
 mod error;
+mod lifecycle;
 mod lower;
 mod mount;
 mod protocol;
@@ -96,11 +97,14 @@ mod step;
 mod sys;
 mod validate;
 
-pub use builder::{ContainerBuilder, IdMapping, Namespaces, RootFs, SessionKeyring, Stdio};
+pub use builder::{
+    ContainerBuilder, IdMapping, Namespaces, RootFs, SessionKeyring, StateInfo, Stdio,
+};
 pub use caps::{CapSet, Capabilities};
 pub use cgroup::Cgroup;
 pub use container::Container;
 pub use error::{Errno, Error, ErrorKind, Result};
+pub use lifecycle::{ContainerId, Hook, HookFn, HookPoint, HookState, State};
 pub use linception_pidfd::{ExitStatus, NamespaceType, Pid, PidFd, Signal};
 pub use mount::Mount;
 pub use seccomp::{NotifyHandler, Seccomp};
@@ -132,6 +136,36 @@ impl ContainerBuilder {
     /// ([`Error::Cleanup`]).
     pub fn spawn(self) -> Result<Container> {
         spawn::spawn(self)
+    }
+
+    /// Creates the container without starting it (the OCI `create`): everything
+    /// [`spawn`](ContainerBuilder::spawn) does up to, but not including, the
+    /// program's `execve` (namespaces, maps, mounts, `pivot_root`, identity, fds,
+    /// the `createRuntime` and `createContainer` hooks), with the init then waiting
+    /// on a unix socket bound at `start_socket` (which must not exist yet). Start it
+    /// with [`Container::start`], from this handle or, after
+    /// [`Container::detach`], from any process that can reach the socket
+    /// ([`ContainerId::open`]). See the [`lifecycle`](crate::State) states.
+    ///
+    /// ```no_run
+    /// use linception::{Container, ContainerId};
+    ///
+    /// // One process creates and leaves it...
+    /// let created = Container::builder("/bin/echo").arg("hello").create("/run/box.sock")?;
+    /// let id: ContainerId = created.detach().expect("a created container has an id");
+    /// let saved = id.to_string();
+    /// // ...another finds it, starts it and waits for it.
+    /// let mut c = saved.parse::<ContainerId>()?.open()?;
+    /// c.start()?;
+    /// c.wait()?;
+    /// # Ok::<(), linception::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As for `spawn`; the socket path is refused when it exists, is relative, or is
+    /// longer than a unix socket address holds (107 bytes).
+    pub fn create(self, start_socket: impl AsRef<std::path::Path>) -> Result<Container> {
+        spawn::create(self, start_socket.as_ref())
     }
 }
 

@@ -2,30 +2,57 @@
 //! in one place.
 //!
 //! - parent to child, on the sync pipe: [`RELEASE`] once the id maps are written
-//!   (EOF instead means the parent gave up);
-//! - child to parent, on the report pipe: nothing (EOF at `execve`, which closes the
-//!   pipe's `O_CLOEXEC` end) on success, or one [`Report`] of the step that failed.
+//!   and again after each hook pause (EOF instead means the parent gave up);
+//! - child to creator, on the report pipe: a sequence of [`Message`]s, then EOF at
+//!   `execve` (the pipe's end in the child is `O_CLOEXEC`);
+//! - child to starter (a created container), on the accepted start connection: no
+//!   message and EOF at `execve`, or the failure of a step after the start.
+//!
+//! A message is a 20-byte header (kind, step, errno, label length, log length, all
+//! native-endian u32) followed by the step's label and the kernel's fs-context log,
+//! so that a process that did not lower the plan (a starter) can still name the
+//! failed step.
 #![forbid(unsafe_code)]
+
+use std::io::Read;
 
 use crate::error::{Error, Result};
 
 /// The byte that lets the child go on.
 pub(crate) const RELEASE: u8 = 1;
 
-/// The most bytes of a kernel fs-context message a report carries.
+/// The most bytes of a step label a message carries.
+pub(crate) const LABEL_MAX: usize = 240;
+/// The most bytes of a kernel fs-context message a message carries.
 pub(crate) const LOG_MAX: usize = 256;
 
-/// The report header: step (u32), errno (i32), log length (u32).
-const HEADER: usize = 12;
+const HEADER: usize = 20;
 
-/// The largest encoded report.
-pub(crate) const REPORT_MAX: usize = HEADER + LOG_MAX;
+/// The largest encoded message.
+pub(crate) const MESSAGE_MAX: usize = HEADER + LABEL_MAX + LOG_MAX;
+
+const FAILED: u32 = 0;
+const PAUSED: u32 = 1;
+const CREATED: u32 = 2;
+
+/// A message of the child.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Message {
+    /// A step failed; the child exits.
+    Failed(Report),
+    /// The child reached a hook point and waits for [`RELEASE`] on the sync pipe.
+    Paused,
+    /// Everything up to `execve` is done: the child waits for its start.
+    Created,
+}
 
 /// A failed step, as the child reports it.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Report {
     /// The index of the step in the plan.
     pub step: usize,
+    /// The step's label (cut to [`LABEL_MAX`] bytes).
+    pub label: String,
     /// The errno of its failed call.
     pub errno: i32,
     /// The kernel's fs-context message, for a failed `fsconfig`/`fsmount`.
@@ -33,22 +60,24 @@ pub(crate) struct Report {
 }
 
 /// The child's side: a fixed buffer, so that reporting allocates nothing.
-pub(crate) struct ReportBuf {
-    bytes: [u8; REPORT_MAX],
+pub(crate) struct MessageBuf {
+    bytes: [u8; MESSAGE_MAX],
     log_len: usize,
+    log: [u8; LOG_MAX],
 }
 
-impl ReportBuf {
+impl MessageBuf {
     pub(crate) const fn new() -> Self {
-        ReportBuf {
-            bytes: [0; REPORT_MAX],
+        MessageBuf {
+            bytes: [0; MESSAGE_MAX],
             log_len: 0,
+            log: [0; LOG_MAX],
         }
     }
 
     /// Where a kernel log message is read into.
     pub(crate) fn log_space(&mut self) -> &mut [u8] {
-        &mut self.bytes[HEADER..]
+        &mut self.log
     }
 
     /// Keeps the first `len` bytes of the log space.
@@ -56,85 +85,176 @@ impl ReportBuf {
         self.log_len = len.min(LOG_MAX);
     }
 
-    /// Encodes the report of `step` failing with `errno`; returns the bytes to send.
-    pub(crate) fn encode(&mut self, step: usize, errno: i32) -> &[u8] {
-        let len = self.log_len;
-        self.bytes[0..4].copy_from_slice(&(step as u32).to_ne_bytes());
-        self.bytes[4..8].copy_from_slice(&errno.to_ne_bytes());
-        self.bytes[8..12].copy_from_slice(&(len as u32).to_ne_bytes());
-        &self.bytes[..HEADER + len]
+    fn header(&mut self, kind: u32, step: usize, errno: i32, label: usize, log: usize) {
+        let words = [kind, step as u32, errno as u32, label as u32, log as u32];
+        for (i, w) in words.iter().enumerate() {
+            self.bytes[i * 4..i * 4 + 4].copy_from_slice(&w.to_ne_bytes());
+        }
+    }
+
+    /// Encodes the failure of step `step` (labelled `label`) with `errno`.
+    pub(crate) fn failed(&mut self, step: usize, label: &str, errno: i32) -> &[u8] {
+        let mut cut = label.len().min(LABEL_MAX);
+        while !label.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let log = self.log_len;
+        self.header(FAILED, step, errno, cut, log);
+        self.bytes[HEADER..HEADER + cut].copy_from_slice(&label.as_bytes()[..cut]);
+        self.bytes[HEADER + cut..HEADER + cut + log].copy_from_slice(&self.log[..log]);
+        &self.bytes[..HEADER + cut + log]
+    }
+
+    /// Encodes "paused at a hook point".
+    pub(crate) fn paused(&mut self) -> &[u8] {
+        self.header(PAUSED, 0, 0, 0, 0);
+        &self.bytes[..HEADER]
+    }
+
+    /// Encodes "created, waiting for the start".
+    pub(crate) fn created(&mut self) -> &[u8] {
+        self.header(CREATED, 0, 0, 0, 0);
+        &self.bytes[..HEADER]
     }
 }
 
-/// The parent's side: the bytes read until EOF. Empty means the child reached
-/// `execve`; anything else must be one whole report.
-pub(crate) fn decode(bytes: &[u8]) -> Result<Option<Report>> {
-    if bytes.is_empty() {
+/// Reads exactly `buf.len()` bytes, or fewer at EOF; returns how many.
+fn read_full(from: &mut impl Read, buf: &mut [u8]) -> Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match from.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::syscall("read(container setup channel)", e)),
+        }
+    }
+    Ok(n)
+}
+
+/// The parent's side: the next message, or `None` at EOF (the child reached
+/// `execve`). Anything else than whole messages is a named error.
+pub(crate) fn read(from: &mut impl Read) -> Result<Option<Message>> {
+    let mut header = [0u8; HEADER];
+    let n = read_full(from, &mut header)?;
+    if n == 0 {
         return Ok(None);
     }
-    let word = |i: usize| -> [u8; 4] { [bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]] };
-    let malformed = || {
+    let malformed = |what: &str| {
         Error::protocol(format!(
-            "the container child sent a {}-byte report, not a step and errno",
-            bytes.len()
+            "the container child sent {what}, not one of its messages"
         ))
     };
-    if bytes.len() < HEADER {
-        return Err(malformed());
+    if n < HEADER {
+        return Err(malformed(&format!("a {n}-byte message")));
     }
-    let step = u32::from_ne_bytes(word(0)) as usize;
-    let errno = i32::from_ne_bytes(word(4));
-    let len = u32::from_ne_bytes(word(8)) as usize;
-    if len > LOG_MAX || bytes.len() != HEADER + len || errno <= 0 {
-        return Err(malformed());
+    let word =
+        |i: usize| u32::from_ne_bytes([header[i], header[i + 1], header[i + 2], header[i + 3]]);
+    let (kind, step, errno) = (word(0), word(4) as usize, word(8) as i32);
+    let (label_len, log_len) = (word(12) as usize, word(16) as usize);
+    match kind {
+        PAUSED if step == 0 && errno == 0 && label_len == 0 && log_len == 0 => {
+            return Ok(Some(Message::Paused));
+        }
+        CREATED if step == 0 && errno == 0 && label_len == 0 && log_len == 0 => {
+            return Ok(Some(Message::Created));
+        }
+        FAILED if errno > 0 && label_len <= LABEL_MAX && log_len <= LOG_MAX => {}
+        _ => {
+            return Err(malformed(&format!(
+                "message kind {kind} (step {step}, errno {errno})"
+            )));
+        }
     }
-    let log = String::from_utf8_lossy(&bytes[HEADER..])
+    let mut body = vec![0u8; label_len + log_len];
+    if read_full(from, &mut body)? != body.len() {
+        return Err(malformed("a cut-off failure report"));
+    }
+    let label = String::from_utf8_lossy(&body[..label_len]).into_owned();
+    let log = String::from_utf8_lossy(&body[label_len..])
         .trim_end()
         .to_owned();
-    Ok(Some(Report {
+    Ok(Some(Message::Failed(Report {
         step,
+        label,
         errno,
         kernel_log: (!log.is_empty()).then_some(log),
-    }))
+    })))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn decode(bytes: &[u8]) -> Result<Option<Message>> {
+        read(&mut &bytes[..])
+    }
+
     #[test]
-    fn reports_round_trip() {
-        let mut buf = ReportBuf::new();
-        let bytes = buf.encode(7, libc::EPERM).to_vec();
+    fn messages_round_trip() {
+        let mut buf = MessageBuf::new();
+        let bytes = buf.failed(7, "mount proc on /proc", libc::EPERM).to_vec();
         assert_eq!(
             decode(&bytes).unwrap(),
-            Some(Report {
+            Some(Message::Failed(Report {
                 step: 7,
+                label: "mount proc on /proc".into(),
                 errno: libc::EPERM,
                 kernel_log: None
-            })
+            }))
         );
-        let mut buf = ReportBuf::new();
+        let mut buf = MessageBuf::new();
         let msg = b"e tmpfs: Bad value for 'size'\n";
         buf.log_space()[..msg.len()].copy_from_slice(msg);
         buf.set_log_len(msg.len());
-        let bytes = buf.encode(3, libc::EINVAL).to_vec();
-        let r = decode(&bytes).unwrap().unwrap();
+        let bytes = buf.failed(3, "x", libc::EINVAL).to_vec();
+        let Some(Message::Failed(r)) = decode(&bytes).unwrap() else {
+            panic!("not a failure");
+        };
         assert_eq!(
             r.kernel_log.as_deref(),
             Some("e tmpfs: Bad value for 'size'")
         );
         assert_eq!(decode(&[]).unwrap(), None);
+        assert_eq!(
+            decode(MessageBuf::new().paused()).unwrap(),
+            Some(Message::Paused)
+        );
+        assert_eq!(
+            decode(MessageBuf::new().created()).unwrap(),
+            Some(Message::Created)
+        );
     }
 
     #[test]
-    fn a_malformed_report_is_a_named_error() {
-        for bad in [&[1u8, 2, 3][..], &[0; 13][..], &[0; 12][..]] {
+    fn messages_follow_each_other() {
+        let mut stream = Vec::new();
+        stream.extend_from_slice(MessageBuf::new().paused());
+        stream.extend_from_slice(MessageBuf::new().created());
+        let mut r = &stream[..];
+        assert_eq!(read(&mut r).unwrap(), Some(Message::Paused));
+        assert_eq!(read(&mut r).unwrap(), Some(Message::Created));
+        assert_eq!(read(&mut r).unwrap(), None);
+    }
+
+    #[test]
+    fn long_labels_are_cut_on_a_character() {
+        let label = "é".repeat(200);
+        let bytes = MessageBuf::new().failed(1, &label, 1).to_vec();
+        let Some(Message::Failed(r)) = decode(&bytes).unwrap() else {
+            panic!("not a failure");
+        };
+        assert!(r.label.len() <= LABEL_MAX && r.label.chars().all(|c| c == 'é'));
+    }
+
+    #[test]
+    fn a_malformed_message_is_a_named_error() {
+        let mut bad_kind = MessageBuf::new().created().to_vec();
+        bad_kind[0] = 9;
+        let cut = MessageBuf::new().failed(1, "label", 1)[..22].to_vec();
+        for bad in [&[1u8, 2, 3][..], &[0; 20][..], &bad_kind[..], &cut[..]] {
             let e = decode(bad).unwrap_err();
-            assert!(e.to_string().contains("report"), "{e}");
+            assert!(e.to_string().contains("not one of its messages"), "{e}");
         }
-        let mut buf = ReportBuf::new();
-        buf.set_log_len(10_000);
-        assert_eq!(buf.encode(1, 1).len(), REPORT_MAX);
     }
 }

@@ -4,7 +4,7 @@
 #![forbid(unsafe_code)]
 
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::fd::{AsFd, OwnedFd};
 
 use linception_mountapi::{MountSetattr, OpenTreeFlags};
@@ -14,12 +14,16 @@ use linception_userns::{IdMap, MapWriter, SubIds, WriteMode};
 
 use crate::builder::{ContainerBuilder, IdMapping, Namespaces};
 use crate::cgroup::CgroupGuard;
+use crate::container::Pending;
 use crate::container::{Container, Parts};
 use crate::error::{Errno, Error, Result};
+use crate::lifecycle::{HookPoint, HookState, State};
 use crate::lower::{self, BecomeRoot, Host, IdmappedBind, ParentFds, Plan};
-use crate::protocol::{self, REPORT_MAX};
+use crate::protocol::{self, Message};
 use crate::seccomp::Handler;
 use crate::{child, sys, validate};
+use std::os::unix::fs::DirBuilderExt;
+use std::path::Path;
 
 /// The map of one map file.
 fn resolve_map(mapping: &IdMapping, own: u32, uids: bool) -> Result<IdMap> {
@@ -163,23 +167,100 @@ fn kill_and_reap(pidfd: &PidFd) -> Option<Error> {
     pidfd.wait().err().map(Error::from)
 }
 
-pub(crate) fn spawn(mut b: ContainerBuilder) -> Result<Container> {
+pub(crate) fn spawn(b: ContainerBuilder) -> Result<Container> {
+    if b.hooks.is_empty() {
+        return launch(b, None);
+    }
+    // Hooks have moments between create and start: a spawn with hooks is a create
+    // through a private start socket, then a start.
+    let dir = private_dir()?;
+    let r = launch(b, Some(&dir.join("start"))).and_then(|mut c| c.start().map(|()| c));
+    let _ = std::fs::remove_dir_all(&dir);
+    r
+}
+
+/// A fresh 0700 directory for a spawn's private start socket.
+fn private_dir() -> Result<std::path::PathBuf> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("linception-start-{}-{n}", std::process::id()));
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&dir)
+        .map_err(|e| Error::syscall(format!("mkdir({dir:?}, 0700)"), e))?;
+    Ok(dir)
+}
+
+pub(crate) fn create(b: ContainerBuilder, socket: &Path) -> Result<Container> {
+    launch(b, Some(socket))
+}
+
+/// A start socket path: absolute, new, and short enough for `sun_path`.
+fn check_socket(socket: &Path) -> Result<()> {
+    let shown = crate::validate::shown(socket.as_os_str());
+    if !socket.is_absolute() {
+        return Err(Error::invalid(
+            format!("start socket {shown}"),
+            "the start socket path must be absolute",
+        ));
+    }
+    if socket.as_os_str().len() > 107 {
+        return Err(Error::invalid(
+            format!("start socket {shown}"),
+            "longer than a unix socket address holds (107 bytes)",
+        ));
+    }
+    if socket.symlink_metadata().is_ok() {
+        return Err(Error::invalid(
+            format!("start socket {shown}"),
+            "it exists already (another container's, or a leftover: remove it first)",
+        ));
+    }
+    Ok(())
+}
+
+/// The whole spawn; with `socket`, a create: the init waits there for its start.
+fn launch(mut b: ContainerBuilder, socket: Option<&Path>) -> Result<Container> {
     let ns = b.effective_namespaces();
     let checked = check(&b)?;
+    crate::lifecycle::check(&b.hooks)?;
+    if let Some(socket) = socket {
+        check_socket(socket)?;
+    }
+    let pause = b
+        .hooks
+        .iter()
+        .any(|(p, _)| matches!(p, HookPoint::CreateRuntime | HookPoint::CreateContainer));
     let seccomp = take_seccomp(&mut b)?;
     let has_idmapped = b
         .mounts
         .iter()
         .any(|m| matches!(m.kind, crate::mount::MountKind::Bind { idmapped: true, .. }));
-    let (parent_fds, child_fds) = lower::open_fds(
+    let (parent_fds, mut child_fds) = lower::open_fds(
         &b,
-        ns.contains(Namespaces::USER),
+        ns.contains(Namespaces::USER) || pause,
         seccomp.wants_listener,
         has_idmapped,
         false,
     )?;
+    // The socket file exists from here on: removed again on any failure.
+    let mut socket_file = None;
+    if let Some(path) = socket {
+        let listener = std::os::unix::net::UnixListener::bind(path)
+            .map_err(|e| Error::syscall(format!("bind({path:?}) (the start socket)"), e))?;
+        socket_file = Some(SocketFile(path.to_owned()));
+        child_fds.start_listener = Some(OwnedFd::from(listener));
+    }
     let host = Host::gather(&b);
-    let mut plan = lower::spawn(&b, &host, &child_fds, checked.become_root, seccomp.program);
+    let mut plan = lower::spawn(
+        &b,
+        &host,
+        &child_fds,
+        checked.become_root,
+        seccomp.program,
+        pause,
+    );
 
     let mut guard = Guard {
         pidfd: None,
@@ -200,15 +281,13 @@ pub(crate) fn spawn(mut b: ContainerBuilder) -> Result<Container> {
     guard.pidfd = Some(pidfd);
     // The child holds its own copies now.
     let Plan {
-        steps,
-        labels,
-        idmapped,
-        ..
+        steps, idmapped, ..
     } = plan;
     let features: Vec<Option<(&str, &str)>> = steps.iter().map(|s| s.feature()).collect();
     drop(steps);
     drop((child_fds, cgroup_fd));
     b.fds.clear();
+    let feature = |step: usize| features.get(step).copied().flatten();
 
     let ParentFds {
         report,
@@ -219,38 +298,139 @@ pub(crate) fn spawn(mut b: ContainerBuilder) -> Result<Container> {
         ..
     } = parent_fds;
     let pidfd = guard.pidfd.as_ref().expect("set just above");
-    if let (Some(maps), Some(sync)) = (checked.maps, sync)
+    if let (Some(maps), Some(sync)) = (checked.maps, &sync)
         && let Err(e) = handshake(pidfd, maps, sync, tree_sock, &idmapped)
     {
         return Err(guard.fail(e));
     }
-    let r = finish(
-        report,
-        listener_sock,
-        seccomp.handler,
-        seccomp.keep_listener,
-        |step| {
-            (
-                labels.get(step).cloned(),
-                features.get(step).copied().flatten(),
-            )
-        },
-    );
-    let (listener, handler) = match r {
-        Ok(v) => v,
-        Err(e) => return Err(guard.fail(e)),
-    };
+    if socket.is_none() && !pause {
+        let r = finish(
+            report,
+            listener_sock,
+            seccomp.handler,
+            seccomp.keep_listener,
+            feature,
+        );
+        let (listener, handler) = match r {
+            Ok(v) => v,
+            Err(e) => return Err(guard.fail(e)),
+        };
+        let (pidfd, cgroup) = guard.disarm();
+        return Ok(Container::new(Parts {
+            pid,
+            pidfd: pidfd.expect("the guard held it"),
+            namespaces: ns,
+            root_mapped: checked.root_mapped,
+            stdio: piped,
+            listener,
+            handler,
+            cgroup,
+        }));
+    }
+
+    // A create: the container exists as a handle now (dropping it on a failure
+    // kills it, reaps it and removes its cgroup and socket).
     let (pidfd, cgroup) = guard.disarm();
-    Ok(Container::new(Parts {
+    let mut container = Container::new(Parts {
         pid,
         pidfd: pidfd.expect("the guard held it"),
         namespaces: ns,
         root_mapped: checked.root_mapped,
         stdio: piped,
-        listener,
-        handler,
+        listener: None,
+        handler: None,
         cgroup,
-    }))
+    });
+    let hooks = std::mem::take(&mut b.hooks);
+    let state_info = std::mem::take(&mut b.state_info);
+    let hook_state = |status| HookState {
+        id: state_info.id.clone(),
+        bundle: state_info.bundle.clone(),
+        annotations: state_info.annotations.clone(),
+        pid: Some(pid),
+        status,
+    };
+    let mut report = std::fs::File::from(report.expect("open_fds always makes the report pipe"));
+    loop {
+        match protocol::read(&mut report)? {
+            Some(Message::Paused) => {
+                let state = hook_state(State::Creating);
+                for point in [HookPoint::CreateRuntime, HookPoint::CreateContainer] {
+                    crate::lifecycle::run(&hooks, point, &state, &container)?;
+                }
+                let sync = sync.as_ref().expect("a pause has a sync pipe");
+                File::from(
+                    sync.try_clone()
+                        .map_err(|e| Error::syscall("dup(sync pipe)", e))?,
+                )
+                .write_all(&[protocol::RELEASE])
+                .map_err(|e| Error::syscall("write(sync pipe)", e))?;
+            }
+            Some(Message::Created) if socket.is_some() => break,
+            Some(Message::Failed(r)) => {
+                let f = feature(r.step);
+                return Err(setup_error(r, f));
+            }
+            Some(Message::Created) | None => {
+                return Err(Error::protocol(
+                    "the container child went on to execve without waiting for its start".into(),
+                ));
+            }
+        }
+    }
+    let socket = socket_file
+        .take()
+        .map(SocketFile::keep)
+        .expect("a create has a socket");
+    container.set_created(
+        Pending {
+            socket,
+            listener_sock,
+            handler: seccomp.handler,
+            keep_listener: seccomp.keep_listener,
+        },
+        hooks,
+        state_info,
+    );
+    Ok(container)
+}
+
+/// A start socket file, removed when dropped unless kept.
+struct SocketFile(std::path::PathBuf);
+
+impl SocketFile {
+    fn keep(self) -> std::path::PathBuf {
+        let path = self.0.clone();
+        std::mem::forget(self);
+        path
+    }
+}
+
+impl Drop for SocketFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// The error of a step the child reported.
+fn setup_error(r: protocol::Report, feature: Option<(&'static str, &'static str)>) -> Error {
+    if r.errno == libc::ENOSYS
+        && let Some((feature, min_kernel)) = feature
+    {
+        return Error::Unsupported {
+            feature,
+            min_kernel,
+        };
+    }
+    Error::Setup {
+        step: if r.label.is_empty() {
+            format!("setup step {}", r.step)
+        } else {
+            r.label
+        },
+        source: Errno(std::io::Error::from_raw_os_error(r.errno)),
+        kernel_log: r.kernel_log,
+    }
 }
 
 /// Stage 6: `clone3` the child with the namespaces (a time namespace is made by the
@@ -277,9 +457,10 @@ fn clone(
         .expect("open_fds always makes the report pipe")
         .as_fd();
     let steps = &plan.steps;
+    let labels = &plan.labels;
     let slots = &mut plan.slots;
     Ok(sys::clone_and_run(&args, || {
-        child::run(steps, slots, report)
+        child::run(steps, labels, slots, report)
     })?)
 }
 
@@ -330,16 +511,16 @@ fn take_seccomp(b: &mut ContainerBuilder) -> Result<SeccompParts> {
     Ok(parts)
 }
 
-/// Stage 8: the seccomp listener (it comes before the report: a notifying filter
+/// Stage 8 (and a start's end): the seccomp listener (it comes before the report: a notifying filter
 /// may trap execve), its handler, then the child's report. `step` names a step
 /// and the feature it needs, for the error.
 #[allow(clippy::type_complexity)]
-fn finish(
+pub(crate) fn finish(
     report: Option<OwnedFd>,
     listener_sock: Option<OwnedFd>,
     handler: Option<Handler>,
     keep_listener: bool,
-    step: impl Fn(usize) -> (Option<String>, Option<(&'static str, &'static str)>),
+    feature: impl Fn(usize) -> Option<(&'static str, &'static str)>,
 ) -> Result<(Option<Listener>, Option<std::thread::JoinHandle<()>>)> {
     let mut listener = None;
     if let Some(sock) = listener_sock {
@@ -364,30 +545,18 @@ fn finish(
         (Some(l), Some(Handler::Async(h))) => crate::seccomp::serve_async(l, h)?,
         (l, _) => listener = listener.or(l),
     }
-    let mut bytes = Vec::with_capacity(REPORT_MAX);
-    if let Some(report) = report {
-        File::from(report)
-            .read_to_end(&mut bytes)
-            .map_err(|e| Error::syscall("read(setup report pipe)", e))?;
-    }
-    match protocol::decode(&bytes)? {
+    let Some(report) = report else {
+        return Ok((listener, handler_thread));
+    };
+    match protocol::read(&mut File::from(report))? {
         None => Ok((listener, handler_thread)),
-        Some(r) => {
-            let (label, feature) = step(r.step);
-            if r.errno == libc::ENOSYS
-                && let Some((feature, min_kernel)) = feature
-            {
-                return Err(Error::Unsupported {
-                    feature,
-                    min_kernel,
-                });
-            }
-            Err(Error::Setup {
-                step: label.unwrap_or_else(|| format!("setup step {}", r.step)),
-                source: Errno(std::io::Error::from_raw_os_error(r.errno)),
-                kernel_log: r.kernel_log,
-            })
+        Some(Message::Failed(r)) => {
+            let f = feature(r.step);
+            Err(setup_error(r, f))
         }
+        Some(other) => Err(Error::protocol(format!(
+            "an unexpected {other:?} from the container child"
+        ))),
     }
 }
 
@@ -435,10 +604,11 @@ pub(crate) fn exec_in(target: &Container, mut b: ContainerBuilder) -> Result<Con
         .as_fd();
     let (_, helper) = {
         let steps = &plan.steps;
+        let labels = &plan.labels;
         let slots = &mut plan.slots;
-        sys::clone_and_run(&args, || child::run(steps, slots, report))?
+        sys::clone_and_run(&args, || child::run(steps, labels, slots, report))?
     };
-    let Plan { steps, labels, .. } = plan;
+    let Plan { steps, .. } = plan;
     let features: Vec<Option<(&str, &str)>> = steps.iter().map(|s| s.feature()).collect();
     drop(steps);
     drop(child_fds);
@@ -469,12 +639,7 @@ pub(crate) fn exec_in(target: &Container, mut b: ContainerBuilder) -> Result<Con
         listener_sock,
         seccomp.handler,
         seccomp.keep_listener,
-        |step| {
-            (
-                labels.get(step).cloned(),
-                features.get(step).copied().flatten(),
-            )
-        },
+        |step| features.get(step).copied().flatten(),
     );
     let result = match (r, guard.pidfd.is_some()) {
         (Ok((listener, handler)), true) => {
@@ -505,7 +670,7 @@ pub(crate) fn exec_in(target: &Container, mut b: ContainerBuilder) -> Result<Con
 fn handshake(
     pidfd: &PidFd,
     maps: MapWriter,
-    sync: OwnedFd,
+    sync: &OwnedFd,
     tree_sock: Option<OwnedFd>,
     idmapped: &[IdmappedBind],
 ) -> Result<()> {
@@ -516,9 +681,9 @@ fn handshake(
             send_idmapped(bind, &userns, &sock)?;
         }
     }
-    File::from(sync)
-        .write_all(&[protocol::RELEASE])
-        .map_err(|e| Error::syscall("write(sync pipe)", e))
+    rustix::io::write(sync, &[protocol::RELEASE])
+        .map(drop)
+        .map_err(|e| Error::syscall("write(sync pipe)", e.into()))
 }
 
 /// Makes an idmapped copy of `bind.source` for the container's user namespace and

@@ -101,6 +101,18 @@ pub(crate) enum Step<'f> {
     /// in the joined pid namespace) goes on with the next steps; this helper sends
     /// its pidfd to the caller over `sock` and exits.
     ForkIntoParent { sock: BorrowedFd<'f> },
+    /// A hook point: tell the parent ("paused") and wait for its release on the
+    /// sync pipe, while it runs the `createRuntime`/`createContainer` hooks.
+    Pause { sync: BorrowedFd<'f> },
+    /// Created: close every fd in `close` but the start socket, the report channel
+    /// and `keep` (a created init must not hold its creator's fds open while it
+    /// waits, perhaps for long), tell the creator, then block in `accept` on the
+    /// start socket; the accepted connection becomes the report channel.
+    AwaitStart {
+        listener: BorrowedFd<'f>,
+        keep: Option<BorrowedFd<'f>>,
+        close: Vec<(u32, u32)>,
+    },
     /// `fchdir(root)`, `pivot_root(".", ".")`, `umount2(".", MNT_DETACH)`, `chdir("/")`.
     PivotRoot,
     /// `sethostname`.

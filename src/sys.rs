@@ -115,6 +115,39 @@ pub(crate) fn cloexec_range(first: u32, last: u32) -> Res {
     if r < 0 { Err(errno()) } else { Ok(()) }
 }
 
+/// Closes every fd from `first` to `last` except those in `keep`, with
+/// `close_range` over the pieces between them. The fds closed are copies of the
+/// parent's this process inherited and never uses again (nothing of it refers to
+/// them after the setup), so no owner is left with a dangling fd.
+pub(crate) fn close_range_except(first: u32, last: u32, keep: &[RawFd]) -> Res {
+    let mut sorted = [u32::MAX; 4];
+    let mut n = 0;
+    for &fd in keep.iter().take(sorted.len()) {
+        if fd >= 0 && (fd as u32) >= first && (fd as u32) <= last {
+            sorted[n] = fd as u32;
+            n += 1;
+        }
+    }
+    sorted[..n].sort_unstable();
+    let mut from = first;
+    for &k in &sorted[..n] {
+        if k > from {
+            close_range(from, k - 1)?;
+        }
+        from = k.saturating_add(1);
+    }
+    if from <= last && from != 0 {
+        close_range(from, last)?;
+    }
+    Ok(())
+}
+
+fn close_range(first: u32, last: u32) -> Res {
+    // SAFETY: see close_range_except: the fds in the range are unused inherited copies.
+    let r = unsafe { libc::syscall(libc::SYS_close_range, first, last, 0u32) };
+    if r < 0 { Err(errno()) } else { Ok(()) }
+}
+
 /// `execve(path, argv, envp)`; returns only on failure, with the errno.
 pub(crate) fn execve(path: &CStr, argv: &[*const c_char], envp: &[*const c_char]) -> i32 {
     // SAFETY: `argv` and `envp` are null-terminated arrays of pointers to

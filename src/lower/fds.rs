@@ -8,7 +8,13 @@ use super::{ChildFds, Lowering, borrow};
 use crate::builder::{ContainerBuilder, Stdio};
 use crate::step::Step;
 
-pub(super) fn lower<'f>(p: &mut Lowering<'f>, b: &'f ContainerBuilder, fds: &'f ChildFds) {
+/// Returns the ranges of fds the program does not get (for a created container's
+/// init, which closes them before it waits).
+pub(super) fn lower<'f>(
+    p: &mut Lowering<'f>,
+    b: &'f ContainerBuilder,
+    fds: &'f ChildFds,
+) -> Vec<(u32, u32)> {
     let mut moves: Vec<(BorrowedFd<'f>, RawFd)> = Vec::new();
     for (n, s) in b.stdio.iter().enumerate() {
         let source = match s {
@@ -37,6 +43,7 @@ pub(super) fn lower<'f>(p: &mut Lowering<'f>, b: &'f ContainerBuilder, fds: &'f 
         "set up fds [{}] and close_range(3.., CLOSE_RANGE_CLOEXEC) the rest",
         shown.join(", ")
     );
+    let unused = cloexec_ranges.clone();
     p.push(
         Step::Fds {
             moves,
@@ -45,6 +52,7 @@ pub(super) fn lower<'f>(p: &mut Lowering<'f>, b: &'f ContainerBuilder, fds: &'f 
         },
         label,
     );
+    unused
 }
 
 /// The fd ranges from 3 up that are not passed targets (`targets` sorted, >= 3).

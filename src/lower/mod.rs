@@ -102,6 +102,8 @@ pub(crate) struct ChildFds {
     pub pidfd_sock: Option<OwnedFd>,
     /// `/dev/null`, opened before the root changes.
     pub dev_null: Option<OwnedFd>,
+    /// A created container's start socket, listening.
+    pub start_listener: Option<OwnedFd>,
     /// The child's ends of piped stdin, stdout, stderr.
     pub piped: [Option<OwnedFd>; 3],
 }
@@ -165,13 +167,16 @@ impl<'f> Lowering<'f> {
     }
 }
 
-/// Lowers a container spawn.
+/// Lowers a container spawn. With `pause`, the child stops before `pivot_root`
+/// for the `createRuntime`/`createContainer` hooks; with a start listener in `fds`,
+/// it waits for its start before the seccomp filter and `execve`.
 pub(crate) fn spawn<'f>(
     b: &'f ContainerBuilder,
     host: &Host,
     fds: &'f ChildFds,
     become_root: BecomeRoot,
     seccomp: Option<(Program, FilterFlags)>,
+    pause: bool,
 ) -> Plan<'f> {
     let ns = b.effective_namespaces();
     let mut p = Lowering::new();
@@ -185,6 +190,18 @@ pub(crate) fn spawn<'f>(
     identity::become_root(&mut p, become_root);
     identity::time_namespace(&mut p, b, ns);
     let idmapped = mounts::lower(&mut p, b, host, fds, ns);
+    if pause && let Some(sync) = borrow(&fds.sync) {
+        p.push(
+            Step::Pause { sync },
+            "wait for the createRuntime and createContainer hooks",
+        );
+    }
+    if b.root.is_some() {
+        p.push(
+            Step::PivotRoot,
+            "pivot_root into the new root and detach the old one",
+        );
+    }
     identity::hostname(&mut p, b);
     let strings = process_tail(&mut p, b, host, fds, seccomp, b.root.is_some());
     p.finish(idmapped, strings)
@@ -239,7 +256,17 @@ fn process_tail<'f>(
     security::capabilities(p, b);
     exec::cwd(p, b);
     security::no_new_privs(p, b);
-    fds::lower(p, b, fds);
+    let unused = fds::lower(p, b, fds);
+    if let Some(listener) = borrow(&fds.start_listener) {
+        p.push(
+            Step::AwaitStart {
+                listener,
+                keep: borrow(&fds.listener_sock),
+                close: unused,
+            },
+            "created: close the fds the program does not get, wait for the start",
+        );
+    }
     // Seccomp comes last before exec: the filter applies to nothing of the setup.
     security::seccomp(p, fds, seccomp);
     exec::exec(p, b, host, in_root)

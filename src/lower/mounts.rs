@@ -447,10 +447,6 @@ pub(super) fn lower<'f>(
             "make the root read-only: mount_setattr(MOUNT_ATTR_RDONLY)",
         );
     }
-    p.push(
-        Step::PivotRoot,
-        "pivot_root into the new root and detach the old one",
-    );
     idmapped
 }
 

@@ -55,7 +55,7 @@ fn a_rootless_container_lowers_to_these_steps() {
         .mount(Mount::proc("/proc").pid_subset())
         .env_clear();
     let (_parent, fds) = open_fds(&b, true, false, false, false).unwrap();
-    let plan = spawn(&b, &host_for(&b), &fds, None, None);
+    let plan = spawn(&b, &host_for(&b), &fds, None, None, false);
     assert_eq!(
         labels(&plan),
         [
@@ -93,7 +93,7 @@ fn dev_and_a_directory_root_create_targets_lazily() {
         .mount(Mount::dev("/dev"))
         .mount(Mount::tmpfs("/run/x").mode(0o700));
     let (_parent, fds) = open_fds(&b, false, false, false, false).unwrap();
-    let plan = spawn(&b, &host_for(&b), &fds, None, None);
+    let plan = spawn(&b, &host_for(&b), &fds, None, None, false);
     let l = labels(&plan);
     assert!(l.contains(&"bind /dev/null on /dev/null"), "{l:#?}");
     assert!(
@@ -138,7 +138,7 @@ fn identity_steps_come_in_the_kernels_order() {
         .no_new_privs()
         .session_keyring(crate::SessionKeyring::Named("k".into()));
     let (_parent, fds) = open_fds(&b, true, false, false, false).unwrap();
-    let plan = spawn(&b, &host_for(&b), &fds, Some(true), None);
+    let plan = spawn(&b, &host_for(&b), &fds, Some(true), None, false);
     let l = labels(&plan);
     let at = |needle: &str| {
         l.iter()
@@ -165,7 +165,7 @@ fn passed_fds_and_stdio_are_placed() {
         .pass_fd(r, 7)
         .pass_fd(w, 3);
     let (_parent, fds) = open_fds(&b, false, false, false, false).unwrap();
-    let plan = spawn(&b, &host_for(&b), &fds, None, None);
+    let plan = spawn(&b, &host_for(&b), &fds, None, None, false);
     let Some(Step::Fds {
         moves,
         high,

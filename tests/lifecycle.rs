@@ -1,0 +1,330 @@
+//! The OCI lifecycle: create, start (from this process or another), state, wait,
+//! destroy, and the hooks at each moment, as root and rootless.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use common::{TempDir, assert_no_children, sh};
+use linception::{ContainerId, ErrorKind, Hook, HookPoint, Mount, State};
+use linception_testkit::leaks::assert_no_leaks;
+use linception_testkit::{Feature, Fork, require};
+
+/// A temporary directory others can enter (the container's root maps another uid).
+fn shared_dir(name: &str) -> TempDir {
+    let dir = TempDir::new(name);
+    std::fs::set_permissions(&dir.0, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    dir
+}
+
+fn socket_in(dir: &Path) -> PathBuf {
+    dir.join("start.sock")
+}
+
+/// `script` in the usual test container, with `out` bound read-write on /out.
+fn with_out(script: &str, out: &Path) -> linception::ContainerBuilder {
+    sh(script).mount(Mount::bind(out, "/out"))
+}
+
+fn create_then_start_here() {
+    let dir = shared_dir("create-here");
+    let out = dir.0.join("out");
+    std::fs::create_dir(&out).unwrap();
+    std::fs::set_permissions(&out, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let sock = socket_in(&dir.0);
+    let mut c = with_out("touch /out/ran; exit 3", &out)
+        .create(&sock)
+        .unwrap();
+    assert_eq!(c.state(), State::Created);
+    assert!(sock.exists(), "the start socket exists while created");
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    assert!(
+        !out.join("ran").exists(),
+        "the program ran before its start"
+    );
+    let id = c.id().cloned().unwrap();
+    assert_eq!(id.pid, c.pid());
+    c.start().unwrap();
+    assert!(!sock.exists(), "the start socket is gone once started");
+    let st = c.wait().unwrap();
+    assert_eq!(st.code(), Some(3));
+    assert!(out.join("ran").exists());
+    assert_eq!(c.state(), State::Stopped);
+    let e = c.start().unwrap_err();
+    assert_eq!(e.to_string(), "start of a stopped container");
+}
+
+#[test]
+fn create_then_start_as_root() {
+    require!(Feature::Root, Feature::UserNs);
+    Fork::new().run(create_then_start_here);
+}
+
+#[test]
+fn create_then_start_rootless() {
+    require!(Feature::UnprivilegedUserNs);
+    Fork::new().unprivileged().run(create_then_start_here);
+}
+
+/// One process creates and exits; another finds the container by its id, starts it
+/// and waits for it (not its child: the status comes through the pidfd).
+fn start_from_another_process(unprivileged: bool) {
+    let dir = shared_dir(if unprivileged {
+        "other-rootless"
+    } else {
+        "other-root"
+    });
+    let sock = socket_in(&dir.0);
+    let fork = || {
+        if unprivileged {
+            Fork::new().unprivileged()
+        } else {
+            Fork::new()
+        }
+    };
+    let s = sock.clone();
+    let id: String = fork().run(move || {
+        let c = sh("exit 7").create(&s).unwrap();
+        c.detach().unwrap().to_string()
+    });
+    // The creator has exited: the init waits on, reparented.
+    let (state, code) = fork().run(move || {
+        let mut c = id.parse::<ContainerId>().unwrap().open().unwrap();
+        let state = c.state();
+        c.start().unwrap();
+        let st = c.wait().unwrap();
+        (state.as_str().to_owned(), st.code().unwrap_or(-1))
+    });
+    assert_eq!(state, "created");
+    assert_eq!(code, 7);
+    assert!(!sock.exists());
+}
+
+#[test]
+fn start_from_another_process_as_root() {
+    require!(Feature::Root, Feature::UserNs, Feature::PidfdInfoExit);
+    start_from_another_process(false);
+}
+
+#[test]
+fn start_from_another_process_rootless() {
+    require!(Feature::UnprivilegedUserNs, Feature::PidfdInfoExit);
+    start_from_another_process(true);
+}
+
+fn destroy_without_start() -> (bool, bool, String) {
+    let dir = shared_dir("destroy");
+    let sock = socket_in(&dir.0);
+    let (gone, socket_left, stale) = assert_no_leaks(|| {
+        let c = sh("true").create(&sock).unwrap();
+        let id = c.id().cloned().unwrap();
+        let pidfd = c.pidfd().try_clone().unwrap();
+        let warnings = c.destroy().unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        // The init is gone (a pidfd of it polls readable once it exited).
+        let gone = matches!(pidfd.try_wait(), Err(_) | Ok(Some(_)));
+        let stale = id.open().unwrap_err().to_string();
+        (gone, sock.exists(), stale)
+    });
+    assert_no_children();
+    (gone, socket_left, stale)
+}
+
+#[test]
+fn a_created_container_destroyed_leaves_nothing() {
+    require!(Feature::UserNs);
+    let (gone, socket_left, stale) = Fork::new().unprivileged().run(destroy_without_start);
+    assert!(gone, "the init is still there");
+    assert!(!socket_left, "the start socket is left");
+    assert!(stale.contains("no such container"), "{stale}");
+}
+
+#[test]
+fn a_reused_pid_is_not_the_container() {
+    // A live process whose start time is not the recorded one: refused.
+    let me = linception::Pid::from_raw(std::process::id() as i32).unwrap();
+    let id = ContainerId {
+        pid: me,
+        start_time: 1,
+        socket: "/nonexistent/start.sock".into(),
+    };
+    let e = id.open().unwrap_err();
+    assert!(e.to_string().contains("pid was reused"), "{e}");
+}
+
+#[test]
+fn bad_start_sockets_are_named_before_anything_is_created() {
+    require!(Feature::UserNs);
+    let dir = shared_dir("bad-sock");
+    let taken = dir.0.join("taken");
+    std::fs::write(&taken, "").unwrap();
+    let long = PathBuf::from(format!("/tmp/{}", "x".repeat(120)));
+    let t = taken.clone();
+    let texts = Fork::new().unprivileged().run(move || {
+        let mut texts = Vec::new();
+        for path in [PathBuf::from("relative.sock"), t.clone(), long.clone()] {
+            let e = assert_no_leaks(|| sh("true").create(&path).unwrap_err());
+            assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+            texts.push(e.to_string());
+        }
+        assert_no_children();
+        texts
+    });
+    assert!(texts[0].contains("must be absolute"), "{texts:?}");
+    assert!(texts[1].contains("exists already"), "{texts:?}");
+    assert!(texts[2].contains("107 bytes"), "{texts:?}");
+    assert!(taken.exists(), "an existing file was touched");
+}
+
+/// Every hook point in order, function hooks seeing the right status, command
+/// hooks getting the state as JSON, in the runtime's or the container's namespaces.
+fn hooks_run_at_their_moments() -> (Vec<String>, String, String, String) {
+    let dir = shared_dir("hooks");
+    let out = dir.0.join("out");
+    std::fs::create_dir(&out).unwrap();
+    std::fs::set_permissions(&out, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = |point: &'static str| {
+        let seen = Arc::clone(&seen);
+        Hook::function(move |state| {
+            seen.lock()
+                .unwrap()
+                .push(format!("{point}:{}:{}", state.status, state.id));
+            Ok(())
+        })
+    };
+    let runtime_json = out.join("create-runtime.json");
+    let poststop_json = out.join("poststop.json");
+    let mut c = with_out("true", &out)
+        .hostname("hooked")
+        .state_info("box-1", "/bundles/box-1")
+        .annotation("org.example", "yes")
+        .hook(HookPoint::CreateRuntime, record("createRuntime"))
+        .hook(
+            HookPoint::CreateRuntime,
+            Hook::command("/bin/sh")
+                .args(["-c".to_owned(), format!("cat > {}", runtime_json.display())]),
+        )
+        .hook(HookPoint::CreateContainer, record("createContainer"))
+        .hook(HookPoint::StartContainer, record("startContainer"))
+        .hook(
+            HookPoint::StartContainer,
+            // After pivot_root: /out is the container's view of the bound directory.
+            Hook::command("/bin/sh")
+                .args(["-c", "hostname > /out/start-host; cat > /out/start.json"]),
+        )
+        .hook(HookPoint::PostStart, record("poststart"))
+        .hook(HookPoint::PostStop, record("poststop"))
+        .hook(
+            HookPoint::PostStop,
+            Hook::command("/bin/sh").args([
+                "-c".to_owned(),
+                format!("cat > {}", poststop_json.display()),
+            ]),
+        )
+        .create(socket_in(&dir.0))
+        .unwrap();
+    c.start().unwrap();
+    c.wait().unwrap();
+    let warnings = c.destroy().unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+    let seen = seen.lock().unwrap().clone();
+    (
+        seen,
+        read(&runtime_json),
+        read(&out.join("start.json")) + "|" + read(&out.join("start-host")).trim(),
+        read(&poststop_json),
+    )
+}
+
+fn check_hooks(seen: &[String], runtime: &str, start: &str, poststop: &str) {
+    assert_eq!(
+        seen,
+        [
+            "createRuntime:creating:box-1",
+            "createContainer:creating:box-1",
+            "startContainer:created:box-1",
+            "poststart:running:box-1",
+            "poststop:stopped:box-1",
+        ]
+    );
+    assert!(
+        runtime.starts_with(
+            "{\"ociVersion\":\"1.2.1\",\"id\":\"box-1\",\"status\":\"creating\",\"pid\":"
+        ),
+        "{runtime}"
+    );
+    assert!(
+        runtime
+            .ends_with("\"bundle\":\"/bundles/box-1\",\"annotations\":{\"org.example\":\"yes\"}}"),
+        "{runtime}"
+    );
+    let (json, host) = start.split_once('|').unwrap();
+    assert!(json.contains("\"status\":\"created\""), "{start}");
+    assert_eq!(
+        host, "hooked",
+        "the startContainer command ran in the container's uts namespace"
+    );
+    assert!(poststop.contains("\"status\":\"stopped\""), "{poststop}");
+}
+
+#[test]
+fn hooks_as_root() {
+    require!(Feature::Root, Feature::UserNs);
+    let (seen, runtime, start, poststop) = Fork::new().run(hooks_run_at_their_moments);
+    check_hooks(&seen, &runtime, &start, &poststop);
+}
+
+#[test]
+fn hooks_rootless() {
+    require!(Feature::UnprivilegedUserNs);
+    let (seen, runtime, start, poststop) =
+        Fork::new().unprivileged().run(hooks_run_at_their_moments);
+    check_hooks(&seen, &runtime, &start, &poststop);
+}
+
+#[test]
+fn a_failing_create_hook_fails_the_create_and_leaves_nothing() {
+    require!(Feature::UserNs);
+    let (text, socket_left) = Fork::new().unprivileged().run(|| {
+        let dir = shared_dir("hook-fail");
+        let sock = socket_in(&dir.0);
+        let e = assert_no_leaks(|| {
+            sh("true")
+                .hook(
+                    HookPoint::CreateRuntime,
+                    Hook::function(|_| Err("the network is not ready".into())),
+                )
+                .create(&sock)
+                .unwrap_err()
+        });
+        assert_no_children();
+        (e.to_string(), sock.exists())
+    });
+    assert_eq!(text, "createRuntime hook: the network is not ready");
+    assert!(!socket_left);
+}
+
+#[test]
+fn spawn_runs_hooks_too() {
+    require!(Feature::UserNs);
+    let seen = Fork::new().unprivileged().run(|| {
+        let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+        let s = Arc::clone(&seen);
+        let mut c = sh("true")
+            .hook(
+                HookPoint::StartContainer,
+                Hook::function(move |st| {
+                    s.lock().unwrap().push(st.status.to_string());
+                    Ok(())
+                }),
+            )
+            .spawn()
+            .unwrap();
+        assert!(c.wait().unwrap().success());
+        seen.lock().unwrap().clone()
+    });
+    assert_eq!(seen, ["created"]);
+}
