@@ -282,10 +282,22 @@ fn possible_count(text: &str) -> Option<u32> {
 fn write_limits(dir: &Path, r: &Resources) -> Result<()> {
     for w in r.writes() {
         let path: PathBuf = dir.join(&w.file);
-        std::fs::write(&path, &w.value)
-            .map_err(|e| Error::syscall(format!("write({path:?}, {:?})", w.value), e))?;
+        std::fs::write(&path, &w.value).map_err(|e| missing_file(&w.file, &path, &w.value, e))?;
     }
     Ok(())
+}
+
+/// The error of a failed write of `value` to the interface file `file` at `path`:
+/// a missing file (of an enabled controller) is a kernel that lacks it.
+fn missing_file(file: &str, path: &Path, value: &str, e: std::io::Error) -> Error {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        let (feature, min_kernel) = crate::resources::file_since(file);
+        return Error::Unsupported {
+            feature,
+            min_kernel,
+        };
+    }
+    Error::syscall(format!("write({path:?}, {value:?})"), e)
 }
 
 /// A live update of a running container's cgroup: checked like a spawn's limits
@@ -301,12 +313,20 @@ pub(crate) fn update(dir: &Path, r: &Resources) -> Result<()> {
 /// `frozen` (the kernel notifies a change of the file with `POLLPRI`).
 pub(crate) fn set_frozen(dir: &Path, frozen: bool) -> Result<()> {
     let events_path = dir.join("cgroup.events");
-    let events = std::fs::File::open(&events_path)
-        .map_err(|e| Error::syscall(format!("open({events_path:?})"), e))?;
+    let events = match std::fs::File::open(&events_path) {
+        Ok(f) => f,
+        // Every cgroup but the root has cgroup.events (Linux 4.5).
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::invalid(
+                format!("cgroup {dir:?}"),
+                "the root cgroup cannot be frozen (it has no cgroup.freeze)",
+            ));
+        }
+        Err(e) => return Err(Error::syscall(format!("open({events_path:?})"), e)),
+    };
     let freeze = dir.join("cgroup.freeze");
     let value = if frozen { "1" } else { "0" };
-    std::fs::write(&freeze, value)
-        .map_err(|e| Error::syscall(format!("write({freeze:?}, {value:?})"), e))?;
+    std::fs::write(&freeze, value).map_err(|e| missing_file("cgroup.freeze", &freeze, value, e))?;
     let mut buf = [0u8; 256];
     loop {
         let n = rustix::io::pread(&events, &mut buf, 0)
@@ -431,5 +451,49 @@ pub(crate) fn remove_dir(path: &Path) -> Result<()> {
             }
             Err(e) => return Err(Error::syscall(format!("rmdir({path:?})"), e)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_interface_file_is_an_older_kernel() {
+        let path = Path::new("/cg/memory.min");
+        let e = missing_file(
+            "memory.min",
+            path,
+            "0",
+            std::io::Error::from_raw_os_error(libc::ENOENT),
+        );
+        assert!(
+            matches!(
+                e,
+                Error::Unsupported {
+                    feature: "memory.min",
+                    min_kernel: "4.18"
+                }
+            ),
+            "{e}"
+        );
+        let e = missing_file(
+            "pids.max",
+            Path::new("/cg/pids.max"),
+            "5",
+            std::io::Error::from_raw_os_error(libc::EBUSY),
+        );
+        assert_eq!(
+            e.to_string(),
+            "write(\"/cg/pids.max\", \"5\"): Device or resource busy (EBUSY)"
+        );
+    }
+
+    #[test]
+    fn possible_lists_count_their_ids() {
+        assert_eq!(possible_count("0-1\n"), Some(2));
+        assert_eq!(possible_count("0\n"), Some(1));
+        assert_eq!(possible_count("0-3,8-11\n"), Some(12));
+        assert_eq!(possible_count("x"), None);
     }
 }

@@ -206,42 +206,42 @@ impl Resources {
 
     /// `memory.max` (bytes, rounded down to pages by the kernel): the hard limit;
     /// over it the cgroup's processes are reclaimed, then OOM-killed. Needs the
-    /// `memory` controller.
+    /// `memory` controller. Since Linux 4.5.
     pub fn memory_max(mut self, v: impl Into<Limit>) -> Self {
         self.memory_max = Some(v.into());
         self
     }
 
     /// `memory.high` (bytes): the throttling limit, above which the cgroup is
-    /// reclaimed hard. Needs the `memory` controller.
+    /// reclaimed hard. Needs the `memory` controller. Since Linux 4.5.
     pub fn memory_high(mut self, v: impl Into<Limit>) -> Self {
         self.memory_high = Some(v.into());
         self
     }
 
     /// `memory.low` (bytes): best-effort protection from reclaim. Needs the
-    /// `memory` controller.
+    /// `memory` controller. Since Linux 4.5.
     pub fn memory_low(mut self, v: impl Into<Limit>) -> Self {
         self.memory_low = Some(v.into());
         self
     }
 
     /// `memory.min` (bytes): hard protection from reclaim. Needs the `memory`
-    /// controller.
+    /// controller. Since Linux 4.18.
     pub fn memory_min(mut self, v: impl Into<Limit>) -> Self {
         self.memory_min = Some(v.into());
         self
     }
 
     /// `memory.swap.max` (bytes; 0 forbids swap). Needs the `memory` controller
-    /// (and swap accounting, Linux 4.18 on cgroup v2).
+    /// and swap accounting. Since Linux 4.5.
     pub fn memory_swap_max(mut self, v: impl Into<Limit>) -> Self {
         self.memory_swap_max = Some(v.into());
         self
     }
 
     /// `pids.max`: the most processes and threads (0 to 4194304, or
-    /// [`Limit::Max`]). Needs the `pids` controller.
+    /// [`Limit::Max`]). Needs the `pids` controller. Since Linux 4.5.
     pub fn pids_max(mut self, v: impl Into<Limit>) -> Self {
         self.pids_max = Some(v.into());
         self
@@ -279,14 +279,15 @@ impl Resources {
     }
 
     /// `io.weight` "default N": the proportional I/O share, 1 to 10000. Needs the
-    /// `io` controller (and a scheduler that honours it, such as BFQ).
+    /// `io` controller (and a scheduler that honours it, such as BFQ). Since
+    /// Linux 4.5.
     pub fn io_weight(mut self, weight: u64) -> Self {
         self.io_weight = Some(weight);
         self
     }
 
     /// Adds an `io.max` line for one block device (one line per device; the
-    /// device must exist). Needs the `io` controller.
+    /// device must exist). Needs the `io` controller. Since Linux 4.5.
     pub fn io_max(mut self, max: IoMax) -> Self {
         self.io_max.push(max);
         self
@@ -354,6 +355,27 @@ impl Resources {
             );
         }
         w
+    }
+}
+
+/// The interface file's name as a feature, and the first kernel that has it on
+/// cgroup v2 (a missing file of an enabled controller is an older kernel).
+pub(crate) fn file_since(file: &str) -> (&'static str, &'static str) {
+    match file {
+        "memory.min" => ("memory.min", "4.18"),
+        "memory.max" => ("memory.max", "4.5"),
+        "memory.high" => ("memory.high", "4.5"),
+        "memory.low" => ("memory.low", "4.5"),
+        "memory.swap.max" => ("memory.swap.max (with swap accounting)", "4.5"),
+        "pids.max" => ("pids.max", "4.5"),
+        "cpu.weight" => ("cpu.weight", "4.15"),
+        "cpu.max" => ("cpu.max", "4.15"),
+        "cpuset.cpus" => ("cpuset.cpus", "5.0"),
+        "cpuset.mems" => ("cpuset.mems", "5.0"),
+        "io.weight" => ("io.weight", "4.5"),
+        "io.max" => ("io.max", "4.5"),
+        "cgroup.freeze" => ("cgroup.freeze", "5.2"),
+        _ => ("hugetlb.<size>.max on cgroup v2", "5.6"),
     }
 }
 
@@ -556,6 +578,11 @@ mod tests {
         assert_eq!(page_size_name(32 << 20), "32MB");
         assert_eq!(page_size_name(1 << 30), "1GB");
         assert_eq!(page_size_name(16 << 30), "16GB");
+        assert_eq!(file_since("memory.min"), ("memory.min", "4.18"));
+        assert_eq!(file_since("hugetlb.2MB.max").1, "5.6");
+        for w in Resources::new().cpu_weight(1).cpuset_cpus([0]).writes() {
+            assert_eq!(file_since(&w.file).0, w.file);
+        }
     }
 
     #[test]

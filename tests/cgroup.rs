@@ -693,3 +693,25 @@ fn builder_shorthands_are_the_resources() {
         Cgroup::new("/x").resources(Resources::new().pids_max(8u64))
     );
 }
+
+#[test]
+fn the_root_cgroup_cannot_be_paused() {
+    require!(Feature::Root, Feature::CloneIntoCgroup);
+    // The test process is itself in the cgroup v2 root here; a container started
+    // there (an existing cgroup: kept) cannot be frozen, and says so.
+    let own = read_file("/proc/self/cgroup");
+    if !own.lines().any(|l| l == "0::/") {
+        println!("SKIP: this test process is not in the cgroup v2 root ({own:?})");
+        return;
+    }
+    let mut c = sh("sleep 30").cgroup(Cgroup::new(ROOT)).spawn().unwrap();
+    let err = c.pause().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
+    assert!(
+        err.to_string().contains("root cgroup cannot be frozen"),
+        "{err}"
+    );
+    c.kill().unwrap();
+    c.wait().unwrap();
+    assert!(Path::new(ROOT).join("cgroup.procs").exists());
+}
