@@ -715,3 +715,160 @@ fn the_root_cgroup_cannot_be_paused() {
     c.wait().unwrap();
     assert!(Path::new(ROOT).join("cgroup.procs").exists());
 }
+
+/// Whether linception accepts `r` for a new cgroup: a refusal of the value is
+/// `false`; passing the range checks (then refused for want of the controller on
+/// this host's cgroup2, or spawned where the controller exists) is `true`.
+fn ours_accepts(r: Resources) -> bool {
+    let path = cg_path("judge");
+    match sh("true").cgroup(Cgroup::new(&path).resources(r)).spawn() {
+        Ok(mut c) => {
+            c.wait().unwrap();
+            true
+        }
+        Err(e) => {
+            assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+            e.to_string().contains(" controller")
+        }
+    }
+}
+
+/// A cgroup v1 directory of the host's `controller` hierarchy, for the kernel to
+/// judge values with, or `None` (printing why) where this host has none.
+///
+/// The pids and cpu controllers parse `pids.max`, and the CFS bandwidth of
+/// `cpu.cfs_period_us`/`cpu.cfs_quota_us`, with the same kernel functions on v1 as
+/// `pids.max` and `cpu.max` on v2, so the v1 files judge the ranges linception
+/// checks. That v1 holds them is the host's cgroup layout, not a kernel feature.
+fn v1_judge(controller: &str) -> Option<RmdirGuard> {
+    let base = format!("/sys/fs/cgroup/{controller}");
+    let is_v1 = std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .any(|l| l.contains(&format!(" {base} ")) && l.contains(" - cgroup "));
+    if !is_v1 {
+        println!("SKIP: no {controller} cgroup v1 hierarchy at {base} on this host");
+        return None;
+    }
+    let dir = format!("{base}/linception-judge-{}", std::process::id());
+    std::fs::create_dir(&dir).unwrap();
+    Some(RmdirGuard(dir))
+}
+
+#[test]
+fn pids_max_range_matches_the_kernels() {
+    require!(Feature::Root, Feature::CloneIntoCgroup);
+    let Some(judge) = v1_judge("pids") else {
+        return;
+    };
+    let file = format!("{}/pids.max", judge.0);
+    let values = [0, 1, 4_194_303, 4_194_304, 4_194_305, 1 << 32, u64::MAX];
+    let mut verdicts = [0; 2];
+    for v in values.map(Limit::Value).into_iter().chain([Limit::Max]) {
+        let text = match v {
+            Limit::Max => "max".to_owned(),
+            Limit::Value(n) => n.to_string(),
+        };
+        let kernel = std::fs::write(&file, &text).is_ok();
+        let ours = ours_accepts(Resources::new().pids_max(v));
+        assert_eq!(
+            ours, kernel,
+            "pids.max {text}: ours {ours}, kernel {kernel}"
+        );
+        verdicts[usize::from(kernel)] += 1;
+    }
+    println!("pids.max: kernel and linception agree on {verdicts:?} refused/accepted");
+    assert!(verdicts[0] > 0 && verdicts[1] > 0, "{verdicts:?}");
+}
+
+#[test]
+fn cpu_max_range_matches_the_kernels() {
+    require!(Feature::Root, Feature::CloneIntoCgroup);
+    let Some(judge) = v1_judge("cpu") else {
+        return;
+    };
+    let period_file = format!("{}/cpu.cfs_period_us", judge.0);
+    let quota_file = format!("{}/cpu.cfs_quota_us", judge.0);
+    let periods = [0, 999, 1_000, 100_000, 1_000_000, 1_000_001];
+    let mut verdicts = [0; 2];
+    let quotas = [
+        Limit::Value(0),
+        Limit::Value(999),
+        Limit::Value(1_000),
+        Limit::Value(50_000),
+        Limit::Value((1 << 44) - 1),
+        Limit::Value(1 << 44),
+        Limit::Max,
+    ];
+    for period in periods {
+        for quota in quotas {
+            // Back to no limit with the default period, then the pair.
+            std::fs::write(&quota_file, "-1").unwrap();
+            std::fs::write(&period_file, "100000").unwrap();
+            let q = match quota {
+                Limit::Max => "-1".to_owned(),
+                Limit::Value(n) => n.to_string(),
+            };
+            let kernel = std::fs::write(&period_file, period.to_string()).is_ok()
+                && std::fs::write(&quota_file, &q).is_ok();
+            let ours = ours_accepts(Resources::new().cpu_max(quota, period));
+            assert_eq!(
+                ours, kernel,
+                "cpu.max {quota:?} {period}: ours {ours}, kernel {kernel}"
+            );
+            verdicts[usize::from(kernel)] += 1;
+        }
+    }
+    println!("cpu.max: kernel and linception agree on {verdicts:?} refused/accepted");
+    assert!(verdicts[0] > 0 && verdicts[1] > 0, "{verdicts:?}");
+    std::fs::write(&quota_file, "-1").unwrap();
+}
+
+#[test]
+fn cpuset_ranges_match_the_kernels() {
+    require!(Feature::Root, Feature::CloneIntoCgroup);
+    // cpuset.cpus and cpuset.mems parse the same id lists on v1 as on v2.
+    let Some(judge) = v1_judge("cpuset") else {
+        return;
+    };
+    let mut verdicts = [0; 2];
+    let sets: [&[u32]; 6] = [&[0], &[1], &[0, 1], &[2], &[1, 3], &[100_000]];
+    for (file, mems) in [("cpuset.cpus", false), ("cpuset.mems", true)] {
+        for set in sets {
+            let path = format!("{}/{file}", judge.0);
+            let list = set.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+            let kernel = std::fs::write(&path, &list).is_ok();
+            let r = if mems {
+                Resources::new().cpuset_mems(set.iter().copied())
+            } else {
+                Resources::new().cpuset_cpus(set.iter().copied())
+            };
+            let ours = ours_accepts(r);
+            // The kernel also refuses CPUs (nodes) that are possible but offline;
+            // linception checks only what is possible, so the verdicts are equal
+            // where everything possible is online.
+            let kind = if mems { "node" } else { "cpu" };
+            let online = std::fs::read_to_string(format!("/sys/devices/system/{kind}/online"));
+            let possible = std::fs::read_to_string(format!("/sys/devices/system/{kind}/possible"));
+            let all_online = match (online, possible) {
+                (Ok(a), Ok(b)) => a == b,
+                _ => false,
+            };
+            if all_online {
+                assert_eq!(ours, kernel, "{file} {list}: ours {ours}, kernel {kernel}");
+            } else {
+                assert!(
+                    ours || !kernel,
+                    "{file} {list}: the kernel accepts what linception refuses"
+                );
+            }
+            if !ours {
+                verdicts[0] += 1;
+            } else if kernel {
+                verdicts[1] += 1;
+            }
+        }
+    }
+    println!("cpuset: kernel and linception agree on {verdicts:?} refused/accepted");
+    assert!(verdicts[0] > 0 && verdicts[1] > 0, "{verdicts:?}");
+}
