@@ -199,6 +199,7 @@ struct HostFacts {
     nodes: u32,
     huge_page_sizes: Vec<u64>,
     block_devices: Vec<Device>,
+    partitions: Vec<Device>,
 }
 
 impl HostFacts {
@@ -230,6 +231,7 @@ impl HostFacts {
             nodes: u32::MAX,
             huge_page_sizes: Vec::new(),
             block_devices: Vec::new(),
+            partitions: Vec::new(),
         };
         if r.cpuset_cpus.is_some() {
             facts.cpus = count("/sys/devices/system/cpu/possible")?;
@@ -250,13 +252,24 @@ impl HostFacts {
                 .collect();
         }
         if !r.io_max.is_empty() {
-            facts.block_devices = names("/sys/dev/block")?
-                .iter()
-                .filter_map(|n| {
-                    let (a, b) = n.split_once(':')?;
-                    Some(Device::new(a.parse().ok()?, b.parse().ok()?))
-                })
-                .collect();
+            for n in names("/sys/dev/block")? {
+                let Some((a, b)) = n.split_once(':') else {
+                    continue;
+                };
+                let (Ok(major), Ok(minor)) = (a.parse(), b.parse()) else {
+                    continue;
+                };
+                let dev = Device::new(major, minor);
+                if Path::new("/sys/dev/block")
+                    .join(&n)
+                    .join("partition")
+                    .exists()
+                {
+                    facts.partitions.push(dev);
+                } else {
+                    facts.block_devices.push(dev);
+                }
+            }
         }
         Ok(facts)
     }
@@ -267,6 +280,7 @@ impl HostFacts {
             nodes: self.nodes,
             huge_page_sizes: &self.huge_page_sizes,
             block_devices: &self.block_devices,
+            partitions: &self.partitions,
         }
     }
 }

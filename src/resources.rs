@@ -287,7 +287,8 @@ impl Resources {
     }
 
     /// Adds an `io.max` line for one block device (one line per device; the
-    /// device must exist). Needs the `io` controller. Since Linux 4.5.
+    /// device must be a whole disk of this host, not a partition). Needs the `io`
+    /// controller. Since Linux 4.5.
     pub fn io_max(mut self, max: IoMax) -> Self {
         self.io_max.push(max);
         self

@@ -566,8 +566,10 @@ pub(crate) struct CgroupHost<'a> {
     pub nodes: u32,
     /// The huge page sizes in bytes (`/sys/kernel/mm/hugepages`).
     pub huge_page_sizes: &'a [u64],
-    /// The block devices (`/sys/dev/block`).
+    /// The whole-disk block devices (`/sys/dev/block`).
     pub block_devices: &'a [Device],
+    /// The partitions among `/sys/dev/block`.
+    pub partitions: &'a [Device],
 }
 
 /// Checks cgroup limits against the ranges the kernel accepts, naming the file and
@@ -651,6 +653,12 @@ pub(crate) fn resources(r: &Resources, host: &CgroupHost<'_>, of: &str) -> Resul
                 "the device is given twice",
             ));
         }
+        if host.partitions.contains(&m.device) {
+            return Err(Error::invalid(
+                format!("io.max device {}{of}", m.device),
+                "a partition: io limits apply to whole disks (the kernel refuses partitions)",
+            ));
+        }
         if !host.block_devices.contains(&m.device) {
             return Err(Error::invalid(
                 format!("io.max device {}{of}", m.device),
@@ -685,6 +693,7 @@ mod resource_tests {
         nodes: 1,
         huge_page_sizes: &[2 << 20, 1 << 30],
         block_devices: &[Device { major: 8, minor: 0 }],
+        partitions: &[Device { major: 8, minor: 1 }],
     };
 
     fn refused(r: Resources) -> String {
@@ -775,6 +784,10 @@ mod resource_tests {
                 "io.max device 8:1 of",
             ),
             (
+                Resources::new().io_max(IoMax::new(Device::new(8, 2)).rbps(5u64)),
+                "io.max device 8:2 of",
+            ),
+            (
                 Resources::new().hugetlb_max(4096, 0u64),
                 "hugetlb page size 4096 of",
             ),
@@ -792,6 +805,10 @@ mod resource_tests {
         }
         assert!(
             refused(Resources::new().io_max(IoMax::new(Device::new(8, 1)).rbps(5u64)))
+                .contains("a partition")
+        );
+        assert!(
+            refused(Resources::new().io_max(IoMax::new(Device::new(8, 2)).rbps(5u64)))
                 .contains("no such block device")
         );
         assert!(
