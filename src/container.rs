@@ -15,6 +15,7 @@ use crate::builder::{ContainerBuilder, Namespaces};
 use crate::cgroup::CgroupGuard;
 use crate::error::{Error, Result};
 use crate::lifecycle::{ContainerId, HookPoint, HookState, State};
+use crate::resources::{CgroupStats, Resources};
 
 /// What a spawn hands to [`Container::new`].
 pub(crate) struct Parts {
@@ -509,6 +510,83 @@ impl Container {
     /// The container has exited, or the kernel lacks the ioctl.
     pub fn namespace(&self, kind: NamespaceType) -> Result<OwnedFd> {
         Ok(self.pidfd.namespace(kind)?)
+    }
+
+    /// The cgroup directory the container was started in
+    /// ([`ContainerBuilder::cgroup`]), until it is reaped.
+    pub fn cgroup_path(&self) -> Option<&std::path::Path> {
+        self.cgroup.as_ref().map(|g| g.path.as_path())
+    }
+
+    /// The container's cgroup directory, or the error naming why there is none.
+    fn cgroup_dir(&self, op: &str) -> Result<&std::path::Path> {
+        match (&self.cgroup, self.status) {
+            (Some(g), None) => Ok(&g.path),
+            (_, Some(_)) => Err(Error::invalid(
+                format!("{op} of container {}", self.pid.as_raw()),
+                "the container has exited and was reaped",
+            )),
+            (None, None) => Err(Error::invalid(
+                format!("{op} of container {}", self.pid.as_raw()),
+                "the container was started without a cgroup (ContainerBuilder::cgroup)",
+            )),
+        }
+    }
+
+    /// Freezes every process of the container: writes `1` to its cgroup's
+    /// `cgroup.freeze` and waits until `cgroup.events` reports `frozen 1` (the
+    /// kernel stops each task at its next return to user space; a task in an
+    /// uninterruptible sleep delays this). Works without any controller. Since
+    /// Linux 5.2. Frozen processes can still be killed ([`Container::kill`]).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for a container without a cgroup or already
+    /// reaped; a failed write (`EACCES` without write access to the cgroup) or a
+    /// kernel without `cgroup.freeze` (`ENOENT`, before 5.2).
+    ///
+    /// # References
+    /// - [cgroup v2: core interface files](https://docs.kernel.org/admin-guide/cgroup-v2.html#core-interface-files)
+    pub fn pause(&self) -> Result<()> {
+        crate::cgroup::set_frozen(self.cgroup_dir("pause")?, true)
+    }
+
+    /// Thaws a [paused](Container::pause) container: writes `0` to
+    /// `cgroup.freeze` and waits until `cgroup.events` reports `frozen 0`. Since
+    /// Linux 5.2.
+    ///
+    /// # Errors
+    /// As [`Container::pause`].
+    pub fn resume(&self) -> Result<()> {
+        crate::cgroup::set_frozen(self.cgroup_dir("resume")?, false)
+    }
+
+    /// Changes the limits of the running container's cgroup: every value is
+    /// checked first (as at spawn, against the controllers in the cgroup's own
+    /// `cgroup.controllers`), then each file is written in order. Keys not given
+    /// keep their value; [`Limit::Max`](crate::Limit::Max) lifts a limit.
+    ///
+    /// ```no_run
+    /// # fn f(c: &linception::Container) -> linception::Result<()> {
+    /// use linception::{Limit, Resources};
+    /// c.update(&Resources::new().memory_max(512 << 20).pids_max(Limit::Max))?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] naming a value out of range, a controller not
+    /// enabled, or a container without a cgroup; a write the kernel refused
+    /// ([`Error::Syscall`] showing the file and value; the writes before it stay).
+    pub fn update(&self, resources: &Resources) -> Result<()> {
+        crate::cgroup::update(self.cgroup_dir("update")?, resources)
+    }
+
+    /// What the kernel reports for the container's cgroup: `memory.current`,
+    /// `pids.current` (each when its controller is enabled) and `cpu.stat`.
+    ///
+    /// # Errors
+    /// As [`Container::pause`]; a file whose text does not parse.
+    pub fn cgroup_stats(&self) -> Result<CgroupStats> {
+        crate::cgroup::stats(self.cgroup_dir("cgroup stats")?)
     }
 
     /// The seccomp listener, if the filter was set with

@@ -57,6 +57,12 @@
 //! without blocking a thread, and [`Seccomp::on_notify_async`] serves seccomp
 //! notifications on the runtime.
 //!
+//! A container can be born in a cgroup v2 directory ([`Cgroup`], `CLONE_INTO_CGROUP`)
+//! with its [`Resources`] (memory, pids, cpu, cpuset, io, hugetlb limits) written
+//! first; the handle then pauses and resumes it through `cgroup.freeze`
+//! ([`Container::pause`], Linux 5.2), changes its limits live
+//! ([`Container::update`]) and reads its usage ([`Container::cgroup_stats`]).
+//!
 //! The spawn itself needs Linux 5.9 (`clone3` with `CLONE_PIDFD`, `close_range`,
 //! `openat2`, the new mount API; the mount namespace is made private with
 //! `mount_setattr` from 5.12, with `mount(2)` before); read-only binds and
@@ -90,6 +96,7 @@ mod lifecycle;
 mod lower;
 mod mount;
 mod protocol;
+mod resources;
 mod seccomp;
 mod spawn;
 mod step;
@@ -107,6 +114,7 @@ pub use error::{Errno, Error, ErrorKind, Result};
 pub use lifecycle::{ContainerId, Hook, HookFn, HookPoint, HookState, State};
 pub use linception_pidfd::{ExitStatus, NamespaceType, Pid, PidFd, Signal};
 pub use mount::Mount;
+pub use resources::{CgroupStats, CpuStat, Device, IoMax, Limit, Resources};
 pub use seccomp::{NotifyHandler, Seccomp};
 
 /// Test hook: the container child behaves as if `mount_setattr` were missing

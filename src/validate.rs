@@ -13,6 +13,7 @@ use linception_userns::IdMap;
 use crate::builder::{ContainerBuilder, IdMapping, Namespaces};
 use crate::error::{Error, Result};
 use crate::mount::{Mount, MountKind};
+use crate::resources::{Device, Limit, Resources};
 
 /// `NGROUPS_MAX`: the most supplementary groups `setgroups` takes.
 pub(crate) const NGROUPS_MAX: usize = 65536;
@@ -554,6 +555,271 @@ pub(crate) fn summary(ids: &[u32]) -> String {
     }
     out.push(']');
     out
+}
+
+/// Facts about the host that cgroup limits are checked against.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct CgroupHost<'a> {
+    /// The count of possible CPUs (`/sys/devices/system/cpu/possible`).
+    pub cpus: u32,
+    /// The count of possible memory nodes (`/sys/devices/system/node/possible`).
+    pub nodes: u32,
+    /// The huge page sizes in bytes (`/sys/kernel/mm/hugepages`).
+    pub huge_page_sizes: &'a [u64],
+    /// The whole-disk block devices (`/sys/dev/block`).
+    pub block_devices: &'a [Device],
+    /// The partitions among `/sys/dev/block`.
+    pub partitions: &'a [Device],
+}
+
+/// Checks cgroup limits against the ranges the kernel accepts, naming the file and
+/// the value; `what` prefixes each name (the cgroup it is for).
+pub(crate) fn resources(r: &Resources, host: &CgroupHost<'_>, of: &str) -> Result<()> {
+    use crate::resources::{CPU_PERIOD, CPU_QUOTA, PIDS_MAX, WEIGHT, id_list};
+    if let Some(Limit::Value(v)) = r.pids_max
+        && v > PIDS_MAX
+    {
+        return Err(Error::invalid(
+            format!("pids.max {v}{of}"),
+            "pids.max takes 0 to 4194304 (PID_MAX_LIMIT) or max",
+        ));
+    }
+    for (file, w) in [("cpu.weight", r.cpu_weight), ("io.weight", r.io_weight)] {
+        if let Some(w) = w
+            && !WEIGHT.contains(&w)
+        {
+            return Err(Error::invalid(
+                format!("{file} {w}{of}"),
+                "a weight is 1 to 10000",
+            ));
+        }
+    }
+    if let Some((quota, period)) = r.cpu_max {
+        if !CPU_PERIOD.contains(&period) {
+            return Err(Error::invalid(
+                format!("cpu.max period {period}{of}"),
+                "the period is 1000 to 1000000 microseconds (1 ms to 1 s)",
+            ));
+        }
+        if let Limit::Value(q) = quota
+            && !CPU_QUOTA.contains(&q)
+        {
+            return Err(Error::invalid(
+                format!("cpu.max quota {q}{of}"),
+                "the quota is 1000 microseconds to 2^44 - 1 microseconds, or max",
+            ));
+        }
+    }
+    for (file, ids, count, reason) in [
+        (
+            "cpuset.cpus",
+            &r.cpuset_cpus,
+            host.cpus,
+            "a CPU number is at or above the host's count of possible CPUs",
+        ),
+        (
+            "cpuset.mems",
+            &r.cpuset_mems,
+            host.nodes,
+            "a node number is at or above the host's count of possible memory nodes",
+        ),
+    ] {
+        if let Some(ids) = ids
+            && ids.iter().any(|&id| id >= count)
+        {
+            return Err(Error::invalid(
+                format!("{file} {} (the host has {count}){of}", id_list(ids)),
+                reason,
+            ));
+        }
+    }
+    for (i, m) in r.io_max.iter().enumerate() {
+        let line = m.text();
+        if m.keys().next().is_none() {
+            return Err(Error::invalid(
+                format!("io.max {line:?}{of}"),
+                "an io.max line needs at least one of rbps, wbps, riops, wiops",
+            ));
+        }
+        if m.keys().any(|(_, v)| matches!(v, Limit::Value(0 | 1))) {
+            return Err(Error::invalid(
+                format!("io.max {line:?}{of}"),
+                "an io.max rate is at least 2 (the kernel refuses 0 and 1), or max",
+            ));
+        }
+        if r.io_max[..i].iter().any(|o| o.device == m.device) {
+            return Err(Error::invalid(
+                format!("io.max device {}{of}", m.device),
+                "the device is given twice",
+            ));
+        }
+        if host.partitions.contains(&m.device) {
+            return Err(Error::invalid(
+                format!("io.max device {}{of}", m.device),
+                "a partition: io limits apply to whole disks (the kernel refuses partitions)",
+            ));
+        }
+        if !host.block_devices.contains(&m.device) {
+            return Err(Error::invalid(
+                format!("io.max device {}{of}", m.device),
+                "no such block device on this host (/sys/dev/block)",
+            ));
+        }
+    }
+    for (i, &(size, _)) in r.hugetlb_max.iter().enumerate() {
+        if !host.huge_page_sizes.contains(&size) {
+            return Err(Error::invalid(
+                format!("hugetlb page size {size}{of}"),
+                "not a huge page size of this host (/sys/kernel/mm/hugepages)",
+            ));
+        }
+        if r.hugetlb_max[..i].iter().any(|&(s, _)| s == size) {
+            return Err(Error::invalid(
+                format!("hugetlb page size {size}{of}"),
+                "the page size is given twice",
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod resource_tests {
+    use super::*;
+    use crate::resources::IoMax;
+
+    const HOST: CgroupHost<'static> = CgroupHost {
+        cpus: 4,
+        nodes: 1,
+        huge_page_sizes: &[2 << 20, 1 << 30],
+        block_devices: &[Device { major: 8, minor: 0 }],
+        partitions: &[Device { major: 8, minor: 1 }],
+    };
+
+    fn refused(r: Resources) -> String {
+        resources(&r, &HOST, " of cgroup \"/cg\"")
+            .expect_err("should be refused")
+            .to_string()
+    }
+
+    #[test]
+    fn values_the_kernel_accepts_pass() {
+        let r = Resources::new()
+            .memory_max(Limit::Max)
+            .memory_swap_max(u64::MAX)
+            .pids_max(0u64)
+            .cpu_weight(1)
+            .io_weight(10_000)
+            .cpu_max(Limit::Value(1_000), 1_000_000)
+            .cpuset_cpus([0, 3])
+            .cpuset_mems([])
+            .io_max(IoMax::new(Device::new(8, 0)).rbps(2u64).wiops(Limit::Max))
+            .hugetlb_max(2 << 20, 0u64)
+            .hugetlb_max(1 << 30, Limit::Max);
+        resources(&r, &HOST, "").unwrap();
+        resources(&Resources::new().pids_max(4_194_304u64), &HOST, "").unwrap();
+        resources(&Resources::new().cpu_max(Limit::Max, 1_000), &HOST, "").unwrap();
+        resources(
+            &Resources::new().cpu_max(Limit::Value((1 << 44) - 1), 1_000),
+            &HOST,
+            "",
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn values_out_of_range_are_named() {
+        let cases = [
+            (
+                Resources::new().pids_max(4_194_305u64),
+                "pids.max 4194305 of cgroup \"/cg\"",
+            ),
+            (Resources::new().cpu_weight(0), "cpu.weight 0 of"),
+            (Resources::new().cpu_weight(10_001), "cpu.weight 10001 of"),
+            (Resources::new().io_weight(0), "io.weight 0 of"),
+            (
+                Resources::new().cpu_max(Limit::Max, 999),
+                "cpu.max period 999 of",
+            ),
+            (
+                Resources::new().cpu_max(Limit::Max, 1_000_001),
+                "cpu.max period 1000001 of",
+            ),
+            (
+                Resources::new().cpu_max(Limit::Value(999), 100_000),
+                "cpu.max quota 999 of",
+            ),
+            (
+                Resources::new().cpu_max(Limit::Value(1 << 44), 100_000),
+                "cpu.max quota 17592186044416 of",
+            ),
+            (
+                Resources::new().cpuset_cpus([0, 1, 4]),
+                "cpuset.cpus 0-1,4 (the host has 4) of",
+            ),
+            (
+                Resources::new().cpuset_mems([1]),
+                "cpuset.mems 1 (the host has 1) of",
+            ),
+            (
+                Resources::new().io_max(IoMax::new(Device::new(8, 0))),
+                "io.max \"8:0\" of",
+            ),
+            (
+                Resources::new().io_max(IoMax::new(Device::new(8, 0)).wbps(1u64)),
+                "io.max \"8:0 wbps=1\" of",
+            ),
+            (
+                Resources::new().io_max(IoMax::new(Device::new(8, 0)).riops(0u64)),
+                "io.max \"8:0 riops=0\" of",
+            ),
+            (
+                Resources::new()
+                    .io_max(IoMax::new(Device::new(8, 0)).rbps(5u64))
+                    .io_max(IoMax::new(Device::new(8, 0)).wbps(5u64)),
+                "io.max device 8:0 of",
+            ),
+            (
+                Resources::new().io_max(IoMax::new(Device::new(8, 1)).rbps(5u64)),
+                "io.max device 8:1 of",
+            ),
+            (
+                Resources::new().io_max(IoMax::new(Device::new(8, 2)).rbps(5u64)),
+                "io.max device 8:2 of",
+            ),
+            (
+                Resources::new().hugetlb_max(4096, 0u64),
+                "hugetlb page size 4096 of",
+            ),
+            (
+                Resources::new()
+                    .hugetlb_max(2 << 20, 0u64)
+                    .hugetlb_max(2 << 20, Limit::Max),
+                "hugetlb page size 2097152 of",
+            ),
+        ];
+        for (r, needle) in cases {
+            let text = refused(r);
+            assert!(text.starts_with("invalid "), "{text}");
+            assert!(text.contains(needle), "{text:?} lacks {needle:?}");
+        }
+        assert!(
+            refused(Resources::new().io_max(IoMax::new(Device::new(8, 1)).rbps(5u64)))
+                .contains("a partition")
+        );
+        assert!(
+            refused(Resources::new().io_max(IoMax::new(Device::new(8, 2)).rbps(5u64)))
+                .contains("no such block device")
+        );
+        assert!(
+            refused(
+                Resources::new()
+                    .hugetlb_max(2 << 20, 0u64)
+                    .hugetlb_max(2 << 20, 1u64)
+            )
+            .contains("given twice")
+        );
+    }
 }
 
 #[cfg(test)]
