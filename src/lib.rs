@@ -85,6 +85,7 @@ mod caps;
 mod cgroup;
 mod child;
 mod container;
+mod device;
 mod error;
 mod lower;
 mod mount;
@@ -100,7 +101,9 @@ pub use builder::{ContainerBuilder, IdMapping, Namespaces, RootFs, SessionKeyrin
 pub use caps::{CapSet, Capabilities};
 pub use cgroup::Cgroup;
 pub use container::Container;
+pub use device::{Device, DeviceKind};
 pub use error::{Errno, Error, ErrorKind, Result};
+pub use linception_mountapi::Propagation;
 pub use linception_pidfd::{ExitStatus, NamespaceType, Pid, PidFd, Signal};
 pub use mount::Mount;
 pub use seccomp::{NotifyHandler, Seccomp};

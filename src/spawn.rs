@@ -88,6 +88,7 @@ fn check(b: &ContainerBuilder) -> Result<Checked> {
     if let Some(cg) = &b.cgroup {
         crate::cgroup::check(cg)?;
     }
+    crate::device::check(b)?;
     // With 0 mapped on both sides, the child becomes root inside before its setup
     // (its ids outside may not be mapped at all); not needed when the caller's own
     // ids are what maps to 0 (it is root inside as soon as the maps are written).
