@@ -580,3 +580,40 @@ fn bad_filesystem_knobs_are_refused_before_anything_is_created() {
         }
     }
 }
+
+#[test]
+fn exec_in_refuses_the_filesystem_knobs() {
+    require!(Feature::UserNs);
+    // exec_in joins the container's root as it is: none of these is ignored.
+    for unprivileged in modes() {
+        let texts = in_fork(unprivileged, || {
+            let mut c = sh("sleep 100").spawn().expect("spawn");
+            let knobs: Vec<fn() -> linception::ContainerBuilder> = vec![
+                || Container::builder("/bin/true").read_only_root(),
+                || Container::builder("/bin/true").mask_path("/proc/kcore"),
+                || Container::builder("/bin/true").read_only_path("/usr"),
+                || Container::builder("/bin/true").device(Device::char("/dev/null", 1, 3)),
+                || Container::builder("/bin/true").root_propagation(Propagation::Shared),
+            ];
+            let texts: Vec<String> = knobs
+                .into_iter()
+                .map(|b| {
+                    let err = c.exec_in(b()).expect_err("exec_in should refuse");
+                    format!("{:?} {err}", err.kind())
+                })
+                .collect();
+            c.kill().expect("kill");
+            let _ = c.wait();
+            texts
+        });
+        for text in texts {
+            assert!(
+                text.starts_with(
+                    "InvalidArgument invalid exec_in with \
+                     read_only_root/mask_path/read_only_path/device/root_propagation"
+                ),
+                "{text}"
+            );
+        }
+    }
+}
