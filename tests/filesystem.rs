@@ -6,7 +6,7 @@
 mod common;
 
 use common::{assert_no_children, output, sh, stdout_of};
-use linception::{Container, Device, Mount, Namespaces, Propagation, RootFs};
+use linception::{Container, Device, Mount, Namespaces, Propagation, RootFs, Stdio};
 use linception_testkit::leaks::assert_no_leaks;
 use linception_testkit::{Feature, Fork, require};
 
@@ -422,32 +422,57 @@ fn unbindable_root_and_private_default() {
 }
 
 /// In a forked child with a mount namespace of its own: a shared tmpfs as the
-/// container's root directory, then the container with a slave root.
-fn slave_root(fork: Fork) -> String {
-    fork.unshare(libc::CLONE_NEWNS).run(|| {
+/// container's root directory, then a container with `propagation` (None: the
+/// default) that waits on stdin while the fork mounts on `late` under the shared
+/// tmpfs, then prints whether it sees that mount, and its mountinfo.
+fn late_mount_seen(fork: Fork, propagation: Option<Propagation>) -> String {
+    use linception::mountapi::{FsContext, MountAttr, MountSetattr, SetattrFlags};
+    use std::io::{Read, Write};
+    fork.unshare(libc::CLONE_NEWNS).run(move || {
         let dir = common::TempDir::new("slave-root");
-        let tree = linception::mountapi::FsContext::open("tmpfs").expect("fsopen");
-        tree.create().expect("create");
-        let m = tree
-            .mount(linception::mountapi::MountAttr::empty())
-            .expect("fsmount");
-        m.attach(&dir.0).expect("attach");
+        let tmpfs = || {
+            let ctx = FsContext::open("tmpfs").expect("fsopen");
+            ctx.create().expect("create");
+            ctx.mount(MountAttr::empty()).expect("fsmount")
+        };
+        tmpfs().attach(&dir.0).expect("attach");
         linception::mountapi::mount_setattr(
             rustix::fs::CWD,
             &dir.0,
-            linception::mountapi::SetattrFlags::empty(),
-            &linception::mountapi::MountSetattr::new().propagation(Propagation::Shared),
+            SetattrFlags::empty(),
+            &MountSetattr::new().propagation(Propagation::Shared),
         )
         .expect("make it shared");
-        let out = stdout_of(
-            Container::builder("/bin/sh")
-                .args(["-c", "cat /proc/self/mountinfo"])
-                .namespaces(common::NS)
-                .root(RootFs::Dir(dir.0.clone()))
-                .root_propagation(Propagation::Slave)
-                .mounts(Mount::host_system())
-                .mount(Mount::proc("/proc")),
-        );
+        let late = dir.0.join("late");
+        std::fs::create_dir(&late).expect("mkdir late");
+        let mut b = Container::builder("/bin/sh")
+            .args([
+                "-c",
+                "read x; grep -c ' /late ' /proc/self/mountinfo; cat /proc/self/mountinfo",
+            ])
+            .namespaces(common::NS)
+            .root(RootFs::Dir(dir.0.clone()))
+            .mounts(Mount::host_system())
+            .mount(Mount::proc("/proc"))
+            .stdin(Stdio::Piped)
+            .stdout(Stdio::Piped);
+        if let Some(p) = propagation {
+            b = b.root_propagation(p);
+        }
+        let mut c = b.spawn().expect("spawn");
+        // Propagation happens within mount(2): once it returns, the container sees it.
+        tmpfs().attach(&late).expect("attach late");
+        let mut stdin = c.take_stdin().expect("stdin");
+        stdin.write_all(b"go\n").expect("write");
+        drop(stdin);
+        let mut out = String::new();
+        c.take_stdout()
+            .expect("stdout")
+            .read_to_string(&mut out)
+            .expect("read");
+        // grep -c exits 1 on a count of 0: the output says what happened.
+        let _ = c.wait().expect("wait");
+        let _ = rustix::mount::unmount(&late, rustix::mount::UnmountFlags::DETACH);
         let _ = rustix::mount::unmount(&dir.0, rustix::mount::UnmountFlags::DETACH);
         out
     })
@@ -456,20 +481,37 @@ fn slave_root(fork: Fork) -> String {
 #[test]
 fn slave_root_receives_from_its_shared_source() {
     require!(Feature::UserNs, Feature::MountSetattr);
-    let mut forks = vec![Fork::new().rootless()];
+    let mut rootless = vec![true];
     if linception_testkit::available(Feature::Root).is_ok() {
-        forks.push(Fork::new());
+        rootless.push(false);
     }
-    for fork in forks {
-        let out = slave_root(fork);
-        let l = mountinfo(&out);
-        let root = top(&l, "/", &out);
+    for rootless in rootless {
+        let fork = || {
+            if rootless {
+                Fork::new().rootless()
+            } else {
+                Fork::new()
+            }
+        };
+        let out = late_mount_seen(fork(), Some(Propagation::Slave));
+        let (seen, info) = out.split_once('\n').expect("two parts");
+        assert_eq!(seen, "1", "the host's later mount propagates in: {out}");
+        let l = mountinfo(info);
+        let root = top(&l, "/", info);
         assert!(
             root.optional.iter().any(|o| o.starts_with("master:")),
             "{out}"
         );
         assert!(
             !root.optional.iter().any(|o| o.starts_with("shared:")),
+            "{out}"
+        );
+        // The default, private: the same mount does not reach the container.
+        let out = late_mount_seen(fork(), None);
+        let (seen, info) = out.split_once('\n').expect("two parts");
+        assert_eq!(seen, "0", "a private root receives nothing: {out}");
+        assert!(
+            top(&mountinfo(info), "/", info).optional.is_empty(),
             "{out}"
         );
     }
