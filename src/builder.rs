@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::caps::Capabilities;
 use crate::cgroup::Cgroup;
+use crate::device::Device;
 use crate::mount::Mount;
 use crate::seccomp::Seccomp;
 
@@ -159,6 +160,10 @@ pub struct ContainerBuilder {
     pub(crate) root: Option<RootFs>,
     pub(crate) read_only_root: bool,
     pub(crate) mounts: Vec<Mount>,
+    pub(crate) masked_paths: Vec<PathBuf>,
+    pub(crate) read_only_paths: Vec<PathBuf>,
+    pub(crate) devices: Vec<Device>,
+    pub(crate) root_propagation: Option<linception_mountapi::Propagation>,
     pub(crate) stdio: [Stdio; 3],
     pub(crate) fds: Vec<(RawFd, OwnedFd)>,
     pub(crate) seccomp: Option<Seccomp>,
@@ -206,6 +211,10 @@ impl ContainerBuilder {
             root: None,
             read_only_root: false,
             mounts: Vec::new(),
+            masked_paths: Vec::new(),
+            read_only_paths: Vec::new(),
+            devices: Vec::new(),
+            root_propagation: None,
             stdio: [Stdio::Inherit, Stdio::Inherit, Stdio::Inherit],
             fds: Vec::new(),
             seccomp: None,
@@ -386,9 +395,92 @@ impl ContainerBuilder {
         self
     }
 
-    /// Makes the root mount read-only once every mount is in place.
+    /// Makes the root mount read-only once every mount is in place: after the
+    /// [`Mount`]s, [`device`](ContainerBuilder::device)s,
+    /// [`mask_path`](ContainerBuilder::mask_path)s and
+    /// [`read_only_path`](ContainerBuilder::read_only_path)s, which therefore still
+    /// work in a read-only root.
     pub fn read_only_root(mut self) -> Self {
         self.read_only_root = true;
+        self
+    }
+
+    /// Masks a path of the container (like an OCI runtime's `maskedPaths`): a file
+    /// gets the host's `/dev/null` bound over it (opened before the root changes), a
+    /// directory an empty read-only tmpfs (`nosuid`, `nodev`, `noexec`). The path
+    /// (absolute, without `..`) is resolved inside the root (`RESOLVE_IN_ROOT`,
+    /// symlinks followed inside it) after every [`Mount`] and device is in place; **a
+    /// path that does not exist in the root is skipped**, as OCI runtimes do, so one
+    /// list serves every image. Needs a [`root`](ContainerBuilder::root).
+    ///
+    /// ```no_run
+    /// use linception::{Container, Mount, RootFs};
+    /// let c = Container::builder("/bin/true")
+    ///     .root(RootFs::Tmpfs)
+    ///     .mounts(Mount::host_system())
+    ///     .mount(Mount::proc("/proc"))
+    ///     .mask_path("/proc/kcore")
+    ///     .mask_path("/proc/scsi")
+    ///     .spawn()?;
+    /// # Ok::<(), linception::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) for a relative path, one
+    /// with `..` or a NUL byte, `/` itself, or no root; a failed mount is an
+    /// [`Error::Setup`](crate::Error::Setup) naming the path.
+    pub fn mask_path(mut self, path: impl AsRef<Path>) -> Self {
+        self.masked_paths.push(path.as_ref().to_owned());
+        self
+    }
+
+    /// Makes a path of the container read-only (like an OCI runtime's
+    /// `readonlyPaths`): a recursive bind of the path onto itself, made read-only
+    /// (`MOUNT_ATTR_RDONLY` on every mount of it, Linux 5.12), so writes below it
+    /// fail with `EROFS`. Resolved inside the root like
+    /// [`mask_path`](ContainerBuilder::mask_path), after the masks; **a path that does
+    /// not exist in the root is skipped**. Needs a [`root`](ContainerBuilder::root).
+    ///
+    /// # Errors
+    /// As [`mask_path`](ContainerBuilder::mask_path).
+    pub fn read_only_path(mut self, path: impl AsRef<Path>) -> Self {
+        self.read_only_paths.push(path.as_ref().to_owned());
+        self
+    }
+
+    /// Adds a device node inside the root ([`Device`]: created with `mknodat`
+    /// without a new user namespace, else bound from the host's node).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) for a bad path or mode;
+    /// [`Error::PermissionDenied`](crate::Error::PermissionDenied) when in a new user
+    /// namespace the host has no such node to bind (or a mode/owner it cannot keep).
+    pub fn device(mut self, device: Device) -> Self {
+        self.devices.push(device);
+        self
+    }
+
+    /// The propagation type of the container's root mount (default
+    /// [`Private`](crate::Propagation::Private): the whole mount
+    /// tree is made private first, so nothing propagates in or out):
+    ///
+    /// - [`Slave`](crate::Propagation::Slave): the copied tree is made
+    ///   a slave of the caller's (`MS_SLAVE`, recursively) instead of private, so
+    ///   mount events under a shared host directory used as [`RootFs::Dir`] (or a
+    ///   bind's source) propagate into the container, and none out. A
+    ///   [`RootFs::Tmpfs`] has no master: refused;
+    /// - [`Shared`](crate::Propagation::Shared): after `pivot_root` the
+    ///   root gets a peer group of its own (`shared:N`); the host is never its peer;
+    /// - [`Unbindable`](crate::Propagation::Unbindable): after
+    ///   `pivot_root` the root cannot be bind-mounted.
+    ///
+    /// Set through `mount_setattr` (Linux 5.12; `mount(2)` for the tree).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) without a root, or
+    /// `Slave` on a tmpfs root.
+    pub fn root_propagation(mut self, propagation: linception_mountapi::Propagation) -> Self {
+        self.root_propagation = Some(propagation);
         self
     }
 

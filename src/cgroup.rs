@@ -5,7 +5,7 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::resources::{CgroupStats, Device, Resources};
+use crate::resources::{BlockDevice, CgroupStats, Resources};
 use crate::validate::CgroupHost;
 
 /// `CGROUP2_SUPER_MAGIC`, the `f_type` of a cgroup v2 mount.
@@ -198,8 +198,8 @@ struct HostFacts {
     cpus: u32,
     nodes: u32,
     huge_page_sizes: Vec<u64>,
-    block_devices: Vec<Device>,
-    partitions: Vec<Device>,
+    block_devices: Vec<BlockDevice>,
+    partitions: Vec<BlockDevice>,
 }
 
 impl HostFacts {
@@ -259,7 +259,7 @@ impl HostFacts {
                 let (Ok(major), Ok(minor)) = (a.parse(), b.parse()) else {
                     continue;
                 };
-                let dev = Device::new(major, minor);
+                let dev = BlockDevice::new(major, minor);
                 if Path::new("/sys/dev/block")
                     .join(&n)
                     .join("partition")

@@ -11,9 +11,10 @@ use std::os::unix::ffi::OsStrExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use linception_mountapi::{
-    FsContext, LogCapture, Mount, MountSetattr, MoveMountFlags, Propagation, SetattrFlags,
+    FsContext, LogCapture, Mount, MountAttr, MountSetattr, MoveMountFlags, OpenTreeFlags,
+    Propagation, SetattrFlags,
 };
-use rustix::fs::{CWD, Mode, OFlags};
+use rustix::fs::{AtFlags, CWD, FileType, Mode, OFlags};
 use rustix::io::Errno;
 
 use crate::protocol::{MessageBuf, RELEASE};
@@ -32,6 +33,29 @@ fn pretend_enosys() -> Res {
         Err(libc::ENOSYS)
     } else {
         Ok(())
+    }
+}
+
+/// `mount_setattr("/", AT_RECURSIVE, {propagation})`: the whole copied tree; or
+/// `mount(2)` with `MS_REC` before Linux 5.12.
+fn tree_propagation(propagation: Propagation) -> Res {
+    let set = MountSetattr::new().propagation(propagation);
+    let r = pretend_enosys().and_then(|()| {
+        linception_mountapi::mount_setattr(CWD, c"/", SetattrFlags::RECURSIVE, &set).errno()
+    });
+    match r {
+        // mount_setattr is Linux 5.12: fall back to mount(2).
+        Err(libc::ENOSYS) => {
+            use rustix::mount::MountPropagationFlags as F;
+            let flag = match propagation {
+                Propagation::Private => F::PRIVATE,
+                Propagation::Slave => F::DOWNSTREAM,
+                Propagation::Shared => F::SHARED,
+                Propagation::Unbindable => F::UNBINDABLE,
+            };
+            rustix::mount::mount_change(c"/", F::REC | flag).errno()
+        }
+        r => r,
     }
 }
 
@@ -210,6 +234,48 @@ impl Child<'_, '_> {
         }
     }
 
+    /// Opens `path` inside the root, following symlinks inside it; `None` when it
+    /// does not exist (masked and read-only paths skip it).
+    fn existing_in_root(&self, path: &CStr) -> Res<Option<OwnedFd>> {
+        match self.open_in_root(path, OFlags::empty()) {
+            Err(libc::ENOENT) => Ok(None),
+            r => r.map(Some),
+        }
+    }
+
+    /// [`Step::Mask`]: an empty read-only tmpfs on a directory, the host's
+    /// `/dev/null` on anything else.
+    fn mask(&mut self, target: &CStr, null: Slot) -> Res {
+        let Some(at) = self.existing_in_root(target)? else {
+            return Ok(());
+        };
+        let stat = rustix::fs::fstat(&at).errno()?;
+        let mount = if FileType::from_raw_mode(stat.st_mode) == FileType::Directory {
+            let mut ctx = FsContext::open(c"tmpfs").errno()?;
+            ctx.set_log_capture(LogCapture::Leave);
+            let attr = MountAttr::RDONLY | MountAttr::NOSUID | MountAttr::NODEV | MountAttr::NOEXEC;
+            let mounted = match ctx.create() {
+                Ok(()) => ctx.mount(attr),
+                Err(e) => Err(e),
+            };
+            match mounted {
+                Ok(m) => m,
+                Err(e) => {
+                    self.keep_log(&ctx);
+                    return Err(e.raw_os_error().unwrap_or(libc::EINVAL));
+                }
+            }
+        } else {
+            let Held::Mount(m) = self.take(null) else {
+                return Err(libc::EBADF);
+            };
+            m
+        };
+        mount
+            .attach_at(&at, c"", MoveMountFlags::T_EMPTY_PATH)
+            .errno()
+    }
+
     fn step(&mut self, step: &Step<'_>) -> Res {
         match step {
             Step::UnblockSignals => sys::reset_signals(),
@@ -258,22 +324,66 @@ impl Child<'_, '_> {
                     _ => Err(libc::EIO),
                 }
             }
-            Step::PrivateRoot => {
-                let set = MountSetattr::new().propagation(Propagation::Private);
-                let r = pretend_enosys().and_then(|()| {
-                    linception_mountapi::mount_setattr(CWD, c"/", SetattrFlags::RECURSIVE, &set)
-                        .errno()
-                });
-                match r {
-                    // mount_setattr is Linux 5.12: fall back to mount(2).
-                    Err(libc::ENOSYS) => rustix::mount::mount_change(
-                        c"/",
-                        rustix::mount::MountPropagationFlags::REC
-                            | rustix::mount::MountPropagationFlags::PRIVATE,
-                    )
-                    .errno(),
-                    r => r,
+            Step::PrivateRoot => tree_propagation(Propagation::Private),
+            Step::SlaveRoot => tree_propagation(Propagation::Slave),
+            Step::SetPropagation {
+                slot,
+                recursive,
+                propagation,
+            } => {
+                pretend_enosys()?;
+                let attr = MountSetattr::new().propagation(*propagation);
+                let mount = self.mount(*slot)?;
+                if *recursive {
+                    mount.set_attr_recursive(&attr).errno()
+                } else {
+                    mount.set_attr(&attr).errno()
                 }
+            }
+            Step::RootPropagation { propagation } => {
+                pretend_enosys()?;
+                let set = MountSetattr::new().propagation(*propagation);
+                linception_mountapi::mount_setattr(CWD, c"/", SetattrFlags::empty(), &set).errno()
+            }
+            Step::Mask { target, null } => self.mask(target, *null),
+            Step::ReadOnlyPath { target } => {
+                let Some(at) = self.existing_in_root(target)? else {
+                    return Ok(());
+                };
+                let tree = linception_mountapi::open_tree(
+                    &at,
+                    c"",
+                    OpenTreeFlags::CLONE | OpenTreeFlags::RECURSIVE | OpenTreeFlags::EMPTY_PATH,
+                )
+                .errno()?;
+                pretend_enosys()?;
+                tree.set_attr_recursive(&MountSetattr::new().set(MountAttr::RDONLY))
+                    .errno()?;
+                tree.attach_at(&at, c"", MoveMountFlags::T_EMPTY_PATH)
+                    .errno()
+            }
+            Step::Mknod {
+                parent,
+                name,
+                kind,
+                mode,
+                dev,
+                owner,
+            } => {
+                let dir = self.open_in_root(parent, OFlags::DIRECTORY)?;
+                rustix::fs::mknodat(&dir, name.as_c_str(), *kind, *mode, *dev).errno()?;
+                rustix::fs::chmodat(&dir, name.as_c_str(), *mode, AtFlags::empty()).errno()?;
+                if let Some((uid, gid)) = owner {
+                    rustix::fs::chownat(
+                        &dir,
+                        name.as_c_str(),
+                        Some(*uid),
+                        Some(*gid),
+                        AtFlags::SYMLINK_NOFOLLOW,
+                    )
+                    .errno()?;
+                }
+                Ok(())
             }
             Step::OpenTree {
                 source,

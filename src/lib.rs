@@ -67,6 +67,21 @@
 //! `openat2`, the new mount API; the mount namespace is made private with
 //! `mount_setattr` from 5.12, with `mount(2)` before); read-only binds and
 //! idmapped binds need 5.12, `Container::namespace` 6.11.
+//!
+//! # The filesystem
+//!
+//! Inside the [`root`](ContainerBuilder::root), in this order: every [`Mount`]
+//! (binds, new filesystems, [`Mount::dev`] with the OCI default device set), the extra
+//! [`Device`]s, the [`mask_path`](ContainerBuilder::mask_path)s and
+//! [`read_only_path`](ContainerBuilder::read_only_path)s (a path missing from the root
+//! is skipped, as OCI runtimes do), then the root made read-only
+//! ([`read_only_root`](ContainerBuilder::read_only_root)), `pivot_root`, and the
+//! root's [`Propagation`] ([`root_propagation`](ContainerBuilder::root_propagation);
+//! each mount has its own, [`Mount::propagation`]). Every path is resolved inside the
+//! root (`RESOLVE_IN_ROOT`). A mount option the filesystem refuses comes back as an
+//! [`Error::Setup`] naming the mount and the option, with the kernel's message:
+//! `mount tmpfs on /t: fsconfig size=lots: Invalid argument (EINVAL) [kernel: e tmpfs:
+//! Bad value for 'size']`.
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -91,6 +106,7 @@ mod caps;
 mod cgroup;
 mod child;
 mod container;
+mod device;
 mod error;
 mod lifecycle;
 mod lower;
@@ -110,11 +126,13 @@ pub use builder::{
 pub use caps::{CapSet, Capabilities};
 pub use cgroup::Cgroup;
 pub use container::Container;
+pub use device::{Device, DeviceKind};
 pub use error::{Errno, Error, ErrorKind, Result};
 pub use lifecycle::{ContainerId, Hook, HookFn, HookPoint, HookState, State};
+pub use linception_mountapi::Propagation;
 pub use linception_pidfd::{ExitStatus, NamespaceType, Pid, PidFd, Signal};
 pub use mount::Mount;
-pub use resources::{CgroupStats, CpuStat, Device, IoMax, Limit, Resources};
+pub use resources::{BlockDevice, CgroupStats, CpuStat, IoMax, Limit, Resources};
 pub use seccomp::{NotifyHandler, Seccomp};
 
 /// Test hook: the container child behaves as if `mount_setattr` were missing

@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+use linception_mountapi::Propagation;
+
 /// One mount made inside the container's root before the program starts.
 ///
 /// Targets are paths inside the container (`"/usr"`); missing directories (or, for a
@@ -24,6 +26,8 @@ pub struct Mount {
     pub(crate) read_only: bool,
     /// `fsconfig` options of a new filesystem (tmpfs, proc, any type), in order.
     pub(crate) options: Vec<(String, Option<String>)>,
+    /// The mount's propagation type (binds and new filesystems).
+    pub(crate) propagation: Option<Propagation>,
     /// Setters called on a kind of mount they do not apply to: refused by the
     /// spawn, never ignored.
     pub(crate) misapplied: Vec<&'static str>,
@@ -85,6 +89,7 @@ impl Mount {
             target: target.to_owned(),
             read_only: false,
             options: Vec::new(),
+            propagation: None,
             misapplied: Vec::new(),
         }
     }
@@ -130,9 +135,14 @@ impl Mount {
         Mount::new(MountKind::Proc { pid_subset: false }, target.as_ref())
     }
 
-    /// A minimal `/dev` on `target`: a tmpfs with binds of the host's `null`, `zero`,
-    /// `full`, `random`, `urandom` and `tty`, a new devpts instance on `pts` with
-    /// `ptmx` linking to it, and the `fd`, `stdin`, `stdout`, `stderr` links.
+    /// A minimal `/dev` on `target`, the OCI runtime default set: a tmpfs with binds
+    /// of the host's `null`, `zero`, `full`, `random`, `urandom` and `tty`, a new
+    /// devpts instance on `pts` with `ptmx` linking to it, a tmpfs on `shm` (mode
+    /// `1777`, `nosuid`, `nodev`, `noexec`), the `fd`, `stdin`, `stdout`, `stderr`
+    /// links, and a new mqueue on `mqueue` when the container has its own IPC
+    /// namespace or no new user namespace (only the owner of an IPC namespace may
+    /// mount its mqueue; it is left out otherwise). More nodes:
+    /// [`ContainerBuilder::device`](crate::ContainerBuilder::device).
     pub fn dev(target: impl AsRef<Path>) -> Self {
         Mount::new(MountKind::Dev, target.as_ref())
     }
@@ -207,6 +217,32 @@ impl Mount {
             return self.misapplied("read_only()");
         }
         self.read_only = true;
+        self
+    }
+
+    /// The mount's propagation type (`mount_setattr`'s `propagation`, Linux 5.12),
+    /// set on the new mount (on every mount of a recursive bind) before it is
+    /// attached: [`Shared`](Propagation::Shared) gives it a peer group of its own
+    /// (`shared:N` in `mountinfo`), [`Unbindable`](Propagation::Unbindable) forbids
+    /// binding it, [`Private`](Propagation::Private) cuts a bind's source link.
+    /// [`Slave`](Propagation::Slave) needs a master: only a bind, with
+    /// [`root_propagation(Slave)`](crate::ContainerBuilder::root_propagation) (the
+    /// copied tree being private otherwise), where it is what the bind gets anyway.
+    /// Refused by the spawn on `/dev`, symlinks and directories.
+    ///
+    /// ```
+    /// use linception::{Mount, Propagation};
+    /// let shared = Mount::tmpfs("/shared").propagation(Propagation::Shared);
+    /// # let _ = shared;
+    /// ```
+    pub fn propagation(mut self, propagation: Propagation) -> Self {
+        if matches!(
+            self.kind,
+            MountKind::Dev | MountKind::Symlink { .. } | MountKind::Dir { .. }
+        ) {
+            return self.misapplied("propagation()");
+        }
+        self.propagation = Some(propagation);
         self
     }
 

@@ -34,21 +34,21 @@ impl Limit {
 
 /// A block device, by its `major:minor` numbers (as in `/sys/dev/block`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Device {
+pub struct BlockDevice {
     /// The major number.
     pub major: u32,
     /// The minor number.
     pub minor: u32,
 }
 
-impl Device {
+impl BlockDevice {
     /// The device `major:minor`.
     pub fn new(major: u32, minor: u32) -> Self {
-        Device { major, minor }
+        BlockDevice { major, minor }
     }
 }
 
-impl std::fmt::Display for Device {
+impl std::fmt::Display for BlockDevice {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}:{}", self.major, self.minor)
     }
@@ -58,13 +58,13 @@ impl std::fmt::Display for Device {
 /// write. Keys left out keep their current value (`max` in a new cgroup).
 ///
 /// ```
-/// use linception::{Device, IoMax, Limit};
-/// let m = IoMax::new(Device::new(8, 0)).rbps(1 << 20).wiops(Limit::Max);
+/// use linception::{BlockDevice, IoMax, Limit};
+/// let m = IoMax::new(BlockDevice::new(8, 0)).rbps(1 << 20).wiops(Limit::Max);
 /// # let _ = m;
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct IoMax {
-    pub(crate) device: Device,
+    pub(crate) device: BlockDevice,
     pub(crate) rbps: Option<Limit>,
     pub(crate) wbps: Option<Limit>,
     pub(crate) riops: Option<Limit>,
@@ -73,7 +73,7 @@ pub struct IoMax {
 
 impl IoMax {
     /// No key yet for `device` (at least one must be given).
-    pub fn new(device: Device) -> Self {
+    pub fn new(device: BlockDevice) -> Self {
         IoMax {
             device,
             rbps: None,
@@ -141,7 +141,7 @@ impl IoMax {
 /// since 4.15, `cpuset` since 5.0, `hugetlb` on cgroup v2 since 5.6.
 ///
 /// ```
-/// use linception::{Device, IoMax, Limit, Resources};
+/// use linception::{BlockDevice, IoMax, Limit, Resources};
 /// let r = Resources::new()
 ///     .memory_max(256 << 20)
 ///     .memory_swap_max(0)
@@ -149,7 +149,7 @@ impl IoMax {
 ///     .cpu_weight(200)
 ///     .cpu_max(Limit::Value(50_000), 100_000) // half a CPU
 ///     .cpuset_cpus([0, 1])
-///     .io_max(IoMax::new(Device::new(8, 0)).wbps(10 << 20))
+///     .io_max(IoMax::new(BlockDevice::new(8, 0)).wbps(10 << 20))
 ///     .hugetlb_max(2 << 20, 0);
 /// # let _ = r;
 /// ```
@@ -525,11 +525,11 @@ mod tests {
             .cpuset_mems([0])
             .io_weight(500)
             .io_max(
-                IoMax::new(Device::new(8, 16))
+                IoMax::new(BlockDevice::new(8, 16))
                     .rbps(1u64 << 20)
                     .wiops(Limit::Max),
             )
-            .io_max(IoMax::new(Device::new(253, 0)).wbps(2u64))
+            .io_max(IoMax::new(BlockDevice::new(253, 0)).wbps(2u64))
             .hugetlb_max(2 << 20, 4u64 << 20)
             .hugetlb_max(1 << 30, Limit::Max);
         assert_eq!(

@@ -92,6 +92,7 @@ fn check(b: &ContainerBuilder) -> Result<Checked> {
     if let Some(cg) = &b.cgroup {
         crate::cgroup::check(cg)?;
     }
+    crate::device::check(b)?;
     // With 0 mapped on both sides, the child becomes root inside before its setup
     // (its ids outside may not be mapped at all); not needed when the caller's own
     // ids are what maps to 0 (it is root inside as soon as the maps are written).
@@ -570,6 +571,14 @@ pub(crate) fn exec_in(target: &Container, mut b: ContainerBuilder) -> Result<Con
             "namespaces",
         ),
         (b.root.is_some() || !b.mounts.is_empty(), "root/mounts"),
+        (
+            b.read_only_root
+                || !b.masked_paths.is_empty()
+                || !b.read_only_paths.is_empty()
+                || !b.devices.is_empty()
+                || b.root_propagation.is_some(),
+            "read_only_root/mask_path/read_only_path/device/root_propagation",
+        ),
         (b.hostname.is_some(), "hostname"),
         (b.set_tid.is_some(), "set_tid"),
         (b.cgroup.is_some(), "cgroup"),

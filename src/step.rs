@@ -7,9 +7,9 @@
 use std::ffi::{CString, c_char};
 use std::os::fd::{BorrowedFd, RawFd};
 
-use linception_mountapi::{FsContext, Mount, MountAttr, OpenTreeFlags};
+use linception_mountapi::{FsContext, Mount, MountAttr, OpenTreeFlags, Propagation};
 use linception_seccomp_notify::{FilterFlags, Program};
-use rustix::fs::Mode;
+use rustix::fs::{FileType, Mode};
 use rustix::process::{Gid, Uid};
 
 use crate::caps::CapSet;
@@ -46,6 +46,9 @@ pub(crate) enum Step<'f> {
     /// `mount_setattr("/", AT_RECURSIVE, {propagation: MS_PRIVATE})`, or `mount(2)`
     /// with `MS_REC | MS_PRIVATE` before Linux 5.12.
     PrivateRoot,
+    /// Like `PrivateRoot` with `MS_SLAVE`: the copied tree receives the caller's
+    /// mount events and sends none.
+    SlaveRoot,
     /// `open_tree(AT_FDCWD, source, flags)` into a slot.
     OpenTree {
         source: CString,
@@ -59,6 +62,31 @@ pub(crate) enum Step<'f> {
         slot: Slot,
         recursive: bool,
         set: MountAttr,
+    },
+    /// `mount_setattr` of a propagation type on the mount in a slot.
+    SetPropagation {
+        slot: Slot,
+        recursive: bool,
+        propagation: Propagation,
+    },
+    /// After `pivot_root`: `mount_setattr("/", 0, {propagation})`.
+    RootPropagation { propagation: Propagation },
+    /// Masks `target` (resolved inside the root; missing: skipped): a directory
+    /// gets an empty read-only tmpfs, anything else the host's `/dev/null` held
+    /// in `null`.
+    Mask { target: CString, null: Slot },
+    /// A recursive read-only bind of `target` (resolved inside the root; missing:
+    /// skipped) onto itself.
+    ReadOnlyPath { target: CString },
+    /// `mknodat(parent, name)` inside the root, then `fchmodat` to `mode` (past the
+    /// umask) and, with `owner`, `fchownat`.
+    Mknod {
+        parent: CString,
+        name: CString,
+        kind: FileType,
+        mode: Mode,
+        dev: u64,
+        owner: Option<(Uid, Gid)>,
     },
     /// `fsopen(fstype)` into a slot.
     FsOpen { fstype: CString, slot: Slot },
@@ -172,7 +200,13 @@ impl Step<'_> {
             | Step::FsConfig { .. }
             | Step::FsMount { .. }
             | Step::AttachAtHost { .. } => ("the new mount API", "5.2"),
-            Step::SetAttr { .. } | Step::PrivateRoot => ("mount_setattr", "5.12"),
+            Step::SetAttr { .. }
+            | Step::PrivateRoot
+            | Step::SlaveRoot
+            | Step::SetPropagation { .. }
+            | Step::RootPropagation { .. }
+            | Step::ReadOnlyPath { .. } => ("mount_setattr", "5.12"),
+            Step::Mask { .. } | Step::Mknod { .. } => ("openat2", "5.6"),
             Step::Mkdir { .. }
             | Step::Mkfile { .. }
             | Step::Symlink { .. }

@@ -13,7 +13,7 @@ use linception_userns::IdMap;
 use crate::builder::{ContainerBuilder, IdMapping, Namespaces};
 use crate::error::{Error, Result};
 use crate::mount::{Mount, MountKind};
-use crate::resources::{Device, Limit, Resources};
+use crate::resources::{BlockDevice, Limit, Resources};
 
 /// `NGROUPS_MAX`: the most supplementary groups `setgroups` takes.
 pub(crate) const NGROUPS_MAX: usize = 65536;
@@ -327,6 +327,108 @@ fn filesystem(b: &ContainerBuilder, ns: Namespaces, caller: &Caller) -> Result<(
     for m in &b.mounts {
         mount(m, ns, caller)?;
     }
+    fs_knobs(b)
+}
+
+/// Masked and read-only paths, devices, propagation types.
+fn fs_knobs(b: &ContainerBuilder) -> Result<()> {
+    use crate::builder::RootFs;
+    use linception_mountapi::Propagation;
+    let no_root = b.root.is_none();
+    for (paths, setter) in [
+        (&b.masked_paths, "mask_path()"),
+        (&b.read_only_paths, "read_only_path()"),
+    ] {
+        for path in paths {
+            if no_root {
+                return Err(Error::invalid(
+                    format!("{setter} {} without a root", shown(path.as_os_str())),
+                    "masked and read-only paths are inside the container's root: set one \
+                     with root()",
+                ));
+            }
+            let what = format!("{setter} path");
+            inner_path(path, &what)?;
+            if is_root(path) {
+                return Err(Error::invalid(
+                    format!("{what} {}", shown(path.as_os_str())),
+                    "the root itself: use read_only_root() for a read-only root",
+                ));
+            }
+        }
+    }
+    for d in &b.devices {
+        let what = format!("device {}", d.shown());
+        if no_root {
+            return Err(Error::invalid(
+                what,
+                "device nodes are made inside the container's root: set one with root()",
+            ));
+        }
+        inner_path(&d.path, "device path")?;
+        if is_root(&d.path) {
+            return Err(Error::invalid(
+                what,
+                "a device node cannot replace the root",
+            ));
+        }
+        if let Some(mode) = d.mode
+            && mode > 0o777
+        {
+            return Err(Error::invalid(
+                format!("mode {mode:#o} of the {what}"),
+                "a device node's mode has at most the permission bits 0o777",
+            ));
+        }
+        if let Some((uid, gid)) = d.owner
+            && (uid == u32::MAX || gid == u32::MAX)
+        {
+            return Err(Error::invalid(
+                format!("owner {uid}:{gid} of the {what}"),
+                "-1 (u32::MAX) is not an id: to fchownat it means \"leave unchanged\"",
+            ));
+        }
+    }
+    match (&b.root_propagation, &b.root) {
+        (Some(p), None) => {
+            return Err(Error::invalid(
+                format!("root_propagation({p:?}) without a root"),
+                "only a root set with root() has a propagation type of the container's",
+            ));
+        }
+        (Some(Propagation::Slave), Some(RootFs::Tmpfs)) => {
+            return Err(Error::invalid(
+                "root_propagation(Slave) of a tmpfs root",
+                "a new tmpfs has no master to receive mount events from: use a RootFs::Dir \
+                 under a shared mount",
+            ));
+        }
+        _ => {}
+    }
+    let slave_tree = b.root_propagation == Some(Propagation::Slave);
+    for m in &b.mounts {
+        if m.propagation != Some(Propagation::Slave) {
+            continue;
+        }
+        let what = format!(
+            "propagation(Slave) on the {} mount at {:?}",
+            m.kind.name(),
+            m.target
+        );
+        if !matches!(m.kind, MountKind::Bind { .. }) {
+            return Err(Error::invalid(
+                what,
+                "a new filesystem has no master to receive mount events from",
+            ));
+        }
+        if !slave_tree {
+            return Err(Error::invalid(
+                what,
+                "the copied mount tree is private, so a bind has no master: set \
+                 root_propagation(Propagation::Slave)",
+            ));
+        }
+    }
     Ok(())
 }
 
@@ -340,6 +442,7 @@ fn misapplied_reason(setter: &str) -> &'static str {
         "size()" => "only a tmpfs has a size (use option(\"size\", ..) for filesystem())",
         "mode()" => "only a tmpfs or a directory has a mode",
         "pid_subset()" => "only proc has subset=pid",
+        "propagation()" => "only a bind or a new filesystem has a propagation type",
         _ => "this kind of mount has no such setting",
     }
 }
@@ -567,9 +670,9 @@ pub(crate) struct CgroupHost<'a> {
     /// The huge page sizes in bytes (`/sys/kernel/mm/hugepages`).
     pub huge_page_sizes: &'a [u64],
     /// The whole-disk block devices (`/sys/dev/block`).
-    pub block_devices: &'a [Device],
+    pub block_devices: &'a [BlockDevice],
     /// The partitions among `/sys/dev/block`.
-    pub partitions: &'a [Device],
+    pub partitions: &'a [BlockDevice],
 }
 
 /// Checks cgroup limits against the ranges the kernel accepts, naming the file and
@@ -692,8 +795,8 @@ mod resource_tests {
         cpus: 4,
         nodes: 1,
         huge_page_sizes: &[2 << 20, 1 << 30],
-        block_devices: &[Device { major: 8, minor: 0 }],
-        partitions: &[Device { major: 8, minor: 1 }],
+        block_devices: &[BlockDevice { major: 8, minor: 0 }],
+        partitions: &[BlockDevice { major: 8, minor: 1 }],
     };
 
     fn refused(r: Resources) -> String {
@@ -713,7 +816,11 @@ mod resource_tests {
             .cpu_max(Limit::Value(1_000), 1_000_000)
             .cpuset_cpus([0, 3])
             .cpuset_mems([])
-            .io_max(IoMax::new(Device::new(8, 0)).rbps(2u64).wiops(Limit::Max))
+            .io_max(
+                IoMax::new(BlockDevice::new(8, 0))
+                    .rbps(2u64)
+                    .wiops(Limit::Max),
+            )
             .hugetlb_max(2 << 20, 0u64)
             .hugetlb_max(1 << 30, Limit::Max);
         resources(&r, &HOST, "").unwrap();
@@ -762,29 +869,29 @@ mod resource_tests {
                 "cpuset.mems 1 (the host has 1) of",
             ),
             (
-                Resources::new().io_max(IoMax::new(Device::new(8, 0))),
+                Resources::new().io_max(IoMax::new(BlockDevice::new(8, 0))),
                 "io.max \"8:0\" of",
             ),
             (
-                Resources::new().io_max(IoMax::new(Device::new(8, 0)).wbps(1u64)),
+                Resources::new().io_max(IoMax::new(BlockDevice::new(8, 0)).wbps(1u64)),
                 "io.max \"8:0 wbps=1\" of",
             ),
             (
-                Resources::new().io_max(IoMax::new(Device::new(8, 0)).riops(0u64)),
+                Resources::new().io_max(IoMax::new(BlockDevice::new(8, 0)).riops(0u64)),
                 "io.max \"8:0 riops=0\" of",
             ),
             (
                 Resources::new()
-                    .io_max(IoMax::new(Device::new(8, 0)).rbps(5u64))
-                    .io_max(IoMax::new(Device::new(8, 0)).wbps(5u64)),
+                    .io_max(IoMax::new(BlockDevice::new(8, 0)).rbps(5u64))
+                    .io_max(IoMax::new(BlockDevice::new(8, 0)).wbps(5u64)),
                 "io.max device 8:0 of",
             ),
             (
-                Resources::new().io_max(IoMax::new(Device::new(8, 1)).rbps(5u64)),
+                Resources::new().io_max(IoMax::new(BlockDevice::new(8, 1)).rbps(5u64)),
                 "io.max device 8:1 of",
             ),
             (
-                Resources::new().io_max(IoMax::new(Device::new(8, 2)).rbps(5u64)),
+                Resources::new().io_max(IoMax::new(BlockDevice::new(8, 2)).rbps(5u64)),
                 "io.max device 8:2 of",
             ),
             (
@@ -804,11 +911,11 @@ mod resource_tests {
             assert!(text.contains(needle), "{text:?} lacks {needle:?}");
         }
         assert!(
-            refused(Resources::new().io_max(IoMax::new(Device::new(8, 1)).rbps(5u64)))
+            refused(Resources::new().io_max(IoMax::new(BlockDevice::new(8, 1)).rbps(5u64)))
                 .contains("a partition")
         );
         assert!(
-            refused(Resources::new().io_max(IoMax::new(Device::new(8, 2)).rbps(5u64)))
+            refused(Resources::new().io_max(IoMax::new(BlockDevice::new(8, 2)).rbps(5u64)))
                 .contains("no such block device")
         );
         assert!(

@@ -13,7 +13,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::{assert_no_children, sh};
-use linception::{Cgroup, Device, ErrorKind, IoMax, Limit, Mount, Resources, Stdio};
+use linception::{BlockDevice, Cgroup, ErrorKind, IoMax, Limit, Mount, Resources, Stdio};
 use linception_testkit::leaks::assert_no_leaks;
 use linception_testkit::{Feature, Fork, require};
 
@@ -354,15 +354,15 @@ fn out_of_range() -> Vec<(Resources, &'static str)> {
             "cpuset.mems 100000",
         ),
         (
-            Resources::new().io_max(IoMax::new(Device::new(4095, 1_000_000)).rbps(100u64)),
+            Resources::new().io_max(IoMax::new(BlockDevice::new(4095, 1_000_000)).rbps(100u64)),
             "io.max device 4095:1000000",
         ),
         (
-            Resources::new().io_max(IoMax::new(Device::new(1, 3))),
+            Resources::new().io_max(IoMax::new(BlockDevice::new(1, 3))),
             "io.max \"1:3\"",
         ),
         (
-            Resources::new().io_max(IoMax::new(Device::new(1, 3)).wbps(1u64)),
+            Resources::new().io_max(IoMax::new(BlockDevice::new(1, 3)).wbps(1u64)),
             "io.max \"1:3 wbps=1\"",
         ),
         (
@@ -454,7 +454,7 @@ fn controllers_missing_from_cgroup2_are_refused_by_name() {
         .and_then(|e| e.ok()?.file_name().into_string().ok())
     {
         let (a, b) = dev.split_once(':').unwrap();
-        let d = Device::new(a.parse().unwrap(), b.parse().unwrap());
+        let d = BlockDevice::new(a.parse().unwrap(), b.parse().unwrap());
         cases.push((
             "io",
             Resources::new().io_max(IoMax::new(d).rbps(1u64 << 20)),
@@ -648,7 +648,7 @@ fn io_limits_inside_a_container() {
         .find_map(|e| e.ok()?.file_name().into_string().ok())
         .expect("a block device");
     let (a, b) = dev.split_once(':').unwrap();
-    let d = Device::new(a.parse().unwrap(), b.parse().unwrap());
+    let d = BlockDevice::new(a.parse().unwrap(), b.parse().unwrap());
     let (first, second) = limits_seen_inside(
         "io",
         Resources::new().io_max(IoMax::new(d).rbps(1u64 << 20).wiops(100u64)),
@@ -882,15 +882,15 @@ fn io_max_devices_match_the_kernels() {
         return;
     };
     let file = format!("{}/blkio.throttle.read_bps_device", judge.0);
-    let mut devices: Vec<Device> = std::fs::read_dir("/sys/dev/block")
+    let mut devices: Vec<BlockDevice> = std::fs::read_dir("/sys/dev/block")
         .unwrap()
         .filter_map(|e| {
             let name = e.ok()?.file_name().into_string().ok()?;
             let (a, b) = name.split_once(':')?;
-            Some(Device::new(a.parse().ok()?, b.parse().ok()?))
+            Some(BlockDevice::new(a.parse().ok()?, b.parse().ok()?))
         })
         .collect();
-    devices.extend([Device::new(4095, 1_000_000), Device::new(1, 3)]);
+    devices.extend([BlockDevice::new(4095, 1_000_000), BlockDevice::new(1, 3)]);
     let mut verdicts = [0; 2];
     for d in devices {
         let kernel = std::fs::write(&file, format!("{d} 1048576")).is_ok();

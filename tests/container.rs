@@ -100,6 +100,8 @@ fn mount_table_is_the_new_root_only() {
         "/tmp",
         "/dev",
         "/dev/pts",
+        "/dev/shm",
+        "/dev/mqueue",
         "/dev/null",
         "/dev/zero",
         "/dev/full",

@@ -201,6 +201,7 @@ pub(crate) fn spawn<'f>(
             Step::PivotRoot,
             "pivot_root into the new root and detach the old one",
         );
+        mounts::root_propagation(&mut p, b);
     }
     identity::hostname(&mut p, b);
     let strings = process_tail(&mut p, b, host, fds, seccomp, b.root.is_some());

@@ -11,11 +11,13 @@
 use std::ffi::CString;
 use std::path::{Component, Path};
 
-use linception_mountapi::{MountAttr, OpenTreeFlags};
-use rustix::fs::Mode;
+use linception_mountapi::{MountAttr, OpenTreeFlags, Propagation};
+use rustix::fs::{FileType, Mode};
+use rustix::process::{Gid, Uid};
 
 use super::{ChildFds, Host, Lowering, borrow, c};
 use crate::builder::{ContainerBuilder, Namespaces, RootFs};
+use crate::device::{Device, DeviceKind};
 use crate::mount::{Mount, MountKind};
 use crate::step::{ROOT, Slot, Step};
 
@@ -139,6 +141,20 @@ impl Lowering<'_> {
         );
     }
 
+    /// The mount's [`propagation`](Mount::propagation), set on its slot.
+    fn propagation(&mut self, slot: Slot, m: &Mount, recursive: bool, what: &str) {
+        if let Some(propagation) = m.propagation {
+            self.push(
+                Step::SetPropagation {
+                    slot,
+                    recursive,
+                    propagation,
+                },
+                format!("{what}: mount_setattr({})", propagation.name()),
+            );
+        }
+    }
+
     /// `fsopen`, one `fsconfig` per option, `fsmount` into a new slot.
     fn new_fs(
         &mut self,
@@ -186,7 +202,13 @@ pub(super) fn lower<'f>(
     ns: Namespaces,
 ) -> Vec<IdmappedBind> {
     let mut idmapped = Vec::new();
-    if ns.contains(Namespaces::MOUNT) {
+    if ns.contains(Namespaces::MOUNT) && b.root_propagation == Some(Propagation::Slave) {
+        p.push(
+            Step::SlaveRoot,
+            "make the mount tree a slave of the caller's (mount_setattr(\"/\", AT_RECURSIVE, \
+             MS_SLAVE))",
+        );
+    } else if ns.contains(Namespaces::MOUNT) {
         p.push(
             Step::PrivateRoot,
             "make the mount tree private (mount_setattr(\"/\", AT_RECURSIVE, MS_PRIVATE))",
@@ -221,6 +243,7 @@ pub(super) fn lower<'f>(
                             format!("{what}: receive the idmapped mount from the parent"),
                         );
                     }
+                    p.propagation(slot, m, *recursive, &what);
                 } else {
                     let mut flags = OpenTreeFlags::CLONE;
                     if *recursive {
@@ -244,6 +267,7 @@ pub(super) fn lower<'f>(
                             format!("{what}: mount_setattr(MOUNT_ATTR_RDONLY)"),
                         );
                     }
+                    p.propagation(slot, m, *recursive, &what);
                 }
                 bind_slots.push(slot);
             }
@@ -264,6 +288,26 @@ pub(super) fn lower<'f>(
             _ => {}
         }
     }
+    let device_slots = host_devices(p, b, ns);
+    let null_slots: Vec<Slot> = b
+        .masked_paths
+        .iter()
+        .map(|path| {
+            let slot = p.slot();
+            p.push(
+                Step::OpenTree {
+                    source: c("/dev/null"),
+                    flags: OpenTreeFlags::CLONE,
+                    slot,
+                },
+                format!(
+                    "mask {}: open_tree(\"/dev/null\", OPEN_TREE_CLONE)",
+                    path.display()
+                ),
+            );
+            slot
+        })
+        .collect();
 
     // Phase 2: the root mount, attached so that pivot_root can use it.
     match root {
@@ -362,6 +406,7 @@ pub(super) fn lower<'f>(
                     MountAttr::NOSUID | MountAttr::NODEV | read_only(m),
                     &target.shown,
                 );
+                p.propagation(slot, m, false, &format!("mount tmpfs on {}", target.shown));
                 p.attach_dir(
                     slot,
                     &target,
@@ -381,6 +426,7 @@ pub(super) fn lower<'f>(
                     MountAttr::NOSUID | MountAttr::NODEV | MountAttr::NOEXEC | read_only(m),
                     &target.shown,
                 );
+                p.propagation(slot, m, false, &format!("mount proc on {}", target.shown));
                 p.attach_dir(
                     slot,
                     &target,
@@ -388,7 +434,7 @@ pub(super) fn lower<'f>(
                     format!("mount proc on {}", target.shown),
                 );
             }
-            MountKind::Dev => dev(p, &target, lazy, &mut bind_slots),
+            MountKind::Dev => dev(p, &target, lazy, &mut bind_slots, dev_mqueue(ns)),
             MountKind::Filesystem { fstype } => {
                 let opts: Vec<(&str, Option<String>)> = m
                     .options
@@ -401,12 +447,9 @@ pub(super) fn lower<'f>(
                     MountAttr::NOSUID | MountAttr::NODEV | read_only(m),
                     &target.shown,
                 );
-                p.attach_dir(
-                    slot,
-                    &target,
-                    lazy,
-                    format!("mount {fstype} on {}", target.shown),
-                );
+                let what = format!("mount {fstype} on {}", target.shown);
+                p.propagation(slot, m, false, &what);
+                p.attach_dir(slot, &target, lazy, what);
             }
             MountKind::Symlink { points_to } => {
                 if let Some((parent, name)) = target.parent_and_name() {
@@ -437,6 +480,34 @@ pub(super) fn lower<'f>(
             }
         }
     }
+    // Devices, masks and read-only paths, before the root may become read-only.
+    devices(p, b, ns, device_slots);
+    for (path, null) in b.masked_paths.iter().zip(null_slots) {
+        let target = InnerPath::new(path);
+        p.push(
+            Step::Mask {
+                target: target.relative(),
+                null,
+            },
+            format!(
+                "mask {}: bind /dev/null on a file, an empty read-only tmpfs on a directory",
+                target.shown
+            ),
+        );
+    }
+    for path in &b.read_only_paths {
+        let target = InnerPath::new(path);
+        p.push(
+            Step::ReadOnlyPath {
+                target: target.relative(),
+            },
+            format!(
+                "make {} read-only: open_tree(OPEN_TREE_CLONE | AT_RECURSIVE), \
+                 mount_setattr(MOUNT_ATTR_RDONLY), move_mount onto itself",
+                target.shown
+            ),
+        );
+    }
     if b.read_only_root {
         p.push(
             Step::SetAttr {
@@ -450,6 +521,109 @@ pub(super) fn lower<'f>(
     idmapped
 }
 
+/// After `pivot_root` (which refuses a shared new root): a shared or unbindable
+/// root's propagation.
+pub(super) fn root_propagation(p: &mut Lowering<'_>, b: &ContainerBuilder) {
+    if let Some(propagation @ (Propagation::Shared | Propagation::Unbindable)) = b.root_propagation
+    {
+        p.push(
+            Step::RootPropagation { propagation },
+            format!(
+                "make the root {}: mount_setattr(\"/\", {})",
+                propagation_name(propagation),
+                propagation.name()
+            ),
+        );
+    }
+}
+
+fn propagation_name(p: Propagation) -> &'static str {
+    match p {
+        Propagation::Private => "private",
+        Propagation::Shared => "shared",
+        Propagation::Slave => "a slave",
+        Propagation::Unbindable => "unbindable",
+    }
+}
+
+/// Whether [`Mount::dev`] gets a mqueue: only the owner of the IPC namespace may
+/// mount its mqueue.
+fn dev_mqueue(ns: Namespaces) -> bool {
+    ns.contains(Namespaces::IPC) || !ns.contains(Namespaces::USER)
+}
+
+/// Phase 1 for devices bound from the host (in a new user namespace): one
+/// `open_tree` of the host's node each.
+fn host_devices(p: &mut Lowering<'_>, b: &ContainerBuilder, ns: Namespaces) -> Vec<Slot> {
+    if crate::device::mknod_allowed(ns) {
+        return Vec::new();
+    }
+    b.devices
+        .iter()
+        .map(|d| {
+            let slot = p.slot();
+            p.push(
+                Step::OpenTree {
+                    source: c(&d.path),
+                    flags: OpenTreeFlags::CLONE,
+                    slot,
+                },
+                format!(
+                    "{}: open_tree({:?}, OPEN_TREE_CLONE) of the host's node",
+                    d.shown(),
+                    d.path
+                ),
+            );
+            slot
+        })
+        .collect()
+}
+
+/// Each [`Device`]: `mknodat` where allowed, else the host node (taken in phase 1)
+/// bound on an empty file.
+fn devices(p: &mut Lowering<'_>, b: &ContainerBuilder, ns: Namespaces, slots: Vec<Slot>) {
+    let mknod = crate::device::mknod_allowed(ns);
+    let mut slots = slots.into_iter();
+    for d in &b.devices {
+        let target = InnerPath::new(&d.path);
+        let Some((parent, name)) = target.parent_and_name() else {
+            continue;
+        };
+        p.dirs(&target, target.len() - 1);
+        if mknod {
+            p.push(mknod_step(d, parent, name), format!("mknod {}", d.shown()));
+        } else {
+            let slot = slots.next().unwrap_or(Slot(usize::MAX));
+            p.push(
+                Step::Mkfile { parent, name },
+                format!("create file {} in the root", target.shown),
+            );
+            p.push(
+                Step::Attach {
+                    slot,
+                    target: target.relative(),
+                    create: None,
+                },
+                format!("bind the host's {}", d.shown()),
+            );
+        }
+    }
+}
+
+fn mknod_step<'f>(d: &Device, parent: CString, name: CString) -> Step<'f> {
+    Step::Mknod {
+        parent,
+        name,
+        kind: match d.kind {
+            DeviceKind::Char => FileType::CharacterDevice,
+            DeviceKind::Block => FileType::BlockDevice,
+        },
+        mode: Mode::from_raw_mode(d.mode.unwrap_or(0o666)),
+        dev: d.dev(),
+        owner: d.owner.map(|(u, g)| (Uid::from_raw(u), Gid::from_raw(g))),
+    }
+}
+
 /// [`Mount::dev`]: a small tmpfs, the host's device nodes bound on files in it, a
 /// new devpts instance and the usual links.
 fn dev(
@@ -457,6 +631,7 @@ fn dev(
     target: &InnerPath,
     lazy: bool,
     bind_slots: &mut impl Iterator<Item = Slot>,
+    mqueue: bool,
 ) {
     let slot = p.new_fs(
         "tmpfs",
@@ -518,6 +693,40 @@ fn dev(
         },
         format!("mount devpts on {pts_shown}"),
     );
+    let mut extra = vec![(
+        "shm",
+        "tmpfs",
+        vec![("mode", Some(String::from("1777")))],
+        MountAttr::NOSUID | MountAttr::NODEV | MountAttr::NOEXEC,
+    )];
+    if mqueue {
+        extra.push((
+            "mqueue",
+            "mqueue",
+            Vec::new(),
+            MountAttr::NOSUID | MountAttr::NODEV | MountAttr::NOEXEC,
+        ));
+    }
+    for (name, fstype, opts, attr) in extra {
+        let shown = format!("{base}/{name}");
+        p.push(
+            Step::Mkdir {
+                parent: dev.clone(),
+                name: c(name),
+                mode: DIR_MODE,
+            },
+            format!("create directory {shown} in the root"),
+        );
+        let slot = p.new_fs(fstype, &opts, attr, &shown);
+        p.push(
+            Step::Attach {
+                slot,
+                target: join_rel(&dev, name),
+                create: None,
+            },
+            format!("mount {fstype} on {shown}"),
+        );
+    }
     for (name, to) in [
         ("ptmx", "pts/ptmx"),
         ("fd", "/proc/self/fd"),

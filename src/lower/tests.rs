@@ -181,3 +181,47 @@ fn passed_fds_and_stdio_are_placed() {
 }
 
 use std::os::fd::RawFd;
+
+#[test]
+fn devices_masks_and_read_only_paths_come_before_a_read_only_root() {
+    let b = Container::builder("/bin/true")
+        .namespaces(Namespaces::USER | Namespaces::MOUNT)
+        .root(RootFs::Tmpfs)
+        .read_only_root()
+        .mask_path("/proc/kcore")
+        .read_only_path("/proc/sys")
+        .device(crate::Device::char("/dev/fuse", 10, 229))
+        .root_propagation(linception_mountapi::Propagation::Unbindable)
+        .env_clear();
+    let (_parent, fds) = open_fds(&b, true, false, false, false).unwrap();
+    let plan = spawn(&b, &host_for(&b), &fds, None, None, false);
+    let l = labels(&plan);
+    let at = |label: &str| {
+        l.iter()
+            .position(|x| *x == label)
+            .unwrap_or_else(|| panic!("no {label:?} in {l:#?}"))
+    };
+    // The host's nodes are taken before the root is mounted.
+    let null = at("mask /proc/kcore: open_tree(\"/dev/null\", OPEN_TREE_CLONE)");
+    let fuse = at(
+        "character device 10:229 at \"/dev/fuse\": open_tree(\"/dev/fuse\", OPEN_TREE_CLONE) \
+         of the host's node",
+    );
+    let root = at("mount tmpfs as the root: fsopen(\"tmpfs\")");
+    assert!(null < root && fuse < root, "{l:#?}");
+    let bind = at("bind the host's character device 10:229 at \"/dev/fuse\"");
+    let mask =
+        at("mask /proc/kcore: bind /dev/null on a file, an empty read-only tmpfs on a directory");
+    let ro = at(
+        "make /proc/sys read-only: open_tree(OPEN_TREE_CLONE | AT_RECURSIVE), \
+         mount_setattr(MOUNT_ATTR_RDONLY), move_mount onto itself",
+    );
+    let ro_root = at("make the root read-only: mount_setattr(MOUNT_ATTR_RDONLY)");
+    let pivot = at("pivot_root into the new root and detach the old one");
+    let unbindable = at("make the root unbindable: mount_setattr(\"/\", MS_UNBINDABLE)");
+    assert!(
+        root < bind && bind < mask && mask < ro && ro < ro_root && ro_root < pivot,
+        "{l:#?}"
+    );
+    assert_eq!(unbindable, pivot + 1, "{l:#?}");
+}
