@@ -420,6 +420,15 @@ impl ContainerBuilder {
     }
 
     /// The capability sets of the program (default: unchanged).
+    ///
+    /// # Errors
+    /// `spawn` refuses, with [`Error::InvalidArgument`](crate::Error::InvalidArgument)
+    /// naming the set and the capabilities, before anything is created, what the
+    /// kernel would refuse in the child: an effective capability that is not
+    /// permitted; an inheritable one outside the bounding set (once the bounding set
+    /// is cut, `capset` refuses it even with `CAP_SETPCAP`); an ambient one that is
+    /// not both permitted and inheritable; a bit above the running kernel's
+    /// `cap_last_cap`.
     pub fn capabilities(mut self, caps: Capabilities) -> Self {
         self.capabilities = Some(caps);
         self

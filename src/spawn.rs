@@ -85,6 +85,7 @@ fn check(b: &ContainerBuilder) -> Result<Checked> {
         setgroups_denied: unprivileged && !helpers,
     });
     validate::spawn(b, &caller, view.as_ref())?;
+    validate::capabilities(b, lower::last_cap())?;
     if let Some(cg) = &b.cgroup {
         crate::cgroup::check(cg)?;
     }
@@ -395,6 +396,7 @@ fn finish(
 /// its pidfd and forks the program into them as a child of the caller.
 pub(crate) fn exec_in(target: &Container, mut b: ContainerBuilder) -> Result<Container> {
     validate::exec_in(&b)?;
+    validate::capabilities(&b, lower::last_cap())?;
     let refused = [
         (
             b.namespaces_chosen || b.monotonic_offset.is_some() || b.boottime_offset.is_some(),

@@ -86,6 +86,82 @@ pub(crate) fn exec_in(b: &ContainerBuilder) -> Result<()> {
     identity(b, None)
 }
 
+/// The capability sets, against the rules `capset(2)` and `PR_CAP_AMBIENT_RAISE`
+/// apply in the child (after the bounding set is cut to `bounding`): effective ⊆
+/// permitted, inheritable ⊆ bounding (the kernel refuses raising an inheritable
+/// capability outside the bounding set, even with `CAP_SETPCAP`), ambient ⊆
+/// permitted ∩ inheritable; no bit above `last_cap` (the kernel's
+/// `/proc/sys/kernel/cap_last_cap`).
+pub(crate) fn capabilities(b: &ContainerBuilder, last_cap: u32) -> Result<()> {
+    let Some(c) = &b.capabilities else {
+        return Ok(());
+    };
+    let known = if last_cap >= 63 {
+        u64::MAX
+    } else {
+        (1u64 << (last_cap + 1)) - 1
+    };
+    for (name, set) in [
+        ("bounding", c.bounding),
+        ("effective", c.effective),
+        ("permitted", c.permitted),
+        ("inheritable", c.inheritable),
+        ("ambient", c.ambient),
+    ] {
+        if set.bits() & !known != 0 {
+            return Err(Error::invalid(
+                format!(
+                    "{name} capabilities {:?} (bits {:#x} above cap_last_cap {last_cap})",
+                    set,
+                    set.bits() & !known
+                ),
+                "this kernel has no such capability",
+            ));
+        }
+    }
+    let rules: [(crate::caps::CapSet, &str, &'static str); 4] = [
+        (
+            c.effective - c.permitted,
+            "effective",
+            "an effective capability must be permitted too (capset refuses it with EPERM)",
+        ),
+        (
+            c.inheritable - c.bounding,
+            "inheritable",
+            "an inheritable capability must be in the bounding set: once the bounding set is \
+             cut, capset refuses to raise it (EPERM), even with CAP_SETPCAP",
+        ),
+        (
+            c.ambient - c.permitted,
+            "ambient",
+            "an ambient capability must be permitted (PR_CAP_AMBIENT_RAISE refuses it with EPERM)",
+        ),
+        (
+            c.ambient - c.inheritable,
+            "ambient",
+            "an ambient capability must be inheritable (PR_CAP_AMBIENT_RAISE refuses it with \
+             EPERM)",
+        ),
+    ];
+    for (extra, name, reason) in rules {
+        if !extra.is_empty() {
+            return Err(Error::invalid(
+                format!("{name} capabilities {:?}: {extra:?}", set_of(c, name)),
+                reason,
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn set_of(c: &crate::caps::Capabilities, name: &str) -> crate::caps::CapSet {
+    match name {
+        "effective" => c.effective,
+        "inheritable" => c.inheritable,
+        _ => c.ambient,
+    }
+}
+
 /// The most fds (stdio and passed ones) a program can be given.
 pub(crate) const MAX_FDS: usize = 256;
 
@@ -848,6 +924,113 @@ mod tests {
             &ROOT,
         );
         assert!(e.contains("monotonic offset nanoseconds"), "{e}");
+    }
+
+    /// Every combination of two capabilities in the five sets: the checks refuse
+    /// exactly what the kernel refuses when the child applies them in its order
+    /// (bounding cut, capset, ambient raise), as root of a new user namespace.
+    #[test]
+    fn capability_rules_match_the_kernel() {
+        use crate::caps::{CapSet, Capabilities};
+        use linception_testkit::{Feature, Fork, require};
+        require!(Feature::UnprivilegedUserNs);
+        let pair = [CapSet::CHOWN, CapSet::SETPCAP];
+        let sets: Vec<CapSet> = (0..4u8)
+            .map(|m| {
+                let mut s = CapSet::empty();
+                for (i, c) in pair.iter().enumerate() {
+                    if m & (1 << i) != 0 {
+                        s |= *c;
+                    }
+                }
+                s
+            })
+            .collect();
+        let mut combos = Vec::new();
+        for &bounding in &sets {
+            for &effective in &sets {
+                for &permitted in &sets {
+                    for &inheritable in &sets {
+                        for &ambient in &sets {
+                            combos.push(Capabilities {
+                                bounding,
+                                effective,
+                                permitted,
+                                inheritable,
+                                ambient,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        let last_cap = crate::lower::last_cap();
+        let bits: Vec<(u64, u64, u64, u64, u64)> = combos
+            .iter()
+            .map(|c| {
+                (
+                    c.bounding.bits(),
+                    c.effective.bits(),
+                    c.permitted.bits(),
+                    c.inheritable.bits(),
+                    c.ambient.bits(),
+                )
+            })
+            .collect();
+        let kernel: Vec<bool> = Fork::new().rootless().run(move || {
+            use rustix::thread::{self as t, CapabilitySet as K};
+            bits.iter()
+                .map(|&(bnd, eff, prm, inh, amb)| {
+                    Fork::new().run(move || {
+                        for cap in 0..=last_cap.min(63) {
+                            if bnd & (1 << cap) == 0
+                                && t::remove_capability_from_bounding_set(K::from_bits_retain(
+                                    1 << cap,
+                                ))
+                                .is_err()
+                            {
+                                return false;
+                            }
+                        }
+                        let sets = t::CapabilitySets {
+                            effective: K::from_bits_retain(eff),
+                            permitted: K::from_bits_retain(prm),
+                            inheritable: K::from_bits_retain(inh),
+                        };
+                        if t::set_capabilities(None, sets).is_err() {
+                            return false;
+                        }
+                        (0..64).filter(|c| amb & (1u64 << c) != 0).all(|c| {
+                            t::configure_capability_in_ambient_set(
+                                K::from_bits_retain(1 << c),
+                                true,
+                            )
+                            .is_ok()
+                        })
+                    })
+                })
+                .collect()
+        });
+        assert_eq!(kernel.len(), combos.len());
+        let accepted = kernel.iter().filter(|ok| **ok).count();
+        assert!(
+            accepted > 0 && accepted < combos.len(),
+            "{accepted} accepted"
+        );
+        for (c, ok) in combos.iter().zip(kernel) {
+            let b = Container::builder("/bin/true").capabilities(*c);
+            let ours = capabilities(&b, last_cap);
+            assert_eq!(
+                ours.is_ok(),
+                ok,
+                "{c:?}: ours {ours:?}, kernel accepts: {ok}"
+            );
+        }
+        // A capability the kernel does not have is named.
+        let b = Container::builder("/bin/true")
+            .capabilities(Capabilities::only(CapSet::from_bits_retain(1 << 62)));
+        let e = capabilities(&b, last_cap).unwrap_err().to_string();
+        assert!(e.contains("above cap_last_cap"), "{e}");
     }
 
     #[test]

@@ -53,13 +53,7 @@ pub(crate) struct Host {
 impl Host {
     /// Looks at the host for `b`.
     pub(crate) fn gather(b: &ContainerBuilder) -> Host {
-        static LAST_CAP: OnceLock<u32> = OnceLock::new();
-        let last_cap = *LAST_CAP.get_or_init(|| {
-            std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-                .ok()
-                .and_then(|s| s.trim().parse().ok())
-                .unwrap_or(40)
-        });
+        let last_cap = last_cap();
         let needs_tmp = matches!(b.root, Some(RootFs::Tmpfs));
         Host {
             last_cap,
@@ -85,6 +79,17 @@ impl Host {
                 .collect(),
         }
     }
+}
+
+/// `/proc/sys/kernel/cap_last_cap` (read once; 40 if it cannot be read).
+pub(crate) fn last_cap() -> u32 {
+    static LAST_CAP: OnceLock<u32> = OnceLock::new();
+    *LAST_CAP.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(40)
+    })
 }
 
 /// The fds the child uses, owned here for the whole spawn; the steps borrow them.
