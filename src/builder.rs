@@ -24,7 +24,8 @@ bitflags::bitflags! {
         const UTS = libc::CLONE_NEWUTS as u64;
         /// `CLONE_NEWIPC`: its own System V IPC and POSIX message queues (Linux 2.6.19).
         const IPC = libc::CLONE_NEWIPC as u64;
-        /// `CLONE_NEWNET`: its own network stack (only a loopback, down) (Linux 2.6.29).
+        /// `CLONE_NEWNET`: its own network stack: only a loopback, brought up unless
+        /// [`ContainerBuilder::loopback`] says otherwise (Linux 2.6.29).
         const NET = libc::CLONE_NEWNET as u64;
         /// `CLONE_NEWCGROUP`: its cgroup becomes the root of its view (Linux 4.6).
         const CGROUP = libc::CLONE_NEWCGROUP as u64;
@@ -105,6 +106,18 @@ pub enum RootFs {
     Tmpfs,
 }
 
+/// The state of the loopback interface `lo` of a new network namespace.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Loopback {
+    /// Brought up (`SIOCSIFFLAGS` with `IFF_UP`) before the program starts: the
+    /// default, so that `127.0.0.1` and `::1` work inside.
+    #[default]
+    Up,
+    /// Left down, as the kernel creates it: no network at all, not even local.
+    Down,
+}
+
 /// The session keyring the container starts with.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -165,6 +178,8 @@ pub struct ContainerBuilder {
     pub(crate) capabilities: Option<Capabilities>,
     pub(crate) no_new_privs: bool,
     pub(crate) keyring: Option<SessionKeyring>,
+    /// `None`: up when the container has a new network namespace.
+    pub(crate) loopback: Option<Loopback>,
 }
 
 impl ContainerBuilder {
@@ -198,6 +213,7 @@ impl ContainerBuilder {
             capabilities: None,
             no_new_privs: false,
             keyring: None,
+            loopback: None,
         }
     }
 
@@ -437,6 +453,29 @@ impl ContainerBuilder {
     /// Sets `no_new_privs`: `execve` can grant no privilege (setuid bits, file caps).
     pub fn no_new_privs(mut self) -> Self {
         self.no_new_privs = true;
+        self
+    }
+
+    /// The loopback interface `lo` of the container's new network namespace:
+    /// [`Loopback::Up`] (the default: brought up before the program starts, with
+    /// `ioctl(SIOCSIFFLAGS)` on an `AF_INET` socket inside) or [`Loopback::Down`].
+    /// A network namespace that is shared or joined is left as it is.
+    ///
+    /// # Errors
+    /// `spawn` refuses it ([`Error::InvalidArgument`](crate::Error::InvalidArgument))
+    /// without a new network namespace ([`Namespaces::NET`]): the interface would
+    /// be someone else's.
+    ///
+    /// ```
+    /// use linception::{Container, Loopback};
+    /// let b = Container::builder("/bin/true").loopback(Loopback::Down);
+    /// # let _ = b;
+    /// ```
+    ///
+    /// # References
+    /// - [netdevice(7)](https://man7.org/linux/man-pages/man7/netdevice.7.html)
+    pub fn loopback(mut self, state: Loopback) -> Self {
+        self.loopback = Some(state);
         self
     }
 

@@ -351,6 +351,16 @@ impl Child<'_, '_> {
                 }
             },
             Step::Hostname { name } => rustix::system::sethostname(name.to_bytes()).errno(),
+            Step::LoopbackUp => {
+                let sock = rustix::net::socket_with(
+                    rustix::net::AddressFamily::INET,
+                    rustix::net::SocketType::DGRAM,
+                    rustix::net::SocketFlags::CLOEXEC,
+                    None,
+                )
+                .errno()?;
+                sys::interface_up(sock.as_fd(), c"lo")
+            }
             Step::JoinKeyring { name } => {
                 // Possessor-only: other containers under the same host uid cannot
                 // view, read or link this keyring (the kernel default lets them view).

@@ -96,7 +96,9 @@ mod step;
 mod sys;
 mod validate;
 
-pub use builder::{ContainerBuilder, IdMapping, Namespaces, RootFs, SessionKeyring, Stdio};
+pub use builder::{
+    ContainerBuilder, IdMapping, Loopback, Namespaces, RootFs, SessionKeyring, Stdio,
+};
 pub use caps::{CapSet, Capabilities};
 pub use cgroup::Cgroup;
 pub use container::Container;

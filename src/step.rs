@@ -105,6 +105,9 @@ pub(crate) enum Step<'f> {
     PivotRoot,
     /// `sethostname`.
     Hostname { name: CString },
+    /// `ioctl(SIOCGIFFLAGS)` then `ioctl(SIOCSIFFLAGS)` with `IFF_UP` on `lo`, through
+    /// an `AF_INET` datagram socket of the new network namespace.
+    LoopbackUp,
     /// `keyctl(KEYCTL_JOIN_SESSION_KEYRING, name)`, then a possessor-only mask.
     JoinKeyring { name: Option<CString> },
     /// `prctl(PR_CAPBSET_DROP)` for every capability up to `last_cap` not in `keep`.

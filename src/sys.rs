@@ -115,6 +115,29 @@ pub(crate) fn cloexec_range(first: u32, last: u32) -> Res {
     if r < 0 { Err(errno()) } else { Ok(()) }
 }
 
+/// `ioctl(sock, SIOCGIFFLAGS)`, then `ioctl(sock, SIOCSIFFLAGS)` with `IFF_UP`
+/// added, on the interface `name` of the socket's network namespace. No safe API
+/// offers these ioctls.
+pub(crate) fn interface_up(sock: BorrowedFd<'_>, name: &CStr) -> Res {
+    // SAFETY: ifreq is plain old data (integers and unions of them): all zeroes is
+    // a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    let bytes = name.to_bytes();
+    if bytes.len() >= req.ifr_name.len() {
+        return Err(libc::EINVAL);
+    }
+    for (dst, src) in req.ifr_name.iter_mut().zip(bytes) {
+        *dst = *src as c_char;
+    }
+    // SAFETY: `sock` is an open socket; `req` is a live ifreq with a NUL-terminated
+    // name, which SIOCGIFFLAGS fills in (ifr_flags) and nothing more.
+    check(unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) })?;
+    // SAFETY: SIOCGIFFLAGS just set the ifr_flags member of the union.
+    unsafe { req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
+    // SAFETY: as above; SIOCSIFFLAGS reads the name and ifr_flags.
+    check(unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) }).map(drop)
+}
+
 /// `execve(path, argv, envp)`; returns only on failure, with the errno.
 pub(crate) fn execve(path: &CStr, argv: &[*const c_char], envp: &[*const c_char]) -> i32 {
     // SAFETY: `argv` and `envp` are null-terminated arrays of pointers to

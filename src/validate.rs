@@ -74,6 +74,7 @@ pub(crate) fn spawn(b: &ContainerBuilder, caller: &Caller, maps: Option<&Maps<'_
     }
     identity(b, maps)?;
     hostname(b, ns)?;
+    loopback(b, ns)?;
     time_offsets(b)?;
     filesystem(b, ns, caller)?;
     Ok(())
@@ -355,6 +356,19 @@ fn hostname(b: &ContainerBuilder, ns: Namespaces) -> Result<()> {
         return Err(Error::invalid(
             format!("hostname {shown}"),
             "contains a NUL byte",
+        ));
+    }
+    Ok(())
+}
+
+fn loopback(b: &ContainerBuilder, ns: Namespaces) -> Result<()> {
+    if let Some(state) = b.loopback
+        && !ns.contains(Namespaces::NET)
+    {
+        return Err(Error::invalid(
+            format!("loopback({state:?}) without Namespaces::NET"),
+            "only the loopback of a new network namespace is set (a shared or joined one is \
+             left as it is)",
         ));
     }
     Ok(())

@@ -12,6 +12,7 @@ mod exec;
 mod fds;
 mod identity;
 mod mounts;
+mod network;
 mod security;
 
 use std::collections::HashSet;
@@ -191,6 +192,7 @@ pub(crate) fn spawn<'f>(
     identity::time_namespace(&mut p, b, ns);
     let idmapped = mounts::lower(&mut p, b, host, fds, ns);
     identity::hostname(&mut p, b);
+    network::loopback(&mut p, b, ns);
     let strings = process_tail(&mut p, b, host, fds, seccomp, b.root.is_some());
     p.finish(idmapped, strings)
 }
