@@ -180,6 +180,8 @@ pub struct ContainerBuilder {
     pub(crate) keyring: Option<SessionKeyring>,
     /// `None`: up when the container has a new network namespace.
     pub(crate) loopback: Option<Loopback>,
+    /// Sysctls written inside, in order: (name, value).
+    pub(crate) sysctls: Vec<(String, String)>,
 }
 
 impl ContainerBuilder {
@@ -214,6 +216,7 @@ impl ContainerBuilder {
             no_new_privs: false,
             keyring: None,
             loopback: None,
+            sysctls: Vec::new(),
         }
     }
 
@@ -476,6 +479,43 @@ impl ContainerBuilder {
     /// - [netdevice(7)](https://man7.org/linux/man-pages/man7/netdevice.7.html)
     pub fn loopback(mut self, state: Loopback) -> Self {
         self.loopback = Some(state);
+        self
+    }
+
+    /// Writes `value` to the sysctl `name` inside the container (in the order
+    /// given, before the mounts, through `/proc/sys/<name>` opened by the container's
+    /// first process once it is in its new namespaces: the kernel picks the
+    /// namespace's copy by the opener's namespaces).
+    ///
+    /// `name` is dotted (`net.ipv4.ip_forward`) or a path under `/proc/sys`
+    /// (`net/ipv4/conf/eth0.1/forwarding`, for names with dots in a component).
+    /// Only sysctls of a namespace the container creates are accepted: `net.*`
+    /// needs [`Namespaces::NET`]; `kernel.shm*`, `kernel.msg*`, `kernel.sem*` and
+    /// `fs.mqueue.*` need [`Namespaces::IPC`]; `kernel.hostname` and
+    /// `kernel.domainname` need [`Namespaces::UTS`]. Any other sysctl is the
+    /// host's, and refused. The kernel keeps the UTS entries writable by the host's
+    /// root only (a rootless container gets `EACCES`: use
+    /// [`hostname`](ContainerBuilder::hostname)).
+    ///
+    /// ```
+    /// use linception::Container;
+    /// let b = Container::builder("/bin/true").sysctl("net.ipv4.ip_forward", "1");
+    /// # let _ = b;
+    /// ```
+    ///
+    /// # Errors
+    /// `spawn` refuses, before anything is created
+    /// ([`Error::InvalidArgument`](crate::Error::InvalidArgument) naming the
+    /// sysctl): a name that is empty, has an empty, `.` or `..` component or a NUL
+    /// byte; a value with a NUL byte or longer than 4096 bytes; a sysctl no
+    /// namespace of the container owns. A write the kernel refuses (a read-only or
+    /// non-namespaced `net.*` entry, a bad value) fails the spawn with
+    /// [`Error::Setup`](crate::Error::Setup) naming it.
+    ///
+    /// # References
+    /// - [proc_sys(5)](https://man7.org/linux/man-pages/man5/proc_sys.5.html)
+    pub fn sysctl(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.sysctls.push((name.into(), value.into()));
         self
     }
 

@@ -351,6 +351,18 @@ impl Child<'_, '_> {
                 }
             },
             Step::Hostname { name } => rustix::system::sethostname(name.to_bytes()).errno(),
+            Step::Sysctl { path, value } => {
+                let fd = rustix::fs::open(
+                    path.as_c_str(),
+                    OFlags::WRONLY | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )
+                .errno()?;
+                match rustix::io::write(&fd, value).errno()? {
+                    n if n == value.len() => Ok(()),
+                    _ => Err(libc::EIO),
+                }
+            }
             Step::LoopbackUp => {
                 let sock = rustix::net::socket_with(
                     rustix::net::AddressFamily::INET,

@@ -75,6 +75,7 @@ pub(crate) fn spawn(b: &ContainerBuilder, caller: &Caller, maps: Option<&Maps<'_
     identity(b, maps)?;
     hostname(b, ns)?;
     loopback(b, ns)?;
+    sysctls(b, ns)?;
     time_offsets(b)?;
     filesystem(b, ns, caller)?;
     Ok(())
@@ -372,6 +373,101 @@ fn loopback(b: &ContainerBuilder, ns: Namespaces) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// The IPC namespace's sysctls under `kernel.` (ipc/ipc_sysctl.c).
+const IPC_SYSCTLS: [&str; 11] = [
+    "shmmax",
+    "shmall",
+    "shmmni",
+    "shm_rmid_forced",
+    "shm_next_id",
+    "msgmax",
+    "msgmni",
+    "msgmnb",
+    "msg_next_id",
+    "sem",
+    "sem_next_id",
+];
+
+/// The longest sysctl value accepted (the kernel reads at most a page).
+const SYSCTL_VALUE_MAX: usize = 4096;
+
+/// The path under `/proc/sys` of a sysctl name: dots become slashes unless the
+/// name is a path already.
+pub(crate) fn sysctl_path(name: &str) -> String {
+    if name.contains('/') {
+        name.to_owned()
+    } else {
+        name.replace('.', "/")
+    }
+}
+
+/// The namespace a sysctl belongs to, if it is namespaced.
+fn sysctl_namespace(path: &str) -> Option<Namespaces> {
+    let mut parts = path.split('/');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some("net"), Some(_), _) => Some(Namespaces::NET),
+        (Some("fs"), Some("mqueue"), Some(_)) => Some(Namespaces::IPC),
+        (Some("kernel"), Some(k), None) if IPC_SYSCTLS.contains(&k) => Some(Namespaces::IPC),
+        (Some("kernel"), Some("hostname" | "domainname"), None) => Some(Namespaces::UTS),
+        _ => None,
+    }
+}
+
+fn sysctls(b: &ContainerBuilder, ns: Namespaces) -> Result<()> {
+    for (name, value) in &b.sysctls {
+        let what = || format!("sysctl {}", shown(OsStr::new(name)));
+        if name.contains('\0') || value.contains('\0') {
+            return Err(Error::invalid(what(), "contains a NUL byte"));
+        }
+        let path = sysctl_path(name);
+        if path
+            .split('/')
+            .any(|c| c.is_empty() || c == "." || c == "..")
+        {
+            return Err(Error::invalid(
+                what(),
+                "a sysctl name has no empty, \".\" or \"..\" component (and no leading or \
+                 trailing separator)",
+            ));
+        }
+        if value.len() > SYSCTL_VALUE_MAX {
+            return Err(Error::invalid(
+                format!("{} value ({} bytes)", what(), value.len()),
+                "longer than 4096 bytes",
+            ));
+        }
+        match sysctl_namespace(&path) {
+            None => {
+                return Err(Error::invalid(
+                    what(),
+                    "not a namespaced sysctl (only net.*, the IPC ones kernel.shm*/msg*/sem* \
+                     and fs.mqueue.*, kernel.hostname and kernel.domainname are): writing it \
+                     would change the host",
+                ));
+            }
+            Some(needed) if !ns.contains(needed) => {
+                return Err(Error::invalid(
+                    format!("{} without Namespaces::{}", what(), ns_name(needed)),
+                    "a sysctl is set only in a namespace the container creates (a shared or \
+                     joined one is not its own)",
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+fn ns_name(ns: Namespaces) -> &'static str {
+    if ns == Namespaces::NET {
+        "NET"
+    } else if ns == Namespaces::IPC {
+        "IPC"
+    } else {
+        "UTS"
+    }
 }
 
 fn time_offsets(b: &ContainerBuilder) -> Result<()> {

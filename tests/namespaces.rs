@@ -85,3 +85,130 @@ fn loopback_of_a_shared_network_is_refused() {
         }
     }
 }
+
+fn host_sysctl(path: &str) -> String {
+    std::fs::read_to_string(format!("/proc/sys/{path}")).expect("read a host sysctl")
+}
+
+#[test]
+fn sysctls_are_written_in_the_containers_namespaces() {
+    require!(Feature::UnprivilegedUserNs);
+    let forward = host_sysctl("net/ipv4/ip_forward");
+    let shmmni = host_sysctl("kernel/shmmni");
+    let msgmax = host_sysctl("fs/mqueue/msg_max");
+    for unprivileged in modes() {
+        let fork = if unprivileged {
+            Fork::new().unprivileged()
+        } else {
+            Fork::new()
+        };
+        let out = fork.run(|| {
+            stdout_of(
+                sh("cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmni \
+                    /proc/sys/fs/mqueue/msg_max /proc/sys/net/ipv4/conf/lo/forwarding")
+                .namespaces(NS | Namespaces::NET)
+                .sysctl("net.ipv4.ip_forward", "1")
+                .sysctl("kernel.shmmni", "1234")
+                .sysctl("fs.mqueue.msg_max", "17")
+                .sysctl("net/ipv4/conf/lo/forwarding", "1"),
+            )
+        });
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines, ["1", "1234", "17", "1"], "{out}");
+    }
+    // The host's values are untouched.
+    assert_eq!(host_sysctl("net/ipv4/ip_forward"), forward);
+    assert_eq!(host_sysctl("kernel/shmmni"), shmmni);
+    assert_eq!(host_sysctl("fs/mqueue/msg_max"), msgmax);
+}
+
+#[test]
+fn uts_sysctls_as_root() {
+    require!(Feature::Root, Feature::UserNs);
+    let host = host_sysctl("kernel/domainname");
+    let out =
+        stdout_of(sh("cat /proc/sys/kernel/domainname").sysctl("kernel.domainname", "box.test"));
+    assert_eq!(out.trim(), "box.test");
+    assert_eq!(host_sysctl("kernel/domainname"), host);
+}
+
+#[test]
+fn uts_sysctls_rootless_are_the_kernels_refusal() {
+    require!(Feature::UnprivilegedUserNs);
+    // The UTS entries are owned by the host's root whatever the namespace: a
+    // rootless container sets its hostname with hostname() instead.
+    let (kind, step, text) = failure(true, || sh("true").sysctl("kernel.domainname", "box.test"));
+    assert_eq!(kind, "Setup", "{text}");
+    assert!(step.unwrap().contains("sysctl kernel.domainname"), "{text}");
+    assert!(text.contains("EACCES"), "{text}");
+}
+
+#[test]
+fn sysctls_outside_the_containers_namespaces_are_refused() {
+    require!(Feature::UnprivilegedUserNs);
+    let cases: [(&str, &str, Namespaces, &str); 9] = [
+        ("net.ipv4.ip_forward", "1", NS, "without Namespaces::NET"),
+        (
+            "kernel.shmmax",
+            "1",
+            NS - Namespaces::IPC,
+            "without Namespaces::IPC",
+        ),
+        (
+            "kernel.hostname",
+            "x",
+            NS - Namespaces::UTS,
+            "without Namespaces::UTS",
+        ),
+        ("kernel.pid_max", "4096", NS, "not a namespaced sysctl"),
+        ("vm.swappiness", "1", NS, "not a namespaced sysctl"),
+        ("net..ipv4", "1", NS | Namespaces::NET, "empty"),
+        (
+            "net/ipv4/../../kernel/pid_max",
+            "1",
+            NS | Namespaces::NET,
+            "\"..\"",
+        ),
+        ("net.ipv4.ip_forward", "1\0", NS | Namespaces::NET, "NUL"),
+        ("", "1", NS, "empty"),
+    ];
+    for unprivileged in modes() {
+        for (name, value, ns, needle) in cases {
+            let (kind, step, text) = failure(unprivileged, move || {
+                sh("true").namespaces(ns).sysctl(name, value)
+            });
+            assert_eq!(kind, "InvalidArgument", "{name}: {text}");
+            assert_eq!(step, None, "{text}");
+            assert!(text.contains(needle), "{name}: {text:?} lacks {needle:?}");
+        }
+    }
+    let long = "1".repeat(5000);
+    let (kind, _, text) = failure(true, move || {
+        sh("true")
+            .namespaces(NS | Namespaces::NET)
+            .sysctl("net.ipv4.ip_forward", long)
+    });
+    assert_eq!(kind, "InvalidArgument", "{text}");
+    assert!(text.contains("longer than 4096"), "{text}");
+}
+
+#[test]
+fn a_sysctl_the_kernel_refuses_is_named() {
+    require!(Feature::UnprivilegedUserNs);
+    for unprivileged in modes() {
+        let (kind, step, text) = failure(unprivileged, || {
+            sh("true")
+                .namespaces(NS | Namespaces::NET)
+                .sysctl("net.ipv4.no_such_sysctl", "1")
+        });
+        assert_eq!(kind, "Setup", "{text}");
+        assert_eq!(
+            step.as_deref(),
+            Some(
+                "write \"1\" to /proc/sys/net/ipv4/no_such_sysctl (sysctl net.ipv4.no_such_sysctl)"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("ENOENT"), "{text}");
+    }
+}
