@@ -118,6 +118,72 @@ pub enum Loopback {
     Down,
 }
 
+/// Where a namespace to join comes from, for [`ContainerBuilder::join`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum NsSource {
+    /// A namespace file: `/proc/<pid>/ns/net`, or a bind mount of one such as
+    /// `/var/run/netns/<name>` (opened by `spawn`).
+    Path(PathBuf),
+    /// An open namespace (nsfs) fd: one from `/proc/<pid>/ns/*`, from
+    /// [`Container::namespace`](crate::Container::namespace), from the nsfs ioctls.
+    Fd(OwnedFd),
+    /// The namespace of the process behind this pidfd, e.g. another container's
+    /// init ([`NsSource::container`]), taken with `PIDFD_GET_*_NAMESPACE` (Linux
+    /// 6.11) at spawn.
+    Pidfd(linception_pidfd::PidFd),
+}
+
+impl NsSource {
+    /// The namespaces of a running container, through a copy of its pidfd.
+    ///
+    /// # Errors
+    /// Duplicating the pidfd failed (`EMFILE`).
+    pub fn container(c: &crate::Container) -> crate::Result<NsSource> {
+        Ok(NsSource::Pidfd(c.pidfd().try_clone()?))
+    }
+}
+
+impl From<OwnedFd> for NsSource {
+    fn from(fd: OwnedFd) -> Self {
+        NsSource::Fd(fd)
+    }
+}
+
+impl From<linception_pidfd::NamespaceFd> for NsSource {
+    fn from(fd: linception_pidfd::NamespaceFd) -> Self {
+        NsSource::Fd(fd.into())
+    }
+}
+
+/// The names of a set of namespaces: `USER|NET`.
+pub(crate) fn namespace_names(ns: Namespaces) -> String {
+    let names: Vec<&str> = ns.iter_names().map(|(n, _)| n).collect();
+    if names.is_empty() {
+        "0".to_owned()
+    } else {
+        names.join("|")
+    }
+}
+
+/// The [`Namespaces`] flag of a namespace type (`Pid` and `PidForChildren` are
+/// both [`Namespaces::PID`], the same for time); `None` for a type this crate does
+/// not know.
+pub(crate) fn namespace_flag(kind: linception_pidfd::NamespaceType) -> Option<Namespaces> {
+    use linception_pidfd::NamespaceType as T;
+    Some(match kind {
+        T::Cgroup => Namespaces::CGROUP,
+        T::Ipc => Namespaces::IPC,
+        T::Mnt => Namespaces::MOUNT,
+        T::Net => Namespaces::NET,
+        T::Pid | T::PidForChildren => Namespaces::PID,
+        T::Time | T::TimeForChildren => Namespaces::TIME,
+        T::User => Namespaces::USER,
+        T::Uts => Namespaces::UTS,
+        _ => return None,
+    })
+}
+
 /// The session keyring the container starts with.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -182,6 +248,8 @@ pub struct ContainerBuilder {
     pub(crate) loopback: Option<Loopback>,
     /// Sysctls written inside, in order: (name, value).
     pub(crate) sysctls: Vec<(String, String)>,
+    /// Namespaces joined instead of created, in the order given.
+    pub(crate) joins: Vec<(linception_pidfd::NamespaceType, NsSource)>,
 }
 
 impl ContainerBuilder {
@@ -217,6 +285,7 @@ impl ContainerBuilder {
             keyring: None,
             loopback: None,
             sysctls: Vec::new(),
+            joins: Vec::new(),
         }
     }
 
@@ -334,13 +403,67 @@ impl ContainerBuilder {
     }
 
     /// The namespaces the spawn creates: the chosen set, plus a time namespace when
-    /// an offset is given.
+    /// an offset is given, less the joined ones.
     pub(crate) fn effective_namespaces(&self) -> Namespaces {
         let mut ns = self.namespaces;
         if self.monotonic_offset.is_some() || self.boottime_offset.is_some() {
             ns |= Namespaces::TIME;
         }
-        ns
+        ns - self.joined_namespaces()
+    }
+
+    /// The types of the joined namespaces.
+    pub(crate) fn joined_namespaces(&self) -> Namespaces {
+        self.joins
+            .iter()
+            .filter_map(|(kind, _)| namespace_flag(*kind))
+            .fold(Namespaces::empty(), |a, b| a | b)
+    }
+
+    /// Joins an existing namespace of type `kind` instead of creating one: a
+    /// joined type is not also created, whatever
+    /// [`namespaces`](ContainerBuilder::namespaces) says. The others are created
+    /// after the joins, so they belong to a joined user namespace.
+    ///
+    /// ```no_run
+    /// use linception::{Container, NamespaceType, NsSource};
+    /// // A container in the network namespace `ip netns add web` made.
+    /// let c = Container::builder("/bin/true")
+    ///     .join(NamespaceType::Net, NsSource::Path("/var/run/netns/web".into()))
+    ///     .spawn()?;
+    /// # Ok::<(), linception::Error>(())
+    /// ```
+    ///
+    /// How: with anything to join, `clone3` creates no namespace. The child joins
+    /// with `setns(fd, CLONE_NEW*)` (Linux 3.0), the user namespace first (so that
+    /// the others may be the ones it owns), the mount namespace last; then it
+    /// creates the rest with `unshare` (a new user namespace first, its id maps
+    /// written by the parent as usual). A pid namespace, joined or new, holds
+    /// only children of the process that entered it: so the child then forks the
+    /// container's init into it as a child of the caller (`clone3(CLONE_PARENT |
+    /// CLONE_PIDFD)`), hands its pidfd to the parent and exits; the
+    /// [`Container`](crate::Container) owns that init. A joined network namespace's
+    /// `lo` is left as it is; sysctls, a hostname and mounts need namespaces the
+    /// container creates.
+    ///
+    /// # Errors
+    /// `spawn` refuses, before anything is created, naming the join: a type joined
+    /// twice; a source that is not a namespace ([`Error::InvalidArgument`](crate::Error::InvalidArgument),
+    /// or the pidfd crate's error for a path that cannot be opened) or one of
+    /// another type; [`set_tid`](ContainerBuilder::set_tid) (the init is forked by
+    /// the child); clock offsets with a joined time namespace. Joining needs
+    /// `CAP_SYS_ADMIN` over the namespace's owner (`EPERM` otherwise, a
+    /// [`Error::Setup`](crate::Error::Setup) naming the `setns`): rootless, join
+    /// the namespaces of a container of your own together with its user namespace.
+    /// `NsSource::Pidfd` needs Linux 6.11.
+    ///
+    /// # References
+    /// - [setns(2)](https://man7.org/linux/man-pages/man2/setns.2.html),
+    ///   [unshare(2)](https://man7.org/linux/man-pages/man2/unshare.2.html),
+    ///   [ioctl_ns(2)](https://man7.org/linux/man-pages/man2/ioctl_ns.2.html)
+    pub fn join(mut self, kind: linception_pidfd::NamespaceType, source: NsSource) -> Self {
+        self.joins.push((kind, source));
+        self
     }
 
     /// The hostname inside (needs [`Namespaces::UTS`]).

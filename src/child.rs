@@ -336,6 +336,12 @@ impl Child<'_, '_> {
                 rustix::process::chdir(c"/").errno()
             }
             Step::JoinNamespaces { pidfd, flags } => sys::join_namespaces(*pidfd, *flags),
+            Step::JoinNamespace { fd, nstype } => sys::join_namespaces(*fd, *nstype),
+            Step::Unshare { flags } => sys::unshare(*flags),
+            Step::TellParent { fd } => match rustix::io::write(fd, &[RELEASE]).errno()? {
+                1 => Ok(()),
+                _ => Err(libc::EIO),
+            },
             Step::ForkIntoParent { sock } => match sys::clone_into_parent()? {
                 None => Ok(()),
                 Some(pidfd) => {

@@ -82,7 +82,8 @@ impl Container {
         &self.pidfd
     }
 
-    /// The namespaces the container was created with.
+    /// The namespaces the container was created with, and those it joined
+    /// ([`ContainerBuilder::join`]); [`exec_in`](Container::exec_in) joins these.
     pub fn namespaces(&self) -> Namespaces {
         self.namespaces
     }

@@ -97,7 +97,7 @@ mod sys;
 mod validate;
 
 pub use builder::{
-    ContainerBuilder, IdMapping, Loopback, Namespaces, RootFs, SessionKeyring, Stdio,
+    ContainerBuilder, IdMapping, Loopback, Namespaces, NsSource, RootFs, SessionKeyring, Stdio,
 };
 pub use caps::{CapSet, Capabilities};
 pub use cgroup::Cgroup;

@@ -95,6 +95,13 @@ pub(crate) enum Step<'f> {
         target: CString,
         create: Option<(CString, CString, Mode)>,
     },
+    /// `setns(fd, nstype)`: join one namespace (an nsfs fd of type `nstype`).
+    JoinNamespace { fd: BorrowedFd<'f>, nstype: u32 },
+    /// `unshare(flags)`: create the namespaces not joined.
+    Unshare { flags: u32 },
+    /// Writes one byte on `fd`: the new user namespace exists, the parent may
+    /// write its id maps.
+    TellParent { fd: BorrowedFd<'f> },
     /// `setns(pidfd, flags)`: join a running container's namespaces.
     JoinNamespaces { pidfd: BorrowedFd<'f>, flags: u32 },
     /// `clone3(CLONE_PARENT | CLONE_PIDFD)`: the new process (a child of the caller,
@@ -174,6 +181,8 @@ impl Step<'_> {
             Step::TimeNamespace { .. } => ("time namespaces", "5.6"),
             Step::Fds { .. } => ("close_range", "5.9"),
             Step::JoinNamespaces { .. } => ("setns with a pidfd", "5.8"),
+            Step::JoinNamespace { .. } => ("setns", "3.0"),
+            Step::Unshare { .. } => ("unshare", "2.6.16"),
             Step::ForkIntoParent { .. } => ("clone3", "5.3"),
             Step::Ambient { .. } => ("ambient capabilities", "4.3"),
             Step::JoinKeyring { .. } => ("keyrings", "2.6.10"),

@@ -75,6 +75,27 @@ pub(crate) fn unshare_time_namespace() -> Res {
     check(unsafe { libc::unshare(libc::CLONE_NEWTIME) }).map(drop)
 }
 
+/// `unshare(flags)` (`CLONE_NEW*` only): the namespaces the container creates
+/// after joining others. Only the namespace flags are passed, so no fd table or fs
+/// struct the parent's other threads use is touched (rustix marks `unshare`
+/// unsafe for `CLONE_FILES`, which is not among them).
+pub(crate) fn unshare(flags: u32) -> Res {
+    const NAMESPACES: u32 = (libc::CLONE_NEWUSER
+        | libc::CLONE_NEWNS
+        | libc::CLONE_NEWPID
+        | libc::CLONE_NEWUTS
+        | libc::CLONE_NEWIPC
+        | libc::CLONE_NEWNET
+        | libc::CLONE_NEWCGROUP
+        | libc::CLONE_NEWTIME) as u32;
+    if flags & !NAMESPACES != 0 {
+        return Err(libc::EINVAL);
+    }
+    // SAFETY: namespace flags only (checked above); the calling process is the
+    // single-threaded container child between clone and execve.
+    check(unsafe { libc::unshare(flags as libc::c_int) }).map(drop)
+}
+
 /// Puts each `(source, target)` fd on its target number for the program: every
 /// source is first copied above `high` (a source may be another's target), then
 /// each copy is `dup3`ed onto its target (clearing `O_CLOEXEC` there).
@@ -165,7 +186,8 @@ pub(crate) fn clone_into_parent() -> Res<Option<linception_pidfd::PidFd>> {
     }
 }
 
-/// `setns(fd, namespaces)` through a pidfd (the pidfd crate's child-safe form).
+/// `setns(fd, namespaces)` through a pidfd or a namespace fd (the pidfd crate's
+/// child-safe form).
 pub(crate) fn join_namespaces(fd: BorrowedFd<'_>, namespaces: u32) -> Res {
     let namespaces = linception_pidfd::Namespaces::from_bits_retain(namespaces);
     // SAFETY: namespace membership is per thread; the exec_in helper that calls this

@@ -62,7 +62,11 @@ pub(crate) struct Maps<'a> {
 pub(crate) fn spawn(b: &ContainerBuilder, caller: &Caller, maps: Option<&Maps<'_>>) -> Result<()> {
     let ns = b.effective_namespaces();
     process(b)?;
-    privileges(ns, caller)?;
+    joins(b)?;
+    if !b.joined_namespaces().contains(Namespaces::USER) {
+        // Root of a joined user namespace creates the others in it.
+        privileges(ns, caller)?;
+    }
     set_tid(b, ns)?;
     if !ns.contains(Namespaces::USER)
         && (b.uid_map != IdMapping::RootIsCaller || b.gid_map != IdMapping::RootIsCaller)
@@ -245,6 +249,47 @@ fn privileges(ns: Namespaces, caller: &Caller) -> Result<()> {
             format!("namespaces {ns:?} without Namespaces::USER"),
             "creating them needs CAP_SYS_ADMIN, which the caller lacks; add Namespaces::USER \
              to create them as root of a new user namespace",
+        ));
+    }
+    Ok(())
+}
+
+/// The joins, by type: each type once, known, and nothing that needs a namespace
+/// created at `clone3` (the types of the sources are checked when they are opened).
+fn joins(b: &ContainerBuilder) -> Result<()> {
+    let mut seen = Namespaces::empty();
+    for (kind, _) in &b.joins {
+        let Some(flag) = crate::builder::namespace_flag(*kind) else {
+            return Err(Error::invalid(
+                format!("join({kind:?})"),
+                "a namespace type this version of linception does not know",
+            ));
+        };
+        if seen.contains(flag) {
+            return Err(Error::invalid(
+                format!("join({kind:?})"),
+                "a namespace type is joined once (Pid and PidForChildren, Time and \
+                 TimeForChildren are one type each)",
+            ));
+        }
+        seen |= flag;
+    }
+    if seen.is_empty() {
+        return Ok(());
+    }
+    if let Some(pid) = b.set_tid {
+        return Err(Error::invalid(
+            format!("set_tid {pid} with joined namespaces {seen:?}"),
+            "with joined namespaces the container's process is forked by a helper after \
+             the joins, not by clone3 with set_tid",
+        ));
+    }
+    if seen.contains(Namespaces::TIME)
+        && (b.monotonic_offset.is_some() || b.boottime_offset.is_some())
+    {
+        return Err(Error::invalid(
+            "clock offsets with a joined time namespace",
+            "offsets are those of a new time namespace; a joined one has its own",
         ));
     }
     Ok(())

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{NS, assert_no_children, sh, stdout_of};
-use linception::{Loopback, Mount, Namespaces};
+use linception::{Loopback, Mount, NamespaceType, Namespaces, NsSource};
 use linception_testkit::leaks::assert_no_leaks;
 use linception_testkit::{Feature, Fork, require};
 
@@ -210,5 +210,228 @@ fn a_sysctl_the_kernel_refuses_is_named() {
             "{text}"
         );
         assert!(text.contains("ENOENT"), "{text}");
+    }
+}
+
+/// `readlink /proc/<pid>/ns/<name>` as seen from the test.
+fn ns_link(pid: linception::Pid, name: &str) -> String {
+    std::fs::read_link(format!("/proc/{}/ns/{name}", pid.as_raw()))
+        .expect("readlink a namespace")
+        .display()
+        .to_string()
+}
+
+/// A long-running container to join (killed when dropped).
+fn target(loopback: Loopback) -> linception::Container {
+    sh("sleep 60")
+        .namespaces(NS | Namespaces::NET)
+        .hostname("a-box")
+        .loopback(loopback)
+        .spawn()
+        .expect("spawn the container to join")
+}
+
+fn join_user_and_net(unprivileged: bool) {
+    let fork = if unprivileged {
+        Fork::new().unprivileged()
+    } else {
+        Fork::new()
+    };
+    let (ours, theirs, fresh) = fork.run(|| {
+        let a = target(Loopback::Down);
+        let out = stdout_of(
+            sh(
+                "readlink /proc/self/ns/user /proc/self/ns/net /proc/self/ns/mnt; echo $$; \
+                cat /sys/class/net/lo/flags",
+            )
+            .mount(Mount::filesystem("sysfs", "/sys").read_only())
+            .join(
+                NamespaceType::User,
+                NsSource::container(&a).expect("dup the pidfd"),
+            )
+            .join(NamespaceType::Net, NsSource::container(&a).unwrap()),
+        );
+        let theirs = format!(
+            "{}\n{}\n",
+            ns_link(a.pid(), "user"),
+            ns_link(a.pid(), "net")
+        );
+        (out, theirs, ns_link(a.pid(), "mnt"))
+    });
+    let lines: Vec<&str> = ours.lines().collect();
+    assert_eq!(lines.len(), 5, "{ours}");
+    assert_eq!(format!("{}\n{}\n", lines[0], lines[1]), theirs, "{ours}");
+    assert_ne!(
+        lines[2], fresh,
+        "the mount namespace is the container's own"
+    );
+    assert_eq!(
+        lines[3], "1",
+        "its own pid namespace, the init is pid 1: {ours}"
+    );
+    let flags = u32::from_str_radix(lines[4].trim_start_matches("0x"), 16).unwrap();
+    assert_eq!(flags & libc::IFF_UP as u32, 0, "a joined lo is left down");
+}
+
+#[test]
+fn join_another_containers_user_and_network_rootless() {
+    require!(Feature::UnprivilegedUserNs, Feature::PidfdNamespaces);
+    join_user_and_net(true);
+}
+
+#[test]
+fn join_another_containers_user_and_network_as_root() {
+    require!(Feature::Root, Feature::UserNs, Feature::PidfdNamespaces);
+    join_user_and_net(false);
+}
+
+#[test]
+fn join_a_network_by_path_with_a_new_user_namespace_as_root() {
+    require!(Feature::Root, Feature::UserNs);
+    let a = target(Loopback::Up);
+    let path = format!("/proc/{}/ns/net", a.pid().as_raw());
+    let out = stdout_of(
+        sh("readlink /proc/self/ns/net; id -u; echo $$")
+            .join(NamespaceType::Net, NsSource::Path(path.clone().into())),
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines, [ns_link(a.pid(), "net").as_str(), "0", "1"], "{out}");
+}
+
+#[test]
+fn join_uts_from_an_fd_and_pid_from_a_pidfd() {
+    require!(Feature::UnprivilegedUserNs, Feature::PidfdNamespaces);
+    let out = Fork::new().unprivileged().run(|| {
+        let a = target(Loopback::Up);
+        let uts = a
+            .namespace(NamespaceType::Uts)
+            .expect("the uts namespace fd");
+        let c = sh("hostname; echo $$; cat /proc/1/cmdline | tr '\\0' ' '")
+            .join(NamespaceType::User, NsSource::container(&a).unwrap())
+            .join(NamespaceType::Uts, NsSource::Fd(uts))
+            .join(NamespaceType::Pid, NsSource::container(&a).unwrap());
+        stdout_of(c)
+    });
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "a-box", "the joined hostname: {out}");
+    assert_ne!(
+        lines[1], "1",
+        "not the init of the joined pid namespace: {out}"
+    );
+    assert_eq!(lines[2].trim(), "/bin/sh -c sleep 60", "its pid 1: {out}");
+}
+
+#[test]
+fn bad_joins_are_refused_before_anything_is_created() {
+    require!(Feature::UnprivilegedUserNs);
+    type Build = fn() -> linception::ContainerBuilder;
+    let cases: [(Build, &str, &str); 5] = [
+        (
+            || {
+                sh("true").join(
+                    NamespaceType::Uts,
+                    NsSource::Path("/proc/self/ns/net".into()),
+                )
+            },
+            "InvalidArgument",
+            "a NET namespace",
+        ),
+        (
+            || sh("true").join(NamespaceType::Net, NsSource::Path("/etc/hostname".into())),
+            "InvalidArgument",
+            "not a namespace",
+        ),
+        (
+            || {
+                sh("true")
+                    .join(
+                        NamespaceType::Pid,
+                        NsSource::Path("/proc/self/ns/pid".into()),
+                    )
+                    .join(
+                        NamespaceType::PidForChildren,
+                        NsSource::Path("/proc/self/ns/pid".into()),
+                    )
+            },
+            "InvalidArgument",
+            "joined once",
+        ),
+        (
+            || {
+                sh("true").set_tid(1).join(
+                    NamespaceType::Net,
+                    NsSource::Path("/proc/self/ns/net".into()),
+                )
+            },
+            "InvalidArgument",
+            "set_tid 1 with joined namespaces",
+        ),
+        (
+            || {
+                sh("true")
+                    .join(
+                        NamespaceType::Uts,
+                        NsSource::Path("/proc/self/ns/uts".into()),
+                    )
+                    .hostname("x")
+            },
+            "InvalidArgument",
+            "needs Namespaces::UTS",
+        ),
+    ];
+    for unprivileged in modes() {
+        for (build, want, needle) in cases {
+            let (kind, step, text) = failure(unprivileged, build);
+            assert_eq!(kind, want, "{text}");
+            assert_eq!(step, None, "{text}");
+            assert!(text.contains(needle), "{text:?} lacks {needle:?}");
+        }
+        // An fd that is no namespace: the builder owns it, so it is opened and
+        // closed inside the leak check.
+        let fork = if unprivileged {
+            Fork::new().unprivileged()
+        } else {
+            Fork::new()
+        };
+        let text = fork.run(|| {
+            let e = assert_no_leaks(|| {
+                let f = std::fs::File::open("/dev/null").unwrap();
+                sh("true")
+                    .join(NamespaceType::Net, NsSource::Fd(f.into()))
+                    .spawn()
+                    .expect_err("not a namespace")
+            });
+            assert_no_children();
+            assert_eq!(e.kind(), linception::ErrorKind::InvalidArgument, "{e}");
+            e.to_string()
+        });
+        assert!(text.contains("not a namespace (nsfs) fd"), "{text}");
+        let (kind, _, text) = failure(unprivileged, || {
+            sh("true").join(NamespaceType::Net, NsSource::Path("/nonexistent/ns".into()))
+        });
+        assert_ne!(kind, "Setup", "{text}");
+        assert!(
+            text.contains("/nonexistent/ns") && text.contains("ENOENT"),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn a_join_the_kernel_refuses_is_named_and_leaves_nothing() {
+    require!(Feature::UnprivilegedUserNs);
+    // Rootless, the host's network namespace is not ours to join.
+    let (kind, step, text) = failure(true, || {
+        sh("true").join(NamespaceType::Net, NsSource::Path("/proc/1/ns/net".into()))
+    });
+    if kind == "Setup" {
+        assert!(
+            step.unwrap().starts_with("setns(\"/proc/1/ns/net\", NET)"),
+            "{text}"
+        );
+        assert!(text.contains("EPERM"), "{text}");
+    } else {
+        // /proc/1 may not be readable by the unprivileged user at all.
+        assert!(text.contains("/proc/1/ns/net"), "{text}");
     }
 }

@@ -12,6 +12,7 @@ mod exec;
 mod fds;
 mod identity;
 mod mounts;
+mod namespaces;
 mod network;
 mod security;
 
@@ -29,6 +30,7 @@ use crate::mount::MountKind;
 use crate::step::{Held, Slot, Step};
 
 pub(crate) use mounts::IdmappedBind;
+pub(crate) use namespaces::{JOIN_ORDER, Join, fork_needed};
 
 /// A C string of a value [`crate::validate`] checked for NUL bytes.
 pub(crate) fn c(s: impl AsRef<OsStr>) -> CString {
@@ -110,6 +112,11 @@ pub(crate) struct ChildFds {
     pub dev_null: Option<OwnedFd>,
     /// The child's ends of piped stdin, stdout, stderr.
     pub piped: [Option<OwnedFd>; 3],
+    /// The namespaces to join, in the order they are joined.
+    pub joins: Vec<Join>,
+    /// The write end of the pipe that tells the parent a user namespace made by
+    /// `unshare` (after joins) exists, so that it can write the maps.
+    pub ready: Option<OwnedFd>,
 }
 
 fn borrow(fd: &Option<OwnedFd>) -> Option<BorrowedFd<'_>> {
@@ -182,7 +189,10 @@ pub(crate) fn spawn<'f>(
     let ns = b.effective_namespaces();
     let mut p = Lowering::new();
     p.push(Step::UnblockSignals, "reset SIGPIPE and unblock signals");
-    if let Some(fd) = borrow(&fds.sync) {
+    let waited = namespaces::join_then_create(&mut p, fds, ns);
+    if let Some(fd) = borrow(&fds.sync)
+        && !waited
+    {
         p.push(
             Step::WaitForParent { fd },
             "wait for the parent to write the id maps",
@@ -307,6 +317,23 @@ pub(crate) fn open_fds(
     Ok((parent, child))
 }
 
+/// Gives the child the namespaces to join, and (with a user namespace to create
+/// after them) the pipe on which it says the namespace exists.
+pub(crate) fn add_joins(
+    parent: &mut ParentFds,
+    child: &mut ChildFds,
+    joins: Vec<Join>,
+    ready: bool,
+) -> Result<()> {
+    child.joins = joins;
+    if ready && !child.joins.is_empty() {
+        let (r, w) = pipe()?;
+        parent.ready = Some(r);
+        child.ready = Some(w);
+    }
+    Ok(())
+}
+
 /// The parent's ends of the spawn's pipes and sockets.
 #[derive(Debug, Default)]
 pub(crate) struct ParentFds {
@@ -316,6 +343,7 @@ pub(crate) struct ParentFds {
     pub tree_sock: Option<OwnedFd>,
     pub pidfd_sock: Option<OwnedFd>,
     pub piped: [Option<OwnedFd>; 3],
+    pub ready: Option<OwnedFd>,
 }
 
 fn pipe() -> Result<(OwnedFd, OwnedFd)> {
