@@ -248,6 +248,10 @@ pub struct ContainerBuilder {
     pub(crate) loopback: Option<Loopback>,
     /// Sysctls written inside, in order: (name, value).
     pub(crate) sysctls: Vec<(String, String)>,
+    /// The AppArmor profile the program is executed under.
+    pub(crate) apparmor_profile: Option<String>,
+    /// The SELinux label (context) the program is executed with.
+    pub(crate) selinux_label: Option<String>,
     /// Namespaces joined instead of created, in the order given.
     pub(crate) joins: Vec<(linception_pidfd::NamespaceType, NsSource)>,
 }
@@ -286,6 +290,8 @@ impl ContainerBuilder {
             loopback: None,
             sysctls: Vec::new(),
             joins: Vec::new(),
+            apparmor_profile: None,
+            selinux_label: None,
         }
     }
 
@@ -639,6 +645,41 @@ impl ContainerBuilder {
     /// - [proc_sys(5)](https://man7.org/linux/man-pages/man5/proc_sys.5.html)
     pub fn sysctl(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.sysctls.push((name.into(), value.into()));
+        self
+    }
+
+    /// Executes the program under the AppArmor profile `profile`: the child writes
+    /// `exec <profile>` to `/proc/self/attr/apparmor/exec`, which applies at its
+    /// `execve` (Linux 5.1 for the per-LSM directory; AppArmor itself 2.6.36).
+    ///
+    /// # Errors
+    /// `spawn` refuses, before anything is created: an empty profile or one with a
+    /// NUL byte or a newline, or longer than 4095 bytes
+    /// ([`Error::InvalidArgument`](crate::Error::InvalidArgument)); AppArmor not
+    /// active on this system ([`Error::Unsupported`](crate::Error::Unsupported),
+    /// read from `/sys/kernel/security/lsm`). A profile the kernel does not have
+    /// fails the spawn with [`Error::Setup`](crate::Error::Setup) naming it.
+    ///
+    /// # References
+    /// - [apparmor(7)](https://man7.org/linux/man-pages/man7/apparmor.7.html),
+    ///   [proc_pid_attr(5)](https://man7.org/linux/man-pages/man5/proc_pid_attr.5.html)
+    pub fn apparmor_profile(mut self, profile: impl Into<String>) -> Self {
+        self.apparmor_profile = Some(profile.into());
+        self
+    }
+
+    /// Executes the program with the SELinux label (security context) `label`
+    /// (`system_u:system_r:container_t:s0:c1,c2`): the child writes it to
+    /// `/proc/self/attr/exec`, which applies at its `execve`.
+    ///
+    /// # Errors
+    /// As for [`apparmor_profile`](ContainerBuilder::apparmor_profile), with
+    /// SELinux the module that must be active.
+    ///
+    /// # References
+    /// - [proc_pid_attr(5)](https://man7.org/linux/man-pages/man5/proc_pid_attr.5.html)
+    pub fn selinux_label(mut self, label: impl Into<String>) -> Self {
+        self.selinux_label = Some(label.into());
         self
     }
 

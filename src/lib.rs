@@ -87,6 +87,7 @@ mod child;
 mod container;
 mod error;
 mod lower;
+mod lsm;
 mod mount;
 mod protocol;
 mod seccomp;

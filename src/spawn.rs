@@ -142,6 +142,7 @@ fn check(b: &ContainerBuilder) -> Result<Checked> {
     });
     validate::spawn(b, &caller, view.as_ref())?;
     validate::capabilities(b, lower::last_cap())?;
+    validate::exec_labels(b, &crate::lsm::ActiveLsms::current())?;
     let joins = resolve_joins(b)?;
     if let Some(cg) = &b.cgroup {
         crate::cgroup::check(cg)?;
@@ -519,6 +520,12 @@ pub(crate) fn exec_in(target: &Container, mut b: ContainerBuilder) -> Result<Con
         (b.set_tid.is_some(), "set_tid"),
         (b.cgroup.is_some(), "cgroup"),
         (!b.joins.is_empty(), "joined namespaces"),
+        (!b.sysctls.is_empty(), "sysctls"),
+        (b.loopback.is_some(), "loopback"),
+        (
+            b.apparmor_profile.is_some() || b.selinux_label.is_some(),
+            "an LSM exec label",
+        ),
         (
             b.uid_map != IdMapping::RootIsCaller || b.gid_map != IdMapping::RootIsCaller,
             "id maps",

@@ -115,6 +115,9 @@ pub(crate) enum Step<'f> {
     /// `open(path, O_WRONLY)` and one `write` of `value`: a sysctl of the child's
     /// namespaces.
     Sysctl { path: CString, value: Vec<u8> },
+    /// The same for an LSM's exec attribute (`/proc/self/attr/.../exec`): the
+    /// label the program gets at `execve`.
+    ExecLabel { path: CString, value: Vec<u8> },
     /// `ioctl(SIOCGIFFLAGS)` then `ioctl(SIOCSIFFLAGS)` with `IFF_UP` on `lo`, through
     /// an `AF_INET` datagram socket of the new network namespace.
     LoopbackUp,

@@ -420,6 +420,56 @@ fn loopback(b: &ContainerBuilder, ns: Namespaces) -> Result<()> {
     Ok(())
 }
 
+/// The exec labels, against the LSMs active on the system.
+pub(crate) fn exec_labels(b: &ContainerBuilder, active: &crate::lsm::ActiveLsms) -> Result<()> {
+    for (label, what, on, feature) in [
+        (
+            &b.apparmor_profile,
+            "AppArmor profile",
+            active.apparmor,
+            "AppArmor (not an active LSM on this system, /sys/kernel/security/lsm)",
+        ),
+        (
+            &b.selinux_label,
+            "SELinux label",
+            active.selinux,
+            "SELinux (not an active LSM on this system, /sys/kernel/security/lsm)",
+        ),
+    ] {
+        let Some(label) = label else { continue };
+        let shown = shown(OsStr::new(label));
+        if label.is_empty() {
+            return Err(Error::invalid(
+                format!("{what} \"\""),
+                "a label is not empty",
+            ));
+        }
+        if label.contains(['\0', '\n']) {
+            return Err(Error::invalid(
+                format!("{what} {shown}"),
+                "contains a NUL byte or a newline",
+            ));
+        }
+        if label.len() >= SYSCTL_VALUE_MAX {
+            return Err(Error::invalid(
+                format!("{what} {shown}"),
+                "longer than 4095 bytes (the kernel takes at most a page)",
+            ));
+        }
+        if !on {
+            return Err(Error::Unsupported {
+                feature,
+                min_kernel: if what.starts_with("AppArmor") {
+                    "2.6.36"
+                } else {
+                    "2.6.0"
+                },
+            });
+        }
+    }
+    Ok(())
+}
+
 /// The IPC namespace's sysctls under `kernel.` (ipc/ipc_sysctl.c).
 const IPC_SYSCTLS: [&str; 11] = [
     "shmmax",

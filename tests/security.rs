@@ -90,3 +90,72 @@ fn capability_rules_are_checked_before_spawn() {
     assert_eq!(status_field(&out, "CapInh"), "0000000000000021", "{out}");
     assert_eq!(status_field(&out, "CapAmb"), "0000000000000020", "{out}");
 }
+
+/// Whether an LSM is active, the way the spawn decides it.
+fn lsm_active(name: &str) -> bool {
+    match std::fs::read_to_string("/sys/kernel/security/lsm") {
+        Ok(list) => list.trim().split(',').any(|l| l == name),
+        Err(_) => match name {
+            "apparmor" => std::fs::read("/proc/self/attr/apparmor/current").is_ok(),
+            _ => std::path::Path::new("/sys/fs/selinux/enforce").exists(),
+        },
+    }
+}
+
+#[test]
+fn exec_labels_of_an_inactive_lsm_are_unsupported() {
+    require!(Feature::UnprivilegedUserNs);
+    type Build = fn() -> linception::ContainerBuilder;
+    let cases: [(&str, Build); 2] = [
+        ("apparmor", || {
+            sh("true").apparmor_profile("linception-test")
+        }),
+        ("selinux", || {
+            sh("true").selinux_label("system_u:system_r:container_t:s0")
+        }),
+    ];
+    let mut checked = 0;
+    for (lsm, build) in cases {
+        if lsm_active(lsm) {
+            // Loading a profile or policy would change the host: the refusal of
+            // one the kernel does not have is checked instead.
+            let (kind, step, text) = failure(true, move || match lsm {
+                "apparmor" => sh("true").apparmor_profile("linception-no-such-profile"),
+                _ => sh("true").selinux_label("linception_no_such_u:r:t:s0"),
+            });
+            assert_eq!(kind, "Setup", "{text}");
+            assert!(step.unwrap().contains("/proc/self/attr/"), "{text}");
+            checked += 1;
+            continue;
+        }
+        for unprivileged in modes() {
+            let (kind, step, text) = failure(unprivileged, build);
+            assert_eq!(kind, "Unsupported", "{text}");
+            assert_eq!(step, None, "{text}");
+            assert!(text.contains("not an active LSM"), "{text}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 2);
+}
+
+#[test]
+fn bad_exec_labels_are_refused_whatever_the_lsm() {
+    require!(Feature::UnprivilegedUserNs);
+    type Build = fn() -> linception::ContainerBuilder;
+    let cases: [(Build, &str); 4] = [
+        (|| sh("true").apparmor_profile(""), "AppArmor profile \"\""),
+        (|| sh("true").apparmor_profile("a\nb"), "newline"),
+        (|| sh("true").selinux_label("a\0b"), "NUL"),
+        (
+            || sh("true").selinux_label("x".repeat(5000)),
+            "longer than 4095",
+        ),
+    ];
+    for (build, needle) in cases {
+        let (kind, step, text) = failure(true, build);
+        assert_eq!(kind, "InvalidArgument", "{text}");
+        assert_eq!(step, None, "{text}");
+        assert!(text.contains(needle), "{text:?} lacks {needle:?}");
+    }
+}

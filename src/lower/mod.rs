@@ -201,6 +201,7 @@ pub(crate) fn spawn<'f>(
     identity::become_root(&mut p, become_root);
     identity::time_namespace(&mut p, b, ns);
     network::sysctls(&mut p, b);
+    security::exec_labels(&mut p, b);
     let idmapped = mounts::lower(&mut p, b, host, fds, ns);
     identity::hostname(&mut p, b);
     network::loopback(&mut p, b, ns);

@@ -48,6 +48,31 @@ pub(super) fn capabilities(p: &mut Lowering<'_>, b: &ContainerBuilder) {
     }
 }
 
+/// The LSM exec labels, written while the host's `/proc` is still in view (the
+/// attribute is the process's own and holds until `execve`).
+pub(super) fn exec_labels(p: &mut Lowering<'_>, b: &ContainerBuilder) {
+    if let Some(profile) = &b.apparmor_profile {
+        let path = "/proc/self/attr/apparmor/exec";
+        p.push(
+            Step::ExecLabel {
+                path: super::c(path),
+                value: format!("exec {profile}").into_bytes(),
+            },
+            format!("write \"exec {profile}\" to {path} (AppArmor profile)"),
+        );
+    }
+    if let Some(label) = &b.selinux_label {
+        let path = "/proc/self/attr/exec";
+        p.push(
+            Step::ExecLabel {
+                path: super::c(path),
+                value: label.as_bytes().to_vec(),
+            },
+            format!("write {label:?} to {path} (SELinux label)"),
+        );
+    }
+}
+
 pub(super) fn no_new_privs(p: &mut Lowering<'_>, b: &ContainerBuilder) {
     if b.no_new_privs {
         p.push(Step::NoNewPrivs, "prctl(PR_SET_NO_NEW_PRIVS, 1)");
