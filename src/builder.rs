@@ -252,6 +252,8 @@ pub struct ContainerBuilder {
     pub(crate) apparmor_profile: Option<String>,
     /// The SELinux label (context) the program is executed with.
     pub(crate) selinux_label: Option<String>,
+    /// The Landlock ruleset of the program.
+    pub(crate) landlock: Option<crate::landlock_ruleset::Landlock>,
     /// Namespaces joined instead of created, in the order given.
     pub(crate) joins: Vec<(linception_pidfd::NamespaceType, NsSource)>,
 }
@@ -292,6 +294,7 @@ impl ContainerBuilder {
             joins: Vec::new(),
             apparmor_profile: None,
             selinux_label: None,
+            landlock: None,
         }
     }
 
@@ -645,6 +648,28 @@ impl ContainerBuilder {
     /// - [proc_sys(5)](https://man7.org/linux/man-pages/man5/proc_sys.5.html)
     pub fn sysctl(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.sysctls.push((name.into(), value.into()));
+        self
+    }
+
+    /// Restricts the program with a Landlock ruleset (Linux 5.13), best effort:
+    /// the ruleset is built in the parent at spawn with the rights the running
+    /// kernel's ABI has, and enforced in the child with `landlock_restrict_self` on
+    /// its fd after the mounts and before the uid change (so that root of the
+    /// container's user namespace may, without `no_new_privs`). What was enforced is
+    /// on [`Container::landlock`](crate::Container::landlock); without Landlock in
+    /// the kernel nothing is, and the report says so.
+    ///
+    /// # Errors
+    /// `spawn` refuses, before anything is created
+    /// ([`Error::InvalidArgument`](crate::Error::InvalidArgument)): a ruleset
+    /// handling nothing, a rule allowing nothing or a right the ruleset does not
+    /// handle, a rule path that cannot be opened;
+    /// ([`Error::PermissionDenied`](crate::Error::PermissionDenied)) a container
+    /// with no user namespace of its own, without
+    /// [`no_new_privs`](ContainerBuilder::no_new_privs), started by a caller
+    /// without `CAP_SYS_ADMIN` (the kernel requires one of them).
+    pub fn landlock(mut self, ruleset: crate::landlock_ruleset::Landlock) -> Self {
+        self.landlock = Some(ruleset);
         self
     }
 

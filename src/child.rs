@@ -424,6 +424,7 @@ impl Child<'_, '_> {
             }
             Step::Chdir { path } => rustix::process::chdir(path.as_c_str()).errno(),
             Step::NoNewPrivs => rustix::thread::set_no_new_privs(true).errno(),
+            Step::Landlock { ruleset } => sys::landlock_restrict_self(*ruleset),
             Step::Fds {
                 moves,
                 high,

@@ -18,6 +18,8 @@ pub(crate) struct Parts {
     pub pidfd: PidFd,
     pub namespaces: Namespaces,
     pub root_mapped: bool,
+    /// What the kernel enforced of the Landlock ruleset.
+    pub landlock: Option<crate::landlock_ruleset::LandlockReport>,
     /// The caller's ends of piped stdin, stdout, stderr.
     pub stdio: [Option<OwnedFd>; 3],
     pub listener: Option<Listener>,
@@ -37,6 +39,7 @@ pub struct Container {
     pidfd: PidFd,
     namespaces: Namespaces,
     root_mapped: bool,
+    landlock: Option<crate::landlock_ruleset::LandlockReport>,
     status: Option<ExitStatus>,
     stdin: Option<ChildStdin>,
     stdout: Option<ChildStdout>,
@@ -59,6 +62,7 @@ impl Container {
             pidfd: parts.pidfd,
             namespaces: parts.namespaces,
             root_mapped: parts.root_mapped,
+            landlock: parts.landlock,
             status: None,
             stdin: stdin.map(ChildStdin::from),
             stdout: stdout.map(ChildStdout::from),
@@ -86,6 +90,13 @@ impl Container {
     /// ([`ContainerBuilder::join`]); [`exec_in`](Container::exec_in) joins these.
     pub fn namespaces(&self) -> Namespaces {
         self.namespaces
+    }
+
+    /// What the running kernel enforced of the builder's
+    /// [`Landlock`](crate::Landlock) ruleset (its ABI, the rights enforced and
+    /// those it lacks); `None` without a ruleset.
+    pub fn landlock(&self) -> Option<&crate::landlock_ruleset::LandlockReport> {
+        self.landlock.as_ref()
     }
 
     /// Whether the container has a user namespace in which uid and gid 0 are mapped.

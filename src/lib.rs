@@ -64,6 +64,10 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+/// The `landlock` crate, whose types ([`AccessFs`](landlock::AccessFs),
+/// [`ABI`](landlock::ABI)) describe a [`Landlock`] ruleset.
+#[doc(inline)]
+pub use ::landlock;
 #[doc(inline)]
 pub use linception_keyring_ns as keyring_ns;
 #[doc(inline)]
@@ -86,6 +90,7 @@ mod cgroup;
 mod child;
 mod container;
 mod error;
+mod landlock_ruleset;
 mod lower;
 mod lsm;
 mod mount;
@@ -104,6 +109,7 @@ pub use caps::{CapSet, Capabilities};
 pub use cgroup::Cgroup;
 pub use container::Container;
 pub use error::{Errno, Error, ErrorKind, Result};
+pub use landlock_ruleset::{Landlock, LandlockReport};
 pub use linception_pidfd::{ExitStatus, NamespaceType, Pid, PidFd, Signal};
 pub use mount::Mount;
 pub use seccomp::{NotifyHandler, Seccomp};

@@ -239,6 +239,8 @@ pub(crate) fn spawn(mut b: ContainerBuilder) -> Result<Container> {
         has_idmapped,
         lower::fork_needed(ns, joined),
     )?;
+    let (landlock_fd, landlock) = build_landlock(&b)?;
+    child_fds.landlock = landlock_fd;
     let joins = std::mem::take(&mut checked.joins);
     lower::add_joins(
         &mut parent_fds,
@@ -359,6 +361,7 @@ pub(crate) fn spawn(mut b: ContainerBuilder) -> Result<Container> {
         pid,
         pidfd: pidfd.expect("the guard held it"),
         namespaces: ns | joined,
+        landlock,
         root_mapped: checked.root_mapped,
         stdio: piped,
         listener,
@@ -538,7 +541,10 @@ pub(crate) fn exec_in(target: &Container, mut b: ContainerBuilder) -> Result<Con
         ));
     }
     let seccomp = take_seccomp(&mut b)?;
-    let (parent_fds, child_fds) = lower::open_fds(&b, false, seccomp.wants_listener, false, true)?;
+    let (parent_fds, mut child_fds) =
+        lower::open_fds(&b, false, seccomp.wants_listener, false, true)?;
+    let (landlock_fd, landlock) = build_landlock(&b)?;
+    child_fds.landlock = landlock_fd;
     let host = Host::gather(&b);
     let mut plan = lower::exec_in(
         &b,
@@ -607,6 +613,7 @@ pub(crate) fn exec_in(target: &Container, mut b: ContainerBuilder) -> Result<Con
                 pidfd,
                 namespaces: target.namespaces(),
                 root_mapped: target.root_mapped(),
+                landlock,
                 stdio: piped,
                 listener,
                 handler,
@@ -620,6 +627,23 @@ pub(crate) fn exec_in(target: &Container, mut b: ContainerBuilder) -> Result<Con
         (Err(e), _) => Err(guard.fail(e)),
     };
     result.map_err(|e| e.with_cleanup(helper_status.err().map(Error::from)))
+}
+
+/// The builder's Landlock ruleset, built in the parent: its fd and report.
+fn build_landlock(
+    b: &ContainerBuilder,
+) -> Result<(
+    Option<OwnedFd>,
+    Option<crate::landlock_ruleset::LandlockReport>,
+)> {
+    match &b.landlock {
+        Some(l) => {
+            crate::landlock_ruleset::check(l)?;
+            let (fd, report) = crate::landlock_ruleset::build(l)?;
+            Ok((fd, Some(report)))
+        }
+        None => Ok((None, None)),
+    }
 }
 
 /// Reads the child's "user namespace made" byte: `Ok(false)` on EOF (it failed).

@@ -145,6 +145,8 @@ pub(crate) enum Step<'f> {
     Chdir { path: CString },
     /// `prctl(PR_SET_NO_NEW_PRIVS, 1)`.
     NoNewPrivs,
+    /// `landlock_restrict_self(ruleset, 0)` with a ruleset the parent built.
+    Landlock { ruleset: BorrowedFd<'f> },
     /// Puts each source fd on its target number (first copying every source above
     /// `high`, since a source may be another's target), then marks every other fd
     /// from 3 up close-on-exec over `cloexec_ranges`.
@@ -190,6 +192,7 @@ impl Step<'_> {
             Step::Ambient { .. } => ("ambient capabilities", "4.3"),
             Step::JoinKeyring { .. } => ("keyrings", "2.6.10"),
             Step::Seccomp { .. } => ("seccomp filters", "3.17"),
+            Step::Landlock { .. } => ("Landlock", "5.13"),
             _ => return None,
         })
     }

@@ -159,6 +159,15 @@ pub(crate) fn interface_up(sock: BorrowedFd<'_>, name: &CStr) -> Res {
     check(unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) }).map(drop)
 }
 
+/// `landlock_restrict_self(ruleset, 0)` (Linux 5.13): the landlock crate's
+/// `restrict_self` consumes its ruleset value and builds a status, so the child
+/// makes the last of the three calls itself on the fd the parent prepared.
+pub(crate) fn landlock_restrict_self(ruleset: BorrowedFd<'_>) -> Res {
+    // SAFETY: `ruleset` is an open fd; flags 0; the call reads no memory of ours.
+    let r = unsafe { libc::syscall(libc::SYS_landlock_restrict_self, ruleset.as_raw_fd(), 0u32) };
+    if r < 0 { Err(errno()) } else { Ok(()) }
+}
+
 /// `execve(path, argv, envp)`; returns only on failure, with the errno.
 pub(crate) fn execve(path: &CStr, argv: &[*const c_char], envp: &[*const c_char]) -> i32 {
     // SAFETY: `argv` and `envp` are null-terminated arrays of pointers to

@@ -77,6 +77,7 @@ pub(crate) fn spawn(b: &ContainerBuilder, caller: &Caller, maps: Option<&Maps<'_
         ));
     }
     identity(b, maps)?;
+    landlock(b, ns, caller)?;
     hostname(b, ns)?;
     loopback(b, ns)?;
     sysctls(b, ns)?;
@@ -402,6 +403,24 @@ fn hostname(b: &ContainerBuilder, ns: Namespaces) -> Result<()> {
         return Err(Error::invalid(
             format!("hostname {shown}"),
             "contains a NUL byte",
+        ));
+    }
+    Ok(())
+}
+
+fn landlock(b: &ContainerBuilder, ns: Namespaces, caller: &Caller) -> Result<()> {
+    let Some(l) = &b.landlock else {
+        return Ok(());
+    };
+    crate::landlock_ruleset::check(l)?;
+    let own_userns =
+        ns.contains(Namespaces::USER) || b.joined_namespaces().contains(Namespaces::USER);
+    if !own_userns && !b.no_new_privs && !caller.cap_sys_admin {
+        return Err(Error::denied(
+            "landlock ruleset without no_new_privs()",
+            "landlock_restrict_self needs no_new_privs or CAP_SYS_ADMIN in the container's \
+             user namespace: the container has none of its own and the caller lacks \
+             CAP_SYS_ADMIN",
         ));
     }
     Ok(())

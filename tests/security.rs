@@ -159,3 +159,130 @@ fn bad_exec_labels_are_refused_whatever_the_lsm() {
         assert!(text.contains(needle), "{text:?} lacks {needle:?}");
     }
 }
+
+/// Whether the kernel has Landlock enabled (a hard-requirement ruleset of the
+/// first ABI can be created).
+fn landlock_available() -> Result<(), String> {
+    use linception::landlock::{
+        ABI, Access, AccessFs, CompatLevel, Compatible, Ruleset, RulesetAttr,
+    };
+    Ruleset::default()
+        .set_compatibility(CompatLevel::HardRequirement)
+        .handle_access(AccessFs::from_all(ABI::V1))
+        .and_then(|r| r.create())
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
+fn landlocked(unprivileged: bool, with_ruleset: bool) -> (String, Option<String>) {
+    use linception::landlock::{ABI, Access, AccessFs};
+    let fork = if unprivileged {
+        Fork::new().unprivileged()
+    } else {
+        Fork::new()
+    };
+    fork.run(move || {
+        let allowed = AccessFs::from_read(ABI::V1);
+        let mut b = sh("head -n1 /etc/passwd | cut -d: -f1; ls / || echo root-denied");
+        if with_ruleset {
+            b = b.landlock(
+                linception::Landlock::new(AccessFs::from_all(ABI::V1))
+                    .allow("/usr", allowed)
+                    .allow("/etc", allowed),
+            );
+        }
+        let mut c = b
+            .stdout(linception::Stdio::Piped)
+            .stderr(linception::Stdio::Null)
+            .spawn()
+            .expect("spawn");
+        let report = c
+            .landlock()
+            .map(|r| format!("{:?} {:?}", r.status, r.not_enforced));
+        let mut out = String::new();
+        std::io::Read::read_to_string(&mut c.take_stdout().unwrap(), &mut out).unwrap();
+        c.wait().unwrap();
+        (out, report)
+    })
+}
+
+#[test]
+fn landlock_allows_only_the_rules_paths() {
+    require!(Feature::UnprivilegedUserNs);
+    if !linception_testkit::require_custom("Landlock", "5.13", landlock_available()) {
+        return;
+    }
+    for unprivileged in modes() {
+        // Without a ruleset the container's root can be listed.
+        let (out, report) = landlocked(unprivileged, false);
+        assert_eq!(report, None);
+        assert!(
+            out.starts_with("root\n") && !out.contains("root-denied"),
+            "{out}"
+        );
+        // With it, /usr and /etc (host paths, bound inside) stay readable and
+        // executable, the container's own tmpfs root is not.
+        let (out, report) = landlocked(unprivileged, true);
+        assert!(out.starts_with("root\n"), "{out}");
+        assert!(out.ends_with("root-denied\n"), "{out}");
+        assert_eq!(
+            report.as_deref(),
+            Some("FullyEnforced BitFlags<AccessFs>(0b0)")
+        );
+    }
+}
+
+#[test]
+fn bad_landlock_rulesets_are_refused_before_spawn() {
+    require!(Feature::UnprivilegedUserNs);
+    use linception::Landlock;
+    use linception::landlock::{AccessFs, BitFlags};
+    type Build = fn() -> linception::ContainerBuilder;
+    let cases: [(Build, &str, &str); 4] = [
+        (
+            || sh("true").landlock(Landlock::new(BitFlags::empty())),
+            "InvalidArgument",
+            "handling no access right",
+        ),
+        (
+            || {
+                sh("true").landlock(
+                    Landlock::new(AccessFs::ReadFile.into())
+                        .allow("/usr", AccessFs::Execute.into()),
+                )
+            },
+            "InvalidArgument",
+            "a rule allows only rights the ruleset handles",
+        ),
+        (
+            || {
+                sh("true").landlock(
+                    Landlock::new(AccessFs::ReadFile.into())
+                        .allow("/nonexistent/linception", AccessFs::ReadFile.into()),
+                )
+            },
+            "InvalidArgument",
+            "\"/nonexistent/linception\"",
+        ),
+        (
+            || {
+                linception::Container::builder("/bin/true")
+                    .namespaces(linception::Namespaces::empty())
+                    .landlock(Landlock::new(AccessFs::ReadFile.into()))
+            },
+            "PermissionDenied",
+            "without no_new_privs()",
+        ),
+    ];
+    for (i, (build, want, needle)) in cases.into_iter().enumerate() {
+        for unprivileged in modes() {
+            if i == 3 && !unprivileged {
+                continue; // root has CAP_SYS_ADMIN
+            }
+            let (kind, step, text) = failure(unprivileged, build);
+            assert_eq!(kind, want, "{text}");
+            assert_eq!(step, None, "{text}");
+            assert!(text.contains(needle), "{text:?} lacks {needle:?}");
+        }
+    }
+}

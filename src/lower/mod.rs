@@ -114,6 +114,8 @@ pub(crate) struct ChildFds {
     pub piped: [Option<OwnedFd>; 3],
     /// The namespaces to join, in the order they are joined.
     pub joins: Vec<Join>,
+    /// The Landlock ruleset built by the parent.
+    pub landlock: Option<OwnedFd>,
     /// The write end of the pipe that tells the parent a user namespace made by
     /// `unshare` (after joins) exists, so that it can write the maps.
     pub ready: Option<OwnedFd>,
@@ -253,6 +255,7 @@ fn process_tail<'f>(
     in_root: bool,
 ) -> Vec<CString> {
     identity::keyring(p, b);
+    security::landlock(p, fds);
     security::bounding(p, b, host);
     identity::ids(p, b);
     security::capabilities(p, b);

@@ -7,6 +7,17 @@ use super::{ChildFds, Host, Lowering, borrow};
 use crate::builder::ContainerBuilder;
 use crate::step::Step;
 
+/// The Landlock ruleset, enforced while the child is still root of its user
+/// namespace (the kernel wants `no_new_privs` or `CAP_SYS_ADMIN` there).
+pub(super) fn landlock<'f>(p: &mut Lowering<'f>, fds: &'f ChildFds) {
+    if let Some(fd) = borrow(&fds.landlock) {
+        p.push(
+            Step::Landlock { ruleset: fd },
+            "landlock_restrict_self(ruleset, 0)",
+        );
+    }
+}
+
 /// The bounding set is dropped first, while the child still has `CAP_SETPCAP`.
 pub(super) fn bounding(p: &mut Lowering<'_>, b: &ContainerBuilder, host: &Host) {
     let Some(caps) = &b.capabilities else {
