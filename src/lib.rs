@@ -37,6 +37,15 @@
 //! # Ok::<(), linception::Error>(())
 //! ```
 //!
+//! A namespace can also be joined instead of created
+//! ([`join`](ContainerBuilder::join): a path such as `/var/run/netns/web`, an nsfs
+//! fd, another container's pidfd). A new network namespace gets its `lo` up
+//! ([`loopback`](ContainerBuilder::loopback)); sysctls of the container's own
+//! namespaces are written inside ([`sysctl`](ContainerBuilder::sysctl)); the
+//! program can be confined with a [`Landlock`] ruleset, an AppArmor profile or an
+//! SELinux label where the module is active, and capability sets are checked
+//! against the kernel's rules before anything is created.
+//!
 //! The child between `clone3` and `execve` allocates nothing and takes no lock (the
 //! parent prepares every string, fd and BPF program, and a fixed list of steps), so
 //! spawning from a multithreaded program is safe. A failed step comes back as an

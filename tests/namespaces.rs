@@ -435,3 +435,68 @@ fn a_join_the_kernel_refuses_is_named_and_leaves_nothing() {
         assert!(text.contains("/proc/1/ns/net"), "{text}");
     }
 }
+
+#[test]
+fn a_failure_after_the_init_is_forked_leaves_nothing() {
+    require!(Feature::UnprivilegedUserNs, Feature::PidfdNamespaces);
+    for unprivileged in modes() {
+        let fork = if unprivileged {
+            Fork::new().unprivileged()
+        } else {
+            Fork::new()
+        };
+        let (kind, step, text) = fork.run(|| {
+            let a = target(Loopback::Up);
+            // The bind fails in the forked init, after the joins and the fork. The
+            // builder owns copies of the pidfd: made inside the leak check.
+            let err = assert_no_leaks(|| {
+                sh("true")
+                    .mount(Mount::bind("/nonexistent-src", "/data"))
+                    .join(NamespaceType::User, NsSource::container(&a).unwrap())
+                    .join(NamespaceType::Net, NsSource::container(&a).unwrap())
+                    .spawn()
+                    .expect_err("the bind fails")
+            });
+            drop(a);
+            assert_no_children();
+            (
+                format!("{:?}", err.kind()),
+                err.step().map(str::to_owned),
+                err.to_string(),
+            )
+        });
+        assert_eq!(kind, "Setup", "{text}");
+        assert!(
+            step.unwrap().starts_with("bind /nonexistent-src on /data"),
+            "{text}"
+        );
+        assert!(text.contains("ENOENT"), "{text}");
+    }
+}
+
+#[test]
+fn exec_in_refuses_the_new_container_options() {
+    require!(Feature::UnprivilegedUserNs, Feature::PidfdNamespaces);
+    let texts: Vec<String> = Fork::new().unprivileged().run(|| {
+        let a = target(Loopback::Up);
+        let net = || NsSource::container(&a).unwrap();
+        let builders = [
+            linception::Container::builder("/bin/true").join(NamespaceType::Net, net()),
+            linception::Container::builder("/bin/true").sysctl("net.ipv4.ip_forward", "1"),
+            linception::Container::builder("/bin/true").loopback(Loopback::Down),
+            linception::Container::builder("/bin/true").selinux_label("l"),
+        ];
+        builders
+            .into_iter()
+            .map(|b| a.exec_in(b).expect_err("refused").to_string())
+            .collect()
+    });
+    for (text, what) in texts.iter().zip([
+        "joined namespaces",
+        "sysctls",
+        "loopback",
+        "an LSM exec label",
+    ]) {
+        assert!(text.contains(&format!("exec_in with {what}")), "{text}");
+    }
+}

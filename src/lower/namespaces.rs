@@ -98,3 +98,75 @@ pub(super) fn join_then_create<'f>(
     }
     waited
 }
+
+#[cfg(test)]
+mod tests {
+    use linception_pidfd::NamespaceType;
+
+    use super::super::{Host, add_joins, open_fds, spawn};
+    use super::*;
+    use crate::{Container, NsSource};
+
+    fn join(ns: Namespaces, name: &str) -> Join {
+        Join {
+            ns,
+            fd: NamespaceFd::open(format!("/proc/self/ns/{name}")).expect("open a namespace"),
+            shown: format!("{name:?}"),
+        }
+    }
+
+    /// The joins in their order, then the others created, the id maps, the fork.
+    #[test]
+    fn joins_come_first_then_unshare_then_the_fork() {
+        let b = Container::builder("/bin/true")
+            .namespaces(Namespaces::USER | Namespaces::PID | Namespaces::NET | Namespaces::UTS)
+            .join(
+                NamespaceType::Net,
+                NsSource::Path("/proc/self/ns/net".into()),
+            )
+            .join(
+                NamespaceType::Uts,
+                NsSource::Path("/proc/self/ns/uts".into()),
+            )
+            .env_clear();
+        let ns = b.effective_namespaces();
+        assert_eq!(ns, Namespaces::USER | Namespaces::PID);
+        let created = ns;
+        let joined = b.joined_namespaces();
+        assert!(fork_needed(created, joined));
+        let (mut parent, mut fds) = open_fds(&b, true, false, false, true).unwrap();
+        let joins = vec![join(Namespaces::UTS, "uts"), join(Namespaces::NET, "net")];
+        add_joins(&mut parent, &mut fds, joins, true).unwrap();
+        assert!(parent.ready.is_some() && fds.ready.is_some());
+        let host = Host {
+            last_cap: 40,
+            tmpfs_root_at: "/tmp",
+            env: Vec::new(),
+            bind_is_dir: Vec::new(),
+        };
+        let plan = spawn(&b, &host, &fds, None, None);
+        let labels: Vec<&str> = plan.labels.iter().map(String::as_str).collect();
+        assert_eq!(
+            &labels[..7],
+            [
+                "reset SIGPIPE and unblock signals",
+                "setns(\"uts\", UTS) (join)",
+                "setns(\"net\", NET) (join)",
+                "unshare(USER|PID) (create the other namespaces)",
+                "tell the parent the new user namespace exists",
+                "wait for the parent to write the id maps",
+                "clone3(CLONE_PARENT | CLONE_PIDFD): fork the container's init into its pid \
+                 namespace",
+            ]
+        );
+        // A joined network namespace keeps its lo as it is.
+        assert!(!labels.iter().any(|l| l.contains("loopback")), "{labels:?}");
+    }
+
+    #[test]
+    fn without_a_pid_namespace_the_child_is_the_container() {
+        assert!(!fork_needed(Namespaces::USER, Namespaces::NET));
+        assert!(fork_needed(Namespaces::USER, Namespaces::PID));
+        assert!(!fork_needed(Namespaces::PID, Namespaces::empty()));
+    }
+}
