@@ -113,8 +113,10 @@ impl Container {
     ///
     /// `b` gives the program, arguments, environment, working directory, uid/gid,
     /// groups, capabilities, `no_new_privs`, fds, stdio, keyring and seccomp filter;
-    /// namespaces, root, mounts, maps, hostname, `set_tid` and cgroup are refused
-    /// (they are the container's). In a container with a user namespace, the program
+    /// namespaces, root, mounts, maps, hostname, `set_tid`, cgroup, joins,
+    /// sysctls, the loopback setting and LSM exec labels are refused (they are the
+    /// container's). A [`Landlock`](crate::Landlock) ruleset applies to the new
+    /// program. In a container with a user namespace, the program
     /// runs as its root (uid and gid 0) unless `uid`/`gid` are given. The returned handle owns the new process: waiting,
     /// killing and dropping work as for the container.
     ///
