@@ -286,3 +286,35 @@ fn bad_landlock_rulesets_are_refused_before_spawn() {
         }
     }
 }
+
+#[test]
+fn exec_in_applies_a_landlock_ruleset() {
+    require!(Feature::UnprivilegedUserNs);
+    if !linception_testkit::require_custom("Landlock", "5.13", landlock_available()) {
+        return;
+    }
+    use linception::landlock::{ABI, Access, AccessFs};
+    let out = Fork::new().unprivileged().run(|| {
+        let c = sh("sleep 60").spawn().expect("spawn");
+        let allowed = AccessFs::from_read(ABI::V1);
+        let mut p = c
+            .exec_in(
+                linception::Container::builder("/bin/sh")
+                    .args(["-c", "ls / || echo root-denied"])
+                    .landlock(
+                        linception::Landlock::new(AccessFs::from_all(ABI::V1))
+                            .allow("/usr", allowed)
+                            .allow("/etc", allowed),
+                    )
+                    .stdout(linception::Stdio::Piped)
+                    .stderr(linception::Stdio::Null),
+            )
+            .expect("exec_in");
+        let mut out = String::new();
+        std::io::Read::read_to_string(&mut p.take_stdout().unwrap(), &mut out).unwrap();
+        p.wait().unwrap();
+        assert!(p.landlock().is_some());
+        out
+    });
+    assert_eq!(out, "root-denied\n");
+}
