@@ -25,7 +25,8 @@ bitflags::bitflags! {
         const UTS = libc::CLONE_NEWUTS as u64;
         /// `CLONE_NEWIPC`: its own System V IPC and POSIX message queues (Linux 2.6.19).
         const IPC = libc::CLONE_NEWIPC as u64;
-        /// `CLONE_NEWNET`: its own network stack (only a loopback, down) (Linux 2.6.29).
+        /// `CLONE_NEWNET`: its own network stack: only a loopback, brought up unless
+        /// [`ContainerBuilder::loopback`] says otherwise (Linux 2.6.29).
         const NET = libc::CLONE_NEWNET as u64;
         /// `CLONE_NEWCGROUP`: its cgroup becomes the root of its view (Linux 4.6).
         const CGROUP = libc::CLONE_NEWCGROUP as u64;
@@ -106,6 +107,84 @@ pub enum RootFs {
     Tmpfs,
 }
 
+/// The state of the loopback interface `lo` of a new network namespace.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Loopback {
+    /// Brought up (`SIOCSIFFLAGS` with `IFF_UP`) before the program starts: the
+    /// default, so that `127.0.0.1` and `::1` work inside.
+    #[default]
+    Up,
+    /// Left down, as the kernel creates it: no network at all, not even local.
+    Down,
+}
+
+/// Where a namespace to join comes from, for [`ContainerBuilder::join`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum NsSource {
+    /// A namespace file: `/proc/<pid>/ns/net`, or a bind mount of one such as
+    /// `/var/run/netns/<name>` (opened by `spawn`).
+    Path(PathBuf),
+    /// An open namespace (nsfs) fd: one from `/proc/<pid>/ns/*`, from
+    /// [`Container::namespace`](crate::Container::namespace), from the nsfs ioctls.
+    Fd(OwnedFd),
+    /// The namespace of the process behind this pidfd, e.g. another container's
+    /// init ([`NsSource::container`]), taken with `PIDFD_GET_*_NAMESPACE` (Linux
+    /// 6.11) at spawn.
+    Pidfd(linception_pidfd::PidFd),
+}
+
+impl NsSource {
+    /// The namespaces of a running container, through a copy of its pidfd.
+    ///
+    /// # Errors
+    /// Duplicating the pidfd failed (`EMFILE`).
+    pub fn container(c: &crate::Container) -> crate::Result<NsSource> {
+        Ok(NsSource::Pidfd(c.pidfd().try_clone()?))
+    }
+}
+
+impl From<OwnedFd> for NsSource {
+    fn from(fd: OwnedFd) -> Self {
+        NsSource::Fd(fd)
+    }
+}
+
+impl From<linception_pidfd::NamespaceFd> for NsSource {
+    fn from(fd: linception_pidfd::NamespaceFd) -> Self {
+        NsSource::Fd(fd.into())
+    }
+}
+
+/// The names of a set of namespaces: `USER|NET`.
+pub(crate) fn namespace_names(ns: Namespaces) -> String {
+    let names: Vec<&str> = ns.iter_names().map(|(n, _)| n).collect();
+    if names.is_empty() {
+        "0".to_owned()
+    } else {
+        names.join("|")
+    }
+}
+
+/// The [`Namespaces`] flag of a namespace type (`Pid` and `PidForChildren` are
+/// both [`Namespaces::PID`], the same for time); `None` for a type this crate does
+/// not know.
+pub(crate) fn namespace_flag(kind: linception_pidfd::NamespaceType) -> Option<Namespaces> {
+    use linception_pidfd::NamespaceType as T;
+    Some(match kind {
+        T::Cgroup => Namespaces::CGROUP,
+        T::Ipc => Namespaces::IPC,
+        T::Mnt => Namespaces::MOUNT,
+        T::Net => Namespaces::NET,
+        T::Pid | T::PidForChildren => Namespaces::PID,
+        T::Time | T::TimeForChildren => Namespaces::TIME,
+        T::User => Namespaces::USER,
+        T::Uts => Namespaces::UTS,
+        _ => return None,
+    })
+}
+
 /// The session keyring the container starts with.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -172,6 +251,18 @@ pub struct ContainerBuilder {
     pub(crate) keyring: Option<SessionKeyring>,
     pub(crate) hooks: Vec<(crate::HookPoint, crate::Hook)>,
     pub(crate) state_info: StateInfo,
+    /// `None`: up when the container has a new network namespace.
+    pub(crate) loopback: Option<Loopback>,
+    /// Sysctls written inside, in order: (name, value).
+    pub(crate) sysctls: Vec<(String, String)>,
+    /// The AppArmor profile the program is executed under.
+    pub(crate) apparmor_profile: Option<String>,
+    /// The SELinux label (context) the program is executed with.
+    pub(crate) selinux_label: Option<String>,
+    /// The Landlock ruleset of the program.
+    pub(crate) landlock: Option<crate::landlock_ruleset::Landlock>,
+    /// Namespaces joined instead of created, in the order given.
+    pub(crate) joins: Vec<(linception_pidfd::NamespaceType, NsSource)>,
 }
 
 /// What hooks are told about the container besides its pid and status (the OCI
@@ -223,6 +314,12 @@ impl ContainerBuilder {
             keyring: None,
             hooks: Vec::new(),
             state_info: StateInfo::default(),
+            loopback: None,
+            sysctls: Vec::new(),
+            joins: Vec::new(),
+            apparmor_profile: None,
+            selinux_label: None,
+            landlock: None,
         }
     }
 
@@ -340,13 +437,67 @@ impl ContainerBuilder {
     }
 
     /// The namespaces the spawn creates: the chosen set, plus a time namespace when
-    /// an offset is given.
+    /// an offset is given, less the joined ones.
     pub(crate) fn effective_namespaces(&self) -> Namespaces {
         let mut ns = self.namespaces;
         if self.monotonic_offset.is_some() || self.boottime_offset.is_some() {
             ns |= Namespaces::TIME;
         }
-        ns
+        ns - self.joined_namespaces()
+    }
+
+    /// The types of the joined namespaces.
+    pub(crate) fn joined_namespaces(&self) -> Namespaces {
+        self.joins
+            .iter()
+            .filter_map(|(kind, _)| namespace_flag(*kind))
+            .fold(Namespaces::empty(), |a, b| a | b)
+    }
+
+    /// Joins an existing namespace of type `kind` instead of creating one: a
+    /// joined type is not also created, whatever
+    /// [`namespaces`](ContainerBuilder::namespaces) says. The others are created
+    /// after the joins, so they belong to a joined user namespace.
+    ///
+    /// ```no_run
+    /// use linception::{Container, NamespaceType, NsSource};
+    /// // A container in the network namespace `ip netns add web` made.
+    /// let c = Container::builder("/bin/true")
+    ///     .join(NamespaceType::Net, NsSource::Path("/var/run/netns/web".into()))
+    ///     .spawn()?;
+    /// # Ok::<(), linception::Error>(())
+    /// ```
+    ///
+    /// How: with anything to join, `clone3` creates no namespace. The child joins
+    /// with `setns(fd, CLONE_NEW*)` (Linux 3.0), the user namespace first (so that
+    /// the others may be the ones it owns), the mount namespace last; then it
+    /// creates the rest with `unshare` (a new user namespace first, its id maps
+    /// written by the parent as usual). A pid namespace, joined or new, holds
+    /// only children of the process that entered it: so the child then forks the
+    /// container's init into it as a child of the caller (`clone3(CLONE_PARENT |
+    /// CLONE_PIDFD)`), hands its pidfd to the parent and exits; the
+    /// [`Container`](crate::Container) owns that init. A joined network namespace's
+    /// `lo` is left as it is; sysctls, a hostname and mounts need namespaces the
+    /// container creates.
+    ///
+    /// # Errors
+    /// `spawn` refuses, before anything is created, naming the join: a type joined
+    /// twice; a source that is not a namespace ([`Error::InvalidArgument`](crate::Error::InvalidArgument),
+    /// or the pidfd crate's error for a path that cannot be opened) or one of
+    /// another type; [`set_tid`](ContainerBuilder::set_tid) (the init is forked by
+    /// the child); clock offsets with a joined time namespace. Joining needs
+    /// `CAP_SYS_ADMIN` over the namespace's owner (`EPERM` otherwise, a
+    /// [`Error::Setup`](crate::Error::Setup) naming the `setns`): rootless, join
+    /// the namespaces of a container of your own together with its user namespace.
+    /// `NsSource::Pidfd` needs Linux 6.11.
+    ///
+    /// # References
+    /// - [setns(2)](https://man7.org/linux/man-pages/man2/setns.2.html),
+    ///   [unshare(2)](https://man7.org/linux/man-pages/man2/unshare.2.html),
+    ///   [ioctl_ns(2)](https://man7.org/linux/man-pages/man2/ioctl_ns.2.html)
+    pub fn join(mut self, kind: linception_pidfd::NamespaceType, source: NsSource) -> Self {
+        self.joins.push((kind, source));
+        self
     }
 
     /// The hostname inside (needs [`Namespaces::UTS`]).
@@ -528,6 +679,15 @@ impl ContainerBuilder {
     }
 
     /// The capability sets of the program (default: unchanged).
+    ///
+    /// # Errors
+    /// `spawn` refuses, with [`Error::InvalidArgument`](crate::Error::InvalidArgument)
+    /// naming the set and the capabilities, before anything is created, what the
+    /// kernel would refuse in the child: an effective capability that is not
+    /// permitted; an inheritable one outside the bounding set (once the bounding set
+    /// is cut, `capset` refuses it even with `CAP_SETPCAP`); an ambient one that is
+    /// not both permitted and inheritable; a bit above the running kernel's
+    /// `cap_last_cap`.
     pub fn capabilities(mut self, caps: Capabilities) -> Self {
         self.capabilities = Some(caps);
         self
@@ -559,6 +719,123 @@ impl ContainerBuilder {
     /// An annotation hooks are told (the OCI state's `annotations`).
     pub fn annotation(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.state_info.annotations.push((key.into(), value.into()));
+        self
+    }
+
+    /// The loopback interface `lo` of the container's new network namespace:
+    /// [`Loopback::Up`] (the default: brought up before the program starts, with
+    /// `ioctl(SIOCSIFFLAGS)` on an `AF_INET` socket inside) or [`Loopback::Down`].
+    /// A network namespace that is shared or joined is left as it is.
+    ///
+    /// # Errors
+    /// `spawn` refuses it ([`Error::InvalidArgument`](crate::Error::InvalidArgument))
+    /// without a new network namespace ([`Namespaces::NET`]): the interface would
+    /// be someone else's.
+    ///
+    /// ```
+    /// use linception::{Container, Loopback};
+    /// let b = Container::builder("/bin/true").loopback(Loopback::Down);
+    /// # let _ = b;
+    /// ```
+    ///
+    /// # References
+    /// - [netdevice(7)](https://man7.org/linux/man-pages/man7/netdevice.7.html)
+    pub fn loopback(mut self, state: Loopback) -> Self {
+        self.loopback = Some(state);
+        self
+    }
+
+    /// Writes `value` to the sysctl `name` inside the container (in the order
+    /// given, before the mounts, through `/proc/sys/<name>` opened by the container's
+    /// first process once it is in its new namespaces: the kernel picks the
+    /// namespace's copy by the opener's namespaces).
+    ///
+    /// `name` is dotted (`net.ipv4.ip_forward`) or a path under `/proc/sys`
+    /// (`net/ipv4/conf/eth0.1/forwarding`, for names with dots in a component).
+    /// Only sysctls of a namespace the container creates are accepted: `net.*`
+    /// needs [`Namespaces::NET`]; `kernel.shm*`, `kernel.msg*`, `kernel.sem*` and
+    /// `fs.mqueue.*` need [`Namespaces::IPC`]; `kernel.hostname` and
+    /// `kernel.domainname` need [`Namespaces::UTS`]. Any other sysctl is the
+    /// host's, and refused. The kernel keeps the UTS entries writable by the host's
+    /// root only (a rootless container gets `EACCES`: use
+    /// [`hostname`](ContainerBuilder::hostname)).
+    ///
+    /// ```
+    /// use linception::Container;
+    /// let b = Container::builder("/bin/true").sysctl("net.ipv4.ip_forward", "1");
+    /// # let _ = b;
+    /// ```
+    ///
+    /// # Errors
+    /// `spawn` refuses, before anything is created
+    /// ([`Error::InvalidArgument`](crate::Error::InvalidArgument) naming the
+    /// sysctl): a name that is empty, has an empty, `.` or `..` component or a NUL
+    /// byte; a value with a NUL byte or longer than 4096 bytes; a sysctl no
+    /// namespace of the container owns. A write the kernel refuses (a read-only or
+    /// non-namespaced `net.*` entry, a bad value) fails the spawn with
+    /// [`Error::Setup`](crate::Error::Setup) naming it.
+    ///
+    /// # References
+    /// - [proc_sys(5)](https://man7.org/linux/man-pages/man5/proc_sys.5.html)
+    pub fn sysctl(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.sysctls.push((name.into(), value.into()));
+        self
+    }
+
+    /// Restricts the program with a Landlock ruleset (Linux 5.13), best effort:
+    /// the ruleset is built in the parent at spawn with the rights the running
+    /// kernel's ABI has, and enforced in the child with `landlock_restrict_self` on
+    /// its fd after the mounts and before the uid change (so that root of the
+    /// container's user namespace may, without `no_new_privs`). What was enforced is
+    /// on [`Container::landlock`](crate::Container::landlock); without Landlock in
+    /// the kernel nothing is, and the report says so.
+    ///
+    /// # Errors
+    /// `spawn` refuses, before anything is created
+    /// ([`Error::InvalidArgument`](crate::Error::InvalidArgument)): a ruleset
+    /// handling nothing, a rule allowing nothing or a right the ruleset does not
+    /// handle, a rule path that cannot be opened;
+    /// ([`Error::PermissionDenied`](crate::Error::PermissionDenied)) a container
+    /// with no user namespace of its own, without
+    /// [`no_new_privs`](ContainerBuilder::no_new_privs), started by a caller
+    /// without `CAP_SYS_ADMIN` (the kernel requires one of them).
+    pub fn landlock(mut self, ruleset: crate::landlock_ruleset::Landlock) -> Self {
+        self.landlock = Some(ruleset);
+        self
+    }
+
+    /// Executes the program under the AppArmor profile `profile`: the child writes
+    /// `exec <profile>` to `/proc/self/attr/apparmor/exec`, which applies at its
+    /// `execve` (Linux 5.1 for the per-LSM directory; AppArmor itself 2.6.36).
+    ///
+    /// # Errors
+    /// `spawn` refuses, before anything is created: an empty profile or one with a
+    /// NUL byte or a newline, or longer than 4095 bytes
+    /// ([`Error::InvalidArgument`](crate::Error::InvalidArgument)); AppArmor not
+    /// active on this system ([`Error::Unsupported`](crate::Error::Unsupported),
+    /// read from `/sys/kernel/security/lsm`). A profile the kernel does not have
+    /// fails the spawn with [`Error::Setup`](crate::Error::Setup) naming it.
+    ///
+    /// # References
+    /// - [apparmor(7)](https://man7.org/linux/man-pages/man7/apparmor.7.html),
+    ///   [proc_pid_attr(5)](https://man7.org/linux/man-pages/man5/proc_pid_attr.5.html)
+    pub fn apparmor_profile(mut self, profile: impl Into<String>) -> Self {
+        self.apparmor_profile = Some(profile.into());
+        self
+    }
+
+    /// Executes the program with the SELinux label (security context) `label`
+    /// (`system_u:system_r:container_t:s0:c1,c2`): the child writes it to
+    /// `/proc/self/attr/exec`, which applies at its `execve`.
+    ///
+    /// # Errors
+    /// As for [`apparmor_profile`](ContainerBuilder::apparmor_profile), with
+    /// SELinux the module that must be active.
+    ///
+    /// # References
+    /// - [proc_pid_attr(5)](https://man7.org/linux/man-pages/man5/proc_pid_attr.5.html)
+    pub fn selinux_label(mut self, label: impl Into<String>) -> Self {
+        self.selinux_label = Some(label.into());
         self
     }
 

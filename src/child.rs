@@ -502,6 +502,12 @@ impl Child<'_, '_> {
                 rustix::process::chdir(c"/").errno()
             }
             Step::JoinNamespaces { pidfd, flags } => sys::join_namespaces(*pidfd, *flags),
+            Step::JoinNamespace { fd, nstype } => sys::join_namespaces(*fd, *nstype),
+            Step::Unshare { flags } => sys::unshare(*flags),
+            Step::TellParent { fd } => match rustix::io::write(fd, &[RELEASE]).errno()? {
+                1 => Ok(()),
+                _ => Err(libc::EIO),
+            },
             Step::ForkIntoParent { sock } => match sys::clone_into_parent()? {
                 None => Ok(()),
                 Some(pidfd) => {
@@ -517,6 +523,28 @@ impl Child<'_, '_> {
                 }
             },
             Step::Hostname { name } => rustix::system::sethostname(name.to_bytes()).errno(),
+            Step::Sysctl { path, value } | Step::ExecLabel { path, value } => {
+                let fd = rustix::fs::open(
+                    path.as_c_str(),
+                    OFlags::WRONLY | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )
+                .errno()?;
+                match rustix::io::write(&fd, value).errno()? {
+                    n if n == value.len() => Ok(()),
+                    _ => Err(libc::EIO),
+                }
+            }
+            Step::LoopbackUp => {
+                let sock = rustix::net::socket_with(
+                    rustix::net::AddressFamily::INET,
+                    rustix::net::SocketType::DGRAM,
+                    rustix::net::SocketFlags::CLOEXEC,
+                    None,
+                )
+                .errno()?;
+                sys::interface_up(sock.as_fd(), c"lo")
+            }
             Step::JoinKeyring { name } => {
                 // Possessor-only: other containers under the same host uid cannot
                 // view, read or link this keyring (the kernel default lets them view).
@@ -562,6 +590,7 @@ impl Child<'_, '_> {
             }
             Step::Chdir { path } => rustix::process::chdir(path.as_c_str()).errno(),
             Step::NoNewPrivs => rustix::thread::set_no_new_privs(true).errno(),
+            Step::Landlock { ruleset } => sys::landlock_restrict_self(*ruleset),
             Step::Fds {
                 moves,
                 high,

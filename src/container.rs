@@ -23,6 +23,8 @@ pub(crate) struct Parts {
     pub pidfd: PidFd,
     pub namespaces: Namespaces,
     pub root_mapped: bool,
+    /// What the kernel enforced of the Landlock ruleset.
+    pub landlock: Option<crate::landlock_ruleset::LandlockReport>,
     /// The caller's ends of piped stdin, stdout, stderr.
     pub stdio: [Option<OwnedFd>; 3],
     pub listener: Option<Listener>,
@@ -60,6 +62,7 @@ pub struct Container {
     pidfd: PidFd,
     namespaces: Namespaces,
     root_mapped: bool,
+    landlock: Option<crate::landlock_ruleset::LandlockReport>,
     status: Option<ExitStatus>,
     stdin: Option<ChildStdin>,
     stdout: Option<ChildStdout>,
@@ -94,6 +97,7 @@ impl Container {
             pidfd: parts.pidfd,
             namespaces: parts.namespaces,
             root_mapped: parts.root_mapped,
+            landlock: parts.landlock,
             status: None,
             stdin: stdin.map(ChildStdin::from),
             stdout: stdout.map(ChildStdout::from),
@@ -143,6 +147,7 @@ impl Container {
             listener: None,
             handler: None,
             cgroup: None,
+            landlock: None,
             child: false,
             owned: false,
             pending: None,
@@ -331,9 +336,17 @@ impl Container {
         &self.pidfd
     }
 
-    /// The namespaces the container was created with.
+    /// The namespaces the container was created with, and those it joined
+    /// ([`ContainerBuilder::join`]); [`exec_in`](Container::exec_in) joins these.
     pub fn namespaces(&self) -> Namespaces {
         self.namespaces
+    }
+
+    /// What the running kernel enforced of the builder's
+    /// [`Landlock`](crate::Landlock) ruleset (its ABI, the rights enforced and
+    /// those it lacks); `None` without a ruleset.
+    pub fn landlock(&self) -> Option<&crate::landlock_ruleset::LandlockReport> {
+        self.landlock.as_ref()
     }
 
     /// Whether the container has a user namespace in which uid and gid 0 are mapped.
@@ -350,8 +363,10 @@ impl Container {
     ///
     /// `b` gives the program, arguments, environment, working directory, uid/gid,
     /// groups, capabilities, `no_new_privs`, fds, stdio, keyring and seccomp filter;
-    /// namespaces, root, mounts, maps, hostname, `set_tid` and cgroup are refused
-    /// (they are the container's). In a container with a user namespace, the program
+    /// namespaces, root, mounts, maps, hostname, `set_tid`, cgroup, joins,
+    /// sysctls, the loopback setting and LSM exec labels are refused (they are the
+    /// container's). A [`Landlock`](crate::Landlock) ruleset applies to the new
+    /// program. In a container with a user namespace, the program
     /// runs as its root (uid and gid 0) unless `uid`/`gid` are given. The returned handle owns the new process: waiting,
     /// killing and dropping work as for the container.
     ///

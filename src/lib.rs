@@ -37,6 +37,15 @@
 //! # Ok::<(), linception::Error>(())
 //! ```
 //!
+//! A namespace can also be joined instead of created
+//! ([`join`](ContainerBuilder::join): a path such as `/var/run/netns/web`, an nsfs
+//! fd, another container's pidfd). A new network namespace gets its `lo` up
+//! ([`loopback`](ContainerBuilder::loopback)); sysctls of the container's own
+//! namespaces are written inside ([`sysctl`](ContainerBuilder::sysctl)); the
+//! program can be confined with a [`Landlock`] ruleset, an AppArmor profile or an
+//! SELinux label where the module is active, and capability sets are checked
+//! against the kernel's rules before anything is created.
+//!
 //! The child between `clone3` and `execve` allocates nothing and takes no lock (the
 //! parent prepares every string, fd and BPF program, and a fixed list of steps), so
 //! spawning from a multithreaded program is safe. A failed step comes back as an
@@ -85,6 +94,10 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+/// The `landlock` crate, whose types ([`AccessFs`](landlock::AccessFs),
+/// [`ABI`](landlock::ABI)) describe a [`Landlock`] ruleset.
+#[doc(inline)]
+pub use ::landlock;
 #[doc(inline)]
 pub use linception_keyring_ns as keyring_ns;
 #[doc(inline)]
@@ -108,8 +121,10 @@ mod child;
 mod container;
 mod device;
 mod error;
+mod landlock_ruleset;
 mod lifecycle;
 mod lower;
+mod lsm;
 mod mount;
 mod protocol;
 mod resources;
@@ -121,13 +136,15 @@ mod sys;
 mod validate;
 
 pub use builder::{
-    ContainerBuilder, IdMapping, Namespaces, RootFs, SessionKeyring, StateInfo, Stdio,
+    ContainerBuilder, IdMapping, Loopback, Namespaces, NsSource, RootFs, SessionKeyring, StateInfo,
+    Stdio,
 };
 pub use caps::{CapSet, Capabilities};
 pub use cgroup::Cgroup;
 pub use container::Container;
 pub use device::{Device, DeviceKind};
 pub use error::{Errno, Error, ErrorKind, Result};
+pub use landlock_ruleset::{Landlock, LandlockReport};
 pub use lifecycle::{ContainerId, Hook, HookFn, HookPoint, HookState, State};
 pub use linception_mountapi::Propagation;
 pub use linception_pidfd::{ExitStatus, NamespaceType, Pid, PidFd, Signal};

@@ -4,21 +4,21 @@
 #![forbid(unsafe_code)]
 
 use std::fs::File;
-use std::io::Write;
-use std::os::fd::{AsFd, OwnedFd};
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 use linception_mountapi::{MountSetattr, OpenTreeFlags};
-use linception_pidfd::{CloneArgs, CloneFlags, NamespaceType, Pid, PidFd, Signal};
+use linception_pidfd::{CloneArgs, CloneFlags, NamespaceFd, NamespaceType, Pid, PidFd, Signal};
 use linception_seccomp_notify::{FilterFlags, Listener, Program};
 use linception_userns::{IdMap, MapWriter, SubIds, WriteMode};
 
-use crate::builder::{ContainerBuilder, IdMapping, Namespaces};
+use crate::builder::{ContainerBuilder, IdMapping, Namespaces, NsSource};
 use crate::cgroup::CgroupGuard;
 use crate::container::Pending;
 use crate::container::{Container, Parts};
 use crate::error::{Errno, Error, Result};
 use crate::lifecycle::{HookPoint, HookState, State};
-use crate::lower::{self, BecomeRoot, Host, IdmappedBind, ParentFds, Plan};
+use crate::lower::{self, BecomeRoot, Host, IdmappedBind, Join, ParentFds, Plan};
 use crate::protocol::{self, Message};
 use crate::seccomp::Handler;
 use crate::{child, sys, validate};
@@ -58,6 +58,62 @@ struct Checked {
     maps: Option<MapWriter>,
     become_root: BecomeRoot,
     root_mapped: bool,
+    /// The namespaces to join, opened and of the right type, in join order.
+    joins: Vec<Join>,
+}
+
+/// Opens each namespace to join and checks its type: the source must be a
+/// namespace (nsfs) of the type it is joined as. Returns them in join order.
+fn resolve_joins(b: &ContainerBuilder) -> Result<Vec<Join>> {
+    let mut joins = Vec::with_capacity(b.joins.len());
+    for (kind, source) in &b.joins {
+        let Some(ns) = crate::builder::namespace_flag(*kind) else {
+            continue; // refused by validate
+        };
+        let (fd, shown) = match source {
+            NsSource::Path(path) => (
+                NamespaceFd::open(path).map_err(Error::from)?,
+                format!("{path:?}"),
+            ),
+            NsSource::Fd(fd) => {
+                let shown = format!("fd {}", fd.as_raw_fd());
+                let copy = fd
+                    .try_clone()
+                    .map_err(|e| Error::syscall(format!("fcntl({shown}, F_DUPFD_CLOEXEC)"), e))?;
+                (NamespaceFd::from(copy), shown)
+            }
+            NsSource::Pidfd(pidfd) => (
+                pidfd.namespace_fd(*kind).map_err(Error::from)?,
+                format!("pidfd {}", pidfd.as_fd().as_raw_fd()),
+            ),
+        };
+        let actual = match fd.nstype() {
+            Ok(t) => Namespaces::from_bits_retain(u64::from(t.bits())),
+            Err(_) => {
+                return Err(Error::invalid(
+                    format!("join({kind:?}) from {shown}"),
+                    "not a namespace (nsfs) fd: NS_GET_NSTYPE refused it",
+                ));
+            }
+        };
+        if actual != ns {
+            return Err(Error::invalid(
+                format!(
+                    "join({kind:?}) from {shown}, a {} namespace",
+                    crate::builder::namespace_names(actual)
+                ),
+                "the source is a namespace of another type",
+            ));
+        }
+        joins.push(Join { ns, fd, shown });
+    }
+    joins.sort_by_key(|j| {
+        lower::JOIN_ORDER
+            .iter()
+            .position(|n| *n == j.ns)
+            .unwrap_or(usize::MAX)
+    });
+    Ok(joins)
 }
 
 /// Stage 1: every value checked, the id maps resolved; nothing created.
@@ -89,6 +145,9 @@ fn check(b: &ContainerBuilder) -> Result<Checked> {
         setgroups_denied: unprivileged && !helpers,
     });
     validate::spawn(b, &caller, view.as_ref())?;
+    validate::capabilities(b, lower::last_cap())?;
+    validate::exec_labels(b, &crate::lsm::ActiveLsms::current())?;
+    let joins = resolve_joins(b)?;
     if let Some(cg) = &b.cgroup {
         crate::cgroup::check(cg)?;
     }
@@ -118,6 +177,7 @@ fn check(b: &ContainerBuilder) -> Result<Checked> {
         maps,
         become_root,
         root_mapped,
+        joins,
     })
 }
 
@@ -224,7 +284,7 @@ fn check_socket(socket: &Path) -> Result<()> {
 /// The whole spawn; with `socket`, a create: the init waits there for its start.
 fn launch(mut b: ContainerBuilder, socket: Option<&Path>) -> Result<Container> {
     let ns = b.effective_namespaces();
-    let checked = check(&b)?;
+    let mut checked = check(&b)?;
     crate::lifecycle::check(&b.hooks)?;
     if let Some(socket) = socket {
         check_socket(socket)?;
@@ -238,12 +298,13 @@ fn launch(mut b: ContainerBuilder, socket: Option<&Path>) -> Result<Container> {
         .mounts
         .iter()
         .any(|m| matches!(m.kind, crate::mount::MountKind::Bind { idmapped: true, .. }));
-    let (parent_fds, mut child_fds) = lower::open_fds(
+    let joined = b.joined_namespaces();
+    let (mut parent_fds, mut child_fds) = lower::open_fds(
         &b,
         ns.contains(Namespaces::USER) || pause,
         seccomp.wants_listener,
         has_idmapped,
-        false,
+        lower::fork_needed(ns, joined),
     )?;
     // The socket file exists from here on: removed again on any failure.
     let mut socket_file = None;
@@ -253,6 +314,21 @@ fn launch(mut b: ContainerBuilder, socket: Option<&Path>) -> Result<Container> {
         socket_file = Some(SocketFile(path.to_owned()));
         child_fds.start_listener = Some(OwnedFd::from(listener));
     }
+    let (landlock_fd, landlock) = build_landlock(&b)?;
+    child_fds.landlock = landlock_fd;
+    let joins = std::mem::take(&mut checked.joins);
+    lower::add_joins(
+        &mut parent_fds,
+        &mut child_fds,
+        joins,
+        ns.contains(Namespaces::USER),
+    )?;
+    // With joins, clone3 creates nothing: the child joins, then unshares.
+    let clone_ns = if joined.is_empty() {
+        ns
+    } else {
+        Namespaces::empty()
+    };
     let host = Host::gather(&b);
     let mut plan = lower::spawn(
         &b,
@@ -275,7 +351,13 @@ fn launch(mut b: ContainerBuilder, socket: Option<&Path>) -> Result<Container> {
         }
         None => None,
     };
-    let (pid, pidfd) = match clone(&mut plan, ns, b.set_tid, cgroup_fd.as_ref(), &child_fds) {
+    let (pid, pidfd) = match clone(
+        &mut plan,
+        clone_ns,
+        b.set_tid,
+        cgroup_fd.as_ref(),
+        &child_fds,
+    ) {
         Ok(v) => v,
         Err(e) => return Err(guard.fail(e)),
     };
@@ -295,14 +377,48 @@ fn launch(mut b: ContainerBuilder, socket: Option<&Path>) -> Result<Container> {
         sync,
         listener_sock,
         tree_sock,
+        pidfd_sock,
         piped,
-        ..
+        ready,
     } = parent_fds;
     let pidfd = guard.pidfd.as_ref().expect("set just above");
-    if let (Some(maps), Some(sync)) = (checked.maps, &sync)
+    // After joins, the child makes its user namespace itself and says so; EOF
+    // means it failed before (its report says why).
+    let user_ns_made = match ready {
+        Some(r) => match wait_ready(r) {
+            Ok(made) => made,
+            Err(e) => return Err(guard.fail(e)),
+        },
+        None => true,
+    };
+    if let (Some(maps), Some(sync), true) = (checked.maps, &sync, user_ns_made)
         && let Err(e) = handshake(pidfd, maps, sync, tree_sock, &idmapped)
     {
         return Err(guard.fail(e));
+    }
+    let mut pid = pid;
+    if let Some(sock) = pidfd_sock {
+        // The child forks the init into its pid namespace, sends its pidfd, exits.
+        let received = linception_seccomp_notify::recv_fd(&sock);
+        let helper = guard.pidfd.take().expect("set just above");
+        let reaped = helper.wait();
+        match received {
+            Ok(fd) => {
+                let init = PidFd::from(fd);
+                guard.pidfd = Some(init);
+                if let Err(e) = reaped {
+                    return Err(guard.fail(e.into()));
+                }
+                match guard.pidfd.as_ref().map(PidFd::pid) {
+                    Some(Ok(p)) => pid = p,
+                    Some(Err(e)) => return Err(guard.fail(e.into())),
+                    None => {}
+                }
+            }
+            // The helper failed before the fork: its report says why.
+            Err(linception_seccomp_notify::Error::NoFdReceived { .. }) => {}
+            Err(e) => return Err(guard.fail(e.into())),
+        }
     }
     if socket.is_none() && !pause {
         let r = finish(
@@ -320,7 +436,8 @@ fn launch(mut b: ContainerBuilder, socket: Option<&Path>) -> Result<Container> {
         return Ok(Container::new(Parts {
             pid,
             pidfd: pidfd.expect("the guard held it"),
-            namespaces: ns,
+            namespaces: ns | joined,
+            landlock,
             root_mapped: checked.root_mapped,
             stdio: piped,
             listener,
@@ -335,7 +452,8 @@ fn launch(mut b: ContainerBuilder, socket: Option<&Path>) -> Result<Container> {
     let mut container = Container::new(Parts {
         pid,
         pidfd: pidfd.expect("the guard held it"),
-        namespaces: ns,
+        namespaces: ns | joined,
+        landlock,
         root_mapped: checked.root_mapped,
         stdio: piped,
         listener: None,
@@ -565,6 +683,7 @@ pub(crate) fn finish(
 /// its pidfd and forks the program into them as a child of the caller.
 pub(crate) fn exec_in(target: &Container, mut b: ContainerBuilder) -> Result<Container> {
     validate::exec_in(&b)?;
+    validate::capabilities(&b, lower::last_cap())?;
     let refused = [
         (
             b.namespaces_chosen || b.monotonic_offset.is_some() || b.boottime_offset.is_some(),
@@ -582,6 +701,13 @@ pub(crate) fn exec_in(target: &Container, mut b: ContainerBuilder) -> Result<Con
         (b.hostname.is_some(), "hostname"),
         (b.set_tid.is_some(), "set_tid"),
         (b.cgroup.is_some(), "cgroup"),
+        (!b.joins.is_empty(), "joined namespaces"),
+        (!b.sysctls.is_empty(), "sysctls"),
+        (b.loopback.is_some(), "loopback"),
+        (
+            b.apparmor_profile.is_some() || b.selinux_label.is_some(),
+            "an LSM exec label",
+        ),
         (
             b.uid_map != IdMapping::RootIsCaller || b.gid_map != IdMapping::RootIsCaller,
             "id maps",
@@ -594,7 +720,10 @@ pub(crate) fn exec_in(target: &Container, mut b: ContainerBuilder) -> Result<Con
         ));
     }
     let seccomp = take_seccomp(&mut b)?;
-    let (parent_fds, child_fds) = lower::open_fds(&b, false, seccomp.wants_listener, false, true)?;
+    let (parent_fds, mut child_fds) =
+        lower::open_fds(&b, false, seccomp.wants_listener, false, true)?;
+    let (landlock_fd, landlock) = build_landlock(&b)?;
+    child_fds.landlock = landlock_fd;
     let host = Host::gather(&b);
     let mut plan = lower::exec_in(
         &b,
@@ -659,6 +788,7 @@ pub(crate) fn exec_in(target: &Container, mut b: ContainerBuilder) -> Result<Con
                 pidfd,
                 namespaces: target.namespaces(),
                 root_mapped: target.root_mapped(),
+                landlock,
                 stdio: piped,
                 listener,
                 handler,
@@ -672,6 +802,37 @@ pub(crate) fn exec_in(target: &Container, mut b: ContainerBuilder) -> Result<Con
         (Err(e), _) => Err(guard.fail(e)),
     };
     result.map_err(|e| e.with_cleanup(helper_status.err().map(Error::from)))
+}
+
+/// The builder's Landlock ruleset, built in the parent: its fd and report.
+fn build_landlock(
+    b: &ContainerBuilder,
+) -> Result<(
+    Option<OwnedFd>,
+    Option<crate::landlock_ruleset::LandlockReport>,
+)> {
+    match &b.landlock {
+        Some(l) => {
+            crate::landlock_ruleset::check(l)?;
+            let (fd, report) = crate::landlock_ruleset::build(l)?;
+            Ok((fd, Some(report)))
+        }
+        None => Ok((None, None)),
+    }
+}
+
+/// Reads the child's "user namespace made" byte: `Ok(false)` on EOF (it failed).
+fn wait_ready(ready: OwnedFd) -> Result<bool> {
+    let mut byte = [0u8; 1];
+    let mut ready = File::from(ready);
+    loop {
+        return match ready.read(&mut byte) {
+            Ok(1) => Ok(true),
+            Ok(_) => Ok(false),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => Err(Error::syscall("read(ready pipe)", e)),
+        };
+    }
 }
 
 /// Stage 7: writes the id maps, sends the idmapped binds, then lets the child go on

@@ -123,6 +123,13 @@ pub(crate) enum Step<'f> {
         target: CString,
         create: Option<(CString, CString, Mode)>,
     },
+    /// `setns(fd, nstype)`: join one namespace (an nsfs fd of type `nstype`).
+    JoinNamespace { fd: BorrowedFd<'f>, nstype: u32 },
+    /// `unshare(flags)`: create the namespaces not joined.
+    Unshare { flags: u32 },
+    /// Writes one byte on `fd`: the new user namespace exists, the parent may
+    /// write its id maps.
+    TellParent { fd: BorrowedFd<'f> },
     /// `setns(pidfd, flags)`: join a running container's namespaces.
     JoinNamespaces { pidfd: BorrowedFd<'f>, flags: u32 },
     /// `clone3(CLONE_PARENT | CLONE_PIDFD)`: the new process (a child of the caller,
@@ -145,6 +152,15 @@ pub(crate) enum Step<'f> {
     PivotRoot,
     /// `sethostname`.
     Hostname { name: CString },
+    /// `open(path, O_WRONLY)` and one `write` of `value`: a sysctl of the child's
+    /// namespaces.
+    Sysctl { path: CString, value: Vec<u8> },
+    /// The same for an LSM's exec attribute (`/proc/self/attr/.../exec`): the
+    /// label the program gets at `execve`.
+    ExecLabel { path: CString, value: Vec<u8> },
+    /// `ioctl(SIOCGIFFLAGS)` then `ioctl(SIOCSIFFLAGS)` with `IFF_UP` on `lo`, through
+    /// an `AF_INET` datagram socket of the new network namespace.
+    LoopbackUp,
     /// `keyctl(KEYCTL_JOIN_SESSION_KEYRING, name)`, then a possessor-only mask.
     JoinKeyring { name: Option<CString> },
     /// `prctl(PR_CAPBSET_DROP)` for every capability up to `last_cap` not in `keep`.
@@ -169,6 +185,8 @@ pub(crate) enum Step<'f> {
     Chdir { path: CString },
     /// `prctl(PR_SET_NO_NEW_PRIVS, 1)`.
     NoNewPrivs,
+    /// `landlock_restrict_self(ruleset, 0)` with a ruleset the parent built.
+    Landlock { ruleset: BorrowedFd<'f> },
     /// Puts each source fd on its target number (first copying every source above
     /// `high`, since a source may be another's target), then marks every other fd
     /// from 3 up close-on-exec over `cloexec_ranges`.
@@ -214,10 +232,13 @@ impl Step<'_> {
             Step::TimeNamespace { .. } => ("time namespaces", "5.6"),
             Step::Fds { .. } => ("close_range", "5.9"),
             Step::JoinNamespaces { .. } => ("setns with a pidfd", "5.8"),
+            Step::JoinNamespace { .. } => ("setns", "3.0"),
+            Step::Unshare { .. } => ("unshare", "2.6.16"),
             Step::ForkIntoParent { .. } => ("clone3", "5.3"),
             Step::Ambient { .. } => ("ambient capabilities", "4.3"),
             Step::JoinKeyring { .. } => ("keyrings", "2.6.10"),
             Step::Seccomp { .. } => ("seccomp filters", "3.17"),
+            Step::Landlock { .. } => ("Landlock", "5.13"),
             _ => return None,
         })
     }

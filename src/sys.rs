@@ -75,6 +75,27 @@ pub(crate) fn unshare_time_namespace() -> Res {
     check(unsafe { libc::unshare(libc::CLONE_NEWTIME) }).map(drop)
 }
 
+/// `unshare(flags)` (`CLONE_NEW*` only): the namespaces the container creates
+/// after joining others. Only the namespace flags are passed, so no fd table or fs
+/// struct the parent's other threads use is touched (rustix marks `unshare`
+/// unsafe for `CLONE_FILES`, which is not among them).
+pub(crate) fn unshare(flags: u32) -> Res {
+    const NAMESPACES: u32 = (libc::CLONE_NEWUSER
+        | libc::CLONE_NEWNS
+        | libc::CLONE_NEWPID
+        | libc::CLONE_NEWUTS
+        | libc::CLONE_NEWIPC
+        | libc::CLONE_NEWNET
+        | libc::CLONE_NEWCGROUP
+        | libc::CLONE_NEWTIME) as u32;
+    if flags & !NAMESPACES != 0 {
+        return Err(libc::EINVAL);
+    }
+    // SAFETY: namespace flags only (checked above); the calling process is the
+    // single-threaded container child between clone and execve.
+    check(unsafe { libc::unshare(flags as libc::c_int) }).map(drop)
+}
+
 /// Puts each `(source, target)` fd on its target number for the program: every
 /// source is first copied above `high` (a source may be another's target), then
 /// each copy is `dup3`ed onto its target (clearing `O_CLOEXEC` there).
@@ -148,6 +169,38 @@ fn close_range(first: u32, last: u32) -> Res {
     if r < 0 { Err(errno()) } else { Ok(()) }
 }
 
+/// `ioctl(sock, SIOCGIFFLAGS)`, then `ioctl(sock, SIOCSIFFLAGS)` with `IFF_UP`
+/// added, on the interface `name` of the socket's network namespace. No safe API
+/// offers these ioctls.
+pub(crate) fn interface_up(sock: BorrowedFd<'_>, name: &CStr) -> Res {
+    // SAFETY: ifreq is plain old data (integers and unions of them): all zeroes is
+    // a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    let bytes = name.to_bytes();
+    if bytes.len() >= req.ifr_name.len() {
+        return Err(libc::EINVAL);
+    }
+    for (dst, src) in req.ifr_name.iter_mut().zip(bytes) {
+        *dst = *src as c_char;
+    }
+    // SAFETY: `sock` is an open socket; `req` is a live ifreq with a NUL-terminated
+    // name, which SIOCGIFFLAGS fills in (ifr_flags) and nothing more.
+    check(unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) })?;
+    // SAFETY: SIOCGIFFLAGS just set the ifr_flags member of the union.
+    unsafe { req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
+    // SAFETY: as above; SIOCSIFFLAGS reads the name and ifr_flags.
+    check(unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) }).map(drop)
+}
+
+/// `landlock_restrict_self(ruleset, 0)` (Linux 5.13): the landlock crate's
+/// `restrict_self` consumes its ruleset value and builds a status, so the child
+/// makes the last of the three calls itself on the fd the parent prepared.
+pub(crate) fn landlock_restrict_self(ruleset: BorrowedFd<'_>) -> Res {
+    // SAFETY: `ruleset` is an open fd; flags 0; the call reads no memory of ours.
+    let r = unsafe { libc::syscall(libc::SYS_landlock_restrict_self, ruleset.as_raw_fd(), 0u32) };
+    if r < 0 { Err(errno()) } else { Ok(()) }
+}
+
 /// `execve(path, argv, envp)`; returns only on failure, with the errno.
 pub(crate) fn execve(path: &CStr, argv: &[*const c_char], envp: &[*const c_char]) -> i32 {
     // SAFETY: `argv` and `envp` are null-terminated arrays of pointers to
@@ -175,7 +228,8 @@ pub(crate) fn clone_into_parent() -> Res<Option<linception_pidfd::PidFd>> {
     }
 }
 
-/// `setns(fd, namespaces)` through a pidfd (the pidfd crate's child-safe form).
+/// `setns(fd, namespaces)` through a pidfd or a namespace fd (the pidfd crate's
+/// child-safe form).
 pub(crate) fn join_namespaces(fd: BorrowedFd<'_>, namespaces: u32) -> Res {
     let namespaces = linception_pidfd::Namespaces::from_bits_retain(namespaces);
     // SAFETY: namespace membership is per thread; the exec_in helper that calls this

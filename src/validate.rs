@@ -63,7 +63,11 @@ pub(crate) struct Maps<'a> {
 pub(crate) fn spawn(b: &ContainerBuilder, caller: &Caller, maps: Option<&Maps<'_>>) -> Result<()> {
     let ns = b.effective_namespaces();
     process(b)?;
-    privileges(ns, caller)?;
+    joins(b)?;
+    if !b.joined_namespaces().contains(Namespaces::USER) {
+        // Root of a joined user namespace creates the others in it.
+        privileges(ns, caller)?;
+    }
     set_tid(b, ns)?;
     if !ns.contains(Namespaces::USER)
         && (b.uid_map != IdMapping::RootIsCaller || b.gid_map != IdMapping::RootIsCaller)
@@ -74,7 +78,10 @@ pub(crate) fn spawn(b: &ContainerBuilder, caller: &Caller, maps: Option<&Maps<'_
         ));
     }
     identity(b, maps)?;
+    landlock(b, ns, caller)?;
     hostname(b, ns)?;
+    loopback(b, ns)?;
+    sysctls(b, ns)?;
     time_offsets(b)?;
     filesystem(b, ns, caller)?;
     Ok(())
@@ -85,6 +92,82 @@ pub(crate) fn spawn(b: &ContainerBuilder, caller: &Caller, maps: Option<&Maps<'_
 pub(crate) fn exec_in(b: &ContainerBuilder) -> Result<()> {
     process(b)?;
     identity(b, None)
+}
+
+/// The capability sets, against the rules `capset(2)` and `PR_CAP_AMBIENT_RAISE`
+/// apply in the child (after the bounding set is cut to `bounding`): effective ⊆
+/// permitted, inheritable ⊆ bounding (the kernel refuses raising an inheritable
+/// capability outside the bounding set, even with `CAP_SETPCAP`), ambient ⊆
+/// permitted ∩ inheritable; no bit above `last_cap` (the kernel's
+/// `/proc/sys/kernel/cap_last_cap`).
+pub(crate) fn capabilities(b: &ContainerBuilder, last_cap: u32) -> Result<()> {
+    let Some(c) = &b.capabilities else {
+        return Ok(());
+    };
+    let known = if last_cap >= 63 {
+        u64::MAX
+    } else {
+        (1u64 << (last_cap + 1)) - 1
+    };
+    for (name, set) in [
+        ("bounding", c.bounding),
+        ("effective", c.effective),
+        ("permitted", c.permitted),
+        ("inheritable", c.inheritable),
+        ("ambient", c.ambient),
+    ] {
+        if set.bits() & !known != 0 {
+            return Err(Error::invalid(
+                format!(
+                    "{name} capabilities {:?} (bits {:#x} above cap_last_cap {last_cap})",
+                    set,
+                    set.bits() & !known
+                ),
+                "this kernel has no such capability",
+            ));
+        }
+    }
+    let rules: [(crate::caps::CapSet, &str, &'static str); 4] = [
+        (
+            c.effective - c.permitted,
+            "effective",
+            "an effective capability must be permitted too (capset refuses it with EPERM)",
+        ),
+        (
+            c.inheritable - c.bounding,
+            "inheritable",
+            "an inheritable capability must be in the bounding set: once the bounding set is \
+             cut, capset refuses to raise it (EPERM), even with CAP_SETPCAP",
+        ),
+        (
+            c.ambient - c.permitted,
+            "ambient",
+            "an ambient capability must be permitted (PR_CAP_AMBIENT_RAISE refuses it with EPERM)",
+        ),
+        (
+            c.ambient - c.inheritable,
+            "ambient",
+            "an ambient capability must be inheritable (PR_CAP_AMBIENT_RAISE refuses it with \
+             EPERM)",
+        ),
+    ];
+    for (extra, name, reason) in rules {
+        if !extra.is_empty() {
+            return Err(Error::invalid(
+                format!("{name} capabilities {:?}: {extra:?}", set_of(c, name)),
+                reason,
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn set_of(c: &crate::caps::Capabilities, name: &str) -> crate::caps::CapSet {
+    match name {
+        "effective" => c.effective,
+        "inheritable" => c.inheritable,
+        _ => c.ambient,
+    }
 }
 
 /// The most fds (stdio and passed ones) a program can be given.
@@ -168,6 +251,47 @@ fn privileges(ns: Namespaces, caller: &Caller) -> Result<()> {
             format!("namespaces {ns:?} without Namespaces::USER"),
             "creating them needs CAP_SYS_ADMIN, which the caller lacks; add Namespaces::USER \
              to create them as root of a new user namespace",
+        ));
+    }
+    Ok(())
+}
+
+/// The joins, by type: each type once, known, and nothing that needs a namespace
+/// created at `clone3` (the types of the sources are checked when they are opened).
+fn joins(b: &ContainerBuilder) -> Result<()> {
+    let mut seen = Namespaces::empty();
+    for (kind, _) in &b.joins {
+        let Some(flag) = crate::builder::namespace_flag(*kind) else {
+            return Err(Error::invalid(
+                format!("join({kind:?})"),
+                "a namespace type this version of linception does not know",
+            ));
+        };
+        if seen.contains(flag) {
+            return Err(Error::invalid(
+                format!("join({kind:?})"),
+                "a namespace type is joined once (Pid and PidForChildren, Time and \
+                 TimeForChildren are one type each)",
+            ));
+        }
+        seen |= flag;
+    }
+    if seen.is_empty() {
+        return Ok(());
+    }
+    if let Some(pid) = b.set_tid {
+        return Err(Error::invalid(
+            format!("set_tid {pid} with joined namespaces {seen:?}"),
+            "with joined namespaces the container's process is forked by a helper after \
+             the joins, not by clone3 with set_tid",
+        ));
+    }
+    if seen.contains(Namespaces::TIME)
+        && (b.monotonic_offset.is_some() || b.boottime_offset.is_some())
+    {
+        return Err(Error::invalid(
+            "clock offsets with a joined time namespace",
+            "offsets are those of a new time namespace; a joined one has its own",
         ));
     }
     Ok(())
@@ -283,6 +407,182 @@ fn hostname(b: &ContainerBuilder, ns: Namespaces) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+fn landlock(b: &ContainerBuilder, ns: Namespaces, caller: &Caller) -> Result<()> {
+    let Some(l) = &b.landlock else {
+        return Ok(());
+    };
+    crate::landlock_ruleset::check(l)?;
+    let own_userns =
+        ns.contains(Namespaces::USER) || b.joined_namespaces().contains(Namespaces::USER);
+    if !own_userns && !b.no_new_privs && !caller.cap_sys_admin {
+        return Err(Error::denied(
+            "landlock ruleset without no_new_privs()",
+            "landlock_restrict_self needs no_new_privs or CAP_SYS_ADMIN in the container's \
+             user namespace: the container has none of its own and the caller lacks \
+             CAP_SYS_ADMIN",
+        ));
+    }
+    Ok(())
+}
+
+fn loopback(b: &ContainerBuilder, ns: Namespaces) -> Result<()> {
+    if let Some(state) = b.loopback
+        && !ns.contains(Namespaces::NET)
+    {
+        return Err(Error::invalid(
+            format!("loopback({state:?}) without Namespaces::NET"),
+            "only the loopback of a new network namespace is set (a shared or joined one is \
+             left as it is)",
+        ));
+    }
+    Ok(())
+}
+
+/// The exec labels, against the LSMs active on the system.
+pub(crate) fn exec_labels(b: &ContainerBuilder, active: &crate::lsm::ActiveLsms) -> Result<()> {
+    for (label, what, on, feature) in [
+        (
+            &b.apparmor_profile,
+            "AppArmor profile",
+            active.apparmor,
+            "AppArmor (not an active LSM on this system, /sys/kernel/security/lsm)",
+        ),
+        (
+            &b.selinux_label,
+            "SELinux label",
+            active.selinux,
+            "SELinux (not an active LSM on this system, /sys/kernel/security/lsm)",
+        ),
+    ] {
+        let Some(label) = label else { continue };
+        let shown = shown(OsStr::new(label));
+        if label.is_empty() {
+            return Err(Error::invalid(
+                format!("{what} \"\""),
+                "a label is not empty",
+            ));
+        }
+        if label.contains(['\0', '\n']) {
+            return Err(Error::invalid(
+                format!("{what} {shown}"),
+                "contains a NUL byte or a newline",
+            ));
+        }
+        if label.len() >= SYSCTL_VALUE_MAX {
+            return Err(Error::invalid(
+                format!("{what} {shown}"),
+                "longer than 4095 bytes (the kernel takes at most a page)",
+            ));
+        }
+        if !on {
+            return Err(Error::Unsupported {
+                feature,
+                min_kernel: if what.starts_with("AppArmor") {
+                    "2.6.36"
+                } else {
+                    "2.6.0"
+                },
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The IPC namespace's sysctls under `kernel.` (ipc/ipc_sysctl.c).
+const IPC_SYSCTLS: [&str; 11] = [
+    "shmmax",
+    "shmall",
+    "shmmni",
+    "shm_rmid_forced",
+    "shm_next_id",
+    "msgmax",
+    "msgmni",
+    "msgmnb",
+    "msg_next_id",
+    "sem",
+    "sem_next_id",
+];
+
+/// The longest sysctl value accepted (the kernel reads at most a page).
+const SYSCTL_VALUE_MAX: usize = 4096;
+
+/// The path under `/proc/sys` of a sysctl name: dots become slashes unless the
+/// name is a path already.
+pub(crate) fn sysctl_path(name: &str) -> String {
+    if name.contains('/') {
+        name.to_owned()
+    } else {
+        name.replace('.', "/")
+    }
+}
+
+/// The namespace a sysctl belongs to, if it is namespaced.
+fn sysctl_namespace(path: &str) -> Option<Namespaces> {
+    let mut parts = path.split('/');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some("net"), Some(_), _) => Some(Namespaces::NET),
+        (Some("fs"), Some("mqueue"), Some(_)) => Some(Namespaces::IPC),
+        (Some("kernel"), Some(k), None) if IPC_SYSCTLS.contains(&k) => Some(Namespaces::IPC),
+        (Some("kernel"), Some("hostname" | "domainname"), None) => Some(Namespaces::UTS),
+        _ => None,
+    }
+}
+
+fn sysctls(b: &ContainerBuilder, ns: Namespaces) -> Result<()> {
+    for (name, value) in &b.sysctls {
+        let what = || format!("sysctl {}", shown(OsStr::new(name)));
+        if name.contains('\0') || value.contains('\0') {
+            return Err(Error::invalid(what(), "contains a NUL byte"));
+        }
+        let path = sysctl_path(name);
+        if path
+            .split('/')
+            .any(|c| c.is_empty() || c == "." || c == "..")
+        {
+            return Err(Error::invalid(
+                what(),
+                "a sysctl name has no empty, \".\" or \"..\" component (and no leading or \
+                 trailing separator)",
+            ));
+        }
+        if value.len() > SYSCTL_VALUE_MAX {
+            return Err(Error::invalid(
+                format!("{} value ({} bytes)", what(), value.len()),
+                "longer than 4096 bytes",
+            ));
+        }
+        match sysctl_namespace(&path) {
+            None => {
+                return Err(Error::invalid(
+                    what(),
+                    "not a namespaced sysctl (only net.*, the IPC ones kernel.shm*/msg*/sem* \
+                     and fs.mqueue.*, kernel.hostname and kernel.domainname are): writing it \
+                     would change the host",
+                ));
+            }
+            Some(needed) if !ns.contains(needed) => {
+                return Err(Error::invalid(
+                    format!("{} without Namespaces::{}", what(), ns_name(needed)),
+                    "a sysctl is set only in a namespace the container creates (a shared or \
+                     joined one is not its own)",
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+fn ns_name(ns: Namespaces) -> &'static str {
+    if ns == Namespaces::NET {
+        "NET"
+    } else if ns == Namespaces::IPC {
+        "IPC"
+    } else {
+        "UTS"
+    }
 }
 
 fn time_offsets(b: &ContainerBuilder) -> Result<()> {
@@ -1221,6 +1521,113 @@ mod tests {
             &ROOT,
         );
         assert!(e.contains("monotonic offset nanoseconds"), "{e}");
+    }
+
+    /// Every combination of two capabilities in the five sets: the checks refuse
+    /// exactly what the kernel refuses when the child applies them in its order
+    /// (bounding cut, capset, ambient raise), as root of a new user namespace.
+    #[test]
+    fn capability_rules_match_the_kernel() {
+        use crate::caps::{CapSet, Capabilities};
+        use linception_testkit::{Feature, Fork, require};
+        require!(Feature::UnprivilegedUserNs);
+        let pair = [CapSet::CHOWN, CapSet::SETPCAP];
+        let sets: Vec<CapSet> = (0..4u8)
+            .map(|m| {
+                let mut s = CapSet::empty();
+                for (i, c) in pair.iter().enumerate() {
+                    if m & (1 << i) != 0 {
+                        s |= *c;
+                    }
+                }
+                s
+            })
+            .collect();
+        let mut combos = Vec::new();
+        for &bounding in &sets {
+            for &effective in &sets {
+                for &permitted in &sets {
+                    for &inheritable in &sets {
+                        for &ambient in &sets {
+                            combos.push(Capabilities {
+                                bounding,
+                                effective,
+                                permitted,
+                                inheritable,
+                                ambient,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        let last_cap = crate::lower::last_cap();
+        let bits: Vec<(u64, u64, u64, u64, u64)> = combos
+            .iter()
+            .map(|c| {
+                (
+                    c.bounding.bits(),
+                    c.effective.bits(),
+                    c.permitted.bits(),
+                    c.inheritable.bits(),
+                    c.ambient.bits(),
+                )
+            })
+            .collect();
+        let kernel: Vec<bool> = Fork::new().rootless().run(move || {
+            use rustix::thread::{self as t, CapabilitySet as K};
+            bits.iter()
+                .map(|&(bnd, eff, prm, inh, amb)| {
+                    Fork::new().run(move || {
+                        for cap in 0..=last_cap.min(63) {
+                            if bnd & (1 << cap) == 0
+                                && t::remove_capability_from_bounding_set(K::from_bits_retain(
+                                    1 << cap,
+                                ))
+                                .is_err()
+                            {
+                                return false;
+                            }
+                        }
+                        let sets = t::CapabilitySets {
+                            effective: K::from_bits_retain(eff),
+                            permitted: K::from_bits_retain(prm),
+                            inheritable: K::from_bits_retain(inh),
+                        };
+                        if t::set_capabilities(None, sets).is_err() {
+                            return false;
+                        }
+                        (0..64).filter(|c| amb & (1u64 << c) != 0).all(|c| {
+                            t::configure_capability_in_ambient_set(
+                                K::from_bits_retain(1 << c),
+                                true,
+                            )
+                            .is_ok()
+                        })
+                    })
+                })
+                .collect()
+        });
+        assert_eq!(kernel.len(), combos.len());
+        let accepted = kernel.iter().filter(|ok| **ok).count();
+        assert!(
+            accepted > 0 && accepted < combos.len(),
+            "{accepted} accepted"
+        );
+        for (c, ok) in combos.iter().zip(kernel) {
+            let b = Container::builder("/bin/true").capabilities(*c);
+            let ours = capabilities(&b, last_cap);
+            assert_eq!(
+                ours.is_ok(),
+                ok,
+                "{c:?}: ours {ours:?}, kernel accepts: {ok}"
+            );
+        }
+        // A capability the kernel does not have is named.
+        let b = Container::builder("/bin/true")
+            .capabilities(Capabilities::only(CapSet::from_bits_retain(1 << 62)));
+        let e = capabilities(&b, last_cap).unwrap_err().to_string();
+        assert!(e.contains("above cap_last_cap"), "{e}");
     }
 
     #[test]

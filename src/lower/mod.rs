@@ -12,6 +12,8 @@ mod exec;
 mod fds;
 mod identity;
 mod mounts;
+mod namespaces;
+mod network;
 mod security;
 
 use std::collections::HashSet;
@@ -28,6 +30,7 @@ use crate::mount::MountKind;
 use crate::step::{Held, Slot, Step};
 
 pub(crate) use mounts::IdmappedBind;
+pub(crate) use namespaces::{JOIN_ORDER, Join, fork_needed};
 
 /// A C string of a value [`crate::validate`] checked for NUL bytes.
 pub(crate) fn c(s: impl AsRef<OsStr>) -> CString {
@@ -53,13 +56,7 @@ pub(crate) struct Host {
 impl Host {
     /// Looks at the host for `b`.
     pub(crate) fn gather(b: &ContainerBuilder) -> Host {
-        static LAST_CAP: OnceLock<u32> = OnceLock::new();
-        let last_cap = *LAST_CAP.get_or_init(|| {
-            std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-                .ok()
-                .and_then(|s| s.trim().parse().ok())
-                .unwrap_or(40)
-        });
+        let last_cap = last_cap();
         let needs_tmp = matches!(b.root, Some(RootFs::Tmpfs));
         Host {
             last_cap,
@@ -87,6 +84,17 @@ impl Host {
     }
 }
 
+/// `/proc/sys/kernel/cap_last_cap` (read once; 40 if it cannot be read).
+pub(crate) fn last_cap() -> u32 {
+    static LAST_CAP: OnceLock<u32> = OnceLock::new();
+    *LAST_CAP.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(40)
+    })
+}
+
 /// The fds the child uses, owned here for the whole spawn; the steps borrow them.
 #[derive(Debug, Default)]
 pub(crate) struct ChildFds {
@@ -106,6 +114,13 @@ pub(crate) struct ChildFds {
     pub start_listener: Option<OwnedFd>,
     /// The child's ends of piped stdin, stdout, stderr.
     pub piped: [Option<OwnedFd>; 3],
+    /// The namespaces to join, in the order they are joined.
+    pub joins: Vec<Join>,
+    /// The Landlock ruleset built by the parent.
+    pub landlock: Option<OwnedFd>,
+    /// The write end of the pipe that tells the parent a user namespace made by
+    /// `unshare` (after joins) exists, so that it can write the maps.
+    pub ready: Option<OwnedFd>,
 }
 
 fn borrow(fd: &Option<OwnedFd>) -> Option<BorrowedFd<'_>> {
@@ -181,7 +196,10 @@ pub(crate) fn spawn<'f>(
     let ns = b.effective_namespaces();
     let mut p = Lowering::new();
     p.push(Step::UnblockSignals, "reset SIGPIPE and unblock signals");
-    if let Some(fd) = borrow(&fds.sync) {
+    let waited = namespaces::join_then_create(&mut p, fds, ns);
+    if let Some(fd) = borrow(&fds.sync)
+        && !waited
+    {
         p.push(
             Step::WaitForParent { fd },
             "wait for the parent to write the id maps",
@@ -189,6 +207,8 @@ pub(crate) fn spawn<'f>(
     }
     identity::become_root(&mut p, become_root);
     identity::time_namespace(&mut p, b, ns);
+    network::sysctls(&mut p, b);
+    security::exec_labels(&mut p, b);
     let idmapped = mounts::lower(&mut p, b, host, fds, ns);
     if pause && let Some(sync) = borrow(&fds.sync) {
         p.push(
@@ -204,6 +224,7 @@ pub(crate) fn spawn<'f>(
         mounts::root_propagation(&mut p, b);
     }
     identity::hostname(&mut p, b);
+    network::loopback(&mut p, b, ns);
     let strings = process_tail(&mut p, b, host, fds, seccomp, b.root.is_some());
     p.finish(idmapped, strings)
 }
@@ -252,6 +273,7 @@ fn process_tail<'f>(
     in_root: bool,
 ) -> Vec<CString> {
     identity::keyring(p, b);
+    security::landlock(p, fds);
     security::bounding(p, b, host);
     identity::ids(p, b);
     security::capabilities(p, b);
@@ -327,6 +349,23 @@ pub(crate) fn open_fds(
     Ok((parent, child))
 }
 
+/// Gives the child the namespaces to join, and (with a user namespace to create
+/// after them) the pipe on which it says the namespace exists.
+pub(crate) fn add_joins(
+    parent: &mut ParentFds,
+    child: &mut ChildFds,
+    joins: Vec<Join>,
+    ready: bool,
+) -> Result<()> {
+    child.joins = joins;
+    if ready && !child.joins.is_empty() {
+        let (r, w) = pipe()?;
+        parent.ready = Some(r);
+        child.ready = Some(w);
+    }
+    Ok(())
+}
+
 /// The parent's ends of the spawn's pipes and sockets.
 #[derive(Debug, Default)]
 pub(crate) struct ParentFds {
@@ -336,6 +375,7 @@ pub(crate) struct ParentFds {
     pub tree_sock: Option<OwnedFd>,
     pub pidfd_sock: Option<OwnedFd>,
     pub piped: [Option<OwnedFd>; 3],
+    pub ready: Option<OwnedFd>,
 }
 
 fn pipe() -> Result<(OwnedFd, OwnedFd)> {

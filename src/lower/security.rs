@@ -7,6 +7,17 @@ use super::{ChildFds, Host, Lowering, borrow};
 use crate::builder::ContainerBuilder;
 use crate::step::Step;
 
+/// The Landlock ruleset, enforced while the child is still root of its user
+/// namespace (the kernel wants `no_new_privs` or `CAP_SYS_ADMIN` there).
+pub(super) fn landlock<'f>(p: &mut Lowering<'f>, fds: &'f ChildFds) {
+    if let Some(fd) = borrow(&fds.landlock) {
+        p.push(
+            Step::Landlock { ruleset: fd },
+            "landlock_restrict_self(ruleset, 0)",
+        );
+    }
+}
+
 /// The bounding set is dropped first, while the child still has `CAP_SETPCAP`.
 pub(super) fn bounding(p: &mut Lowering<'_>, b: &ContainerBuilder, host: &Host) {
     let Some(caps) = &b.capabilities else {
@@ -44,6 +55,31 @@ pub(super) fn capabilities(p: &mut Lowering<'_>, b: &ContainerBuilder) {
         p.push(
             Step::Ambient { set: caps.ambient },
             format!("prctl(PR_CAP_AMBIENT_RAISE) of {:?}", caps.ambient),
+        );
+    }
+}
+
+/// The LSM exec labels, written while the host's `/proc` is still in view (the
+/// attribute is the process's own and holds until `execve`).
+pub(super) fn exec_labels(p: &mut Lowering<'_>, b: &ContainerBuilder) {
+    if let Some(profile) = &b.apparmor_profile {
+        let path = "/proc/self/attr/apparmor/exec";
+        p.push(
+            Step::ExecLabel {
+                path: super::c(path),
+                value: format!("exec {profile}").into_bytes(),
+            },
+            format!("write \"exec {profile}\" to {path} (AppArmor profile)"),
+        );
+    }
+    if let Some(label) = &b.selinux_label {
+        let path = "/proc/self/attr/exec";
+        p.push(
+            Step::ExecLabel {
+                path: super::c(path),
+                value: label.as_bytes().to_vec(),
+            },
+            format!("write {label:?} to {path} (SELinux label)"),
         );
     }
 }

@@ -1,0 +1,320 @@
+//! Security knobs: capability rules checked up front, LSM exec labels, landlock.
+
+mod common;
+
+use common::{assert_no_children, sh, status_field, stdout_of};
+use linception::{CapSet, Capabilities};
+use linception_testkit::leaks::assert_no_leaks;
+use linception_testkit::{Feature, Fork, require};
+
+/// Spawns in a forked child under a leak check; returns the error's kind, step and
+/// text.
+fn failure(
+    unprivileged: bool,
+    build: impl FnOnce() -> linception::ContainerBuilder,
+) -> (String, Option<String>, String) {
+    let fork = if unprivileged {
+        Fork::new().unprivileged()
+    } else {
+        Fork::new()
+    };
+    fork.run(|| {
+        let b = build();
+        let err = assert_no_leaks(|| b.spawn().expect_err("spawn should fail"));
+        assert_no_children();
+        (
+            format!("{:?}", err.kind()),
+            err.step().map(str::to_owned),
+            err.to_string(),
+        )
+    })
+}
+
+/// Whether root tests can run here (else they are skipped by `require!`).
+fn modes() -> Vec<bool> {
+    let mut m = vec![true];
+    if linception_testkit::available(Feature::Root).is_ok() {
+        m.push(false);
+    }
+    m
+}
+
+#[test]
+fn capability_rules_are_checked_before_spawn() {
+    require!(Feature::UnprivilegedUserNs);
+    let k = CapSet::KILL;
+    let c = CapSet::CHOWN;
+    for (caps, needle) in [
+        (
+            Capabilities {
+                effective: k | c,
+                ..Capabilities::only(k)
+            },
+            "effective capabilities",
+        ),
+        (
+            Capabilities {
+                inheritable: k | c,
+                ..Capabilities::only(k)
+            },
+            "must be in the bounding set",
+        ),
+        (Capabilities::only(k).ambient(c), "must be permitted"),
+        (
+            Capabilities {
+                inheritable: CapSet::empty(),
+                ..Capabilities::only(k)
+            }
+            .ambient(k),
+            "must be inheritable",
+        ),
+        (
+            Capabilities::only(CapSet::from_bits_retain(1 << 63)),
+            "above cap_last_cap",
+        ),
+    ] {
+        for unprivileged in modes() {
+            let (kind, step, text) = failure(unprivileged, move || sh("true").capabilities(caps));
+            assert_eq!(kind, "InvalidArgument", "{caps:?}: {text}");
+            assert_eq!(step, None, "{text}");
+            assert!(text.contains(needle), "{text:?} lacks {needle:?}");
+        }
+    }
+    // What the rules allow runs, rootless too.
+    let out = Fork::new().unprivileged().run(|| {
+        stdout_of(
+            sh("grep -E '^Cap(Eff|Inh|Amb)' /proc/self/status")
+                .capabilities(Capabilities::only(k | c).ambient(k)),
+        )
+    });
+    assert_eq!(status_field(&out, "CapInh"), "0000000000000021", "{out}");
+    assert_eq!(status_field(&out, "CapAmb"), "0000000000000020", "{out}");
+}
+
+/// Whether an LSM is active, the way the spawn decides it.
+fn lsm_active(name: &str) -> bool {
+    match std::fs::read_to_string("/sys/kernel/security/lsm") {
+        Ok(list) => list.trim().split(',').any(|l| l == name),
+        Err(_) => match name {
+            "apparmor" => std::fs::read("/proc/self/attr/apparmor/current").is_ok(),
+            _ => std::path::Path::new("/sys/fs/selinux/enforce").exists(),
+        },
+    }
+}
+
+#[test]
+fn exec_labels_of_an_inactive_lsm_are_unsupported() {
+    require!(Feature::UnprivilegedUserNs);
+    type Build = fn() -> linception::ContainerBuilder;
+    let cases: [(&str, Build); 2] = [
+        ("apparmor", || {
+            sh("true").apparmor_profile("linception-test")
+        }),
+        ("selinux", || {
+            sh("true").selinux_label("system_u:system_r:container_t:s0")
+        }),
+    ];
+    let mut checked = 0;
+    for (lsm, build) in cases {
+        if lsm_active(lsm) {
+            // Loading a profile or policy would change the host: the refusal of
+            // one the kernel does not have is checked instead.
+            let (kind, step, text) = failure(true, move || match lsm {
+                "apparmor" => sh("true").apparmor_profile("linception-no-such-profile"),
+                _ => sh("true").selinux_label("linception_no_such_u:r:t:s0"),
+            });
+            assert_eq!(kind, "Setup", "{text}");
+            assert!(step.unwrap().contains("/proc/self/attr/"), "{text}");
+            checked += 1;
+            continue;
+        }
+        for unprivileged in modes() {
+            let (kind, step, text) = failure(unprivileged, build);
+            assert_eq!(kind, "Unsupported", "{text}");
+            assert_eq!(step, None, "{text}");
+            assert!(text.contains("not an active LSM"), "{text}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 2);
+}
+
+#[test]
+fn bad_exec_labels_are_refused_whatever_the_lsm() {
+    require!(Feature::UnprivilegedUserNs);
+    type Build = fn() -> linception::ContainerBuilder;
+    let cases: [(Build, &str); 4] = [
+        (|| sh("true").apparmor_profile(""), "AppArmor profile \"\""),
+        (|| sh("true").apparmor_profile("a\nb"), "newline"),
+        (|| sh("true").selinux_label("a\0b"), "NUL"),
+        (
+            || sh("true").selinux_label("x".repeat(5000)),
+            "longer than 4095",
+        ),
+    ];
+    for (build, needle) in cases {
+        let (kind, step, text) = failure(true, build);
+        assert_eq!(kind, "InvalidArgument", "{text}");
+        assert_eq!(step, None, "{text}");
+        assert!(text.contains(needle), "{text:?} lacks {needle:?}");
+    }
+}
+
+/// Whether the kernel has Landlock enabled (a hard-requirement ruleset of the
+/// first ABI can be created).
+fn landlock_available() -> Result<(), String> {
+    use linception::landlock::{
+        ABI, Access, AccessFs, CompatLevel, Compatible, Ruleset, RulesetAttr,
+    };
+    Ruleset::default()
+        .set_compatibility(CompatLevel::HardRequirement)
+        .handle_access(AccessFs::from_all(ABI::V1))
+        .and_then(|r| r.create())
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
+fn landlocked(unprivileged: bool, with_ruleset: bool) -> (String, Option<String>) {
+    use linception::landlock::{ABI, Access, AccessFs};
+    let fork = if unprivileged {
+        Fork::new().unprivileged()
+    } else {
+        Fork::new()
+    };
+    fork.run(move || {
+        let allowed = AccessFs::from_read(ABI::V1);
+        let mut b = sh("head -n1 /etc/passwd | cut -d: -f1; ls / || echo root-denied");
+        if with_ruleset {
+            b = b.landlock(
+                linception::Landlock::new(AccessFs::from_all(ABI::V1))
+                    .allow("/usr", allowed)
+                    .allow("/etc", allowed),
+            );
+        }
+        let mut c = b
+            .stdout(linception::Stdio::Piped)
+            .stderr(linception::Stdio::Null)
+            .spawn()
+            .expect("spawn");
+        let report = c
+            .landlock()
+            .map(|r| format!("{:?} {:?}", r.status, r.not_enforced));
+        let mut out = String::new();
+        std::io::Read::read_to_string(&mut c.take_stdout().unwrap(), &mut out).unwrap();
+        c.wait().unwrap();
+        (out, report)
+    })
+}
+
+#[test]
+fn landlock_allows_only_the_rules_paths() {
+    require!(Feature::UnprivilegedUserNs);
+    if !linception_testkit::require_custom("Landlock", "5.13", landlock_available()) {
+        return;
+    }
+    for unprivileged in modes() {
+        // Without a ruleset the container's root can be listed.
+        let (out, report) = landlocked(unprivileged, false);
+        assert_eq!(report, None);
+        assert!(
+            out.starts_with("root\n") && !out.contains("root-denied"),
+            "{out}"
+        );
+        // With it, /usr and /etc (host paths, bound inside) stay readable and
+        // executable, the container's own tmpfs root is not.
+        let (out, report) = landlocked(unprivileged, true);
+        assert!(out.starts_with("root\n"), "{out}");
+        assert!(out.ends_with("root-denied\n"), "{out}");
+        assert_eq!(
+            report.as_deref(),
+            Some("FullyEnforced BitFlags<AccessFs>(0b0)")
+        );
+    }
+}
+
+#[test]
+fn bad_landlock_rulesets_are_refused_before_spawn() {
+    require!(Feature::UnprivilegedUserNs);
+    use linception::Landlock;
+    use linception::landlock::{AccessFs, BitFlags};
+    type Build = fn() -> linception::ContainerBuilder;
+    let cases: [(Build, &str, &str); 4] = [
+        (
+            || sh("true").landlock(Landlock::new(BitFlags::empty())),
+            "InvalidArgument",
+            "handling no access right",
+        ),
+        (
+            || {
+                sh("true").landlock(
+                    Landlock::new(AccessFs::ReadFile.into())
+                        .allow("/usr", AccessFs::Execute.into()),
+                )
+            },
+            "InvalidArgument",
+            "a rule allows only rights the ruleset handles",
+        ),
+        (
+            || {
+                sh("true").landlock(
+                    Landlock::new(AccessFs::ReadFile.into())
+                        .allow("/nonexistent/linception", AccessFs::ReadFile.into()),
+                )
+            },
+            "InvalidArgument",
+            "\"/nonexistent/linception\"",
+        ),
+        (
+            || {
+                linception::Container::builder("/bin/true")
+                    .namespaces(linception::Namespaces::empty())
+                    .landlock(Landlock::new(AccessFs::ReadFile.into()))
+            },
+            "PermissionDenied",
+            "without no_new_privs()",
+        ),
+    ];
+    for (i, (build, want, needle)) in cases.into_iter().enumerate() {
+        for unprivileged in modes() {
+            if i == 3 && !unprivileged {
+                continue; // root has CAP_SYS_ADMIN
+            }
+            let (kind, step, text) = failure(unprivileged, build);
+            assert_eq!(kind, want, "{text}");
+            assert_eq!(step, None, "{text}");
+            assert!(text.contains(needle), "{text:?} lacks {needle:?}");
+        }
+    }
+}
+
+#[test]
+fn exec_in_applies_a_landlock_ruleset() {
+    require!(Feature::UnprivilegedUserNs);
+    if !linception_testkit::require_custom("Landlock", "5.13", landlock_available()) {
+        return;
+    }
+    use linception::landlock::{ABI, Access, AccessFs};
+    let out = Fork::new().unprivileged().run(|| {
+        let c = sh("sleep 60").spawn().expect("spawn");
+        let allowed = AccessFs::from_read(ABI::V1);
+        let mut p = c
+            .exec_in(
+                linception::Container::builder("/bin/sh")
+                    .args(["-c", "ls / || echo root-denied"])
+                    .landlock(
+                        linception::Landlock::new(AccessFs::from_all(ABI::V1))
+                            .allow("/usr", allowed)
+                            .allow("/etc", allowed),
+                    )
+                    .stdout(linception::Stdio::Piped)
+                    .stderr(linception::Stdio::Null),
+            )
+            .expect("exec_in");
+        let mut out = String::new();
+        std::io::Read::read_to_string(&mut p.take_stdout().unwrap(), &mut out).unwrap();
+        p.wait().unwrap();
+        assert!(p.landlock().is_some());
+        out
+    });
+    assert_eq!(out, "root-denied\n");
+}
