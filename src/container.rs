@@ -23,6 +23,8 @@ pub(crate) struct Parts {
     pub listener: Option<Listener>,
     pub handler: Option<JoinHandle<()>>,
     pub cgroup: Option<CgroupGuard>,
+    /// The master of the container's terminal, for the handle.
+    pub terminal: Option<OwnedFd>,
 }
 
 /// A running container: its init process, owned through a pidfd.
@@ -44,6 +46,7 @@ pub struct Container {
     listener: Option<Listener>,
     handler: Option<JoinHandle<()>>,
     cgroup: Option<CgroupGuard>,
+    terminal: Option<OwnedFd>,
 }
 
 impl Container {
@@ -66,6 +69,7 @@ impl Container {
             listener: parts.listener,
             handler: parts.handler,
             cgroup: parts.cgroup,
+            terminal: parts.terminal,
         }
     }
 
@@ -216,6 +220,14 @@ impl Container {
     /// [`Seccomp::keep_listener`](crate::Seccomp::keep_listener) (once).
     pub fn take_listener(&mut self) -> Option<Listener> {
         self.listener.take()
+    }
+
+    /// The master side of the container's terminal (once), with
+    /// [`Terminal::Handle`](crate::Terminal::Handle): what the program writes to
+    /// its stdout/stderr is read here, what is written here is its input.
+    /// `O_CLOEXEC`. `None` without a terminal, or when it went to a console socket.
+    pub fn take_terminal(&mut self) -> Option<OwnedFd> {
+        self.terminal.take()
     }
 
     /// The caller's end of a piped stdin (once).

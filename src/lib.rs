@@ -88,6 +88,7 @@ mod container;
 mod error;
 mod lower;
 mod mount;
+mod process;
 mod protocol;
 mod seccomp;
 mod spawn;
@@ -103,6 +104,7 @@ pub use container::Container;
 pub use error::{Errno, Error, ErrorKind, Result};
 pub use linception_pidfd::{ExitStatus, NamespaceType, Pid, PidFd, Signal};
 pub use mount::Mount;
+pub use process::{Personality, RLIM_INFINITY, Resource, Terminal};
 pub use seccomp::{NotifyHandler, Seccomp};
 
 /// Test hook: the container child behaves as if `mount_setattr` were missing

@@ -85,6 +85,7 @@ fn check(b: &ContainerBuilder) -> Result<Checked> {
         setgroups_denied: unprivileged && !helpers,
     });
     validate::spawn(b, &caller, view.as_ref())?;
+    crate::process::check(b, &crate::process::Facts::current())?;
     if let Some(cg) = &b.cgroup {
         crate::cgroup::check(cg)?;
     }
@@ -166,6 +167,7 @@ fn kill_and_reap(pidfd: &PidFd) -> Option<Error> {
 pub(crate) fn spawn(mut b: ContainerBuilder) -> Result<Container> {
     let ns = b.effective_namespaces();
     let checked = check(&b)?;
+    let console = crate::process::connect_console(&b)?;
     let seccomp = take_seccomp(&mut b)?;
     let has_idmapped = b
         .mounts
@@ -173,7 +175,7 @@ pub(crate) fn spawn(mut b: ContainerBuilder) -> Result<Container> {
         .any(|m| matches!(m.kind, crate::mount::MountKind::Bind { idmapped: true, .. }));
     let (parent_fds, child_fds) = lower::open_fds(
         &b,
-        ns.contains(Namespaces::USER),
+        ns.contains(Namespaces::USER) || b.knobs.parent_side(),
         seccomp.wants_listener,
         has_idmapped,
         false,
@@ -215,12 +217,15 @@ pub(crate) fn spawn(mut b: ContainerBuilder) -> Result<Container> {
         sync,
         listener_sock,
         tree_sock,
+        terminal_sock,
         piped,
         ..
     } = parent_fds;
     let pidfd = guard.pidfd.as_ref().expect("set just above");
-    if let (Some(maps), Some(sync)) = (checked.maps, sync)
-        && let Err(e) = handshake(pidfd, maps, sync, tree_sock, &idmapped)
+    if let Some(sync) = sync
+        && let Err(e) = handshake(pidfd, checked.maps, sync, tree_sock, &idmapped, || {
+            crate::process::apply_in_parent(pid, &b.knobs)
+        })
     {
         return Err(guard.fail(e));
     }
@@ -240,6 +245,10 @@ pub(crate) fn spawn(mut b: ContainerBuilder) -> Result<Container> {
         Ok(v) => v,
         Err(e) => return Err(guard.fail(e)),
     };
+    let terminal = match receive_terminal(terminal_sock, console) {
+        Ok(t) => t,
+        Err(e) => return Err(guard.fail(e)),
+    };
     let (pidfd, cgroup) = guard.disarm();
     Ok(Container::new(Parts {
         pid,
@@ -250,7 +259,27 @@ pub(crate) fn spawn(mut b: ContainerBuilder) -> Result<Container> {
         listener,
         handler,
         cgroup,
+        terminal,
     }))
+}
+
+/// The terminal's master, sent by the child before it went on to `execve`: kept
+/// for the handle, or sent on over the console socket.
+fn receive_terminal(sock: Option<OwnedFd>, console: Option<OwnedFd>) -> Result<Option<OwnedFd>> {
+    let Some(sock) = sock else {
+        return Ok(None);
+    };
+    let master = linception_seccomp_notify::recv_fd(&sock).map_err(Error::from)?;
+    let Some(console) = console else {
+        return Ok(Some(master));
+    };
+    linception_seccomp_notify::send_fd(&console, master.as_fd()).map_err(|e| {
+        Error::syscall(
+            "sendmsg(console socket, SCM_RIGHTS [terminal master])",
+            std::io::Error::from_raw_os_error(e.raw_os_error()),
+        )
+    })?;
+    Ok(None)
 }
 
 /// Stage 6: `clone3` the child with the namespaces (a time namespace is made by the
@@ -395,6 +424,7 @@ fn finish(
 /// its pidfd and forks the program into them as a child of the caller.
 pub(crate) fn exec_in(target: &Container, mut b: ContainerBuilder) -> Result<Container> {
     validate::exec_in(&b)?;
+    crate::process::check_values(&b.knobs)?;
     let refused = [
         (
             b.namespaces_chosen || b.monotonic_offset.is_some() || b.boottime_offset.is_some(),
@@ -404,6 +434,9 @@ pub(crate) fn exec_in(target: &Container, mut b: ContainerBuilder) -> Result<Con
         (b.hostname.is_some(), "hostname"),
         (b.set_tid.is_some(), "set_tid"),
         (b.cgroup.is_some(), "cgroup"),
+        (!b.knobs.rlimits.is_empty(), "rlimits"),
+        (b.knobs.oom_score_adj.is_some(), "oom_score_adj"),
+        (b.knobs.terminal.is_some(), "terminal"),
         (
             b.uid_map != IdMapping::RootIsCaller || b.gid_map != IdMapping::RootIsCaller,
             "id maps",
@@ -489,6 +522,7 @@ pub(crate) fn exec_in(target: &Container, mut b: ContainerBuilder) -> Result<Con
                 listener,
                 handler,
                 cgroup: None,
+                terminal: None,
             }));
         }
         (Ok(_), false) => Err(Error::syscall(
@@ -500,16 +534,21 @@ pub(crate) fn exec_in(target: &Container, mut b: ContainerBuilder) -> Result<Con
     result.map_err(|e| e.with_cleanup(helper_status.err().map(Error::from)))
 }
 
-/// Stage 7: writes the id maps, sends the idmapped binds, then lets the child go on
+/// Stage 7: writes the id maps, applies the parent's knobs (limits, OOM score),
+/// sends the idmapped binds, then lets the child go on
 /// (one byte on the sync pipe, which is closed on return).
 fn handshake(
     pidfd: &PidFd,
-    maps: MapWriter,
+    maps: Option<MapWriter>,
     sync: OwnedFd,
     tree_sock: Option<OwnedFd>,
     idmapped: &[IdmappedBind],
+    parent_side: impl FnOnce() -> Result<()>,
 ) -> Result<()> {
-    maps.write_pidfd(pidfd).map_err(Error::from)?;
+    if let Some(maps) = maps {
+        maps.write_pidfd(pidfd).map_err(Error::from)?;
+    }
+    parent_side()?;
     if let Some(sock) = tree_sock {
         let userns = pidfd.namespace(NamespaceType::User)?;
         for bind in idmapped {

@@ -12,6 +12,7 @@ mod exec;
 mod fds;
 mod identity;
 mod mounts;
+mod process;
 mod security;
 
 use std::collections::HashSet;
@@ -100,6 +101,8 @@ pub(crate) struct ChildFds {
     pub tree_sock: Option<OwnedFd>,
     /// exec_in: the helper's end of the socket the new process's pidfd goes back on.
     pub pidfd_sock: Option<OwnedFd>,
+    /// The child's end of the socket the terminal's master goes back on.
+    pub terminal_sock: Option<OwnedFd>,
     /// `/dev/null`, opened before the root changes.
     pub dev_null: Option<OwnedFd>,
     /// The child's ends of piped stdin, stdout, stderr.
@@ -186,6 +189,7 @@ pub(crate) fn spawn<'f>(
     identity::time_namespace(&mut p, b, ns);
     let idmapped = mounts::lower(&mut p, b, host, fds, ns);
     identity::hostname(&mut p, b);
+    process::terminal(&mut p, fds);
     let strings = process_tail(&mut p, b, host, fds, seccomp, b.root.is_some());
     p.finish(idmapped, strings)
 }
@@ -239,6 +243,7 @@ fn process_tail<'f>(
     security::capabilities(p, b);
     exec::cwd(p, b);
     security::no_new_privs(p, b);
+    process::knobs(p, b);
     fds::lower(p, b, fds);
     // Seccomp comes last before exec: the filter applies to nothing of the setup.
     security::seccomp(p, fds, seccomp);
@@ -278,6 +283,11 @@ pub(crate) fn open_fds(
         parent.pidfd_sock = Some(mine);
         child.pidfd_sock = Some(theirs);
     }
+    if b.knobs.terminal.is_some() {
+        let (mine, theirs) = socketpair()?;
+        parent.terminal_sock = Some(mine);
+        child.terminal_sock = Some(theirs);
+    }
     if b.stdio.iter().any(|s| matches!(s, Stdio::Null)) {
         child.dev_null = Some(
             rustix::fs::open(
@@ -307,6 +317,7 @@ pub(crate) struct ParentFds {
     pub listener_sock: Option<OwnedFd>,
     pub tree_sock: Option<OwnedFd>,
     pub pidfd_sock: Option<OwnedFd>,
+    pub terminal_sock: Option<OwnedFd>,
     pub piped: [Option<OwnedFd>; 3],
 }
 
