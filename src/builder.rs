@@ -444,10 +444,14 @@ impl ContainerBuilder {
 /// The process knobs: resource limits, umask, OOM score, parent-death signal,
 /// personality, controlling terminal.
 impl ContainerBuilder {
-    /// Sets the soft and hard limit of `resource` for the program
-    /// (`prlimit(2)` on the container's init, by the parent, before it goes on):
+    /// Sets the soft and hard limit of `resource` for the program:
     /// [`RLIM_INFINITY`](crate::RLIM_INFINITY) for no limit. Unset resources keep
-    /// the caller's limits. Observable in `/proc/self/limits` inside.
+    /// the caller's limits. The child calls `setrlimit` at the end of its setup,
+    /// just before `execve` (so a low `RLIMIT_NOFILE` binds the program, not the
+    /// setup's own mount fds); a hard limit above the caller's own is first raised
+    /// by the parent (`prlimit` on the waiting child), since the kernel wants
+    /// `CAP_SYS_RESOURCE` in the initial user namespace, which a container in a new
+    /// user namespace never has. Observable in `/proc/self/limits` inside.
     ///
     /// # Errors
     /// At [`spawn`](ContainerBuilder::spawn): [`Error::InvalidArgument`] when `soft`
@@ -565,7 +569,8 @@ impl ContainerBuilder {
     ///
     /// # Errors
     /// At spawn: [`Error::InvalidArgument`](crate::Error::InvalidArgument) without a
-    /// root holding `Mount::dev("/dev")` or a devpts mount on `/dev/pts`, with
+    /// root holding `Mount::dev("/dev")` (a devpts of
+    /// [`Mount::filesystem`](crate::Mount::filesystem) is `nodev`), with
     /// `stdin`/`stdout`/`stderr` set, or for a bad socket path; a console socket
     /// that refuses the connection is an [`Error::Syscall`](crate::Error::Syscall)
     /// before anything is created. Refused by

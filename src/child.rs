@@ -428,6 +428,16 @@ impl Child<'_, '_> {
                 }
                 Ok(())
             }
+            Step::Rlimits { limits } => {
+                for &(resource, current, maximum) in limits {
+                    rustix::process::setrlimit(
+                        resource,
+                        rustix::process::Rlimit { current, maximum },
+                    )
+                    .errno()?;
+                }
+                Ok(())
+            }
             Step::Umask { mask } => {
                 rustix::process::umask(*mask);
                 Ok(())

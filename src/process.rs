@@ -187,10 +187,19 @@ pub(crate) struct Knobs {
 }
 
 impl Knobs {
-    /// Whether the parent acts on the child before letting it go on (limits, OOM
-    /// score): the child then waits for it on the sync pipe.
+    /// Whether the parent acts on the child before letting it go on (a hard limit
+    /// above the caller's, the OOM score): the child then waits on the sync pipe.
     pub(crate) fn parent_side(&self) -> bool {
-        !self.rlimits.is_empty() || self.oom_score_adj.is_some()
+        self.raised().next().is_some() || self.oom_score_adj.is_some()
+    }
+
+    /// The limits whose hard value is above the caller's own: (resource, the
+    /// caller's soft limit, the new hard limit).
+    fn raised(&self) -> impl Iterator<Item = (Resource, Option<u64>, u64)> + '_ {
+        self.rlimits.iter().filter_map(|&(r, _, hard)| {
+            let own = rustix::process::getrlimit(r.rustix());
+            (hard > own.maximum.unwrap_or(RLIM_INFINITY)).then_some((r, own.current, hard))
+        })
     }
 }
 
@@ -239,7 +248,7 @@ impl Facts {
 }
 
 /// A limit for a message: a number, or `RLIM_INFINITY`.
-fn limit(v: u64) -> String {
+pub(crate) fn limit(v: u64) -> String {
     if v == RLIM_INFINITY {
         "RLIM_INFINITY".into()
     } else {
@@ -339,28 +348,30 @@ fn rlimits(k: &Knobs, facts: &Facts) -> Result<()> {
     Ok(())
 }
 
-/// A terminal needs the container's own devpts on `/dev/pts` and the standard
-/// streams left to it.
+/// A terminal needs the container's own devpts on `/dev/pts` ([`Mount::dev`] on
+/// `/dev`: a [`Mount::filesystem`] devpts is `nodev`, so its `ptmx` cannot be
+/// opened) and the standard streams left to it.
+///
+/// [`Mount::dev`]: crate::Mount::dev
+/// [`Mount::filesystem`]: crate::Mount::filesystem
 fn terminal(b: &ContainerBuilder, t: &Terminal) -> Result<()> {
     if !b.effective_namespaces().contains(Namespaces::MOUNT) || b.root.is_none() {
         return Err(Error::invalid(
             "terminal() without a root",
             "the pty is allocated from the container's own devpts instance: set a root() \
-             with Mount::dev(\"/dev\") or a devpts mount on /dev/pts",
+             with Mount::dev(\"/dev\")",
         ));
     }
-    let has_devpts = b.mounts.iter().any(|m| match &m.kind {
-        MountKind::Dev => m.target.as_os_str().as_bytes() == b"/dev",
-        MountKind::Filesystem { fstype } => {
-            fstype == "devpts" && m.target.as_os_str().as_bytes() == b"/dev/pts"
-        }
-        _ => false,
-    });
+    let has_devpts = b
+        .mounts
+        .iter()
+        .any(|m| matches!(m.kind, MountKind::Dev) && m.target.as_os_str().as_bytes() == b"/dev");
     if !has_devpts {
         return Err(Error::invalid(
-            "terminal() without a devpts on /dev/pts",
-            "the pty is allocated from the container's own devpts instance: add \
-             Mount::dev(\"/dev\") or Mount::filesystem(\"devpts\", \"/dev/pts\")",
+            "terminal() without Mount::dev(\"/dev\")",
+            "the pty is allocated from the container's own devpts instance on /dev/pts, \
+             which Mount::dev(\"/dev\") makes (a devpts mounted with Mount::filesystem is \
+             nodev: its ptmx cannot be opened)",
         ));
     }
     if let Some(n) = b.stdio.iter().position(|s| !matches!(s, Stdio::Inherit)) {
@@ -407,31 +418,26 @@ pub(crate) fn connect_console(b: &ContainerBuilder) -> Result<Option<std::os::fd
     Ok(Some(sock))
 }
 
-/// The parent's part, while the child waits: its limits (`prlimit`) and OOM score
-/// (`/proc/<pid>/oom_score_adj`). The child is the caller's unreaped child, so its
-/// pid cannot name another process. Done from the parent because the kernel checks
-/// `CAP_SYS_RESOURCE` in the initial user namespace, which the child, in a new
-/// user namespace, never has.
+/// The parent's part, while the child waits: hard limits above the caller's own
+/// (`prlimit`; the child sets the exact limits itself at the end of its setup,
+/// which only lowers them) and the OOM score (`/proc/<pid>/oom_score_adj`). The
+/// child is the caller's unreaped child, so its pid cannot name another process.
+/// Done from the parent because the kernel checks `CAP_SYS_RESOURCE` in the
+/// initial user namespace, which the child, in a new user namespace, never has.
 pub(crate) fn apply_in_parent(pid: linception_pidfd::Pid, k: &Knobs) -> Result<()> {
     let rpid = rustix::process::Pid::from_raw(pid.as_raw());
-    for &(res, soft, hard) in &k.rlimits {
-        let value = |v: u64| (v != RLIM_INFINITY).then_some(v);
+    for (res, soft, hard) in k.raised() {
         rustix::process::prlimit(
             rpid,
             res.rustix(),
             rustix::process::Rlimit {
-                current: value(soft),
-                maximum: value(hard),
+                current: soft,
+                maximum: (hard != RLIM_INFINITY).then_some(hard),
             },
         )
         .map_err(|e| {
             Error::syscall(
-                format!(
-                    "prlimit({pid}, {}, soft {}, hard {})",
-                    res.name(),
-                    limit(soft),
-                    limit(hard)
-                ),
+                format!("prlimit({pid}, {}, hard {})", res.name(), limit(hard)),
                 e.into(),
             )
         })?;
@@ -548,15 +554,20 @@ mod tests {
                 .terminal(Terminal::Handle),
             false,
         );
-        assert!(e.to_string().contains("without a devpts"), "{e}");
-        check(
-            &Container::builder("/bin/sh")
-                .root(RootFs::Tmpfs)
-                .mount(Mount::filesystem("devpts", "/dev/pts"))
-                .terminal(Terminal::Handle),
-            &facts(false),
-        )
-        .unwrap();
+        assert!(e.to_string().contains("without Mount::dev"), "{e}");
+        for m in [
+            Mount::filesystem("devpts", "/dev/pts"),
+            Mount::dev("/elsewhere"),
+        ] {
+            let e = refused(
+                Container::builder("/bin/sh")
+                    .root(RootFs::Tmpfs)
+                    .mount(m)
+                    .terminal(Terminal::Handle),
+                false,
+            );
+            assert!(e.to_string().contains("without Mount::dev"), "{e}");
+        }
         let e = refused(tty().stdout(Stdio::Null), false);
         assert!(
             e.to_string()

@@ -143,6 +143,10 @@ pub(crate) enum Step<'f> {
         flags: FilterFlags,
         listener_sock: Option<BorrowedFd<'f>>,
     },
+    /// `setrlimit` of each `(resource, soft, hard)` (`None`: `RLIM_INFINITY`).
+    Rlimits {
+        limits: Vec<(rustix::process::Resource, Option<u64>, Option<u64>)>,
+    },
     /// `umask(mask)`.
     Umask { mask: Mode },
     /// `personality(persona)`.

@@ -246,6 +246,13 @@ fn oom_score_adj_as_root() {
     }
     let higher = (own + 700).min(1000);
     assert_eq!(oom_score_inside(higher), format!("{higher}\n"));
+    // Without a user namespace the child waits for the parent all the same.
+    let out = stdout_of(
+        sh("cat /proc/self/oom_score_adj")
+            .share(Namespaces::USER)
+            .oom_score_adj(higher),
+    );
+    assert_eq!(out, format!("{higher}\n"));
 }
 
 #[test]
@@ -509,7 +516,18 @@ fn bad_values_are_refused_and_leave_nothing() {
         (
             || sh("true").terminal(Terminal::Handle),
             "InvalidArgument",
-            "without a devpts",
+            "without Mount::dev(\"/dev\")",
+        ),
+        (
+            // A devpts of Mount::filesystem is nodev: its ptmx cannot be opened.
+            || {
+                sh("true")
+                    .mount(Mount::dir("/dev"))
+                    .mount(Mount::filesystem("devpts", "/dev/pts"))
+                    .terminal(Terminal::Handle)
+            },
+            "InvalidArgument",
+            "without Mount::dev(\"/dev\")",
         ),
         (
             || {
@@ -593,4 +611,18 @@ fn exec_in_refuses_the_parent_side_knobs() {
             )
         );
     }
+}
+
+#[test]
+fn a_low_fd_limit_leaves_the_setup_alone() {
+    require!(Feature::UserNs, Feature::MountApi);
+    // The limits apply to the program, not to the setup (which opens a few mount
+    // fds of its own): set after it, just before execve.
+    let inside = limits_inside(
+        sh("cat /proc/self/limits")
+            .mount(Mount::dev("/dev"))
+            .mount(Mount::tmpfs("/tmp"))
+            .rlimit(Resource::Nofile, 4, 4),
+    );
+    assert_eq!(inside[Resource::Nofile as usize], (4, 4));
 }

@@ -245,6 +245,9 @@ fn process_tail<'f>(
     security::no_new_privs(p, b);
     process::knobs(p, b);
     fds::lower(p, b, fds);
+    // The limits bind the program, not the setup (a low RLIMIT_NOFILE would starve
+    // the mount steps of fds), and are set before a filter could refuse setrlimit.
+    process::rlimits(p, b);
     // Seccomp comes last before exec: the filter applies to nothing of the setup.
     security::seccomp(p, fds, seccomp);
     exec::exec(p, b, host, in_root)

@@ -1,12 +1,14 @@
 //! The process knobs the child sets itself: the terminal (after the root change),
-//! umask, personality, parent-death signal (after the uid change, which clears it).
-//! Limits and the OOM score are the parent's ([`crate::process::apply_in_parent`]).
+//! umask, personality, parent-death signal (after the uid change, which clears it),
+//! resource limits (after the setup). The OOM score, and hard limits above the
+//! caller's, are the parent's ([`crate::process::apply_in_parent`]).
 #![forbid(unsafe_code)]
 
 use rustix::fs::Mode;
 
 use super::{ChildFds, Lowering, borrow};
 use crate::builder::ContainerBuilder;
+use crate::process::{RLIM_INFINITY, limit};
 use crate::step::Step;
 
 pub(super) fn terminal<'f>(p: &mut Lowering<'f>, fds: &'f ChildFds) {
@@ -17,6 +19,28 @@ pub(super) fn terminal<'f>(p: &mut Lowering<'f>, fds: &'f ChildFds) {
              TIOCSCTTY), the master sent to the parent",
         );
     }
+}
+
+pub(super) fn rlimits(p: &mut Lowering<'_>, b: &ContainerBuilder) {
+    let k = &b.knobs;
+    if k.rlimits.is_empty() {
+        return;
+    }
+    let value = |v: u64| (v != RLIM_INFINITY).then_some(v);
+    let limits = k
+        .rlimits
+        .iter()
+        .map(|&(r, soft, hard)| (r.rustix(), value(soft), value(hard)))
+        .collect();
+    let shown: Vec<String> = k
+        .rlimits
+        .iter()
+        .map(|&(r, soft, hard)| format!("{} {}/{}", r.name(), limit(soft), limit(hard)))
+        .collect();
+    p.push(
+        Step::Rlimits { limits },
+        format!("setrlimit({})", shown.join(", ")),
+    );
 }
 
 pub(super) fn knobs(p: &mut Lowering<'_>, b: &ContainerBuilder) {
