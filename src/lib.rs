@@ -37,6 +37,15 @@
 //! # Ok::<(), linception::Error>(())
 //! ```
 //!
+//! The program's process gets what [`std::process::Command`] and a runtime's
+//! config give it: resource limits ([`rlimit`](ContainerBuilder::rlimit)),
+//! [`umask`](ContainerBuilder::umask), an
+//! [`oom_score_adj`](ContainerBuilder::oom_score_adj), a
+//! [`parent_death_signal`](ContainerBuilder::parent_death_signal), a
+//! [`personality`](ContainerBuilder::personality), and a new session with a
+//! controlling [`terminal`](ContainerBuilder::terminal) whose master comes back
+//! to the caller ([`Container::take_terminal`]) or goes to a console socket.
+//!
 //! The child between `clone3` and `execve` allocates nothing and takes no lock (the
 //! parent prepares every string, fd and BPF program, and a fixed list of steps), so
 //! spawning from a multithreaded program is safe. A failed step comes back as an

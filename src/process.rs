@@ -218,6 +218,20 @@ pub(crate) struct Facts {
 }
 
 impl Facts {
+    /// The calling thread's facts, as far as `k` needs them (a spawn without limits
+    /// or an OOM score reads nothing).
+    pub(crate) fn gather(k: &Knobs) -> Facts {
+        if k.rlimits.is_empty() && k.oom_score_adj.is_none() {
+            return Facts {
+                cap_sys_resource: false,
+                hard: [RLIM_INFINITY; 16],
+                oom_score_adj: 0,
+                nr_open: u64::MAX,
+            };
+        }
+        Facts::current()
+    }
+
     /// The calling thread's facts.
     pub(crate) fn current() -> Facts {
         let cap = rustix::thread::capabilities(None)

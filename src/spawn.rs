@@ -85,7 +85,7 @@ fn check(b: &ContainerBuilder) -> Result<Checked> {
         setgroups_denied: unprivileged && !helpers,
     });
     validate::spawn(b, &caller, view.as_ref())?;
-    crate::process::check(b, &crate::process::Facts::current())?;
+    crate::process::check(b, &crate::process::Facts::gather(&b.knobs))?;
     if let Some(cg) = &b.cgroup {
         crate::cgroup::check(cg)?;
     }
