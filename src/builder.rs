@@ -263,6 +263,8 @@ pub struct ContainerBuilder {
     pub(crate) landlock: Option<crate::landlock_ruleset::Landlock>,
     /// Namespaces joined instead of created, in the order given.
     pub(crate) joins: Vec<(linception_pidfd::NamespaceType, NsSource)>,
+    /// Limits, umask, OOM score, parent-death signal, personality, terminal.
+    pub(crate) knobs: crate::process::Knobs,
 }
 
 /// What hooks are told about the container besides its pid and status (the OCI
@@ -320,6 +322,7 @@ impl ContainerBuilder {
             apparmor_profile: None,
             selinux_label: None,
             landlock: None,
+            knobs: crate::process::Knobs::default(),
         }
     }
 
@@ -842,6 +845,150 @@ impl ContainerBuilder {
     /// Starts the program in a fresh session keyring instead of the caller's.
     pub fn session_keyring(mut self, keyring: SessionKeyring) -> Self {
         self.keyring = Some(keyring);
+        self
+    }
+}
+
+/// The process knobs: resource limits, umask, OOM score, parent-death signal,
+/// personality, controlling terminal.
+impl ContainerBuilder {
+    /// Sets the soft and hard limit of `resource` for the program:
+    /// [`RLIM_INFINITY`](crate::RLIM_INFINITY) for no limit. Unset resources keep
+    /// the caller's limits. The child calls `setrlimit` at the end of its setup,
+    /// just before `execve` (so a low `RLIMIT_NOFILE` binds the program, not the
+    /// setup's own mount fds); a hard limit above the caller's own is first raised
+    /// by the parent (`prlimit` on the waiting child), since the kernel wants
+    /// `CAP_SYS_RESOURCE` in the initial user namespace, which a container in a new
+    /// user namespace never has. Observable in `/proc/self/limits` inside.
+    ///
+    /// # Errors
+    /// At [`spawn`](ContainerBuilder::spawn): [`Error::InvalidArgument`] when `soft`
+    /// is above `hard`, a resource is given twice, or `RLIMIT_NOFILE` exceeds
+    /// `fs.nr_open`; [`Error::PermissionDenied`] when `hard` is above the caller's
+    /// own hard limit and the caller has no `CAP_SYS_RESOURCE` in the initial user
+    /// namespace (the kernel checks it there, whatever the container's user
+    /// namespace). Refused by [`exec_in`](crate::Container::exec_in).
+    ///
+    /// ```
+    /// use linception::{Container, Resource, RLIM_INFINITY};
+    /// let b = Container::builder("/bin/sh")
+    ///     .rlimit(Resource::Nofile, 256, 1024)
+    ///     .rlimit(Resource::Core, 0, 0)
+    ///     .rlimit(Resource::Cpu, RLIM_INFINITY, RLIM_INFINITY);
+    /// # let _ = b;
+    /// ```
+    ///
+    /// # References
+    /// [prlimit(2)](https://man7.org/linux/man-pages/man2/prlimit.2.html)
+    ///
+    /// [`Error::InvalidArgument`]: crate::Error::InvalidArgument
+    /// [`Error::PermissionDenied`]: crate::Error::PermissionDenied
+    pub fn rlimit(mut self, resource: crate::process::Resource, soft: u64, hard: u64) -> Self {
+        self.knobs.rlimits.push((resource, soft, hard));
+        self
+    }
+
+    /// The program's file mode creation mask (`umask(2)`, at most `0o777`; default:
+    /// the caller's).
+    ///
+    /// # Errors
+    /// At spawn, [`Error::InvalidArgument`](crate::Error::InvalidArgument) for bits
+    /// beyond `0o777`.
+    ///
+    /// # References
+    /// [umask(2)](https://man7.org/linux/man-pages/man2/umask.2.html)
+    pub fn umask(mut self, mask: u32) -> Self {
+        self.knobs.umask = Some(mask);
+        self
+    }
+
+    /// The program's `/proc/self/oom_score_adj` (`-1000..=1000`; -1000 exempts it
+    /// from the OOM killer), written by the parent before the container goes on.
+    ///
+    /// # Errors
+    /// At spawn: [`Error::InvalidArgument`](crate::Error::InvalidArgument) outside
+    /// `-1000..=1000`; [`Error::PermissionDenied`](crate::Error::PermissionDenied)
+    /// for a value below the caller's own when the caller has no `CAP_SYS_RESOURCE`
+    /// in the initial user namespace. Refused by
+    /// [`exec_in`](crate::Container::exec_in).
+    ///
+    /// # References
+    /// [proc_pid_oom_score_adj(5)](https://man7.org/linux/man-pages/man5/proc_pid_oom_score_adj.5.html)
+    pub fn oom_score_adj(mut self, adj: i32) -> Self {
+        self.knobs.oom_score_adj = Some(adj);
+        self
+    }
+
+    /// The signal the program gets when the thread that spawned it exits
+    /// (`prctl(PR_SET_PDEATHSIG)`, set after the uid/gid change, which would clear
+    /// it). Default: none, so that a container can outlive its creator (a runtime's
+    /// create-then-start flow). Note that it is the spawning *thread*: a container
+    /// spawned from a short-lived thread gets it when that thread ends. In a new pid
+    /// namespace the program is pid 1, and the kernel delivers only signals it
+    /// handles, except `SIGKILL`.
+    ///
+    /// # Errors
+    /// At spawn, [`Error::InvalidArgument`](crate::Error::InvalidArgument) for the
+    /// null signal or a real-time one (only the standard signals 1..=31).
+    ///
+    /// # References
+    /// [PR_SET_PDEATHSIG(2const)](https://man7.org/linux/man-pages/man2/PR_SET_PDEATHSIG.2const.html)
+    pub fn parent_death_signal(mut self, signal: linception_pidfd::Signal) -> Self {
+        self.knobs.parent_death_signal = Some(signal);
+        self
+    }
+
+    /// The program's execution domain and flags (`personality(2)`), e.g.
+    /// [`Personality::LINUX32`](crate::Personality::LINUX32) for a 32-bit `uname`,
+    /// [`Personality::ADDR_NO_RANDOMIZE`](crate::Personality::ADDR_NO_RANDOMIZE).
+    ///
+    /// # Errors
+    /// At spawn, [`Error::InvalidArgument`](crate::Error::InvalidArgument) for
+    /// `0xffffffff` (the query value).
+    ///
+    /// # References
+    /// [personality(2)](https://man7.org/linux/man-pages/man2/personality.2.html)
+    pub fn personality(mut self, personality: crate::process::Personality) -> Self {
+        self.knobs.personality = Some(personality);
+        self
+    }
+
+    /// Gives the program a new session (`setsid`) with a pseudo-terminal as its
+    /// controlling terminal and standard streams: the child opens `/dev/pts/ptmx` of
+    /// the container's own devpts instance (after the root change), unlocks it
+    /// (`TIOCSPTLCK`), opens the peer (`TIOCGPTPEER`, Linux 4.13), makes it fds 0-2
+    /// and its controlling terminal (`TIOCSCTTY`), and sends the master to the
+    /// parent. The master goes to
+    /// [`Container::take_terminal`](crate::Container::take_terminal) or to a console
+    /// socket ([`Terminal`](crate::Terminal)).
+    ///
+    /// ```no_run
+    /// use linception::{Container, Mount, RootFs, Terminal};
+    /// let mut c = Container::builder("/bin/sh")
+    ///     .root(RootFs::Tmpfs)
+    ///     .mounts(Mount::host_system())
+    ///     .mount(Mount::dev("/dev"))
+    ///     .terminal(Terminal::Handle)
+    ///     .spawn()?;
+    /// let master = c.take_terminal().expect("a terminal was asked for");
+    /// # let _ = master;
+    /// # Ok::<(), linception::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// At spawn: [`Error::InvalidArgument`](crate::Error::InvalidArgument) without a
+    /// root holding `Mount::dev("/dev")` (a devpts of
+    /// [`Mount::filesystem`](crate::Mount::filesystem) is `nodev`), with
+    /// `stdin`/`stdout`/`stderr` set, or for a bad socket path; a console socket
+    /// that refuses the connection is an [`Error::Syscall`](crate::Error::Syscall)
+    /// before anything is created. Refused by
+    /// [`exec_in`](crate::Container::exec_in).
+    ///
+    /// # References
+    /// [pty(7)](https://man7.org/linux/man-pages/man7/pty.7.html),
+    /// [TIOCSCTTY(2const)](https://man7.org/linux/man-pages/man2/TIOCSCTTY.2const.html)
+    pub fn terminal(mut self, terminal: crate::process::Terminal) -> Self {
+        self.knobs.terminal = Some(terminal);
         self
     }
 }

@@ -623,6 +623,50 @@ impl Child<'_, '_> {
                 }
                 Ok(())
             }
+            Step::Rlimits { limits } => {
+                for &(resource, current, maximum) in limits {
+                    rustix::process::setrlimit(
+                        resource,
+                        rustix::process::Rlimit { current, maximum },
+                    )
+                    .errno()?;
+                }
+                Ok(())
+            }
+            Step::Umask { mask } => {
+                rustix::process::umask(*mask);
+                Ok(())
+            }
+            Step::Personality { persona } => sys::personality(*persona),
+            Step::ParentDeathSignal { signal } => {
+                rustix::process::set_parent_process_death_signal(Some(*signal)).errno()
+            }
+            Step::Terminal { sock } => {
+                use rustix::pty::OpenptFlags;
+                rustix::process::setsid().errno()?;
+                let master = rustix::fs::open(
+                    c"/dev/pts/ptmx",
+                    OFlags::RDWR | OFlags::NOCTTY | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )
+                .errno()?;
+                rustix::pty::unlockpt(&master).errno()?;
+                let peer = rustix::pty::ioctl_tiocgptpeer(
+                    &master,
+                    OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC,
+                )
+                .errno()?;
+                rustix::process::ioctl_tiocsctty(&peer).errno()?;
+                linception_seccomp_notify::send_fd(sock, master.as_fd()).errno()?;
+                drop(master);
+                // Our own report pipe must not be one of the numbers the peer takes.
+                if rustix::fd::AsRawFd::as_raw_fd(&self.report_fd.as_fd()) < 3 {
+                    let moved = rustix::io::fcntl_dupfd_cloexec(&self.report_fd, 3).errno()?;
+                    self.report_fd = ReportFd::Moved(moved);
+                }
+                let peer = peer.as_fd();
+                sys::place_fds(&[(peer, 0), (peer, 1), (peer, 2)], 3)
+            }
             Step::Exec {
                 candidates,
                 argv,

@@ -30,6 +30,8 @@ pub(crate) struct Parts {
     pub listener: Option<Listener>,
     pub handler: Option<JoinHandle<()>>,
     pub cgroup: Option<CgroupGuard>,
+    /// The master of the container's terminal, for the handle.
+    pub terminal: Option<OwnedFd>,
 }
 
 /// What a created container still needs to be started by the handle that created it.
@@ -82,6 +84,7 @@ pub struct Container {
     hooks: Vec<(HookPoint, Hook)>,
     state_info: StateInfo,
     warnings: Vec<String>,
+    terminal: Option<OwnedFd>,
 }
 
 impl Container {
@@ -112,6 +115,7 @@ impl Container {
             hooks: Vec::new(),
             state_info: StateInfo::default(),
             warnings: Vec::new(),
+            terminal: parts.terminal,
         }
     }
 
@@ -148,6 +152,7 @@ impl Container {
             handler: None,
             cgroup: None,
             landlock: None,
+            terminal: None,
             child: false,
             owned: false,
             pending: None,
@@ -608,6 +613,19 @@ impl Container {
     /// [`Seccomp::keep_listener`](crate::Seccomp::keep_listener) (once).
     pub fn take_listener(&mut self) -> Option<Listener> {
         self.listener.take()
+    }
+
+    /// The master side of the container's terminal (once), with
+    /// [`Terminal::Handle`](crate::Terminal::Handle): what the program writes to
+    /// its stdout/stderr is read here, what is written here is its input.
+    /// `O_CLOEXEC`. `None` without a terminal, or when it went to a console socket.
+    pub fn take_terminal(&mut self) -> Option<OwnedFd> {
+        self.terminal.take()
+    }
+
+    /// A created container's terminal master, received once it was created.
+    pub(crate) fn set_terminal(&mut self, terminal: Option<OwnedFd>) {
+        self.terminal = terminal;
     }
 
     /// The caller's end of a piped stdin (once).

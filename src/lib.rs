@@ -46,6 +46,15 @@
 //! SELinux label where the module is active, and capability sets are checked
 //! against the kernel's rules before anything is created.
 //!
+//! The program's process gets what [`std::process::Command`] and a runtime's
+//! config give it: resource limits ([`rlimit`](ContainerBuilder::rlimit)),
+//! [`umask`](ContainerBuilder::umask), an
+//! [`oom_score_adj`](ContainerBuilder::oom_score_adj), a
+//! [`parent_death_signal`](ContainerBuilder::parent_death_signal), a
+//! [`personality`](ContainerBuilder::personality), and a new session with a
+//! controlling [`terminal`](ContainerBuilder::terminal) whose master comes back
+//! to the caller ([`Container::take_terminal`]) or goes to a console socket.
+//!
 //! The child between `clone3` and `execve` allocates nothing and takes no lock (the
 //! parent prepares every string, fd and BPF program, and a fixed list of steps), so
 //! spawning from a multithreaded program is safe. A failed step comes back as an
@@ -126,6 +135,7 @@ mod lifecycle;
 mod lower;
 mod lsm;
 mod mount;
+mod process;
 mod protocol;
 mod resources;
 mod seccomp;
@@ -149,6 +159,7 @@ pub use lifecycle::{ContainerId, Hook, HookFn, HookPoint, HookState, State};
 pub use linception_mountapi::Propagation;
 pub use linception_pidfd::{ExitStatus, NamespaceType, Pid, PidFd, Signal};
 pub use mount::Mount;
+pub use process::{Personality, RLIM_INFINITY, Resource, Terminal};
 pub use resources::{BlockDevice, CgroupStats, CpuStat, IoMax, Limit, Resources};
 pub use seccomp::{NotifyHandler, Seccomp};
 

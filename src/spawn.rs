@@ -148,6 +148,7 @@ fn check(b: &ContainerBuilder) -> Result<Checked> {
     validate::capabilities(b, lower::last_cap())?;
     validate::exec_labels(b, &crate::lsm::ActiveLsms::current())?;
     let joins = resolve_joins(b)?;
+    crate::process::check(b, &crate::process::Facts::gather(&b.knobs))?;
     if let Some(cg) = &b.cgroup {
         crate::cgroup::check(cg)?;
     }
@@ -293,6 +294,7 @@ fn launch(mut b: ContainerBuilder, socket: Option<&Path>) -> Result<Container> {
         .hooks
         .iter()
         .any(|(p, _)| matches!(p, HookPoint::CreateRuntime | HookPoint::CreateContainer));
+    let console = crate::process::connect_console(&b)?;
     let seccomp = take_seccomp(&mut b)?;
     let has_idmapped = b
         .mounts
@@ -301,7 +303,7 @@ fn launch(mut b: ContainerBuilder, socket: Option<&Path>) -> Result<Container> {
     let joined = b.joined_namespaces();
     let (mut parent_fds, mut child_fds) = lower::open_fds(
         &b,
-        ns.contains(Namespaces::USER) || pause,
+        ns.contains(Namespaces::USER) || pause || b.knobs.parent_side(),
         seccomp.wants_listener,
         has_idmapped,
         lower::fork_needed(ns, joined),
@@ -378,6 +380,7 @@ fn launch(mut b: ContainerBuilder, socket: Option<&Path>) -> Result<Container> {
         listener_sock,
         tree_sock,
         pidfd_sock,
+        terminal_sock,
         piped,
         ready,
     } = parent_fds;
@@ -391,8 +394,10 @@ fn launch(mut b: ContainerBuilder, socket: Option<&Path>) -> Result<Container> {
         },
         None => true,
     };
-    if let (Some(maps), Some(sync), true) = (checked.maps, &sync, user_ns_made)
-        && let Err(e) = handshake(pidfd, maps, sync, tree_sock, &idmapped)
+    if let (Some(sync), true) = (&sync, user_ns_made)
+        && let Err(e) = handshake(pidfd, checked.maps, sync, tree_sock, &idmapped, || {
+            crate::process::apply_in_parent(pid, &b.knobs)
+        })
     {
         return Err(guard.fail(e));
     }
@@ -432,6 +437,10 @@ fn launch(mut b: ContainerBuilder, socket: Option<&Path>) -> Result<Container> {
             Ok(v) => v,
             Err(e) => return Err(guard.fail(e)),
         };
+        let terminal = match receive_terminal(terminal_sock, console) {
+            Ok(t) => t,
+            Err(e) => return Err(guard.fail(e)),
+        };
         let (pidfd, cgroup) = guard.disarm();
         return Ok(Container::new(Parts {
             pid,
@@ -443,6 +452,7 @@ fn launch(mut b: ContainerBuilder, socket: Option<&Path>) -> Result<Container> {
             listener,
             handler,
             cgroup,
+            terminal,
         }));
     }
 
@@ -459,6 +469,7 @@ fn launch(mut b: ContainerBuilder, socket: Option<&Path>) -> Result<Container> {
         listener: None,
         handler: None,
         cgroup,
+        terminal: None,
     });
     let hooks = std::mem::take(&mut b.hooks);
     let state_info = std::mem::take(&mut b.state_info);
@@ -497,6 +508,7 @@ fn launch(mut b: ContainerBuilder, socket: Option<&Path>) -> Result<Container> {
             }
         }
     }
+    container.set_terminal(receive_terminal(terminal_sock, console)?);
     let socket = socket_file
         .take()
         .map(SocketFile::keep)
@@ -550,6 +562,25 @@ fn setup_error(r: protocol::Report, feature: Option<(&'static str, &'static str)
         source: Errno(std::io::Error::from_raw_os_error(r.errno)),
         kernel_log: r.kernel_log,
     }
+}
+
+/// The terminal's master, sent by the child before it went on to `execve`: kept
+/// for the handle, or sent on over the console socket.
+fn receive_terminal(sock: Option<OwnedFd>, console: Option<OwnedFd>) -> Result<Option<OwnedFd>> {
+    let Some(sock) = sock else {
+        return Ok(None);
+    };
+    let master = linception_seccomp_notify::recv_fd(&sock).map_err(Error::from)?;
+    let Some(console) = console else {
+        return Ok(Some(master));
+    };
+    linception_seccomp_notify::send_fd(&console, master.as_fd()).map_err(|e| {
+        Error::syscall(
+            "sendmsg(console socket, SCM_RIGHTS [terminal master])",
+            std::io::Error::from_raw_os_error(e.raw_os_error()),
+        )
+    })?;
+    Ok(None)
 }
 
 /// Stage 6: `clone3` the child with the namespaces (a time namespace is made by the
@@ -684,6 +715,7 @@ pub(crate) fn finish(
 pub(crate) fn exec_in(target: &Container, mut b: ContainerBuilder) -> Result<Container> {
     validate::exec_in(&b)?;
     validate::capabilities(&b, lower::last_cap())?;
+    crate::process::check_values(&b.knobs)?;
     let refused = [
         (
             b.namespaces_chosen || b.monotonic_offset.is_some() || b.boottime_offset.is_some(),
@@ -708,6 +740,9 @@ pub(crate) fn exec_in(target: &Container, mut b: ContainerBuilder) -> Result<Con
             b.apparmor_profile.is_some() || b.selinux_label.is_some(),
             "an LSM exec label",
         ),
+        (!b.knobs.rlimits.is_empty(), "rlimits"),
+        (b.knobs.oom_score_adj.is_some(), "oom_score_adj"),
+        (b.knobs.terminal.is_some(), "terminal"),
         (
             b.uid_map != IdMapping::RootIsCaller || b.gid_map != IdMapping::RootIsCaller,
             "id maps",
@@ -793,6 +828,7 @@ pub(crate) fn exec_in(target: &Container, mut b: ContainerBuilder) -> Result<Con
                 listener,
                 handler,
                 cgroup: None,
+                terminal: None,
             }));
         }
         (Ok(_), false) => Err(Error::syscall(
@@ -835,16 +871,20 @@ fn wait_ready(ready: OwnedFd) -> Result<bool> {
     }
 }
 
-/// Stage 7: writes the id maps, sends the idmapped binds, then lets the child go on
-/// (one byte on the sync pipe, which is closed on return).
+/// Stage 7: writes the id maps, applies the parent's knobs (limits, OOM score),
+/// sends the idmapped binds, then lets the child go on (one byte on the sync pipe).
 fn handshake(
     pidfd: &PidFd,
-    maps: MapWriter,
+    maps: Option<MapWriter>,
     sync: &OwnedFd,
     tree_sock: Option<OwnedFd>,
     idmapped: &[IdmappedBind],
+    parent_side: impl FnOnce() -> Result<()>,
 ) -> Result<()> {
-    maps.write_pidfd(pidfd).map_err(Error::from)?;
+    if let Some(maps) = maps {
+        maps.write_pidfd(pidfd).map_err(Error::from)?;
+    }
+    parent_side()?;
     if let Some(sock) = tree_sock {
         let userns = pidfd.namespace(NamespaceType::User)?;
         for bind in idmapped {

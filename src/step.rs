@@ -201,6 +201,20 @@ pub(crate) enum Step<'f> {
         flags: FilterFlags,
         listener_sock: Option<BorrowedFd<'f>>,
     },
+    /// `setrlimit` of each `(resource, soft, hard)` (`None`: `RLIM_INFINITY`).
+    Rlimits {
+        limits: Vec<(rustix::process::Resource, Option<u64>, Option<u64>)>,
+    },
+    /// `umask(mask)`.
+    Umask { mask: Mode },
+    /// `personality(persona)`.
+    Personality { persona: u32 },
+    /// `prctl(PR_SET_PDEATHSIG, signal)`.
+    ParentDeathSignal { signal: rustix::process::Signal },
+    /// `setsid`, open `/dev/pts/ptmx` of the container's devpts, `TIOCSPTLCK`,
+    /// `TIOCGPTPEER`, `TIOCSCTTY` on the peer, send the master to the parent over
+    /// `sock`, and make the peer fds 0, 1 and 2.
+    Terminal { sock: BorrowedFd<'f> },
     /// `execve` of each candidate path in turn (a PATH search prepared by the parent).
     Exec {
         candidates: Vec<CString>,

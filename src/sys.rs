@@ -201,6 +201,15 @@ pub(crate) fn landlock_restrict_self(ruleset: BorrowedFd<'_>) -> Res {
     if r < 0 { Err(errno()) } else { Ok(()) }
 }
 
+/// `personality(persona)`: the execution domain and flags, kept across `execve`.
+/// rustix has no wrapper for it.
+pub(crate) fn personality(persona: u32) -> Res {
+    // SAFETY: a plain integer argument; the call changes only this process's
+    // personality word (0xffffffff, the query value, is refused by the parent).
+    let r = unsafe { libc::personality(persona as libc::c_ulong) };
+    if r < 0 { Err(errno()) } else { Ok(()) }
+}
+
 /// `execve(path, argv, envp)`; returns only on failure, with the errno.
 pub(crate) fn execve(path: &CStr, argv: &[*const c_char], envp: &[*const c_char]) -> i32 {
     // SAFETY: `argv` and `envp` are null-terminated arrays of pointers to

@@ -14,6 +14,7 @@ mod identity;
 mod mounts;
 mod namespaces;
 mod network;
+mod process;
 mod security;
 
 use std::collections::HashSet;
@@ -108,6 +109,8 @@ pub(crate) struct ChildFds {
     pub tree_sock: Option<OwnedFd>,
     /// exec_in: the helper's end of the socket the new process's pidfd goes back on.
     pub pidfd_sock: Option<OwnedFd>,
+    /// The child's end of the socket the terminal's master goes back on.
+    pub terminal_sock: Option<OwnedFd>,
     /// `/dev/null`, opened before the root changes.
     pub dev_null: Option<OwnedFd>,
     /// A created container's start socket, listening.
@@ -225,6 +228,7 @@ pub(crate) fn spawn<'f>(
     }
     identity::hostname(&mut p, b);
     network::loopback(&mut p, b, ns);
+    process::terminal(&mut p, fds);
     let strings = process_tail(&mut p, b, host, fds, seccomp, b.root.is_some());
     p.finish(idmapped, strings)
 }
@@ -279,6 +283,7 @@ fn process_tail<'f>(
     security::capabilities(p, b);
     exec::cwd(p, b);
     security::no_new_privs(p, b);
+    process::knobs(p, b);
     let unused = fds::lower(p, b, fds);
     if let Some(listener) = borrow(&fds.start_listener) {
         p.push(
@@ -290,6 +295,10 @@ fn process_tail<'f>(
             "created: close the fds the program does not get, wait for the start",
         );
     }
+    // The limits bind the program, not the setup (a low RLIMIT_NOFILE would starve
+    // the mount steps of fds, or the wait for a start), and are set before a filter
+    // could refuse setrlimit.
+    process::rlimits(p, b);
     // Seccomp comes last before exec: the filter applies to nothing of the setup.
     security::seccomp(p, fds, seccomp);
     exec::exec(p, b, host, in_root)
@@ -327,6 +336,11 @@ pub(crate) fn open_fds(
         let (mine, theirs) = socketpair()?;
         parent.pidfd_sock = Some(mine);
         child.pidfd_sock = Some(theirs);
+    }
+    if b.knobs.terminal.is_some() {
+        let (mine, theirs) = socketpair()?;
+        parent.terminal_sock = Some(mine);
+        child.terminal_sock = Some(theirs);
     }
     if b.stdio.iter().any(|s| matches!(s, Stdio::Null)) {
         child.dev_null = Some(
@@ -374,6 +388,7 @@ pub(crate) struct ParentFds {
     pub listener_sock: Option<OwnedFd>,
     pub tree_sock: Option<OwnedFd>,
     pub pidfd_sock: Option<OwnedFd>,
+    pub terminal_sock: Option<OwnedFd>,
     pub piped: [Option<OwnedFd>; 3],
     pub ready: Option<OwnedFd>,
 }
