@@ -7,7 +7,6 @@
 
 use std::ffi::CStr;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use linception_mountapi::{
@@ -217,12 +216,7 @@ impl Child<'_, '_> {
         let path = if path.is_empty() { c"." } else { path };
         let how = linception_openat2::OpenHow::new(OFlags::PATH | OFlags::CLOEXEC | flags)
             .resolve(linception_openat2::ResolveFlags::IN_ROOT);
-        linception_openat2::openat2(
-            root,
-            std::path::Path::new(std::ffi::OsStr::from_bytes(path.to_bytes())),
-            &how,
-        )
-        .errno()
+        linception_openat2::openat2_cstr(root, path, &how).errno()
     }
 
     /// `mkdirat(name)` in `parent`, resolved inside the root; EEXIST is fine.
