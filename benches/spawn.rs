@@ -4,7 +4,10 @@
 //! - `command`: `std::process::Command::new("/bin/true").status()`;
 //! - `container`: user + mount + pid + uts + ipc namespaces, a bind-mounted root
 //!   (a minimal rootfs holding `/bin/true` and its libraries), `pivot_root`;
-//! - `container+net`: the same with a network namespace.
+//! - `container+net`: the same with a network namespace;
+//! - `created+started`: the `container` one through the OCI lifecycle, `create`
+//!   (the init waits on a start socket) then `start`, then wait: the cost of the
+//!   split next to the one-shot spawn.
 //!
 //! Run as root or not; the rootfs is built in a temporary directory and removed.
 
@@ -57,7 +60,23 @@ fn spawn(c: &mut Criterion) {
             })
         });
     }
+    let sockets =
+        std::env::temp_dir().join(format!("linception-bench-sock-{}", std::process::id()));
+    std::fs::create_dir_all(&sockets).unwrap();
+    let socket = sockets.join("start");
+    group.bench_function("created+started", |b| {
+        b.iter(|| {
+            let mut c = Container::builder("/bin/true")
+                .namespaces(ns)
+                .root(RootFs::Dir(rootfs.clone()))
+                .create(&socket)
+                .unwrap();
+            c.start().unwrap();
+            black_box(c.wait().unwrap())
+        })
+    });
     group.finish();
+    std::fs::remove_dir_all(&sockets).unwrap();
     std::fs::remove_dir_all(&rootfs).unwrap();
 }
 

@@ -88,6 +88,56 @@ impl<T> Errnos<T> for linception_seccomp_notify::Result<T> {
     }
 }
 
+/// Brings `lo` up in the child's network namespace: one rtnetlink `RTM_NEWLINK`
+/// request (`IFF_UP` on interface index 1, which the kernel gives the loopback of
+/// every network namespace, `LOOPBACK_IFINDEX`), and its acknowledgement. Built on
+/// the stack, no allocation.
+fn loopback_up() -> Res {
+    use rustix::net::netlink::SocketAddrNetlink;
+    use rustix::net::{AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType};
+    const RTM_NEWLINK: u16 = 16;
+    const NLM_F_REQUEST: u16 = 1;
+    const NLM_F_ACK: u16 = 4;
+    const NLMSG_ERROR: u16 = 2;
+    const IFF_UP: u32 = 1;
+    const LOOPBACK_IFINDEX: i32 = 1;
+    let sock = rustix::net::socket_with(
+        AddressFamily::NETLINK,
+        SocketType::RAW,
+        SocketFlags::CLOEXEC,
+        None, // NETLINK_ROUTE
+    )
+    .errno()?;
+    // struct nlmsghdr (16 bytes), then struct ifinfomsg (16 bytes), native-endian.
+    let mut msg = [0u8; 32];
+    msg[0..4].copy_from_slice(&32u32.to_ne_bytes());
+    msg[4..6].copy_from_slice(&RTM_NEWLINK.to_ne_bytes());
+    msg[6..8].copy_from_slice(&(NLM_F_REQUEST | NLM_F_ACK).to_ne_bytes());
+    msg[8..12].copy_from_slice(&1u32.to_ne_bytes()); // sequence number
+    msg[16] = libc::AF_UNSPEC as u8;
+    msg[20..24].copy_from_slice(&LOOPBACK_IFINDEX.to_ne_bytes());
+    msg[24..28].copy_from_slice(&IFF_UP.to_ne_bytes()); // ifi_flags
+    msg[28..32].copy_from_slice(&IFF_UP.to_ne_bytes()); // ifi_change
+    let kernel = SocketAddrNetlink::new(0, 0);
+    rustix::net::sendto(&sock, &msg, SendFlags::empty(), &kernel).errno()?;
+    // The answer: struct nlmsgerr, the error (0 or -errno) after the header.
+    let mut ack = [0u8; 64];
+    let (n, _) = loop {
+        match rustix::net::recv(&sock, &mut ack, RecvFlags::empty()) {
+            Err(Errno::INTR) => continue,
+            r => break r.errno()?,
+        }
+    };
+    let kind = u16::from_ne_bytes([ack[4], ack[5]]);
+    if n < 20 || kind != NLMSG_ERROR {
+        return Err(libc::EPROTO);
+    }
+    match i32::from_ne_bytes([ack[16], ack[17], ack[18], ack[19]]) {
+        0 => Ok(()),
+        e => Err(-e),
+    }
+}
+
 /// Capability bits as rustix's set (every bit kept, known to rustix or not).
 fn caps(bits: u64) -> rustix::thread::CapabilitySet {
     rustix::thread::CapabilitySet::from_bits_retain(bits)
@@ -306,7 +356,7 @@ impl Child<'_, '_> {
                 Ok(())
             }
             Step::TimeNamespace { offsets } => {
-                sys::unshare_time_namespace()?;
+                sys::unshare(libc::CLONE_NEWTIME as u32)?;
                 let fd = rustix::fs::open(
                     c"/proc/self/timens_offsets",
                     OFlags::WRONLY | OFlags::CLOEXEC,
@@ -529,16 +579,7 @@ impl Child<'_, '_> {
                     _ => Err(libc::EIO),
                 }
             }
-            Step::LoopbackUp => {
-                let sock = rustix::net::socket_with(
-                    rustix::net::AddressFamily::INET,
-                    rustix::net::SocketType::DGRAM,
-                    rustix::net::SocketFlags::CLOEXEC,
-                    None,
-                )
-                .errno()?;
-                sys::interface_up(sock.as_fd(), c"lo")
-            }
+            Step::LoopbackUp => loopback_up(),
             Step::JoinKeyring { name } => {
                 // Possessor-only: other containers under the same host uid cannot
                 // view, read or link this keyring (the kernel default lets them view).

@@ -38,41 +38,34 @@ pub(crate) fn reset_signals() -> Res {
         restorer: 0,
         mask: 0,
     };
-    // SAFETY: `default` is a live kernel sigaction of the size passed; the old-action
-    // pointer is null. A disposition is process-wide, and this process is the
-    // single-threaded child between clone and exec.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_rt_sigaction,
-            libc::SIGPIPE,
-            &default as *const KernelSigaction,
-            ptr::null_mut::<KernelSigaction>(),
-            size_of::<u64>(),
-        )
-    };
-    if r < 0 {
-        return Err(errno());
-    }
     let empty: u64 = 0;
-    // SAFETY: `empty` is a live 8-byte kernel signal set; the old-set pointer is null.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_rt_sigprocmask,
-            libc::SIG_SETMASK,
-            &empty as *const u64,
-            ptr::null_mut::<u64>(),
-            size_of::<u64>(),
+    // SAFETY: `default` is a live kernel sigaction and `empty` a live 8-byte kernel
+    // signal set, both of the size passed; the old-value pointers are null. A
+    // disposition is process-wide, and this process is the single-threaded child
+    // between clone and exec.
+    let (action, mask) = unsafe {
+        (
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                libc::SIGPIPE,
+                &default as *const KernelSigaction,
+                ptr::null_mut::<KernelSigaction>(),
+                size_of::<u64>(),
+            ),
+            libc::syscall(
+                libc::SYS_rt_sigprocmask,
+                libc::SIG_SETMASK,
+                &empty as *const u64,
+                ptr::null_mut::<u64>(),
+                size_of::<u64>(),
+            ),
         )
     };
-    if r < 0 { Err(errno()) } else { Ok(()) }
-}
-
-/// `unshare(CLONE_NEWTIME)`: children made after it (and the program after
-/// `execve`) are in a new time namespace. It touches no fd table, so the reason
-/// rustix marks `unshare` unsafe (`CLONE_FILES`) does not apply.
-pub(crate) fn unshare_time_namespace() -> Res {
-    // SAFETY: CLONE_NEWTIME only; the calling process is single-threaded.
-    check(unsafe { libc::unshare(libc::CLONE_NEWTIME) }).map(drop)
+    if action < 0 || mask < 0 {
+        Err(errno())
+    } else {
+        Ok(())
+    }
 }
 
 /// `unshare(flags)` (`CLONE_NEW*` only): the namespaces the container creates
@@ -123,17 +116,7 @@ pub(crate) fn place_fds(moves: &[(BorrowedFd<'_>, RawFd)], high: RawFd) -> Res {
 /// `close_range(first, last, CLOSE_RANGE_CLOEXEC)` (Linux 5.11): every fd in the
 /// range is closed at `execve`.
 pub(crate) fn cloexec_range(first: u32, last: u32) -> Res {
-    // SAFETY: plain integers; CLOSE_RANGE_CLOEXEC only marks fds, it closes nothing
-    // now, so no fd of this process becomes dangling.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_close_range,
-            first,
-            last,
-            libc::CLOSE_RANGE_CLOEXEC,
-        )
-    };
-    if r < 0 { Err(errno()) } else { Ok(()) }
+    close_range(first, last, libc::CLOSE_RANGE_CLOEXEC)
 }
 
 /// Closes every fd from `first` to `last` except those in `keep`, with
@@ -153,43 +136,24 @@ pub(crate) fn close_range_except(first: u32, last: u32, keep: &[RawFd]) -> Res {
     let mut from = first;
     for &k in &sorted[..n] {
         if k > from {
-            close_range(from, k - 1)?;
+            close_range(from, k - 1, 0)?;
         }
         from = k.saturating_add(1);
     }
     if from <= last && from != 0 {
-        close_range(from, last)?;
+        close_range(from, last, 0)?;
     }
     Ok(())
 }
 
-fn close_range(first: u32, last: u32) -> Res {
-    // SAFETY: see close_range_except: the fds in the range are unused inherited copies.
-    let r = unsafe { libc::syscall(libc::SYS_close_range, first, last, 0u32) };
+/// `close_range(first, last, flags)`: with `CLOSE_RANGE_CLOEXEC` it only marks
+/// fds; with 0 it closes them, and the callers pass only ranges of unused copies of
+/// the parent's fds (see `close_range_except`): no owner is left with a dangling fd.
+fn close_range(first: u32, last: u32, flags: u32) -> Res {
+    // SAFETY: plain integers; the fds of the range are unused by this process (see
+    // above), so closing or marking them invalidates nothing it holds.
+    let r = unsafe { libc::syscall(libc::SYS_close_range, first, last, flags) };
     if r < 0 { Err(errno()) } else { Ok(()) }
-}
-
-/// `ioctl(sock, SIOCGIFFLAGS)`, then `ioctl(sock, SIOCSIFFLAGS)` with `IFF_UP`
-/// added, on the interface `name` of the socket's network namespace. No safe API
-/// offers these ioctls.
-pub(crate) fn interface_up(sock: BorrowedFd<'_>, name: &CStr) -> Res {
-    // SAFETY: ifreq is plain old data (integers and unions of them): all zeroes is
-    // a valid value.
-    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
-    let bytes = name.to_bytes();
-    if bytes.len() >= req.ifr_name.len() {
-        return Err(libc::EINVAL);
-    }
-    for (dst, src) in req.ifr_name.iter_mut().zip(bytes) {
-        *dst = *src as c_char;
-    }
-    // SAFETY: `sock` is an open socket; `req` is a live ifreq with a NUL-terminated
-    // name, which SIOCGIFFLAGS fills in (ifr_flags) and nothing more.
-    check(unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) })?;
-    // SAFETY: SIOCGIFFLAGS just set the ifr_flags member of the union.
-    unsafe { req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
-    // SAFETY: as above; SIOCSIFFLAGS reads the name and ifr_flags.
-    check(unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) }).map(drop)
 }
 
 /// `landlock_restrict_self(ruleset, 0)` (Linux 5.13): the landlock crate's
@@ -224,13 +188,34 @@ pub(crate) fn exit(code: libc::c_int) -> ! {
     unsafe { libc::_exit(code) }
 }
 
+/// How the pidfd crate forks a process for the umbrella.
+enum Fork<'a, 'b> {
+    /// The container child: `clone3` with the spawn's arguments.
+    Container(&'a linception_pidfd::CloneArgs<'b>),
+    /// `clone3(CLONE_PARENT | CLONE_PIDFD)` from a single-threaded child: the new
+    /// process is a sibling, a child of the caller.
+    Sibling,
+}
+
+// The pidfd crate's error holds its failed call inline (no allocation): large by design.
+#[allow(clippy::result_large_err)]
+fn fork(how: Fork<'_, '_>) -> linception_pidfd::Result<linception_pidfd::CloneResult> {
+    // SAFETY: in every use the new process runs only the allocation-free step
+    // executor on values the parent prepared (no lock, no unwinding) and ends in
+    // execve or _exit; `Sibling` is only called from such a single-threaded child.
+    unsafe {
+        match how {
+            Fork::Container(args) => args.fork(),
+            Fork::Sibling => linception_pidfd::clone3_parent(),
+        }
+    }
+}
+
 /// `clone3(CLONE_PARENT | CLONE_PIDFD)` (the pidfd crate's child-safe form) from
 /// the single-threaded exec_in helper: `None` in the new process, `Some(pidfd)` in
 /// the helper.
 pub(crate) fn clone_into_parent() -> Res<Option<linception_pidfd::PidFd>> {
-    // SAFETY: only the single-threaded exec_in helper calls this, between clone and
-    // execve; the new process goes on with the same allocation-free step executor.
-    match unsafe { linception_pidfd::clone3_parent() } {
+    match fork(Fork::Sibling) {
         Ok(linception_pidfd::CloneResult::Child) => Ok(None),
         Ok(linception_pidfd::CloneResult::Parent { pidfd, .. }) => Ok(Some(pidfd)),
         Err(e) => Err(e.raw_os_error().unwrap_or(libc::EINVAL)),
@@ -255,10 +240,9 @@ pub(crate) fn clone_and_run<F: FnOnce()>(
     args: &linception_pidfd::CloneArgs<'_>,
     child: F,
 ) -> linception_pidfd::Result<(linception_pidfd::Pid, linception_pidfd::PidFd)> {
-    // SAFETY: `child` runs the step executor, which makes only allocation-free,
-    // lock-free calls on values the parent prepared, never unwinds, and ends in
-    // execve or _exit (the `exit` below is never reached).
-    match unsafe { args.fork() }? {
+    // `child` runs the step executor and ends in execve or _exit: the `exit` below
+    // is never reached.
+    match fork(Fork::Container(args))? {
         linception_pidfd::CloneResult::Child => {
             child();
             exit(127)

@@ -67,6 +67,7 @@
 //! failed call is recorded inline ([`Call`], from `linception-errno`, shared by the
 //! linception crates) and displays as `op(args): Text (ERRNO)`.
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_op_in_unsafe_fn)]
 // The error keeps the failed call's description inline (no allocation on the
 // failure path of calls made between clone and exec), which makes it large.
@@ -106,4 +107,5 @@ pub use statmount::{
     mount_ids_in, mount_ns_id, mount_table_in, statmount_in,
 };
 #[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub use tokio::AsyncMountWatch;

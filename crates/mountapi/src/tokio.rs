@@ -37,6 +37,7 @@ impl MountWatch {
     ///
     /// # Errors
     /// The reactor's registration (`epoll_ctl`) failing, or no runtime.
+    #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
     pub fn into_async(self) -> Result<AsyncMountWatch> {
         let fd = self.as_raw_fd();
         // The AsyncFd owns the MountWatch and so its fd: the fd it registers stays

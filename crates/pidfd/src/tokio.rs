@@ -35,6 +35,7 @@ impl PidFd {
     /// # Errors
     ///
     /// As [`PidFd::wait`]; registration failures with the reactor.
+    #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
     pub async fn wait_async(&self) -> Result<ExitStatus> {
         let afd = register(self)?;
         loop {
@@ -58,6 +59,7 @@ impl Child {
     /// # Errors
     ///
     /// As [`PidFd::wait_async`].
+    #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
     pub async fn wait_async(&mut self) -> Result<ExitStatus> {
         if let Some(st) = self.try_wait()? {
             return Ok(st);

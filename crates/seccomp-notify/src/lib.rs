@@ -52,6 +52,7 @@
 //! ([`Error::NotifyAsDefault`]), and the supervisor must not run under the filter it
 //! supervises (install in a forked child; the supervisor stays unfiltered).
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 // A failed call's description is kept inline in the error (no allocation on the
 // failure path of what a child runs between clone and exec), which makes it large.
 // The hot paths (receiving and answering notifications) return bare errnos.
@@ -78,6 +79,7 @@ pub use arch::{
     AUDIT_ARCH_AARCH64, AUDIT_ARCH_ARM, AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, Arch, X32_SYSCALL_BIT,
 };
 #[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub use async_listener::AsyncListener;
 pub use bpf::{SeccompData, SockFilter, interpret};
 pub use compile::{Program, compile};
