@@ -12,4 +12,4 @@
 //! }
 //! ```
 
-pub use linception_probe::{Feature, FeatureStatus, Missing, features};
+pub use linception_probe::{Cgroup2, Feature, FeatureStatus, Missing, cgroup2, features};
