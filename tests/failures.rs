@@ -3,35 +3,10 @@
 
 mod common;
 
-use common::{NS, assert_no_children, sh};
+use common::{NS, failure, sh};
 use linception::userns::{Extent, IdMap};
 use linception::{Container, Error, ErrorKind, IdMapping, Mount, Namespaces, RootFs};
-use linception_testkit::leaks::assert_no_leaks;
 use linception_testkit::{Feature, Fork, require};
-
-/// Spawns in a forked child under a leak check; returns the error's kind, step,
-/// errno and text.
-fn failure(
-    unprivileged: bool,
-    build: impl FnOnce() -> linception::ContainerBuilder,
-) -> (String, Option<String>, Option<i32>, String) {
-    let fork = if unprivileged {
-        Fork::new().unprivileged()
-    } else {
-        Fork::new()
-    };
-    fork.run(|| {
-        let b = build();
-        let err = assert_no_leaks(|| b.spawn().expect_err("spawn should fail"));
-        assert_no_children();
-        (
-            format!("{:?}", err.kind()),
-            err.step().map(str::to_owned),
-            err.raw_os_error(),
-            err.to_string(),
-        )
-    })
-}
 
 #[test]
 fn missing_rootfs() {

@@ -5,9 +5,8 @@
 
 mod common;
 
-use common::{assert_no_children, output, sh, stdout_of};
+use common::{failure, modes, output, sh, stdout_of};
 use linception::{Container, Device, Mount, Namespaces, Propagation, RootFs, Stdio};
-use linception_testkit::leaks::assert_no_leaks;
 use linception_testkit::{Feature, Fork, require};
 
 /// Runs `f` in a forked child, as root or dropped to an unprivileged user.
@@ -17,39 +16,6 @@ fn in_fork<T: linception_testkit::Wire>(unprivileged: bool, f: impl FnOnce() -> 
     } else {
         Fork::new().run(f)
     }
-}
-
-/// Spawns in a forked child under a leak check; returns the error's kind, step,
-/// errno and text.
-fn failure(
-    unprivileged: bool,
-    build: impl FnOnce() -> linception::ContainerBuilder,
-) -> (String, Option<String>, Option<i32>, String) {
-    in_fork(unprivileged, || {
-        let b = build();
-        let err = assert_no_leaks(|| b.spawn().expect_err("spawn should fail"));
-        assert_no_children();
-        (
-            format!("{:?}", err.kind()),
-            err.step().map(str::to_owned),
-            err.raw_os_error(),
-            err.to_string(),
-        )
-    })
-}
-
-/// The privilege modes to run in: rootless always, root when the tests run as root.
-fn modes() -> Vec<bool> {
-    let mut v = vec![true];
-    if linception_testkit::available(Feature::Root).is_ok() {
-        v.push(false);
-    } else {
-        eprintln!(
-            "SKIP: needs root (the root half of this test): running as uid {}",
-            rustix::process::geteuid().as_raw()
-        );
-    }
-    v
 }
 
 /// One `/proc/self/mountinfo` line: mount point, mount options, optional fields

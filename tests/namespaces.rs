@@ -3,42 +3,10 @@
 
 mod common;
 
-use common::{NS, assert_no_children, sh, stdout_of};
+use common::{NS, assert_no_children, modes, sh, stdout_of};
 use linception::{Loopback, Mount, NamespaceType, Namespaces, NsSource};
 use linception_testkit::leaks::assert_no_leaks;
 use linception_testkit::{Feature, Fork, require};
-
-/// Spawns in a forked child under a leak check; returns the error's kind, step and
-/// text.
-fn failure(
-    unprivileged: bool,
-    build: impl FnOnce() -> linception::ContainerBuilder,
-) -> (String, Option<String>, String) {
-    let fork = if unprivileged {
-        Fork::new().unprivileged()
-    } else {
-        Fork::new()
-    };
-    fork.run(|| {
-        let b = build();
-        let err = assert_no_leaks(|| b.spawn().expect_err("spawn should fail"));
-        assert_no_children();
-        (
-            format!("{:?}", err.kind()),
-            err.step().map(str::to_owned),
-            err.to_string(),
-        )
-    })
-}
-
-/// Rootless always; as root too when the suite runs as root.
-fn modes() -> Vec<bool> {
-    let mut m = vec![true];
-    if linception_testkit::available(Feature::Root).is_ok() {
-        m.push(false);
-    }
-    m
-}
 
 /// The flags of `lo` (from sysfs, mounted in the container's network namespace).
 fn lo_flags(unprivileged: bool, loopback: Option<Loopback>) -> u32 {
@@ -57,6 +25,15 @@ fn lo_flags(unprivileged: bool, loopback: Option<Loopback>) -> u32 {
         stdout_of(b)
     });
     u32::from_str_radix(out.trim().trim_start_matches("0x"), 16).expect("hex flags")
+}
+
+/// [`common::failure`] without the errno.
+fn failure(
+    unprivileged: bool,
+    build: impl FnOnce() -> linception::ContainerBuilder,
+) -> (String, Option<String>, String) {
+    let (kind, step, _, text) = common::failure(unprivileged, build);
+    (kind, step, text)
 }
 
 #[test]

@@ -2,41 +2,17 @@
 
 mod common;
 
-use common::{assert_no_children, sh, status_field, stdout_of};
+use common::{modes, sh, status_field, stdout_of};
 use linception::{CapSet, Capabilities};
-use linception_testkit::leaks::assert_no_leaks;
 use linception_testkit::{Feature, Fork, require};
 
-/// Spawns in a forked child under a leak check; returns the error's kind, step and
-/// text.
+/// [`common::failure`] without the errno.
 fn failure(
     unprivileged: bool,
     build: impl FnOnce() -> linception::ContainerBuilder,
 ) -> (String, Option<String>, String) {
-    let fork = if unprivileged {
-        Fork::new().unprivileged()
-    } else {
-        Fork::new()
-    };
-    fork.run(|| {
-        let b = build();
-        let err = assert_no_leaks(|| b.spawn().expect_err("spawn should fail"));
-        assert_no_children();
-        (
-            format!("{:?}", err.kind()),
-            err.step().map(str::to_owned),
-            err.to_string(),
-        )
-    })
-}
-
-/// Whether root tests can run here (else they are skipped by `require!`).
-fn modes() -> Vec<bool> {
-    let mut m = vec![true];
-    if linception_testkit::available(Feature::Root).is_ok() {
-        m.push(false);
-    }
-    m
+    let (kind, step, _, text) = common::failure(unprivileged, build);
+    (kind, step, text)
 }
 
 #[test]

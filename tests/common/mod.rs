@@ -82,3 +82,45 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// Spawns `build()` in a forked child (as root, or unprivileged) under a leak check
+/// (fds, mounts) and a check that no child process is left; returns the error's
+/// kind, step, errno and text.
+pub fn failure(
+    unprivileged: bool,
+    build: impl FnOnce() -> ContainerBuilder,
+) -> (String, Option<String>, Option<i32>, String) {
+    let fork = if unprivileged {
+        linception_testkit::Fork::new().unprivileged()
+    } else {
+        linception_testkit::Fork::new()
+    };
+    fork.run(|| {
+        let b = build();
+        let err = linception_testkit::leaks::assert_no_leaks(|| {
+            b.spawn().expect_err("spawn should fail")
+        });
+        assert_no_children();
+        (
+            format!("{:?}", err.kind()),
+            err.step().map(str::to_owned),
+            err.raw_os_error(),
+            err.to_string(),
+        )
+    })
+}
+
+/// The privilege modes a test runs in: unprivileged always, root too when the
+/// suite runs as root (else the root half is skipped, saying so).
+pub fn modes() -> Vec<bool> {
+    let mut m = vec![true];
+    if linception_testkit::available(linception_testkit::Feature::Root).is_ok() {
+        m.push(false);
+    } else {
+        eprintln!(
+            "SKIP: needs root (the root half of this test): running as uid {}",
+            rustix::process::geteuid().as_raw()
+        );
+    }
+    m
+}
