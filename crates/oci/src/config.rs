@@ -1,0 +1,875 @@
+//! From an OCI runtime-spec config to a [`ContainerBuilder`].
+//!
+//! [`builder`] honours a field through the builder or refuses it by name; fields the
+//! builder has no call for are refused, never dropped.
+//!
+//! # References
+//! - [config.md](https://github.com/opencontainers/runtime-spec/blob/main/config.md),
+//!   [config-linux.md](https://github.com/opencontainers/runtime-spec/blob/main/config-linux.md)
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use linception::seccomp_notify::{Action, Arch, Cmp, Condition, Filter};
+use linception::userns::{Extent, IdMap};
+use linception::{
+    CapSet, Capabilities, Container, ContainerBuilder, Device, Hook, HookPoint, IdMapping, Mount,
+    NamespaceType, Namespaces, NsSource, Propagation, Resource, RootFs, Seccomp, Terminal,
+};
+use oci_spec::runtime::{
+    LinuxDeviceType, LinuxIdMapping, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompOperator, Spec,
+};
+
+use crate::{Error, Result};
+
+/// Reads and parses `config.json` of a bundle.
+///
+/// # Errors
+/// [`Error::Io`] for a missing or unreadable file, [`Error::Config`] (field
+/// `config.json`) for a document that is not a runtime-spec config.
+pub fn load(bundle: &Path) -> Result<Spec> {
+    let path = bundle.join("config.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io("read", &path, e))?;
+    parse(&text)
+}
+
+/// Parses a config document.
+///
+/// # Errors
+/// [`Error::Config`] (field `config.json`) naming the parse error.
+pub fn parse(text: &str) -> Result<Spec> {
+    serde_json::from_str(text).map_err(|e| Error::config("config.json", e.to_string()))
+}
+
+/// How the caller runs the container: what the command line adds to the config.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// The container's id (the OCI state's `id`).
+    pub id: String,
+    /// The bundle directory (absolute).
+    pub bundle: PathBuf,
+    /// `--console-socket`: where the terminal's master goes when `process.terminal`.
+    pub console_socket: Option<PathBuf>,
+}
+
+/// The name of an enum value as the spec's JSON spells it (`"RLIMIT_NOFILE"`).
+fn json_name<T: serde::Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => s,
+        Ok(other) => other.to_string(),
+        Err(e) => format!("<{e}>"),
+    }
+}
+
+/// The capability names by bit number (capabilities(7)).
+const CAP_NAMES: [&str; 41] = [
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
+];
+
+/// The set of capabilities named in one of the config's lists.
+fn cap_set<T: serde::Serialize>(field: &str, caps: Option<&T>) -> Result<CapSet> {
+    let Some(caps) = caps else {
+        return Ok(CapSet::empty());
+    };
+    let names: Vec<String> = match serde_json::to_value(caps) {
+        Ok(serde_json::Value::Array(a)) => a.iter().map(json_name).collect(),
+        _ => return Err(Error::config(field, "not a list of capability names")),
+    };
+    let mut set = CapSet::empty();
+    for name in names {
+        let name = name.trim_matches('"').to_ascii_uppercase();
+        let full = if name.starts_with("CAP_") {
+            name.clone()
+        } else {
+            format!("CAP_{name}")
+        };
+        match CAP_NAMES.iter().position(|n| *n == full) {
+            Some(bit) => set |= CapSet::from_bits_retain(1 << bit),
+            None => return Err(Error::config(field, format!("unknown capability {name}"))),
+        }
+    }
+    Ok(set)
+}
+
+/// A namespace type of the config as the builder's flag and `setns` type.
+fn namespace(field: &str, typ: &str) -> Result<(Namespaces, NamespaceType)> {
+    Ok(match typ {
+        "pid" => (Namespaces::PID, NamespaceType::Pid),
+        "network" => (Namespaces::NET, NamespaceType::Net),
+        "mount" => (Namespaces::MOUNT, NamespaceType::Mnt),
+        "ipc" => (Namespaces::IPC, NamespaceType::Ipc),
+        "uts" => (Namespaces::UTS, NamespaceType::Uts),
+        "user" => (Namespaces::USER, NamespaceType::User),
+        "cgroup" => (Namespaces::CGROUP, NamespaceType::Cgroup),
+        "time" => (Namespaces::TIME, NamespaceType::Time),
+        other => {
+            return Err(Error::config(
+                field,
+                format!("unknown namespace type {other:?}"),
+            ));
+        }
+    })
+}
+
+/// `uidMappings`/`gidMappings` as an id map.
+fn id_map(field: &str, maps: &[LinuxIdMapping]) -> Result<IdMap> {
+    let extents: Vec<Extent> = maps
+        .iter()
+        .map(|m| Extent::new(m.container_id(), m.host_id(), m.size()))
+        .collect();
+    IdMap::new(extents).map_err(|e| Error::config(field, e.to_string()))
+}
+
+/// A propagation name of `rootfsPropagation` or a mount option.
+fn propagation(name: &str) -> Option<Propagation> {
+    Some(match name {
+        "private" | "rprivate" => Propagation::Private,
+        "shared" | "rshared" => Propagation::Shared,
+        "slave" | "rslave" => Propagation::Slave,
+        "unbindable" | "runbindable" => Propagation::Unbindable,
+        _ => return None,
+    })
+}
+
+/// A mount of the config as a builder mount.
+fn mount(i: usize, m: &oci_spec::runtime::Mount, bundle: &Path) -> Result<Mount> {
+    let dest = m.destination();
+    let field = format!("mounts[{i}] ({})", dest.display());
+    if !dest.is_absolute() {
+        return Err(Error::config(field, "destination must be absolute"));
+    }
+    let options: Vec<String> = m.options().clone().unwrap_or_default();
+    let is_bind =
+        m.typ().as_deref() == Some("bind") || options.iter().any(|o| o == "bind" || o == "rbind");
+    let source = |field: &str| -> Result<PathBuf> {
+        let src = m
+            .source()
+            .as_ref()
+            .ok_or_else(|| Error::config(field, "a bind needs a source"))?;
+        Ok(if src.is_absolute() {
+            src.clone()
+        } else {
+            bundle.join(src)
+        })
+    };
+    let typ = m.typ().clone().unwrap_or_default();
+    let mut out = if is_bind {
+        Mount::bind(source(&field)?, dest)
+    } else {
+        match typ.as_str() {
+            "tmpfs" if dest == Path::new("/dev") => Mount::dev(dest),
+            "tmpfs" => Mount::tmpfs(dest),
+            "proc" => Mount::proc(dest),
+            "sysfs" | "devpts" | "mqueue" => Mount::filesystem(typ.clone(), dest),
+            "" => return Err(Error::config(field, "no type (and not a bind)")),
+            other => {
+                return Err(Error::config(
+                    field,
+                    format!("mount type {other:?} is not supported yet"),
+                ));
+            }
+        }
+    };
+    let is_dev = !is_bind && typ == "tmpfs" && dest == Path::new("/dev");
+    for opt in &options {
+        let refuse = |why: &str| Error::config(format!("{field} option {opt:?}"), why.to_owned());
+        match opt.as_str() {
+            "bind" => {}
+            "rbind" => out = out.recursive(),
+            "rw" => {}
+            "ro" if is_dev => return Err(refuse("a read-only /dev is not supported")),
+            "ro" => out = out.read_only(),
+            // Every new filesystem linception mounts is nosuid and nodev already.
+            "nosuid" | "nodev" if !is_bind => {}
+            // proc and /dev's tmpfs are noexec already.
+            "noexec" if typ == "proc" && !is_bind => {}
+            "nosuid" | "nodev" | "noexec" | "suid" | "dev" | "exec" => {
+                return Err(refuse(
+                    "the builder has no such mount attribute for this mount",
+                ));
+            }
+            "mode=755" if is_dev => {}
+            p if propagation(p).is_some() => {
+                if is_dev {
+                    return Err(refuse("/dev takes no propagation"));
+                }
+                out = out.propagation(propagation(p).unwrap_or(Propagation::Private));
+            }
+            "strictatime" | "nostrictatime" | "relatime" | "norelatime" | "noatime" | "atime"
+            | "nodiratime" | "diratime" | "sync" | "async" | "dirsync" | "remount" | "mand"
+            | "nomand" | "silent" | "loud" | "lazytime" | "nolazytime" | "nosymfollow"
+            | "symfollow" | "idmap" | "ridmap" | "recursive" | "tmpcopyup" => {
+                return Err(refuse("not supported yet"));
+            }
+            _ if is_bind => return Err(refuse("not a bind option")),
+            _ if is_dev => return Err(refuse("/dev is linception's default set (mode 755)")),
+            kv => match kv.split_once('=') {
+                Some((k, v)) => out = out.option(k, v),
+                None => out = out.flag(kv),
+            },
+        }
+    }
+    Ok(out)
+}
+
+/// A seccomp action of the config.
+fn action(field: &str, a: LinuxSeccompAction, errno: Option<u32>) -> Result<Action> {
+    Ok(match a {
+        LinuxSeccompAction::ScmpActAllow => Action::Allow,
+        LinuxSeccompAction::ScmpActErrno => {
+            let e = errno.unwrap_or(libc_eperm());
+            Action::Errno(i32::try_from(e).map_err(|_| Error::config(field, "errno too big"))?)
+        }
+        LinuxSeccompAction::ScmpActKill | LinuxSeccompAction::ScmpActKillThread => {
+            Action::KillThread
+        }
+        LinuxSeccompAction::ScmpActKillProcess => Action::KillProcess,
+        LinuxSeccompAction::ScmpActTrap => Action::Trap(0),
+        LinuxSeccompAction::ScmpActLog => Action::Log,
+        LinuxSeccompAction::ScmpActTrace => Action::Trace(
+            u16::try_from(errno.unwrap_or(0)).map_err(|_| Error::config(field, "too big"))?,
+        ),
+        LinuxSeccompAction::ScmpActNotify => {
+            return Err(Error::config(
+                field,
+                "SCMP_ACT_NOTIFY (listenerPath) is not supported yet",
+            ));
+        }
+    })
+}
+
+/// `EPERM`, the spec's default errno.
+const fn libc_eperm() -> u32 {
+    1
+}
+
+/// The seccomp section as a linception filter for the native architecture.
+fn seccomp(s: &LinuxSeccomp) -> Result<Filter> {
+    let arch = Arch::native().ok_or_else(|| {
+        Error::config("linux.seccomp", "no seccomp architecture for this machine")
+    })?;
+    if let Some(flags) = s.flags().as_ref().filter(|f| !f.is_empty()) {
+        return Err(Error::config(
+            "linux.seccomp.flags",
+            format!("{} not supported yet", json_name(flags)),
+        ));
+    }
+    if s.listener_path().is_some() || s.listener_metadata().is_some() {
+        return Err(Error::config(
+            "linux.seccomp.listenerPath",
+            "not supported yet",
+        ));
+    }
+    let native = native_arch_name();
+    for a in s.architectures().iter().flatten() {
+        let name = json_name(a);
+        if name != native {
+            return Err(Error::config(
+                "linux.seccomp.architectures",
+                format!("{name}: only the native architecture ({native}) is filtered"),
+            ));
+        }
+    }
+    let default = action(
+        "linux.seccomp.defaultAction",
+        s.default_action(),
+        s.default_errno_ret(),
+    )?;
+    let mut filter = Filter::for_arch(arch, default);
+    for (i, sc) in s.syscalls().iter().flatten().enumerate() {
+        let field = format!("linux.seccomp.syscalls[{i}]");
+        let act = action(&format!("{field}.action"), sc.action(), sc.errno_ret())?;
+        let mut conds = Vec::new();
+        for (j, arg) in sc.args().iter().flatten().enumerate() {
+            let af = format!("{field}.args[{j}]");
+            let index = u8::try_from(arg.index())
+                .ok()
+                .filter(|i| *i < 6)
+                .ok_or_else(|| Error::config(&af, "index must be 0..5"))?;
+            let v = arg.value();
+            let cmp = match arg.op() {
+                LinuxSeccompOperator::ScmpCmpNe => Cmp::Ne(v),
+                LinuxSeccompOperator::ScmpCmpLt => Cmp::Lt(v),
+                LinuxSeccompOperator::ScmpCmpLe => Cmp::Le(v),
+                LinuxSeccompOperator::ScmpCmpEq => Cmp::Eq(v),
+                LinuxSeccompOperator::ScmpCmpGe => Cmp::Ge(v),
+                LinuxSeccompOperator::ScmpCmpGt => Cmp::Gt(v),
+                LinuxSeccompOperator::ScmpCmpMaskedEq => Cmp::MaskedEq {
+                    mask: v,
+                    value: arg.value_two().unwrap_or(0),
+                },
+            };
+            conds.push(Condition::new(index, cmp));
+        }
+        for name in sc.names() {
+            // As runc and libseccomp do: a name this architecture lacks is skipped
+            // (profiles list syscalls of every architecture).
+            if arch.syscall_number(name).is_err() {
+                continue;
+            }
+            filter = filter.rule_if(name.as_str(), conds.clone(), act);
+        }
+    }
+    Ok(filter)
+}
+
+/// The spec's name of the native seccomp architecture.
+fn native_arch_name() -> &'static str {
+    if cfg!(target_arch = "x86_64") {
+        "SCMP_ARCH_X86_64"
+    } else if cfg!(target_arch = "aarch64") {
+        "SCMP_ARCH_AARCH64"
+    } else if cfg!(target_arch = "x86") {
+        "SCMP_ARCH_X86"
+    } else {
+        "SCMP_ARCH_NATIVE"
+    }
+}
+
+/// An OCI hook as a linception command hook.
+fn hook(field: &str, h: &oci_spec::runtime::Hook) -> Result<Hook> {
+    let mut out = Hook::command(h.path());
+    if let Some(args) = h.args() {
+        // args[0] is the program's argv[0], as in execve.
+        out = out.args(args.iter().skip(1));
+    }
+    for kv in h.env().iter().flatten() {
+        let (k, v) = kv.split_once('=').ok_or_else(|| {
+            Error::config(format!("{field}.env"), format!("{kv:?} is not KEY=VALUE"))
+        })?;
+        out = out.env(k, v);
+    }
+    if let Some(t) = h.timeout() {
+        let secs = u64::try_from(t)
+            .ok()
+            .filter(|s| *s > 0)
+            .ok_or_else(|| Error::config(format!("{field}.timeout"), "must be positive"))?;
+        out = out.timeout(Duration::from_secs(secs));
+    }
+    Ok(out)
+}
+
+/// Every hook of the config, at linception's points (`prestart`, deprecated, runs
+/// where the spec says: with `createRuntime`, before it).
+///
+/// # Errors
+/// [`Error::Config`] for a bad hook.
+pub fn hooks(spec: &Spec) -> Result<Vec<(HookPoint, Hook)>> {
+    let mut out = Vec::new();
+    let Some(h) = spec.hooks() else {
+        return Ok(out);
+    };
+    #[allow(deprecated)]
+    let prestart = h.prestart();
+    let lists = [
+        ("hooks.prestart", HookPoint::CreateRuntime, prestart),
+        (
+            "hooks.createRuntime",
+            HookPoint::CreateRuntime,
+            h.create_runtime(),
+        ),
+        (
+            "hooks.createContainer",
+            HookPoint::CreateContainer,
+            h.create_container(),
+        ),
+        (
+            "hooks.startContainer",
+            HookPoint::StartContainer,
+            h.start_container(),
+        ),
+        ("hooks.poststart", HookPoint::PostStart, h.poststart()),
+        ("hooks.poststop", HookPoint::PostStop, h.poststop()),
+    ];
+    for (name, point, list) in lists {
+        for (i, one) in list.iter().flatten().enumerate() {
+            out.push((point, hook(&format!("{name}[{i}]"), one)?));
+        }
+    }
+    Ok(out)
+}
+
+/// The config's annotations, sorted by key.
+pub fn annotations(spec: &Spec) -> Vec<(String, String)> {
+    let mut a: Vec<(String, String)> = spec
+        .annotations()
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    a.sort();
+    a
+}
+
+/// Refuses an optional field that is set.
+fn refuse_set<T>(field: &str, v: &Option<T>) -> Result<()> {
+    match v {
+        Some(_) => Err(Error::config(field, "not supported yet")),
+        None => Ok(()),
+    }
+}
+
+/// Turns a config into a builder: every field honoured or refused by name. Nothing
+/// is created here.
+///
+/// # Errors
+/// [`Error::Config`] naming the first field refused.
+pub fn builder(spec: &Spec, opts: &Options) -> Result<ContainerBuilder> {
+    refuse_set("solaris", spec.solaris())?;
+    refuse_set("windows", spec.windows())?;
+    refuse_set("vm", spec.vm())?;
+    refuse_set("zos", spec.zos())?;
+    refuse_set("uidMappings", spec.uid_mappings())?;
+    refuse_set("gidMappings", spec.gid_mappings())?;
+    refuse_set("domainname", spec.domainname())?;
+
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| Error::config("process", "missing (nothing to run)"))?;
+    let args = process.args().clone().unwrap_or_default();
+    let Some(program) = args.first() else {
+        return Err(Error::config("process.args", "empty"));
+    };
+    refuse_set("process.commandLine", process.command_line())?;
+    refuse_set("process.consoleSize", &process.console_size())?;
+    refuse_set("process.ioPriority", process.io_priority())?;
+    refuse_set("process.scheduler", process.scheduler())?;
+    refuse_set("process.execCPUAffinity", process.exec_cpu_affinity())?;
+    refuse_set("process.user.username", process.user().username())?;
+
+    let mut b = Container::builder(program).args(&args[1..]).env_clear();
+    for kv in process.env().iter().flatten() {
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| Error::config("process.env", format!("{kv:?} is not KEY=VALUE")))?;
+        b = b.env(k, v);
+    }
+    let cwd = process.cwd();
+    if !cwd.is_absolute() {
+        return Err(Error::config("process.cwd", "must be absolute"));
+    }
+    b = b.current_dir(cwd);
+    let user = process.user();
+    b = b.uid(user.uid()).gid(user.gid());
+    b = b.groups(user.additional_gids().clone().unwrap_or_default());
+    if let Some(mask) = user.umask() {
+        b = b.umask(mask);
+    }
+    let caps = process.capabilities().as_ref();
+    let c = Capabilities {
+        bounding: cap_set(
+            "process.capabilities.bounding",
+            caps.and_then(|c| c.bounding().as_ref()),
+        )?,
+        effective: cap_set(
+            "process.capabilities.effective",
+            caps.and_then(|c| c.effective().as_ref()),
+        )?,
+        permitted: cap_set(
+            "process.capabilities.permitted",
+            caps.and_then(|c| c.permitted().as_ref()),
+        )?,
+        inheritable: cap_set(
+            "process.capabilities.inheritable",
+            caps.and_then(|c| c.inheritable().as_ref()),
+        )?,
+        ambient: cap_set(
+            "process.capabilities.ambient",
+            caps.and_then(|c| c.ambient().as_ref()),
+        )?,
+    };
+    b = b.capabilities(c);
+    for (i, r) in process.rlimits().iter().flatten().enumerate() {
+        let name = json_name(&r.typ());
+        let res = Resource::ALL
+            .into_iter()
+            .find(|res| res.name() == name)
+            .ok_or_else(|| {
+                Error::config(
+                    format!("process.rlimits[{i}].type"),
+                    format!("unknown {name}"),
+                )
+            })?;
+        b = b.rlimit(res, r.soft(), r.hard());
+    }
+    if process.no_new_privileges() == Some(true) {
+        b = b.no_new_privs();
+    }
+    if let Some(adj) = process.oom_score_adj() {
+        b = b.oom_score_adj(adj);
+    }
+    if let Some(p) = process.apparmor_profile() {
+        b = b.apparmor_profile(p.clone());
+    }
+    if let Some(l) = process.selinux_label() {
+        b = b.selinux_label(l.clone());
+    }
+    if process.terminal() == Some(true) {
+        let sock = opts
+            .console_socket
+            .as_ref()
+            .ok_or_else(|| Error::config("process.terminal", "needs --console-socket"))?;
+        b = b.terminal(Terminal::ConsoleSocket(sock.clone()));
+    } else if opts.console_socket.is_some() {
+        return Err(Error::Usage(
+            "--console-socket: process.terminal is not set".into(),
+        ));
+    }
+
+    let root = spec
+        .root()
+        .as_ref()
+        .ok_or_else(|| Error::config("root", "missing"))?;
+    let root_path = if root.path().is_absolute() {
+        root.path().clone()
+    } else {
+        opts.bundle.join(root.path())
+    };
+    if !root_path.is_dir() {
+        return Err(Error::config(
+            "root.path",
+            format!("{} is not a directory", root_path.display()),
+        ));
+    }
+    b = b.root(RootFs::Dir(root_path));
+    if root.readonly() == Some(true) {
+        b = b.read_only_root();
+    }
+    if let Some(h) = spec.hostname() {
+        b = b.hostname(h);
+    }
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        b = b.mount(mount(i, m, &opts.bundle)?);
+    }
+
+    let linux = spec
+        .linux()
+        .as_ref()
+        .ok_or_else(|| Error::config("linux", "missing (this runtime runs Linux containers)"))?;
+    refuse_set("linux.netDevices", linux.net_devices())?;
+    refuse_set("linux.cgroupsPath", linux.cgroups_path())?;
+    refuse_set("linux.mountLabel", linux.mount_label())?;
+    refuse_set("linux.intelRdt", linux.intel_rdt())?;
+    refuse_set("linux.memoryPolicy", linux.memory_policy())?;
+    refuse_set("linux.personality", linux.personality())?;
+    refuse_set("linux.timeOffsets", linux.time_offsets())?;
+    if let Some(r) = linux.resources() {
+        refuse_set("linux.resources.devices", r.devices())?;
+        refuse_set("linux.resources.memory", r.memory())?;
+        refuse_set("linux.resources.cpu", r.cpu())?;
+        refuse_set("linux.resources.pids", r.pids())?;
+        refuse_set("linux.resources.blockIO", r.block_io())?;
+        refuse_set("linux.resources.hugepageLimits", r.hugepage_limits())?;
+        refuse_set("linux.resources.network", r.network())?;
+        refuse_set("linux.resources.rdma", r.rdma())?;
+        refuse_set("linux.resources.unified", r.unified())?;
+    }
+
+    let mut new = Namespaces::empty();
+    for (i, ns) in linux.namespaces().iter().flatten().enumerate() {
+        let field = format!("linux.namespaces[{i}]");
+        let (flag, kind) = namespace(&field, &json_name(&ns.typ()))?;
+        match ns.path() {
+            Some(p) => b = b.join(kind, NsSource::Path(p.clone())),
+            None => new |= flag,
+        }
+    }
+    if !new.contains(Namespaces::MOUNT) {
+        return Err(Error::config(
+            "linux.namespaces",
+            "a new mount namespace is required (the root is pivoted)",
+        ));
+    }
+    b = b.namespaces(new);
+    let uid = linux.uid_mappings().as_deref().unwrap_or_default();
+    let gid = linux.gid_mappings().as_deref().unwrap_or_default();
+    if new.contains(Namespaces::USER) {
+        if uid.is_empty() || gid.is_empty() {
+            return Err(Error::config(
+                "linux.uidMappings",
+                "a new user namespace needs uidMappings and gidMappings",
+            ));
+        }
+        b = b.uid_map(IdMapping::Map(id_map("linux.uidMappings", uid)?));
+        b = b.gid_map(IdMapping::Map(id_map("linux.gidMappings", gid)?));
+    } else if !uid.is_empty() || !gid.is_empty() {
+        return Err(Error::config(
+            "linux.uidMappings",
+            "mappings need a new user namespace",
+        ));
+    }
+    for (i, d) in linux.devices().iter().flatten().enumerate() {
+        let field = format!("linux.devices[{i}]");
+        let num = |v: i64, what: &str| {
+            u32::try_from(v).map_err(|_| Error::config(format!("{field}.{what}"), "out of range"))
+        };
+        let (major, minor) = (num(d.major(), "major")?, num(d.minor(), "minor")?);
+        let mut dev = match d.typ() {
+            LinuxDeviceType::C | LinuxDeviceType::U => Device::char(d.path(), major, minor),
+            LinuxDeviceType::B => Device::block(d.path(), major, minor),
+            other => {
+                return Err(Error::config(
+                    format!("{field}.type"),
+                    format!("{} not supported yet", json_name(&other)),
+                ));
+            }
+        };
+        if let Some(mode) = d.file_mode() {
+            dev = dev.mode(mode);
+        }
+        if d.uid().is_some() || d.gid().is_some() {
+            dev = dev.owner(d.uid().unwrap_or(0), d.gid().unwrap_or(0));
+        }
+        b = b.device(dev);
+    }
+    for p in linux.masked_paths().iter().flatten() {
+        b = b.mask_path(p);
+    }
+    for p in linux.readonly_paths().iter().flatten() {
+        b = b.read_only_path(p);
+    }
+    let mut sysctls: Vec<_> = linux.sysctl().iter().flatten().collect();
+    sysctls.sort();
+    for (k, v) in sysctls {
+        b = b.sysctl(k.clone(), v.clone());
+    }
+    if let Some(p) = linux.rootfs_propagation() {
+        let prop = propagation(p)
+            .ok_or_else(|| Error::config("linux.rootfsPropagation", format!("unknown {p:?}")))?;
+        b = b.root_propagation(prop);
+    }
+    if let Some(s) = linux.seccomp() {
+        b = b.seccomp(Seccomp::new(seccomp(s)?));
+    }
+
+    for (point, h) in hooks(spec)? {
+        b = b.hook(point, h);
+    }
+    b = b.state_info(opts.id.clone(), opts.bundle.clone());
+    for (k, v) in annotations(spec) {
+        b = b.annotation(k, v);
+    }
+    Ok(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec_with(linux_extra: &str, top_extra: &str) -> String {
+        format!(
+            r#"{{"ociVersion":"1.2.0","root":{{"path":"/"}},
+            "process":{{"args":["/bin/true"],"cwd":"/","user":{{"uid":0,"gid":0}}}},
+            "linux":{{"namespaces":[{{"type":"mount"}},{{"type":"pid"}}]{linux_extra}}}{top_extra}}}"#
+        )
+    }
+
+    fn try_build(text: &str) -> Result<ContainerBuilder> {
+        let spec = parse(text)?;
+        builder(
+            &spec,
+            &Options {
+                id: "t".into(),
+                bundle: "/".into(),
+                console_socket: None,
+            },
+        )
+    }
+
+    fn refused(text: &str) -> String {
+        match try_build(text) {
+            Ok(_) => panic!("accepted: {text}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_minimal_config_builds() {
+        let _ = try_build(&spec_with("", "")).unwrap();
+        let _ = try_build(&spec_with(
+            r#","seccomp":{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","no_such_call"],"action":"SCMP_ACT_ERRNO","errnoRet":13,"args":[{"index":1,"value":0,"op":"SCMP_CMP_GE"}]}]}"#,
+            r#","hostname":"h","annotations":{"any.key":"v"}"#,
+        ))
+        .unwrap();
+    }
+
+    #[test]
+    fn unsupported_fields_are_named() {
+        let cases = [
+            (
+                spec_with(r#","resources":{"blockIO":{"weight":10}}"#, ""),
+                "linux.resources.blockIO",
+            ),
+            (
+                spec_with(r#","resources":{"memory":{"limit":1000}}"#, ""),
+                "linux.resources.memory",
+            ),
+            (spec_with(r#","cgroupsPath":"/x""#, ""), "linux.cgroupsPath"),
+            (
+                spec_with(r#","personality":{"domain":"LINUX"}"#, ""),
+                "linux.personality",
+            ),
+            (spec_with("", r#","domainname":"d""#), "domainname"),
+            (
+                spec_with(r#","seccomp":{"defaultAction":"SCMP_ACT_NOTIFY"}"#, ""),
+                "linux.seccomp.defaultAction",
+            ),
+            (
+                spec_with(
+                    r#","seccomp":{"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_PPC"]}"#,
+                    "",
+                ),
+                "linux.seccomp.architectures",
+            ),
+            (
+                spec_with(
+                    "",
+                    r#","mounts":[{"destination":"/c","type":"cgroup","source":"cgroup"}]"#,
+                ),
+                "mounts[0] (/c)",
+            ),
+            (
+                spec_with(
+                    "",
+                    r#","mounts":[{"destination":"/t","type":"tmpfs","options":["noexec"]}]"#,
+                ),
+                "mounts[0] (/t) option \"noexec\"",
+            ),
+            (
+                spec_with(
+                    "",
+                    r#","mounts":[{"destination":"/b","type":"bind","source":"/","options":["rbind","wat"]}]"#,
+                ),
+                "mounts[0] (/b) option \"wat\"",
+            ),
+            (
+                spec_with(
+                    r#","uidMappings":[{"containerID":0,"hostID":1000,"size":1}]"#,
+                    "",
+                ),
+                "linux.uidMappings",
+            ),
+            (
+                spec_with("", "").replace(r#"{"type":"mount"},"#, ""),
+                "linux.namespaces",
+            ),
+            (
+                spec_with(r#","rootfsPropagation":"sideways""#, ""),
+                "linux.rootfsPropagation",
+            ),
+            (
+                spec_with(
+                    r#","devices":[{"path":"/dev/p","type":"p","major":0,"minor":0}]"#,
+                    "",
+                ),
+                "linux.devices[0].type",
+            ),
+            ("{".to_owned(), "config.json"),
+        ];
+        for (text, field) in cases {
+            let e = refused(&text);
+            assert!(e.starts_with(field), "{field}: {e}");
+        }
+    }
+
+    #[test]
+    fn process_fields_are_checked() {
+        let bad_cap = spec_with("", "").replace(
+            r#""cwd":"/""#,
+            r#""cwd":"/","capabilities":{"bounding":["CAP_NOPE"]}"#,
+        );
+        // oci-spec may refuse the unknown name while parsing; either way it is named.
+        let e = refused(&bad_cap);
+        assert!(e.contains("CAP_NOPE") || e.contains("capabilit"), "{e}");
+        let rel = spec_with("", "").replace(r#""cwd":"/""#, r#""cwd":"rel""#);
+        assert!(refused(&rel).starts_with("process.cwd"));
+        let tty = spec_with("", "").replace(r#""cwd":"/""#, r#""cwd":"/","terminal":true"#);
+        assert!(refused(&tty).starts_with("process.terminal"));
+        let env = spec_with("", "").replace(r#""cwd":"/""#, r#""cwd":"/","env":["NOEQUALS"]"#);
+        assert!(refused(&env).starts_with("process.env"));
+        let hook = spec_with(
+            "",
+            r#","hooks":{"poststop":[{"path":"/bin/true","timeout":0}]}"#,
+        );
+        assert!(refused(&hook).starts_with("hooks.poststop[0].timeout"));
+    }
+
+    #[test]
+    fn capability_names_map_to_bits() {
+        let set = cap_set(
+            "f",
+            Some(&vec![
+                "CAP_CHOWN",
+                "CAP_SYS_ADMIN",
+                "CAP_CHECKPOINT_RESTORE",
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            set,
+            CapSet::CHOWN | CapSet::SYS_ADMIN | CapSet::CHECKPOINT_RESTORE
+        );
+        assert!(cap_set("f", Some(&vec!["CAP_WHAT"])).is_err());
+    }
+
+    #[test]
+    fn hooks_keep_their_points_and_prestart_runs_first() {
+        let text = spec_with(
+            "",
+            r#","hooks":{"createRuntime":[{"path":"/bin/b"}],"prestart":[{"path":"/bin/a","args":["a","x"],"timeout":3}],"poststop":[{"path":"/bin/c"}]}"#,
+        );
+        let hs = hooks(&parse(&text).unwrap()).unwrap();
+        let points: Vec<HookPoint> = hs.iter().map(|(p, _)| *p).collect();
+        assert_eq!(
+            points,
+            [
+                HookPoint::CreateRuntime,
+                HookPoint::CreateRuntime,
+                HookPoint::PostStop
+            ]
+        );
+        let shown = format!("{:?}", hs[0].1);
+        assert!(shown.contains("/bin/a"), "{shown}");
+    }
+}

@@ -1,0 +1,473 @@
+//! `linception-oci`: runc's command line on linception.
+//!
+//! ```text
+//! linception-oci [--root DIR] [--log FILE] [--log-format text|json] [--debug] COMMAND
+//!   create --bundle B [--pid-file F] [--console-socket S] ID
+//!   start ID | state ID | kill ID [SIGNAL] | delete [--force] ID
+//!   run --bundle B [--pid-file F] ID | spec [--rootless] | list
+//! ```
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use linception::{Signal, State, StateInfo};
+use linception_oci::state::{Record, Store};
+use linception_oci::{Error, Result, config};
+
+/// The global options.
+struct Global {
+    root: Option<PathBuf>,
+    log: Option<PathBuf>,
+    json: bool,
+}
+
+fn usage(msg: impl Into<String>) -> Error {
+    Error::Usage(msg.into())
+}
+
+/// Takes the value of an option (`--x V` or `--x=V`).
+fn value(args: &mut Vec<String>, i: usize, name: &str) -> Result<String> {
+    let a = args.remove(i);
+    if let Some(v) = a.strip_prefix(&format!("{name}=")) {
+        return Ok(v.to_owned());
+    }
+    if i < args.len() {
+        Ok(args.remove(i))
+    } else {
+        Err(usage(format!("{name}: needs a value")))
+    }
+}
+
+/// Command options: flags with values, boolean flags, positionals.
+struct Parsed {
+    opts: Vec<(String, String)>,
+    flags: Vec<String>,
+    pos: Vec<String>,
+}
+
+fn parse(mut args: Vec<String>, with_value: &[&str], bools: &[&str], cmd: &str) -> Result<Parsed> {
+    let mut p = Parsed {
+        opts: Vec::new(),
+        flags: Vec::new(),
+        pos: Vec::new(),
+    };
+    while !args.is_empty() {
+        let a = args[0].clone();
+        let name = a
+            .split('=')
+            .next()
+            .unwrap_or_default()
+            .trim_start_matches('-');
+        let long = format!("--{name}");
+        if a.starts_with('-') && a.len() > 1 {
+            if let Some(n) = with_value.iter().find(|n| **n == name) {
+                let dashed = if a.starts_with("--") {
+                    long
+                } else {
+                    format!("-{n}")
+                };
+                let v = value(&mut args, 0, &dashed)?;
+                p.opts.push(((*n).to_owned(), v));
+            } else if bools.contains(&name) {
+                args.remove(0);
+                p.flags.push(name.to_owned());
+            } else {
+                return Err(usage(format!("{cmd}: unknown option {a}")));
+            }
+        } else {
+            p.pos.push(args.remove(0));
+        }
+    }
+    Ok(p)
+}
+
+impl Parsed {
+    fn opt(&self, names: &[&str]) -> Option<&str> {
+        self.opts
+            .iter()
+            .rev()
+            .find(|(k, _)| names.contains(&k.as_str()))
+            .map(|(_, v)| v.as_str())
+    }
+    fn flag(&self, name: &str) -> bool {
+        self.flags.iter().any(|f| f == name)
+    }
+    fn id(&self, cmd: &str) -> Result<&str> {
+        match self.pos.as_slice() {
+            [id, ..] => Ok(id),
+            [] => Err(usage(format!("{cmd}: needs a container id"))),
+        }
+    }
+}
+
+fn main() {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let mut g = Global {
+        root: None,
+        log: None,
+        json: false,
+    };
+    let code = match globals(&mut args, &mut g).and_then(|()| command(&g, args)) {
+        Ok(code) => code,
+        Err(e) => {
+            report(&g, &e);
+            1
+        }
+    };
+    std::process::exit(code);
+}
+
+/// Writes an error as runc does: on stderr (and the log), or a JSON log line.
+fn report(g: &Global, e: &Error) {
+    let msg = e.to_string();
+    let line = if g.json {
+        serde_json::json!({"level": "error", "msg": msg, "time": now()}).to_string()
+    } else {
+        format!("linception-oci: {msg}")
+    };
+    if let Some(log) = &g.log
+        && let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+    {
+        let _ = writeln!(f, "{line}");
+    }
+    eprintln!("{line}");
+}
+
+fn now() -> String {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    t.to_string()
+}
+
+fn globals(args: &mut Vec<String>, g: &mut Global) -> Result<()> {
+    while let Some(a) = args.first().cloned() {
+        let name = a.split('=').next().unwrap_or_default();
+        match name {
+            "--root" => g.root = Some(value(args, 0, "--root")?.into()),
+            "--log" => g.log = Some(value(args, 0, "--log")?.into()),
+            "--log-format" => match value(args, 0, "--log-format")?.as_str() {
+                "text" => g.json = false,
+                "json" => g.json = true,
+                other => {
+                    return Err(usage(format!(
+                        "--log-format: {other:?} is not text or json"
+                    )));
+                }
+            },
+            "--debug" => {
+                args.remove(0);
+            }
+            "--systemd-cgroup" => {
+                return Err(usage("--systemd-cgroup: systemd cgroups are not supported"));
+            }
+            _ if a.starts_with('-') => return Err(usage(format!("unknown global option {a}"))),
+            _ => break,
+        }
+    }
+    Ok(())
+}
+
+fn store(g: &Global) -> Result<Store> {
+    Ok(Store::new(match &g.root {
+        Some(r) => r.clone(),
+        None => Store::default_root()?,
+    }))
+}
+
+fn command(g: &Global, mut args: Vec<String>) -> Result<i32> {
+    if args.is_empty() {
+        return Err(usage(
+            "no command (create, start, state, kill, delete, run, spec, list)",
+        ));
+    }
+    let cmd = args.remove(0);
+    match cmd.as_str() {
+        "create" | "run" => {
+            let p = parse(
+                args,
+                &["bundle", "b", "pid-file", "console-socket"],
+                &["no-pivot", "detach", "d"],
+                &cmd,
+            )?;
+            if p.flag("no-pivot") {
+                return Err(usage(
+                    "--no-pivot: not supported (the root is always pivoted)",
+                ));
+            }
+            if p.flag("detach") || p.flag("d") {
+                return Err(usage(
+                    "run --detach: not supported yet, use create and start",
+                ));
+            }
+            create(g, &p, cmd == "run")
+        }
+        "start" => {
+            let p = parse(args, &[], &[], "start")?;
+            start(g, p.id("start")?).map(|()| 0)
+        }
+        "state" => {
+            let p = parse(args, &[], &[], "state")?;
+            let s = store(g)?;
+            let l = s.open(p.id("state")?)?;
+            let doc = linception_oci::state::document(&l.load()?);
+            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+            Ok(0)
+        }
+        "kill" => {
+            let p = parse(args, &[], &["all", "a"], "kill")?;
+            if p.flag("all") || p.flag("a") {
+                return Err(usage("kill --all: not supported yet"));
+            }
+            let sig = signal(p.pos.get(1).map(String::as_str).unwrap_or("TERM"))?;
+            kill(g, p.id("kill")?, sig).map(|()| 0)
+        }
+        "delete" => {
+            let p = parse(args, &[], &["force", "f"], "delete")?;
+            delete(g, p.id("delete")?, p.flag("force") || p.flag("f")).map(|()| 0)
+        }
+        "spec" => {
+            let p = parse(args, &["bundle", "b"], &["rootless"], "spec")?;
+            spec(p.opt(&["bundle", "b"]), p.flag("rootless")).map(|()| 0)
+        }
+        "list" => {
+            parse(args, &[], &[], "list")?;
+            let s = store(g)?;
+            println!("ID\tPID\tSTATUS\tBUNDLE");
+            for id in s.list() {
+                if let Ok(l) = s.open(&id)
+                    && let Ok(r) = l.load()
+                {
+                    let doc = linception_oci::state::document(&r);
+                    println!(
+                        "{id}\t{}\t{}\t{}",
+                        doc["pid"],
+                        doc["status"].as_str().unwrap_or(""),
+                        r.bundle.display()
+                    );
+                }
+            }
+            Ok(0)
+        }
+        other => Err(usage(format!("unknown command {other:?}"))),
+    }
+}
+
+/// A signal by name (`TERM`, `SIGTERM`) or number.
+fn signal(s: &str) -> Result<Signal> {
+    if let Ok(n) = s.parse::<i32>() {
+        return Signal::from_raw(n).ok_or_else(|| usage(format!("signal {s}: out of range")));
+    }
+    let want = format!("SIG{}", s.trim_start_matches("SIG").to_ascii_uppercase());
+    (1..=64)
+        .filter_map(Signal::from_raw)
+        .find(|sig| sig.name() == Some(want.as_str()))
+        .ok_or_else(|| usage(format!("unknown signal {s:?}")))
+}
+
+fn absolute(p: &str) -> Result<PathBuf> {
+    std::path::absolute(p).map_err(|e| usage(format!("{p}: {e}")))
+}
+
+fn create(g: &Global, p: &Parsed, run: bool) -> Result<i32> {
+    let cmd = if run { "run" } else { "create" };
+    let id = p.id(cmd)?.to_owned();
+    let bundle = absolute(p.opt(&["bundle", "b"]).unwrap_or("."))?;
+    let spec = config::load(&bundle)?;
+    let opts = config::Options {
+        id: id.clone(),
+        bundle: bundle.clone(),
+        console_socket: p.opt(&["console-socket"]).map(absolute).transpose()?,
+    };
+    // Everything is checked before the state directory exists.
+    let builder = config::builder(&spec, &opts)?;
+    let s = store(g)?;
+    let locked = s.create(&id)?;
+    let made = (|| {
+        let c = builder.create(s.socket(&id))?;
+        let record = Record {
+            id: id.clone(),
+            bundle: bundle.clone(),
+            container: c
+                .id()
+                .cloned()
+                .ok_or_else(|| Error::State("created without an id".into()))?,
+            annotations: config::annotations(&spec),
+        };
+        locked.save(&record)?;
+        if let Some(f) = p.opt(&["pid-file"]) {
+            let f = absolute(f)?;
+            let tmp = f.with_extension("tmp");
+            std::fs::write(&tmp, c.pid().as_raw().to_string())
+                .and_then(|()| std::fs::rename(&tmp, &f))
+                .map_err(|e| Error::Io {
+                    what: "write the pid file",
+                    path: f.clone(),
+                    source: e,
+                })?;
+        }
+        Ok::<_, Error>(c)
+    })();
+    let mut c = match made {
+        Ok(c) => c,
+        Err(e) => {
+            // Nothing left behind: the handle's drop killed the init if there was one.
+            let _ = locked.remove();
+            return Err(e);
+        }
+    };
+    if !run {
+        let _ = c.detach();
+        return Ok(0);
+    }
+    let status = c.start().and_then(|()| c.wait()).map_err(Error::from);
+    let warnings = c.destroy();
+    let _ = locked.remove();
+    let status = status?;
+    for w in warnings.unwrap_or_default() {
+        eprintln!("linception-oci: warning: {w}");
+    }
+    Ok(match (status.code(), status.signal()) {
+        (Some(code), _) => code,
+        (None, Some(sig)) => 128 + sig.as_raw(),
+        _ => 1,
+    })
+}
+
+/// The hooks of the later moments, from the bundle's config again.
+fn found(r: &Record) -> Result<linception::Container> {
+    let mut c = r
+        .container
+        .open()
+        .map_err(|_| Error::State(format!("container {:?} is stopped", r.id)))?;
+    let hooks = config::load(&r.bundle)
+        .and_then(|spec| config::hooks(&spec))
+        .unwrap_or_default();
+    c.set_hooks(
+        StateInfo {
+            id: r.id.clone(),
+            bundle: r.bundle.clone(),
+            annotations: r.annotations.clone(),
+        },
+        hooks,
+    );
+    Ok(c)
+}
+
+fn start(g: &Global, id: &str) -> Result<()> {
+    let s = store(g)?;
+    let l = s.open(id)?;
+    let r = l.load()?;
+    let mut c = found(&r)?;
+    if c.state() != State::Created {
+        return Err(Error::State(format!(
+            "container {id:?} is {}, not created",
+            c.state()
+        )));
+    }
+    c.start()?;
+    for w in c.warnings() {
+        eprintln!("linception-oci: warning: {w}");
+    }
+    let _ = c.detach();
+    Ok(())
+}
+
+fn kill(g: &Global, id: &str, sig: Signal) -> Result<()> {
+    let s = store(g)?;
+    let l = s.open(id)?;
+    let r = l.load()?;
+    let mut c = found(&r)?;
+    if c.state() == State::Stopped {
+        return Err(Error::State(format!("container {id:?} is stopped")));
+    }
+    c.signal(sig)?;
+    let _ = c.detach();
+    Ok(())
+}
+
+fn delete(g: &Global, id: &str, force: bool) -> Result<()> {
+    let s = store(g)?;
+    let l = s.open(id)?;
+    let r = l.load()?;
+    // A container that is gone (stopped and reaped elsewhere) leaves only its state.
+    if let Ok(mut c) = found(&r) {
+        let st = c.state();
+        if st == State::Running && !force {
+            return Err(Error::State(format!(
+                "container {id:?} is running: kill it first or pass --force"
+            )));
+        }
+        for w in c.destroy()? {
+            eprintln!("linception-oci: warning: {w}");
+        }
+    }
+    l.remove()
+}
+
+fn spec(bundle: Option<&str>, rootless: bool) -> Result<()> {
+    let dir = absolute(bundle.unwrap_or("."))?;
+    let path = dir.join("config.json");
+    if path.exists() {
+        return Err(Error::State(format!("{} exists", path.display())));
+    }
+    let doc = linception_oci_spec_doc(rootless);
+    std::fs::write(
+        &path,
+        serde_json::to_string_pretty(&doc).unwrap_or_default(),
+    )
+    .map_err(|e| Error::Io {
+        what: "write",
+        path: path.clone(),
+        source: e,
+    })
+}
+
+/// A config this runtime runs as it is: busybox-style `sh` in `rootfs`, every
+/// namespace, proc and the default `/dev`.
+fn linception_oci_spec_doc(rootless: bool) -> serde_json::Value {
+    let uid = rustix::process::getuid().as_raw();
+    let gid = rustix::process::getgid().as_raw();
+    let mut ns = vec![
+        serde_json::json!({"type": "pid"}),
+        serde_json::json!({"type": "ipc"}),
+        serde_json::json!({"type": "uts"}),
+        serde_json::json!({"type": "mount"}),
+        serde_json::json!({"type": "network"}),
+    ];
+    let mut linux = serde_json::json!({
+        "maskedPaths": ["/proc/kcore", "/proc/keys", "/proc/timer_list", "/sys/firmware"],
+        "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"],
+    });
+    if rootless {
+        ns.push(serde_json::json!({"type": "user"}));
+        linux["uidMappings"] = serde_json::json!([{"containerID": 0, "hostID": uid, "size": 1}]);
+        linux["gidMappings"] = serde_json::json!([{"containerID": 0, "hostID": gid, "size": 1}]);
+    }
+    linux["namespaces"] = serde_json::Value::Array(ns);
+    let caps = serde_json::json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]);
+    serde_json::json!({
+        "ociVersion": linception_oci::state::OCI_VERSION,
+        "process": {
+            "terminal": false,
+            "user": {"uid": 0, "gid": 0},
+            "args": ["sh"],
+            "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"],
+            "cwd": "/",
+            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
+            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
+            "noNewPrivileges": true
+        },
+        "root": {"path": "rootfs", "readonly": true},
+        "hostname": "linception",
+        "mounts": [
+            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "mode=755"]}
+        ],
+        "linux": linux
+    })
+}
