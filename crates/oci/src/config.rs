@@ -492,7 +492,13 @@ pub fn builder(spec: &Spec, opts: &Options) -> Result<ContainerBuilder> {
     b = b.current_dir(cwd);
     let user = process.user();
     b = b.uid(user.uid()).gid(user.gid());
-    b = b.groups(user.additional_gids().clone().unwrap_or_default());
+    match user.additional_gids() {
+        Some(gids) => b = b.groups(gids.clone()),
+        // As runc: root clears the supplementary groups; an unprivileged caller
+        // (setgroups denied in its user namespace) keeps none to clear.
+        None if rustix::process::geteuid().is_root() => b = b.groups(Vec::new()),
+        None => {}
+    }
     if let Some(mask) = user.umask() {
         b = b.umask(mask);
     }

@@ -1,0 +1,229 @@
+//! Bundles and commands for the tests: a busybox root filesystem in a temporary
+//! directory, the config `linception-oci spec` writes, and runs of the built binary
+//! (and of runc) as separate processes.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use serde_json::Value;
+
+/// The binary under test.
+pub const OURS: &str = env!("CARGO_BIN_EXE_linception-oci");
+
+/// Whether a program the test needs is installed: skips with `SKIP: needs NAME`
+/// (fails under `LINCEPTION_REQUIRE_ALL=1`).
+pub fn need(name: &str, path: &str) -> bool {
+    if Path::new(path).exists() {
+        return true;
+    }
+    if linception_testkit::require_all() {
+        panic!(
+            "needs {name} ({path} is missing: apt-get install {name}), LINCEPTION_REQUIRE_ALL=1"
+        );
+    }
+    eprintln!("SKIP: needs {name} ({path} is missing)");
+    false
+}
+
+/// Whether the test runs as root.
+pub fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+static SEQ: AtomicU32 = AtomicU32::new(0);
+
+/// A temporary directory removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let n = SEQ.fetch_add(1, Ordering::Relaxed);
+        let p = std::env::temp_dir().join(format!(
+            "lc-oci-{tag}-{}-{}-{n}",
+            std::process::id(),
+            rustix::process::geteuid().as_raw()
+        ));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A bundle: a busybox rootfs (every applet a symlink) and the config of
+/// `linception-oci spec` (`--rootless` when not root or when asked), changed by `edit`.
+pub struct Bundle {
+    pub dir: TempDir,
+}
+
+impl Bundle {
+    pub fn new(rootless: bool, edit: impl FnOnce(&mut Value)) -> Bundle {
+        let dir = TempDir::new("bundle");
+        let rootfs = dir.0.join("rootfs");
+        for d in ["bin", "proc", "dev", "tmp", "etc"] {
+            std::fs::create_dir_all(rootfs.join(d)).unwrap();
+        }
+        std::fs::copy("/bin/busybox", rootfs.join("bin/busybox")).unwrap();
+        let list = Command::new("/bin/busybox").arg("--list").output().unwrap();
+        for applet in String::from_utf8_lossy(&list.stdout).lines() {
+            if applet != "busybox" && !applet.is_empty() {
+                std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet)).unwrap();
+            }
+        }
+        let mut spec = Command::new(OURS);
+        spec.args(["spec", "--bundle"]).arg(&dir.0);
+        if rootless || !is_root() {
+            spec.arg("--rootless");
+        }
+        let out = spec.output().unwrap();
+        assert!(
+            out.status.success(),
+            "spec: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let path = dir.0.join("config.json");
+        let mut cfg: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        edit(&mut cfg);
+        std::fs::write(&path, cfg.to_string()).unwrap();
+        Bundle { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.dir.0
+    }
+}
+
+/// Sets `process.args` to `sh -c SCRIPT`.
+pub fn script(cfg: &mut Value, script: &str) {
+    cfg["process"]["args"] = serde_json::json!(["sh", "-c", script]);
+}
+
+/// A runtime: ours or runc, with its own state root.
+pub struct Runtime {
+    pub bin: PathBuf,
+    pub root: TempDir,
+}
+
+impl Runtime {
+    pub fn ours() -> Runtime {
+        Runtime {
+            bin: OURS.into(),
+            root: TempDir::new("root"),
+        }
+    }
+
+    pub fn runc() -> Runtime {
+        Runtime {
+            bin: "/usr/sbin/runc".into(),
+            root: TempDir::new("runc"),
+        }
+    }
+
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(&self.bin);
+        c.arg("--root").arg(&self.root.0);
+        c
+    }
+
+    /// Runs a command whose container (if any) must not hold the pipes: stdin and
+    /// the container's stdio are null, stderr is captured.
+    pub fn quiet(&self, args: &[&str]) -> Output {
+        self.cmd()
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap()
+    }
+
+    /// `create`: the container inherits the command's stdio, so its stderr goes to
+    /// a file (a pipe would stay open as long as the container lives).
+    pub fn create(&self, bundle: &Bundle, id: &str) -> Output {
+        let err_path = self.root.0.join(format!("{id}.create-stderr"));
+        let err = std::fs::File::create(&err_path).unwrap();
+        let mut out = self
+            .cmd()
+            .args(["create", "--bundle"])
+            .arg(bundle.path())
+            .arg(id)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(err)
+            .output()
+            .unwrap();
+        out.stderr = std::fs::read(&err_path).unwrap();
+        let _ = std::fs::remove_file(&err_path);
+        out
+    }
+
+    pub fn run(&self, bundle: &Bundle, id: &str) -> Output {
+        self.cmd()
+            .args(["run", "--bundle"])
+            .arg(bundle.path())
+            .arg(id)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    pub fn state(&self, id: &str) -> Value {
+        let out = self.quiet(&["state", id]);
+        assert!(
+            out.status.success(),
+            "state {id}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// Polls `state` until its status is `want` (5 s at most).
+    pub fn wait_status(&self, id: &str, want: &str) -> Value {
+        for _ in 0..500 {
+            let s = self.state(id);
+            if s["status"] == want {
+                return s;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        panic!("{id} never became {want}: {}", self.state(id));
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        // Whatever a failed test left: force-delete every container it knows.
+        if let Ok(dir) = std::fs::read_dir(&self.root.0) {
+            for e in dir.flatten() {
+                if let Some(id) = e.file_name().to_str() {
+                    let _ = self.quiet(&["delete", "--force", id]);
+                }
+            }
+        }
+    }
+}
+
+/// Whether a process whose command line holds `marker` exists.
+pub fn process_with(marker: &str) -> bool {
+    std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+        std::fs::read(e.path().join("cmdline"))
+            .map(|c| String::from_utf8_lossy(&c).contains(marker))
+            .unwrap_or(false)
+    })
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
