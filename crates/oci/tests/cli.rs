@@ -138,7 +138,8 @@ fn a_refused_field_is_named_and_nothing_is_left() {
     }
     let rt = Runtime::ours();
     let marker = format!("sleep 7{}", std::process::id());
-    let cases: [(&str, fn(&mut serde_json::Value)); 4] = [
+    type Edit = fn(&mut serde_json::Value);
+    let cases: [(&str, Edit); 4] = [
         ("linux.resources.blockIO", |c| {
             c["linux"]["resources"] = serde_json::json!({"blockIO": {"weight": 10}})
         }),
