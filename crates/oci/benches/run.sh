@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# `run` of busybox's /bin/true in the same bundle, by linception-oci and by runc,
+# interleaved, N runs each (default 100), as root: the root variant (no user
+# namespace) and the user-namespace variant. Prints medians and p90 in ms, and the
+# ratio runc / linception-oci.
+#
+#   bash crates/oci/benches/run.sh [N]
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+n=${1:-100}
+[ "$(id -u)" = 0 ] || { echo "run as root" >&2; exit 1; }
+[ -x /usr/sbin/runc ] && [ -x /bin/busybox ] && command -v python3 bc >/dev/null || { echo "needs runc, busybox-static, python3 and bc" >&2; exit 1; }
+cargo build --quiet --release -p linception-oci
+ours="${CARGO_TARGET_DIR:-target}/release/linception-oci"
+work=$(mktemp -d)
+trap 'rm -rf "${work}"' EXIT
+mkdir -p "${work}/b/rootfs/bin" "${work}/b/rootfs/proc" "${work}/b/rootfs/dev"
+cp /bin/busybox "${work}/b/rootfs/bin/"
+ln -s busybox "${work}/b/rootfs/bin/true"
+
+# Milliseconds of one command, to stdout.
+ms() {
+    local t0 t1
+    t0=$(date +%s%N)
+    "$@" </dev/null >/dev/null 2>&1 || { echo "failed: $*" >&2; exit 1; }
+    t1=$(date +%s%N)
+    echo "scale=3; (${t1} - ${t0}) / 1000000" | bc
+}
+
+# Median and p90 of a file of numbers.
+stats() {
+    sort -n "$1" | awk '{a[NR]=$1} END {printf "%.2f %.2f", a[int((NR+1)/2)], a[int(NR*0.9+0.5)]}'
+}
+
+for variant in root userns; do
+    rm -f "${work}/b/config.json"
+    if [ "${variant}" = userns ]; then
+        "${ours}" spec --bundle "${work}/b" --rootless
+    else
+        "${ours}" spec --bundle "${work}/b"
+    fi
+    python3 -c 'import json, sys; p = sys.argv[1]; c = json.load(open(p)); c["process"]["args"] = ["/bin/true"]; json.dump(c, open(p, "w"))' "${work}/b/config.json"
+    : >"${work}/ours.${variant}"
+    : >"${work}/runc.${variant}"
+    for i in $(seq "${n}"); do
+        ms "${ours}" --root "${work}/state-ours" run --bundle "${work}/b" "o${i}" >>"${work}/ours.${variant}"
+        ms runc --root "${work}/state-runc" run --bundle "${work}/b" "r${i}" >>"${work}/runc.${variant}"
+    done
+    read -r om o90 <<<"$(stats "${work}/ours.${variant}")"
+    read -r rm_ r90 <<<"$(stats "${work}/runc.${variant}")"
+    echo "${variant}: linception-oci median ${om} ms p90 ${o90} ms; runc median ${rm_} ms p90 ${r90} ms; runc/ours median $(echo "scale=2; ${rm_} / ${om}" | bc)x, p90 $(echo "scale=2; ${r90} / ${o90}" | bc)x (n=${n})"
+done
