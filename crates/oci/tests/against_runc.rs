@@ -35,13 +35,9 @@ fn same_inside(rootless: bool) {
 
 #[test]
 fn the_container_sees_what_runc_gives_it() {
-    if !is_root() {
-        // Without a user namespace only root can create the container.
-        eprintln!(
-            "SKIP: needs root (a container without a user namespace); the rootless run covers 65534"
-        );
-        return;
-    }
+    // Without a user namespace only root can create the container; the next test
+    // is the rootless run.
+    linception_testkit::require_root!("a container without a user namespace");
     same_inside(false);
 }
 
