@@ -277,9 +277,16 @@ mod tests {
         assert_eq!(l.load().unwrap(), r);
         assert_eq!(store.list(), ["box-1"]);
         assert!(matches!(store.create("box-1"), Err(Error::State(_))));
-        // A pid that does not exist with that start time is stopped.
-        assert_eq!(status(&r).0, linception::State::Stopped);
-        assert_eq!(document(&r)["status"], "stopped");
+        // A live pid (this process) with another start time is a reused pid: stopped.
+        let me = std::process::id();
+        let reused = Record {
+            container: format!("{me}:1:/s/start.sock").parse().unwrap(),
+            ..r.clone()
+        };
+        assert!(std::path::Path::new(&format!("/proc/{me}")).exists());
+        assert_eq!(status(&reused).0, linception::State::Stopped);
+        assert_eq!(document(&reused)["status"], "stopped");
+        assert_eq!(document(&reused)["pid"], 0);
         l.remove().unwrap();
         assert!(matches!(store.open("box-1"), Err(Error::State(_))));
         for bad in ["", "..", "a/b", "x y"] {

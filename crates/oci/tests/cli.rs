@@ -255,3 +255,53 @@ fn list_shows_the_containers() {
         assert!(rt.quiet(&["delete", id]).status.success());
     }
 }
+
+#[test]
+fn two_creates_of_one_id_at_once_make_one_container() {
+    if !need("busybox-static", "/bin/busybox") {
+        return;
+    }
+    let rt = Runtime::ours();
+    let bundle = Bundle::new(false, |c| script(c, "sleep 1000"));
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| rt.create(&bundle, "same"));
+        let b = s.spawn(|| rt.create(&bundle, "same"));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    let ok = [&a, &b].iter().filter(|o| o.status.success()).count();
+    assert_eq!(ok, 1, "a: {} b: {}", stderr(&a), stderr(&b));
+    let failed = if a.status.success() { &b } else { &a };
+    assert!(
+        stderr(failed).contains("already exists"),
+        "{}",
+        stderr(failed)
+    );
+    assert_eq!(rt.state("same")["status"], "created");
+    assert!(rt.quiet(&["delete", "same"]).status.success());
+}
+
+#[test]
+fn the_pid_file_holds_the_inits_pid() {
+    if !need("busybox-static", "/bin/busybox") {
+        return;
+    }
+    let rt = Runtime::ours();
+    let bundle = Bundle::new(false, |c| script(c, "sleep 1000"));
+    let pid_file = rt.root.0.join("pid");
+    let out = rt
+        .cmd()
+        .args(["create", "--pid-file"])
+        .arg(&pid_file)
+        .arg("--bundle")
+        .arg(bundle.path())
+        .arg("p1")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(out.success());
+    let pid: i64 = std::fs::read_to_string(&pid_file).unwrap().parse().unwrap();
+    assert_eq!(rt.state("p1")["pid"], pid);
+    assert!(rt.quiet(&["delete", "p1"]).status.success());
+}

@@ -148,7 +148,8 @@ impl Runtime {
     /// `create`: the container inherits the command's stdio, so its stderr goes to
     /// a file (a pipe would stay open as long as the container lives).
     pub fn create(&self, bundle: &Bundle, id: &str) -> Output {
-        let err_path = self.root.0.join(format!("{id}.create-stderr"));
+        let n = SEQ.fetch_add(1, Ordering::Relaxed);
+        let err_path = self.root.0.join(format!("{id}.create-stderr.{n}"));
         let err = std::fs::File::create(&err_path).unwrap();
         let mut out = self
             .cmd()
