@@ -295,16 +295,23 @@ impl Container {
         self.id.clone()
     }
 
-    /// Ends the container whatever its state: kills it, waits for it, removes what
-    /// the spawn made (its cgroup, the start socket of a created container), then
-    /// runs the `poststop` hooks. Returns their warnings.
+    /// Ends the container whatever its state: kills it, waits until it has exited
+    /// (reaping it when it is the caller's child; a handle found by id waits only
+    /// for the exit, not for its parent's reap), removes what the spawn made (its
+    /// cgroup, the start socket of a created container), then runs the `poststop`
+    /// hooks. Returns their warnings.
     ///
     /// # Errors
-    /// A failed kill or wait (for a handle found by id that is not the caller's
-    /// child, waiting needs `PIDFD_INFO_EXIT`, Linux 6.15).
+    /// A failed kill, wait or poll of the pidfd.
     pub fn destroy(mut self) -> Result<Vec<String>> {
         self.kill()?;
-        self.wait()?;
+        if self.child {
+            self.wait()?;
+        } else {
+            // Not our child: its exit (the pidfd readable) is what ends it; the exit
+            // status waits for its parent's reap, which destroy does not need.
+            self.wait_exited()?;
+        }
         if let Some(id) = &self.id {
             let _ = std::fs::remove_file(&id.socket);
         }
@@ -403,21 +410,26 @@ impl Container {
         if !self.child {
             // Not our child: wait for the pidfd to become readable, then read the
             // status the kernel kept for it.
-            let mut fds = [rustix::event::PollFd::new(
-                &self.pidfd,
-                rustix::event::PollFlags::IN,
-            )];
-            loop {
-                match rustix::event::poll(&mut fds, None) {
-                    Ok(_) => break,
-                    Err(rustix::io::Errno::INTR) => continue,
-                    Err(e) => return Err(Error::syscall("poll(pidfd)", e.into())),
-                }
-            }
+            self.wait_exited()?;
             return self.foreign_status();
         }
         let st = self.pidfd.wait()?;
         self.reaped(st)
+    }
+
+    /// Blocks until the init has exited (its pidfd polls readable), without reaping.
+    fn wait_exited(&self) -> Result<()> {
+        let mut fds = [rustix::event::PollFd::new(
+            &self.pidfd,
+            rustix::event::PollFlags::IN,
+        )];
+        loop {
+            match rustix::event::poll(&mut fds, None) {
+                Ok(_) => return Ok(()),
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => return Err(Error::syscall("poll(pidfd)", e.into())),
+            }
+        }
     }
 
     /// The exit status of an exited init that is not our child (`PIDFD_INFO_EXIT`).
