@@ -551,7 +551,7 @@ fn unsupported_field(how: &OpenHow) -> usize {
     let mut first = None;
     for (offset, value) in how.set_fields() {
         first.get_or_insert(offset);
-        let Ok(probe) = OpenHow::new(OFlags::PATH).field(offset, value) else {
+        let Ok(probe) = OpenHow::new(OFlags::PATH | OFlags::CLOEXEC).field(offset, value) else {
             continue;
         };
         if let Err(rustix::io::Errno::TOOBIG) =

@@ -77,17 +77,12 @@ impl Program {
     /// ```
     /// use linception_seccomp_notify::{Action, Filter, FilterFlags, NoNewPrivs};
     /// let program = Filter::new(Action::Allow).rule("getppid", Action::Errno(libc::EPERM)).compile()?;
-    /// // Filters are irreversible: install in a child.
-    /// // SAFETY (doctest): the child only installs, calls getppid and _exits.
-    /// let pid = unsafe { libc::fork() };
-    /// if pid == 0 {
-    ///     let ok = program.install(FilterFlags::empty(), NoNewPrivs::Set).is_ok()
-    ///         && unsafe { libc::getppid() } == -1;
-    ///     unsafe { libc::_exit(if ok { 0 } else { 1 }) };
-    /// }
-    /// let mut status = 0;
-    /// unsafe { libc::waitpid(pid, &mut status, 0) };
-    /// assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+    /// // Filters are irreversible: install in a forked child (the test kit's).
+    /// let refused = linception_testkit::fork(move || {
+    ///     program.install(FilterFlags::empty(), NoNewPrivs::Set).is_ok()
+    ///         && std::os::unix::process::parent_id() == u32::MAX // getppid() = -1
+    /// });
+    /// assert!(refused);
     /// # Ok::<(), linception_seccomp_notify::Error>(())
     /// ```
     ///
