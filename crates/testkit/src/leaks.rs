@@ -5,7 +5,10 @@
 
 use std::collections::BTreeSet;
 
-/// The open fds of this process, each with what it points at.
+/// The open fds of this process, each with what it points at. A target the kernel
+/// shows as ` (deleted)` is the same open file as before its name went away (a
+/// `/proc/PID` directory of a process that exited meanwhile, an unlinked file), so
+/// the suffix is left out.
 pub fn open_fds() -> BTreeSet<(i32, String)> {
     let mut fds = BTreeSet::new();
     let dir = std::fs::read_dir("/proc/self/fd").expect("read /proc/self/fd");
@@ -15,7 +18,9 @@ pub fn open_fds() -> BTreeSet<(i32, String)> {
     for fd in names {
         // The directory's own fd is closed by now; skip it and any other closed fd.
         if let Ok(target) = std::fs::read_link(format!("/proc/self/fd/{fd}")) {
-            fds.insert((fd, target.to_string_lossy().into_owned()));
+            let target = target.to_string_lossy();
+            let target = target.strip_suffix(" (deleted)").unwrap_or(&target);
+            fds.insert((fd, target.to_owned()));
         }
     }
     fds
