@@ -265,6 +265,8 @@ pub struct ContainerBuilder {
     pub(crate) joins: Vec<(linception_pidfd::NamespaceType, NsSource)>,
     /// Limits, umask, OOM score, parent-death signal, personality, terminal.
     pub(crate) knobs: crate::process::Knobs,
+    /// Record the spawn's phase times ([`ContainerBuilder::profile`]).
+    pub(crate) profile: bool,
 }
 
 /// What hooks are told about the container besides its pid and status (the OCI
@@ -323,7 +325,19 @@ impl ContainerBuilder {
             selinux_label: None,
             landlock: None,
             knobs: crate::process::Knobs::default(),
+            profile: false,
         }
+    }
+
+    /// Records where the spawn's time goes: [`Container::profile`](crate::Container::profile)
+    /// then returns a [`SpawnProfile`](crate::SpawnProfile) (phases from `clone3`
+    /// to the maps, the release, the mounts, `pivot_root`, seccomp, `execve`, and
+    /// the reap). Off by default, and then free: no extra step or system call. For
+    /// [`spawn`](Self::spawn) only: a [`create`](Self::create) or a builder with
+    /// hooks is refused (their `execve` happens after another process's start).
+    pub fn profile(mut self) -> Self {
+        self.profile = true;
+        self
     }
 
     /// Adds an argument (like [`std::process::Command::arg`]).

@@ -164,6 +164,8 @@ struct Child<'s, 'f> {
     slots: &'s mut [Held],
     report_fd: ReportFd<'f>,
     report: MessageBuf,
+    /// A profiled spawn's timestamps, by [`crate::profile::Mark`].
+    marks: [u64; crate::protocol::MARKS],
 }
 
 /// Runs `steps` in order; never returns (the last step execs, a failure exits 127
@@ -178,6 +180,7 @@ pub(crate) fn run(
         slots,
         report_fd: ReportFd::Borrowed(report_fd),
         report: MessageBuf::new(),
+        marks: [0; crate::protocol::MARKS],
     };
     for (i, step) in steps.iter().enumerate() {
         if let Err(errno) = child.step(step) {
@@ -323,6 +326,14 @@ impl Child<'_, '_> {
     fn step(&mut self, step: &Step<'_>) -> Res {
         match step {
             Step::UnblockSignals => sys::reset_signals(),
+            Step::Mark { mark } => {
+                self.marks[*mark as usize] = crate::profile::now();
+                if *mark == crate::profile::Mark::Execve {
+                    let bytes = self.report.phases(&self.marks);
+                    send(&self.report_fd, bytes)?;
+                }
+                Ok(())
+            }
             Step::WaitForParent { fd } => Self::wait_release(*fd),
             Step::Pause { sync } => {
                 let bytes = self.report.paused();

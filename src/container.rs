@@ -85,6 +85,9 @@ pub struct Container {
     state_info: StateInfo,
     warnings: Vec<String>,
     terminal: Option<OwnedFd>,
+    /// A profiled spawn's readings ([`ContainerBuilder::profile`]).
+    clock: Option<crate::profile::Clock>,
+    profile: Option<crate::SpawnProfile>,
 }
 
 impl Container {
@@ -116,6 +119,8 @@ impl Container {
             state_info: StateInfo::default(),
             warnings: Vec::new(),
             terminal: parts.terminal,
+            clock: None,
+            profile: None,
         }
     }
 
@@ -153,6 +158,8 @@ impl Container {
             cgroup: None,
             landlock: None,
             terminal: None,
+            clock: None,
+            profile: None,
             child: false,
             owned: false,
             pending: None,
@@ -268,6 +275,7 @@ impl Container {
             handler,
             keep_listener,
             |_| None,
+            None,
         )?;
         self.listener = listener;
         self.handler = thread;
@@ -397,6 +405,18 @@ impl Container {
         crate::spawn::exec_in(self, b)
     }
 
+    /// Where a profiled spawn's time went ([`ContainerBuilder::profile`]); `None`
+    /// for a spawn that was not profiled. [`SpawnProfile::exited`](crate::SpawnProfile::exited)
+    /// is set once [`wait`](Self::wait) has reaped the container.
+    pub fn profile(&self) -> Option<&crate::SpawnProfile> {
+        self.profile.as_ref()
+    }
+
+    pub(crate) fn set_profile(&mut self, clock: crate::profile::Clock) {
+        self.profile = Some(clock.profile());
+        self.clock = Some(clock);
+    }
+
     /// Waits for the container's init to exit and reaps it (like
     /// [`std::process::Child::wait`]); the cgroup the spawn created is then removed.
     /// Calling it again returns the same status.
@@ -502,6 +522,11 @@ impl Container {
 
     fn reaped(&mut self, st: ExitStatus) -> Result<ExitStatus> {
         self.status = Some(st);
+        if let (Some(clock), Some(p)) = (&self.clock, self.profile.as_mut()) {
+            p.exited = Some(std::time::Duration::from_nanos(
+                crate::profile::now().saturating_sub(clock.clone),
+            ));
+        }
         if let Some(h) = self.handler.take_if(|h| h.is_finished()) {
             let _ = h.join();
         }

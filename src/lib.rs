@@ -136,6 +136,7 @@ mod lower;
 mod lsm;
 mod mount;
 mod process;
+mod profile;
 mod protocol;
 mod resources;
 mod seccomp;
@@ -160,6 +161,7 @@ pub use linception_mountapi::Propagation;
 pub use linception_pidfd::{ExitStatus, NamespaceType, Pid, PidFd, Signal};
 pub use mount::Mount;
 pub use process::{Personality, RLIM_INFINITY, Resource, Terminal};
+pub use profile::SpawnProfile;
 pub use resources::{BlockDevice, CgroupStats, CpuStat, IoMax, Limit, Resources};
 pub use seccomp::{NotifyHandler, Seccomp};
 

@@ -34,6 +34,10 @@ pub(crate) const MESSAGE_MAX: usize = HEADER + LABEL_MAX + LOG_MAX;
 const FAILED: u32 = 0;
 const PAUSED: u32 = 1;
 const CREATED: u32 = 2;
+const PHASES: u32 = 3;
+
+/// How many timestamps a [`Message::Phases`] carries.
+pub(crate) const MARKS: usize = crate::profile::MARKS;
 
 /// A message of the child.
 #[derive(Debug, PartialEq, Eq)]
@@ -44,6 +48,9 @@ pub(crate) enum Message {
     Paused,
     /// Everything up to `execve` is done: the child waits for its start.
     Created,
+    /// The child's phase timestamps (`CLOCK_MONOTONIC` ns, 0: not reached), sent
+    /// just before `execve` when the spawn is profiled.
+    Phases([u64; MARKS]),
 }
 
 /// A failed step, as the child reports it.
@@ -111,6 +118,15 @@ impl MessageBuf {
         &self.bytes[..HEADER]
     }
 
+    /// Encodes the phase timestamps (the label area carries them).
+    pub(crate) fn phases(&mut self, marks: &[u64; MARKS]) -> &[u8] {
+        self.header(PHASES, 0, 0, MARKS * 8, 0);
+        for (i, m) in marks.iter().enumerate() {
+            self.bytes[HEADER + i * 8..HEADER + i * 8 + 8].copy_from_slice(&m.to_ne_bytes());
+        }
+        &self.bytes[..HEADER + MARKS * 8]
+    }
+
     /// Encodes "created, waiting for the start".
     pub(crate) fn created(&mut self) -> &[u8] {
         self.header(CREATED, 0, 0, 0, 0);
@@ -159,6 +175,17 @@ pub(crate) fn read(from: &mut impl Read) -> Result<Option<Message>> {
         CREATED if step == 0 && errno == 0 && label_len == 0 && log_len == 0 => {
             return Ok(Some(Message::Created));
         }
+        PHASES if step == 0 && errno == 0 && label_len == MARKS * 8 && log_len == 0 => {
+            let mut body = [0u8; MARKS * 8];
+            if read_full(from, &mut body)? != body.len() {
+                return Err(malformed("cut-off phase timestamps"));
+            }
+            let mut marks = [0u64; MARKS];
+            for (i, m) in marks.iter_mut().enumerate() {
+                *m = u64::from_ne_bytes(body[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
+            }
+            return Ok(Some(Message::Phases(marks)));
+        }
         FAILED if errno > 0 && label_len <= LABEL_MAX && log_len <= LOG_MAX => {}
         _ => {
             return Err(malformed(&format!(
@@ -188,6 +215,21 @@ mod tests {
 
     fn decode(bytes: &[u8]) -> Result<Option<Message>> {
         read(&mut &bytes[..])
+    }
+
+    #[test]
+    fn phase_timestamps_round_trip() {
+        let mut buf = MessageBuf::new();
+        let marks = [1, u64::MAX, 0, 42, 7_000_000_000];
+        let bytes = buf.phases(&marks).to_vec();
+        assert_eq!(decode(&bytes).unwrap(), Some(Message::Phases(marks)));
+        // Cut off, or with a wrong length: named, not misread.
+        let e = decode(&bytes[..bytes.len() - 3]).unwrap_err().to_string();
+        assert!(e.contains("cut-off phase timestamps"), "{e}");
+        let mut bad = bytes.clone();
+        bad[12] = 39;
+        let e = decode(&bad).unwrap_err().to_string();
+        assert!(e.contains("message kind 3"), "{e}");
     }
 
     #[test]

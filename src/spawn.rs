@@ -146,7 +146,10 @@ fn check(b: &ContainerBuilder) -> Result<Checked> {
     });
     validate::spawn(b, &caller, view.as_ref())?;
     validate::capabilities(b, lower::last_cap())?;
-    validate::exec_labels(b, &crate::lsm::ActiveLsms::current())?;
+    if b.apparmor_profile.is_some() || b.selinux_label.is_some() {
+        // The active LSMs are looked up only when a label asks for one.
+        validate::exec_labels(b, &crate::lsm::ActiveLsms::current())?;
+    }
     let joins = resolve_joins(b)?;
     crate::process::check(b, &crate::process::Facts::gather(&b.knobs))?;
     if let Some(cg) = &b.cgroup {
@@ -284,6 +287,10 @@ fn check_socket(socket: &Path) -> Result<()> {
 
 /// The whole spawn; with `socket`, a create: the init waits there for its start.
 fn launch(mut b: ContainerBuilder, socket: Option<&Path>) -> Result<Container> {
+    let mut clock = b.profile.then(|| crate::profile::Clock {
+        started: crate::profile::now(),
+        ..Default::default()
+    });
     let ns = b.effective_namespaces();
     let mut checked = check(&b)?;
     crate::lifecycle::check(&b.hooks)?;
@@ -294,6 +301,13 @@ fn launch(mut b: ContainerBuilder, socket: Option<&Path>) -> Result<Container> {
         .hooks
         .iter()
         .any(|(p, _)| matches!(p, HookPoint::CreateRuntime | HookPoint::CreateContainer));
+    if b.profile && (socket.is_some() || !b.hooks.is_empty()) {
+        return Err(Error::invalid(
+            "profile",
+            "a spawn is profiled only by spawn() without hooks (a created container's \
+             execve waits for another process's start)",
+        ));
+    }
     let console = crate::process::connect_console(&b)?;
     let seccomp = take_seccomp(&mut b)?;
     let has_idmapped = b
@@ -353,6 +367,9 @@ fn launch(mut b: ContainerBuilder, socket: Option<&Path>) -> Result<Container> {
         }
         None => None,
     };
+    if let Some(c) = clock.as_mut() {
+        c.clone = crate::profile::now();
+    }
     let (pid, pidfd) = match clone(
         &mut plan,
         clone_ns,
@@ -363,6 +380,9 @@ fn launch(mut b: ContainerBuilder, socket: Option<&Path>) -> Result<Container> {
         Ok(v) => v,
         Err(e) => return Err(guard.fail(e)),
     };
+    if let Some(c) = clock.as_mut() {
+        c.cloned = crate::profile::now();
+    }
     guard.pidfd = Some(pidfd);
     // The child holds its own copies now.
     let Plan {
@@ -395,9 +415,15 @@ fn launch(mut b: ContainerBuilder, socket: Option<&Path>) -> Result<Container> {
         None => true,
     };
     if let (Some(sync), true) = (&sync, user_ns_made)
-        && let Err(e) = handshake(pidfd, checked.maps, sync, tree_sock, &idmapped, || {
-            crate::process::apply_in_parent(pid, &b.knobs)
-        })
+        && let Err(e) = handshake(
+            (pid, pidfd),
+            checked.maps,
+            sync,
+            tree_sock,
+            &idmapped,
+            clock.as_mut().map(|c| &mut c.maps),
+            || crate::process::apply_in_parent(pid, &b.knobs),
+        )
     {
         return Err(guard.fail(e));
     }
@@ -432,6 +458,7 @@ fn launch(mut b: ContainerBuilder, socket: Option<&Path>) -> Result<Container> {
             seccomp.handler,
             seccomp.keep_listener,
             feature,
+            clock.as_mut(),
         );
         let (listener, handler) = match r {
             Ok(v) => v,
@@ -442,7 +469,7 @@ fn launch(mut b: ContainerBuilder, socket: Option<&Path>) -> Result<Container> {
             Err(e) => return Err(guard.fail(e)),
         };
         let (pidfd, cgroup) = guard.disarm();
-        return Ok(Container::new(Parts {
+        let mut container = Container::new(Parts {
             pid,
             pidfd: pidfd.expect("the guard held it"),
             namespaces: ns | joined,
@@ -453,7 +480,11 @@ fn launch(mut b: ContainerBuilder, socket: Option<&Path>) -> Result<Container> {
             handler,
             cgroup,
             terminal,
-        }));
+        });
+        if let Some(c) = clock {
+            container.set_profile(c);
+        }
+        return Ok(container);
     }
 
     // A create: the container exists as a handle now (dropping it on a failure
@@ -501,7 +532,7 @@ fn launch(mut b: ContainerBuilder, socket: Option<&Path>) -> Result<Container> {
                 let f = feature(r.step);
                 return Err(setup_error(r, f));
             }
-            Some(Message::Created) | None => {
+            Some(Message::Created | Message::Phases(_)) | None => {
                 return Err(Error::protocol(
                     "the container child went on to execve without waiting for its start".into(),
                 ));
@@ -671,6 +702,7 @@ pub(crate) fn finish(
     handler: Option<Handler>,
     keep_listener: bool,
     feature: impl Fn(usize) -> Option<(&'static str, &'static str)>,
+    mut clock: Option<&mut crate::profile::Clock>,
 ) -> Result<(Option<Listener>, Option<std::thread::JoinHandle<()>>)> {
     let mut listener = None;
     if let Some(sock) = listener_sock {
@@ -698,15 +730,30 @@ pub(crate) fn finish(
     let Some(report) = report else {
         return Ok((listener, handler_thread));
     };
-    match protocol::read(&mut File::from(report))? {
-        None => Ok((listener, handler_thread)),
-        Some(Message::Failed(r)) => {
-            let f = feature(r.step);
-            Err(setup_error(r, f))
+    let mut report = File::from(report);
+    loop {
+        match protocol::read(&mut report)? {
+            None => {
+                if let Some(c) = clock.as_deref_mut() {
+                    c.exec_seen = crate::profile::now();
+                }
+                return Ok((listener, handler_thread));
+            }
+            Some(Message::Phases(marks)) if clock.is_some() => {
+                if let Some(c) = clock.as_deref_mut() {
+                    c.child = marks;
+                }
+            }
+            Some(Message::Failed(r)) => {
+                let f = feature(r.step);
+                return Err(setup_error(r, f));
+            }
+            Some(other) => {
+                return Err(Error::protocol(format!(
+                    "an unexpected {other:?} from the container child"
+                )));
+            }
         }
-        Some(other) => Err(Error::protocol(format!(
-            "an unexpected {other:?} from the container child"
-        ))),
     }
 }
 
@@ -714,6 +761,12 @@ pub(crate) fn finish(
 /// its pidfd and forks the program into them as a child of the caller.
 pub(crate) fn exec_in(target: &Container, mut b: ContainerBuilder) -> Result<Container> {
     validate::exec_in(&b)?;
+    if b.profile {
+        return Err(Error::invalid(
+            "profile",
+            "exec_in is not profiled (only spawn() is)",
+        ));
+    }
     validate::capabilities(&b, lower::last_cap())?;
     crate::process::check_values(&b.knobs)?;
     let refused = [
@@ -813,6 +866,7 @@ pub(crate) fn exec_in(target: &Container, mut b: ContainerBuilder) -> Result<Con
         seccomp.handler,
         seccomp.keep_listener,
         |step| features.get(step).copied().flatten(),
+        None,
     );
     let result = match (r, guard.pidfd.is_some()) {
         (Ok((listener, handler)), true) => {
@@ -874,15 +928,22 @@ fn wait_ready(ready: OwnedFd) -> Result<bool> {
 /// Stage 7: writes the id maps, applies the parent's knobs (limits, OOM score),
 /// sends the idmapped binds, then lets the child go on (one byte on the sync pipe).
 fn handshake(
-    pidfd: &PidFd,
+    (pid, pidfd): (Pid, &PidFd),
     maps: Option<MapWriter>,
     sync: &OwnedFd,
     tree_sock: Option<OwnedFd>,
     idmapped: &[IdmappedBind],
+    maps_clock: Option<&mut u64>,
     parent_side: impl FnOnce() -> Result<()>,
 ) -> Result<()> {
     if let Some(maps) = maps {
-        maps.write_pidfd(pidfd).map_err(Error::from)?;
+        // `pid` is our child, not reaped yet: its pid cannot be reused, so the maps
+        // go to /proc/PID directly (no pidfd-to-pid check through fdinfo).
+        let pid = rustix::process::Pid::from_raw(pid.as_raw()).expect("a child pid is positive");
+        maps.write(pid).map_err(Error::from)?;
+        if let Some(t) = maps_clock {
+            *t = crate::profile::now();
+        }
     }
     parent_side()?;
     if let Some(sock) = tree_sock {

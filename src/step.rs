@@ -38,6 +38,9 @@ pub(crate) enum Step<'f> {
     /// Unblock every signal (the spawning thread may have blocked some) and put
     /// `SIGPIPE` back to its default action.
     UnblockSignals,
+    /// Record the time (`CLOCK_MONOTONIC`) a profiled spawn reached this point;
+    /// the last mark (just before `execve`) sends them all on the report pipe.
+    Mark { mark: crate::profile::Mark },
     /// Block until the parent has written the id maps (one byte; EOF is "give up").
     WaitForParent { fd: BorrowedFd<'f> },
     /// `unshare(CLONE_NEWTIME)` and write `/proc/self/timens_offsets`: the program

@@ -28,6 +28,7 @@ use linception_seccomp_notify::{FilterFlags, Program};
 use crate::builder::{ContainerBuilder, Namespaces, RootFs, Stdio};
 use crate::error::{Error, Result};
 use crate::mount::MountKind;
+use crate::profile::Mark;
 use crate::step::{Held, Slot, Step};
 
 pub(crate) use mounts::IdmappedBind;
@@ -89,10 +90,17 @@ impl Host {
 pub(crate) fn last_cap() -> u32 {
     static LAST_CAP: OnceLock<u32> = OnceLock::new();
     *LAST_CAP.get_or_init(|| {
-        std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-            .unwrap_or(40)
+        // One open, one read, one close (no stat for a size hint).
+        let mut buf = [0u8; 16];
+        rustix::fs::open(
+            "/proc/sys/kernel/cap_last_cap",
+            rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .and_then(|fd| rustix::io::read(&fd, &mut buf))
+        .ok()
+        .and_then(|n| std::str::from_utf8(&buf[..n]).ok()?.trim().parse().ok())
+        .unwrap_or(40)
     })
 }
 
@@ -169,6 +177,13 @@ impl<'f> Lowering<'f> {
         self.labels.push(label.into());
     }
 
+    /// Marks a point of a profiled spawn.
+    fn mark(&mut self, b: &ContainerBuilder, mark: crate::profile::Mark) {
+        if b.profile {
+            self.push(Step::Mark { mark }, format!("profile: {mark:?}"));
+        }
+    }
+
     fn slot(&mut self) -> Slot {
         self.nslots += 1;
         Slot(self.nslots - 1)
@@ -208,11 +223,13 @@ pub(crate) fn spawn<'f>(
             "wait for the parent to write the id maps",
         );
     }
+    p.mark(b, Mark::Released);
     identity::become_root(&mut p, become_root);
     identity::time_namespace(&mut p, b, ns);
     network::sysctls(&mut p, b);
     security::exec_labels(&mut p, b);
     let idmapped = mounts::lower(&mut p, b, host, fds, ns);
+    p.mark(b, Mark::MountsDone);
     if pause && let Some(sync) = borrow(&fds.sync) {
         p.push(
             Step::Pause { sync },
@@ -224,6 +241,7 @@ pub(crate) fn spawn<'f>(
             Step::PivotRoot,
             "pivot_root into the new root and detach the old one",
         );
+        p.mark(b, Mark::PivotRoot);
         mounts::root_propagation(&mut p, b);
     }
     identity::hostname(&mut p, b);
@@ -301,6 +319,8 @@ fn process_tail<'f>(
     process::rlimits(p, b);
     // Seccomp comes last before exec: the filter applies to nothing of the setup.
     security::seccomp(p, fds, seccomp);
+    p.mark(b, Mark::Seccomp);
+    p.mark(b, Mark::Execve);
     exec::exec(p, b, host, in_root)
 }
 

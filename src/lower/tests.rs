@@ -225,3 +225,44 @@ fn devices_masks_and_read_only_paths_come_before_a_read_only_root() {
     );
     assert_eq!(unbindable, pivot + 1, "{l:#?}");
 }
+
+#[test]
+fn a_profiled_plan_marks_each_phase_and_an_unprofiled_one_nothing() {
+    let builder = || Container::builder("/bin/true").root(RootFs::Dir("/srv/root".into()));
+    let b0 = builder();
+    let (_parent0, fds0) = open_fds(&b0, true, false, false, false).unwrap();
+    let plain = spawn(&b0, &host_for(&b0), &fds0, None, None, false);
+    assert!(
+        !plain.steps.iter().any(|s| matches!(s, Step::Mark { .. })),
+        "{:?}",
+        labels(&plain)
+    );
+    let b = builder().profile();
+    let (_parent, fds) = open_fds(&b, true, false, false, false).unwrap();
+    let plan = spawn(&b, &host_for(&b), &fds, None, None, false);
+    let marks: Vec<(usize, Mark)> = plan
+        .steps
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| match s {
+            Step::Mark { mark } => Some((i, *mark)),
+            _ => None,
+        })
+        .collect();
+    let order: Vec<Mark> = marks.iter().map(|m| m.1).collect();
+    assert_eq!(
+        order,
+        [
+            Mark::Released,
+            Mark::MountsDone,
+            Mark::PivotRoot,
+            Mark::Seccomp,
+            Mark::Execve
+        ]
+    );
+    let at = |i: usize| &plan.steps[i];
+    assert!(matches!(at(marks[0].0 - 1), Step::WaitForParent { .. }));
+    assert!(matches!(at(marks[2].0 - 1), Step::PivotRoot));
+    assert!(matches!(at(marks[4].0 + 1), Step::Exec { .. }));
+    assert_eq!(plan.steps.len(), plain.steps.len() + 5);
+}

@@ -218,12 +218,9 @@ impl<'fd> CloneArgs<'fd> {
     /// says "the kernel refuses", this builder's own says "would share".
     pub fn validate(&self) -> Result<()> {
         self.validate_flags()?;
-        if self.flags.bits() & CLONE_NEWPID != 0 && self.set_tid.is_empty() && pidns_unshared()? {
-            return Err(Error::invalid(
-                "clone flags CLONE_NEWPID",
-                "the kernel refuses it: the caller unshared a pid namespace it is not in yet (pid_for_children differs from pid), and a further CLONE_NEWPID is refused until a child enters it",
-            ));
-        }
+        // A CLONE_NEWPID the kernel refuses because the caller unshared a pid
+        // namespace is explained after the fact (`map_errno`, on EINVAL): checking
+        // it here would cost two stat calls on every clone.
         self.validate_set_tid()?;
         if let Some(fd) = self.cgroup
             && fd.as_raw_fd() == 0
@@ -436,6 +433,16 @@ impl<'fd> CloneArgs<'fd> {
     pub(crate) fn map_errno(&self, errno: i32) -> Error {
         let set_tid = &self.set_tid;
         match errno {
+            libc::EINVAL
+                if self.flags.bits() & CLONE_NEWPID != 0
+                    && set_tid.is_empty()
+                    && pidns_unshared().unwrap_or(false) =>
+            {
+                Error::invalid(
+                    "clone flags CLONE_NEWPID",
+                    "the kernel refuses it: the caller unshared a pid namespace it is not in yet (pid_for_children differs from pid), and a further CLONE_NEWPID is refused until a child enters it",
+                )
+            }
             libc::EEXIST if !set_tid.is_empty() => Error::PidTaken {
                 pid: set_tid[0],
                 level: (set_tid.len() == 1).then_some(0),
@@ -599,30 +606,20 @@ impl std::fmt::Display for CallArgs<'_, '_> {
     }
 }
 
-/// How many pid namespace levels a child of the caller will be visible in: the
-/// caller's own depth (from `NSpid:` in /proc/self/status), + 1 if the caller
-/// unshared a pid namespace for its children, + 1 with `CLONE_NEWPID`.
-/// Also returns whether the caller's pid namespace for children differs from its own.
-///
-/// A process's own pid namespace never changes, so its depth is cached keyed by the
-/// namespace's inode: two `stat` calls per clone instead of reading and parsing
-/// /proc/self/status.
 /// Whether the caller unshared a pid namespace for its children (its
 /// `pid_for_children` differs from its `pid` namespace, or is hidden because that
 /// namespace has no init yet).
 fn pidns_unshared() -> Result<bool> {
-    child_pidns_levels(false).map(|(_, unshared)| unshared)
+    pidns_stats().map(|(_, unshared)| unshared)
 }
 
-pub(crate) fn child_pidns_levels(new_pidns: bool) -> Result<(usize, bool)> {
-    static CACHE: Mutex<Option<(u64, u64, usize)>> = Mutex::new(None);
-    let stat = |path: &str| {
-        rustix::fs::stat(path).map_err(|e| Error::Syscall {
-            call: Call::new("stat", format_args!("{path:?}")),
-            source: e.into(),
-        })
-    };
-    let ns = stat("/proc/self/ns/pid")?;
+/// The caller's pid namespace (device, inode) and whether its namespace for
+/// children differs from it: two `stat` calls.
+fn pidns_stats() -> Result<((u64, u64), bool)> {
+    let ns = rustix::fs::stat("/proc/self/ns/pid").map_err(|e| Error::Syscall {
+        call: Call::new("stat", format_args!("\"/proc/self/ns/pid\"")),
+        source: e.into(),
+    })?;
     let key = (ns.st_dev, ns.st_ino);
     // ENOENT: the caller unshared a pid namespace that has no init yet (the kernel
     // hides such a namespace's link).
@@ -636,6 +633,20 @@ pub(crate) fn child_pidns_levels(new_pidns: bool) -> Result<(usize, bool)> {
             });
         }
     };
+    Ok((key, unshared))
+}
+
+/// How many pid namespace levels a child of the caller will be visible in: the
+/// caller's own depth (from `NSpid:` in /proc/self/status), + 1 if the caller
+/// unshared a pid namespace for its children, + 1 with `CLONE_NEWPID`.
+/// Also returns whether the caller's pid namespace for children differs from its own.
+///
+/// A process's own pid namespace never changes, so its depth is cached keyed by the
+/// namespace's inode: two `stat` calls per clone with `set_tid` instead of reading and parsing
+/// /proc/self/status.
+pub(crate) fn child_pidns_levels(new_pidns: bool) -> Result<(usize, bool)> {
+    static CACHE: Mutex<Option<(u64, u64, usize)>> = Mutex::new(None);
+    let (key, unshared) = pidns_stats()?;
     let cached = *CACHE.lock().unwrap_or_else(PoisonError::into_inner);
     let own = match cached {
         Some((dev, ino, depth)) if (dev, ino) == key => depth,

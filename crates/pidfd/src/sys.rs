@@ -322,6 +322,7 @@ pub(crate) fn clone3_vm_exec(
         envp: exec.envp,
         err: &raw mut err_slot,
     };
+    let flags = args.flags;
     args.flags |= libc::CLONE_VM as u64 | libc::CLONE_VFORK as u64 | CLONE_CLEAR_SIGHAND;
     args.stack = stack as u64;
     args.stack_size = STACK as u64;
@@ -348,6 +349,8 @@ pub(crate) fn clone3_vm_exec(
         libc::munmap(stack, STACK);
         ret
     };
+    // The caller's args as they were (a fallback clones with them again).
+    args.flags = flags;
     args.pidfd = 0;
     args.stack = 0;
     args.stack_size = 0;
