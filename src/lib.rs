@@ -165,6 +165,13 @@ pub use profile::SpawnProfile;
 pub use resources::{BlockDevice, CgroupStats, CpuStat, IoMax, Limit, Resources};
 pub use seccomp::{NotifyHandler, Seccomp};
 
+/// Test hook: every spawn copies the caller's memory for its child (the fallback
+/// of the child that shares it), so that both are tested. Not for production use.
+#[doc(hidden)]
+pub fn __force_copying_clone(on: bool) {
+    spawn::FORCE_COPYING_CLONE.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Test hook: the container child behaves as if `mount_setattr` were missing
 /// (`ENOSYS`), so that its `mount(2)` fallback and its `Unsupported` report run on
 /// a new kernel. Not for production use.

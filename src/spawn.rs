@@ -5,10 +5,12 @@
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 use linception_mountapi::{MountSetattr, OpenTreeFlags};
-use linception_pidfd::{CloneArgs, CloneFlags, NamespaceFd, NamespaceType, Pid, PidFd, Signal};
+use linception_pidfd::{
+    CloneArgs, CloneFlags, NamespaceFd, NamespaceType, Pid, PidFd, SharedChildMemory, Signal,
+};
 use linception_seccomp_notify::{FilterFlags, Listener, Program};
 use linception_userns::{IdMap, MapWriter, SubIds, WriteMode};
 
@@ -346,6 +348,14 @@ fn launch(mut b: ContainerBuilder, socket: Option<&Path>) -> Result<Container> {
         Namespaces::empty()
     };
     let host = Host::gather(&b);
+    // The report pipe's write end goes to the clone apart from the plan, so that the
+    // parent can close its copy right after the clone even while the plan (which
+    // borrows the other child fds) must outlive a child that shares its memory.
+    let report_w = child_fds
+        .report
+        .take()
+        .expect("open_fds always makes the report pipe");
+    let shared = shared_memory(&b, &parent_fds, pause || socket.is_some());
     let mut plan = lower::spawn(
         &b,
         &host,
@@ -354,6 +364,10 @@ fn launch(mut b: ContainerBuilder, socket: Option<&Path>) -> Result<Container> {
         seccomp.program,
         pause,
     );
+    let mut slots = ChildSlots {
+        held: std::mem::take(&mut plan.slots),
+        shared: false,
+    };
 
     let mut guard = Guard {
         pidfd: None,
@@ -370,28 +384,35 @@ fn launch(mut b: ContainerBuilder, socket: Option<&Path>) -> Result<Container> {
     if let Some(c) = clock.as_mut() {
         c.clone = crate::profile::now();
     }
-    let (pid, pidfd) = match clone(
-        &mut plan,
+    let (pid, pidfd, sharing) = match clone(
+        &plan,
+        &mut slots.held,
         clone_ns,
         b.set_tid,
         cgroup_fd.as_ref(),
-        &child_fds,
+        report_w.as_fd(),
+        shared.as_ref(),
     ) {
         Ok(v) => v,
         Err(e) => return Err(guard.fail(e)),
     };
+    slots.shared = sharing;
     if let Some(c) = clock.as_mut() {
         c.cloned = crate::profile::now();
     }
     guard.pidfd = Some(pidfd);
-    // The child holds its own copies now.
-    let Plan {
-        steps, idmapped, ..
-    } = plan;
-    let features: Vec<Option<(&str, &str)>> = steps.iter().map(|s| s.feature()).collect();
-    drop(steps);
-    drop((child_fds, cgroup_fd));
-    b.fds.clear();
+    // The child holds its own copies of the fds now, and of the memory unless it
+    // shares ours: then the plan, the fds it borrows and the builder stay as they
+    // are until the child's execve (nothing below changes them on that path: the
+    // builder is changed only by a create, which never shares).
+    drop((report_w, cgroup_fd));
+    let idmapped = std::mem::take(&mut plan.idmapped);
+    let features: Vec<Option<(&str, &str)>> = plan.steps.iter().map(|s| s.feature()).collect();
+    if !sharing {
+        drop(plan);
+        drop(child_fds);
+        b.fds.clear();
+    }
     let feature = |step: usize| features.get(step).copied().flatten();
 
     let ParentFds {
@@ -616,13 +637,18 @@ fn receive_terminal(sock: Option<OwnedFd>, console: Option<OwnedFd>) -> Result<O
 
 /// Stage 6: `clone3` the child with the namespaces (a time namespace is made by the
 /// child itself, after its offsets are written), into the cgroup, with `set_tid`.
+/// Stage 6: clones the child, sharing this process's memory when `shared` is
+/// given and the kernel allows it with these flags, else copying it. Returns the
+/// child's pid and pidfd, and whether it shares the memory.
 fn clone(
-    plan: &mut Plan<'_>,
+    plan: &Plan<'_>,
+    slots: &mut [crate::step::Held],
     ns: Namespaces,
     set_tid: Option<i32>,
     cgroup: Option<&OwnedFd>,
-    fds: &lower::ChildFds,
-) -> Result<(Pid, PidFd)> {
+    report: BorrowedFd<'_>,
+    shared: Option<&SharedChildMemory>,
+) -> Result<(Pid, PidFd, bool)> {
     let mut args = CloneArgs::new()
         .flags(
             CloneFlags::from_bits_retain((ns - Namespaces::TIME).bits())
@@ -632,17 +658,70 @@ fn clone(
     if let Some(fd) = cgroup {
         args = args.into_cgroup(fd);
     }
-    let report = fds
-        .report
-        .as_ref()
-        .expect("open_fds always makes the report pipe")
-        .as_fd();
     let steps = &plan.steps;
     let labels = &plan.labels;
-    let slots = &mut plan.slots;
-    Ok(sys::clone_and_run(&args, || {
-        child::run(steps, labels, slots, report)
-    })?)
+    if let Some(memory) = shared {
+        // `move`: the closure holds the references themselves, not references to
+        // this frame's locals (the child runs on after this function returns).
+        let held = &mut *slots;
+        match sys::clone_shared_and_run(&args, memory, move || {
+            child::run(steps, labels, held, report)
+        }) {
+            Ok((pid, pidfd)) => return Ok((pid, pidfd, true)),
+            // Refused with these flags: the copying clone below.
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let (pid, pidfd) = sys::clone_and_run(&args, || child::run(steps, labels, slots, report))?;
+    Ok((pid, pidfd, false))
+}
+
+/// Test hook: every spawn copies the parent's memory (the fallback of a child that
+/// shares it).
+pub(crate) static FORCE_COPYING_CLONE: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// The memory a container child sharing ours runs on, where the spawn allows it: a
+/// one-shot spawn (a created or paused child waits for another process, which a
+/// child sharing this memory cannot outlive) whose child reports only through the
+/// report pipe (the other channels' EOF must not wait on fds the parent keeps until
+/// the child's execve), without a time namespace.
+fn shared_memory(b: &ContainerBuilder, fds: &ParentFds, waits: bool) -> Option<SharedChildMemory> {
+    let other_channels = fds.listener_sock.is_some()
+        || fds.tree_sock.is_some()
+        || fds.pidfd_sock.is_some()
+        || fds.terminal_sock.is_some()
+        || fds.ready.is_some();
+    if waits
+        || other_channels
+        || b.monotonic_offset.is_some()
+        || b.boottime_offset.is_some()
+        || FORCE_COPYING_CLONE.load(std::sync::atomic::Ordering::Relaxed)
+    {
+        return None;
+    }
+    SharedChildMemory::new().ok()
+}
+
+/// The child's table of the fds it makes (mount trees, filesystem contexts), and
+/// whether the child shares our memory: then what it stored there are fds of the
+/// child's own table, not ours to close, and dropping forgets them. Declared before
+/// the spawn's [`Guard`], so that on every path the child is killed and reaped (or
+/// has exec'd) before the memory it uses is freed.
+struct ChildSlots {
+    held: Vec<crate::step::Held>,
+    shared: bool,
+}
+
+impl Drop for ChildSlots {
+    fn drop(&mut self) {
+        if self.shared {
+            for held in &mut self.held {
+                std::mem::forget(std::mem::take(held));
+            }
+        }
+    }
 }
 
 /// The seccomp pieces of a builder, compiled in the parent.

@@ -250,3 +250,31 @@ pub(crate) fn clone_and_run<F: FnOnce()>(
         linception_pidfd::CloneResult::Parent { pid, pidfd } => Ok((pid, pidfd)),
     }
 }
+
+/// Clones the container child sharing this process's memory (the pidfd crate's
+/// `spawn_shared`: no page tables copied) and runs `child` in it on `memory`'s
+/// stack; returns the child's pid and pidfd in the parent.
+///
+/// The caller (the spawn) keeps everything `child` refers to (the plan and its
+/// slots, the fds it borrows) and `memory` alive until the child's report pipe has
+/// reached EOF (it exec'd, or its memory was released at exit) or the child was
+/// reaped, and never drops what the child stored in the slots (fds of the child's
+/// own table).
+// The pidfd crate's error holds its failed call inline (no allocation): large by design.
+#[allow(clippy::result_large_err)]
+pub(crate) fn clone_shared_and_run<F: FnOnce()>(
+    args: &linception_pidfd::CloneArgs<'_>,
+    memory: &linception_pidfd::SharedChildMemory,
+    child: F,
+) -> linception_pidfd::Result<(linception_pidfd::Pid, linception_pidfd::PidFd)> {
+    // SAFETY: `child` runs the allocation-free step executor on values the parent
+    // prepared and ends in execve or _exit (`exit` below for a return that cannot
+    // happen); the spawn keeps the plan, its fds and `memory` alive and unread until
+    // the child has exec'd or been reaped, and forgets the slots' fds (see above).
+    unsafe {
+        args.spawn_shared(memory, move || {
+            child();
+            exit(127)
+        })
+    }
+}

@@ -222,6 +222,48 @@ impl NamespaceFd {
     }
 }
 
+/// The memory a child that shares the caller's address space runs on
+/// ([`CloneArgs::spawn_shared`]): a stack and a thread-local block of its own, in
+/// one mapping with guard pages. Reusable for one child after another, once the
+/// previous one has exec'd or exited. x86-64 with glibc or musl only.
+#[derive(Debug)]
+pub struct SharedChildMemory {
+    #[cfg(all(target_arch = "x86_64", any(target_env = "gnu", target_env = "musl")))]
+    region: crate::sys::VmRegion,
+}
+
+impl SharedChildMemory {
+    /// Maps the memory (256 KiB of stack, 72 KiB of thread-local block).
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] off x86-64/glibc/musl, or where this process's
+    /// static thread-local data is too large for the block; [`Error::Syscall`] if
+    /// `mmap` fails.
+    pub fn new() -> Result<SharedChildMemory> {
+        #[cfg(all(target_arch = "x86_64", any(target_env = "gnu", target_env = "musl")))]
+        {
+            match crate::sys::VmRegion::new() {
+                Ok(region) => Ok(SharedChildMemory { region }),
+                Err(libc::E2BIG) => Err(Error::Unsupported {
+                    feature: "a shared-memory child (this process's static TLS exceeds 32 KiB)",
+                    min_kernel: "5.5",
+                }),
+                Err(e) => Err(Error::Syscall {
+                    call: Call::new("mmap", format_args!("shared child memory")),
+                    source: std::io::Error::from_raw_os_error(e),
+                }),
+            }
+        }
+        #[cfg(not(all(target_arch = "x86_64", any(target_env = "gnu", target_env = "musl"))))]
+        {
+            Err(Error::Unsupported {
+                feature: "a shared-memory child (x86-64 with glibc or musl)",
+                min_kernel: "5.5",
+            })
+        }
+    }
+}
+
 impl CloneArgs<'_> {
     /// `clone3(&args, size)` as a fork: returns twice, [`CloneResult::Child`] in the
     /// new process and [`CloneResult::Parent`] (its pid and pidfd) in the caller.
@@ -272,6 +314,68 @@ impl CloneArgs<'_> {
             }),
             Ok((_, None)) => unreachable!("clone3_raw returns a pidfd with every pid > 0"),
             Err(e) => Err(self.map_errno(e)),
+        }
+    }
+
+    /// `clone3(&args, size)` with `CLONE_VM | CLONE_SETTLS | CLONE_CLEAR_SIGHAND`:
+    /// the child shares the caller's memory (no page tables are copied, unlike
+    /// [`fork`](Self::fork)), runs `f` on `memory`'s stack with `memory`'s own
+    /// thread-local block (so errno, the allocator's per-thread cache and Rust's
+    /// thread locals of the calling thread are not touched), with every signal
+    /// blocked and every handler reset. The calling thread goes on at once (unlike
+    /// `posix_spawn`'s `CLONE_VFORK`): it can write the child's id maps while the
+    /// child waits. Returns the child's pid and pidfd; `f` never returns into the
+    /// caller (the child ends with `exit_group(127)` if it does).
+    ///
+    /// # Safety
+    ///
+    /// The child runs concurrently with the caller in the same memory. Until it
+    /// has called `execve` or exited (a close-on-exec fd reaching EOF in the
+    /// parent, or the child reaped, tells):
+    /// - `f` must only make system calls on values prepared before the clone:
+    ///   no allocation, no lock, no panic, no access to thread-local or dynamic
+    ///   TLS data, and end with `execve` or `_exit`;
+    /// - everything `f` reads must stay alive and unchanged, and whatever it writes
+    ///   must not be read by the caller (the child's writes race with it);
+    /// - `memory` must stay alive and must not be given to another child;
+    /// - fds the child makes are in its own fd table (no `CLONE_FILES`): values of
+    ///   them it stores in shared memory are not the caller's to close.
+    ///
+    /// # Errors
+    ///
+    /// As [`fork`](Self::fork); `EINVAL` where the kernel refuses sharing memory
+    /// with the namespaces asked for (the caller may then fork instead).
+    ///
+    /// # References
+    /// - [clone3(2)](https://man7.org/linux/man-pages/man2/clone3.2.html)
+    #[doc(alias = "clone3")]
+    #[allow(unsafe_code)] // the child's restrictions are the caller's (`# Safety`)
+    pub unsafe fn spawn_shared<F: FnOnce()>(
+        &self,
+        memory: &SharedChildMemory,
+        f: F,
+    ) -> Result<(Pid, PidFd)> {
+        #[cfg(all(target_arch = "x86_64", any(target_env = "gnu", target_env = "musl")))]
+        {
+            let (mut raw, size) = self.prepare()?;
+            // SAFETY: `prepare` rejected flags that share memory or thread state and
+            // pointed set_tid at `self.set_tid`, alive for this call; the child-side
+            // obligations are the caller's (see `# Safety`).
+            match unsafe { sys::clone3_vm_run(&mut raw, size, &memory.region, f) } {
+                Ok((pid, fd)) => Ok((
+                    Pid::from_raw(pid).expect("clone3 returned a positive pid"),
+                    PidFd::from(fd),
+                )),
+                Err(e) => Err(self.map_errno(e)),
+            }
+        }
+        #[cfg(not(all(target_arch = "x86_64", any(target_env = "gnu", target_env = "musl"))))]
+        {
+            let _ = (memory, f);
+            Err(Error::Unsupported {
+                feature: "a shared-memory child (x86-64 with glibc or musl)",
+                min_kernel: "5.5",
+            })
         }
     }
 }

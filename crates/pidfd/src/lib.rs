@@ -79,7 +79,7 @@ mod tokio;
 mod types;
 mod wait;
 
-pub use child::{clone3_parent, pidfd_send_signal, setns};
+pub use child::{SharedChildMemory, clone3_parent, pidfd_send_signal, setns};
 pub use clone::{CloneArgs, CloneFlags, CloneResult, MAX_SET_TID};
 pub use error::{Call, Error, ErrorKind, Result, errno_of};
 pub use handle::{PidfdHandle, SelfTarget};

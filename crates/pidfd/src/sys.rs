@@ -268,6 +268,241 @@ pub(crate) fn clone3_exec(
     }
 }
 
+/// Where a child that shares the caller's memory can run: its own stack and its
+/// own thread-local block, so that nothing it does touches the caller's thread
+/// state (errno, the allocator's per-thread cache, Rust's thread locals).
+///
+/// One private anonymous mapping, from low to high addresses: a guard page, the
+/// static TLS area (`TLS_BELOW` bytes under the thread pointer), the thread
+/// control block (`TLS_ABOVE` bytes from the thread pointer up), a guard page,
+/// the stack. The x86-64 TLS ABI (variant II, glibc and musl alike) puts a
+/// module's static thread-local data at negative offsets from the thread pointer
+/// and the thread descriptor at it, whose first word points at itself. The block
+/// here starts zeroed, except for those self-pointers and the stack-protector and
+/// pointer-guard words copied from the caller's own block; its DTV is null, so a
+/// dynamic TLS access faults in the child instead of reaching the caller's.
+#[cfg(all(target_arch = "x86_64", any(target_env = "gnu", target_env = "musl")))]
+#[derive(Debug)]
+pub(crate) struct VmRegion {
+    base: *mut libc::c_void,
+}
+
+// SAFETY: the region is plain memory owned by this value; nothing about it is
+// tied to the thread that mapped it.
+#[cfg(all(target_arch = "x86_64", any(target_env = "gnu", target_env = "musl")))]
+unsafe impl Send for VmRegion {}
+
+#[cfg(all(target_arch = "x86_64", any(target_env = "gnu", target_env = "musl")))]
+impl VmRegion {
+    const GUARD: usize = 4096;
+    /// The static TLS area: every module's `thread_local` data of this process
+    /// must fit (checked against the loaded modules' `PT_TLS` sizes in `new`).
+    const TLS_BELOW: usize = 64 * 1024;
+    /// The thread descriptor (glibc's `struct pthread` is about 2.3 KiB).
+    const TLS_ABOVE: usize = 8 * 1024;
+    const STACK: usize = 256 * 1024;
+    const LEN: usize = Self::GUARD + Self::TLS_BELOW + Self::TLS_ABOVE + Self::GUARD + Self::STACK;
+
+    /// Maps a region. `Err(E2BIG)`: this process's static TLS does not fit.
+    pub(crate) fn new() -> Result<VmRegion, i32> {
+        if static_tls_size() > Self::TLS_BELOW / 2 {
+            return Err(libc::E2BIG);
+        }
+        // SAFETY: a fresh private anonymous mapping, checked for MAP_FAILED; the
+        // two mprotect calls narrow access within it (the guards stay PROT_NONE).
+        unsafe {
+            let base = libc::mmap(
+                std::ptr::null_mut(),
+                Self::LEN,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            );
+            if base == libc::MAP_FAILED {
+                return Err(errno());
+            }
+            let region = VmRegion { base };
+            let rw = libc::PROT_READ | libc::PROT_WRITE;
+            let tls = base.cast::<u8>().add(Self::GUARD);
+            let stack = tls.add(Self::TLS_BELOW + Self::TLS_ABOVE + Self::GUARD);
+            if libc::mprotect(tls.cast(), Self::TLS_BELOW + Self::TLS_ABOVE, rw) != 0
+                || libc::mprotect(stack.cast(), Self::STACK, rw) != 0
+            {
+                return Err(errno());
+            }
+            Ok(region)
+        }
+    }
+
+    fn thread_pointer(&self) -> usize {
+        self.base as usize + Self::GUARD + Self::TLS_BELOW
+    }
+
+    fn stack_range(&self) -> (usize, usize) {
+        let low = self.thread_pointer() + Self::TLS_ABOVE + Self::GUARD;
+        (low, low + Self::STACK)
+    }
+
+    /// Writes a fresh thread control block (the words the C library and the
+    /// compiler read through the thread pointer), returns the thread pointer.
+    fn reset_tcb(&self) -> usize {
+        let tp = self.thread_pointer();
+        // SAFETY: (block) `tp .. tp + TLS_ABOVE` is read-write memory of this
+        // region (mapped in `new`), not in use by any child (the caller's
+        // obligation). The caller's own block is read through %fs at the ABI's
+        // fixed offsets of the stack-protector canary (0x28) and pointer guard
+        // (0x30), which every x86-64 thread has.
+        unsafe {
+            let words = tp as *mut usize;
+            std::ptr::write_bytes(words, 0, Self::TLS_ABOVE / size_of::<usize>());
+            let (canary, guard): (usize, usize);
+            std::arch::asm!(
+                "mov {c}, fs:0x28",
+                "mov {g}, fs:0x30",
+                c = out(reg) canary,
+                g = out(reg) guard,
+                options(nostack, readonly, preserves_flags),
+            );
+            words.write(tp); // tcbhead_t.tcb / struct pthread.self
+            words.add(2).write(tp); // tcbhead_t.self (glibc)
+            words.add(5).write(canary); // 0x28
+            words.add(6).write(guard); // 0x30
+        }
+        tp
+    }
+}
+
+#[cfg(all(target_arch = "x86_64", any(target_env = "gnu", target_env = "musl")))]
+impl Drop for VmRegion {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in `new`, of `LEN` bytes; no child uses it any
+        // more (the owner's obligation, see `clone3_vm_run`).
+        unsafe {
+            libc::munmap(self.base, Self::LEN);
+        }
+    }
+}
+
+/// The static TLS the loaded modules use (sum of their `PT_TLS` segments' sizes,
+/// each rounded up to its alignment), once per process.
+#[cfg(all(target_arch = "x86_64", any(target_env = "gnu", target_env = "musl")))]
+fn static_tls_size() -> usize {
+    static SIZE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    unsafe extern "C" fn add(
+        info: *mut libc::dl_phdr_info,
+        _size: libc::size_t,
+        data: *mut libc::c_void,
+    ) -> libc::c_int {
+        // SAFETY: (block) the C library passes a valid `dl_phdr_info` whose
+        // `dlpi_phdr` points at `dlpi_phnum` program headers; `data` is the
+        // `usize` handed to `dl_iterate_phdr` below.
+        unsafe {
+            let info = &*info;
+            let total = &mut *data.cast::<usize>();
+            for i in 0..usize::from(info.dlpi_phnum) {
+                let ph = &*info.dlpi_phdr.add(i);
+                if ph.p_type == libc::PT_TLS {
+                    let align = (ph.p_align as usize).max(1);
+                    *total += (ph.p_memsz as usize).div_ceil(align) * align;
+                }
+            }
+        }
+        0
+    }
+    *SIZE.get_or_init(|| {
+        let mut total = 0usize;
+        // SAFETY: `add` only reads the headers it is given and adds to `total`,
+        // which outlives the call.
+        unsafe {
+            libc::dl_iterate_phdr(Some(add), (&raw mut total).cast());
+        }
+        total
+    })
+}
+
+/// Context handed to [`vm_run_entry`]: the closure, moved into the child's stack.
+#[cfg(all(target_arch = "x86_64", any(target_env = "gnu", target_env = "musl")))]
+unsafe extern "C" fn vm_run_entry<F: FnOnce()>(f: *mut F) -> ! {
+    // SAFETY: (block) `f` points at the closure `clone3_vm_run` moved to the top
+    // of this child's stack before the clone; the child takes it over (the parent
+    // never touches it again), runs it, and ends with exit_group if it returns.
+    unsafe {
+        let f = std::ptr::read(f);
+        f();
+        libc::syscall(libc::SYS_exit_group, 127);
+        std::hint::unreachable_unchecked()
+    }
+}
+
+/// clone3 with `CLONE_VM | CLONE_SETTLS | CLONE_CLEAR_SIGHAND` added to `args`: the
+/// child shares the caller's memory (no page tables copied) but runs on
+/// `region`'s stack with `region`'s thread-local block, and calls `f` there. The
+/// caller's thread goes on at once (no `CLONE_VFORK`). Returns the child's pid and
+/// pidfd; on an error nothing was created and `f` is dropped.
+///
+/// # Safety
+/// `args` as for [`clone3_raw`] without the memory-sharing flags. `f` runs in
+/// another task sharing this memory: it must only make system calls, allocate
+/// nothing, take no lock, not panic, and end in execve or exit; everything it
+/// reads must stay alive and unchanged, and `region` must stay mapped and unused
+/// by any other child, until the child has exec'd or exited (a close-on-exec fd
+/// closing, or the reaped child, tells).
+#[cfg(all(target_arch = "x86_64", any(target_env = "gnu", target_env = "musl")))]
+pub(crate) unsafe fn clone3_vm_run<F: FnOnce()>(
+    args: &mut RawCloneArgs,
+    size: usize,
+    region: &VmRegion,
+    f: F,
+) -> Result<(i32, OwnedFd), i32> {
+    const CLONE_CLEAR_SIGHAND: u64 = 0x1_0000_0000;
+    debug_assert_eq!(args.flags & FORBIDDEN_FLAGS, 0);
+    let tp = region.reset_tcb();
+    let (low, high) = region.stack_range();
+    // The closure goes to the top of the stack, aligned; the child's stack below.
+    let align = align_of::<F>().max(16);
+    let slot = (high - size_of::<F>()) & !(align - 1);
+    let top = slot & !15;
+    let flags = args.flags;
+    let mut pidfd: libc::c_int = -1;
+    args.flags |= libc::CLONE_VM as u64 | libc::CLONE_SETTLS as u64 | CLONE_CLEAR_SIGHAND;
+    args.stack = low as u64;
+    args.stack_size = (top - low) as u64;
+    args.tls = tp as u64;
+    args.pidfd = &raw mut pidfd as u64;
+    // SAFETY: (block) `slot` is aligned for F and inside the region's stack, which
+    // no child uses (the caller's obligation); F is moved there, and from the
+    // clone on belongs to the child (read back and dropped here only if there is
+    // no child). All signals are blocked around the clone so that no handler of
+    // ours runs in the child (CLONE_CLEAR_SIGHAND resets every handler in it, and
+    // it starts with everything blocked). The child runs `vm_run_entry::<F>` on
+    // its stack with the region's thread pointer: it never returns into this
+    // frame, and it reads nothing of ours but what `f` refers to (the caller's
+    // obligation to keep alive).
+    let ret = unsafe {
+        std::ptr::write(slot as *mut F, f);
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+        let ret = clone3_call(args, size, vm_run_entry::<F> as *const () as usize, slot);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+        if ret.is_err() {
+            drop(std::ptr::read(slot as *mut F));
+        }
+        ret
+    };
+    args.flags = flags;
+    args.pidfd = 0;
+    args.stack = 0;
+    args.stack_size = 0;
+    args.tls = 0;
+    let pid = ret?;
+    // SAFETY: CLONE_PIDFD is set by our caller, so the kernel installed a new
+    // O_CLOEXEC pidfd in `pidfd` that only this function owns.
+    Ok((pid, unsafe { OwnedFd::from_raw_fd(pidfd) }))
+}
+
 /// Test hook: force the portable fork-style spawn even where the shared-memory one
 /// exists (see `__force_fork_spawn`).
 pub(crate) static FORCE_FORK_SPAWN: std::sync::atomic::AtomicBool =
@@ -802,6 +1037,70 @@ pub(crate) fn waitid_pidfd(fd: BorrowedFd<'_>, options: i32) -> Result<Option<Ra
 mod tests {
     use super::*;
     use std::os::fd::AsFd;
+
+    /// A child sharing our memory, on its own stack and TLS block: it fails a C
+    /// library call (errno set: in its own block), writes its errno and the value
+    /// it read from shared memory on a pipe, and exits 7. The parent thread's errno
+    /// and its stack are untouched; the child saw the parent's memory.
+    #[cfg(all(target_arch = "x86_64", any(target_env = "gnu", target_env = "musl")))]
+    #[test]
+    fn a_shared_memory_child_keeps_to_its_own_stack_and_tls() {
+        let region = VmRegion::new().expect("map the child's memory");
+        let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
+        let shared_value = Box::new(0x5eed_u64);
+        let value: &u64 = &shared_value;
+        let w_raw = w.as_raw_fd();
+        for round in 0..3 {
+            let mut args = RawCloneArgs {
+                flags: CLONE_PIDFD,
+                exit_signal: libc::SIGCHLD as u64,
+                ..RawCloneArgs::default()
+            };
+            // SAFETY: (block) sets this thread's errno to a sentinel; the child
+            // only makes system calls (close(-1) through the C library, which
+            // writes errno to the child's own block, then write and exit_group),
+            // reads `value` (alive until the child is reaped below) and uses
+            // `region`, which outlives it.
+            let (pid, pidfd) = unsafe {
+                *libc::__errno_location() = 4242;
+                clone3_vm_run(&mut args, CLONE_ARGS_SIZE_VER0, &region, move || {
+                    libc::close(-1);
+                    let errno = *libc::__errno_location();
+                    let msg = [errno as u64, *value];
+                    libc::write(w_raw, msg.as_ptr().cast(), 16);
+                    libc::syscall(libc::SYS_exit_group, 7);
+                })
+                .expect("clone3 with CLONE_VM | CLONE_SETTLS")
+            };
+            // rustix's read sets no errno: after it, the child's close(-1) is done.
+            let mut buf = [0u8; 16];
+            assert_eq!(rustix::io::read(&r, &mut buf).unwrap(), 16);
+            // SAFETY: reads this thread's errno.
+            let errno_after = unsafe { *libc::__errno_location() };
+            assert_eq!(
+                errno_after, 4242,
+                "round {round}: the child wrote our errno"
+            );
+            let child_errno = u64::from_ne_bytes(buf[..8].try_into().unwrap());
+            let seen = u64::from_ne_bytes(buf[8..].try_into().unwrap());
+            assert_eq!(child_errno, libc::EBADF as u64, "round {round}");
+            assert_eq!(seen, 0x5eed, "round {round}: the child reads our memory");
+            let info = waitid_pidfd(pidfd.as_fd(), libc::WEXITED)
+                .expect("waitid")
+                .expect("exited");
+            assert!(pid > 0);
+            assert_eq!(
+                (info.code, info.status),
+                (libc::CLD_EXITED, 7),
+                "round {round}"
+            );
+            // The caller's clone arguments are as they were.
+            assert_eq!(args.flags, CLONE_PIDFD);
+            assert_eq!((args.stack, args.stack_size, args.tls), (0, 0, 0));
+        }
+        assert!(static_tls_size() < VmRegion::TLS_BELOW / 2);
+        drop(shared_value);
+    }
 
     #[test]
     fn each_ioctl_wrapper_takes_only_its_own_requests() {
