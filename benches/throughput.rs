@@ -1,9 +1,12 @@
 //! Containers per second from 1, 2 and 4 threads (issue 15, "many at once").
 //!
 //! Every thread spawns the same container one after the other, for a fixed time
-//! per cell (`LINCEPTION_THROUGHPUT_SECS`, default 2), and the run reports
-//! containers per second, the p50 and p99 latency of one spawn (start to reaped),
-//! and each rate against the one-thread rate. The container is
+//! per cell (`LINCEPTION_THROUGHPUT_SECS`, default 2), cut into rounds
+//! (`LINCEPTION_THROUGHPUT_ROUNDS`, default 4) that each run every peer at every
+//! thread count, so that the shared machine's drift falls on every cell alike. The
+//! run reports containers per second, the p50 and p99 latency of one spawn (start
+//! to reaped), and each rate against the one-thread rate (the median over the
+//! rounds of the round's ratio). The container is
 //! [`common::container`]'s: user, mount, pid, uts, ipc namespaces, the maps
 //! 0 -> 100000 x 65536, the rootfs bound as the root, proc, a tmpfs on /dev,
 //! `pivot_root`, a read-only root, `no_new_privs`, 48 EPERM seccomp rules,
@@ -47,12 +50,22 @@ struct Peer {
     spawn: Box<dyn Fn() -> Result<(), String> + Sync>,
 }
 
-/// The figures of one peer at one thread count.
+/// What one slice of time at one thread count gave.
+struct Slice {
+    spawns: usize,
+    wall: Duration,
+    latencies: Vec<Duration>,
+}
+
+/// The figures of one peer at one thread count, over every round.
 struct Cell {
     peer: &'static str,
     threads: usize,
     spawns: usize,
     rate: f64,
+    /// The median over the rounds of this round's rate / the same round's
+    /// one-thread rate (1 for one thread).
+    vs_one: f64,
     p50: Duration,
     p99: Duration,
 }
@@ -63,7 +76,7 @@ fn quantile(v: &[Duration], q: f64) -> Duration {
 }
 
 /// `threads` threads spawn through `peer` until `time` has passed.
-fn measure(peer: &Peer, threads: usize, time: Duration) -> Result<Cell, String> {
+fn measure(peer: &Peer, threads: usize, time: Duration) -> Result<Slice, String> {
     let latencies = Mutex::new(Vec::new());
     let start = Instant::now();
     let deadline = start + time;
@@ -86,17 +99,37 @@ fn measure(peer: &Peer, threads: usize, time: Duration) -> Result<Cell, String> 
             .into_iter()
             .try_for_each(|w| w.join().expect("a spawning thread panicked"))
     })?;
-    let wall = start.elapsed();
-    let mut v = latencies.into_inner().unwrap();
+    let latencies = latencies.into_inner().unwrap();
+    Ok(Slice {
+        spawns: latencies.len(),
+        wall: start.elapsed(),
+        latencies,
+    })
+}
+
+/// Each (peer, thread count) from its slices, one per round (`slices[round]`
+/// holds that round's slices in `THREADS` order).
+fn cell(peer: &'static str, threads: usize, slices: &[Vec<Slice>]) -> Cell {
+    let at = THREADS.iter().position(|t| *t == threads).unwrap();
+    let spawns: usize = slices.iter().map(|r| r[at].spawns).sum();
+    let wall: f64 = slices.iter().map(|r| r[at].wall.as_secs_f64()).sum();
+    let rate = |s: &Slice| s.spawns as f64 / s.wall.as_secs_f64();
+    let mut ratios: Vec<f64> = slices.iter().map(|r| rate(&r[at]) / rate(&r[0])).collect();
+    ratios.sort_by(f64::total_cmp);
+    let mut v: Vec<Duration> = slices
+        .iter()
+        .flat_map(|r| r[at].latencies.iter().copied())
+        .collect();
     v.sort();
-    Ok(Cell {
-        peer: peer.name,
+    Cell {
+        peer,
         threads,
-        spawns: v.len(),
-        rate: v.len() as f64 / wall.as_secs_f64(),
+        spawns,
+        rate: spawns as f64 / wall,
+        vs_one: ratios[ratios.len() / 2],
         p50: quantile(&v, 0.5),
         p99: quantile(&v, 0.99),
-    })
+    }
 }
 
 /// A finished process that exited 0, or what it did instead.
@@ -227,29 +260,28 @@ fn ms(d: Duration) -> f64 {
 
 /// The results as a markdown table, with each rate against the same peer's
 /// one-thread rate.
-fn table(cells: &[Cell], time: Duration) -> String {
+fn table(cells: &[Cell], time: Duration, rounds: usize) -> String {
     let uname = rustix::system::uname();
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "Throughput, {} s per cell, Linux {}, {cpus} CPUs\n",
+        "Throughput, {} s per cell in {rounds} rounds, Linux {}, {cpus} CPUs; \
+         x 1 thread: the median over the rounds of the rate against the same round's \
+         one-thread rate\n",
         time.as_secs_f64(),
         uname.release().to_string_lossy()
     );
     out.push_str("| peer | threads | containers/s | x 1 thread | p50 ms | p99 ms | spawns |\n");
     out.push_str("|---|---|---|---|---|---|---|\n");
     for c in cells {
-        let one = cells
-            .iter()
-            .find(|o| o.peer == c.peer && o.threads == 1)
-            .map_or(f64::NAN, |o| c.rate / o.rate);
         let _ = writeln!(
             out,
-            "| {} | {} | {:.0} | {one:.2} | {:.2} | {:.2} | {} |",
+            "| {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {} |",
             c.peer,
             c.threads,
             c.rate,
+            c.vs_one,
             ms(c.p50),
             ms(c.p99),
             c.spawns
@@ -297,7 +329,13 @@ fn main() -> ExitCode {
         .and_then(|s| s.parse::<f64>().ok())
         .filter(|s| *s > 0.0)
         .unwrap_or(2.0);
+    let rounds = std::env::var("LINCEPTION_THROUGHPUT_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse::<usize>().ok())
+        .filter(|r| *r > 0)
+        .unwrap_or(4);
     let time = Duration::from_secs_f64(secs);
+    let slice = time / rounds as u32;
     // Warm-up: page cache, the kernel's caches, the lazy parts of each peer.
     for p in &peers {
         if let Err(e) = measure(p, 1, Duration::from_millis(200)) {
@@ -305,31 +343,32 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    // Thread counts in the outer loop, peers in the inner: a drift of the machine's
-    // speed over the run falls on every peer alike.
-    let mut cells = Vec::new();
-    for threads in THREADS {
-        for p in &peers {
-            match measure(p, threads, time) {
-                Ok(cell) => {
-                    println!(
-                        "{:<20} {threads} threads: {:>6.0} containers/s, p50 {:.2} ms, p99 {:.2} ms",
-                        p.name,
-                        cell.rate,
-                        ms(cell.p50),
-                        ms(cell.p99)
-                    );
-                    cells.push(cell);
-                }
-                Err(e) => {
-                    eprintln!("throughput: {} at {threads} threads: {e}", p.name);
-                    return ExitCode::FAILURE;
+    // Rounds of short slices, every thread count of every peer in each: a drift
+    // of the machine's speed (it is shared) falls on every cell alike.
+    // slices[peer][round][thread count]
+    let mut slices: Vec<Vec<Vec<Slice>>> = peers.iter().map(|_| Vec::new()).collect();
+    for round in 0..rounds {
+        for (i, p) in peers.iter().enumerate() {
+            let mut this_round = Vec::new();
+            for threads in THREADS {
+                match measure(p, threads, slice) {
+                    Ok(s) => this_round.push(s),
+                    Err(e) => {
+                        eprintln!("throughput: {} at {threads} threads: {e}", p.name);
+                        return ExitCode::FAILURE;
+                    }
                 }
             }
+            slices[i].push(this_round);
         }
+        println!("round {} of {rounds} done", round + 1);
     }
-    cells.sort_by_key(|c| (peers.iter().position(|p| p.name == c.peer), c.threads));
-    let md = table(&cells, time);
+    let cells: Vec<Cell> = peers
+        .iter()
+        .zip(&slices)
+        .flat_map(|(p, s)| THREADS.map(|t| cell(p.name, t, s)))
+        .collect();
+    let md = table(&cells, time, rounds);
     println!("\n{md}");
     let path = common::out_dir("throughput").join("results.md");
     match File::create(&path).and_then(|mut f| f.write_all(md.as_bytes())) {
