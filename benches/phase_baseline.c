@@ -3,6 +3,7 @@
  *
  *   phase_baseline [--net] ROOTFS               one container, its exit status passed on
  *   phase_baseline [--net] --loop N ROOTFS      N containers in this process, one by one
+ *   phase_baseline [--net] --loop N --threads T ROOTFS   T threads of N each (rate)
  *   phase_baseline [--net] --profile N ROOTFS   the same, timed phase by phase
  *   phase_baseline --startup-only               exits 0 at once (the start-up alone)
  *
@@ -27,11 +28,11 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/sched.h>
 #include <linux/seccomp.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stddef.h>
@@ -176,11 +177,13 @@ static void child(int release_fd, int exec_fd) {
         _exit(127);
     stamp(T_RELEASED);
     close(release_fd);
-    if (setgroups(0, NULL) < 0)
+    /* Raw calls: after a raw clone3 from a threaded parent (--threads), glibc's
+     * wrappers would try to change the ids of the parent's other threads too. */
+    if (syscall(SYS_setgroups, 0, NULL) < 0)
         die("setgroups");
-    if (setresgid(0, 0, 0) < 0)
+    if (syscall(SYS_setresgid, 0, 0, 0) < 0)
         die("setresgid");
-    if (setresuid(0, 0, 0) < 0)
+    if (syscall(SYS_setresuid, 0, 0, 0) < 0)
         die("setresuid");
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
         die("make / private");
@@ -319,25 +322,43 @@ static int profile(long n) {
     return 0;
 }
 
-static int loop(long n) {
-    uint64_t start = now_ns();
-    for (long i = 0; i < n; i++)
+static void *spawn_n(void *n) {
+    for (long i = 0; i < *(long *)n; i++)
         check(spawn(), i);
-    double per = (double)(now_ns() - start) / 1000.0 / (double)n;
-    printf("phase_baseline --loop %ld%s: %.1f us per spawn + wait\n", n, net ? " --net" : "", per);
+    return NULL;
+}
+
+static int loop(long n, long threads) {
+    uint64_t start = now_ns();
+    if (threads == 1) {
+        spawn_n(&n);
+        double per = (double)(now_ns() - start) / 1000.0 / (double)n;
+        printf("phase_baseline --loop %ld%s: %.1f us per spawn + wait\n", n, net ? " --net" : "",
+               per);
+        return 0;
+    }
+    pthread_t tid[64];
+    for (long t = 0; t < threads; t++)
+        if (pthread_create(&tid[t], NULL, spawn_n, &n) != 0)
+            die("pthread_create");
+    for (long t = 0; t < threads; t++)
+        pthread_join(tid[t], NULL);
+    double secs = (double)(now_ns() - start) / 1e9;
+    printf("phase_baseline --loop %ld --threads %ld%s: %.0f containers/s\n", n, threads,
+           net ? " --net" : "", (double)(n * threads) / secs);
     return 0;
 }
 
 static void usage(const char *self) {
     fprintf(stderr,
-            "usage: %s [--net] [--loop N | --profile N] ROOTFS\n"
+            "usage: %s [--net] [--loop N [--threads T] | --profile N] ROOTFS\n"
             "       %s --startup-only\n",
             self, self);
     exit(2);
 }
 
 int main(int argc, char **argv) {
-    long loop_n = 0, profile_n = 0;
+    long loop_n = 0, profile_n = 0, threads = 1;
     int arg = 1, counted = 0;
     for (; arg < argc && strncmp(argv[arg], "--", 2) == 0; arg++) {
         if (strcmp(argv[arg], "--startup-only") == 0)
@@ -346,12 +367,15 @@ int main(int argc, char **argv) {
             net = 1;
         else if (strcmp(argv[arg], "--loop") == 0 && arg + 1 < argc && !counted++)
             loop_n = strtol(argv[++arg], NULL, 10);
+        else if (strcmp(argv[arg], "--threads") == 0 && arg + 1 < argc)
+            threads = strtol(argv[++arg], NULL, 10);
         else if (strcmp(argv[arg], "--profile") == 0 && arg + 1 < argc && !counted++)
             profile_n = strtol(argv[++arg], NULL, 10);
         else
             usage(argv[0]);
     }
-    if (argc - arg != 1 || (counted && loop_n < 1 && profile_n < 1))
+    if (argc - arg != 1 || (counted && loop_n < 1 && profile_n < 1) || threads < 1 ||
+        threads > 64 || (threads > 1 && loop_n < 1))
         usage(argv[0]);
     rootfs = argv[arg];
     snprintf(proc_dir, sizeof proc_dir, "%s/proc", rootfs);
@@ -364,7 +388,7 @@ int main(int argc, char **argv) {
     if (profile_n > 0)
         return profile(profile_n);
     if (loop_n > 0)
-        return loop(loop_n);
+        return loop(loop_n, threads);
     int status = spawn();
     if (WIFEXITED(status))
         return WEXITSTATUS(status);
