@@ -126,7 +126,7 @@ pub fn c_baseline_source() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/phase_baseline.c")
 }
 
-/// Compiles `benches/phase_baseline.c` with `gcc -O2` into `TARGET/bench-c/`.
+/// Compiles `benches/phase_baseline.c` with `gcc -O2 -pthread` into `TARGET/bench-c/`.
 ///
 /// # Errors
 /// A reason to print with `SKIP:` when `gcc` is missing; the compiler's output when
@@ -135,7 +135,7 @@ pub fn c_baseline() -> Result<PathBuf, String> {
     let gcc = find_program("gcc").ok_or("gcc is not installed (needed for the C baseline)")?;
     let out = out_dir("bench-c").join("phase_baseline");
     let built = Command::new(gcc)
-        .args(["-O2", "-Wall", "-o"])
+        .args(["-O2", "-Wall", "-pthread", "-o"])
         .arg(&out)
         .arg(c_baseline_source())
         .output()
