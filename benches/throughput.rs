@@ -287,6 +287,12 @@ fn table(cells: &[Cell], time: Duration, rounds: usize) -> String {
             c.spawns
         );
     }
+    let two: Vec<String> = cells
+        .iter()
+        .filter(|c| c.threads == 2)
+        .map(|c| format!("{} {:.2}", c.peer, c.vs_one))
+        .collect();
+    let _ = writeln!(out, "\n2 threads / 1 thread: {}", two.join(", "));
     out
 }
 
