@@ -126,6 +126,7 @@ pub use features::features;
 mod builder;
 mod caps;
 mod cgroup;
+mod cgroup_device;
 mod child;
 mod container;
 mod device;
@@ -151,6 +152,7 @@ pub use builder::{
 };
 pub use caps::{CapSet, Capabilities};
 pub use cgroup::Cgroup;
+pub use cgroup_device::{DeviceAccess, DeviceRule, device_program_loaded, device_programs};
 pub use container::Container;
 pub use device::{Device, DeviceKind};
 pub use error::{Errno, Error, ErrorKind, Result};
