@@ -477,8 +477,8 @@ pub(crate) fn set_frozen(dir: &Path, frozen: bool) -> Result<()> {
 /// The `frozen` key of the cgroup's `cgroup.events`.
 pub(crate) fn frozen(dir: &Path) -> Result<bool> {
     let path = dir.join("cgroup.events");
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| Error::syscall(format!("read({path:?})"), e))?;
+    let text =
+        std::fs::read_to_string(&path).map_err(|e| Error::syscall(format!("read({path:?})"), e))?;
     crate::resources::events_frozen(&text).ok_or(Error::Unsupported {
         feature: "cgroup.freeze",
         min_kernel: "5.2",

@@ -580,13 +580,22 @@ mod tests {
             DeviceRule::deny_all(),
             DeviceRule::allow(DeviceAccess::all()),
             DeviceRule::allow(rw).kind(c).major(1).minor(3),
-            DeviceRule::allow(DeviceAccess::READ).kind(c).major(1).minor(5),
+            DeviceRule::allow(DeviceAccess::READ)
+                .kind(c)
+                .major(1)
+                .minor(5),
             DeviceRule::deny(DeviceAccess::WRITE).kind(c).major(1),
             DeviceRule::allow(DeviceAccess::all()).kind(c).major(136),
             DeviceRule::deny(DeviceAccess::MKNOD).kind(c),
             DeviceRule::allow(DeviceAccess::MKNOD).kind(b),
-            DeviceRule::allow(DeviceAccess::WRITE).kind(c).major(1).minor(5),
-            DeviceRule::deny(DeviceAccess::READ).kind(b).major(7).minor(0),
+            DeviceRule::allow(DeviceAccess::WRITE)
+                .kind(c)
+                .major(1)
+                .minor(5),
+            DeviceRule::deny(DeviceAccess::READ)
+                .kind(b)
+                .major(7)
+                .minor(0),
         ];
         let mut sets = vec![Vec::new()];
         // Every ordered pick of up to three rules of the pool, and longer lists.
@@ -645,7 +654,10 @@ mod tests {
         assert!(!null(&[DeviceRule::deny_all()], DeviceAccess::READ));
         let only_read = [
             DeviceRule::deny_all(),
-            DeviceRule::allow(DeviceAccess::READ).kind(c).major(1).minor(3),
+            DeviceRule::allow(DeviceAccess::READ)
+                .kind(c)
+                .major(1)
+                .minor(3),
         ];
         assert!(null(&only_read, DeviceAccess::READ));
         assert!(!null(&only_read, rw));
@@ -653,7 +665,10 @@ mod tests {
         let both = [
             DeviceRule::deny_all(),
             DeviceRule::allow(DeviceAccess::READ).kind(c).major(1),
-            DeviceRule::allow(DeviceAccess::WRITE).kind(c).minor(3).major(1),
+            DeviceRule::allow(DeviceAccess::WRITE)
+                .kind(c)
+                .minor(3)
+                .major(1),
         ];
         assert!(null(&both, rw));
         // A later deny of one access wins over an earlier allow.
@@ -668,10 +683,7 @@ mod tests {
     #[test]
     fn bad_rules_are_named() {
         let bad = [
-            (
-                DeviceRule::allow(DeviceAccess::empty()),
-                "no access",
-            ),
+            (DeviceRule::allow(DeviceAccess::empty()), "no access"),
             (
                 DeviceRule::allow(DeviceAccess::READ).major(1),
                 "every kind of device takes no major",
@@ -695,11 +707,20 @@ mod tests {
             assert!(e.contains(want), "{e}");
             assert!(e.contains(&format!("device rule 0 ({rule})")), "{e}");
         }
-        let many = vec![DeviceRule::allow(DeviceAccess::all()).kind(DeviceKind::Char).major(1).minor(1); 400];
+        let many = vec![
+            DeviceRule::allow(DeviceAccess::all())
+                .kind(DeviceKind::Char)
+                .major(1)
+                .minor(1);
+            400
+        ];
         let e = check(&many, " of cgroup \"/cg\"").unwrap_err().to_string();
         assert!(e.contains("400 device rules of cgroup \"/cg\""), "{e}");
         assert_eq!(DeviceAccess::parse("rwm").unwrap(), DeviceAccess::all());
-        assert_eq!(DeviceAccess::parse("mr").unwrap(), DeviceAccess::READ | DeviceAccess::MKNOD);
+        assert_eq!(
+            DeviceAccess::parse("mr").unwrap(),
+            DeviceAccess::READ | DeviceAccess::MKNOD
+        );
         for s in ["", "rr", "x", "rw "] {
             assert!(DeviceAccess::parse(s).is_err(), "{s:?}");
         }

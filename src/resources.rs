@@ -326,7 +326,10 @@ impl Resources {
     ///
     /// [`DeviceRule`]: crate::DeviceRule
     /// [`Container::update`]: crate::Container::update
-    pub fn devices(mut self, rules: impl IntoIterator<Item = crate::cgroup_device::DeviceRule>) -> Self {
+    pub fn devices(
+        mut self,
+        rules: impl IntoIterator<Item = crate::cgroup_device::DeviceRule>,
+    ) -> Self {
         self.devices = Some(rules.into_iter().collect());
         self
     }

@@ -343,11 +343,7 @@ pub(crate) mod bpf {
                 size_of::<T>() as libc::c_uint,
             )
         };
-        if r < 0 {
-            Err(super::errno())
-        } else {
-            Ok(r)
-        }
+        if r < 0 { Err(super::errno()) } else { Ok(r) }
     }
 
     /// The fd a successful `bpf` call returned.

@@ -238,7 +238,9 @@ fn mknod_is_decided_by_the_m_rules() {
             .namespaces(ns)
             .root(RootFs::Tmpfs)
             .mounts(Mount::host_system())
-            .cgroup(Cgroup::new(&path).resources(Resources::new().devices(rules.iter().map(to_crate))));
+            .cgroup(
+                Cgroup::new(&path).resources(Resources::new().devices(rules.iter().map(to_crate))),
+            );
         let (st, out) = output(b);
         assert!(st.success(), "{st:?} {out}");
         let got: Vec<bool> = out
@@ -263,16 +265,18 @@ fn an_update_replaces_the_program() {
     require!(Feature::Root, Feature::CloneIntoCgroup);
     let path = cg_path("update", 0);
     let deny_all = rule(false, 'a', None, None, "rwm");
-    let mut c = sh("while read x; do if (exec 3<>/dev/null) 2>/dev/zero; then echo ok; else echo no; fi; done")
-        .mount(Mount::dev("/dev"))
-        .stdout(linception::Stdio::Piped)
-        .stdin(linception::Stdio::Piped)
-        .cgroup(Cgroup::new(&path).resources(Resources::new().devices([
-            to_crate(&deny_all),
-            to_crate(&rule(true, 'c', Some(1), None, "rw")),
-        ])))
-        .spawn()
-        .unwrap();
+    let mut c = sh(
+        "while read x; do if (exec 3<>/dev/null) 2>/dev/zero; then echo ok; else echo no; fi; done",
+    )
+    .mount(Mount::dev("/dev"))
+    .stdout(linception::Stdio::Piped)
+    .stdin(linception::Stdio::Piped)
+    .cgroup(Cgroup::new(&path).resources(Resources::new().devices([
+        to_crate(&deny_all),
+        to_crate(&rule(true, 'c', Some(1), None, "rw")),
+    ])))
+    .spawn()
+    .unwrap();
     use std::io::{BufRead, Write};
     let mut out = std::io::BufReader::new(c.take_stdout().unwrap());
     let mut stdin = c.take_stdin().unwrap();
@@ -300,7 +304,11 @@ fn an_update_replaces_the_program() {
     assert_eq!(next(&mut stdin), "no");
     // An empty list removes the program: everything is allowed.
     c.update(&Resources::new().devices([])).unwrap();
-    assert!(linception::device_programs(Path::new(&path)).unwrap().is_empty());
+    assert!(
+        linception::device_programs(Path::new(&path))
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(next(&mut stdin), "ok");
     c.kill().unwrap();
     c.wait().unwrap();
