@@ -53,9 +53,8 @@ fn device_bundle(devices: Option<serde_json::Value>) -> Bundle {
         c["root"]["readonly"] = json!(false);
         c["linux"]["devices"] =
             json!([{"path": "/dev/loop0", "type": "b", "major": 7, "minor": 0, "fileMode": 0o600}]);
-        match devices {
-            Some(d) => c["linux"]["resources"]["devices"] = d,
-            None => {}
+        if let Some(d) = devices {
+            c["linux"]["resources"]["devices"] = d;
         }
     })
 }
