@@ -207,6 +207,9 @@ pub(crate) fn check(cg: &Cgroup) -> Result<()> {
     let path = &cg.path;
     let of = format!(" of cgroup {path:?}");
     in_range(&cg.resources, &of)?;
+    if let Some(rules) = &cg.resources.devices {
+        crate::cgroup_device::check(rules, &of)?;
+    }
     let place = Place::find(cg)?;
     let exists = place.exists;
     if !on_cgroup2(&place.probe)? {
