@@ -276,6 +276,9 @@ pub(crate) fn clone_shared_and_run<F: FnOnce()>(
             child();
             exit(127)
         })
+    }
+}
+
 /// `bpf(2)` commands and constants of the cgroup device program (linux/bpf.h); no
 /// linception crate and no rustix API wraps `bpf`.
 pub(crate) mod bpf {
