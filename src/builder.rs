@@ -329,6 +329,18 @@ impl ContainerBuilder {
         }
     }
 
+    /// Checks and compiles this builder once for many identical containers: see
+    /// [`Template`](crate::Template). Hooks, joined namespaces, a seccomp
+    /// notification handler and a cgroup are refused (one container would own
+    /// them).
+    ///
+    /// # Errors
+    /// Everything [`spawn`](Self::spawn) checks before it creates anything, and
+    /// the refusals above, by name.
+    pub fn template(self) -> crate::Result<crate::Template> {
+        crate::Template::new(self)
+    }
+
     /// Records where the spawn's time goes: [`Container::profile`](crate::Container::profile)
     /// then returns a [`SpawnProfile`](crate::SpawnProfile) (phases from `clone3`
     /// to the maps, the release, the mounts, `pivot_root`, seccomp, `execve`, and

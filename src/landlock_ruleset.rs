@@ -83,6 +83,23 @@ pub struct LandlockReport {
     pub not_enforced: BitFlags<AccessFs>,
 }
 
+// By hand: the landlock crate's `RulesetStatus` is not `Clone` (a template's
+// containers each get a copy of the report).
+impl Clone for LandlockReport {
+    fn clone(&self) -> Self {
+        LandlockReport {
+            abi: self.abi,
+            status: match self.status {
+                RulesetStatus::FullyEnforced => RulesetStatus::FullyEnforced,
+                RulesetStatus::PartiallyEnforced => RulesetStatus::PartiallyEnforced,
+                RulesetStatus::NotEnforced => RulesetStatus::NotEnforced,
+            },
+            enforced: self.enforced,
+            not_enforced: self.not_enforced,
+        }
+    }
+}
+
 /// The ABIs newest first, for the probe.
 const ABIS: [ABI; 10] = [
     ABI::V10,

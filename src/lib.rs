@@ -151,6 +151,7 @@ mod spawn;
 mod step;
 #[allow(unsafe_code)]
 mod sys;
+mod template;
 mod validate;
 
 pub use builder::{
@@ -172,6 +173,7 @@ pub use process::{Personality, RLIM_INFINITY, Resource, Terminal};
 pub use profile::SpawnProfile;
 pub use resources::{BlockDevice, CgroupStats, CpuStat, IoMax, Limit, Resources};
 pub use seccomp::{NotifyHandler, Seccomp};
+pub use template::Template;
 
 /// Test hook: every spawn copies the caller's memory for its child (the fallback
 /// of the child that shares it), so that both are tested. Not for production use.

@@ -288,21 +288,37 @@ fn check_socket(socket: &Path) -> Result<()> {
 }
 
 /// The whole spawn; with `socket`, a create: the init waits there for its start.
-fn launch(mut b: ContainerBuilder, socket: Option<&Path>) -> Result<Container> {
-    let mut clock = b.profile.then(|| crate::profile::Clock {
-        started: crate::profile::now(),
-        ..Default::default()
-    });
-    let ns = b.effective_namespaces();
-    let mut checked = check(&b)?;
+fn launch(b: ContainerBuilder, socket: Option<&Path>) -> Result<Container> {
+    let started = b.profile.then(crate::profile::now);
+    let mut prepared = prepare(b, socket, false)?;
+    run(&mut prepared, socket, started)
+}
+
+/// What a spawn does once for any number of containers: the builder checked and
+/// its id maps resolved, the seccomp filter compiled, the host looked at, the
+/// Landlock ruleset built, and (kept between spawns of a template) the memory of a
+/// child that shares ours.
+pub(crate) struct Prepared {
+    b: ContainerBuilder,
+    checked: Checked,
+    seccomp: SeccompParts,
+    host: Host,
+    landlock: (
+        Option<OwnedFd>,
+        Option<crate::landlock_ruleset::LandlockReport>,
+    ),
+    memory: Option<SharedChildMemory>,
+    /// Spawned many times: what one spawn would consume is copied instead.
+    template: bool,
+}
+
+/// Stages 1 and 2 (nothing is created but the Landlock ruleset's fd).
+fn prepare(mut b: ContainerBuilder, socket: Option<&Path>, template: bool) -> Result<Prepared> {
+    let checked = check(&b)?;
     crate::lifecycle::check(&b.hooks)?;
     if let Some(socket) = socket {
         check_socket(socket)?;
     }
-    let pause = b
-        .hooks
-        .iter()
-        .any(|(p, _)| matches!(p, HookPoint::CreateRuntime | HookPoint::CreateContainer));
     if b.profile && (socket.is_some() || !b.hooks.is_empty()) {
         return Err(Error::invalid(
             "profile",
@@ -310,15 +326,41 @@ fn launch(mut b: ContainerBuilder, socket: Option<&Path>) -> Result<Container> {
              execve waits for another process's start)",
         ));
     }
-    let console = crate::process::connect_console(&b)?;
     let seccomp = take_seccomp(&mut b)?;
+    let landlock = build_landlock(&b)?;
+    let host = Host::gather(&b);
+    Ok(Prepared {
+        b,
+        checked,
+        seccomp,
+        host,
+        landlock,
+        memory: None,
+        template,
+    })
+}
+
+/// Stages 3 to 8 for one container of `p`.
+fn run(p: &mut Prepared, socket: Option<&Path>, started: Option<u64>) -> Result<Container> {
+    let mut clock = started.map(|started| crate::profile::Clock {
+        started,
+        ..Default::default()
+    });
+    let b = &p.b;
+    let ns = b.effective_namespaces();
+    let pause = b
+        .hooks
+        .iter()
+        .any(|(p, _)| matches!(p, HookPoint::CreateRuntime | HookPoint::CreateContainer));
+    let console = crate::process::connect_console(b)?;
+    let seccomp = &mut p.seccomp;
     let has_idmapped = b
         .mounts
         .iter()
         .any(|m| matches!(m.kind, crate::mount::MountKind::Bind { idmapped: true, .. }));
     let joined = b.joined_namespaces();
     let (mut parent_fds, mut child_fds) = lower::open_fds(
-        &b,
+        b,
         ns.contains(Namespaces::USER) || pause || b.knobs.parent_side(),
         seccomp.wants_listener,
         has_idmapped,
@@ -332,8 +374,15 @@ fn launch(mut b: ContainerBuilder, socket: Option<&Path>) -> Result<Container> {
         socket_file = Some(SocketFile(path.to_owned()));
         child_fds.start_listener = Some(OwnedFd::from(listener));
     }
-    let (landlock_fd, landlock) = build_landlock(&b)?;
-    child_fds.landlock = landlock_fd;
+    let landlock = p.landlock.1.clone();
+    child_fds.landlock = match &mut p.landlock.0 {
+        Some(fd) if p.template => Some(
+            fd.try_clone()
+                .map_err(|e| Error::syscall("dup(the Landlock ruleset)", e))?,
+        ),
+        fd => fd.take(),
+    };
+    let checked = &mut p.checked;
     let joins = std::mem::take(&mut checked.joins);
     lower::add_joins(
         &mut parent_fds,
@@ -347,7 +396,7 @@ fn launch(mut b: ContainerBuilder, socket: Option<&Path>) -> Result<Container> {
     } else {
         Namespaces::empty()
     };
-    let host = Host::gather(&b);
+    let host = &p.host;
     // The report pipe's write end goes to the clone apart from the plan, so that the
     // parent can close its copy right after the clone even while the plan (which
     // borrows the other child fds) must outlive a child that shares its memory.
@@ -355,15 +404,13 @@ fn launch(mut b: ContainerBuilder, socket: Option<&Path>) -> Result<Container> {
         .report
         .take()
         .expect("open_fds always makes the report pipe");
-    let shared = shared_memory(&b, &parent_fds, pause || socket.is_some());
-    let mut plan = lower::spawn(
-        &b,
-        &host,
-        &child_fds,
-        checked.become_root,
-        seccomp.program,
-        pause,
-    );
+    let shared = shared_memory(b, &parent_fds, pause || socket.is_some(), &mut p.memory);
+    let program = if p.template {
+        seccomp.program.clone()
+    } else {
+        seccomp.program.take()
+    };
+    let mut plan = lower::spawn(b, host, &child_fds, checked.become_root, program, pause);
     let mut slots = ChildSlots {
         held: std::mem::take(&mut plan.slots),
         shared: false,
@@ -411,8 +458,12 @@ fn launch(mut b: ContainerBuilder, socket: Option<&Path>) -> Result<Container> {
     if !sharing {
         drop(plan);
         drop(child_fds);
-        b.fds.clear();
+        if !p.template {
+            p.b.fds.clear();
+        }
     }
+    let b = &p.b;
+    let checked = &p.checked;
     let feature = |step: usize| features.get(step).copied().flatten();
 
     let ParentFds {
@@ -438,7 +489,7 @@ fn launch(mut b: ContainerBuilder, socket: Option<&Path>) -> Result<Container> {
     if let (Some(sync), true) = (&sync, user_ns_made)
         && let Err(e) = handshake(
             (pid, pidfd),
-            checked.maps,
+            checked.maps.as_ref(),
             sync,
             tree_sock,
             &idmapped,
@@ -476,8 +527,8 @@ fn launch(mut b: ContainerBuilder, socket: Option<&Path>) -> Result<Container> {
         let r = finish(
             report,
             listener_sock,
-            seccomp.handler,
-            seccomp.keep_listener,
+            p.seccomp.handler.take(),
+            p.seccomp.keep_listener,
             feature,
             clock.as_mut(),
         );
@@ -505,6 +556,10 @@ fn launch(mut b: ContainerBuilder, socket: Option<&Path>) -> Result<Container> {
         if let Some(c) = clock {
             container.set_profile(c);
         }
+        if p.template {
+            // The child has exec'd: its memory is free for the next one.
+            p.memory = shared;
+        }
         return Ok(container);
     }
 
@@ -523,8 +578,8 @@ fn launch(mut b: ContainerBuilder, socket: Option<&Path>) -> Result<Container> {
         cgroup,
         terminal: None,
     });
-    let hooks = std::mem::take(&mut b.hooks);
-    let state_info = std::mem::take(&mut b.state_info);
+    let hooks = std::mem::take(&mut p.b.hooks);
+    let state_info = std::mem::take(&mut p.b.state_info);
     let hook_state = |status| HookState {
         id: state_info.id.clone(),
         bundle: state_info.bundle.clone(),
@@ -569,8 +624,8 @@ fn launch(mut b: ContainerBuilder, socket: Option<&Path>) -> Result<Container> {
         Pending {
             socket,
             listener_sock,
-            handler: seccomp.handler,
-            keep_listener: seccomp.keep_listener,
+            handler: p.seccomp.handler.take(),
+            keep_listener: p.seccomp.keep_listener,
         },
         hooks,
         state_info,
@@ -687,7 +742,12 @@ pub(crate) static FORCE_COPYING_CLONE: std::sync::atomic::AtomicBool =
 /// child sharing this memory cannot outlive) whose child reports only through the
 /// report pipe (the other channels' EOF must not wait on fds the parent keeps until
 /// the child's execve), without a time namespace.
-fn shared_memory(b: &ContainerBuilder, fds: &ParentFds, waits: bool) -> Option<SharedChildMemory> {
+fn shared_memory(
+    b: &ContainerBuilder,
+    fds: &ParentFds,
+    waits: bool,
+    kept: &mut Option<SharedChildMemory>,
+) -> Option<SharedChildMemory> {
     let other_channels = fds.listener_sock.is_some()
         || fds.tree_sock.is_some()
         || fds.pidfd_sock.is_some()
@@ -701,7 +761,7 @@ fn shared_memory(b: &ContainerBuilder, fds: &ParentFds, waits: bool) -> Option<S
     {
         return None;
     }
-    SharedChildMemory::new().ok()
+    kept.take().or_else(|| SharedChildMemory::new().ok())
 }
 
 /// The child's table of the fds it makes (mount trees, filesystem contexts), and
@@ -1008,7 +1068,7 @@ fn wait_ready(ready: OwnedFd) -> Result<bool> {
 /// sends the idmapped binds, then lets the child go on (one byte on the sync pipe).
 fn handshake(
     (pid, pidfd): (Pid, &PidFd),
-    maps: Option<MapWriter>,
+    maps: Option<&MapWriter>,
     sync: &OwnedFd,
     tree_sock: Option<OwnedFd>,
     idmapped: &[IdmappedBind],
@@ -1095,4 +1155,22 @@ fn mount_error(what: &str, e: linception_mountapi::Error) -> Error {
         ),
         std::io::Error::from_raw_os_error(errno),
     )
+}
+
+/// A template's preparation: [`prepare`] once, for [`spawn_prepared`] many times.
+pub(crate) fn prepare_template(b: ContainerBuilder) -> Result<Prepared> {
+    prepare(b, None, true)
+}
+
+/// One container of a template.
+pub(crate) fn spawn_prepared(p: &mut Prepared) -> Result<Container> {
+    let started = p.b.profile.then(crate::profile::now);
+    run(p, None, started)
+}
+
+impl Prepared {
+    /// The builder the template was made from.
+    pub(crate) fn builder(&self) -> &ContainerBuilder {
+        &self.b
+    }
 }
