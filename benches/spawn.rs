@@ -5,6 +5,9 @@
 //! - `container`: user + mount + pid + uts + ipc namespaces, a bind-mounted root
 //!   (a minimal rootfs holding `/bin/true` and its libraries), `pivot_root`;
 //! - `container+net`: the same with a network namespace;
+//! - `container (template)`: the `container` one from a [`linception::Template`];
+//! - `container (copying clone)`: the `container` one with the child copying the
+//!   parent's memory (the fallback) instead of sharing it;
 //! - `created+started`: the `container` one through the OCI lifecycle, `create`
 //!   (the init waits on a start socket) then `start`, then wait: the cost of the
 //!   split next to the one-shot spawn.
@@ -60,6 +63,28 @@ fn spawn(c: &mut Criterion) {
             })
         });
     }
+    // The same container from a template (checked and compiled once), and with the
+    // copying clone forced (the fallback of the child that shares our memory).
+    let mut template = Container::builder("/bin/true")
+        .namespaces(ns)
+        .root(RootFs::Dir(rootfs.clone()))
+        .template()
+        .unwrap();
+    group.bench_function("container (template)", |b| {
+        b.iter(|| black_box(template.spawn().unwrap().wait().unwrap()))
+    });
+    linception::__force_copying_clone(true);
+    group.bench_function("container (copying clone)", |b| {
+        b.iter(|| {
+            let mut c = Container::builder("/bin/true")
+                .namespaces(ns)
+                .root(RootFs::Dir(rootfs.clone()))
+                .spawn()
+                .unwrap();
+            black_box(c.wait().unwrap())
+        })
+    });
+    linception::__force_copying_clone(false);
     let sockets =
         std::env::temp_dir().join(format!("linception-bench-sock-{}", std::process::id()));
     std::fs::create_dir_all(&sockets).unwrap();

@@ -556,9 +556,12 @@ fn run(p: &mut Prepared, socket: Option<&Path>, started: Option<u64>) -> Result<
         if let Some(c) = clock {
             container.set_profile(c);
         }
+        // The child has exec'd: its memory is free for the next one (the
+        // template's, or this thread's next spawn).
         if p.template {
-            // The child has exec'd: its memory is free for the next one.
             p.memory = shared;
+        } else if shared.is_some() {
+            SPARE_MEMORY.set(shared);
         }
         return Ok(container);
     }
@@ -761,7 +764,17 @@ fn shared_memory(
     {
         return None;
     }
-    kept.take().or_else(|| SharedChildMemory::new().ok())
+    kept.take()
+        .or_else(|| SPARE_MEMORY.take())
+        .or_else(|| SharedChildMemory::new().ok())
+}
+
+thread_local! {
+    /// The memory of this thread's last child that shared ours, free again since
+    /// it exec'd: this thread's next spawn reuses it (no mapping made and unmapped,
+    /// no fresh pages faulted in, no write lock of our address space per spawn).
+    static SPARE_MEMORY: std::cell::Cell<Option<SharedChildMemory>> =
+        const { std::cell::Cell::new(None) };
 }
 
 /// The child's table of the fds it makes (mount trees, filesystem contexts), and
