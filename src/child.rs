@@ -446,9 +446,10 @@ impl Child<'_, '_> {
                 slot,
                 recursive,
                 set,
+                clear,
             } => {
                 pretend_enosys()?;
-                let attr = MountSetattr::new().set(*set);
+                let attr = MountSetattr::new().set(*set).clear(*clear);
                 let mount = self.mount(*slot)?;
                 if *recursive {
                     mount.set_attr_recursive(&attr).errno()
