@@ -568,6 +568,7 @@ impl Child<'_, '_> {
                 }
             },
             Step::Hostname { name } => rustix::system::sethostname(name.to_bytes()).errno(),
+            Step::Domainname { name } => rustix::system::setdomainname(name.to_bytes()).errno(),
             Step::Sysctl { path, value } | Step::ExecLabel { path, value } => {
                 let fd = rustix::fs::open(
                     path.as_c_str(),

@@ -154,6 +154,8 @@ pub(crate) enum Step<'f> {
     PivotRoot,
     /// `sethostname`.
     Hostname { name: CString },
+    /// `setdomainname`.
+    Domainname { name: CString },
     /// `open(path, O_WRONLY)` and one `write` of `value`: a sysctl of the child's
     /// namespaces.
     Sysctl { path: CString, value: Vec<u8> },

@@ -382,30 +382,55 @@ fn identity(b: &ContainerBuilder, maps: Option<&Maps<'_>>) -> Result<()> {
 }
 
 fn hostname(b: &ContainerBuilder, ns: Namespaces) -> Result<()> {
-    let Some(name) = &b.hostname else {
+    if let Some(name) = &b.hostname {
+        let shown = shown(name);
+        if !ns.contains(Namespaces::UTS) {
+            return Err(Error::invalid(
+                format!("hostname {shown}"),
+                "setting a hostname needs Namespaces::UTS (it would change the host's)",
+            ));
+        }
+        if name.is_empty() {
+            return Err(Error::invalid("hostname \"\"", "a hostname is not empty"));
+        }
+        if name.len() > HOST_NAME_MAX {
+            return Err(Error::invalid(
+                format!("hostname {shown}"),
+                "longer than 64 bytes (HOST_NAME_MAX)",
+            ));
+        }
+        if name.as_bytes().contains(&0) {
+            return Err(Error::invalid(
+                format!("hostname {shown}"),
+                "contains a NUL byte",
+            ));
+        }
+    }
+    domainname(b, ns)
+}
+
+fn domainname(b: &ContainerBuilder, ns: Namespaces) -> Result<()> {
+    let Some(name) = &b.domainname else {
         return Ok(());
     };
-    let shown = shown(name);
+    let what = format!("domainname {}", shown(name));
     if !ns.contains(Namespaces::UTS) {
         return Err(Error::invalid(
-            format!("hostname {shown}"),
-            "setting a hostname needs Namespaces::UTS (it would change the host's)",
+            what,
+            "setting a domain name needs Namespaces::UTS (it would change the host's)",
         ));
     }
     if name.is_empty() {
-        return Err(Error::invalid("hostname \"\"", "a hostname is not empty"));
+        return Err(Error::invalid(what, "a domain name is not empty"));
     }
     if name.len() > HOST_NAME_MAX {
         return Err(Error::invalid(
-            format!("hostname {shown}"),
-            "longer than 64 bytes (HOST_NAME_MAX)",
+            what,
+            "longer than 64 bytes (the kernel's __NEW_UTS_LEN)",
         ));
     }
     if name.as_bytes().contains(&0) {
-        return Err(Error::invalid(
-            format!("hostname {shown}"),
-            "contains a NUL byte",
-        ));
+        return Err(Error::invalid(what, "contains a NUL byte"));
     }
     Ok(())
 }
@@ -1630,6 +1655,23 @@ mod tests {
         ] {
             check(fs(m.clone()), &ROOT).unwrap_or_else(|e| panic!("{m:?}: {e}"));
         }
+    }
+
+    #[test]
+    fn domainnames_are_checked() {
+        let b = |name: &str| Container::builder("/bin/true").domainname(name);
+        assert_eq!(
+            refused(b(""), &ROOT),
+            "invalid domainname \"\": a domain name is not empty"
+        );
+        assert!(refused(b("a\0b"), &ROOT).ends_with("contains a NUL byte"));
+        assert!(refused(b(&"x".repeat(65)), &ROOT).ends_with("(the kernel's __NEW_UTS_LEN)"));
+        check(b(&"x".repeat(64)), &ROOT).unwrap();
+        let e = refused(b("d").share(Namespaces::UTS), &ROOT);
+        assert!(
+            e.starts_with("invalid domainname \"d\": setting a domain name needs Namespaces::UTS"),
+            "{e}"
+        );
     }
 
     #[test]
