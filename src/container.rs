@@ -137,13 +137,19 @@ impl Container {
         self.state_info = state_info;
     }
 
-    /// A handle found by id: not the caller's child, not owned.
-    pub(crate) fn found(id: ContainerId, pidfd: PidFd) -> Self {
+    /// A handle found by id: not the caller's child, not owned; `namespaces` are
+    /// the ones it does not share with the caller (what `exec_in` joins).
+    pub(crate) fn found(
+        id: ContainerId,
+        pidfd: PidFd,
+        namespaces: Namespaces,
+        root_mapped: bool,
+    ) -> Self {
         Container {
             pid: id.pid,
             pidfd,
-            namespaces: Namespaces::empty(),
-            root_mapped: false,
+            namespaces,
+            root_mapped,
             status: None,
             stdin: None,
             stdout: None,
@@ -350,6 +356,8 @@ impl Container {
 
     /// The namespaces the container was created with, and those it joined
     /// ([`ContainerBuilder::join`]); [`exec_in`](Container::exec_in) joins these.
+    /// For a handle found by id ([`ContainerId::open`]): the namespaces its init
+    /// does not share with the caller.
     pub fn namespaces(&self) -> Namespaces {
         self.namespaces
     }
