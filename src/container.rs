@@ -382,10 +382,14 @@ impl Container {
     /// never changes namespace.
     ///
     /// `b` gives the program, arguments, environment, working directory, uid/gid,
-    /// groups, capabilities, `no_new_privs`, fds, stdio, keyring and seccomp filter;
+    /// groups, capabilities, `no_new_privs`, fds, stdio, keyring, seccomp filter,
+    /// resource limits (hard limits no higher than the caller's) and a
+    /// [`terminal`](ContainerBuilder::terminal) (a new session whose controlling
+    /// terminal comes from the container's `/dev/pts/ptmx`; its master comes back
+    /// to [`take_terminal`](Container::take_terminal) or goes to the console socket);
     /// namespaces, root, mounts, maps, hostname, `set_tid`, cgroup, joins,
     /// sysctls, the loopback setting and LSM exec labels are refused (they are the
-    /// container's). A [`Landlock`](crate::Landlock) ruleset applies to the new
+    /// container's), and so is an OOM score. A [`Landlock`](crate::Landlock) ruleset applies to the new
     /// program. In a container with a user namespace, the program
     /// runs as its root (uid and gid 0) unless `uid`/`gid` are given. The returned handle owns the new process: waiting,
     /// killing and dropping work as for the container.
