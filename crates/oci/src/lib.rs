@@ -15,6 +15,9 @@
 #![deny(missing_docs)]
 
 pub mod config;
+pub mod exec;
+pub mod features;
+pub mod ps;
 pub mod state;
 
 use std::path::PathBuf;

@@ -5,6 +5,8 @@
 //!   create --bundle B [--pid-file F] [--console-socket S] ID
 //!   start ID | state ID | kill ID [SIGNAL] | delete [--force] ID
 //!   run --bundle B [--pid-file F] ID | spec [--rootless] | list
+//!   exec [--process F] [-t] [--console-socket S] [-d] [--pid-file F] [-e K=V] ... ID [ARGS]
+//!   ps [--format table|json] ID [PS_ARGS] | features
 //! ```
 
 use std::io::Write;
@@ -253,8 +255,116 @@ fn command(g: &Global, mut args: Vec<String>) -> Result<i32> {
             }
             Ok(0)
         }
+        "exec" => exec(g, args),
+        "ps" => ps(g, args),
+        "features" => {
+            parse(args, &[], &[], "features")?;
+            let doc = linception_oci::features::document();
+            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+            Ok(0)
+        }
         other => Err(usage(format!("unknown command {other:?}"))),
     }
+}
+
+/// Splits a command's arguments where its options end (at the first positional or
+/// `--`), as runc's flag parser does: `exec ID sh -c x` keeps `-c` for `sh`.
+fn split_options(args: &mut Vec<String>, with_value: &[&str]) -> Vec<String> {
+    let mut i = 0;
+    while i < args.len() {
+        let a = &args[i];
+        if a == "--" {
+            let rest = args.split_off(i + 1);
+            args.pop();
+            return rest;
+        }
+        if !a.starts_with('-') || a == "-" {
+            break;
+        }
+        let name = a.trim_start_matches('-');
+        i += if !name.contains('=') && with_value.contains(&name) {
+            2
+        } else {
+            1
+        };
+    }
+    args.split_off(i.min(args.len()))
+}
+
+fn exec(g: &Global, mut args: Vec<String>) -> Result<i32> {
+    let with_value = [
+        "process",
+        "p",
+        "console-socket",
+        "pid-file",
+        "env",
+        "e",
+        "cwd",
+        "user",
+        "u",
+        "additional-gids",
+        "g",
+        "cap",
+        "c",
+        "apparmor",
+        "process-label",
+        "preserve-fds",
+    ];
+    let bools = ["tty", "t", "detach", "d", "no-new-privs", "ignore-paused"];
+    let rest = split_options(&mut args, &with_value);
+    let p = parse(args, &with_value, &bools, "exec")?;
+    let Some((id, command)) = rest.split_first() else {
+        return Err(usage("exec: needs a container id"));
+    };
+    let all = |names: &[&str]| -> Vec<String> {
+        p.opts
+            .iter()
+            .filter(|(k, _)| names.contains(&k.as_str()))
+            .map(|(_, v)| v.clone())
+            .collect()
+    };
+    let preserve_fds = match p.opt(&["preserve-fds"]) {
+        Some(n) => n
+            .parse()
+            .map_err(|_| usage(format!("--preserve-fds {n}: not a number")))?,
+        None => 0,
+    };
+    let opts = linception_oci::exec::ExecOptions {
+        id: id.clone(),
+        process_file: p.opt(&["process", "p"]).map(absolute).transpose()?,
+        args: command.to_vec(),
+        tty: p.flag("tty") || p.flag("t"),
+        console_socket: p.opt(&["console-socket"]).map(absolute).transpose()?,
+        detach: p.flag("detach") || p.flag("d"),
+        pid_file: p.opt(&["pid-file"]).map(absolute).transpose()?,
+        env: all(&["env", "e"]),
+        cwd: p.opt(&["cwd"]).map(str::to_owned),
+        user: p.opt(&["user", "u"]).map(str::to_owned),
+        additional_gids: all(&["additional-gids", "g"]),
+        caps: all(&["cap", "c"]),
+        no_new_privs: p.flag("no-new-privs"),
+        apparmor: p.opt(&["apparmor"]).map(str::to_owned),
+        process_label: p.opt(&["process-label"]).map(str::to_owned),
+        preserve_fds,
+    };
+    linception_oci::exec::exec(&store(g)?, &opts)
+}
+
+fn ps(g: &Global, mut args: Vec<String>) -> Result<i32> {
+    let with_value = ["format", "f"];
+    let rest = split_options(&mut args, &with_value);
+    let p = parse(args, &with_value, &[], "ps")?;
+    let Some((id, ps_args)) = rest.split_first() else {
+        return Err(usage("ps: needs a container id"));
+    };
+    let format = match p.opt(&["format", "f"]).unwrap_or("table") {
+        "table" => linception_oci::ps::Format::Table,
+        "json" => linception_oci::ps::Format::Json,
+        other => return Err(usage(format!("--format {other:?}: not table or json"))),
+    };
+    let out = linception_oci::ps::ps(&store(g)?, id, format, ps_args)?;
+    print!("{out}");
+    Ok(0)
 }
 
 /// A signal by name (`TERM`, `SIGTERM`) or number.
