@@ -138,12 +138,51 @@ fn report(g: &Global, e: &Error) {
     eprintln!("{line}");
 }
 
+/// The time now in RFC 3339 (UTC), as runc's JSON log lines carry it (containerd's
+/// shim parses it).
 fn now() -> String {
-    let t = std::time::SystemTime::now()
+    let d = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    t.to_string()
+        .unwrap_or_default();
+    rfc3339(d.as_secs(), d.subsec_nanos())
+}
+
+/// `secs` after the epoch as `YYYY-MM-DDTHH:MM:SS.NNNNNNNNNZ` (the civil date from
+/// the day count, proleptic Gregorian).
+fn rfc3339(secs: u64, nanos: u32) -> String {
+    let days = (secs / 86_400) as i64;
+    let rest = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{nanos:09}Z",
+        rest / 3600,
+        rest / 60 % 60,
+        rest % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn log_times_are_rfc3339() {
+        assert_eq!(super::rfc3339(0, 0), "1970-01-01T00:00:00.000000000Z");
+        assert_eq!(
+            super::rfc3339(951_782_400 + 3_723, 5),
+            "2000-02-29T01:02:03.000000005Z"
+        );
+        assert_eq!(
+            super::rfc3339(1_796_185_518, 0),
+            "2026-12-02T04:25:18.000000000Z"
+        );
+    }
 }
 
 fn globals(args: &mut Vec<String>, g: &mut Global) -> Result<()> {
@@ -502,6 +541,11 @@ fn kill(g: &Global, id: &str, sig: Signal) -> Result<()> {
 
 fn delete(g: &Global, id: &str, force: bool) -> Result<()> {
     let s = store(g)?;
+    // As runc: --force of a container that does not exist (a create that failed,
+    // which containerd's shim cleans up after) is done.
+    if force && !s.dir(id).is_dir() {
+        return Ok(());
+    }
     let l = s.open(id)?;
     let r = l.load()?;
     // A container that is gone (stopped and reaped elsewhere) leaves only its state.
