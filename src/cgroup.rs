@@ -32,6 +32,7 @@ const CGROUP2_SUPER_MAGIC: u64 = 0x6367_7270;
 pub struct Cgroup {
     pub(crate) path: PathBuf,
     pub(crate) resources: Resources,
+    pub(crate) create_parents: bool,
 }
 
 impl Cgroup {
@@ -42,7 +43,43 @@ impl Cgroup {
         Cgroup {
             path: path.into(),
             resources: Resources::new(),
+            create_parents: false,
         }
+    }
+
+    /// Also creates the missing parent directories of the path (as `mkdir -p`),
+    /// and enables the controllers the limits need in each `cgroup.subtree_control`
+    /// from the nearest existing ancestor down to the new cgroup's parent (as an
+    /// OCI runtime's cgroupfs driver does). The controllers are then checked
+    /// against the nearest existing ancestor's `cgroup.controllers`, and the caller
+    /// must be able to write that ancestor. A failed spawn removes the directories
+    /// it created; the reap removes only the container's own cgroup (the parents
+    /// stay, possibly shared with other cgroups; the controllers stay enabled).
+    ///
+    /// ```no_run
+    /// use linception::{Cgroup, Container};
+    /// let c = Container::builder("/bin/true")
+    ///     .cgroup(Cgroup::new("/sys/fs/cgroup/runtime/pod1/box").create_parents())
+    ///     .spawn()?;
+    /// # Ok::<(), linception::Error>(())
+    /// ```
+    pub fn create_parents(mut self) -> Self {
+        self.create_parents = true;
+        self
+    }
+
+    /// The controllers the limits of a spawn with this cgroup may use: an existing
+    /// cgroup's `cgroup.controllers`; for a new one its parent's
+    /// `cgroup.subtree_control`, or with [`create_parents`](Self::create_parents)
+    /// the nearest existing ancestor's `cgroup.controllers`. Lets a caller name a
+    /// missing controller in its own terms before spawning.
+    ///
+    /// # Errors
+    /// As the spawn's check: a relative path, no existing ancestor, a path not on
+    /// a cgroup v2 mount, an unreadable interface file.
+    pub fn controllers_available(&self) -> Result<Vec<String>> {
+        let place = Place::find(self)?;
+        controllers(&place.list)
     }
 
     /// Writes `memory.max` (bytes) before the container starts (needs the `memory`
@@ -83,11 +120,70 @@ impl Cgroup {
     }
 }
 
-/// A cgroup directory the spawn created (removed at reap) or found (kept).
+/// A cgroup directory the spawn created (removed at reap) or found (kept), and
+/// the parents it created (removed with it when empty).
 #[derive(Debug)]
 pub(crate) struct CgroupGuard {
     pub path: PathBuf,
     pub created: bool,
+    pub parents: Vec<PathBuf>,
+}
+
+/// Where a cgroup goes: whether it exists, the directory whose access and
+/// filesystem are checked (with `create_parents`, the nearest existing ancestor),
+/// and the file listing the controllers it may use.
+struct Place {
+    exists: bool,
+    probe: PathBuf,
+    list: PathBuf,
+}
+
+impl Place {
+    fn find(cg: &Cgroup) -> Result<Place> {
+        let path = &cg.path;
+        if !path.is_absolute() {
+            return Err(Error::invalid(
+                format!("cgroup path {path:?}"),
+                "a cgroup path must be absolute",
+            ));
+        }
+        if path.is_dir() {
+            return Ok(Place {
+                exists: true,
+                probe: path.clone(),
+                list: path.join("cgroup.controllers"),
+            });
+        }
+        let parent = path.parent().unwrap_or(Path::new("/"));
+        if !cg.create_parents {
+            if !parent.is_dir() {
+                return Err(Error::invalid(
+                    format!("cgroup path {path:?}"),
+                    "its parent directory does not exist (only the last component is created)",
+                ));
+            }
+            return Ok(Place {
+                exists: false,
+                probe: parent.to_owned(),
+                list: parent.join("cgroup.subtree_control"),
+            });
+        }
+        let mut at = parent;
+        while !at.is_dir() {
+            at = at.parent().unwrap_or(Path::new("/"));
+        }
+        if !on_cgroup2(at)? {
+            return Err(Error::invalid(
+                format!("cgroup path {path:?}"),
+                "its nearest existing ancestor is not on a cgroup v2 mount",
+            ));
+        }
+        Ok(Place {
+            exists: false,
+            probe: at.to_owned(),
+            list: at.join("cgroup.controllers"),
+        })
+    }
 }
 
 /// Whether `path` is on a cgroup v2 mount.
@@ -111,26 +207,12 @@ pub(crate) fn check(cg: &Cgroup) -> Result<()> {
     let path = &cg.path;
     let of = format!(" of cgroup {path:?}");
     in_range(&cg.resources, &of)?;
-    if !path.is_absolute() {
-        return Err(Error::invalid(
-            format!("cgroup path {path:?}"),
-            "a cgroup path must be absolute",
-        ));
+    if let Some(rules) = &cg.resources.devices {
+        crate::cgroup_device::check(rules, &of)?;
     }
-    let exists = path.is_dir();
-    let (probe, list) = if exists {
-        (path.clone(), path.join("cgroup.controllers"))
-    } else {
-        let parent = path.parent().unwrap_or(Path::new("/"));
-        if !parent.is_dir() {
-            return Err(Error::invalid(
-                format!("cgroup path {path:?}"),
-                "its parent directory does not exist (only the last component is created)",
-            ));
-        }
-        (parent.to_owned(), parent.join("cgroup.subtree_control"))
-    };
-    if !on_cgroup2(&probe)? {
+    let place = Place::find(cg)?;
+    let exists = place.exists;
+    if !on_cgroup2(&place.probe)? {
         return Err(Error::invalid(
             format!("cgroup path {path:?}"),
             "not on a cgroup v2 mount (the filesystem is not cgroup2)",
@@ -139,7 +221,7 @@ pub(crate) fn check(cg: &Cgroup) -> Result<()> {
     let writable = if exists {
         path.join("cgroup.procs")
     } else {
-        probe.clone()
+        place.probe.clone()
     };
     if rustix::fs::accessat(
         rustix::fs::CWD,
@@ -158,7 +240,26 @@ pub(crate) fn check(cg: &Cgroup) -> Result<()> {
             },
         ));
     }
-    controllers_enabled(&cg.resources, &list, &of, exists)
+    let how = if exists {
+        "the controller is not in the cgroup's cgroup.controllers"
+    } else if cg.create_parents {
+        "the controller is not in the nearest existing ancestor's cgroup.controllers"
+    } else {
+        "the controller is not enabled in the parent's cgroup.subtree_control"
+    };
+    controllers_enabled(&cg.resources, &place.list, &of, how)?;
+    check_devices(&cg.resources, &of)
+}
+
+/// Checks a device list and that this process may load its program.
+fn check_devices(r: &Resources, of: &str) -> Result<()> {
+    if let Some(rules) = &r.devices {
+        crate::cgroup_device::check(rules, of)?;
+        if !rules.is_empty() {
+            crate::cgroup_device::may_load()?;
+        }
+    }
+    Ok(())
 }
 
 /// Checks `r` against the kernel's ranges and the host's CPUs, nodes, huge page
@@ -172,7 +273,7 @@ fn in_range(r: &Resources, of: &str) -> Result<()> {
 }
 
 /// Checks each write's controller against the controllers listed in `list`.
-fn controllers_enabled(r: &Resources, list: &Path, of: &str, exists: bool) -> Result<()> {
+fn controllers_enabled(r: &Resources, list: &Path, of: &str, how: &'static str) -> Result<()> {
     let writes = r.writes();
     if writes.is_empty() {
         return Ok(());
@@ -182,11 +283,7 @@ fn controllers_enabled(r: &Resources, list: &Path, of: &str, exists: bool) -> Re
         if !enabled.iter().any(|c| c == w.controller) {
             return Err(Error::invalid(
                 format!("{} {}{of}: no {} controller", w.file, w.value, w.controller),
-                if exists {
-                    "the controller is not in the cgroup's cgroup.controllers"
-                } else {
-                    "the controller is not enabled in the parent's cgroup.subtree_control"
-                },
+                how,
             ));
         }
     }
@@ -319,8 +416,18 @@ fn missing_file(file: &str, path: &Path, value: &str, e: std::io::Error) -> Erro
 pub(crate) fn update(dir: &Path, r: &Resources) -> Result<()> {
     let of = format!(" of cgroup {dir:?}");
     in_range(r, &of)?;
-    controllers_enabled(r, &dir.join("cgroup.controllers"), &of, true)?;
-    write_limits(dir, r)
+    controllers_enabled(
+        r,
+        &dir.join("cgroup.controllers"),
+        &of,
+        "the controller is not in the cgroup's cgroup.controllers",
+    )?;
+    check_devices(r, &of)?;
+    write_limits(dir, r)?;
+    match &r.devices {
+        Some(rules) => crate::cgroup_device::replace(dir, rules),
+        None => Ok(()),
+    }
 }
 
 /// Writes `cgroup.freeze` and waits until `cgroup.events` reports `frozen` equal to
@@ -368,6 +475,68 @@ pub(crate) fn set_frozen(dir: &Path, frozen: bool) -> Result<()> {
             }
         }
     }
+}
+
+/// The `frozen` key of the cgroup's `cgroup.events`.
+pub(crate) fn frozen(dir: &Path) -> Result<bool> {
+    let path = dir.join("cgroup.events");
+    let text =
+        std::fs::read_to_string(&path).map_err(|e| Error::syscall(format!("read({path:?})"), e))?;
+    crate::resources::events_frozen(&text).ok_or(Error::Unsupported {
+        feature: "cgroup.freeze",
+        min_kernel: "5.2",
+    })
+}
+
+/// The cgroup v2 directory of process `pid` (its `0::` line of `/proc/PID/cgroup`
+/// under the host's cgroup2 mount); `None` in the root cgroup, without cgroup v2,
+/// or for a process gone.
+pub(crate) fn of_pid(pid: linception_pidfd::Pid) -> Option<PathBuf> {
+    let text = std::fs::read_to_string(format!("/proc/{}/cgroup", pid.as_raw())).ok()?;
+    let rel = text.lines().find_map(|l| l.strip_prefix("0::"))?.trim();
+    let rel = rel.strip_prefix('/')?;
+    if rel.is_empty() || rel.ends_with("(deleted)") {
+        return None;
+    }
+    let mount = linception_probe::cgroup2().ok()?.mount_point;
+    Some(mount.join(rel))
+}
+
+/// `signal_all` of a container: `cgroup.kill` for `SIGKILL`, else `sig` through a
+/// pidfd to each process of `cgroup.procs` still in `dir` once its pidfd is open.
+pub(crate) fn signal_all(dir: &Path, sig: linception_pidfd::Signal) -> Result<()> {
+    use linception_pidfd::{Pid, PidFd, PidfdFlags, Signal};
+    if sig == Signal::KILL {
+        let kill = dir.join("cgroup.kill");
+        match std::fs::write(&kill, "1") {
+            Ok(()) => return Ok(()),
+            // Before 5.14: each process, as for any other signal.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::syscall(format!("write({kill:?}, \"1\")"), e)),
+        }
+    }
+    let procs = dir.join("cgroup.procs");
+    let text = std::fs::read_to_string(&procs)
+        .map_err(|e| Error::syscall(format!("read({procs:?})"), e))?;
+    for pid in text.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+        let Some(pid) = Pid::from_raw(pid) else {
+            continue;
+        };
+        let pidfd = match PidFd::open(pid, PidfdFlags::empty()) {
+            Ok(fd) => fd,
+            Err(e) if e.is_process_gone() => continue,
+            Err(e) => return Err(e.into()),
+        };
+        // The pidfd pins the process: is it the one listed, in this cgroup still?
+        if of_pid(pid).as_deref() != Some(dir) {
+            continue;
+        }
+        match pidfd.send_signal(sig) {
+            Err(e) if e.is_process_gone() => {}
+            r => r?,
+        }
+    }
+    Ok(())
 }
 
 /// Reads `memory.current`, `pids.current` (each if its controller is enabled) and
@@ -418,23 +587,41 @@ pub(crate) fn stats(dir: &Path) -> Result<CgroupStats> {
 /// `O_PATH` fd of it for `CLONE_INTO_CGROUP`. On failure the directory it created is
 /// removed again.
 pub(crate) fn prepare(cg: &Cgroup) -> Result<(CgroupGuard, OwnedFd)> {
-    let created = match std::fs::create_dir(&cg.path) {
-        Ok(()) => true,
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
-        Err(e) => return Err(Error::syscall(format!("mkdir({:?})", cg.path), e)),
-    };
-    let guard = CgroupGuard {
+    let mut guard = CgroupGuard {
         path: cg.path.clone(),
-        created,
+        created: false,
+        parents: Vec::new(),
     };
     let fd = (|| {
+        if cg.create_parents {
+            make_parents(cg, &mut guard.parents)?;
+        }
+        guard.created = match std::fs::create_dir(&cg.path) {
+            Ok(()) => true,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
+            Err(e) => return Err(Error::syscall(format!("mkdir({:?})", cg.path), e)),
+        };
         write_limits(&cg.path, &cg.resources)?;
-        rustix::fs::open(
-            &cg.path,
-            rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
-            rustix::fs::Mode::empty(),
-        )
-        .map_err(|e| Error::syscall(format!("open({:?}, O_PATH|O_DIRECTORY)", cg.path), e.into()))
+        match cg.resources.devices.as_deref() {
+            Some(rules) if !rules.is_empty() => {
+                // bpf takes no O_PATH fd; clone3 takes this one as well.
+                let fd = crate::cgroup_device::open_dir(&cg.path)?;
+                let prog = crate::cgroup_device::load(rules)?;
+                crate::cgroup_device::attach(std::os::fd::AsFd::as_fd(&fd), &cg.path, &prog)?;
+                // The attachment holds the program: it lives as long as the cgroup.
+                Ok(fd)
+            }
+            _ => rustix::fs::open(
+                &cg.path,
+                rustix::fs::OFlags::PATH
+                    | rustix::fs::OFlags::DIRECTORY
+                    | rustix::fs::OFlags::CLOEXEC,
+                rustix::fs::Mode::empty(),
+            )
+            .map_err(|e| {
+                Error::syscall(format!("open({:?}, O_PATH|O_DIRECTORY)", cg.path), e.into())
+            }),
+        }
     })();
     match fd {
         Ok(fd) => Ok((guard, fd)),
@@ -442,13 +629,60 @@ pub(crate) fn prepare(cg: &Cgroup) -> Result<(CgroupGuard, OwnedFd)> {
     }
 }
 
-impl CgroupGuard {
-    /// Removes the directory if the spawn created it.
-    pub(crate) fn remove(self) -> Result<()> {
-        if !self.created {
-            return Ok(());
+/// Creates the missing parents of `cg` (recorded in `made`, outermost first) and
+/// enables the controllers its limits need in each `cgroup.subtree_control` from
+/// the nearest existing ancestor down to its parent.
+fn make_parents(cg: &Cgroup, made: &mut Vec<PathBuf>) -> Result<()> {
+    let mut needed: Vec<&str> = cg.resources.writes().iter().map(|w| w.controller).collect();
+    needed.sort_unstable();
+    needed.dedup();
+    let parent = cg.path.parent().unwrap_or(Path::new("/"));
+    let mut chain = Vec::new();
+    let mut at = parent;
+    loop {
+        chain.push(at.to_owned());
+        if at.is_dir() || at.parent().is_none() {
+            break;
         }
-        remove_dir(&self.path)
+        at = at.parent().unwrap_or(Path::new("/"));
+    }
+    chain.reverse();
+    for dir in &chain {
+        if !dir.is_dir() {
+            std::fs::create_dir(dir).map_err(|e| Error::syscall(format!("mkdir({dir:?})"), e))?;
+            made.push(dir.clone());
+        }
+        if needed.is_empty() {
+            continue;
+        }
+        let control = dir.join("cgroup.subtree_control");
+        let enabled = controllers(&control)?;
+        for c in &needed {
+            if enabled.iter().any(|e| e == c) {
+                continue;
+            }
+            let value = format!("+{c}");
+            std::fs::write(&control, &value)
+                .map_err(|e| Error::syscall(format!("write({control:?}, {value:?})"), e))?;
+        }
+    }
+    Ok(())
+}
+
+impl CgroupGuard {
+    /// Removes the directory if the spawn created it, then the parents it created
+    /// that are empty (innermost first; one that is not is left, as are the
+    /// rest).
+    pub(crate) fn remove(self) -> Result<()> {
+        if self.created {
+            remove_dir(&self.path)?;
+        }
+        for p in self.parents.iter().rev() {
+            if std::fs::remove_dir(p).is_err() {
+                break;
+            }
+        }
+        Ok(())
     }
 }
 

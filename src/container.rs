@@ -138,13 +138,20 @@ impl Container {
     }
 
     /// A handle found by id: not the caller's child, not owned; `namespaces` are
-    /// the ones it does not share with the caller (what `exec_in` joins).
+    /// the ones it does not share with the caller (what `exec_in` joins). Its cgroup
+    /// is the init's (the `0::` line of `/proc/PID/cgroup`, read once the pidfd pins
+    /// the process), kept when the handle is destroyed unless adopted.
     pub(crate) fn found(
         id: ContainerId,
         pidfd: PidFd,
         namespaces: Namespaces,
         root_mapped: bool,
     ) -> Self {
+        let cgroup = crate::cgroup::of_pid(id.pid).map(|path| CgroupGuard {
+            path,
+            created: false,
+            parents: Vec::new(),
+        });
         Container {
             pid: id.pid,
             pidfd,
@@ -156,7 +163,7 @@ impl Container {
             stderr: None,
             listener: None,
             handler: None,
-            cgroup: None,
+            cgroup,
             landlock: None,
             terminal: None,
             child: false,
@@ -320,6 +327,11 @@ impl Container {
         }
         if let Some(id) = &self.id {
             let _ = std::fs::remove_file(&id.socket);
+        }
+        if !self.child
+            && let Some(cg) = self.cgroup.take_if(|g| g.created)
+        {
+            cg.remove()?;
         }
         self.pending = None;
         let hooks = std::mem::take(&mut self.hooks);
@@ -557,9 +569,46 @@ impl Container {
     }
 
     /// The cgroup directory the container was started in
-    /// ([`ContainerBuilder::cgroup`]), until it is reaped.
+    /// ([`ContainerBuilder::cgroup`]), until it is reaped; for a handle found by
+    /// id ([`ContainerId::open`]), the init's cgroup v2 directory when it found
+    /// the container (`None` in the root cgroup).
     pub fn cgroup_path(&self) -> Option<&std::path::Path> {
         self.cgroup.as_ref().map(|g| g.path.as_path())
+    }
+
+    /// Makes a handle found by id ([`ContainerId::open`]) remove the container's
+    /// cgroup ([`cgroup_path`](Container::cgroup_path)) when it is
+    /// [destroyed](Container::destroy), once the init has exited: for the later
+    /// command of a runtime whose earlier command created the container in a
+    /// cgroup of its own. No effect on a handle without a cgroup, or on the
+    /// spawning handle (which removes the cgroup it created at reap).
+    pub fn adopt_cgroup(&mut self) {
+        if !self.child
+            && let Some(g) = &mut self.cgroup
+        {
+            g.created = true;
+        }
+    }
+
+    /// Whether the container's cgroup is frozen ([`Container::pause`]): the
+    /// `frozen` key of its `cgroup.events`.
+    ///
+    /// # Errors
+    /// As [`Container::pause`]; a `cgroup.events` without the key (before 5.2).
+    pub fn paused(&self) -> Result<bool> {
+        crate::cgroup::frozen(self.cgroup_dir("paused")?)
+    }
+
+    /// Sends `sig` to every process of the container's cgroup, not only its init:
+    /// `SIGKILL` through `cgroup.kill` (Linux 5.14, one write kills them all, also
+    /// those forking meanwhile), any other signal to each process listed in
+    /// `cgroup.procs`, through a pidfd opened for it and checked to be in the
+    /// cgroup still (a pid reused meanwhile is left alone).
+    ///
+    /// # Errors
+    /// As [`Container::pause`]; a failed write of `cgroup.kill` or signal.
+    pub fn signal_all(&self, sig: Signal) -> Result<()> {
+        crate::cgroup::signal_all(self.cgroup_dir("signal_all")?, sig)
     }
 
     /// The container's cgroup directory, or the error naming why there is none.

@@ -80,6 +80,12 @@
 //! first; the handle then pauses and resumes it through `cgroup.freeze`
 //! ([`Container::pause`], Linux 5.2), changes its limits live
 //! ([`Container::update`]) and reads its usage ([`Container::cgroup_stats`]).
+//! A device list ([`Resources::devices`], [`DeviceRule`]) becomes an eBPF cgroup
+//! device program, compiled in the parent, loaded and attached to the cgroup before
+//! `clone3`, and replaced atomically on update. A handle found by id
+//! ([`ContainerId::open`]) knows the container's cgroup from `/proc/PID/cgroup`, so
+//! a later process can pause, update or signal every process of it
+//! ([`Container::signal_all`]).
 //!
 //! The spawn itself needs Linux 5.9 (`clone3` with `CLONE_PIDFD`, `close_range`,
 //! `openat2`, the new mount API; the mount namespace is made private with
@@ -126,6 +132,7 @@ pub use features::features;
 mod builder;
 mod caps;
 mod cgroup;
+mod cgroup_device;
 mod child;
 mod container;
 mod device;
@@ -151,6 +158,7 @@ pub use builder::{
 };
 pub use caps::{CapSet, Capabilities};
 pub use cgroup::Cgroup;
+pub use cgroup_device::{DeviceAccess, DeviceRule, device_program_loaded, device_programs};
 pub use container::Container;
 pub use device::{Device, DeviceKind};
 pub use error::{Errno, Error, ErrorKind, Result};

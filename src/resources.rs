@@ -174,6 +174,7 @@ pub struct Resources {
     pub(crate) io_weight: Option<u64>,
     pub(crate) io_max: Vec<IoMax>,
     pub(crate) hugetlb_max: Vec<(u64, Limit)>,
+    pub(crate) devices: Option<Vec<crate::cgroup_device::DeviceRule>>,
 }
 
 /// One write of a limit: the controller it needs, the file, the text.
@@ -199,9 +200,9 @@ impl Resources {
         Resources::default()
     }
 
-    /// Whether no limit is given.
+    /// Whether no limit and no device list is given.
     pub fn is_empty(&self) -> bool {
-        self.writes().is_empty()
+        self.writes().is_empty() && self.devices.is_none()
     }
 
     /// `memory.max` (bytes, rounded down to pages by the kernel): the hard limit;
@@ -299,6 +300,37 @@ impl Resources {
     /// controller (on cgroup v2 since Linux 5.6).
     pub fn hugetlb_max(mut self, page_size: u64, v: impl Into<Limit>) -> Self {
         self.hugetlb_max.push((page_size, v.into()));
+        self
+    }
+
+    /// The device list of the cgroup, enforced by an eBPF cgroup device program
+    /// (`BPF_PROG_TYPE_CGROUP_DEVICE`, Linux 4.15) the spawn loads and attaches to
+    /// the cgroup before the container is born in it; see [`DeviceRule`] for how
+    /// the list reads. Needs no controller, but `CAP_BPF` or `CAP_SYS_ADMIN` to
+    /// load the program (refused up front otherwise). An empty list allows every
+    /// device (no program). On [`Container::update`] the list replaces the
+    /// cgroup's device programs (atomically, `BPF_F_REPLACE`, where one is
+    /// attached); an empty list removes them.
+    ///
+    /// ```
+    /// use linception::{DeviceAccess, DeviceKind, DeviceRule, Resources};
+    /// let r = Resources::new().devices([
+    ///     DeviceRule::deny_all(),
+    ///     DeviceRule::allow(DeviceAccess::READ | DeviceAccess::WRITE)
+    ///         .kind(DeviceKind::Char)
+    ///         .major(1)
+    ///         .minor(3),
+    /// ]);
+    /// # let _ = r;
+    /// ```
+    ///
+    /// [`DeviceRule`]: crate::DeviceRule
+    /// [`Container::update`]: crate::Container::update
+    pub fn devices(
+        mut self,
+        rules: impl IntoIterator<Item = crate::cgroup_device::DeviceRule>,
+    ) -> Self {
+        self.devices = Some(rules.into_iter().collect());
         self
     }
 

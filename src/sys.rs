@@ -250,3 +250,197 @@ pub(crate) fn clone_and_run<F: FnOnce()>(
         linception_pidfd::CloneResult::Parent { pid, pidfd } => Ok((pid, pidfd)),
     }
 }
+
+/// `bpf(2)` commands and constants of the cgroup device program (linux/bpf.h); no
+/// linception crate and no rustix API wraps `bpf`.
+pub(crate) mod bpf {
+    use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+
+    const BPF_PROG_LOAD: libc::c_int = 5;
+    const BPF_PROG_ATTACH: libc::c_int = 8;
+    const BPF_PROG_DETACH: libc::c_int = 9;
+    const BPF_PROG_GET_FD_BY_ID: libc::c_int = 13;
+    const BPF_PROG_QUERY: libc::c_int = 16;
+    /// `BPF_PROG_TYPE_CGROUP_DEVICE` (Linux 4.15).
+    const BPF_PROG_TYPE_CGROUP_DEVICE: u32 = 15;
+    /// `BPF_CGROUP_DEVICE`, the attach type of a device program.
+    const BPF_CGROUP_DEVICE: u32 = 6;
+    /// `BPF_F_ALLOW_MULTI`: more programs may be attached to the cgroup.
+    pub(crate) const BPF_F_ALLOW_MULTI: u32 = 1 << 1;
+    /// `BPF_F_REPLACE` (Linux 5.6): replace `replace_bpf_fd` atomically.
+    pub(crate) const BPF_F_REPLACE: u32 = 1 << 2;
+
+    /// One eBPF instruction (`struct bpf_insn`): the registers packed in one byte,
+    /// destination in the low nibble.
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub(crate) struct Insn {
+        pub code: u8,
+        pub regs: u8,
+        pub off: i16,
+        pub imm: i32,
+    }
+
+    /// The `BPF_PROG_LOAD` part of `union bpf_attr`, up to `expected_attach_type`.
+    #[repr(C)]
+    struct ProgLoad {
+        prog_type: u32,
+        insn_cnt: u32,
+        insns: u64,
+        license: u64,
+        log_level: u32,
+        log_size: u32,
+        log_buf: u64,
+        kern_version: u32,
+        prog_flags: u32,
+        prog_name: [u8; 16],
+        prog_ifindex: u32,
+        expected_attach_type: u32,
+    }
+
+    /// The `BPF_PROG_ATTACH`/`BPF_PROG_DETACH` part of `union bpf_attr`.
+    #[repr(C)]
+    struct ProgAttach {
+        target_fd: u32,
+        attach_bpf_fd: u32,
+        attach_type: u32,
+        attach_flags: u32,
+        replace_bpf_fd: u32,
+    }
+
+    /// The `BPF_PROG_QUERY` part of `union bpf_attr`, up to `prog_cnt` (padded).
+    #[repr(C)]
+    struct ProgQuery {
+        target_fd: u32,
+        attach_type: u32,
+        query_flags: u32,
+        attach_flags: u32,
+        prog_ids: u64,
+        prog_cnt: u32,
+        pad: u32,
+    }
+
+    /// `BPF_PROG_GET_FD_BY_ID` part of `union bpf_attr`.
+    #[repr(C)]
+    struct GetFdById {
+        prog_id: u32,
+        next_id: u32,
+        open_flags: u32,
+    }
+
+    /// `bpf(cmd, attr, size_of::<T>())`.
+    fn bpf<T>(cmd: libc::c_int, attr: &mut T) -> super::Res<libc::c_long> {
+        // SAFETY: `attr` is a live, exclusively borrowed `#[repr(C)]` prefix of
+        // `union bpf_attr` for `cmd`, of the size passed; the kernel reads it and
+        // writes back only fields inside it (the query's counts). Pointers inside it
+        // (instructions, license, log, id array) are set by the callers to live
+        // buffers of the lengths given beside them.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_bpf,
+                cmd,
+                attr as *mut T as *mut libc::c_void,
+                size_of::<T>() as libc::c_uint,
+            )
+        };
+        if r < 0 { Err(super::errno()) } else { Ok(r) }
+    }
+
+    /// The fd a successful `bpf` call returned.
+    fn owned(fd: libc::c_long) -> OwnedFd {
+        // SAFETY: `fd` is a new fd the kernel just returned (O_CLOEXEC, as every bpf
+        // object fd) and nothing else owns it.
+        unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) }
+    }
+
+    /// `bpf(BPF_PROG_LOAD)` of a `BPF_PROG_TYPE_CGROUP_DEVICE` program; the
+    /// verifier's log goes to `log` (empty for none).
+    pub(crate) fn load_device_program(insns: &[Insn], log: &mut [u8]) -> super::Res<OwnedFd> {
+        let license = c"MIT";
+        let mut name = [0u8; 16];
+        name[..10].copy_from_slice(b"linception");
+        let mut attr = ProgLoad {
+            prog_type: BPF_PROG_TYPE_CGROUP_DEVICE,
+            insn_cnt: u32::try_from(insns.len()).map_err(|_| libc::E2BIG)?,
+            insns: insns.as_ptr() as u64,
+            license: license.as_ptr() as u64,
+            log_level: u32::from(!log.is_empty()),
+            log_size: u32::try_from(log.len()).unwrap_or(u32::MAX),
+            log_buf: if log.is_empty() {
+                0
+            } else {
+                log.as_mut_ptr() as u64
+            },
+            kern_version: 0,
+            prog_flags: 0,
+            prog_name: name,
+            prog_ifindex: 0,
+            expected_attach_type: BPF_CGROUP_DEVICE,
+        };
+        bpf(BPF_PROG_LOAD, &mut attr).map(owned)
+    }
+
+    /// `bpf(BPF_PROG_ATTACH)` of a device program to the cgroup `cgroup` (a
+    /// directory fd, not O_PATH) with `flags`; `replace` is the program
+    /// `BPF_F_REPLACE` swaps out.
+    pub(crate) fn attach_device_program(
+        cgroup: BorrowedFd<'_>,
+        prog: BorrowedFd<'_>,
+        flags: u32,
+        replace: Option<BorrowedFd<'_>>,
+    ) -> super::Res {
+        let mut attr = ProgAttach {
+            target_fd: cgroup.as_raw_fd() as u32,
+            attach_bpf_fd: prog.as_raw_fd() as u32,
+            attach_type: BPF_CGROUP_DEVICE,
+            attach_flags: flags,
+            replace_bpf_fd: replace.map_or(0, |f| f.as_raw_fd() as u32),
+        };
+        bpf(BPF_PROG_ATTACH, &mut attr).map(drop)
+    }
+
+    /// `bpf(BPF_PROG_DETACH)` of the device program `prog` from `cgroup`.
+    pub(crate) fn detach_device_program(
+        cgroup: BorrowedFd<'_>,
+        prog: BorrowedFd<'_>,
+    ) -> super::Res {
+        let mut attr = ProgAttach {
+            target_fd: cgroup.as_raw_fd() as u32,
+            attach_bpf_fd: prog.as_raw_fd() as u32,
+            attach_type: BPF_CGROUP_DEVICE,
+            attach_flags: 0,
+            replace_bpf_fd: 0,
+        };
+        bpf(BPF_PROG_DETACH, &mut attr).map(drop)
+    }
+
+    /// `bpf(BPF_PROG_QUERY)`: the ids of the device programs attached to
+    /// `cgroup` itself (not inherited), at most `ids.len()`; returns the count
+    /// attached (which may exceed the room given) and the attach flags.
+    pub(crate) fn query_device_programs(
+        cgroup: BorrowedFd<'_>,
+        ids: &mut [u32],
+    ) -> super::Res<(usize, u32)> {
+        let mut attr = ProgQuery {
+            target_fd: cgroup.as_raw_fd() as u32,
+            attach_type: BPF_CGROUP_DEVICE,
+            query_flags: 0,
+            attach_flags: 0,
+            prog_ids: ids.as_mut_ptr() as u64,
+            prog_cnt: u32::try_from(ids.len()).unwrap_or(u32::MAX),
+            pad: 0,
+        };
+        bpf(BPF_PROG_QUERY, &mut attr)?;
+        Ok((attr.prog_cnt as usize, attr.attach_flags))
+    }
+
+    /// `bpf(BPF_PROG_GET_FD_BY_ID)`: an fd of the loaded program `id`.
+    pub(crate) fn program_by_id(id: u32) -> super::Res<OwnedFd> {
+        let mut attr = GetFdById {
+            prog_id: id,
+            next_id: 0,
+            open_flags: 0,
+        };
+        bpf(BPF_PROG_GET_FD_BY_ID, &mut attr).map(owned)
+    }
+}

@@ -501,22 +501,13 @@ pub fn builder(spec: &Spec, opts: &Options) -> Result<ContainerBuilder> {
         .as_ref()
         .ok_or_else(|| Error::config("linux", "missing (this runtime runs Linux containers)"))?;
     refuse_set("linux.netDevices", linux.net_devices())?;
-    refuse_set("linux.cgroupsPath", linux.cgroups_path())?;
     refuse_set("linux.mountLabel", linux.mount_label())?;
     refuse_set("linux.intelRdt", linux.intel_rdt())?;
     refuse_set("linux.memoryPolicy", linux.memory_policy())?;
     refuse_set("linux.personality", linux.personality())?;
     refuse_set("linux.timeOffsets", linux.time_offsets())?;
-    if let Some(r) = linux.resources() {
-        refuse_set("linux.resources.devices", r.devices())?;
-        refuse_set("linux.resources.memory", r.memory())?;
-        refuse_set("linux.resources.cpu", r.cpu())?;
-        refuse_set("linux.resources.pids", r.pids())?;
-        refuse_set("linux.resources.blockIO", r.block_io())?;
-        refuse_set("linux.resources.hugepageLimits", r.hugepage_limits())?;
-        refuse_set("linux.resources.network", r.network())?;
-        refuse_set("linux.resources.rdma", r.rdma())?;
-        refuse_set("linux.resources.unified", r.unified())?;
+    if let Some(cg) = crate::cgroups::cgroup(spec, &opts.id)? {
+        b = b.cgroup(cg);
     }
 
     let mut new = Namespaces::empty();
@@ -759,13 +750,20 @@ mod tests {
         let cases = [
             (
                 spec_with(r#","resources":{"blockIO":{"weight":10}}"#, ""),
-                "linux.resources.blockIO",
+                "linux.resources.blockIO.weight",
             ),
             (
                 spec_with(r#","resources":{"memory":{"limit":1000}}"#, ""),
-                "linux.resources.memory",
+                "linux.resources.memory.limit",
             ),
-            (spec_with(r#","cgroupsPath":"/x""#, ""), "linux.cgroupsPath"),
+            (
+                spec_with(r#","cgroupsPath":"a:b:c""#, ""),
+                "linux.cgroupsPath",
+            ),
+            (
+                spec_with(r#","cgroupsPath":"/a/../b""#, ""),
+                "linux.cgroupsPath",
+            ),
             (
                 spec_with(r#","personality":{"domain":"LINUX"}"#, ""),
                 "linux.personality",

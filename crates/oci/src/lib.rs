@@ -7,13 +7,14 @@
 //! top of both.
 //!
 //! Every config field is either honoured or refused with an [`Error::Config`] naming
-//! it (`linux.resources.memory: cgroup resources are not supported yet`); nothing is
+//! it (`linux.resources.memory.limit: no memory controller in this cgroup (cgroup2 offers: hugetlb)`); nothing is
 //! silently dropped. Annotations are accepted whatever their keys.
 //!
 //! # References
 //! - [OCI runtime spec](https://github.com/opencontainers/runtime-spec/blob/main/config.md)
 #![deny(missing_docs)]
 
+pub mod cgroups;
 pub mod config;
 pub mod exec;
 pub mod features;

@@ -5,6 +5,8 @@
 //!   create --bundle B [--pid-file F] [--console-socket S] ID
 //!   start ID | state ID | kill ID [SIGNAL] | delete [--force] ID
 //!   run --bundle B [--pid-file F] ID | spec [--rootless] | list
+//!   pause ID | resume ID | kill --all ID [SIGNAL]
+//!   update [--resources FILE|-] [--memory N] [--pids-limit N] [--cpu-quota N] ... ID
 //!   exec [--process F] [-t] [--console-socket S] [-d] [--pid-file F] [-e K=V] ... ID [ARGS]
 //!   ps [--format table|json] ID [PS_ARGS] | features
 //! ```
@@ -261,11 +263,37 @@ fn command(g: &Global, mut args: Vec<String>) -> Result<i32> {
         }
         "kill" => {
             let p = parse(args, &[], &["all", "a"], "kill")?;
-            if p.flag("all") || p.flag("a") {
-                return Err(usage("kill --all: not supported yet"));
-            }
             let sig = signal(p.pos.get(1).map(String::as_str).unwrap_or("TERM"))?;
+            if p.flag("all") || p.flag("a") {
+                return with_running(g, p.id("kill")?, |c, id| {
+                    linception_oci::cgroups::kill_all(c, id, sig)
+                });
+            }
             kill(g, p.id("kill")?, sig).map(|()| 0)
+        }
+        "pause" | "resume" => {
+            let p = parse(args, &[], &[], &cmd)?;
+            with_running(g, p.id(&cmd)?, |c, id| match cmd.as_str() {
+                "pause" => linception_oci::cgroups::pause(c, id),
+                _ => linception_oci::cgroups::resume(c, id),
+            })
+        }
+        "update" => {
+            let mut with_value = vec!["resources", "r"];
+            with_value.extend(linception_oci::cgroups::UPDATE_FLAGS);
+            let p = parse(args, &with_value, &[], "update")?;
+            let u = linception_oci::cgroups::UpdateFlags {
+                resources: p.opt(&["resources", "r"]).map(str::to_owned),
+                flags: p
+                    .opts
+                    .iter()
+                    .filter(|(k, _)| k != "resources" && k != "r")
+                    .cloned()
+                    .collect(),
+            };
+            with_running(g, p.id("update")?, |c, id| {
+                linception_oci::cgroups::update(c, id, &u)
+            })
         }
         "delete" => {
             let p = parse(args, &[], &["force", "f"], "delete")?;
@@ -493,7 +521,11 @@ fn found(r: &Record) -> Result<linception::Container> {
         .container
         .open()
         .map_err(|_| Error::State(format!("container {:?} is stopped", r.id)))?;
-    let hooks = config::load(&r.bundle)
+    let spec = config::load(&r.bundle);
+    if let Ok(spec) = &spec {
+        linception_oci::cgroups::adopt(&mut c, spec, &r.id);
+    }
+    let hooks = spec
         .and_then(|spec| config::hooks(&spec))
         .unwrap_or_default();
     c.set_hooks(
@@ -505,6 +537,24 @@ fn found(r: &Record) -> Result<linception::Container> {
         hooks,
     );
     Ok(c)
+}
+
+/// Runs `f` on a container that is not stopped (pause, resume, update, kill --all).
+fn with_running(
+    g: &Global,
+    id: &str,
+    f: impl FnOnce(&linception::Container, &str) -> Result<()>,
+) -> Result<i32> {
+    let s = store(g)?;
+    let l = s.open(id)?;
+    let r = l.load()?;
+    let mut c = found(&r)?;
+    if c.state() == State::Stopped {
+        return Err(Error::State(format!("container {id:?} is stopped")));
+    }
+    f(&c, id)?;
+    let _ = c.detach();
+    Ok(0)
 }
 
 fn start(g: &Global, id: &str) -> Result<()> {
@@ -597,6 +647,10 @@ fn linception_oci_spec_doc(rootless: bool) -> serde_json::Value {
         "maskedPaths": ["/proc/kcore", "/proc/keys", "/proc/timer_list", "/sys/firmware"],
         "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"],
     });
+    if !rootless {
+        // As runc's spec: deny every device (the runtime allows the usual ones).
+        linux["resources"] = serde_json::json!({"devices": [{"allow": false, "access": "rwm"}]});
+    }
     if rootless {
         ns.push(serde_json::json!({"type": "user"}));
         linux["uidMappings"] = serde_json::json!([{"containerID": 0, "hostID": uid, "size": 1}]);

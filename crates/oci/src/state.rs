@@ -235,9 +235,12 @@ pub fn status(r: &Record) -> (linception::State, Option<linception::Container>) 
     }
 }
 
-/// The spec's state document of a record.
+/// The spec's state document of a record (`paused` for a running container whose
+/// cgroup is frozen, as runc says).
 pub fn document(r: &Record) -> Value {
-    let (st, _) = status(r);
+    let (st, c) = status(r);
+    let paused =
+        st == linception::State::Running && c.as_ref().is_some_and(crate::cgroups::is_paused);
     let annotations: serde_json::Map<String, Value> = r
         .annotations
         .iter()
@@ -246,7 +249,7 @@ pub fn document(r: &Record) -> Value {
     let mut doc = json!({
         "ociVersion": OCI_VERSION,
         "id": r.id,
-        "status": st.as_str(),
+        "status": if paused { "paused" } else { st.as_str() },
         "bundle": r.bundle,
         "annotations": annotations,
     });
