@@ -232,6 +232,7 @@ pub struct ContainerBuilder {
     pub(crate) monotonic_offset: Option<(i64, u32)>,
     pub(crate) boottime_offset: Option<(i64, u32)>,
     pub(crate) hostname: Option<OsString>,
+    pub(crate) domainname: Option<OsString>,
     pub(crate) uid_map: IdMapping,
     pub(crate) gid_map: IdMapping,
     pub(crate) set_tid: Option<i32>,
@@ -297,6 +298,7 @@ impl ContainerBuilder {
             monotonic_offset: None,
             boottime_offset: None,
             hostname: None,
+            domainname: None,
             uid_map: IdMapping::default(),
             gid_map: IdMapping::default(),
             set_tid: None,
@@ -506,6 +508,30 @@ impl ContainerBuilder {
     /// The hostname inside (needs [`Namespaces::UTS`]).
     pub fn hostname(mut self, name: impl AsRef<OsStr>) -> Self {
         self.hostname = Some(name.as_ref().to_owned());
+        self
+    }
+
+    /// The NIS domain name inside (`setdomainname(2)`, what `uname -n`'s neighbour
+    /// `domainname` and `/proc/sys/kernel/domainname` show), set by the child after
+    /// the root change, next to the [`hostname`](ContainerBuilder::hostname).
+    ///
+    /// ```
+    /// use linception::Container;
+    /// let b = Container::builder("/bin/true").hostname("web").domainname("example.org");
+    /// # let _ = b;
+    /// ```
+    ///
+    /// # Errors
+    /// `spawn` refuses, before anything is created
+    /// ([`Error::InvalidArgument`](crate::Error::InvalidArgument) naming it): a
+    /// container without its own UTS namespace ([`Namespaces::UTS`]; the name would
+    /// be the host's), an empty name, one longer than 64 bytes or with a NUL byte.
+    /// Refused by [`exec_in`](crate::Container::exec_in).
+    ///
+    /// # References
+    /// - [setdomainname(2)](https://man7.org/linux/man-pages/man2/setdomainname.2.html)
+    pub fn domainname(mut self, name: impl AsRef<OsStr>) -> Self {
+        self.domainname = Some(name.as_ref().to_owned());
         self
     }
 

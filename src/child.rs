@@ -446,9 +446,10 @@ impl Child<'_, '_> {
                 slot,
                 recursive,
                 set,
+                clear,
             } => {
                 pretend_enosys()?;
-                let attr = MountSetattr::new().set(*set);
+                let attr = MountSetattr::new().set(*set).clear(*clear);
                 let mount = self.mount(*slot)?;
                 if *recursive {
                     mount.set_attr_recursive(&attr).errno()
@@ -567,6 +568,7 @@ impl Child<'_, '_> {
                 }
             },
             Step::Hostname { name } => rustix::system::sethostname(name.to_bytes()).errno(),
+            Step::Domainname { name } => rustix::system::setdomainname(name.to_bytes()).errno(),
             Step::Sysctl { path, value } | Step::ExecLabel { path, value } => {
                 let fd = rustix::fs::open(
                     path.as_c_str(),

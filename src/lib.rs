@@ -164,7 +164,7 @@ pub use device::{Device, DeviceKind};
 pub use error::{Errno, Error, ErrorKind, Result};
 pub use landlock_ruleset::{Landlock, LandlockReport};
 pub use lifecycle::{ContainerId, Hook, HookFn, HookPoint, HookState, State};
-pub use linception_mountapi::Propagation;
+pub use linception_mountapi::{Atime, MountAttr, Propagation};
 pub use linception_pidfd::{ExitStatus, NamespaceType, Pid, PidFd, Signal};
 pub use mount::Mount;
 pub use process::{Personality, RLIM_INFINITY, Resource, Terminal};

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use linception_mountapi::Propagation;
+use linception_mountapi::{Atime, MountAttr, Propagation};
 
 /// One mount made inside the container's root before the program starts.
 ///
@@ -15,9 +15,54 @@ use linception_mountapi::Propagation;
 /// use linception::Mount;
 /// let usr = Mount::bind("/usr", "/usr").read_only().recursive();
 /// let proc = Mount::proc("/proc").pid_subset();
-/// let tmp = Mount::tmpfs("/tmp").size(1 << 20);
+/// let tmp = Mount::tmpfs("/tmp").size(1 << 20).noexec();
 /// # let _ = (usr, proc, tmp);
 /// ```
+///
+/// # Mount attributes
+///
+/// Each mount's per-mount attributes (`MOUNT_ATTR_*`, what `mountinfo` shows in its
+/// sixth field) are chosen here and applied through the new mount API: a new
+/// filesystem gets them in `fsmount`'s `attr_flags`, a bind through `mount_setattr`
+/// on its detached copy before it is attached. Safe by default:
+///
+/// | kind | default attributes |
+/// |---|---|
+/// | [`bind`](Mount::bind) | the source's (unchanged) |
+/// | [`tmpfs`](Mount::tmpfs), [`filesystem`](Mount::filesystem) | `nosuid`, `nodev` |
+/// | [`proc`](Mount::proc) | `nosuid`, `nodev`, `noexec` |
+/// | [`dev`](Mount::dev)'s tmpfs | `nosuid`, `noexec` |
+///
+/// and the access-time mode is the kernel's default (`relatime`) for a new
+/// filesystem, the source's for a bind. The choices: [`read_only`](Mount::read_only),
+/// [`nosuid`](Mount::nosuid), [`nodev`](Mount::nodev), [`noexec`](Mount::noexec),
+/// [`nodiratime`](Mount::nodiratime), [`nosymfollow`](Mount::nosymfollow) (or
+/// several at once with [`attributes`](Mount::attributes)), the access-time mode with
+/// [`atime`](Mount::atime); a default or a source's attribute is lifted only by an
+/// explicit call: [`allow_suid`](Mount::allow_suid),
+/// [`allow_devices`](Mount::allow_devices), [`allow_exec`](Mount::allow_exec),
+/// [`clear_attributes`](Mount::clear_attributes). A [`recursive`](Mount::recursive)
+/// bind's submounts are changed only through the `tree_*` forms
+/// ([`tree_attributes`](Mount::tree_attributes),
+/// [`clear_tree_attributes`](Mount::clear_tree_attributes),
+/// [`tree_atime`](Mount::tree_atime): `mount_setattr(AT_RECURSIVE)`, applied before
+/// the top mount's own choices) and by [`read_only`](Mount::read_only), which makes
+/// the whole tree read-only.
+///
+/// ```
+/// use linception::{Atime, Mount, MountAttr};
+/// // A /run like an OCI runtime's default: exec allowed, strictatime.
+/// let run = Mount::tmpfs("/run").mode(0o755).atime(Atime::StrictAtime);
+/// // A recursive bind whose top is read-only and every mount nosuid and noexec.
+/// let srv = Mount::bind("/srv", "/srv")
+///     .recursive()
+///     .attributes(MountAttr::RDONLY)
+///     .tree_attributes(MountAttr::NOSUID | MountAttr::NOEXEC);
+/// # let _ = (run, srv);
+/// ```
+///
+/// Contradictory choices (`noexec()` with `allow_exec()`, two access-time modes)
+/// are refused by the spawn, naming both, before anything is created.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Mount {
     pub(crate) kind: MountKind,
@@ -28,6 +73,10 @@ pub struct Mount {
     pub(crate) options: Vec<(String, Option<String>)>,
     /// The mount's propagation type (binds and new filesystems).
     pub(crate) propagation: Option<Propagation>,
+    /// The attribute choices for the mount itself (a recursive bind's top mount).
+    pub(crate) top: AttrChoice,
+    /// A recursive bind: the choices for every mount of its tree.
+    pub(crate) tree: AttrChoice,
     /// Setters called on a kind of mount they do not apply to: refused by the
     /// spawn, never ignored.
     pub(crate) misapplied: Vec<&'static str>,
@@ -47,7 +96,10 @@ pub(crate) enum MountKind {
     Proc {
         pid_subset: bool,
     },
-    Dev,
+    Dev {
+        /// Whether the set includes its devpts, shm tmpfs and mqueue.
+        submounts: bool,
+    },
     Filesystem {
         fstype: String,
     },
@@ -66,21 +118,91 @@ impl MountKind {
             MountKind::Bind { .. } => "bind",
             MountKind::Tmpfs { .. } => "tmpfs",
             MountKind::Proc { .. } => "proc",
-            MountKind::Dev => "dev",
+            MountKind::Dev { .. } => "dev",
             MountKind::Filesystem { fstype } => fstype,
             MountKind::Symlink { .. } => "symlink",
             MountKind::Dir { .. } => "dir",
         }
     }
 
-    /// A new filesystem instance (`fsopen` .. `fsmount`), which takes options.
+    /// A new filesystem instance (`fsopen` .. `fsmount`), which takes options
+    /// (`/dev`'s go to its tmpfs).
     fn takes_options(&self) -> bool {
         matches!(
             self,
-            MountKind::Tmpfs { .. } | MountKind::Proc { .. } | MountKind::Filesystem { .. }
+            MountKind::Tmpfs { .. }
+                | MountKind::Proc { .. }
+                | MountKind::Filesystem { .. }
+                | MountKind::Dev { .. }
         )
     }
+
+    /// A mount (bind or new filesystem), which has attributes.
+    fn has_attributes(&self) -> bool {
+        !matches!(self, MountKind::Symlink { .. } | MountKind::Dir { .. })
+    }
+
+    /// The attributes a new filesystem of this kind gets unless told otherwise.
+    pub(crate) fn default_attributes(&self) -> MountAttr {
+        match self {
+            MountKind::Tmpfs { .. } | MountKind::Filesystem { .. } => {
+                MountAttr::NOSUID | MountAttr::NODEV
+            }
+            MountKind::Proc { .. } => MountAttr::NOSUID | MountAttr::NODEV | MountAttr::NOEXEC,
+            MountKind::Dev { .. } => MountAttr::NOSUID | MountAttr::NOEXEC,
+            _ => MountAttr::empty(),
+        }
+    }
 }
+
+/// The attribute choices for one mount or one tree: what to set, what to clear,
+/// the access-time modes asked for (more than one distinct mode is refused).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct AttrChoice {
+    pub(crate) set: MountAttr,
+    pub(crate) clear: MountAttr,
+    pub(crate) atime: Vec<Atime>,
+}
+
+impl AttrChoice {
+    /// Nothing chosen.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.set.is_empty() && self.clear.is_empty() && self.atime.is_empty()
+    }
+
+    /// The access-time mode chosen (the first; validation refuses others).
+    pub(crate) fn atime(&self) -> Option<Atime> {
+        self.atime.first().copied()
+    }
+
+    /// `base` with these choices applied: the `attr_flags` of an `fsmount`.
+    pub(crate) fn applied_to(&self, base: MountAttr) -> MountAttr {
+        let mut out = (base | self.set) - self.clear;
+        if let Some(mode) = self.atime() {
+            out = (out - MountAttr::ATIME_MASK) | mode.attr();
+        }
+        out
+    }
+
+    /// The `(attr_set, attr_clr)` of a `mount_setattr` making these choices.
+    pub(crate) fn setattr(&self) -> (MountAttr, MountAttr) {
+        let (mut set, mut clear) = (self.set, self.clear);
+        if let Some(mode) = self.atime() {
+            set = (set - MountAttr::ATIME_MASK) | mode.attr();
+            clear |= MountAttr::ATIME_MASK;
+        }
+        (set, clear)
+    }
+}
+
+/// The attributes [`Mount::attributes`] and friends take: the rest have setters of
+/// their own (the access-time mode, `MOUNT_ATTR_IDMAP`).
+pub(crate) const SETTABLE: MountAttr = MountAttr::RDONLY
+    .union(MountAttr::NOSUID)
+    .union(MountAttr::NODEV)
+    .union(MountAttr::NOEXEC)
+    .union(MountAttr::NODIRATIME)
+    .union(MountAttr::NOSYMFOLLOW);
 
 impl Mount {
     fn new(kind: MountKind, target: &Path) -> Self {
@@ -90,6 +212,8 @@ impl Mount {
             read_only: false,
             options: Vec::new(),
             propagation: None,
+            top: AttrChoice::default(),
+            tree: AttrChoice::default(),
             misapplied: Vec::new(),
         }
     }
@@ -143,8 +267,40 @@ impl Mount {
     /// namespace or no new user namespace (only the owner of an IPC namespace may
     /// mount its mqueue; it is left out otherwise). More nodes:
     /// [`ContainerBuilder::device`](crate::ContainerBuilder::device).
+    ///
+    /// The tmpfs is `mode=755,size=65536k`, `nosuid` and `noexec`; its
+    /// [`option`](Mount::option)s (a `mode` or `size` replaces the default) and
+    /// attributes ([`allow_exec`](Mount::allow_exec), [`atime`](Mount::atime)...) are
+    /// the tmpfs's; `pts` is `nosuid,noexec` (`newinstance,ptmxmode=0666,mode=0620`),
+    /// `shm` and `mqueue` `nosuid,nodev,noexec`. It cannot be read-only (its nodes
+    /// and links are made in it after it is mounted).
     pub fn dev(target: impl AsRef<Path>) -> Self {
-        Mount::new(MountKind::Dev, target.as_ref())
+        Mount::new(MountKind::Dev { submounts: true }, target.as_ref())
+    }
+
+    /// [`dev`](Mount::dev): leaves out the devpts on `pts`, the tmpfs on `shm` and the
+    /// mqueue, for a caller who mounts its own there (an OCI config lists them as
+    /// mounts of their own); the device nodes and the links (`ptmx` -> `pts/ptmx`)
+    /// are made as usual. Refused by the spawn on other kinds.
+    ///
+    /// ```
+    /// use linception::Mount;
+    /// let dev = [
+    ///     Mount::dev("/dev").without_submounts(),
+    ///     Mount::filesystem("devpts", "/dev/pts")
+    ///         .flag("newinstance")
+    ///         .option("ptmxmode", "0666")
+    ///         .allow_devices()
+    ///         .noexec(),
+    /// ];
+    /// # let _ = dev;
+    /// ```
+    pub fn without_submounts(mut self) -> Self {
+        match &mut self.kind {
+            MountKind::Dev { submounts } => *submounts = false,
+            _ => return self.misapplied("without_submounts()"),
+        }
+        self
     }
 
     /// A new instance of any filesystem type on `target` (`fsopen(fstype)`, then one
@@ -168,10 +324,11 @@ impl Mount {
         )
     }
 
-    /// A new filesystem (tmpfs, proc, [`filesystem`](Mount::filesystem)): a
-    /// `key=value` option (`FSCONFIG_SET_STRING`), passed to the kernel as given; the
-    /// kernel's message for a refused one comes back with the error. Refused by the
-    /// spawn on binds, `/dev`, symlinks and directories.
+    /// A new filesystem (tmpfs, proc, [`filesystem`](Mount::filesystem), `/dev`'s
+    /// tmpfs): a `key=value` option (`FSCONFIG_SET_STRING`), passed to the kernel as
+    /// given; the kernel's message for a refused one comes back with the error.
+    /// Superblock flags go here too, as [`flag`](Mount::flag)s: `sync`, `dirsync`,
+    /// `lazytime`. Refused by the spawn on binds, symlinks and directories.
     pub fn option(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         if !self.kind.takes_options() {
             return self.misapplied("option()");
@@ -207,16 +364,141 @@ impl Mount {
     }
 
     /// Makes the mount read-only (`MOUNT_ATTR_RDONLY`): a bind (on every submount
-    /// when recursive) or a new filesystem. Refused by the spawn on `/dev`, symlinks
-    /// and directories.
+    /// when recursive; for the top mount alone use
+    /// [`attributes(MountAttr::RDONLY)`](Mount::attributes)) or a new filesystem.
+    /// Refused by the spawn on `/dev`, symlinks and directories.
     pub fn read_only(mut self) -> Self {
-        if matches!(
-            self.kind,
-            MountKind::Dev | MountKind::Symlink { .. } | MountKind::Dir { .. }
-        ) {
+        if !self.kind.has_attributes() || matches!(self.kind, MountKind::Dev { .. }) {
             return self.misapplied("read_only()");
         }
         self.read_only = true;
+        self
+    }
+
+    /// Sets attributes on the mount (a recursive bind's top mount): any of
+    /// [`MountAttr::RDONLY`], `NOSUID`, `NODEV`, `NOEXEC`, `NODIRATIME`,
+    /// `NOSYMFOLLOW` (Linux 5.14); a new filesystem gets them in `fsmount`'s
+    /// `attr_flags` besides its defaults, a bind through `mount_setattr`'s
+    /// `attr_set`. The access-time mode has [`atime`](Mount::atime), an idmapped
+    /// bind [`idmapped`](Mount::idmapped): other bits are refused by the spawn, as
+    /// is the call on symlinks and directories.
+    pub fn attributes(mut self, attrs: MountAttr) -> Self {
+        if !self.kind.has_attributes() {
+            return self.misapplied("attributes()");
+        }
+        self.top.set |= attrs;
+        self
+    }
+
+    /// Clears attributes of the mount (a recursive bind's top mount): a new
+    /// filesystem's defaults (`nosuid`, `nodev`, `noexec`, see the table above) or
+    /// a bind source's (`mount_setattr`'s `attr_clr`; in a new user namespace the
+    /// kernel refuses to lift an attribute the host locked, `EPERM`). The bits
+    /// [`attributes`](Mount::attributes) takes; refused where it is.
+    pub fn clear_attributes(mut self, attrs: MountAttr) -> Self {
+        if !self.kind.has_attributes() {
+            return self.misapplied("clear_attributes()");
+        }
+        self.top.clear |= attrs;
+        self
+    }
+
+    /// The access-time mode of the mount (a recursive bind's top mount):
+    /// `relatime`, `noatime` or `strictatime` (`MOUNT_ATTR__ATIME`). Default: the
+    /// kernel's (`relatime`) for a new filesystem, the source's for a bind. Refused
+    /// on symlinks and directories; two different modes are refused by the spawn.
+    pub fn atime(mut self, mode: Atime) -> Self {
+        if !self.kind.has_attributes() {
+            return self.misapplied("atime()");
+        }
+        self.top.atime.push(mode);
+        self
+    }
+
+    /// `nosuid`: set-user-ID and set-group-ID bits and file capabilities are
+    /// ignored on exec ([`attributes(MountAttr::NOSUID)`](Mount::attributes); the
+    /// default of a new filesystem).
+    pub fn nosuid(self) -> Self {
+        self.attributes(MountAttr::NOSUID)
+    }
+
+    /// `nodev`: device nodes cannot be opened
+    /// ([`attributes(MountAttr::NODEV)`](Mount::attributes); the default of a new
+    /// filesystem but `/dev`'s tmpfs).
+    pub fn nodev(self) -> Self {
+        self.attributes(MountAttr::NODEV)
+    }
+
+    /// `noexec`: no program is executed from the mount
+    /// ([`attributes(MountAttr::NOEXEC)`](Mount::attributes)).
+    pub fn noexec(self) -> Self {
+        self.attributes(MountAttr::NOEXEC)
+    }
+
+    /// `nodiratime`: directory access times are not updated
+    /// ([`attributes(MountAttr::NODIRATIME)`](Mount::attributes)).
+    pub fn nodiratime(self) -> Self {
+        self.attributes(MountAttr::NODIRATIME)
+    }
+
+    /// `nosymfollow`: symbolic links are not followed in path lookups through the
+    /// mount (`readlink` still reads them; Linux 5.14 for the mount API form)
+    /// ([`attributes(MountAttr::NOSYMFOLLOW)`](Mount::attributes)).
+    pub fn nosymfollow(self) -> Self {
+        self.attributes(MountAttr::NOSYMFOLLOW)
+    }
+
+    /// Lifts `nosuid`: set-user-ID bits work on the mount (a new filesystem is
+    /// `nosuid` by default; [`clear_attributes(MountAttr::NOSUID)`](Mount::clear_attributes)).
+    pub fn allow_suid(self) -> Self {
+        self.clear_attributes(MountAttr::NOSUID)
+    }
+
+    /// Lifts `nodev`: device nodes on the mount can be opened (a new filesystem is
+    /// `nodev` by default; [`clear_attributes(MountAttr::NODEV)`](Mount::clear_attributes)).
+    /// A devpts needs it for its ptys.
+    pub fn allow_devices(self) -> Self {
+        self.clear_attributes(MountAttr::NODEV)
+    }
+
+    /// Lifts `noexec` (proc's and `/dev`'s default, or a bind source's;
+    /// [`clear_attributes(MountAttr::NOEXEC)`](Mount::clear_attributes)).
+    pub fn allow_exec(self) -> Self {
+        self.clear_attributes(MountAttr::NOEXEC)
+    }
+
+    /// A [`recursive`](Mount::recursive) bind: sets attributes on every mount of its
+    /// tree (`mount_setattr(AT_RECURSIVE)`, applied before the top mount's own
+    /// choices), e.g. an OCI `rnosuid`. The bits
+    /// [`attributes`](Mount::attributes) takes. Refused by the spawn on other
+    /// kinds and on a bind that is not recursive.
+    pub fn tree_attributes(mut self, attrs: MountAttr) -> Self {
+        if !matches!(self.kind, MountKind::Bind { .. }) {
+            return self.misapplied("tree_attributes()");
+        }
+        self.tree.set |= attrs;
+        self
+    }
+
+    /// A [`recursive`](Mount::recursive) bind: clears attributes on every mount of
+    /// its tree (an OCI `rsuid`, `rrw`). Refused where
+    /// [`tree_attributes`](Mount::tree_attributes) is.
+    pub fn clear_tree_attributes(mut self, attrs: MountAttr) -> Self {
+        if !matches!(self.kind, MountKind::Bind { .. }) {
+            return self.misapplied("clear_tree_attributes()");
+        }
+        self.tree.clear |= attrs;
+        self
+    }
+
+    /// A [`recursive`](Mount::recursive) bind: the access-time mode of every mount
+    /// of its tree (an OCI `rnoatime`). Refused where
+    /// [`tree_attributes`](Mount::tree_attributes) is.
+    pub fn tree_atime(mut self, mode: Atime) -> Self {
+        if !matches!(self.kind, MountKind::Bind { .. }) {
+            return self.misapplied("tree_atime()");
+        }
+        self.tree.atime.push(mode);
         self
     }
 
@@ -236,10 +518,7 @@ impl Mount {
     /// # let _ = shared;
     /// ```
     pub fn propagation(mut self, propagation: Propagation) -> Self {
-        if matches!(
-            self.kind,
-            MountKind::Dev | MountKind::Symlink { .. } | MountKind::Dir { .. }
-        ) {
+        if !self.kind.has_attributes() || matches!(self.kind, MountKind::Dev { .. }) {
             return self.misapplied("propagation()");
         }
         self.propagation = Some(propagation);

@@ -376,10 +376,9 @@ fn terminal(b: &ContainerBuilder, t: &Terminal) -> Result<()> {
              with Mount::dev(\"/dev\")",
         ));
     }
-    let has_devpts = b
-        .mounts
-        .iter()
-        .any(|m| matches!(m.kind, MountKind::Dev) && m.target.as_os_str().as_bytes() == b"/dev");
+    let has_devpts = b.mounts.iter().any(|m| {
+        matches!(m.kind, MountKind::Dev { .. }) && m.target.as_os_str().as_bytes() == b"/dev"
+    });
     if !has_devpts {
         return Err(Error::invalid(
             "terminal() without Mount::dev(\"/dev\")",

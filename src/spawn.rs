@@ -731,6 +731,7 @@ pub(crate) fn exec_in(target: &Container, mut b: ContainerBuilder) -> Result<Con
             "read_only_root/mask_path/read_only_path/device/root_propagation",
         ),
         (b.hostname.is_some(), "hostname"),
+        (b.domainname.is_some(), "domainname"),
         (b.set_tid.is_some(), "set_tid"),
         (b.cgroup.is_some(), "cgroup"),
         (!b.joins.is_empty(), "joined namespaces"),

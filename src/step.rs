@@ -57,11 +57,13 @@ pub(crate) enum Step<'f> {
     },
     /// Receive a detached mount prepared by the parent (an idmapped bind).
     ReceiveTree { sock: BorrowedFd<'f>, slot: Slot },
-    /// `mount_setattr` on the mount in a slot.
+    /// `mount_setattr` on the mount in a slot: `attr_set` and `attr_clr` (an
+    /// access-time mode is `ATIME_MASK` in `clear` and the mode in `set`).
     SetAttr {
         slot: Slot,
         recursive: bool,
         set: MountAttr,
+        clear: MountAttr,
     },
     /// `mount_setattr` of a propagation type on the mount in a slot.
     SetPropagation {
@@ -152,6 +154,8 @@ pub(crate) enum Step<'f> {
     PivotRoot,
     /// `sethostname`.
     Hostname { name: CString },
+    /// `setdomainname`.
+    Domainname { name: CString },
     /// `open(path, O_WRONLY)` and one `write` of `value`: a sysctl of the child's
     /// namespaces.
     Sysctl { path: CString, value: Vec<u8> },

@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path};
 
+use linception_mountapi::MountAttr;
 use linception_userns::IdMap;
 
 use crate::builder::{ContainerBuilder, IdMapping, Namespaces};
@@ -381,30 +382,55 @@ fn identity(b: &ContainerBuilder, maps: Option<&Maps<'_>>) -> Result<()> {
 }
 
 fn hostname(b: &ContainerBuilder, ns: Namespaces) -> Result<()> {
-    let Some(name) = &b.hostname else {
+    if let Some(name) = &b.hostname {
+        let shown = shown(name);
+        if !ns.contains(Namespaces::UTS) {
+            return Err(Error::invalid(
+                format!("hostname {shown}"),
+                "setting a hostname needs Namespaces::UTS (it would change the host's)",
+            ));
+        }
+        if name.is_empty() {
+            return Err(Error::invalid("hostname \"\"", "a hostname is not empty"));
+        }
+        if name.len() > HOST_NAME_MAX {
+            return Err(Error::invalid(
+                format!("hostname {shown}"),
+                "longer than 64 bytes (HOST_NAME_MAX)",
+            ));
+        }
+        if name.as_bytes().contains(&0) {
+            return Err(Error::invalid(
+                format!("hostname {shown}"),
+                "contains a NUL byte",
+            ));
+        }
+    }
+    domainname(b, ns)
+}
+
+fn domainname(b: &ContainerBuilder, ns: Namespaces) -> Result<()> {
+    let Some(name) = &b.domainname else {
         return Ok(());
     };
-    let shown = shown(name);
+    let what = format!("domainname {}", shown(name));
     if !ns.contains(Namespaces::UTS) {
         return Err(Error::invalid(
-            format!("hostname {shown}"),
-            "setting a hostname needs Namespaces::UTS (it would change the host's)",
+            what,
+            "setting a domain name needs Namespaces::UTS (it would change the host's)",
         ));
     }
     if name.is_empty() {
-        return Err(Error::invalid("hostname \"\"", "a hostname is not empty"));
+        return Err(Error::invalid(what, "a domain name is not empty"));
     }
     if name.len() > HOST_NAME_MAX {
         return Err(Error::invalid(
-            format!("hostname {shown}"),
-            "longer than 64 bytes (HOST_NAME_MAX)",
+            what,
+            "longer than 64 bytes (the kernel's __NEW_UTS_LEN)",
         ));
     }
     if name.as_bytes().contains(&0) {
-        return Err(Error::invalid(
-            format!("hostname {shown}"),
-            "contains a NUL byte",
-        ));
+        return Err(Error::invalid(what, "contains a NUL byte"));
     }
     Ok(())
 }
@@ -743,6 +769,14 @@ fn misapplied_reason(setter: &str) -> &'static str {
         "mode()" => "only a tmpfs or a directory has a mode",
         "pid_subset()" => "only proc has subset=pid",
         "propagation()" => "only a bind or a new filesystem has a propagation type",
+        "attributes()" | "clear_attributes()" | "atime()" => {
+            "only a mount (a bind or a new filesystem) has mount attributes"
+        }
+        "tree_attributes()" | "clear_tree_attributes()" | "tree_atime()" => {
+            "only a recursive bind has a tree of mounts (a new filesystem's attributes are \
+             set with attributes())"
+        }
+        "without_submounts()" => "only dev() has submounts to leave out",
         _ => "this kind of mount has no such setting",
     }
 }
@@ -757,6 +791,7 @@ fn mount(m: &Mount, ns: Namespaces, caller: &Caller) -> Result<()> {
         ));
     }
     inner_path(&m.target, &format!("{kind} target"))?;
+    attributes(m)?;
     let what = match &m.kind {
         MountKind::Symlink { .. } => "symlink",
         MountKind::Dir { .. } => "directory",
@@ -830,6 +865,118 @@ fn mount(m: &Mount, ns: Namespaces, caller: &Caller) -> Result<()> {
         _ => {}
     }
     fs_options(m)
+}
+
+/// How attribute bits are named in messages: `NOSUID|NOEXEC`, unknown bits in hex.
+fn attr_names(attrs: MountAttr) -> String {
+    let mut names: Vec<String> = Vec::new();
+    let mut rest = attrs;
+    for (name, flag) in attrs.iter_names() {
+        names.push(name.to_owned());
+        rest -= flag;
+    }
+    if !rest.is_empty() {
+        names.push(format!("{:#x}", rest.bits()));
+    }
+    names.join("|")
+}
+
+/// The mount attribute choices: bits the setters take, nothing both set and
+/// cleared, one access-time mode, a tree only on a recursive bind, a writable
+/// `/dev`.
+fn attributes(m: &Mount) -> Result<()> {
+    let kind = m.kind.name();
+    let target = m.target.display();
+    let recursive_bind = matches!(
+        m.kind,
+        MountKind::Bind {
+            recursive: true,
+            ..
+        }
+    );
+    for (choice, scope) in [(&m.top, ""), (&m.tree, "tree_")] {
+        for (attrs, setter) in [
+            (choice.set, "attributes"),
+            (choice.clear, "clear_attributes"),
+        ] {
+            let setter = match (scope, setter) {
+                ("", s) => s.to_owned(),
+                (_, "attributes") => "tree_attributes".to_owned(),
+                _ => "clear_tree_attributes".to_owned(),
+            };
+            let bad = attrs - crate::mount::SETTABLE;
+            if bad.is_empty() {
+                continue;
+            }
+            let why = if bad.intersects(MountAttr::ATIME_MASK) {
+                "the access-time mode is a field, not flags: choose it with atime() or \
+                 tree_atime()"
+            } else if bad.contains(MountAttr::IDMAP) {
+                "an idmapped bind is asked for with idmapped() (the kernel needs the user \
+                 namespace with the flag)"
+            } else {
+                "not a mount attribute these setters take (RDONLY, NOSUID, NODEV, NOEXEC, \
+                 NODIRATIME, NOSYMFOLLOW)"
+            };
+            return Err(Error::invalid(
+                format!(
+                    "{setter}({}) on the {kind} mount at {target:?}",
+                    attr_names(bad)
+                ),
+                why,
+            ));
+        }
+    }
+    let mut top_set = m.top.set;
+    let mut tree_set = m.tree.set;
+    if m.read_only {
+        if recursive_bind {
+            tree_set |= MountAttr::RDONLY;
+        } else {
+            top_set |= MountAttr::RDONLY;
+        }
+    }
+    for (set, clear, scope) in [
+        (top_set, m.top.clear, "the mount"),
+        (tree_set, m.tree.clear, "every mount of the tree"),
+    ] {
+        let both = set & clear;
+        if !both.is_empty() {
+            return Err(Error::invalid(
+                format!(
+                    "{} both set and cleared for {scope} of the {kind} mount at {target:?}",
+                    attr_names(both)
+                ),
+                "contradictory choices (noexec() with allow_exec(), read_only() with \
+                 clear_attributes(RDONLY), ...)",
+            ));
+        }
+    }
+    for (modes, setter) in [(&m.top.atime, "atime"), (&m.tree.atime, "tree_atime")] {
+        if let Some(other) = modes.iter().find(|a| **a != modes[0]) {
+            return Err(Error::invalid(
+                format!(
+                    "{setter}({:?}) and {setter}({other:?}) on the {kind} mount at {target:?}",
+                    modes[0]
+                ),
+                "a mount has one access-time mode (relatime, noatime or strictatime)",
+            ));
+        }
+    }
+    if !m.tree.is_empty() && !recursive_bind {
+        return Err(Error::invalid(
+            format!("tree attributes on the {kind} mount at {target:?}"),
+            "the bind is not recursive: it has no submounts (use attributes(), atime())",
+        ));
+    }
+    if matches!(m.kind, MountKind::Dev { .. }) && top_set.contains(MountAttr::RDONLY) {
+        return Err(Error::invalid(
+            format!("MOUNT_ATTR_RDONLY on the dev mount at {target:?}"),
+            "a read-only /dev is not supported: its nodes and links are made in it after \
+             it is mounted",
+        ));
+    }
+    Ok(())
 }
 
 /// The options of a new filesystem: no NUL byte, no empty key, no key given twice
@@ -1232,7 +1379,7 @@ mod resource_tests {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Container, RootFs};
+    use crate::{Atime, Container, RootFs};
 
     const ROOT: Caller = Caller {
         euid: 0,
@@ -1382,7 +1529,26 @@ mod tests {
             (Mount::dir("/d").read_only(), "read_only()"),
             (Mount::symlink("x", "/l").mode(0o700), "mode()"),
             (Mount::proc("/proc").mode(0o700), "mode()"),
-            (Mount::dev("/dev").option("size", "1"), "option()"),
+            (Mount::dir("/d").option("size", "1"), "option()"),
+            (Mount::symlink("x", "/l").noexec(), "attributes()"),
+            (Mount::dir("/d").allow_suid(), "clear_attributes()"),
+            (Mount::dir("/d").atime(Atime::NoAtime), "atime()"),
+            (
+                Mount::tmpfs("/t").tree_attributes(MountAttr::NOSUID),
+                "tree_attributes()",
+            ),
+            (
+                Mount::proc("/p").clear_tree_attributes(MountAttr::NOSUID),
+                "clear_tree_attributes()",
+            ),
+            (
+                Mount::dev("/dev").tree_atime(Atime::NoAtime),
+                "tree_atime()",
+            ),
+            (
+                Mount::tmpfs("/t").without_submounts(),
+                "without_submounts()",
+            ),
         ] {
             let e = refused(fs(m.clone()), &ROOT);
             assert!(
@@ -1404,9 +1570,108 @@ mod tests {
             Mount::filesystem("mqueue", "/mq").read_only(),
             Mount::bind("/a", "/a").read_only().recursive(),
             Mount::dir("/d").mode(0o700),
+            Mount::dev("/dev").option("size", "1m").allow_exec(),
+            Mount::dev("/dev")
+                .without_submounts()
+                .atime(Atime::StrictAtime),
         ] {
             check(fs(m.clone()), &ROOT).unwrap_or_else(|e| panic!("{m:?}: {e}"));
         }
+    }
+
+    #[test]
+    fn mount_attribute_choices_are_checked() {
+        let cases = [
+            (
+                Mount::tmpfs("/t").noexec().allow_exec(),
+                "invalid NOEXEC both set and cleared for the mount of the tmpfs mount at \"/t\"",
+            ),
+            (
+                Mount::bind("/a", "/a")
+                    .recursive()
+                    .read_only()
+                    .clear_tree_attributes(MountAttr::RDONLY),
+                "invalid RDONLY both set and cleared for every mount of the tree of the bind",
+            ),
+            (
+                Mount::tmpfs("/t")
+                    .atime(Atime::NoAtime)
+                    .atime(Atime::StrictAtime),
+                "invalid atime(NoAtime) and atime(StrictAtime) on the tmpfs mount at \"/t\"",
+            ),
+            (
+                Mount::bind("/a", "/a")
+                    .recursive()
+                    .tree_atime(Atime::Relatime)
+                    .tree_atime(Atime::NoAtime),
+                "invalid tree_atime(Relatime) and tree_atime(NoAtime)",
+            ),
+            (
+                Mount::tmpfs("/t").attributes(MountAttr::NOATIME),
+                "invalid attributes(NOATIME) on the tmpfs mount at \"/t\": the access-time mode",
+            ),
+            (
+                Mount::bind("/a", "/a").clear_attributes(MountAttr::IDMAP),
+                "invalid clear_attributes(IDMAP) on the bind mount at \"/a\": an idmapped bind",
+            ),
+            (
+                Mount::bind("/a", "/a").attributes(MountAttr::from_bits_retain(1 << 40)),
+                "invalid attributes(0x10000000000) on the bind mount",
+            ),
+            (
+                Mount::bind("/a", "/a").tree_attributes(MountAttr::NOSUID),
+                "invalid tree attributes on the bind mount at \"/a\": the bind is not recursive",
+            ),
+            (
+                Mount::dev("/dev").attributes(MountAttr::RDONLY),
+                "invalid MOUNT_ATTR_RDONLY on the dev mount at \"/dev\": a read-only /dev",
+            ),
+        ];
+        for (m, want) in cases {
+            let e = refused(fs(m.clone()), &ROOT);
+            assert!(e.starts_with(want), "{m:?}: {e}");
+        }
+        // A top mount and its tree may differ; repeating a choice is no conflict.
+        for m in [
+            Mount::bind("/a", "/a")
+                .recursive()
+                .tree_attributes(MountAttr::RDONLY)
+                .clear_attributes(MountAttr::RDONLY),
+            Mount::tmpfs("/t")
+                .atime(Atime::NoAtime)
+                .atime(Atime::NoAtime),
+            Mount::proc("/p")
+                .allow_suid()
+                .allow_devices()
+                .allow_exec()
+                .nodiratime()
+                .nosymfollow(),
+            Mount::bind("/a", "/a")
+                .nosuid()
+                .nodev()
+                .noexec()
+                .atime(Atime::StrictAtime)
+                .attributes(MountAttr::RDONLY),
+        ] {
+            check(fs(m.clone()), &ROOT).unwrap_or_else(|e| panic!("{m:?}: {e}"));
+        }
+    }
+
+    #[test]
+    fn domainnames_are_checked() {
+        let b = |name: &str| Container::builder("/bin/true").domainname(name);
+        assert_eq!(
+            refused(b(""), &ROOT),
+            "invalid domainname \"\": a domain name is not empty"
+        );
+        assert!(refused(b("a\0b"), &ROOT).ends_with("contains a NUL byte"));
+        assert!(refused(b(&"x".repeat(65)), &ROOT).ends_with("(the kernel's __NEW_UTS_LEN)"));
+        check(b(&"x".repeat(64)), &ROOT).unwrap();
+        let e = refused(b("d").share(Namespaces::UTS), &ROOT);
+        assert!(
+            e.starts_with("invalid domainname \"d\": setting a domain name needs Namespaces::UTS"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -83,6 +83,12 @@ pub(super) fn hostname(p: &mut Lowering<'_>, b: &ContainerBuilder) {
             format!("sethostname({})", shown(name)),
         );
     }
+    if let Some(name) = &b.domainname {
+        p.push(
+            Step::Domainname { name: c(name) },
+            format!("setdomainname({})", shown(name)),
+        );
+    }
 }
 
 pub(super) fn keyring(p: &mut Lowering<'_>, b: &ContainerBuilder) {

@@ -18,7 +18,7 @@ use rustix::process::{Gid, Uid};
 use super::{ChildFds, Host, Lowering, borrow, c};
 use crate::builder::{ContainerBuilder, Namespaces, RootFs};
 use crate::device::{Device, DeviceKind};
-use crate::mount::{Mount, MountKind};
+use crate::mount::{AttrChoice, Mount, MountKind};
 use crate::step::{ROOT, Slot, Step};
 
 /// The device nodes of [`Mount::dev`](crate::Mount::dev), bound from the host.
@@ -87,12 +87,54 @@ fn join_rel(dir: &CString, name: &str) -> CString {
     CString::new(v).unwrap_or_default()
 }
 
-fn read_only(m: &Mount) -> MountAttr {
+/// The `fsmount` attributes of a new filesystem: its kind's defaults, then the
+/// mount's choices.
+fn fs_attr(m: &Mount) -> MountAttr {
+    let mut base = m.kind.default_attributes();
     if m.read_only {
-        MountAttr::RDONLY
-    } else {
-        MountAttr::empty()
+        base |= MountAttr::RDONLY;
     }
+    m.top.applied_to(base)
+}
+
+/// Attribute bits as the kernel names them: `MOUNT_ATTR_RDONLY|MOUNT_ATTR_NOSUID`
+/// (the access-time field as its mode).
+fn attr_names(attrs: MountAttr) -> String {
+    let mut names = Vec::new();
+    let mut rest = attrs;
+    if attrs.intersects(MountAttr::ATIME_MASK) {
+        names.push(match attrs.atime() {
+            linception_mountapi::Atime::NoAtime => "MOUNT_ATTR_NOATIME".to_owned(),
+            linception_mountapi::Atime::StrictAtime => "MOUNT_ATTR_STRICTATIME".to_owned(),
+            linception_mountapi::Atime::Relatime => "MOUNT_ATTR__ATIME".to_owned(),
+        });
+        rest -= MountAttr::ATIME_MASK;
+    }
+    for (name, flag) in rest.iter_names() {
+        names.push(format!("MOUNT_ATTR_{name}"));
+        rest -= flag;
+    }
+    if !rest.is_empty() {
+        names.push(format!("{:#x}", rest.bits()));
+    }
+    if names.is_empty() {
+        return "0".to_owned();
+    }
+    names.join("|")
+}
+
+/// A bind's `mount_setattr` choices: (every mount of a recursive bind's tree, the
+/// top mount). [`Mount::read_only`] is the tree's on a recursive bind.
+fn bind_choices(m: &Mount, recursive: bool) -> (AttrChoice, AttrChoice) {
+    let (mut tree, mut top) = (m.tree.clone(), m.top.clone());
+    if m.read_only {
+        if recursive {
+            tree.set |= MountAttr::RDONLY;
+        } else {
+            top.set |= MountAttr::RDONLY;
+        }
+    }
+    (tree, top)
 }
 
 const DIR_MODE: Mode = Mode::from_raw_mode(0o755);
@@ -151,6 +193,38 @@ impl Lowering<'_> {
                     propagation,
                 },
                 format!("{what}: mount_setattr({})", propagation.name()),
+            );
+        }
+    }
+
+    /// A bind's attribute choices on its slot: the tree's (`AT_RECURSIVE`), then
+    /// the top mount's.
+    fn bind_attrs(&mut self, slot: Slot, m: &Mount, recursive: bool, what: &str) {
+        let (tree, top) = bind_choices(m, recursive);
+        for (choice, recursive) in [(tree, true), (top, false)] {
+            if choice.is_empty() {
+                continue;
+            }
+            let (set, clear) = choice.setattr();
+            let mut args = Vec::new();
+            if recursive {
+                args.push("AT_RECURSIVE".to_owned());
+            }
+            if !set.is_empty() || clear.is_empty() {
+                args.push(attr_names(set));
+            }
+            if !clear.is_empty() {
+                args.push(format!("clear {}", attr_names(clear)));
+            }
+            let label = format!("{what}: mount_setattr({})", args.join(", "));
+            self.push(
+                Step::SetAttr {
+                    slot,
+                    recursive,
+                    set,
+                    clear,
+                },
+                label,
             );
         }
     }
@@ -243,6 +317,7 @@ pub(super) fn lower<'f>(
                             format!("{what}: receive the idmapped mount from the parent"),
                         );
                     }
+                    p.bind_attrs(slot, m, *recursive, &what);
                     p.propagation(slot, m, *recursive, &what);
                 } else {
                     let mut flags = OpenTreeFlags::CLONE;
@@ -257,21 +332,12 @@ pub(super) fn lower<'f>(
                         },
                         format!("{what}: open_tree({source:?}, OPEN_TREE_CLONE)"),
                     );
-                    if m.read_only {
-                        p.push(
-                            Step::SetAttr {
-                                slot,
-                                recursive: *recursive,
-                                set: MountAttr::RDONLY,
-                            },
-                            format!("{what}: mount_setattr(MOUNT_ATTR_RDONLY)"),
-                        );
-                    }
+                    p.bind_attrs(slot, m, *recursive, &what);
                     p.propagation(slot, m, *recursive, &what);
                 }
                 bind_slots.push(slot);
             }
-            MountKind::Dev => {
+            MountKind::Dev { .. } => {
                 for node in DEV_NODES {
                     let slot = p.slot();
                     p.push(
@@ -400,12 +466,7 @@ pub(super) fn lower<'f>(
                     opts.push(("mode", Some(format!("{mode:o}"))));
                 }
                 opts.extend(m.options.iter().map(|(k, v)| (k.as_str(), v.clone())));
-                let slot = p.new_fs(
-                    "tmpfs",
-                    &opts,
-                    MountAttr::NOSUID | MountAttr::NODEV | read_only(m),
-                    &target.shown,
-                );
+                let slot = p.new_fs("tmpfs", &opts, fs_attr(m), &target.shown);
                 p.propagation(slot, m, false, &format!("mount tmpfs on {}", target.shown));
                 p.attach_dir(
                     slot,
@@ -420,12 +481,7 @@ pub(super) fn lower<'f>(
                     opts.push(("subset", Some(String::from("pid"))));
                 }
                 opts.extend(m.options.iter().map(|(k, v)| (k.as_str(), v.clone())));
-                let slot = p.new_fs(
-                    "proc",
-                    &opts,
-                    MountAttr::NOSUID | MountAttr::NODEV | MountAttr::NOEXEC | read_only(m),
-                    &target.shown,
-                );
+                let slot = p.new_fs("proc", &opts, fs_attr(m), &target.shown);
                 p.propagation(slot, m, false, &format!("mount proc on {}", target.shown));
                 p.attach_dir(
                     slot,
@@ -434,19 +490,20 @@ pub(super) fn lower<'f>(
                     format!("mount proc on {}", target.shown),
                 );
             }
-            MountKind::Dev => dev(p, &target, lazy, &mut bind_slots, dev_mqueue(ns)),
+            MountKind::Dev { submounts } => {
+                let parts = DevParts {
+                    submounts: *submounts,
+                    mqueue: dev_mqueue(ns),
+                };
+                dev(p, m, &target, lazy, &mut bind_slots, parts);
+            }
             MountKind::Filesystem { fstype } => {
                 let opts: Vec<(&str, Option<String>)> = m
                     .options
                     .iter()
                     .map(|(k, v)| (k.as_str(), v.clone()))
                     .collect();
-                let slot = p.new_fs(
-                    fstype,
-                    &opts,
-                    MountAttr::NOSUID | MountAttr::NODEV | read_only(m),
-                    &target.shown,
-                );
+                let slot = p.new_fs(fstype, &opts, fs_attr(m), &target.shown);
                 let what = format!("mount {fstype} on {}", target.shown);
                 p.propagation(slot, m, false, &what);
                 p.attach_dir(slot, &target, lazy, what);
@@ -514,6 +571,7 @@ pub(super) fn lower<'f>(
                 slot: ROOT,
                 recursive: false,
                 set: MountAttr::RDONLY,
+                clear: MountAttr::empty(),
             },
             "make the root read-only: mount_setattr(MOUNT_ATTR_RDONLY)",
         );
@@ -624,21 +682,32 @@ fn mknod_step<'f>(d: &Device, parent: CString, name: CString) -> Step<'f> {
     }
 }
 
+/// Which parts of [`Mount::dev`] are made besides the tmpfs, nodes and links.
+struct DevParts {
+    /// The devpts, shm and (with `mqueue`) mqueue mounts.
+    submounts: bool,
+    /// Whether the mqueue may be mounted (see [`dev_mqueue`]).
+    mqueue: bool,
+}
+
 /// [`Mount::dev`]: a small tmpfs, the host's device nodes bound on files in it, a
 /// new devpts instance and the usual links.
 fn dev(
     p: &mut Lowering<'_>,
+    m: &Mount,
     target: &InnerPath,
     lazy: bool,
     bind_slots: &mut impl Iterator<Item = Slot>,
-    mqueue: bool,
+    parts: DevParts,
 ) {
-    let slot = p.new_fs(
-        "tmpfs",
-        &[("mode", Some("755".into())), ("size", Some("65536".into()))],
-        MountAttr::NOSUID | MountAttr::NOEXEC,
-        &target.shown,
-    );
+    let mut opts: Vec<(&str, Option<String>)> = Vec::new();
+    for (key, default) in [("mode", "755"), ("size", "65536k")] {
+        if !m.options.iter().any(|(k, _)| k == key) {
+            opts.push((key, Some(default.into())));
+        }
+    }
+    opts.extend(m.options.iter().map(|(k, v)| (k.as_str(), v.clone())));
+    let slot = p.new_fs("tmpfs", &opts, fs_attr(m), &target.shown);
     p.attach_dir(
         slot,
         target,
@@ -666,6 +735,29 @@ fn dev(
             format!("bind /dev/{node} on {shown}"),
         );
     }
+    if parts.submounts {
+        dev_submounts(p, &dev, &base, parts.mqueue);
+    }
+    for (name, to) in [
+        ("ptmx", "pts/ptmx"),
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ] {
+        p.push(
+            Step::Symlink {
+                parent: dev.clone(),
+                name: c(name),
+                points_to: c(to),
+            },
+            format!("create symlink {base}/{name} -> {to}"),
+        );
+    }
+}
+
+/// [`Mount::dev`]'s devpts on `pts`, tmpfs on `shm` and, with `mqueue`, mqueue.
+fn dev_submounts(p: &mut Lowering<'_>, dev: &CString, base: &str, mqueue: bool) {
     let pts_shown = format!("{base}/pts");
     p.push(
         Step::Mkdir {
@@ -688,7 +780,7 @@ fn dev(
     p.push(
         Step::Attach {
             slot,
-            target: join_rel(&dev, "pts"),
+            target: join_rel(dev, "pts"),
             create: None,
         },
         format!("mount devpts on {pts_shown}"),
@@ -721,26 +813,10 @@ fn dev(
         p.push(
             Step::Attach {
                 slot,
-                target: join_rel(&dev, name),
+                target: join_rel(dev, name),
                 create: None,
             },
             format!("mount {fstype} on {shown}"),
-        );
-    }
-    for (name, to) in [
-        ("ptmx", "pts/ptmx"),
-        ("fd", "/proc/self/fd"),
-        ("stdin", "/proc/self/fd/0"),
-        ("stdout", "/proc/self/fd/1"),
-        ("stderr", "/proc/self/fd/2"),
-    ] {
-        p.push(
-            Step::Symlink {
-                parent: dev.clone(),
-                name: c(name),
-                points_to: c(to),
-            },
-            format!("create symlink {base}/{name} -> {to}"),
         );
     }
 }

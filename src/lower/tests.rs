@@ -63,7 +63,7 @@ fn a_rootless_container_lowers_to_these_steps() {
             "wait for the parent to write the id maps",
             "make the mount tree private (mount_setattr(\"/\", AT_RECURSIVE, MS_PRIVATE))",
             "bind /usr on /usr: open_tree(\"/usr\", OPEN_TREE_CLONE)",
-            "bind /usr on /usr: mount_setattr(MOUNT_ATTR_RDONLY)",
+            "bind /usr on /usr: mount_setattr(AT_RECURSIVE, MOUNT_ATTR_RDONLY)",
             "mount tmpfs as the root: fsopen(\"tmpfs\")",
             "mount tmpfs as the root: fsconfig mode=0755",
             "mount tmpfs as the root: fsmount",

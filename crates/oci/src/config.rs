@@ -13,8 +13,9 @@ use std::time::Duration;
 use linception::seccomp_notify::{Action, Arch, Cmp, Condition, Filter};
 use linception::userns::{Extent, IdMap};
 use linception::{
-    CapSet, Capabilities, Container, ContainerBuilder, Device, Hook, HookPoint, IdMapping, Mount,
-    NamespaceType, Namespaces, NsSource, Propagation, Resource, RootFs, Seccomp, Terminal,
+    Atime, CapSet, Capabilities, Container, ContainerBuilder, Device, Hook, HookPoint, IdMapping,
+    Mount, MountAttr, NamespaceType, Namespaces, NsSource, Propagation, Resource, RootFs, Seccomp,
+    Terminal,
 };
 use oci_spec::runtime::{
     LinuxDeviceType, LinuxIdMapping, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompOperator,
@@ -172,83 +173,422 @@ fn propagation(name: &str) -> Option<Propagation> {
     })
 }
 
-/// A mount of the config as a builder mount.
-fn mount(i: usize, m: &oci_spec::runtime::Mount, bundle: &Path) -> Result<Mount> {
+/// What the container is, as far as its mounts care: its user and cgroup
+/// namespaces and its id maps (an idmapped mount must map as the container does).
+struct MountContext<'a> {
+    bundle: &'a Path,
+    userns: bool,
+    cgroupns: bool,
+    uid_map: &'a [LinuxIdMapping],
+    gid_map: &'a [LinuxIdMapping],
+    /// Each mount's `uidMappings`/`gidMappings` (oci-spec 0.8 does not parse them):
+    /// read from the bundle's `config.json`, by index.
+    idmaps: Vec<Option<RawMountMaps>>,
+}
+
+/// A mount's `uidMappings` and `gidMappings` as the JSON gives them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+struct RawMountMaps {
+    #[serde(rename = "uidMappings", default)]
+    uid: Vec<RawIdMapping>,
+    #[serde(rename = "gidMappings", default)]
+    gid: Vec<RawIdMapping>,
+}
+
+/// One id mapping of a mount (`containerID`, `hostID`, `size`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, serde::Deserialize)]
+struct RawIdMapping {
+    #[serde(rename = "containerID")]
+    container: u32,
+    #[serde(rename = "hostID")]
+    host: u32,
+    size: u32,
+}
+
+/// The mounts' `uidMappings`/`gidMappings` of the bundle's `config.json` (the
+/// document `spec` was parsed from), where the destination at the same index
+/// agrees with `spec`; nothing when there is no such file.
+fn raw_mount_maps(bundle: &Path, spec: &Spec) -> Result<Vec<Option<RawMountMaps>>> {
+    #[derive(serde::Deserialize)]
+    struct RawMount {
+        destination: PathBuf,
+        #[serde(flatten)]
+        maps: RawMountMaps,
+    }
+    #[derive(serde::Deserialize)]
+    struct RawConfig {
+        #[serde(default)]
+        mounts: Vec<RawMount>,
+    }
+    let path = bundle.join("config.json");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(Vec::new());
+    };
+    let raw: RawConfig = serde_json::from_str(&text)
+        .map_err(|e| Error::config("mounts", format!("uidMappings/gidMappings: {e}")))?;
+    let mounts = spec.mounts().as_deref().unwrap_or_default();
+    Ok(raw
+        .mounts
+        .into_iter()
+        .zip(mounts)
+        .map(|(r, m)| {
+            let any = !r.maps.uid.is_empty() || !r.maps.gid.is_empty();
+            (any && r.destination == *m.destination()).then_some(r.maps)
+        })
+        .collect())
+}
+
+/// The attribute choices of a mount's options, kept as runc reads them: each
+/// option sets or clears one flag, the last word on a flag wins.
+#[derive(Debug, Default)]
+struct AttrOptions {
+    set: MountAttr,
+    clear: MountAttr,
+    /// `noatime`, `relatime`, `strictatime` set (or cleared by their `no`/`atime`
+    /// forms), as the `MS_*` flags of mount(2).
+    atime: [Option<bool>; 3],
+}
+
+impl AttrOptions {
+    fn flag(&mut self, attr: MountAttr, on: bool) {
+        if on {
+            self.set |= attr;
+            self.clear -= attr;
+        } else {
+            self.clear |= attr;
+            self.set -= attr;
+        }
+    }
+
+    /// The access-time mode the options ask for (`None`: the default), or why
+    /// they contradict each other.
+    fn atime(&self) -> std::result::Result<Option<Atime>, &'static str> {
+        let on = |i: usize| self.atime[i] == Some(true);
+        match (on(0), on(1), on(2)) {
+            (true, _, true) => Err("noatime and strictatime: a mount has one access-time mode"),
+            (true, true, _) => Err("noatime and relatime: a mount has one access-time mode"),
+            (_, true, true) => Err("relatime and strictatime: a mount has one access-time mode"),
+            (true, _, _) => Ok(Some(Atime::NoAtime)),
+            (_, _, true) => Ok(Some(Atime::StrictAtime)),
+            (_, true, _) => Ok(Some(Atime::Relatime)),
+            _ => Ok(None),
+        }
+    }
+}
+
+/// A per-mount attribute option (`nosuid`, `exec`, `noatime`...): (flag or atime
+/// index, on).
+enum AttrWord {
+    Flag(MountAttr, bool),
+    Atime(usize, bool),
+}
+
+fn attr_word(opt: &str) -> Option<AttrWord> {
+    use AttrWord::{Atime as A, Flag as F};
+    Some(match opt {
+        "ro" => F(MountAttr::RDONLY, true),
+        "rw" => F(MountAttr::RDONLY, false),
+        "nosuid" => F(MountAttr::NOSUID, true),
+        "suid" => F(MountAttr::NOSUID, false),
+        "nodev" => F(MountAttr::NODEV, true),
+        "dev" => F(MountAttr::NODEV, false),
+        "noexec" => F(MountAttr::NOEXEC, true),
+        "exec" => F(MountAttr::NOEXEC, false),
+        "nodiratime" => F(MountAttr::NODIRATIME, true),
+        "diratime" => F(MountAttr::NODIRATIME, false),
+        "nosymfollow" => F(MountAttr::NOSYMFOLLOW, true),
+        "symfollow" => F(MountAttr::NOSYMFOLLOW, false),
+        "noatime" => A(0, true),
+        "atime" => A(0, false),
+        "relatime" => A(1, true),
+        "norelatime" => A(1, false),
+        "strictatime" => A(2, true),
+        "nostrictatime" => A(2, false),
+        _ => return None,
+    })
+}
+
+/// Superblock flags a new filesystem takes as `fsconfig` flags.
+const SB_FLAGS: [&str; 6] = [
+    "sync",
+    "async",
+    "dirsync",
+    "lazytime",
+    "nolazytime",
+    "nomand",
+];
+
+/// An overlay option naming host paths, resolved against the bundle as runc does
+/// (it runs in the bundle directory): `lowerdir` is a `:` list.
+fn overlay_option(key: &str, value: &str, bundle: &Path) -> Option<String> {
+    let resolve = |p: &str| -> String {
+        if p.is_empty() || Path::new(p).is_absolute() {
+            p.to_owned()
+        } else {
+            bundle.join(p).display().to_string()
+        }
+    };
+    match key {
+        "lowerdir" => Some(value.split(':').map(resolve).collect::<Vec<_>>().join(":")),
+        "upperdir" | "workdir" | "lowerdir+" | "datadir+" => Some(resolve(value)),
+        _ => None,
+    }
+}
+
+/// Whether the config mounts something of its own on `/dev/pts`, `/dev/shm` or
+/// `/dev/mqueue` (then `/dev` is only the tmpfs, nodes and links, as runc makes it).
+fn own_dev_submounts(spec: &Spec) -> bool {
+    spec.mounts().iter().flatten().any(|m| {
+        ["/dev/pts", "/dev/shm", "/dev/mqueue"]
+            .iter()
+            .any(|d| m.destination() == Path::new(d))
+    })
+}
+
+/// Compares a mount's id mappings with the container's.
+fn same_maps(mount: &[RawIdMapping], container: &[LinuxIdMapping]) -> bool {
+    let mut a = mount.to_vec();
+    let mut b: Vec<RawIdMapping> = container
+        .iter()
+        .map(|m| RawIdMapping {
+            container: m.container_id(),
+            host: m.host_id(),
+            size: m.size(),
+        })
+        .collect();
+    a.sort();
+    b.sort();
+    a == b
+}
+
+/// A mount of the config as a builder mount: every option honoured or refused by
+/// name.
+fn mount(
+    i: usize,
+    m: &oci_spec::runtime::Mount,
+    ctx: &MountContext<'_>,
+    dev_submounts: bool,
+) -> Result<Mount> {
     let dest = m.destination();
     let field = format!("mounts[{i}] ({})", dest.display());
     if !dest.is_absolute() {
         return Err(Error::config(field, "destination must be absolute"));
     }
     let options: Vec<String> = m.options().clone().unwrap_or_default();
-    let is_bind =
-        m.typ().as_deref() == Some("bind") || options.iter().any(|o| o == "bind" || o == "rbind");
-    let source = |field: &str| -> Result<PathBuf> {
-        let src = m
-            .source()
-            .as_ref()
-            .ok_or_else(|| Error::config(field, "a bind needs a source"))?;
-        Ok(if src.is_absolute() {
+    let typ = m.typ().clone().unwrap_or_default();
+    let is_bind = typ == "bind" || options.iter().any(|o| o == "bind" || o == "rbind");
+    let recursive = options.iter().any(|o| o == "rbind");
+    let source = m.source().as_ref().filter(|s| !s.as_os_str().is_empty());
+    let mut out = if is_bind {
+        let src = source.ok_or_else(|| Error::config(&field, "a bind needs a source"))?;
+        let src = if src.is_absolute() {
             src.clone()
         } else {
-            bundle.join(src)
-        })
-    };
-    let typ = m.typ().clone().unwrap_or_default();
-    let mut out = if is_bind {
-        Mount::bind(source(&field)?, dest)
+            ctx.bundle.join(src)
+        };
+        let b = Mount::bind(src, dest);
+        if recursive { b.recursive() } else { b }
     } else {
-        match typ.as_str() {
-            "tmpfs" if dest == Path::new("/dev") => Mount::dev(dest),
+        let fs = match typ.as_str() {
+            "tmpfs" if dest == Path::new("/dev") => {
+                let d = Mount::dev(dest);
+                if dev_submounts {
+                    d
+                } else {
+                    d.without_submounts()
+                }
+            }
             "tmpfs" => Mount::tmpfs(dest),
             "proc" => Mount::proc(dest),
-            "sysfs" | "devpts" | "mqueue" => Mount::filesystem(typ.clone(), dest),
-            "" => return Err(Error::config(field, "no type (and not a bind)")),
-            other => {
-                return Err(Error::config(
-                    field,
-                    format!("mount type {other:?} is not supported yet"),
-                ));
+            "cgroup" | "cgroup2" => {
+                if ctx.userns && !ctx.cgroupns {
+                    return Err(Error::config(
+                        format!("{field} type {typ:?}"),
+                        "a cgroup2 mount in a user namespace needs a cgroup namespace of \
+                         the container's (linux.namespaces: cgroup)",
+                    ));
+                }
+                // linception targets cgroup v2: a cgroup2 mount of the container's
+                // cgroup namespace (runc mounts v1 hierarchies on a v1 host).
+                Mount::filesystem("cgroup2", dest)
             }
+            "" => return Err(Error::config(field, "no type (and not a bind)")),
+            other => Mount::filesystem(other, dest),
+        };
+        match source.and_then(|s| s.to_str()) {
+            Some(src) if !src.is_empty() && typ != "cgroup" => fs.option("source", src),
+            _ => fs,
         }
     };
     let is_dev = !is_bind && typ == "tmpfs" && dest == Path::new("/dev");
+    let mut top = AttrOptions::default();
+    let mut tree = AttrOptions::default();
+    let mut idmap: Option<bool> = None;
     for opt in &options {
         let refuse = |why: &str| Error::config(format!("{field} option {opt:?}"), why.to_owned());
-        match opt.as_str() {
-            "bind" => {}
-            "rbind" => out = out.recursive(),
-            "rw" => {}
-            "ro" if is_dev => return Err(refuse("a read-only /dev is not supported")),
-            "ro" => out = out.read_only(),
-            // Every new filesystem linception mounts is nosuid and nodev already.
-            "nosuid" | "nodev" if !is_bind => {}
-            // proc and /dev's tmpfs are noexec already.
-            "noexec" if typ == "proc" && !is_bind => {}
-            "nosuid" | "nodev" | "noexec" | "suid" | "dev" | "exec" => {
-                return Err(refuse(
-                    "the builder has no such mount attribute for this mount",
-                ));
+        if let Some(word) = attr_word(opt) {
+            match word {
+                AttrWord::Flag(f, on) => top.flag(f, on),
+                AttrWord::Atime(i, on) => top.atime[i] = Some(on),
             }
-            "mode=755" if is_dev => {}
+            continue;
+        }
+        if let Some(word) = opt.strip_prefix('r').and_then(attr_word) {
+            // A recursive form: a bind's whole tree; a new filesystem (or a bind
+            // without submounts) is its own tree.
+            let to = if recursive { &mut tree } else { &mut top };
+            match word {
+                AttrWord::Flag(f, on) => to.flag(f, on),
+                AttrWord::Atime(i, on) => to.atime[i] = Some(on),
+            }
+            continue;
+        }
+        match opt.as_str() {
+            "bind" | "rbind" => {}
             p if propagation(p).is_some() => {
                 if is_dev {
                     return Err(refuse("/dev takes no propagation"));
                 }
                 out = out.propagation(propagation(p).unwrap_or(Propagation::Private));
             }
-            "strictatime" | "nostrictatime" | "relatime" | "norelatime" | "noatime" | "atime"
-            | "nodiratime" | "diratime" | "sync" | "async" | "dirsync" | "remount" | "mand"
-            | "nomand" | "silent" | "loud" | "lazytime" | "nolazytime" | "nosymfollow"
-            | "symfollow" | "idmap" | "ridmap" | "recursive" | "tmpcopyup" => {
-                return Err(refuse("not supported yet"));
+            "idmap" | "ridmap" if !is_bind => {
+                return Err(refuse("only a bind can be idmapped"));
+            }
+            "idmap" if recursive => {
+                return Err(refuse(
+                    "idmap on an rbind maps only its top mount; linception maps the whole \
+                     tree of a recursive bind: use ridmap",
+                ));
+            }
+            "idmap" | "ridmap" => idmap = Some(true),
+            "mand" => {
+                return Err(refuse(
+                    "mandatory locking was removed from the kernel (Linux 5.15)",
+                ));
+            }
+            "remount" => return Err(refuse("a container's mounts are new: nothing to remount")),
+            "silent" | "loud" => {
+                return Err(refuse(
+                    "a mount(2) logging flag: the new mount API returns the kernel's \
+                     messages with the error instead",
+                ));
+            }
+            "tmpcopyup" => return Err(refuse("not supported (a crun extension)")),
+            sb if SB_FLAGS.contains(&sb) => {
+                if is_bind {
+                    return Err(refuse(
+                        "a superblock flag: a bind shares its source's superblock, which \
+                         a container mount does not change",
+                    ));
+                }
+                out = out.flag(sb);
             }
             _ if is_bind => return Err(refuse("not a bind option")),
-            _ if is_dev => return Err(refuse("/dev is linception's default set (mode 755)")),
             kv => match kv.split_once('=') {
+                Some((k, v)) if typ == "overlay" => match overlay_option(k, v, ctx.bundle) {
+                    Some(resolved) => out = out.option(k, resolved),
+                    None => out = out.option(k, v),
+                },
                 Some((k, v)) => out = out.option(k, v),
                 None => out = out.flag(kv),
             },
         }
+    }
+    let maps = ctx.idmaps.get(i).cloned().flatten();
+    if maps.is_some() && !is_bind {
+        return Err(Error::config(
+            format!("{field}.uidMappings"),
+            "only a bind can be idmapped",
+        ));
+    }
+    if let Some(maps) = &maps {
+        if maps.uid.is_empty() || maps.gid.is_empty() {
+            return Err(Error::config(
+                format!("{field}.uidMappings"),
+                "an idmapped mount needs both uidMappings and gidMappings",
+            ));
+        }
+        if !ctx.userns {
+            return Err(Error::config(
+                format!("{field}.uidMappings"),
+                "linception maps a mount through the container's user namespace: the \
+                 container needs one (linux.namespaces: user)",
+            ));
+        }
+        if !same_maps(&maps.uid, ctx.uid_map) || !same_maps(&maps.gid, ctx.gid_map) {
+            return Err(Error::config(
+                format!("{field}.uidMappings"),
+                "differs from linux.uidMappings/gidMappings: linception maps a mount \
+                 through the container's own user namespace, so a mount's mappings must \
+                 be the container's",
+            ));
+        }
+        idmap = Some(true);
+    }
+    if idmap == Some(true) {
+        if !ctx.userns {
+            return Err(Error::config(
+                format!("{field} option \"idmap\""),
+                "linception maps a mount through the container's user namespace: the \
+                 container needs one (linux.namespaces: user)",
+            ));
+        }
+        out = out.idmapped();
+    }
+    attributes(out, &field, is_bind, &top, &tree)
+}
+
+/// Applies a mount's attribute options. A new filesystem gets exactly the
+/// attributes listed (what mount(2) gives runc: the builder's `nosuid`/`nodev`/
+/// `noexec` defaults are lifted where the options do not ask for them); a bind
+/// keeps its source's attributes but for those the options set or clear.
+fn attributes(
+    mut out: Mount,
+    field: &str,
+    is_bind: bool,
+    top: &AttrOptions,
+    tree: &AttrOptions,
+) -> Result<Mount> {
+    let atime = |a: &AttrOptions| {
+        a.atime()
+            .map_err(|why| Error::config(format!("{field} options"), why))
+    };
+    if is_bind {
+        if !tree.set.is_empty() {
+            out = out.tree_attributes(tree.set);
+        }
+        if !tree.clear.is_empty() {
+            out = out.clear_tree_attributes(tree.clear);
+        }
+        if let Some(mode) = atime(tree)? {
+            out = out.tree_atime(mode);
+        }
+        let both = (top.set & tree.clear) | (top.clear & tree.set);
+        if !both.is_empty() {
+            return Err(Error::config(
+                format!("{field} options"),
+                format!(
+                    "{} both set and cleared (by a plain and a recursive option): \
+                     contradictory",
+                    both.iter_names()
+                        .map(|(n, _)| n)
+                        .collect::<Vec<_>>()
+                        .join("|")
+                ),
+            ));
+        }
+        if !top.clear.is_empty() {
+            out = out.clear_attributes(top.clear);
+        }
+    } else {
+        let lifted = (MountAttr::NOSUID | MountAttr::NODEV | MountAttr::NOEXEC) - top.set;
+        out = out.clear_attributes(lifted);
+    }
+    if !top.set.is_empty() {
+        out = out.attributes(top.set);
+    }
+    if let Some(mode) = atime(top)? {
+        out = out.atime(mode);
     }
     Ok(out)
 }
@@ -462,7 +802,6 @@ pub fn builder(spec: &Spec, opts: &Options) -> Result<ContainerBuilder> {
     refuse_set("zos", spec.zos())?;
     refuse_set("uidMappings", spec.uid_mappings())?;
     refuse_set("gidMappings", spec.gid_mappings())?;
-    refuse_set("domainname", spec.domainname())?;
 
     let process = spec
         .process()
@@ -492,8 +831,41 @@ pub fn builder(spec: &Spec, opts: &Options) -> Result<ContainerBuilder> {
     if let Some(h) = spec.hostname() {
         b = b.hostname(h);
     }
+    let linux_ns = spec.linux().as_ref().and_then(|l| l.namespaces().as_ref());
+    let new_ns = |typ: &str| {
+        linux_ns
+            .into_iter()
+            .flatten()
+            .any(|ns| json_name(&ns.typ()) == typ && ns.path().is_none())
+    };
+    if let Some(d) = spec.domainname() {
+        if !new_ns("uts") {
+            return Err(Error::config(
+                "domainname",
+                "needs a new UTS namespace (linux.namespaces: uts): it would be the host's",
+            ));
+        }
+        b = b.domainname(d);
+    }
+    let ctx = MountContext {
+        bundle: &opts.bundle,
+        userns: new_ns("user"),
+        cgroupns: new_ns("cgroup"),
+        uid_map: spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.uid_mappings().as_deref())
+            .unwrap_or_default(),
+        gid_map: spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.gid_mappings().as_deref())
+            .unwrap_or_default(),
+        idmaps: raw_mount_maps(&opts.bundle, spec)?,
+    };
+    let dev_submounts = !own_dev_submounts(spec);
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
-        b = b.mount(mount(i, m, &opts.bundle)?);
+        b = b.mount(mount(i, m, &ctx, dev_submounts)?);
     }
 
     let linux = spec
@@ -768,7 +1140,10 @@ mod tests {
                 spec_with(r#","personality":{"domain":"LINUX"}"#, ""),
                 "linux.personality",
             ),
-            (spec_with("", r#","domainname":"d""#), "domainname"),
+            (
+                spec_with("", r#","domainname":"d""#),
+                "domainname: needs a new UTS",
+            ),
             (
                 spec_with(r#","seccomp":{"defaultAction":"SCMP_ACT_NOTIFY"}"#, ""),
                 "linux.seccomp.defaultAction",
@@ -783,16 +1158,9 @@ mod tests {
             (
                 spec_with(
                     "",
-                    r#","mounts":[{"destination":"/c","type":"cgroup","source":"cgroup"}]"#,
+                    r#","mounts":[{"destination":"/t","type":"tmpfs","options":["mand"]}]"#,
                 ),
-                "mounts[0] (/c)",
-            ),
-            (
-                spec_with(
-                    "",
-                    r#","mounts":[{"destination":"/t","type":"tmpfs","options":["noexec"]}]"#,
-                ),
-                "mounts[0] (/t) option \"noexec\"",
+                "mounts[0] (/t) option \"mand\"",
             ),
             (
                 spec_with(
@@ -829,6 +1197,149 @@ mod tests {
             let e = refused(&text);
             assert!(e.starts_with(field), "{field}: {e}");
         }
+    }
+
+    /// The builder a config's mounts make, shown (its `Debug`), or the refusal.
+    fn mounts_of(mounts: &str, linux_extra: &str) -> std::result::Result<String, String> {
+        let text = spec_with(linux_extra, &format!(r#","mounts":{mounts}"#));
+        match try_build(&text) {
+            Ok(b) => Ok(format!("{b:?}")),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    #[test]
+    fn mount_options_map_to_attributes() {
+        // A new filesystem gets exactly what it lists (the builder's defaults are
+        // lifted); a bind sets and clears what it lists; r* forms reach an rbind's
+        // tree and are plain on anything else.
+        let b = mounts_of(
+            r#"[{"destination":"/proc","type":"proc","source":"proc"},
+                {"destination":"/run","type":"tmpfs","source":"tmpfs","options":["nosuid","strictatime","mode=755","size=65536k"]},
+                {"destination":"/b","type":"bind","source":"/srv","options":["rbind","ro","rnosuid","rexec","rnoatime"]},
+                {"destination":"/c","type":"none","source":"/srv","options":["bind","rro","nodev","sync"]}]"#,
+            "",
+        );
+        let e = b.unwrap_err();
+        assert_eq!(
+            e,
+            "mounts[3] (/c) option \"sync\": a superblock flag: a bind shares its source's \
+             superblock, which a container mount does not change"
+        );
+        let shown = mounts_of(
+            r#"[{"destination":"/proc","type":"proc","source":"proc"},
+                {"destination":"/run","type":"tmpfs","source":"tmpfs","options":["nosuid","strictatime","mode=755","size=65536k","sync"]},
+                {"destination":"/b","type":"bind","source":"/srv","options":["rbind","ro","rnosuid","rexec","rnoatime"]}]"#,
+            "",
+        )
+        .unwrap();
+        let mounts = &shown[shown.find("mounts: [").unwrap()..];
+        // /proc: nosuid, nodev and noexec lifted.
+        assert!(
+            mounts.contains(
+                r#"target: "/proc", read_only: false, options: [("source", Some("proc"))], propagation: None, top: AttrChoice { set: MountAttr(0x0), clear: MountAttr(NOSUID | NODEV | NOEXEC), atime: [] }"#
+            ),
+            "{mounts}"
+        );
+        assert!(
+            mounts.contains(
+                r#"options: [("source", Some("tmpfs")), ("mode", Some("755")), ("size", Some("65536k")), ("sync", None)], propagation: None, top: AttrChoice { set: MountAttr(NOSUID), clear: MountAttr(NODEV | NOEXEC), atime: [StrictAtime] }"#
+            ),
+            "{mounts}"
+        );
+        assert!(
+            mounts.contains(
+                r#"top: AttrChoice { set: MountAttr(RDONLY), clear: MountAttr(0x0), atime: [] }, tree: AttrChoice { set: MountAttr(NOSUID), clear: MountAttr(NOEXEC), atime: [NoAtime] }"#
+            ),
+            "{mounts}"
+        );
+    }
+
+    #[test]
+    fn bad_mount_options_are_named() {
+        let cases = [
+            (
+                r#"[{"destination":"/t","type":"tmpfs","options":["noatime","strictatime"]}]"#,
+                "",
+                "mounts[0] (/t) options: noatime and strictatime: a mount has one access-time mode",
+            ),
+            (
+                r#"[{"destination":"/t","type":"tmpfs","options":["remount"]}]"#,
+                "",
+                "mounts[0] (/t) option \"remount\"",
+            ),
+            (
+                r#"[{"destination":"/t","type":"tmpfs","options":["idmap"]}]"#,
+                "",
+                "mounts[0] (/t) option \"idmap\": only a bind can be idmapped",
+            ),
+            (
+                r#"[{"destination":"/b","type":"bind","source":"/srv","options":["rbind","idmap"]}]"#,
+                "",
+                "mounts[0] (/b) option \"idmap\": idmap on an rbind",
+            ),
+            (
+                r#"[{"destination":"/b","type":"bind","source":"/srv","options":["bind","idmap"]}]"#,
+                "",
+                "mounts[0] (/b) option \"idmap\": linception maps a mount through the container's user namespace",
+            ),
+            (
+                r#"[{"destination":"/b","type":"bind","source":"/srv","options":["rbind","ro","rrw"]}]"#,
+                "",
+                "mounts[0] (/b) options: RDONLY both set and cleared",
+            ),
+            (
+                r#"[{"destination":"/c","type":"cgroup2","source":"cgroup"}]"#,
+                r#","uidMappings":[{"containerID":0,"hostID":1000,"size":1}],"gidMappings":[{"containerID":0,"hostID":1000,"size":1}]"#,
+                "mounts[0] (/c) type \"cgroup2\": a cgroup2 mount in a user namespace needs a cgroup namespace",
+            ),
+            (
+                r#"[{"destination":"/b","type":"bind","source":"/srv","options":["bind","loud"]}]"#,
+                "",
+                "mounts[0] (/b) option \"loud\"",
+            ),
+        ];
+        for (mounts, linux, want) in cases {
+            let text = spec_with(linux, &format!(r#","mounts":{mounts}"#));
+            let text = if linux.is_empty() {
+                text
+            } else {
+                text.replace(r#"{"type":"pid"}"#, r#"{"type":"pid"},{"type":"user"}"#)
+            };
+            let e = refused(&text);
+            assert!(e.starts_with(want), "{want}\n{e}");
+        }
+    }
+
+    #[test]
+    fn overlay_paths_are_the_bundles() {
+        assert_eq!(
+            overlay_option("lowerdir", "l1:/abs:l2", Path::new("/b")).as_deref(),
+            Some("/b/l1:/abs:/b/l2")
+        );
+        assert_eq!(
+            overlay_option("upperdir", "u", Path::new("/b")).as_deref(),
+            Some("/b/u")
+        );
+        assert_eq!(overlay_option("index", "off", Path::new("/b")), None);
+    }
+
+    #[test]
+    fn a_mounts_id_maps_must_be_the_containers() {
+        let c = [RawIdMapping {
+            container: 0,
+            host: 1000,
+            size: 1,
+        }];
+        let linux: Vec<LinuxIdMapping> =
+            serde_json::from_str(r#"[{"containerID":0,"hostID":1000,"size":1}]"#).unwrap();
+        assert!(same_maps(&c, &linux));
+        let other = [RawIdMapping {
+            container: 0,
+            host: 2000,
+            size: 1,
+        }];
+        assert!(!same_maps(&other, &linux));
     }
 
     #[test]
