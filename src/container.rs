@@ -401,7 +401,9 @@ impl Container {
     /// to [`take_terminal`](Container::take_terminal) or goes to the console socket);
     /// namespaces, root, mounts, maps, hostname, `set_tid`, cgroup, joins,
     /// sysctls, the loopback setting and LSM exec labels are refused (they are the
-    /// container's), and so is an OOM score. A [`Landlock`](crate::Landlock) ruleset applies to the new
+    /// container's), and so is an OOM score. The new process is born in the
+    /// container's cgroup ([`cgroup_path`](Container::cgroup_path),
+    /// `CLONE_INTO_CGROUP`) when it has one other than the caller's. A [`Landlock`](crate::Landlock) ruleset applies to the new
     /// program. In a container with a user namespace, the program
     /// runs as its root (uid and gid 0) unless `uid`/`gid` are given. The returned handle owns the new process: waiting,
     /// killing and dropping work as for the container.

@@ -773,7 +773,13 @@ pub(crate) fn exec_in(target: &Container, mut b: ContainerBuilder) -> Result<Con
         target.namespaces(),
         target.root_mapped(),
     );
-    let args = CloneArgs::new().flags(CloneFlags::CLEAR_SIGHAND);
+    // The process belongs to the container's cgroup (its limits, its process
+    // list): the helper is born there and the process it forks with it.
+    let cgroup_fd = crate::cgroup::exec_target(target.cgroup_path())?;
+    let mut args = CloneArgs::new().flags(CloneFlags::CLEAR_SIGHAND);
+    if let Some(fd) = &cgroup_fd {
+        args = args.into_cgroup(fd);
+    }
     let report = child_fds
         .report
         .as_ref()
