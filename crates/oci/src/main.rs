@@ -609,6 +609,13 @@ fn delete(g: &Global, id: &str, force: bool) -> Result<()> {
         for w in c.destroy()? {
             eprintln!("linception-oci: warning: {w}");
         }
+    } else if let Ok(spec) = config::load(&r.bundle)
+        && let Ok(dir) = linception_oci::cgroups::path(&spec, &r.id)
+    {
+        // Gone already (reaped by its parent: containerd's shim is a subreaper), it
+        // leaves the cgroup this runtime made for it, empty now: removed as runc does
+        // (rmdir takes only an empty cgroup).
+        let _ = std::fs::remove_dir(dir);
     }
     l.remove()
 }
