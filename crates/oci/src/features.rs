@@ -31,23 +31,64 @@ pub const HOOKS: [&str; 6] = [
     "poststop",
 ];
 
-/// The mount option flags the config mapping takes (a filesystem's own
-/// `key=value` options go to the kernel as they are, and are not listed).
-pub const MOUNT_OPTIONS: [&str; 15] = [
+/// The mount option words the config mapping takes (a filesystem's own
+/// `key=value` options go to the kernel as they are, and are not listed): the
+/// mount attributes and their recursive `r` forms, bind and propagation words,
+/// idmapped binds, and the superblock flags of a new filesystem.
+pub const MOUNT_OPTIONS: [&str; 54] = [
+    "async",
+    "atime",
     "bind",
+    "dev",
+    "diratime",
+    "dirsync",
+    "exec",
+    "idmap",
+    "lazytime",
+    "noatime",
     "nodev",
+    "nodiratime",
     "noexec",
+    "nolazytime",
+    "nomand",
+    "norelatime",
+    "nostrictatime",
     "nosuid",
+    "nosymfollow",
     "private",
+    "ratime",
     "rbind",
+    "rdev",
+    "rdiratime",
+    "relatime",
+    "rexec",
+    "ridmap",
+    "rnoatime",
+    "rnodev",
+    "rnodiratime",
+    "rnoexec",
+    "rnorelatime",
+    "rnostrictatime",
+    "rnosuid",
+    "rnosymfollow",
     "ro",
     "rprivate",
+    "rrelatime",
+    "rro",
+    "rrw",
     "rshared",
     "rslave",
+    "rstrictatime",
+    "rsuid",
+    "rsymfollow",
     "runbindable",
     "rw",
     "shared",
     "slave",
+    "strictatime",
+    "suid",
+    "symfollow",
+    "sync",
     "unbindable",
 ];
 
@@ -151,6 +192,47 @@ pub fn document() -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every listed option is taken by the config mapping, on a bind or a tmpfs.
+    #[test]
+    fn the_listed_mount_options_are_the_mappings() {
+        let dir = std::env::temp_dir().join(format!("lc-oci-features-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("rootfs")).unwrap();
+        let takes = |typ: &str, opt: &str| {
+            let mount = if typ == "bind" {
+                json!({"destination": "/m", "type": "bind", "source": "/", "options": ["rbind", opt]})
+            } else {
+                json!({"destination": "/m", "type": "tmpfs", "source": "tmpfs", "options": [opt]})
+            };
+            let spec = json!({
+                "ociVersion": "1.2.0", "root": {"path": "rootfs"},
+                "process": {"args": ["/bin/true"], "cwd": "/", "user": {"uid": 0, "gid": 0}},
+                "mounts": [mount],
+                "linux": {"namespaces": [{"type": "mount"}]}
+            });
+            let spec = config::parse(&spec.to_string()).unwrap();
+            let opts = config::Options {
+                id: "f".into(),
+                bundle: dir.clone(),
+                console_socket: None,
+            };
+            match config::builder(&spec, &opts) {
+                Ok(_) => true,
+                Err(e) => !e.to_string().contains(&format!("option {opt:?}")),
+            }
+        };
+        for opt in MOUNT_OPTIONS {
+            // idmap and ridmap need mount uidMappings (the mount tests cover them).
+            if opt.contains("idmap") {
+                continue;
+            }
+            assert!(
+                takes("bind", opt) || takes("tmpfs", opt),
+                "{opt} is refused"
+            );
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn capability_names_are_in_bit_order() {
