@@ -532,6 +532,34 @@ fn linception_oci_under_containerd_as_runc() {
         Vec::<PathBuf>::new(),
         "cgroups left behind"
     );
+    // ctr's default cpu shares where cgroup2 has no cpu controller: refused by field,
+    // through the shim, with nothing left.
+    let cpu =
+        linception::features::cgroup2().is_ok_and(|c| c.controllers.iter().any(|c| c == "cpu"));
+    if !cpu {
+        let out = cd.ctr(&[
+            "run",
+            "--rm",
+            "--snapshotter",
+            "native",
+            "--runc-binary",
+            OURS,
+            IMAGE,
+            "o-cpu",
+            "true",
+        ]);
+        assert!(!out.status.success());
+        assert!(
+            stderr(&out).contains("linux.resources.cpu.shares: no cpu controller"),
+            "{}",
+            stderr(&out)
+        );
+        assert_eq!(
+            left_cgroups(&cd.ns),
+            Vec::<PathBuf>::new(),
+            "left by the refusal"
+        );
+    }
     if need("runc", "/usr/sbin/runc") {
         let runc = scenario(&cd, "/usr/sbin/runc", "r");
         // Hostnames are the container ids: compare the rest.
