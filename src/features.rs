@@ -98,8 +98,9 @@ pub fn capabilities() -> CapSet {
 /// notification (the data of errno, trap and trace is 0 here).
 ///
 /// # Errors
-/// Why the kernel could not be asked: no seccomp filters, or a kernel before 4.14.
-pub fn seccomp_actions() -> linception_seccomp_notify::Result<Vec<Action>> {
+/// [`Error::Seccomp`](crate::Error::Seccomp): why the kernel could not be asked (no
+/// seccomp filters, or a kernel before 4.14).
+pub fn seccomp_actions() -> crate::Result<Vec<Action>> {
     let all = [
         Action::Allow,
         Action::Errno(0),

@@ -474,7 +474,8 @@ mod tests {
                 Err(e) => e.to_string(),
             }
         };
-        let cases: [(&str, &dyn Fn(&mut Value)); 8] = [
+        type Edit<'a> = &'a dyn Fn(&mut Value);
+        let cases: [(&str, Edit); 8] = [
             ("process.apparmorProfile", &|p| {
                 p["apparmorProfile"] = json!("x")
             }),

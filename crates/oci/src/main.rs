@@ -171,22 +171,6 @@ fn rfc3339(secs: u64, nanos: u32) -> String {
     )
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn log_times_are_rfc3339() {
-        assert_eq!(super::rfc3339(0, 0), "1970-01-01T00:00:00.000000000Z");
-        assert_eq!(
-            super::rfc3339(951_782_400 + 3_723, 5),
-            "2000-02-29T01:02:03.000000005Z"
-        );
-        assert_eq!(
-            super::rfc3339(1_796_185_518, 0),
-            "2026-12-02T04:25:18.000000000Z"
-        );
-    }
-}
-
 fn globals(args: &mut Vec<String>, g: &mut Global) -> Result<()> {
     while let Some(a) = args.first().cloned() {
         let name = a.split('=').next().unwrap_or_default();
@@ -685,4 +669,20 @@ fn linception_oci_spec_doc(rootless: bool) -> serde_json::Value {
         ],
         "linux": linux
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn log_times_are_rfc3339() {
+        assert_eq!(super::rfc3339(0, 0), "1970-01-01T00:00:00.000000000Z");
+        assert_eq!(
+            super::rfc3339(951_782_400 + 3_723, 5),
+            "2000-02-29T01:02:03.000000005Z"
+        );
+        assert_eq!(
+            super::rfc3339(1_796_185_518, 0),
+            "2026-12-02T04:25:18.000000000Z"
+        );
+    }
 }
