@@ -266,6 +266,13 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
         .open()
         .map_err(|_| Error::State(format!("container {:?} is stopped", opts.id)))?;
     let st = c.state();
+    if st == State::Running && crate::cgroups::is_paused(&c) {
+        // Its process would be born frozen.
+        return Err(Error::State(format!(
+            "container {:?} is paused, not running",
+            opts.id
+        )));
+    }
     if st != State::Running {
         return Err(Error::State(format!(
             "container {:?} is {st}, not running",
