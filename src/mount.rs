@@ -269,7 +269,7 @@ impl Mount {
     /// [`ContainerBuilder::device`](crate::ContainerBuilder::device).
     ///
     /// The tmpfs is `mode=755,size=65536k`, `nosuid` and `noexec`; its
-    /// [`option`](Mount::option)s (a `mode` or `size` replaces the default) and
+    /// [`option`](Mount::option)s (given any, they replace both defaults) and
     /// attributes ([`allow_exec`](Mount::allow_exec), [`atime`](Mount::atime)...) are
     /// the tmpfs's; `pts` is `nosuid,noexec` (`newinstance,ptmxmode=0666,mode=0620`),
     /// `shm` and `mqueue` `nosuid,nodev,noexec`. It cannot be read-only (its nodes

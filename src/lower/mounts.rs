@@ -700,13 +700,18 @@ fn dev(
     bind_slots: &mut impl Iterator<Item = Slot>,
     parts: DevParts,
 ) {
-    let mut opts: Vec<(&str, Option<String>)> = Vec::new();
-    for (key, default) in [("mode", "755"), ("size", "65536k")] {
-        if !m.options.iter().any(|(k, _)| k == key) {
-            opts.push((key, Some(default.into())));
-        }
-    }
-    opts.extend(m.options.iter().map(|(k, v)| (k.as_str(), v.clone())));
+    // The defaults, unless the caller gives options of its own (then exactly those).
+    let opts: Vec<(&str, Option<String>)> = if m.options.is_empty() {
+        vec![
+            ("mode", Some("755".into())),
+            ("size", Some("65536k".into())),
+        ]
+    } else {
+        m.options
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.clone()))
+            .collect()
+    };
     let slot = p.new_fs("tmpfs", &opts, fs_attr(m), &target.shown);
     p.attach_dir(
         slot,

@@ -587,6 +587,10 @@ fn attributes(
     if !top.set.is_empty() {
         out = out.attributes(top.set);
     }
+    if !is_bind && top.set.contains(MountAttr::RDONLY) {
+        // mount(2)'s MS_RDONLY makes a new superblock read-only too, as runc gets.
+        out = out.flag("ro");
+    }
     if let Some(mode) = atime(top)? {
         out = out.atime(mode);
     }
