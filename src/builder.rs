@@ -919,7 +919,8 @@ impl ContainerBuilder {
     /// `fs.nr_open`; [`Error::PermissionDenied`] when `hard` is above the caller's
     /// own hard limit and the caller has no `CAP_SYS_RESOURCE` in the initial user
     /// namespace (the kernel checks it there, whatever the container's user
-    /// namespace). Refused by [`exec_in`](crate::Container::exec_in).
+    /// namespace). In [`exec_in`](crate::Container::exec_in), the joining child sets
+    /// the limits itself: a hard limit above the caller's is refused there.
     ///
     /// ```
     /// use linception::{Container, Resource, RLIM_INFINITY};
@@ -1033,8 +1034,8 @@ impl ContainerBuilder {
     /// [`Mount::filesystem`](crate::Mount::filesystem) is `nodev`), with
     /// `stdin`/`stdout`/`stderr` set, or for a bad socket path; a console socket
     /// that refuses the connection is an [`Error::Syscall`](crate::Error::Syscall)
-    /// before anything is created. Refused by
-    /// [`exec_in`](crate::Container::exec_in).
+    /// before anything is created. In [`exec_in`](crate::Container::exec_in), the
+    /// terminal comes from the container's own `/dev/pts/ptmx`.
     ///
     /// # References
     /// [pty(7)](https://man7.org/linux/man-pages/man7/pty.7.html),

@@ -502,6 +502,26 @@ pub(crate) fn of_pid(pid: linception_pidfd::Pid) -> Option<PathBuf> {
     Some(mount.join(rel))
 }
 
+/// The cgroup `exec_in` places a process in: an `O_PATH` fd of the container's
+/// cgroup directory, for `CLONE_INTO_CGROUP`; `None` when the container has none or
+/// it is the caller's own (the process is born there anyway).
+pub(crate) fn exec_target(dir: Option<&Path>) -> Result<Option<std::os::fd::OwnedFd>> {
+    let Some(dir) = dir else {
+        return Ok(None);
+    };
+    let own = linception_pidfd::Pid::from_raw(std::process::id() as i32).and_then(of_pid);
+    if own.as_deref() == Some(dir) {
+        return Ok(None);
+    }
+    rustix::fs::open(
+        dir,
+        rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .map(Some)
+    .map_err(|e| Error::syscall(format!("open({dir:?}, O_PATH|O_DIRECTORY)"), e.into()))
+}
+
 /// `signal_all` of a container: `cgroup.kill` for `SIGKILL`, else `sig` through a
 /// pidfd to each process of `cgroup.procs` still in `dir` once its pidfd is open.
 pub(crate) fn signal_all(dir: &Path, sig: linception_pidfd::Signal) -> Result<()> {

@@ -142,10 +142,16 @@ impl Container {
         self.state_info = state_info;
     }
 
-    /// A handle found by id: not the caller's child, not owned. Its cgroup is the
-    /// init's (the `0::` line of `/proc/PID/cgroup`, read once the pidfd pins the
-    /// process), kept when the handle is destroyed unless adopted.
-    pub(crate) fn found(id: ContainerId, pidfd: PidFd) -> Self {
+    /// A handle found by id: not the caller's child, not owned; `namespaces` are
+    /// the ones it does not share with the caller (what `exec_in` joins). Its cgroup
+    /// is the init's (the `0::` line of `/proc/PID/cgroup`, read once the pidfd pins
+    /// the process), kept when the handle is destroyed unless adopted.
+    pub(crate) fn found(
+        id: ContainerId,
+        pidfd: PidFd,
+        namespaces: Namespaces,
+        root_mapped: bool,
+    ) -> Self {
         let cgroup = crate::cgroup::of_pid(id.pid).map(|path| CgroupGuard {
             path,
             created: false,
@@ -154,8 +160,8 @@ impl Container {
         Container {
             pid: id.pid,
             pidfd,
-            namespaces: Namespaces::empty(),
-            root_mapped: false,
+            namespaces,
+            root_mapped,
             status: None,
             stdin: None,
             stdout: None,
@@ -370,6 +376,8 @@ impl Container {
 
     /// The namespaces the container was created with, and those it joined
     /// ([`ContainerBuilder::join`]); [`exec_in`](Container::exec_in) joins these.
+    /// For a handle found by id ([`ContainerId::open`]): the namespaces its init
+    /// does not share with the caller.
     pub fn namespaces(&self) -> Namespaces {
         self.namespaces
     }
@@ -394,10 +402,16 @@ impl Container {
     /// never changes namespace.
     ///
     /// `b` gives the program, arguments, environment, working directory, uid/gid,
-    /// groups, capabilities, `no_new_privs`, fds, stdio, keyring and seccomp filter;
+    /// groups, capabilities, `no_new_privs`, fds, stdio, keyring, seccomp filter,
+    /// resource limits (hard limits no higher than the caller's) and a
+    /// [`terminal`](ContainerBuilder::terminal) (a new session whose controlling
+    /// terminal comes from the container's `/dev/pts/ptmx`; its master comes back
+    /// to [`take_terminal`](Container::take_terminal) or goes to the console socket);
     /// namespaces, root, mounts, maps, hostname, `set_tid`, cgroup, joins,
     /// sysctls, the loopback setting and LSM exec labels are refused (they are the
-    /// container's). A [`Landlock`](crate::Landlock) ruleset applies to the new
+    /// container's), and so is an OOM score. The new process is born in the
+    /// container's cgroup ([`cgroup_path`](Container::cgroup_path),
+    /// `CLONE_INTO_CGROUP`) when it has one other than the caller's. A [`Landlock`](crate::Landlock) ruleset applies to the new
     /// program. In a container with a user namespace, the program
     /// runs as its root (uid and gid 0) unless `uid`/`gid` are given. The returned handle owns the new process: waiting,
     /// killing and dropping work as for the container.

@@ -11,5 +11,164 @@
 //!     );
 //! }
 //! ```
+//!
+//! A runtime's report of what its containers can have (the OCI runtime's
+//! `features` document) needs a few answers more, each read from the kernel now:
+//! the namespace types ([`namespaces`]), the capabilities ([`capabilities`]), the
+//! seccomp filter actions ([`seccomp_actions`]), the active security modules
+//! ([`active_lsms`]), and whether the caller can make idmapped mounts
+//! ([`idmapped_mounts`]).
+//!
+//! ```
+//! use linception::{CapSet, Namespaces, features};
+//!
+//! assert!(features::namespaces().contains(Namespaces::MOUNT | Namespaces::PID));
+//! assert!(features::capabilities().contains(CapSet::CHOWN));
+//! println!("{} seccomp actions", features::seccomp_actions().map_or(0, |a| a.len()));
+//! ```
+#![forbid(unsafe_code)]
 
+pub use crate::lsm::ActiveLsms;
 pub use linception_probe::{Cgroup2, Feature, FeatureStatus, Missing, cgroup2, features};
+
+use crate::{CapSet, Namespaces};
+use linception_seccomp_notify::Action;
+
+/// The namespace types the running kernel has: the entries of `/proc/self/ns`
+/// (`mnt`, `pid`, `net`, `user`, `ipc`, `uts`, `cgroup`, `time`), as builder flags.
+/// A type the kernel was built without has no entry there.
+///
+/// # References
+/// [namespaces(7)](https://man7.org/linux/man-pages/man7/namespaces.7.html)
+pub fn namespaces() -> Namespaces {
+    namespaces_in(
+        std::fs::read_dir("/proc/self/ns")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().into_string().ok()),
+    )
+}
+
+/// The flags of the namespace entry names given (`pid_for_children` and the like
+/// name no type of their own).
+fn namespaces_in(names: impl IntoIterator<Item = String>) -> Namespaces {
+    names
+        .into_iter()
+        .filter_map(|n| {
+            Some(match n.as_str() {
+                "mnt" => Namespaces::MOUNT,
+                "pid" => Namespaces::PID,
+                "net" => Namespaces::NET,
+                "user" => Namespaces::USER,
+                "ipc" => Namespaces::IPC,
+                "uts" => Namespaces::UTS,
+                "cgroup" => Namespaces::CGROUP,
+                "time" => Namespaces::TIME,
+                _ => return None,
+            })
+        })
+        .collect()
+}
+
+/// The highest capability number the running kernel knows
+/// (`/proc/sys/kernel/cap_last_cap`; 40, `CAP_CHECKPOINT_RESTORE`, since Linux 5.9).
+pub fn last_cap() -> u32 {
+    crate::lower::last_cap()
+}
+
+/// Every capability the running kernel knows that [`CapSet`] names: bits
+/// `0..=`[`last_cap`]. Capability sets outside it are refused at spawn.
+///
+/// # References
+/// [capabilities(7)](https://man7.org/linux/man-pages/man7/capabilities.7.html)
+pub fn capabilities() -> CapSet {
+    let last = last_cap().min(63);
+    let bits = if last == 63 {
+        u64::MAX
+    } else {
+        (1u64 << (last + 1)) - 1
+    };
+    CapSet::from_bits_truncate(bits)
+}
+
+/// The seccomp filter actions the running kernel knows
+/// ([`action_available`](linception_seccomp_notify::action_available), Linux 4.14),
+/// of allow, errno, kill process, kill thread, trap, log, trace and user
+/// notification (the data of errno, trap and trace is 0 here).
+///
+/// # Errors
+/// [`Error::Seccomp`](crate::Error::Seccomp): why the kernel could not be asked (no
+/// seccomp filters, or a kernel before 4.14).
+pub fn seccomp_actions() -> crate::Result<Vec<Action>> {
+    let all = [
+        Action::Allow,
+        Action::Errno(0),
+        Action::KillProcess,
+        Action::KillThread,
+        Action::Trap(0),
+        Action::Log,
+        Action::Trace(0),
+        Action::UserNotif,
+    ];
+    let mut out = Vec::new();
+    for a in all {
+        if linception_seccomp_notify::action_available(a)? {
+            out.push(a);
+        }
+    }
+    Ok(out)
+}
+
+/// The security modules the exec labels need, active or not (from
+/// `/sys/kernel/security/lsm`, or what each module shows where securityfs is not
+/// mounted): an [`apparmor_profile`](crate::ContainerBuilder::apparmor_profile) or
+/// a [`selinux_label`](crate::ContainerBuilder::selinux_label) is refused at spawn
+/// without its module.
+pub fn active_lsms() -> ActiveLsms {
+    ActiveLsms::current()
+}
+
+/// Whether the caller can make idmapped mounts now ([`Feature::MountSetattrIdmap`]:
+/// the kernel has `MOUNT_ATTR_IDMAP`, Linux 5.12, and the caller holds
+/// `CAP_SYS_ADMIN` in the initial user namespace, which an idmapped bind of a host
+/// directory needs). Probed once per process.
+pub fn idmapped_mounts() -> bool {
+    Feature::MountSetattrIdmap.available().is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn namespace_entries_map_to_their_flags() {
+        let names = ["mnt", "pid", "pid_for_children", "time_for_children", "net"];
+        assert_eq!(
+            namespaces_in(names.map(String::from)),
+            Namespaces::MOUNT | Namespaces::PID | Namespaces::NET
+        );
+    }
+
+    #[test]
+    fn the_kernels_answers_match_proc() {
+        let ns = namespaces();
+        for (name, flag) in [("mnt", Namespaces::MOUNT), ("user", Namespaces::USER)] {
+            let exists = std::path::Path::new("/proc/self/ns").join(name).exists();
+            assert_eq!(ns.contains(flag), exists, "{name}");
+        }
+        let last: u32 = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert_eq!(last_cap(), last);
+        assert_eq!(
+            capabilities().bits().count_ones(),
+            (last + 1).min(CapSet::all().bits().count_ones())
+        );
+        let actions = seccomp_actions().unwrap();
+        assert!(actions.contains(&Action::Allow));
+        assert!(actions.contains(&Action::Errno(0)));
+    }
+}

@@ -463,7 +463,10 @@ impl ContainerId {
     /// ([`Error::Gone`]). The handle does not own the container: dropping it leaves
     /// the container alone, and [`Container::wait`](crate::Container::wait) of a
     /// process that is not the caller's child reads the exit status through the
-    /// pidfd (`PIDFD_INFO_EXIT`, Linux 6.15).
+    /// pidfd (`PIDFD_INFO_EXIT`, Linux 6.15). Its
+    /// [`namespaces`](crate::Container::namespaces) are those the init does not share
+    /// with the caller (from `/proc/PID/ns`), so that
+    /// [`exec_in`](crate::Container::exec_in) joins them.
     ///
     /// # Errors
     /// [`Error::Gone`] when no process of that pid and start time exists; a failed
@@ -477,13 +480,64 @@ impl ContainerId {
             Err(e) if e.is_process_gone() => return Err(gone()),
             Err(e) => return Err(e.into()),
         };
-        // The pidfd pins the process: if /proc still shows our start time now, the
-        // pidfd is the container's (a reused pid has a later start time).
+        // What /proc says of the namespaces is read first, then the start time: if it
+        // is still ours, the pidfd and what was read are the container's (a reused
+        // pid has a later start time).
+        let (namespaces, root_mapped) = namespaces_of(self.pid);
         if start_time(self.pid) != Some(self.start_time) {
             return Err(gone());
         }
-        Ok(crate::Container::found(self.clone(), pidfd))
+        Ok(crate::Container::found(
+            self.clone(),
+            pidfd,
+            namespaces,
+            root_mapped,
+        ))
     }
+}
+
+/// The namespaces `pid` does not share with the caller (`/proc/PID/ns/*` against
+/// `/proc/self/ns/*`, by device and inode), and whether uid and gid 0 are mapped in
+/// its user namespace when that is not the caller's. A namespace that cannot be read
+/// (the process exited) counts as shared.
+pub(crate) fn namespaces_of(pid: Pid) -> (crate::Namespaces, bool) {
+    use crate::Namespaces as N;
+    use std::os::unix::fs::MetadataExt;
+    let kinds = [
+        ("user", N::USER),
+        ("mnt", N::MOUNT),
+        ("pid", N::PID),
+        ("uts", N::UTS),
+        ("ipc", N::IPC),
+        ("net", N::NET),
+        ("cgroup", N::CGROUP),
+        ("time", N::TIME),
+    ];
+    let mut ns = N::empty();
+    for (name, flag) in kinds {
+        let theirs = std::fs::metadata(format!("/proc/{}/ns/{name}", pid.as_raw()));
+        let ours = std::fs::metadata(format!("/proc/self/ns/{name}"));
+        if let (Ok(t), Ok(o)) = (theirs, ours)
+            && (t.dev(), t.ino()) != (o.dev(), o.ino())
+        {
+            ns |= flag;
+        }
+    }
+    let maps_root = |file: &str| {
+        std::fs::read_to_string(format!("/proc/{}/{file}", pid.as_raw()))
+            .map(|m| root_in_map(&m))
+            .unwrap_or(false)
+    };
+    let root_mapped = ns.contains(N::USER) && maps_root("uid_map") && maps_root("gid_map");
+    (ns, root_mapped)
+}
+
+/// Whether the text of a `uid_map`/`gid_map` maps id 0 inside (an extent starting at 0).
+fn root_in_map(map: &str) -> bool {
+    map.lines().any(|l| {
+        let mut f = l.split_whitespace();
+        f.next() == Some("0") && f.nth(1).is_some_and(|n| n != "0")
+    })
 }
 
 #[cfg(test)]
@@ -518,6 +572,20 @@ mod tests {
             let e = bad.parse::<ContainerId>().unwrap_err();
             assert!(e.to_string().contains("container id"), "{e}");
         }
+    }
+
+    #[test]
+    fn a_map_maps_root_when_an_extent_starts_at_zero() {
+        assert!(root_in_map("         0       1000          1\n"));
+        assert!(root_in_map("1 2000 5\n0 1000 1\n"));
+        assert!(!root_in_map("1 1000 1\n"));
+        assert!(!root_in_map(""));
+    }
+
+    #[test]
+    fn the_callers_own_namespaces_are_shared() {
+        let me = Pid::from_raw(std::process::id() as i32).unwrap();
+        assert_eq!(namespaces_of(me), (crate::Namespaces::empty(), false));
     }
 
     #[test]

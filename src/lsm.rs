@@ -2,10 +2,14 @@
 //! (AppArmor profile, SELinux label).
 #![forbid(unsafe_code)]
 
-/// The LSMs the exec labels need, active or not.
+/// The Linux security modules the exec labels need, active or not
+/// ([`features::active_lsms`](crate::features::active_lsms)).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct ActiveLsms {
+#[non_exhaustive]
+pub struct ActiveLsms {
+    /// AppArmor is active: a process can be given a profile.
     pub apparmor: bool,
+    /// SELinux is active: a process can be given a label.
     pub selinux: bool,
 }
 

@@ -195,7 +195,7 @@ impl Knobs {
 
     /// The limits whose hard value is above the caller's own: (resource, the
     /// caller's soft limit, the new hard limit).
-    fn raised(&self) -> impl Iterator<Item = (Resource, Option<u64>, u64)> + '_ {
+    pub(crate) fn raised(&self) -> impl Iterator<Item = (Resource, Option<u64>, u64)> + '_ {
         self.rlimits.iter().filter_map(|&(r, _, hard)| {
             let own = rustix::process::getrlimit(r.rustix());
             (hard > own.maximum.unwrap_or(RLIM_INFINITY)).then_some((r, own.current, hard))

@@ -946,9 +946,11 @@ pub(crate) fn exec_in(target: &Container, mut b: ContainerBuilder) -> Result<Con
             b.apparmor_profile.is_some() || b.selinux_label.is_some(),
             "an LSM exec label",
         ),
-        (!b.knobs.rlimits.is_empty(), "rlimits"),
         (b.knobs.oom_score_adj.is_some(), "oom_score_adj"),
-        (b.knobs.terminal.is_some(), "terminal"),
+        (
+            b.knobs.raised().next().is_some(),
+            "a hard rlimit above the caller's",
+        ),
         (
             b.uid_map != IdMapping::RootIsCaller || b.gid_map != IdMapping::RootIsCaller,
             "id maps",
@@ -960,6 +962,7 @@ pub(crate) fn exec_in(target: &Container, mut b: ContainerBuilder) -> Result<Con
             "exec_in joins the container's own namespaces, root and maps",
         ));
     }
+    let console = crate::process::connect_console(&b)?;
     let seccomp = take_seccomp(&mut b)?;
     let (parent_fds, mut child_fds) =
         lower::open_fds(&b, false, seccomp.wants_listener, false, true)?;
@@ -975,7 +978,13 @@ pub(crate) fn exec_in(target: &Container, mut b: ContainerBuilder) -> Result<Con
         target.namespaces(),
         target.root_mapped(),
     );
-    let args = CloneArgs::new().flags(CloneFlags::CLEAR_SIGHAND);
+    // The process belongs to the container's cgroup (its limits, its process
+    // list): the helper is born there and the process it forks with it.
+    let cgroup_fd = crate::cgroup::exec_target(target.cgroup_path())?;
+    let mut args = CloneArgs::new().flags(CloneFlags::CLEAR_SIGHAND);
+    if let Some(fd) = &cgroup_fd {
+        args = args.into_cgroup(fd);
+    }
     let report = child_fds
         .report
         .as_ref()
@@ -996,6 +1005,7 @@ pub(crate) fn exec_in(target: &Container, mut b: ContainerBuilder) -> Result<Con
         report,
         listener_sock,
         pidfd_sock,
+        terminal_sock,
         piped,
         ..
     } = parent_fds;
@@ -1021,8 +1031,9 @@ pub(crate) fn exec_in(target: &Container, mut b: ContainerBuilder) -> Result<Con
         |step| features.get(step).copied().flatten(),
         None,
     );
+    let r = r.and_then(|v| Ok((v, receive_terminal(terminal_sock, console)?)));
     let result = match (r, guard.pidfd.is_some()) {
-        (Ok((listener, handler)), true) => {
+        (Ok(((listener, handler), terminal)), true) => {
             let pidfd = guard.disarm().0.expect("checked just above");
             let pid = pidfd.pid()?;
             return Ok(Container::new(Parts {
@@ -1035,7 +1046,7 @@ pub(crate) fn exec_in(target: &Container, mut b: ContainerBuilder) -> Result<Con
                 listener,
                 handler,
                 cgroup: None,
-                terminal: None,
+                terminal,
             }));
         }
         (Ok(_), false) => Err(Error::syscall(

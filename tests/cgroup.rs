@@ -208,6 +208,33 @@ fn pause_and_resume_freeze_and_thaw_every_process() {
 }
 
 #[test]
+fn exec_in_places_the_process_in_the_containers_cgroup() {
+    require!(Feature::Root, Feature::CloneIntoCgroup);
+    let path = cg_path("exec-in");
+    let mut c = sh_dev("exec sleep 100")
+        .cgroup(Cgroup::new(&path))
+        .spawn()
+        .unwrap();
+    let mut e = c
+        .exec_in(
+            linception::Container::builder("/bin/sleep")
+                .arg("100")
+                .stdout(Stdio::Null),
+        )
+        .unwrap();
+    let procs = read_file(format!("{path}/cgroup.procs"));
+    let pids: Vec<&str> = procs.lines().collect();
+    assert!(pids.contains(&c.pid().to_string().as_str()), "{procs}");
+    assert!(pids.contains(&e.pid().to_string().as_str()), "{procs}");
+    assert_eq!(pids.len(), 2, "{procs}");
+    e.kill().unwrap();
+    e.wait().unwrap();
+    c.kill().unwrap();
+    c.wait().unwrap();
+    assert!(!Path::new(&path).exists(), "the cgroup is removed at reap");
+}
+
+#[test]
 fn cgroup_stats_match_the_kernels_files() {
     require!(Feature::Root, Feature::CloneIntoCgroup);
     let path = cg_path("stats");

@@ -113,6 +113,65 @@ fn start_from_another_process_rootless() {
     start_from_another_process(true);
 }
 
+/// One process creates and starts a container and exits; another finds it by its id
+/// and runs a program inside with `exec_in`: it joins the container's namespaces
+/// (hostname, pid namespace, root of its user namespace).
+fn exec_into_a_container_found_by_id(unprivileged: bool) {
+    let dir = shared_dir(if unprivileged {
+        "found-exec-rootless"
+    } else {
+        "found-exec-root"
+    });
+    let sock = socket_in(&dir.0);
+    let fork = || {
+        if unprivileged {
+            Fork::new().unprivileged()
+        } else {
+            Fork::new()
+        }
+    };
+    let s = sock.clone();
+    let id: String = fork().run(move || {
+        let mut c = sh("exec sleep 1000").hostname("found").create(&s).unwrap();
+        c.start().unwrap();
+        c.detach().unwrap().to_string()
+    });
+    let (namespaces, out) = fork().run(move || {
+        let mut c = id.parse::<ContainerId>().unwrap().open().unwrap();
+        let mut e = c
+            .exec_in(
+                linception::Container::builder("/bin/sh")
+                    .args(["-c", "echo $(hostname) $(id -u) $$ $(cat /proc/1/comm)"])
+                    .stdout(linception::Stdio::Piped),
+            )
+            .unwrap();
+        let mut out = String::new();
+        std::io::Read::read_to_string(&mut e.take_stdout().unwrap(), &mut out).unwrap();
+        assert!(e.wait().unwrap().success());
+        let ns = c.namespaces().bits();
+        c.kill().unwrap();
+        (ns, out)
+    });
+    assert_eq!(namespaces, common::NS.bits(), "the namespaces found");
+    let f: Vec<&str> = out.split_whitespace().collect();
+    assert_eq!(f[0], "found", "{out}");
+    assert_eq!(f[1], "0", "root of the container's user namespace: {out}");
+    assert_ne!(f[2], "1", "{out}");
+    assert_eq!(f[3], "sleep", "pid 1 is the container's init: {out}");
+}
+
+#[test]
+fn exec_into_a_container_found_by_id_as_root() {
+    require!(Feature::Root, Feature::UserNs, Feature::PidfdInfoExit);
+    exec_into_a_container_found_by_id(false);
+}
+
+#[test]
+fn exec_into_a_container_found_by_id_rootless() {
+    require!(Feature::UnprivilegedUserNs, Feature::PidfdInfoExit);
+    exec_into_a_container_found_by_id(true);
+}
+
 fn destroy_without_start() -> (bool, bool, String) {
     let dir = shared_dir("destroy");
     let sock = socket_in(&dir.0);

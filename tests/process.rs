@@ -456,6 +456,63 @@ fn terminal_console_socket_rootless() {
     );
 }
 
+/// `exec_in` with a terminal of the container's devpts (the master to the handle)
+/// and resource limits: returns what the terminal showed and the limits it saw.
+fn exec_in_with_a_terminal_and_limits() -> (String, String) {
+    let c = sh("exec sleep 100")
+        .mount(Mount::dev("/dev"))
+        .spawn()
+        .unwrap();
+    let mut e = c
+        .exec_in(
+            Container::builder("/bin/sh")
+                .args(["-c", TTY_SCRIPT])
+                .terminal(Terminal::Handle),
+        )
+        .unwrap();
+    let out = drive(e.take_terminal().expect("the master"));
+    assert!(e.wait().unwrap().success(), "{out}");
+    let limited = Container::builder("/bin/sh")
+        .args(["-c", "echo $(ulimit -Sn) $(ulimit -Hn)"])
+        .rlimit(Resource::Nofile, 100, 200)
+        .stdout(linception::Stdio::Piped);
+    let mut l = c.exec_in(limited).unwrap();
+    let mut limits = String::new();
+    l.take_stdout()
+        .unwrap()
+        .read_to_string(&mut limits)
+        .unwrap();
+    assert!(l.wait().unwrap().success());
+    // A hard limit above the caller's is refused by name (the joined user namespace
+    // may not raise it), before anything runs.
+    let own = rustix::process::getrlimit(rustix::process::Resource::Nofile);
+    if let Some(max) = own.maximum {
+        let err = c
+            .exec_in(Container::builder("/bin/true").rlimit(Resource::Nofile, 10, max + 1))
+            .unwrap_err();
+        assert!(err.to_string().contains("hard rlimit"), "{err}");
+    }
+    (out, limits)
+}
+
+#[test]
+fn exec_in_with_a_terminal_and_limits_as_root() {
+    require!(Feature::Root, Feature::UserNs, Feature::MountApi);
+    let (out, limits) = Fork::new().run(exec_in_with_a_terminal_and_limits);
+    check_tty(&out);
+    assert_eq!(limits.trim(), "100 200");
+}
+
+#[test]
+fn exec_in_with_a_terminal_and_limits_rootless() {
+    require!(Feature::UnprivilegedUserNs, Feature::MountApi);
+    let (out, limits) = Fork::new()
+        .unprivileged()
+        .run(exec_in_with_a_terminal_and_limits);
+    check_tty(&out);
+    assert_eq!(limits.trim(), "100 200");
+}
+
 /// Spawns in a forked child under a leak check; returns the error's kind and text.
 fn refusal(unprivileged: bool, build: impl FnOnce() -> ContainerBuilder) -> (String, String) {
     let fork = if unprivileged {
@@ -588,20 +645,22 @@ fn rootless_privilege_refusals_leave_nothing() {
 fn exec_in_refuses_the_parent_side_knobs() {
     require!(Feature::UserNs);
     let c = sh("sleep 100").spawn().unwrap();
-    for (b, what) in [
-        (
-            Container::builder("/bin/true").rlimit(Resource::Core, 0, 0),
-            "rlimits",
-        ),
-        (
-            Container::builder("/bin/true").oom_score_adj(500),
-            "oom_score_adj",
-        ),
-        (
-            Container::builder("/bin/true").terminal(Terminal::Handle),
-            "terminal",
-        ),
-    ] {
+    // Limits and a terminal the joining child sets itself (see
+    // exec_in_with_a_terminal_and_limits); these only the parent could.
+    let above = rustix::process::getrlimit(rustix::process::Resource::Core)
+        .maximum
+        .map(|m| m + 1);
+    let mut cases = vec![(
+        Container::builder("/bin/true").oom_score_adj(500),
+        "oom_score_adj",
+    )];
+    if let Some(hard) = above {
+        cases.push((
+            Container::builder("/bin/true").rlimit(Resource::Core, 0, hard),
+            "a hard rlimit above the caller's",
+        ));
+    }
+    for (b, what) in cases {
         let e = c.exec_in(b).expect_err("refused");
         assert_eq!(
             e.to_string(),

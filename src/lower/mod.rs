@@ -278,6 +278,7 @@ pub(crate) fn exec_in<'f>(
             "clone3(CLONE_PARENT | CLONE_PIDFD) into the joined pid namespace",
         );
     }
+    process::terminal(&mut p, fds);
     identity::joined_root(&mut p, b, root_mapped);
     let strings = process_tail(&mut p, b, host, fds, seccomp, true);
     p.finish(Vec::new(), strings)

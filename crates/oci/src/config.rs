@@ -18,7 +18,8 @@ use linception::{
     Terminal,
 };
 use oci_spec::runtime::{
-    LinuxDeviceType, LinuxIdMapping, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompOperator, Spec,
+    LinuxDeviceType, LinuxIdMapping, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompOperator,
+    Process, Spec,
 };
 
 use crate::{Error, Result};
@@ -698,7 +699,7 @@ fn seccomp(s: &LinuxSeccomp) -> Result<Filter> {
 }
 
 /// The spec's name of the native seccomp architecture.
-fn native_arch_name() -> &'static str {
+pub(crate) fn native_arch_name() -> &'static str {
     if cfg!(target_arch = "x86_64") {
         "SCMP_ARCH_X86_64"
     } else if cfg!(target_arch = "aarch64") {
@@ -810,101 +811,7 @@ pub fn builder(spec: &Spec, opts: &Options) -> Result<ContainerBuilder> {
         .process()
         .as_ref()
         .ok_or_else(|| Error::config("process", "missing (nothing to run)"))?;
-    let args = process.args().clone().unwrap_or_default();
-    let Some(program) = args.first() else {
-        return Err(Error::config("process.args", "empty"));
-    };
-    refuse_set("process.commandLine", process.command_line())?;
-    refuse_set("process.consoleSize", &process.console_size())?;
-    refuse_set("process.ioPriority", process.io_priority())?;
-    refuse_set("process.scheduler", process.scheduler())?;
-    refuse_set("process.execCPUAffinity", process.exec_cpu_affinity())?;
-    refuse_set("process.user.username", process.user().username())?;
-
-    let mut b = Container::builder(program).args(&args[1..]).env_clear();
-    for kv in process.env().iter().flatten() {
-        let (k, v) = kv
-            .split_once('=')
-            .ok_or_else(|| Error::config("process.env", format!("{kv:?} is not KEY=VALUE")))?;
-        b = b.env(k, v);
-    }
-    let cwd = process.cwd();
-    if !cwd.is_absolute() {
-        return Err(Error::config("process.cwd", "must be absolute"));
-    }
-    b = b.current_dir(cwd);
-    let user = process.user();
-    b = b.uid(user.uid()).gid(user.gid());
-    match user.additional_gids() {
-        Some(gids) => b = b.groups(gids.clone()),
-        // As runc: root clears the supplementary groups; an unprivileged caller
-        // (setgroups denied in its user namespace) keeps none to clear.
-        None if rustix::process::geteuid().is_root() => b = b.groups(Vec::new()),
-        None => {}
-    }
-    if let Some(mask) = user.umask() {
-        b = b.umask(mask);
-    }
-    let caps = process.capabilities().as_ref();
-    let c = Capabilities {
-        bounding: cap_set(
-            "process.capabilities.bounding",
-            caps.and_then(|c| c.bounding().as_ref()),
-        )?,
-        effective: cap_set(
-            "process.capabilities.effective",
-            caps.and_then(|c| c.effective().as_ref()),
-        )?,
-        permitted: cap_set(
-            "process.capabilities.permitted",
-            caps.and_then(|c| c.permitted().as_ref()),
-        )?,
-        inheritable: cap_set(
-            "process.capabilities.inheritable",
-            caps.and_then(|c| c.inheritable().as_ref()),
-        )?,
-        ambient: cap_set(
-            "process.capabilities.ambient",
-            caps.and_then(|c| c.ambient().as_ref()),
-        )?,
-    };
-    b = b.capabilities(c);
-    for (i, r) in process.rlimits().iter().flatten().enumerate() {
-        let name = json_name(&r.typ());
-        let res = Resource::ALL
-            .into_iter()
-            .find(|res| res.name() == name)
-            .ok_or_else(|| {
-                Error::config(
-                    format!("process.rlimits[{i}].type"),
-                    format!("unknown {name}"),
-                )
-            })?;
-        b = b.rlimit(res, r.soft(), r.hard());
-    }
-    if process.no_new_privileges() == Some(true) {
-        b = b.no_new_privs();
-    }
-    if let Some(adj) = process.oom_score_adj() {
-        b = b.oom_score_adj(adj);
-    }
-    if let Some(p) = process.apparmor_profile() {
-        b = b.apparmor_profile(p.clone());
-    }
-    if let Some(l) = process.selinux_label() {
-        b = b.selinux_label(l.clone());
-    }
-    if process.terminal() == Some(true) {
-        let sock = opts
-            .console_socket
-            .as_ref()
-            .ok_or_else(|| Error::config("process.terminal", "needs --console-socket"))?;
-        b = b.terminal(Terminal::ConsoleSocket(sock.clone()));
-    } else if opts.console_socket.is_some() {
-        return Err(Error::Usage(
-            "--console-socket: process.terminal is not set".into(),
-        ));
-    }
+    let mut b = process_builder(process, opts)?;
 
     let root = spec
         .root()
@@ -1062,6 +969,113 @@ pub fn builder(spec: &Spec, opts: &Options) -> Result<ContainerBuilder> {
     b = b.state_info(opts.id.clone(), opts.bundle.clone());
     for (k, v) in annotations(spec) {
         b = b.annotation(k, v);
+    }
+    Ok(b)
+}
+
+/// Turns a `process` section into a builder: `args`, `env`, `cwd`, `user`,
+/// `capabilities`, `rlimits`, `noNewPrivileges`, `oomScoreAdj`, `apparmorProfile`,
+/// `selinuxLabel` and `terminal` (with `opts.console_socket`) honoured, the other
+/// fields refused by name. [`builder`] starts from it, and so does `exec` for the
+/// process it runs in a container.
+///
+/// # Errors
+/// [`Error::Config`] naming the first field refused.
+pub fn process_builder(process: &Process, opts: &Options) -> Result<ContainerBuilder> {
+    let args = process.args().clone().unwrap_or_default();
+    let Some(program) = args.first() else {
+        return Err(Error::config("process.args", "empty"));
+    };
+    refuse_set("process.commandLine", process.command_line())?;
+    refuse_set("process.consoleSize", &process.console_size())?;
+    refuse_set("process.ioPriority", process.io_priority())?;
+    refuse_set("process.scheduler", process.scheduler())?;
+    refuse_set("process.execCPUAffinity", process.exec_cpu_affinity())?;
+    refuse_set("process.user.username", process.user().username())?;
+
+    let mut b = Container::builder(program).args(&args[1..]).env_clear();
+    for kv in process.env().iter().flatten() {
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| Error::config("process.env", format!("{kv:?} is not KEY=VALUE")))?;
+        b = b.env(k, v);
+    }
+    let cwd = process.cwd();
+    if !cwd.is_absolute() {
+        return Err(Error::config("process.cwd", "must be absolute"));
+    }
+    b = b.current_dir(cwd);
+    let user = process.user();
+    b = b.uid(user.uid()).gid(user.gid());
+    match user.additional_gids() {
+        Some(gids) => b = b.groups(gids.clone()),
+        // As runc: root clears the supplementary groups; an unprivileged caller
+        // (setgroups denied in its user namespace) keeps none to clear.
+        None if rustix::process::geteuid().is_root() => b = b.groups(Vec::new()),
+        None => {}
+    }
+    if let Some(mask) = user.umask() {
+        b = b.umask(mask);
+    }
+    let caps = process.capabilities().as_ref();
+    let c = Capabilities {
+        bounding: cap_set(
+            "process.capabilities.bounding",
+            caps.and_then(|c| c.bounding().as_ref()),
+        )?,
+        effective: cap_set(
+            "process.capabilities.effective",
+            caps.and_then(|c| c.effective().as_ref()),
+        )?,
+        permitted: cap_set(
+            "process.capabilities.permitted",
+            caps.and_then(|c| c.permitted().as_ref()),
+        )?,
+        inheritable: cap_set(
+            "process.capabilities.inheritable",
+            caps.and_then(|c| c.inheritable().as_ref()),
+        )?,
+        ambient: cap_set(
+            "process.capabilities.ambient",
+            caps.and_then(|c| c.ambient().as_ref()),
+        )?,
+    };
+    b = b.capabilities(c);
+    for (i, r) in process.rlimits().iter().flatten().enumerate() {
+        let name = json_name(&r.typ());
+        let res = Resource::ALL
+            .into_iter()
+            .find(|res| res.name() == name)
+            .ok_or_else(|| {
+                Error::config(
+                    format!("process.rlimits[{i}].type"),
+                    format!("unknown {name}"),
+                )
+            })?;
+        b = b.rlimit(res, r.soft(), r.hard());
+    }
+    if process.no_new_privileges() == Some(true) {
+        b = b.no_new_privs();
+    }
+    if let Some(adj) = process.oom_score_adj() {
+        b = b.oom_score_adj(adj);
+    }
+    if let Some(p) = process.apparmor_profile() {
+        b = b.apparmor_profile(p.clone());
+    }
+    if let Some(l) = process.selinux_label() {
+        b = b.selinux_label(l.clone());
+    }
+    if process.terminal() == Some(true) {
+        let sock = opts
+            .console_socket
+            .as_ref()
+            .ok_or_else(|| Error::config("process.terminal", "needs --console-socket"))?;
+        b = b.terminal(Terminal::ConsoleSocket(sock.clone()));
+    } else if opts.console_socket.is_some() {
+        return Err(Error::Usage(
+            "--console-socket: process.terminal is not set".into(),
+        ));
     }
     Ok(b)
 }

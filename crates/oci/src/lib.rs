@@ -16,6 +16,9 @@
 
 pub mod cgroups;
 pub mod config;
+pub mod exec;
+pub mod features;
+pub mod ps;
 pub mod state;
 
 use std::path::PathBuf;

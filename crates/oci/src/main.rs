@@ -7,6 +7,8 @@
 //!   run --bundle B [--pid-file F] ID | spec [--rootless] | list
 //!   pause ID | resume ID | kill --all ID [SIGNAL]
 //!   update [--resources FILE|-] [--memory N] [--pids-limit N] [--cpu-quota N] ... ID
+//!   exec [--process F] [-t] [--console-socket S] [-d] [--pid-file F] [-e K=V] ... ID [ARGS]
+//!   ps [--format table|json] ID [PS_ARGS] | features
 //! ```
 
 use std::io::Write;
@@ -138,12 +140,35 @@ fn report(g: &Global, e: &Error) {
     eprintln!("{line}");
 }
 
+/// The time now in RFC 3339 (UTC), as runc's JSON log lines carry it (containerd's
+/// shim parses it).
 fn now() -> String {
-    let t = std::time::SystemTime::now()
+    let d = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    t.to_string()
+        .unwrap_or_default();
+    rfc3339(d.as_secs(), d.subsec_nanos())
+}
+
+/// `secs` after the epoch as `YYYY-MM-DDTHH:MM:SS.NNNNNNNNNZ` (the civil date from
+/// the day count, proleptic Gregorian).
+fn rfc3339(secs: u64, nanos: u32) -> String {
+    let days = (secs / 86_400) as i64;
+    let rest = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{nanos:09}Z",
+        rest / 3600,
+        rest / 60 % 60,
+        rest % 60
+    )
 }
 
 fn globals(args: &mut Vec<String>, g: &mut Global) -> Result<()> {
@@ -281,8 +306,116 @@ fn command(g: &Global, mut args: Vec<String>) -> Result<i32> {
             }
             Ok(0)
         }
+        "exec" => exec(g, args),
+        "ps" => ps(g, args),
+        "features" => {
+            parse(args, &[], &[], "features")?;
+            let doc = linception_oci::features::document();
+            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+            Ok(0)
+        }
         other => Err(usage(format!("unknown command {other:?}"))),
     }
+}
+
+/// Splits a command's arguments where its options end (at the first positional or
+/// `--`), as runc's flag parser does: `exec ID sh -c x` keeps `-c` for `sh`.
+fn split_options(args: &mut Vec<String>, with_value: &[&str]) -> Vec<String> {
+    let mut i = 0;
+    while i < args.len() {
+        let a = &args[i];
+        if a == "--" {
+            let rest = args.split_off(i + 1);
+            args.pop();
+            return rest;
+        }
+        if !a.starts_with('-') || a == "-" {
+            break;
+        }
+        let name = a.trim_start_matches('-');
+        i += if !name.contains('=') && with_value.contains(&name) {
+            2
+        } else {
+            1
+        };
+    }
+    args.split_off(i.min(args.len()))
+}
+
+fn exec(g: &Global, mut args: Vec<String>) -> Result<i32> {
+    let with_value = [
+        "process",
+        "p",
+        "console-socket",
+        "pid-file",
+        "env",
+        "e",
+        "cwd",
+        "user",
+        "u",
+        "additional-gids",
+        "g",
+        "cap",
+        "c",
+        "apparmor",
+        "process-label",
+        "preserve-fds",
+    ];
+    let bools = ["tty", "t", "detach", "d", "no-new-privs", "ignore-paused"];
+    let rest = split_options(&mut args, &with_value);
+    let p = parse(args, &with_value, &bools, "exec")?;
+    let Some((id, command)) = rest.split_first() else {
+        return Err(usage("exec: needs a container id"));
+    };
+    let all = |names: &[&str]| -> Vec<String> {
+        p.opts
+            .iter()
+            .filter(|(k, _)| names.contains(&k.as_str()))
+            .map(|(_, v)| v.clone())
+            .collect()
+    };
+    let preserve_fds = match p.opt(&["preserve-fds"]) {
+        Some(n) => n
+            .parse()
+            .map_err(|_| usage(format!("--preserve-fds {n}: not a number")))?,
+        None => 0,
+    };
+    let opts = linception_oci::exec::ExecOptions {
+        id: id.clone(),
+        process_file: p.opt(&["process", "p"]).map(absolute).transpose()?,
+        args: command.to_vec(),
+        tty: p.flag("tty") || p.flag("t"),
+        console_socket: p.opt(&["console-socket"]).map(absolute).transpose()?,
+        detach: p.flag("detach") || p.flag("d"),
+        pid_file: p.opt(&["pid-file"]).map(absolute).transpose()?,
+        env: all(&["env", "e"]),
+        cwd: p.opt(&["cwd"]).map(str::to_owned),
+        user: p.opt(&["user", "u"]).map(str::to_owned),
+        additional_gids: all(&["additional-gids", "g"]),
+        caps: all(&["cap", "c"]),
+        no_new_privs: p.flag("no-new-privs"),
+        apparmor: p.opt(&["apparmor"]).map(str::to_owned),
+        process_label: p.opt(&["process-label"]).map(str::to_owned),
+        preserve_fds,
+    };
+    linception_oci::exec::exec(&store(g)?, &opts)
+}
+
+fn ps(g: &Global, mut args: Vec<String>) -> Result<i32> {
+    let with_value = ["format", "f"];
+    let rest = split_options(&mut args, &with_value);
+    let p = parse(args, &with_value, &[], "ps")?;
+    let Some((id, ps_args)) = rest.split_first() else {
+        return Err(usage("ps: needs a container id"));
+    };
+    let format = match p.opt(&["format", "f"]).unwrap_or("table") {
+        "table" => linception_oci::ps::Format::Table,
+        "json" => linception_oci::ps::Format::Json,
+        other => return Err(usage(format!("--format {other:?}: not table or json"))),
+    };
+    let out = linception_oci::ps::ps(&store(g)?, id, format, ps_args)?;
+    print!("{out}");
+    Ok(0)
 }
 
 /// A signal by name (`TERM`, `SIGTERM`) or number.
@@ -442,6 +575,11 @@ fn kill(g: &Global, id: &str, sig: Signal) -> Result<()> {
 
 fn delete(g: &Global, id: &str, force: bool) -> Result<()> {
     let s = store(g)?;
+    // As runc: --force of a container that does not exist (a create that failed,
+    // which containerd's shim cleans up after) is done.
+    if force && !s.dir(id).is_dir() {
+        return Ok(());
+    }
     let l = s.open(id)?;
     let r = l.load()?;
     // A container that is gone (stopped and reaped elsewhere) leaves only its state.
@@ -455,6 +593,13 @@ fn delete(g: &Global, id: &str, force: bool) -> Result<()> {
         for w in c.destroy()? {
             eprintln!("linception-oci: warning: {w}");
         }
+    } else if let Ok(spec) = config::load(&r.bundle)
+        && let Ok(dir) = linception_oci::cgroups::path(&spec, &r.id)
+    {
+        // Gone already (reaped by its parent: containerd's shim is a subreaper), it
+        // leaves the cgroup this runtime made for it, empty now: removed as runc does
+        // (rmdir takes only an empty cgroup).
+        let _ = std::fs::remove_dir(dir);
     }
     l.remove()
 }
@@ -524,4 +669,20 @@ fn linception_oci_spec_doc(rootless: bool) -> serde_json::Value {
         ],
         "linux": linux
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn log_times_are_rfc3339() {
+        assert_eq!(super::rfc3339(0, 0), "1970-01-01T00:00:00.000000000Z");
+        assert_eq!(
+            super::rfc3339(951_782_400 + 3_723, 5),
+            "2000-02-29T01:02:03.000000005Z"
+        );
+        assert_eq!(
+            super::rfc3339(1_796_185_518, 0),
+            "2026-12-02T04:25:18.000000000Z"
+        );
+    }
 }

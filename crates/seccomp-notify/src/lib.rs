@@ -61,6 +61,7 @@
 mod arch;
 #[cfg(feature = "tokio")]
 mod async_listener;
+mod avail;
 pub mod bpf;
 mod compile;
 mod error;
@@ -81,6 +82,7 @@ pub use arch::{
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub use async_listener::AsyncListener;
+pub use avail::action_available;
 pub use bpf::{SeccompData, SockFilter, interpret};
 pub use compile::{Program, compile};
 pub use error::{Call, Error, ErrorKind, Result};

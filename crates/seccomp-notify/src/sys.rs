@@ -94,6 +94,22 @@ pub(crate) fn seccomp_get_notif_sizes() -> Result<libc::seccomp_notif_sizes, Err
     check(ret).map(|_| sizes)
 }
 
+/// `seccomp(SECCOMP_GET_ACTION_AVAIL, 0, &action)`: `Ok` when the kernel knows the
+/// action (Linux 4.14).
+pub(crate) fn seccomp_get_action_avail(action: u32) -> Result<(), Errno> {
+    // SAFETY: the operation reads one u32 through the pointer, which points at a
+    // live local of that type for the whole call.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_GET_ACTION_AVAIL as libc::c_ulong,
+            0 as libc::c_ulong,
+            &action as *const u32,
+        )
+    };
+    check(ret).map(|_| ())
+}
+
 /// `ioctl(fd, SECCOMP_IOCTL_NOTIF_RECV, buf)`; `buf` must be zeroed and at least the
 /// kernel's `sizeof(struct seccomp_notif)`.
 pub(crate) fn notif_recv(

@@ -1,0 +1,242 @@
+//! `exec` and `ps` of the binary, each a separate process, on running busybox
+//! containers; the same through runc where it is installed, compared. As root the
+//! bundles have no user namespace; started by another user they are rootless.
+
+mod common;
+
+use std::process::Stdio;
+
+use common::*;
+
+/// A running container of `rt` whose init sleeps.
+fn running(rt: &Runtime, id: &str) -> Bundle {
+    let bundle = Bundle::new(false, |c| script(c, "exec sleep 1000"));
+    let out = rt.create(&bundle, id);
+    assert!(out.status.success(), "create: {}", stderr(&out));
+    let out = rt.quiet(&["start", id]);
+    assert!(out.status.success(), "start: {}", stderr(&out));
+    rt.wait_status(id, "running");
+    bundle
+}
+
+/// What an exec reports from inside: hostname, uid, whether pid 1 is the init,
+/// the cwd and an env variable; and the exit code.
+fn exec_report(rt: &Runtime, id: &str) -> (Option<i32>, String) {
+    let out = rt
+        .cmd()
+        .args([
+            "exec",
+            "-e",
+            "X=from-exec",
+            "--cwd",
+            "/tmp",
+            id,
+            "sh",
+            "-c",
+            "echo $(hostname) $(id -u) $(cat /proc/1/comm) $(pwd) $X; exit 3",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (out.status.code(), stdout(&out))
+}
+
+#[test]
+fn exec_runs_in_the_container_and_passes_the_exit_code_as_runc() {
+    if !need("busybox-static", "/bin/busybox") {
+        return;
+    }
+    let rt = Runtime::ours();
+    let _b = running(&rt, "ex1");
+    let ours = exec_report(&rt, "ex1");
+    assert_eq!(ours.0, Some(3), "{}", ours.1);
+    assert_eq!(ours.1, "linception 0 sleep /tmp from-exec\n");
+    // A signal: 128 + N, as run.
+    let out = rt
+        .cmd()
+        .args(["exec", "ex1", "sh", "-c", "kill -9 $$"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(137), "{}", stderr(&out));
+    // The same through runc (root only: runc's rootless mode needs its own setup).
+    if is_root() && need("runc", "/usr/sbin/runc") {
+        let runc = Runtime::runc();
+        let _b = running(&runc, "ex1");
+        assert_eq!(exec_report(&runc, "ex1"), ours);
+        let k = runc.quiet(&["kill", "ex1", "KILL"]);
+        assert!(k.status.success());
+    }
+    assert!(rt.quiet(&["kill", "ex1", "KILL"]).status.success());
+}
+
+#[test]
+fn exec_detached_with_a_process_file_as_the_shim_calls_it_and_ps_lists_it() {
+    if !need("busybox-static", "/bin/busybox") {
+        return;
+    }
+    let rt = Runtime::ours();
+    let bundle = running(&rt, "ex2");
+    let marker = format!("sleep 9{}", std::process::id());
+    // What containerd's shim writes: the container's process with other args.
+    let cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(bundle.path().join("config.json")).unwrap())
+            .unwrap();
+    let mut process = cfg["process"].clone();
+    process["args"] = serde_json::json!(["sh", "-c", format!("exec {marker}")]);
+    let file = rt.root.0.join("process.json");
+    std::fs::write(&file, process.to_string()).unwrap();
+    let pid_file = rt.root.0.join("exec.pid");
+    let st = rt
+        .cmd()
+        .args(["exec", "--process"])
+        .arg(&file)
+        .args(["--detach", "--pid-file"])
+        .arg(&pid_file)
+        .arg("ex2")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    assert!(
+        String::from_utf8_lossy(&cmdline).contains(&marker[6..]),
+        "pid {pid} is not the exec'd process: {cmdline:?}"
+    );
+    // ps --format json: the init and the exec'd process, host pids.
+    let init = rt.state("ex2")["pid"].as_i64().unwrap() as i32;
+    let out = rt.quiet(&["ps", "--format", "json", "ex2"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let pids: Vec<i32> = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(pids.contains(&init) && pids.contains(&pid), "{pids:?}");
+    assert_eq!(pids.len(), 2, "{pids:?}");
+    // The table: ps's header and the container's rows only.
+    let out = rt.quiet(&["ps", "ex2", "-o", "pid,args"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let rows: Vec<&str> = text.lines().collect();
+    assert_eq!(rows.len(), 3, "{text}");
+    assert!(rows[0].contains("PID"), "{text}");
+    assert!(text.contains(&marker), "{text}");
+    // Killing the container ends the exec'd process too (its pid namespace).
+    assert!(rt.quiet(&["kill", "ex2", "KILL"]).status.success());
+    rt.wait_status("ex2", "stopped");
+    for _ in 0..500 {
+        if !process_with(&marker) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(
+        !process_with(&marker),
+        "the exec'd process outlived its container"
+    );
+}
+
+#[test]
+fn exec_needs_a_running_container_and_names_bad_input() {
+    if !need("busybox-static", "/bin/busybox") {
+        return;
+    }
+    let rt = Runtime::ours();
+    let bundle = Bundle::new(false, |c| script(c, "exec sleep 1000"));
+    let out = rt.create(&bundle, "ex3");
+    assert!(out.status.success(), "create: {}", stderr(&out));
+    let cases: [(&[&str], &str); 6] = [
+        (&["exec", "ex3", "true"], "is created, not running"),
+        (&["exec", "nothere", "true"], "does not exist"),
+        (&["exec", "ex3"], "needs a command"),
+        (&["exec", "-u", "root", "ex3", "true"], "--user root"),
+        (
+            &["exec", "--preserve-fds", "1", "ex3", "true"],
+            "--preserve-fds",
+        ),
+        (&["exec", "--frob", "ex3", "true"], "unknown option --frob"),
+    ];
+    for (args, want) in cases {
+        let out = rt.quiet(args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = stderr(&out);
+        assert!(
+            err.starts_with("linception-oci: ") && err.contains(want),
+            "{args:?}: {err}"
+        );
+    }
+    // A process field exec cannot honour is named.
+    let file = rt.root.0.join("p.json");
+    std::fs::write(
+        &file,
+        r#"{"args":["true"],"cwd":"/","user":{"uid":0,"gid":0},"apparmorProfile":"x"}"#,
+    )
+    .unwrap();
+    assert!(rt.quiet(&["start", "ex3"]).status.success());
+    rt.wait_status("ex3", "running");
+    let out = rt
+        .cmd()
+        .args(["exec", "--process"])
+        .arg(&file)
+        .arg("ex3")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).starts_with("linception-oci: process.apparmorProfile"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(rt.quiet(&["kill", "ex3", "KILL"]).status.success());
+    rt.wait_status("ex3", "stopped");
+    let out = rt.quiet(&["exec", "ex3", "true"]);
+    assert!(stderr(&out).contains("stopped"), "{}", stderr(&out));
+    let out = rt.quiet(&["ps", "ex3"]);
+    assert!(stderr(&out).contains("stopped"), "{}", stderr(&out));
+}
+
+#[test]
+fn exec_with_a_terminal_over_the_console_socket() {
+    if !need("busybox-static", "/bin/busybox") {
+        return;
+    }
+    let rt = Runtime::ours();
+    let _b = running(&rt, "ex4");
+    let sock = rt.root.0.join("console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let st = rt
+        .cmd()
+        .args(["exec", "-t", "-d", "--console-socket"])
+        .arg(&sock)
+        .args(["ex4", "sh", "-c", "tty; read -r l; echo got:$l"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let (conn, _) = listener.accept().unwrap();
+    let master = linception::seccomp_notify::recv_fd(&conn).unwrap();
+    let mut m = std::fs::File::from(master);
+    use std::io::{Read, Write};
+    m.write_all(b"hi\n").unwrap();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 256];
+    while let Ok(n) = m.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n]);
+        if String::from_utf8_lossy(&out).contains("got:hi") {
+            break;
+        }
+    }
+    let text = String::from_utf8_lossy(&out).replace('\r', "");
+    assert!(text.contains("/dev/pts/"), "{text}");
+    assert!(text.contains("got:hi"), "{text}");
+    assert!(rt.quiet(&["kill", "ex4", "KILL"]).status.success());
+}
