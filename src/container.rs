@@ -220,9 +220,36 @@ impl Container {
     }
 
     /// How another process finds this container again ([`ContainerId::open`]);
-    /// `None` for a container that was spawned, not created.
+    /// `None` for a container that was spawned, not created, until
+    /// [`identify`](Self::identify) gives it one.
     pub fn id(&self) -> Option<&ContainerId> {
         self.id.as_ref()
+    }
+
+    /// Gives a spawned container the id another process finds it by
+    /// ([`ContainerId::open`]): its init's pid and start time, and `socket` as the
+    /// path of its start socket, which a spawned container never has (give a path
+    /// that does not exist: a handle opened from the id then reads as running). A
+    /// created container keeps the id it has.
+    ///
+    /// # Errors
+    /// [`Error::Gone`] if the init has already exited.
+    pub fn identify(&mut self, socket: impl Into<PathBuf>) -> Result<&ContainerId> {
+        if self.id.is_none() {
+            let gone = || Error::Gone {
+                id: self.pid.as_raw().to_string(),
+            };
+            if self.status.is_some() || self.exited() {
+                return Err(gone());
+            }
+            let start_time = crate::lifecycle::start_time(self.pid).ok_or_else(gone)?;
+            self.id = Some(ContainerId {
+                pid: self.pid,
+                start_time,
+                socket: socket.into(),
+            });
+        }
+        Ok(self.id.as_ref().expect("set just above"))
     }
 
     /// Warnings of hooks whose failure does not stop the container (`poststart`).

@@ -387,3 +387,34 @@ fn spawn_runs_hooks_too() {
     });
     assert_eq!(seen, ["created"]);
 }
+
+/// A spawned container given an id (`identify`) is found by it like a created one:
+/// running, its pid, signalled through the found handle; once it has exited, no id.
+#[test]
+fn a_spawned_container_identified_is_found_by_its_id() {
+    require!(Feature::UserNs, Feature::MountApi);
+    let dir = shared_dir("identify");
+    let nowhere = dir.0.join("never-a-socket");
+    let (found_running, same_pid, killed, gone_after) = Fork::new().unprivileged().run(move || {
+        let mut c = sh("sleep 1000").spawn().expect("spawn");
+        assert!(c.id().is_none(), "a spawned container has no id of its own");
+        let id = c.identify(&nowhere).expect("identify").clone();
+        assert_eq!(c.identify("/elsewhere").expect("again").socket, nowhere);
+        let text = id.to_string();
+        let mut found = text
+            .parse::<ContainerId>()
+            .expect("the id round-trips")
+            .open()
+            .expect("open by id");
+        let running = found.state() == State::Running;
+        let same = found.pid() == c.pid();
+        found.kill().expect("kill through the found handle");
+        let st = c.wait().expect("wait");
+        let mut late = sh("true").spawn().expect("spawn");
+        late.wait().expect("wait");
+        let gone = late.identify(&nowhere).is_err();
+        assert_no_children();
+        (running, same, st.signal().is_some(), gone)
+    });
+    assert!(found_running && same_pid && killed && gone_after);
+}

@@ -444,12 +444,30 @@ fn create(g: &Global, p: &Parsed, run: bool) -> Result<i32> {
         bundle: bundle.clone(),
         console_socket: p.opt(&["console-socket"]).map(absolute).transpose()?,
     };
-    // Everything is checked before the state directory exists.
-    let builder = config::builder(&spec, &opts)?;
+    // Everything is checked before the state directory exists. A taken id is named
+    // as such, also when another create of it won the race while this one looked at
+    // the config (its cgroup then exists with processes).
     let s = store(g)?;
+    linception_oci::state::check_id(&id)?;
+    let taken = || Error::State(format!("container {id:?} already exists"));
+    if s.dir(&id).exists() {
+        return Err(taken());
+    }
+    let builder = match config::builder(&spec, &opts) {
+        Err(_) if s.dir(&id).exists() => return Err(taken()),
+        r => r?,
+    };
     let locked = s.create(&id)?;
     let made = (|| {
-        let c = builder.create(s.socket(&id))?;
+        // `run` spawns in one go (a create's start socket and rendezvous would only
+        // cost a round trip: nobody can start it but us); the id is the same kind.
+        let c = if run {
+            let mut c = builder.spawn()?;
+            c.identify(s.socket(&id))?;
+            c
+        } else {
+            builder.create(s.socket(&id))?
+        };
         let record = Record {
             id: id.clone(),
             bundle: bundle.clone(),
@@ -485,7 +503,7 @@ fn create(g: &Global, p: &Parsed, run: bool) -> Result<i32> {
         let _ = c.detach();
         return Ok(0);
     }
-    let status = c.start().and_then(|()| c.wait()).map_err(Error::from);
+    let status = c.wait().map_err(Error::from);
     let warnings = c.destroy();
     let _ = locked.remove();
     let status = status?;

@@ -42,7 +42,10 @@ pub struct Locked {
 
 /// Whether `id` is a container id this runtime takes (no path separators, no dot
 /// names, at most 1024 bytes).
-fn check_id(id: &str) -> Result<()> {
+///
+/// # Errors
+/// [`Error::Usage`] naming the id.
+pub fn check_id(id: &str) -> Result<()> {
     let ok = !id.is_empty()
         && id.len() <= 1024
         && id != "."

@@ -145,7 +145,7 @@ fn a_refused_field_is_named_and_nothing_is_left() {
         }),
         ("mounts[2] (/c)", |c| {
             c["mounts"].as_array_mut().unwrap().push(
-                serde_json::json!({"destination": "/c", "type": "cgroup", "source": "cgroup"}),
+                serde_json::json!({"destination": "/c", "type": "tmpfs", "source": "tmpfs", "options": ["mand"]}),
             )
         }),
         ("process.terminal", |c| {
