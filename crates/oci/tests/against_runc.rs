@@ -24,8 +24,9 @@ fn same_inside(rootless: bool) {
         return;
     }
     let bundle = Bundle::new(rootless, |c| script(c, PROBE));
-    let ours = Runtime::ours().run(&bundle, "cmp");
-    let runc = Runtime::runc().run(&bundle, "cmp");
+    let id = unique_id("cmp");
+    let ours = Runtime::ours().run(&bundle, &id);
+    let runc = Runtime::runc().run(&bundle, &id);
     assert_eq!(runc.status.code(), Some(5), "runc: {}", stderr(&runc));
     assert_eq!(ours.status.code(), Some(5), "ours: {}", stderr(&ours));
     let (o, r) = (stdout(&ours), stdout(&runc));

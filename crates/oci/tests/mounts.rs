@@ -85,8 +85,9 @@ fn views(info: &str) -> Vec<(String, View)> {
 type Report = (String, Vec<(String, View)>);
 
 fn both(bundle: &Bundle) -> (Report, Report) {
-    let ours = Runtime::ours().run(bundle, "mnt");
-    let runc = Runtime::runc().run(bundle, "mnt");
+    let id = unique_id("mnt");
+    let ours = Runtime::ours().run(bundle, &id);
+    let runc = Runtime::runc().run(bundle, &id);
     assert!(runc.status.success(), "runc: {}", stderr(&runc));
     assert!(ours.status.success(), "ours: {}", stderr(&ours));
     let split = |o: &std::process::Output| {

@@ -221,6 +221,18 @@ pub fn process_with(marker: &str) -> bool {
     })
 }
 
+/// A container id no other test of this run uses at the same time: the runtimes
+/// name a container's cgroup after its id (`/<id>` by default), which tests running
+/// in parallel must not share.
+pub fn unique_id(base: &str) -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{base}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
