@@ -232,14 +232,17 @@ impl Container {
     /// that does not exist: a handle opened from the id then reads as running). A
     /// created container keeps the id it has.
     ///
+    /// An init that exited but is not reaped yet still has its id (a handle opened
+    /// from it reads as stopped).
+    ///
     /// # Errors
-    /// [`Error::Gone`] if the init has already exited.
+    /// [`Error::Gone`] if the init has been reaped.
     pub fn identify(&mut self, socket: impl Into<PathBuf>) -> Result<&ContainerId> {
         if self.id.is_none() {
             let gone = || Error::Gone {
                 id: self.pid.as_raw().to_string(),
             };
-            if self.status.is_some() || self.exited() {
+            if self.status.is_some() {
                 return Err(gone());
             }
             let start_time = crate::lifecycle::start_time(self.pid).ok_or_else(gone)?;

@@ -410,8 +410,23 @@ fn a_spawned_container_identified_is_found_by_its_id() {
         let same = found.pid() == c.pid();
         found.kill().expect("kill through the found handle");
         let st = c.wait().expect("wait");
+        // Exited, not reaped: still identified (found as stopped); reaped: gone.
         let mut late = sh("true").spawn().expect("spawn");
-        late.wait().expect("wait");
+        while !late.try_wait().map(|s| s.is_some()).unwrap_or(true) {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        let mut quick = sh("exit 0").spawn().expect("spawn");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let zombie = quick
+            .identify(&nowhere)
+            .expect("an unreaped init keeps its id")
+            .clone();
+        let stopped = zombie.open().map(|mut h| h.state() == State::Stopped);
+        quick.wait().expect("wait");
+        assert!(
+            stopped.unwrap_or(true),
+            "an exited init's handle reads as stopped"
+        );
         let gone = late.identify(&nowhere).is_err();
         assert_no_children();
         (running, same, st.signal().is_some(), gone)
