@@ -424,7 +424,7 @@ fn a_spawned_container_identified_is_found_by_its_id() {
         let stopped = zombie.open().map(|mut h| h.state() == State::Stopped);
         quick.wait().expect("wait");
         assert!(
-            stopped.unwrap_or(true),
+            stopped.expect("an exited, unreaped init is found by its id"),
             "an exited init's handle reads as stopped"
         );
         let gone = late.identify(&nowhere).is_err();
