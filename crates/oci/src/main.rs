@@ -476,6 +476,9 @@ fn create(g: &Global, p: &Parsed, run: bool) -> Result<i32> {
                 .cloned()
                 .ok_or_else(|| Error::State("created without an id".into()))?,
             annotations: config::annotations(&spec),
+            cgroup: linception_oci::cgroups::path(&spec, &id)
+                .ok()
+                .filter(|made| c.cgroup_path() == Some(made.as_path())),
         };
         locked.save(&record)?;
         if let Some(f) = p.opt(&["pid-file"]) {
@@ -523,10 +526,11 @@ fn found(r: &Record) -> Result<linception::Container> {
         .container
         .open()
         .map_err(|_| Error::State(format!("container {:?} is stopped", r.id)))?;
-    let spec = config::load(&r.bundle);
-    if let Ok(spec) = &spec {
-        linception_oci::cgroups::adopt(&mut c, spec, &r.id);
+    // The cgroup this runtime made for it goes with the container at delete.
+    if r.cgroup.is_some() && c.cgroup_path() == r.cgroup.as_deref() {
+        c.adopt_cgroup();
     }
+    let spec = config::load(&r.bundle);
     let hooks = spec
         .and_then(|spec| config::hooks(&spec))
         .unwrap_or_default();
@@ -611,9 +615,7 @@ fn delete(g: &Global, id: &str, force: bool) -> Result<()> {
         for w in c.destroy()? {
             eprintln!("linception-oci: warning: {w}");
         }
-    } else if let Ok(spec) = config::load(&r.bundle)
-        && let Ok(dir) = linception_oci::cgroups::path(&spec, &r.id)
-    {
+    } else if let Some(dir) = &r.cgroup {
         // Gone already (reaped by its parent: containerd's shim is a subreaper), it
         // leaves the cgroup this runtime made for it, empty now: removed as runc does
         // (rmdir takes only an empty cgroup).

@@ -31,6 +31,9 @@ pub struct Record {
     pub container: ContainerId,
     /// The config's annotations.
     pub annotations: Vec<(String, String)>,
+    /// The cgroup this runtime made for the container, removed at `delete` (kept
+    /// here so that `delete` needs no bundle: it may be gone by then).
+    pub cgroup: Option<PathBuf>,
 }
 
 /// A locked container directory; the lock goes with the value.
@@ -187,6 +190,7 @@ impl Locked {
             "bundle": r.bundle,
             "container": r.container.to_string(),
             "annotations": annotations,
+            "cgroup": r.cgroup,
         });
         let tmp = self.dir.join("state.json.tmp");
         let path = self.dir.join("state.json");
@@ -221,6 +225,7 @@ impl Locked {
             bundle: s("bundle")?.into(),
             container,
             annotations,
+            cgroup: v["cgroup"].as_str().map(PathBuf::from),
         })
     }
 
@@ -283,6 +288,7 @@ mod tests {
             bundle: "/b".into(),
             container: "7:99:/s/start.sock".parse().unwrap(),
             annotations: vec![("k".into(), "v".into())],
+            cgroup: Some("/sys/fs/cgroup/box-1".into()),
         };
         l.save(&r).unwrap();
         assert_eq!(l.load().unwrap(), r);

@@ -305,3 +305,30 @@ fn the_pid_file_holds_the_inits_pid() {
     assert_eq!(rt.state("p1")["pid"], pid);
     assert!(rt.quiet(&["delete", "p1"]).status.success());
 }
+
+/// `delete` removes the cgroup made for the container even when the bundle is gone
+/// by then (the state records it), as root where the runtime makes one.
+#[test]
+fn delete_removes_the_cgroup_without_the_bundle() {
+    if !need("busybox-static", "/bin/busybox") || !is_root() {
+        if !is_root() {
+            eprintln!("SKIP: needs root (a cgroup of the container's own)");
+        }
+        return;
+    }
+    let rt = Runtime::ours();
+    let id = unique_id("nobundle");
+    let bundle = Bundle::new(false, |c| script(c, "exec sleep 1000"));
+    assert!(rt.create(&bundle, &id).status.success());
+    assert!(rt.quiet(&["start", &id]).status.success());
+    let state = std::fs::read_to_string(rt.root.0.join(&id).join("state.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&state).unwrap();
+    let cgroup = std::path::PathBuf::from(v["cgroup"].as_str().expect("the cgroup is recorded"));
+    assert!(cgroup.is_dir(), "{}", cgroup.display());
+    drop(bundle);
+    assert!(rt.quiet(&["kill", &id, "KILL"]).status.success());
+    rt.wait_status(&id, "stopped");
+    let del = rt.quiet(&["delete", &id]);
+    assert!(del.status.success(), "{}", stderr(&del));
+    assert!(!cgroup.exists(), "{} left behind", cgroup.display());
+}
