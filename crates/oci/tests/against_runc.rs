@@ -63,10 +63,21 @@ fn state_says_what_runc_says_at_each_step() {
     if !needs() {
         return;
     }
-    let bundle = Bundle::new(!is_root(), |c| script(c, "exec sleep 1000"));
+    // One id for both (state is compared field by field), and so a cgroup path of
+    // each runtime's own: the default, /<id>, would be one cgroup for both.
+    let bundle_of = |who: &str| {
+        let path = format!("/lc-st-{who}-{}", std::process::id());
+        Bundle::new(!is_root(), |c| {
+            script(c, "exec sleep 1000");
+            if is_root() {
+                c["linux"]["cgroupsPath"] = path.into();
+            }
+        })
+    };
+    let bundles = [bundle_of("ours"), bundle_of("runc")];
     let (ours, runc) = (Runtime::ours(), Runtime::runc());
-    for rt in [&ours, &runc] {
-        let out = rt.create(&bundle, "st");
+    for (rt, bundle) in [&ours, &runc].into_iter().zip(&bundles) {
+        let out = rt.create(bundle, "st");
         assert!(
             out.status.success(),
             "{:?} create: {}",
@@ -76,8 +87,21 @@ fn state_says_what_runc_says_at_each_step() {
     }
     let step = |what: &str| {
         let (o, r) = (ours.state("st"), runc.state("st"));
-        assert_eq!(fields(&o), fields(&r), "{what}: ours {o} runc {r}");
-        fields(&o)
+        let (mut fo, mut fr) = (fields(&o), fields(&r));
+        // Each its own bundle; the rest the same.
+        assert_eq!(
+            fo.2,
+            bundles[0].path().to_str().unwrap(),
+            "{what}: ours {o}"
+        );
+        assert_eq!(
+            fr.2,
+            bundles[1].path().to_str().unwrap(),
+            "{what}: runc {r}"
+        );
+        (fo.2, fr.2) = (String::new(), String::new());
+        assert_eq!(fo, fr, "{what}: ours {o} runc {r}");
+        fo
     };
     assert_eq!(step("created").1, "created");
     for rt in [&ours, &runc] {

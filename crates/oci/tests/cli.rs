@@ -12,15 +12,19 @@ fn lifecycle(rootless: bool) {
         return;
     }
     let rt = Runtime::ours();
+    // Unique: the root and the rootless run go on at once, and a container's
+    // cgroup is named after its id.
+    let id = unique_id("life");
+    let id = id.as_str();
     let bundle = Bundle::new(rootless, |c| {
         c["root"]["readonly"] = false.into();
         script(c, "echo started > /tmp/started; exec sleep 1000");
     });
-    let created = rt.create(&bundle, "life");
+    let created = rt.create(&bundle, id);
     assert!(created.status.success(), "create: {}", stderr(&created));
-    let s = rt.state("life");
+    let s = rt.state(id);
     assert_eq!(s["status"], "created");
-    assert_eq!(s["id"], "life");
+    assert_eq!(s["id"], id);
     assert_eq!(s["bundle"], bundle.path().to_str().unwrap());
     let pid = s["pid"].as_i64().unwrap();
     assert!(
@@ -30,9 +34,9 @@ fn lifecycle(rootless: bool) {
     let started_file = bundle.path().join("rootfs/tmp/started");
     assert!(!started_file.exists(), "the program ran before start");
 
-    let st = rt.quiet(&["start", "life"]);
+    let st = rt.quiet(&["start", id]);
     assert!(st.status.success(), "start: {}", stderr(&st));
-    assert_eq!(rt.state("life")["status"], "running");
+    assert_eq!(rt.state(id)["status"], "running");
     for _ in 0..500 {
         if started_file.exists() {
             break;
@@ -41,24 +45,24 @@ fn lifecycle(rootless: bool) {
     }
     assert!(started_file.exists(), "the program did not run after start");
     // A second start and a delete without --force of a running container are refused.
-    let again = rt.quiet(&["start", "life"]);
+    let again = rt.quiet(&["start", id]);
     assert_eq!(again.status.code(), Some(1));
     assert!(
         stderr(&again).starts_with("linception-oci: "),
         "{}",
         stderr(&again)
     );
-    let del = rt.quiet(&["delete", "life"]);
+    let del = rt.quiet(&["delete", id]);
     assert_eq!(del.status.code(), Some(1));
     assert!(stderr(&del).contains("running"), "{}", stderr(&del));
 
-    let k = rt.quiet(&["kill", "life", "KILL"]);
+    let k = rt.quiet(&["kill", id, "KILL"]);
     assert!(k.status.success(), "kill: {}", stderr(&k));
-    rt.wait_status("life", "stopped");
-    let del = rt.quiet(&["delete", "life"]);
+    rt.wait_status(id, "stopped");
+    let del = rt.quiet(&["delete", id]);
     assert!(del.status.success(), "delete: {}", stderr(&del));
-    assert!(!rt.root.0.join("life").exists(), "state left behind");
-    let gone = rt.quiet(&["state", "life"]);
+    assert!(!rt.root.0.join(id).exists(), "state left behind");
+    let gone = rt.quiet(&["state", id]);
     assert_eq!(gone.status.code(), Some(1));
     assert!(
         stderr(&gone).contains("does not exist"),
