@@ -931,3 +931,32 @@ fn io_max_devices_match_the_kernels() {
     println!("io.max devices: kernel and linception agree on {verdicts:?} refused/accepted");
     assert!(verdicts[0] > 0 && verdicts[1] > 0, "{verdicts:?}");
 }
+
+/// The cgroup2 mount found is one that is still visible: cgroup2 mounted over a
+/// hybrid host's /sys/fs/cgroup (in a private mount namespace) hides the one at
+/// /sys/fs/cgroup/unified, and the report names the new one.
+#[test]
+fn the_cgroup2_mount_found_is_a_visible_one() {
+    require!(Feature::Root, Feature::MountApi);
+    let (point, readable) = Fork::new().unshare(libc::CLONE_NEWNS).run(|| {
+        rustix::mount::mount_change(
+            c"/",
+            rustix::mount::MountPropagationFlags::REC
+                | rustix::mount::MountPropagationFlags::PRIVATE,
+        )
+        .expect("make the tree private");
+        rustix::mount::mount(
+            c"cgroup2",
+            c"/sys/fs/cgroup",
+            c"cgroup2",
+            rustix::mount::MountFlags::empty(),
+            None,
+        )
+        .expect("mount cgroup2 on /sys/fs/cgroup");
+        let cg = linception::features::cgroup2().expect("a cgroup2 mount");
+        let point = cg.mount_point.to_string_lossy().into_owned();
+        (point, cg.dir().join("cgroup.controllers").exists())
+    });
+    assert_eq!(point, "/sys/fs/cgroup");
+    assert!(readable);
+}

@@ -1,15 +1,28 @@
 #!/usr/bin/env bash
-# `run` of busybox's /bin/true in the same bundle, by linception-oci and by runc,
-# interleaved, N runs each (default 100), as root: the root variant (no user
-# namespace) and the user-namespace variant. Prints medians and p90 in ms, and the
-# ratio runc / linception-oci.
+# `run` of busybox's /bin/true in the same bundle, by linception-oci, by runc and (when
+# installed) by crun, interleaved, N runs each (default 100), as root: the root variant
+# (no user namespace) and the user-namespace variant. Prints medians and p90 in ms, and
+# the ratios runc / linception-oci and crun / linception-oci. The config says
+# ociVersion 1.0.2 (crun 1.8 refuses newer ones). On a hybrid cgroup host (crun
+# refuses one) the whole script runs in a private mount namespace whose
+# /sys/fs/cgroup is a cgroup2 mount, the same for every runtime; crun runs with
+# `--cgroup-manager=disabled` there (it makes no cgroup, where linception-oci and
+# runc make one and attach the device program).
 #
 #   bash crates/oci/benches/run.sh [N]
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
+if [ "$(stat -f -c %T /sys/fs/cgroup)" != cgroup2fs ]; then
+    if [ -z "${LINCEPTION_BENCH_NS:-}" ]; then
+        exec env LINCEPTION_BENCH_NS=1 unshare -m --propagation private bash "$0" "$@"
+    fi
+    mount -t cgroup2 cgroup2 /sys/fs/cgroup
+fi
 n=${1:-100}
 [ "$(id -u)" = 0 ] || { echo "run as root" >&2; exit 1; }
 [ -x /usr/sbin/runc ] && [ -x /bin/busybox ] && command -v python3 bc >/dev/null || { echo "needs runc, busybox-static, python3 and bc" >&2; exit 1; }
+crun=$(command -v crun || true)
+[ -n "${crun}" ] || echo "crun not installed: measuring linception-oci and runc only" >&2
 cargo build --quiet --release -p linception-oci
 ours="${CARGO_TARGET_DIR:-target}/release/linception-oci"
 work=$(mktemp -d)
@@ -39,14 +52,23 @@ for variant in root userns; do
     else
         "${ours}" spec --bundle "${work}/b"
     fi
-    python3 -c 'import json, sys; p = sys.argv[1]; c = json.load(open(p)); c["process"]["args"] = ["/bin/true"]; json.dump(c, open(p, "w"))' "${work}/b/config.json"
+    python3 -c 'import json, sys; p = sys.argv[1]; c = json.load(open(p)); c["ociVersion"] = "1.0.2"; c["process"]["args"] = ["/bin/true"]; json.dump(c, open(p, "w"))' "${work}/b/config.json"
     : >"${work}/ours.${variant}"
     : >"${work}/runc.${variant}"
+    : >"${work}/crun.${variant}"
     for i in $(seq "${n}"); do
         ms "${ours}" --root "${work}/state-ours" run --bundle "${work}/b" "o${i}" >>"${work}/ours.${variant}"
         ms runc --root "${work}/state-runc" run --bundle "${work}/b" "r${i}" >>"${work}/runc.${variant}"
+        if [ -n "${crun}" ]; then
+            ms "${crun}" --cgroup-manager=disabled --root "${work}/state-crun" run --bundle "${work}/b" "c${i}" >>"${work}/crun.${variant}"
+        fi
     done
     read -r om o90 <<<"$(stats "${work}/ours.${variant}")"
     read -r rm_ r90 <<<"$(stats "${work}/runc.${variant}")"
-    echo "${variant}: linception-oci median ${om} ms p90 ${o90} ms; runc median ${rm_} ms p90 ${r90} ms; runc/ours median $(echo "scale=2; ${rm_} / ${om}" | bc)x, p90 $(echo "scale=2; ${r90} / ${o90}" | bc)x (n=${n})"
+    line="${variant}: linception-oci median ${om} ms p90 ${o90} ms; runc median ${rm_} ms p90 ${r90} ms; runc/ours median $(echo "scale=2; ${rm_} / ${om}" | bc)x, p90 $(echo "scale=2; ${r90} / ${o90}" | bc)x"
+    if [ -n "${crun}" ]; then
+        read -r cm c90 <<<"$(stats "${work}/crun.${variant}")"
+        line="${line}; crun median ${cm} ms p90 ${c90} ms; crun/ours median $(echo "scale=2; ${cm} / ${om}" | bc)x, p90 $(echo "scale=2; ${c90} / ${o90}" | bc)x"
+    fi
+    echo "${line} (n=${n})"
 done

@@ -1108,11 +1108,20 @@ pub(crate) fn cgroup2_mount() -> Result<String, Failure> {
         call: "read /proc/self/mountinfo",
         errno: e.raw_os_error(),
     })?;
+    // The newest visible one: a later mount may hide an earlier one (cgroup2
+    // mounted over a hybrid host's /sys/fs/cgroup hides /sys/fs/cgroup/unified), so
+    // the mount point must still be a cgroup2 filesystem.
+    const CGROUP2_SUPER_MAGIC: u64 = 0x6367_7270;
     info.lines()
-        .find_map(|line| {
+        .rev()
+        .filter_map(|line| {
             let (left, right) = line.split_once(" - ")?;
             (right.split_whitespace().next() == Some("cgroup2"))
                 .then(|| left.split_whitespace().nth(4).map(str::to_string))?
+        })
+        .find(|point| {
+            rustix::fs::statfs(point.as_str())
+                .is_ok_and(|st| st.f_type as u64 == CGROUP2_SUPER_MAGIC)
         })
         .ok_or(Failure {
             call: "no cgroup2 mount in /proc/self/mountinfo",
