@@ -118,8 +118,9 @@ fn action_names(a: Action) -> &'static [&'static str] {
         Action::Trap(_) => &["SCMP_ACT_TRAP"],
         Action::Log => &["SCMP_ACT_LOG"],
         Action::Trace(_) => &["SCMP_ACT_TRACE"],
-        // Refused by the config mapping (no listenerPath support yet), as is
-        // any action linception learns later.
+        // With linux.seccomp.listenerPath: the listener goes to the agent.
+        Action::UserNotif => &["SCMP_ACT_NOTIFY"],
+        // Refused by the config mapping, as is any action linception learns later.
         _ => &[],
     }
 }
