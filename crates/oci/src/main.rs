@@ -457,11 +457,11 @@ fn create(g: &Global, p: &Parsed, run: bool) -> Result<i32> {
         Err(_) if s.dir(&id).exists() => return Err(taken()),
         r => r?,
     };
-    // A notifying filter's agent is reached before anything is created.
-    let agent = match linception_oci::notify::Agent::of(&spec)? {
-        Some(a) => Some(a.connect()?),
-        None => None,
-    };
+    // A notifying filter's agent: its socket is checked before anything is created.
+    let agent = linception_oci::notify::Agent::of(&spec)?;
+    if let Some(a) = &agent {
+        a.check()?;
+    }
     let locked = s.create(&id)?;
     let annotations = config::annotations(&spec);
     let made = (|| {
@@ -474,11 +474,11 @@ fn create(g: &Global, p: &Parsed, run: bool) -> Result<i32> {
             c
         } else {
             let mut c = builder.create(s.socket(&id))?;
-            if let Some(conn) = agent {
+            if let Some(a) = &agent {
                 let listener = c
                     .take_listener()
                     .ok_or_else(|| Error::State("a notifying filter without a listener".into()))?;
-                conn.send(
+                a.send(
                     &listener,
                     &linception_oci::notify::ContainerInfo {
                         id: &id,

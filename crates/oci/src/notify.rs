@@ -2,13 +2,14 @@
 //! seccomp listener goes to the agent listening on that unix socket, with the
 //! container process state, as the runtime spec says.
 //!
-//! The runtime connects to the agent before anything is created (an unreachable
-//! `listenerPath` is named and leaves nothing behind), creates the container (its
-//! filter is installed before the init waits for its start, so the listener is
-//! the runtime's when the create returns), and sends one message on that
-//! connection: the state JSON as data and the listener as `SCM_RIGHTS`, then
-//! closes it. The state's `status` is `creating` (the create has not finished), as
-//! runc sends it.
+//! Before anything is created, the runtime checks that `listenerPath` is a unix
+//! socket it may connect to (a missing path is named and nothing is made). It
+//! creates the container (its filter is installed before the init waits for its
+//! start, so the listener is the runtime's when the create returns), connects to
+//! the agent, and sends one message: the state JSON as data and the listener as
+//! `SCM_RIGHTS`, then closes the connection. An agent that refuses the connection
+//! fails the create by name; the container is then killed and removed. The
+//! state's `status` is `creating` (the create has not finished), as runc sends it.
 //!
 //! ```json
 //! {"ociVersion": "1.2.1", "fds": ["seccompFd"], "pid": 4242, "metadata": "...",
@@ -65,31 +66,67 @@ impl Agent {
         }
     }
 
-    /// Connects to the agent (`SOCK_STREAM`), before the container is created.
+    /// Checks, before the container is created, that `listenerPath` is a unix
+    /// socket the caller may write (connect to), without connecting: the agent
+    /// gets one connection, with the message.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming `linux.seccomp.listenerPath`: a missing path, not
+    /// a socket, no write permission.
+    pub fn check(&self) -> Result<()> {
+        let named = |why: String| Error::config(FIELD, format!("{:?}: {why}", self.path));
+        let meta = std::fs::metadata(&self.path).map_err(|e| named(e.to_string()))?;
+        if !std::os::unix::fs::FileTypeExt::is_socket(&meta.file_type()) {
+            return Err(named("not a unix socket (the seccomp agent's)".into()));
+        }
+        rustix::fs::access(&self.path, rustix::fs::Access::WRITE_OK)
+            .map_err(|e| named(std::io::Error::from(e).to_string()))
+    }
+
+    /// Connects to the agent (`SOCK_STREAM`), sends the container process state
+    /// of `c` with `listener` attached (`SCM_RIGHTS`, one `sendmsg` carrying the
+    /// JSON), then closes the connection.
     ///
     /// # Errors
     /// [`Error::Config`] naming `linux.seccomp.listenerPath` and the failed
-    /// `connect`.
-    pub fn connect(&self) -> Result<Connection> {
+    /// `connect` or send.
+    pub fn send(&self, listener: &Listener, c: &ContainerInfo<'_>) -> Result<()> {
         let stream = UnixStream::connect(&self.path).map_err(|e| {
             Error::config(
                 FIELD,
                 format!("connect({:?}) to the seccomp agent: {e}", self.path),
             )
         })?;
-        Ok(Connection {
-            agent: self.clone(),
-            stream,
-        })
+        let doc = process_state(self, c).to_string();
+        let bytes = doc.as_bytes();
+        let failed = |e: std::io::Error| {
+            Error::config(
+                FIELD,
+                format!("sendmsg to the seccomp agent at {:?}: {e}", self.path),
+            )
+        };
+        let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(1))];
+        let mut control = SendAncillaryBuffer::new(&mut space);
+        let fds = [listener.as_fd()];
+        if !control.push(SendAncillaryMessage::ScmRights(&fds)) {
+            return Err(failed(std::io::Error::from(rustix::io::Errno::NOBUFS)));
+        }
+        let sent = loop {
+            match rustix::net::sendmsg(
+                &stream,
+                &[IoSlice::new(bytes)],
+                &mut control,
+                SendFlags::NOSIGNAL,
+            ) {
+                Err(rustix::io::Errno::INTR) => continue,
+                r => break r.map_err(|e| failed(e.into()))?,
+            }
+        };
+        // A stream may take a long document in parts: the fd went with the first.
+        (&stream).write_all(&bytes[sent..]).map_err(failed)?;
+        // One message per connection: dropping the stream closes it.
+        Ok(())
     }
-}
-
-/// A connection to the seccomp agent, made before the container: one container
-/// process state is sent on it, then it is closed.
-#[derive(Debug)]
-pub struct Connection {
-    agent: Agent,
-    stream: UnixStream,
 }
 
 /// What the container process state says of the container (its `state`).
@@ -130,42 +167,4 @@ pub fn process_state(agent: &Agent, c: &ContainerInfo<'_>) -> Value {
         doc["metadata"] = json!(m);
     }
     doc
-}
-
-impl Connection {
-    /// Sends the container process state of `c` with `listener` attached
-    /// (`SCM_RIGHTS`, one `sendmsg` carrying the JSON), then closes the connection.
-    ///
-    /// # Errors
-    /// [`Error::Config`] naming `linux.seccomp.listenerPath` and the failed send.
-    pub fn send(self, listener: &Listener, c: &ContainerInfo<'_>) -> Result<()> {
-        let doc = process_state(&self.agent, c).to_string();
-        let bytes = doc.as_bytes();
-        let failed = |e: std::io::Error| {
-            Error::config(
-                FIELD,
-                format!("sendmsg to the seccomp agent at {:?}: {e}", self.agent.path),
-            )
-        };
-        let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(1))];
-        let mut control = SendAncillaryBuffer::new(&mut space);
-        let fds = [listener.as_fd()];
-        if !control.push(SendAncillaryMessage::ScmRights(&fds)) {
-            return Err(failed(std::io::Error::from(rustix::io::Errno::NOBUFS)));
-        }
-        let sent = loop {
-            match rustix::net::sendmsg(
-                &self.stream,
-                &[IoSlice::new(bytes)],
-                &mut control,
-                SendFlags::NOSIGNAL,
-            ) {
-                Err(rustix::io::Errno::INTR) => continue,
-                r => break r.map_err(|e| failed(e.into()))?,
-            }
-        };
-        // A stream may take a long document in parts: the fd went with the first.
-        (&self.stream).write_all(&bytes[sent..]).map_err(failed)?;
-        Ok(())
-    }
 }
