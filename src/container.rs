@@ -36,12 +36,9 @@ pub(crate) struct Parts {
 
 /// What a created container still needs to be started by the handle that created it.
 pub(crate) struct Pending {
-    /// The start socket's path.
+    /// The start socket's path. (A notifying filter's listener came at create:
+    /// the filter is in place before the init waits for its start.)
     pub socket: PathBuf,
-    /// The parent's end of the socket the seccomp listener comes back on.
-    pub listener_sock: Option<OwnedFd>,
-    pub handler: Option<crate::seccomp::Handler>,
-    pub keep_listener: bool,
 }
 
 impl std::fmt::Debug for Pending {
@@ -122,6 +119,17 @@ impl Container {
             clock: None,
             profile: None,
         }
+    }
+
+    /// A created container's seccomp listener (kept for the caller) or the thread
+    /// serving it.
+    pub(crate) fn set_listener(
+        &mut self,
+        listener: Option<Listener>,
+        handler: Option<JoinHandle<()>>,
+    ) {
+        self.listener = listener;
+        self.handler = handler;
     }
 
     /// A created container's handle: the init waits on `pending.socket`.
@@ -274,7 +282,7 @@ impl Container {
     /// start socket (the init goes on to `execve`), waits until the program runs,
     /// then runs the `poststart` hooks. Works from the creating handle and from a
     /// handle found by id in another process (a notifying seccomp filter's listener
-    /// comes back only to the creating handle).
+    /// came to the creating handle at create: [`take_listener`](Self::take_listener)).
     ///
     /// # Errors
     /// [`Error::State`] unless the container is created; a failed `startContainer`
@@ -307,21 +315,8 @@ impl Container {
             .map_err(|e| Error::syscall(format!("connect({socket:?}) (the start socket)"), e))?;
         // Started: the socket's presence no longer means "created".
         let _ = std::fs::remove_file(&socket);
-        let pending = self.pending.take();
-        let (listener_sock, handler, keep_listener) = match pending {
-            Some(p) => (p.listener_sock, p.handler, p.keep_listener),
-            None => (None, None, false),
-        };
-        let (listener, thread) = crate::spawn::finish(
-            Some(OwnedFd::from(conn)),
-            listener_sock,
-            handler,
-            keep_listener,
-            |_| None,
-            None,
-        )?;
-        self.listener = listener;
-        self.handler = thread;
+        self.pending = None;
+        crate::spawn::finish(Some(OwnedFd::from(conn)), None, None, false, |_| None, None)?;
         let hooks = std::mem::take(&mut self.hooks);
         let r = crate::lifecycle::run(
             &hooks,
@@ -740,7 +735,11 @@ impl Container {
     }
 
     /// The seccomp listener, if the filter was set with
-    /// [`Seccomp::keep_listener`](crate::Seccomp::keep_listener) (once).
+    /// [`Seccomp::keep_listener`](crate::Seccomp::keep_listener) (once): after
+    /// [`spawn`](crate::ContainerBuilder::spawn), and for a created container right
+    /// after [`create`](crate::ContainerBuilder::create), before its start (its
+    /// filter is installed before the init waits for the start, as an OCI runtime
+    /// hands the listener to its agent at create).
     pub fn take_listener(&mut self) -> Option<Listener> {
         self.listener.take()
     }

@@ -42,6 +42,14 @@ pub(crate) enum Handler {
 /// Do not notify on `execve`, `sendmsg` or `close` without a handler running:
 /// the child makes those after the filter is in place.
 ///
+/// For a created container ([`create`](crate::ContainerBuilder::create)) whose
+/// listener is kept or served, the filter is installed before the init waits for
+/// its start, so that the listener is the creator's when `create` returns (an OCI
+/// runtime hands it to its agent then); the filter then also sees the init's last
+/// steps: `sendmsg` (the listener), `write` (its report to the creator; notifying
+/// on these two would hang the create), `close_range`, `accept4` on the start
+/// socket and `execve` (and a `write` to the starter if a step fails).
+///
 /// ```
 /// use linception::Seccomp;
 /// use linception::seccomp_notify::{Action, Filter, Response};

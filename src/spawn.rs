@@ -619,20 +619,19 @@ fn run(p: &mut Prepared, socket: Option<&Path>, started: Option<u64>) -> Result<
         }
     }
     container.set_terminal(receive_terminal(terminal_sock, console)?);
+    // The filter is in place before the wait for the start (see lower::spawn): its
+    // listener came before the report said "created", and is the creator's now.
+    let (listener, handler) = receive_listener(
+        listener_sock,
+        p.seccomp.handler.take(),
+        p.seccomp.keep_listener,
+    )?;
+    container.set_listener(listener, handler);
     let socket = socket_file
         .take()
         .map(SocketFile::keep)
         .expect("a create has a socket");
-    container.set_created(
-        Pending {
-            socket,
-            listener_sock,
-            handler: p.seccomp.handler.take(),
-            keep_listener: p.seccomp.keep_listener,
-        },
-        hooks,
-        state_info,
-    );
+    container.set_created(Pending { socket }, hooks, state_info);
     Ok(container)
 }
 
@@ -856,29 +855,7 @@ pub(crate) fn finish(
     feature: impl Fn(usize) -> Option<(&'static str, &'static str)>,
     mut clock: Option<&mut crate::profile::Clock>,
 ) -> Result<(Option<Listener>, Option<std::thread::JoinHandle<()>>)> {
-    let mut listener = None;
-    if let Some(sock) = listener_sock {
-        match linception_seccomp_notify::recv_fd(&sock) {
-            Ok(fd) => listener = Some(Listener::new(fd)),
-            // The child died before sending it: its report says why.
-            Err(linception_seccomp_notify::Error::NoFdReceived { .. }) => {}
-            Err(e) => return Err(Error::from(e)),
-        }
-    }
-    let mut handler_thread = None;
-    match (listener.take_if(|_| !keep_listener), handler) {
-        (Some(l), Some(Handler::Thread(mut h))) => {
-            handler_thread = Some(std::thread::spawn(move || {
-                // Wake this thread on the caller's CPU (Linux 6.6): a notification
-                // round trip drops from ~50 us to a few. Older kernels keep the default.
-                let _ = l.set_sync_wakeup();
-                let _ = l.serve(|l, n| h(l, n));
-            }));
-        }
-        #[cfg(feature = "tokio")]
-        (Some(l), Some(Handler::Async(h))) => crate::seccomp::serve_async(l, h)?,
-        (l, _) => listener = listener.or(l),
-    }
+    let (listener, handler_thread) = receive_listener(listener_sock, handler, keep_listener)?;
     let Some(report) = report else {
         return Ok((listener, handler_thread));
     };
@@ -907,6 +884,40 @@ pub(crate) fn finish(
             }
         }
     }
+}
+
+/// The seccomp listener from `listener_sock` (if the child sent one), kept for the
+/// caller or served by `handler`.
+#[allow(clippy::type_complexity)]
+fn receive_listener(
+    listener_sock: Option<OwnedFd>,
+    handler: Option<Handler>,
+    keep_listener: bool,
+) -> Result<(Option<Listener>, Option<std::thread::JoinHandle<()>>)> {
+    let mut listener = None;
+    if let Some(sock) = listener_sock {
+        match linception_seccomp_notify::recv_fd(&sock) {
+            Ok(fd) => listener = Some(Listener::new(fd)),
+            // The child died before sending it: its report says why.
+            Err(linception_seccomp_notify::Error::NoFdReceived { .. }) => {}
+            Err(e) => return Err(Error::from(e)),
+        }
+    }
+    let mut handler_thread = None;
+    match (listener.take_if(|_| !keep_listener), handler) {
+        (Some(l), Some(Handler::Thread(mut h))) => {
+            handler_thread = Some(std::thread::spawn(move || {
+                // Wake this thread on the caller's CPU (Linux 6.6): a notification
+                // round trip drops from ~50 us to a few. Older kernels keep the default.
+                let _ = l.set_sync_wakeup();
+                let _ = l.serve(|l, n| h(l, n));
+            }));
+        }
+        #[cfg(feature = "tokio")]
+        (Some(l), Some(Handler::Async(h))) => crate::seccomp::serve_async(l, h)?,
+        (l, _) => listener = listener.or(l),
+    }
+    Ok((listener, handler_thread))
 }
 
 /// [`Container::exec_in`]: a helper child joins the container's namespaces through

@@ -433,3 +433,61 @@ fn a_spawned_container_identified_is_found_by_its_id() {
     });
     assert!(found_running && same_pid && killed && gone_after);
 }
+
+/// A created container's notifying filter is in place before its start: the
+/// listener is the creator's when `create` returns (kept, or served by a handler
+/// from then on), and answers the program once started.
+fn listener_at_create() {
+    use linception::seccomp_notify::{Action, Filter, Response};
+    use linception::{Seccomp, Stdio};
+    use std::io::Read;
+
+    let dir = shared_dir("listener");
+    let notifying = || Filter::new(Action::Allow).rule("getppid", Action::UserNotif);
+    let sock = socket_in(&dir.0);
+    let mut c = sh("echo $PPID")
+        .no_new_privs()
+        .seccomp(Seccomp::new(notifying()).keep_listener())
+        .stdout(Stdio::Piped)
+        .create(&sock)
+        .unwrap();
+    assert_eq!(c.state(), State::Created);
+    let listener = c.take_listener().expect("the listener comes at create");
+    let agent = std::thread::spawn(move || {
+        let n = listener.recv().unwrap();
+        assert_eq!(n.nr as i64, libc::SYS_getppid);
+        listener.respond_value(n.id, 4242).unwrap();
+    });
+    c.start().unwrap();
+    let mut out = String::new();
+    c.take_stdout().unwrap().read_to_string(&mut out).unwrap();
+    assert!(c.wait().unwrap().success());
+    agent.join().unwrap();
+    assert_eq!(out.trim(), "4242");
+
+    let sock = dir.0.join("start2.sock");
+    let mut c = sh("echo $PPID")
+        .no_new_privs()
+        .seccomp(Seccomp::new(notifying()).on_notify(|_, _| Response::Value(77)))
+        .stdout(Stdio::Piped)
+        .create(&sock)
+        .unwrap();
+    assert!(c.take_listener().is_none(), "served, not kept");
+    c.start().unwrap();
+    let mut out = String::new();
+    c.take_stdout().unwrap().read_to_string(&mut out).unwrap();
+    assert!(c.wait().unwrap().success());
+    assert_eq!(out.trim(), "77");
+}
+
+#[test]
+fn a_created_containers_listener_comes_at_create_as_root() {
+    require!(Feature::Root, Feature::UserNs, Feature::SeccompListener);
+    Fork::new().run(listener_at_create);
+}
+
+#[test]
+fn a_created_containers_listener_comes_at_create_rootless() {
+    require!(Feature::UnprivilegedUserNs, Feature::SeccompListener);
+    Fork::new().unprivileged().run(listener_at_create);
+}

@@ -202,7 +202,8 @@ impl<'f> Lowering<'f> {
 
 /// Lowers a container spawn. With `pause`, the child stops before `pivot_root`
 /// for the `createRuntime`/`createContainer` hooks; with a start listener in `fds`,
-/// it waits for its start before the seccomp filter and `execve`.
+/// it waits for its start before the seccomp filter and `execve` (after the filter
+/// when the filter's listener goes to the parent: the creator gets it at create).
 pub(crate) fn spawn<'f>(
     b: &'f ContainerBuilder,
     host: &Host,
@@ -304,6 +305,16 @@ fn process_tail<'f>(
     security::no_new_privs(p, b);
     process::knobs(p, b);
     let unused = fds::lower(p, b, fds);
+    let mut seccomp = seccomp;
+    // A created container whose listener goes to the parent gets its filter before
+    // the wait for the start, so that the creator holds the listener when the create
+    // returns (as an OCI runtime hands it to its agent at create). The limits come
+    // first then, before a filter could refuse setrlimit.
+    let early = fds.start_listener.is_some() && fds.listener_sock.is_some() && seccomp.is_some();
+    if early {
+        process::rlimits(p, b);
+        security::seccomp(p, fds, seccomp.take());
+    }
     if let Some(listener) = borrow(&fds.start_listener) {
         p.push(
             Step::AwaitStart {
@@ -314,12 +325,14 @@ fn process_tail<'f>(
             "created: close the fds the program does not get, wait for the start",
         );
     }
-    // The limits bind the program, not the setup (a low RLIMIT_NOFILE would starve
-    // the mount steps of fds, or the wait for a start), and are set before a filter
-    // could refuse setrlimit.
-    process::rlimits(p, b);
-    // Seccomp comes last before exec: the filter applies to nothing of the setup.
-    security::seccomp(p, fds, seccomp);
+    if !early {
+        // The limits bind the program, not the setup (a low RLIMIT_NOFILE would
+        // starve the mount steps of fds, or the wait for a start), and are set
+        // before a filter could refuse setrlimit.
+        process::rlimits(p, b);
+        // Seccomp comes last before exec: the filter applies to nothing of the setup.
+        security::seccomp(p, fds, seccomp);
+    }
     p.mark(b, Mark::Seccomp);
     p.mark(b, Mark::Execve);
     exec::exec(p, b, host, in_root)

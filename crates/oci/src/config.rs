@@ -614,22 +614,30 @@ fn action(field: &str, a: LinuxSeccompAction, errno: Option<u32>) -> Result<Acti
         LinuxSeccompAction::ScmpActTrace => Action::Trace(
             u16::try_from(errno.unwrap_or(0)).map_err(|_| Error::config(field, "too big"))?,
         ),
-        LinuxSeccompAction::ScmpActNotify => {
-            return Err(Error::config(
-                field,
-                "SCMP_ACT_NOTIFY (listenerPath) is not supported yet",
-            ));
-        }
+        // Checked against listenerPath by the caller.
+        LinuxSeccompAction::ScmpActNotify => Action::UserNotif,
     })
 }
+
+/// The syscalls the init makes with its filter in place before the runtime holds
+/// the listener (it sends the listener with `sendmsg`, then `write`s its report):
+/// notifying on them would hang the create. runc refuses `write` for the same
+/// reason.
+const NOT_NOTIFIABLE: [&str; 2] = ["write", "sendmsg"];
+
+/// The longest unix socket path (`sun_path` holds 108 bytes with the NUL).
+const MAX_SOCKET_PATH: usize = 107;
 
 /// `EPERM`, the spec's default errno.
 const fn libc_eperm() -> u32 {
     1
 }
 
-/// The seccomp section as a linception filter for the native architecture.
-fn seccomp(s: &LinuxSeccomp) -> Result<Filter> {
+/// The seccomp section as a linception filter for the native architecture, and
+/// where its listener goes when it notifies (`SCMP_ACT_NOTIFY` needs a
+/// `listenerPath`; without a notifying rule the path and metadata are ignored, as
+/// the spec says).
+pub(crate) fn seccomp(s: &LinuxSeccomp) -> Result<(Filter, Option<crate::notify::Agent>)> {
     let arch = Arch::native().ok_or_else(|| {
         Error::config("linux.seccomp", "no seccomp architecture for this machine")
     })?;
@@ -639,12 +647,16 @@ fn seccomp(s: &LinuxSeccomp) -> Result<Filter> {
             format!("{} not supported yet", json_name(flags)),
         ));
     }
-    if s.listener_path().is_some() || s.listener_metadata().is_some() {
-        return Err(Error::config(
-            "linux.seccomp.listenerPath",
-            "not supported yet",
-        ));
-    }
+    let listener_path = s
+        .listener_path()
+        .as_ref()
+        .filter(|p| !p.as_os_str().is_empty());
+    let needs_path = |field: &str| {
+        Error::config(
+            field,
+            "SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath (the agent the listener is sent to)",
+        )
+    };
     let native = native_arch_name();
     for a in s.architectures().iter().flatten() {
         let name = json_name(a);
@@ -660,10 +672,39 @@ fn seccomp(s: &LinuxSeccomp) -> Result<Filter> {
         s.default_action(),
         s.default_errno_ret(),
     )?;
+    if default == Action::UserNotif {
+        if listener_path.is_none() {
+            return Err(needs_path("linux.seccomp.defaultAction"));
+        }
+        return Err(Error::config(
+            "linux.seccomp.defaultAction",
+            "SCMP_ACT_NOTIFY cannot be the default action: every syscall would wait \
+             for the agent (notify on chosen syscalls instead), as runc refuses it",
+        ));
+    }
     let mut filter = Filter::for_arch(arch, default);
+    let mut notifies = false;
     for (i, sc) in s.syscalls().iter().flatten().enumerate() {
         let field = format!("linux.seccomp.syscalls[{i}]");
         let act = action(&format!("{field}.action"), sc.action(), sc.errno_ret())?;
+        if act == Action::UserNotif {
+            if listener_path.is_none() {
+                return Err(needs_path(&format!("{field}.action")));
+            }
+            if let Some(name) = sc
+                .names()
+                .iter()
+                .find(|n| NOT_NOTIFIABLE.contains(&n.as_str()))
+            {
+                return Err(Error::config(
+                    format!("{field}.names"),
+                    format!(
+                        "SCMP_ACT_NOTIFY on {name}: the init makes it with the filter in \
+                         place before the agent has the listener (the create would hang)"
+                    ),
+                ));
+            }
+        }
         let mut conds = Vec::new();
         for (j, arg) in sc.args().iter().flatten().enumerate() {
             let af = format!("{field}.args[{j}]");
@@ -692,10 +733,29 @@ fn seccomp(s: &LinuxSeccomp) -> Result<Filter> {
             if arch.syscall_number(name).is_err() {
                 continue;
             }
+            notifies |= act == Action::UserNotif;
             filter = filter.rule_if(name.as_str(), conds.clone(), act);
         }
     }
-    Ok(filter)
+    let agent = match listener_path {
+        Some(path) if notifies => {
+            if path.as_os_str().len() > MAX_SOCKET_PATH {
+                return Err(Error::config(
+                    "linux.seccomp.listenerPath",
+                    format!(
+                        "{path:?} is longer than a unix socket address holds \
+                         ({MAX_SOCKET_PATH} bytes)"
+                    ),
+                ));
+            }
+            Some(crate::notify::Agent {
+                path: path.clone(),
+                metadata: s.listener_metadata().clone(),
+            })
+        }
+        _ => None,
+    };
+    Ok((filter, agent))
 }
 
 /// The spec's name of the native seccomp architecture.
@@ -960,7 +1020,14 @@ pub fn builder(spec: &Spec, opts: &Options) -> Result<ContainerBuilder> {
         b = b.root_propagation(prop);
     }
     if let Some(s) = linux.seccomp() {
-        b = b.seccomp(Seccomp::new(seccomp(s)?));
+        let (filter, agent) = seccomp(s)?;
+        let filter = Seccomp::new(filter);
+        // The listener comes back at create, for the runtime to send to the agent.
+        b = b.seccomp(if agent.is_some() {
+            filter.keep_listener()
+        } else {
+            filter
+        });
     }
 
     for (point, h) in hooks(spec)? {
@@ -1404,5 +1471,75 @@ mod tests {
         );
         let shown = format!("{:?}", hs[0].1);
         assert!(shown.contains("/bin/a"), "{shown}");
+    }
+
+    #[test]
+    fn notify_needs_a_listener_path_and_names_what_it_refuses() {
+        let sc = |seccomp: &str| spec_with(&format!(r#","seccomp":{seccomp}"#), "");
+        let agent = |text: &str| crate::notify::Agent::of(&parse(text).unwrap()).unwrap();
+        let rule = |names: &str, extra: &str| {
+            sc(&format!(
+                r#"{{"defaultAction":"SCMP_ACT_ALLOW"{extra},"syscalls":[{{"names":[{names}],"action":"SCMP_ACT_NOTIFY"}}]}}"#
+            ))
+        };
+        let with_path = r#","listenerPath":"/run/agent.sock","listenerMetadata":"m""#;
+        // Honoured: the listener is kept for the agent, with the metadata.
+        let ok = rule(r#""mkdir","no_such_call""#, with_path);
+        let _ = try_build(&ok).unwrap();
+        assert_eq!(
+            agent(&ok),
+            Some(crate::notify::Agent {
+                path: "/run/agent.sock".into(),
+                metadata: Some("m".into()),
+            })
+        );
+        // No notifying rule (or only names this architecture lacks): nothing to
+        // send, the path is ignored as the spec says.
+        let none = sc(r#"{"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"/run/a.sock"}"#);
+        let _ = try_build(&none).unwrap();
+        assert_eq!(agent(&none), None);
+        assert_eq!(agent(&rule(r#""no_such_call""#, with_path)), None);
+        let long = format!(r#","listenerPath":"/{}""#, "a".repeat(120));
+        for (text, field, why) in [
+            (
+                rule(r#""mkdir""#, ""),
+                "linux.seccomp.syscalls[0].action",
+                "needs linux.seccomp.listenerPath",
+            ),
+            (
+                rule(r#""mkdir""#, r#","listenerPath":"""#),
+                "linux.seccomp.syscalls[0].action",
+                "needs linux.seccomp.listenerPath",
+            ),
+            (
+                sc(r#"{"defaultAction":"SCMP_ACT_NOTIFY"}"#),
+                "linux.seccomp.defaultAction",
+                "needs linux.seccomp.listenerPath",
+            ),
+            (
+                sc(r#"{"defaultAction":"SCMP_ACT_NOTIFY","listenerPath":"/run/a.sock"}"#),
+                "linux.seccomp.defaultAction",
+                "cannot be the default action",
+            ),
+            (
+                rule(r#""mkdir","write""#, with_path),
+                "linux.seccomp.syscalls[0].names",
+                "SCMP_ACT_NOTIFY on write",
+            ),
+            (
+                rule(r#""sendmsg""#, with_path),
+                "linux.seccomp.syscalls[0].names",
+                "SCMP_ACT_NOTIFY on sendmsg",
+            ),
+            (
+                rule(r#""mkdir""#, &long),
+                "linux.seccomp.listenerPath",
+                "longer than a unix socket address",
+            ),
+        ] {
+            let e = refused(&text);
+            assert!(e.starts_with(&format!("{field}: ")), "{e}");
+            assert!(e.contains(why), "{e}");
+        }
     }
 }

@@ -6,7 +6,7 @@
 //! both the kernel accepts and the config mapping takes, the cgroup versions that
 //! are mounted, the security modules that are active, idmapped mounts only when
 //! the kernel and the caller can make them. Everything comes from linception's
-//! feature report ([`linception::features`]).
+//! feature report ([`linception::features`](mod@linception::features)).
 //!
 //! # References
 //! - [features.md](https://github.com/opencontainers/runtime-spec/blob/main/features.md),
@@ -118,8 +118,9 @@ fn action_names(a: Action) -> &'static [&'static str] {
         Action::Trap(_) => &["SCMP_ACT_TRAP"],
         Action::Log => &["SCMP_ACT_LOG"],
         Action::Trace(_) => &["SCMP_ACT_TRACE"],
-        // Refused by the config mapping (no listenerPath support yet), as is
-        // any action linception learns later.
+        // With linux.seccomp.listenerPath: the listener goes to the agent.
+        Action::UserNotif => &["SCMP_ACT_NOTIFY"],
+        // Refused by the config mapping, as is any action linception learns later.
         _ => &[],
     }
 }

@@ -18,6 +18,7 @@ pub mod cgroups;
 pub mod config;
 pub mod exec;
 pub mod features;
+pub mod notify;
 pub mod ps;
 pub mod state;
 

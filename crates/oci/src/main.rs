@@ -457,16 +457,41 @@ fn create(g: &Global, p: &Parsed, run: bool) -> Result<i32> {
         Err(_) if s.dir(&id).exists() => return Err(taken()),
         r => r?,
     };
+    // A notifying filter's agent: its socket is checked before anything is created.
+    let agent = linception_oci::notify::Agent::of(&spec)?;
+    if let Some(a) = &agent {
+        a.check()?;
+    }
     let locked = s.create(&id)?;
+    let annotations = config::annotations(&spec);
     let made = (|| {
         // `run` spawns in one go (a create's start socket and rendezvous would only
         // cost a round trip: nobody can start it but us); the id is the same kind.
-        let c = if run {
+        // With a seccomp agent it creates, sends the listener, and starts, as runc.
+        let c = if run && agent.is_none() {
             let mut c = builder.spawn()?;
             c.identify(s.socket(&id))?;
             c
         } else {
-            builder.create(s.socket(&id))?
+            let mut c = builder.create(s.socket(&id))?;
+            if let Some(a) = &agent {
+                let listener = c
+                    .take_listener()
+                    .ok_or_else(|| Error::State("a notifying filter without a listener".into()))?;
+                a.send(
+                    &listener,
+                    &linception_oci::notify::ContainerInfo {
+                        id: &id,
+                        pid: c.pid().as_raw(),
+                        bundle: &bundle,
+                        annotations: &annotations,
+                    },
+                )?;
+            }
+            if run {
+                c.start()?;
+            }
+            c
         };
         let record = Record {
             id: id.clone(),
@@ -475,7 +500,7 @@ fn create(g: &Global, p: &Parsed, run: bool) -> Result<i32> {
                 .id()
                 .cloned()
                 .ok_or_else(|| Error::State("created without an id".into()))?,
-            annotations: config::annotations(&spec),
+            annotations: annotations.clone(),
             cgroup: linception_oci::cgroups::path(&spec, &id)
                 .ok()
                 .filter(|made| c.cgroup_path() == Some(made.as_path())),

@@ -178,6 +178,15 @@ fn each_seccomp_action_listed_has_its_effect() {
             | "SCMP_ACT_KILL_THREAD"
             | "SCMP_ACT_KILL_PROCESS"
             | "SCMP_ACT_TRAP" => assert_eq!(code, Some(159), "{a}: {out}"),
+            // Without linux.seccomp.listenerPath it is refused by name (the agent
+            // that answers is tests/seccomp_notify.rs's).
+            "SCMP_ACT_NOTIFY" => {
+                assert_eq!(code, Some(1), "{a}: {out}");
+                assert!(
+                    out.contains("needs linux.seccomp.listenerPath"),
+                    "{a}: {out}"
+                );
+            }
             other => panic!("an action the test does not know: {other}"),
         }
     }
