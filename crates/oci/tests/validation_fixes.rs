@@ -92,10 +92,104 @@ fn compat_abis_without_the_native_one_are_refused_by_field() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(
-        err.starts_with("linception-oci: linux.seccomp.architectures: ")
-            && err.contains(compat),
+        err.starts_with("linception-oci: linux.seccomp.architectures: ") && err.contains(compat),
         "{err}"
     );
     assert!(!rt.root.0.join("vf-compat").exists(), "state left behind");
     assert!(!process_with("mkdir=$?"), "a container was left running");
+}
+
+/// A process in a UTS namespace of its own (`unshare --uts`), killed on drop.
+struct UtsHolder(std::process::Child);
+
+impl UtsHolder {
+    fn start() -> UtsHolder {
+        let child = std::process::Command::new("unshare")
+            .args(["--uts", "/bin/busybox", "sleep", "1000"])
+            .spawn()
+            .unwrap();
+        let holder = UtsHolder(child);
+        let ours = std::fs::read_link("/proc/self/ns/uts").unwrap();
+        for _ in 0..500 {
+            if std::fs::read_link(holder.ns()).is_ok_and(|l| l != ours) {
+                return holder;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        panic!("unshare --uts never left our UTS namespace");
+    }
+
+    fn ns(&self) -> String {
+        format!("/proc/{}/ns/uts", self.0.id())
+    }
+}
+
+impl Drop for UtsHolder {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_hostname_goes_to_a_joined_uts_namespace() {
+    linception_testkit::require_root!("joining a UTS namespace another process made");
+    if !need("busybox-static", "/bin/busybox") || !need("util-linux", "/usr/bin/unshare") {
+        return;
+    }
+    let host_before = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let holder = UtsHolder::start();
+    let ns = holder.ns();
+    let bundle = Bundle::new(false, |c| {
+        c["hostname"] = "vf-joined".into();
+        let list = c["linux"]["namespaces"].as_array_mut().unwrap();
+        list.retain(|n| n["type"] != "uts");
+        list.push(json!({"type": "uts", "path": ns}));
+        script(c, "hostname");
+    });
+    let rt = Runtime::ours();
+    let out = rt.run(&bundle, "vf-uts");
+    assert!(out.status.success(), "run: {}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), "vf-joined");
+    // The joined namespace took the name; the host's is untouched.
+    let joined = std::process::Command::new("nsenter")
+        .arg(format!("--uts={}", holder.ns()))
+        .arg("hostname")
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&joined.stdout).trim(), "vf-joined");
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap(),
+        host_before
+    );
+    // runc does the same.
+    if need("runc", "/usr/sbin/runc") {
+        let runc = Runtime::runc().run(&bundle, "vf-uts");
+        assert!(runc.status.success(), "runc run: {}", stderr(&runc));
+        assert_eq!(stdout(&runc).trim(), "vf-joined");
+    }
+}
+
+#[test]
+fn a_hostname_without_a_uts_namespace_is_still_refused() {
+    if !need("busybox-static", "/bin/busybox") {
+        return;
+    }
+    let bundle = Bundle::new(false, |c| {
+        c["hostname"] = "vf-none".into();
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|n| n["type"] != "uts");
+    });
+    let rt = Runtime::ours();
+    let out = rt.create(&bundle, "vf-nouts");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("hostname \"vf-none\"")
+            && stderr(&out).contains("needs Namespaces::UTS"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!rt.root.0.join("vf-nouts").exists(), "state left behind");
 }
