@@ -89,7 +89,7 @@ pub(super) fn exec_labels(p: &mut Lowering<'_>, b: &ContainerBuilder) {
 pub(super) fn keeps_sys_admin(b: &ContainerBuilder) -> bool {
     match &b.capabilities {
         Some(caps) => caps.effective.contains(crate::caps::CapSet::SYS_ADMIN),
-        None => !b.uid.is_some_and(|u| u != 0),
+        None => b.uid.is_none_or(|u| u == 0),
     }
 }
 
