@@ -193,3 +193,38 @@ fn a_hostname_without_a_uts_namespace_is_still_refused() {
     );
     assert!(!rt.root.0.join("vf-nouts").exists(), "state left behind");
 }
+
+#[test]
+fn a_failed_poststart_or_poststop_hook_does_not_stop_the_next_ones() {
+    if !need("busybox-static", "/bin/busybox") {
+        return;
+    }
+    let out = TempDir::new("vf-hooks");
+    let log = out.0.join("log");
+    let log_s = log.to_str().unwrap().to_owned();
+    let bundle = Bundle::new(false, |c| {
+        let fail = json!({"path": "/bin/busybox", "args": ["busybox", "false"]});
+        let note = |what: &str| {
+            json!({"path": "/bin/busybox",
+                   "args": ["busybox", "sh", "-c", format!("echo {what} >> {log_s}")]})
+        };
+        c["hooks"] = json!({
+            "poststart": [fail, note("poststart")],
+            "poststop": [fail, note("poststop")],
+        });
+        script(c, "true");
+    });
+    let rt = Runtime::ours();
+    let created = rt.create(&bundle, "vf-hooks");
+    assert!(created.status.success(), "create: {}", stderr(&created));
+    let st = rt.quiet(&["start", "vf-hooks"]);
+    assert!(st.status.success(), "start: {}", stderr(&st));
+    rt.wait_status("vf-hooks", "stopped");
+    let del = rt.quiet(&["delete", "vf-hooks"]);
+    assert!(del.status.success(), "delete: {}", stderr(&del));
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap_or_default(),
+        "poststart\npoststop\n",
+        "the hooks after the failed ones did not all run"
+    );
+}
