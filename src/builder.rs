@@ -531,7 +531,8 @@ impl ContainerBuilder {
         self
     }
 
-    /// The hostname inside (needs [`Namespaces::UTS`]).
+    /// The hostname inside (needs [`Namespaces::UTS`] or a [`join`](ContainerBuilder::join)ed
+    /// UTS namespace, which then takes the name).
     pub fn hostname(mut self, name: impl AsRef<OsStr>) -> Self {
         self.hostname = Some(name.as_ref().to_owned());
         self

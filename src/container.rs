@@ -318,16 +318,15 @@ impl Container {
         self.pending = None;
         crate::spawn::finish(Some(OwnedFd::from(conn)), None, None, false, |_| None, None)?;
         let hooks = std::mem::take(&mut self.hooks);
-        let r = crate::lifecycle::run(
+        let failed = crate::lifecycle::run_all(
             &hooks,
             HookPoint::PostStart,
             &self.hook_state(State::Running),
             self,
         );
         self.hooks = hooks;
-        if let Err(e) = r {
-            self.warnings.push(e.to_string());
-        }
+        self.warnings
+            .extend(failed.into_iter().map(|e| e.to_string()));
         Ok(())
     }
 
@@ -368,14 +367,14 @@ impl Container {
         }
         self.pending = None;
         let hooks = std::mem::take(&mut self.hooks);
-        if let Err(e) = crate::lifecycle::run(
+        let failed = crate::lifecycle::run_all(
             &hooks,
             HookPoint::PostStop,
             &self.hook_state(State::Stopped),
             &self,
-        ) {
-            self.warnings.push(e.to_string());
-        }
+        );
+        self.warnings
+            .extend(failed.into_iter().map(|e| e.to_string()));
         Ok(std::mem::take(&mut self.warnings))
     }
 

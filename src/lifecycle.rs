@@ -333,6 +333,23 @@ pub(crate) fn run(
     Ok(())
 }
 
+/// Runs every hook of `point` whose failure is a warning (`poststart`, `poststop`):
+/// a failed hook does not keep the next ones from running, as the spec orders
+/// ("the remaining hooks and lifecycle continue as if the hook had succeeded").
+/// Returns one error per failed hook, in order.
+pub(crate) fn run_all(
+    hooks: &[(HookPoint, Hook)],
+    point: HookPoint,
+    state: &HookState,
+    target: &crate::Container,
+) -> Vec<Error> {
+    hooks
+        .iter()
+        .filter(|(p, _)| *p == point)
+        .filter_map(|entry| run(std::slice::from_ref(entry), point, state, target).err())
+        .collect()
+}
+
 /// Runs a command hook; `Err` says why it failed.
 fn command(
     point: HookPoint,

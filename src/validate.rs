@@ -381,13 +381,16 @@ fn identity(b: &ContainerBuilder, maps: Option<&Maps<'_>>) -> Result<()> {
     Ok(())
 }
 
+/// The hostname and domain name go to a new UTS namespace or to a joined one (the
+/// caller named it), never to the one the caller is in.
 fn hostname(b: &ContainerBuilder, ns: Namespaces) -> Result<()> {
+    let ns = ns | (b.joined_namespaces() & Namespaces::UTS);
     if let Some(name) = &b.hostname {
         let shown = shown(name);
         if !ns.contains(Namespaces::UTS) {
             return Err(Error::invalid(
                 format!("hostname {shown}"),
-                "setting a hostname needs Namespaces::UTS (it would change the host's)",
+                "setting a hostname needs Namespaces::UTS or a joined UTS namespace (it would change the host's)",
             ));
         }
         if name.is_empty() {
@@ -417,7 +420,7 @@ fn domainname(b: &ContainerBuilder, ns: Namespaces) -> Result<()> {
     if !ns.contains(Namespaces::UTS) {
         return Err(Error::invalid(
             what,
-            "setting a domain name needs Namespaces::UTS (it would change the host's)",
+            "setting a domain name needs Namespaces::UTS or a joined UTS namespace (it would change the host's)",
         ));
     }
     if name.is_empty() {
@@ -1505,6 +1508,19 @@ mod tests {
             &ROOT,
         );
         assert!(e.contains("needs Namespaces::UTS"), "{e}");
+        // A joined UTS namespace takes the name (the caller named that namespace).
+        check(
+            Container::builder("/bin/true")
+                .share(Namespaces::UTS)
+                .join(
+                    linception_pidfd::NamespaceType::Uts,
+                    crate::NsSource::Path("/proc/self/ns/uts".into()),
+                )
+                .hostname("box")
+                .domainname("example"),
+            &ROOT,
+        )
+        .unwrap();
         check(
             Container::builder("/bin/true").hostname("x".repeat(64)),
             &ROOT,

@@ -299,22 +299,53 @@ fn process_tail<'f>(
     identity::keyring(p, b);
     security::landlock(p, fds);
     security::bounding(p, b, host);
-    identity::ids(p, b);
-    security::capabilities(p, b);
-    exec::cwd(p, b);
-    security::no_new_privs(p, b);
-    process::knobs(p, b);
-    let unused = fds::lower(p, b, fds);
-    let mut seccomp = seccomp;
+    // Installing a filter takes no_new_privs or CAP_SYS_ADMIN. Without no_new_privs,
+    // a program that will not hold CAP_SYS_ADMIN gets its filter while the setup still
+    // does, before the uid change and capset (where runc installs it too); the filter
+    // then also covers those steps and execve. The fds, the wait for the start and the
+    // limits come before it (close_range is newer than many profiles).
+    let before_ids = seccomp.is_some() && !b.no_new_privs && !security::keeps_sys_admin(b);
     // A created container whose listener goes to the parent gets its filter before
     // the wait for the start, so that the creator holds the listener when the create
     // returns (as an OCI runtime hands it to its agent at create). The limits come
     // first then, before a filter could refuse setrlimit.
     let early = fds.start_listener.is_some() && fds.listener_sock.is_some() && seccomp.is_some();
+    let identity = |p: &mut Lowering<'f>| {
+        identity::ids(p, b);
+        security::capabilities(p, b);
+        exec::cwd(p, b);
+        security::no_new_privs(p, b);
+        process::knobs(p, b);
+    };
+    if !before_ids {
+        identity(p);
+    }
+    let unused = fds::lower(p, b, fds);
     if early {
         process::rlimits(p, b);
-        security::seccomp(p, fds, seccomp.take());
+        security::seccomp(p, fds, seccomp);
+        await_start(p, fds, unused);
+    } else {
+        await_start(p, fds, unused);
+        // The limits bind the program, not the setup (a low RLIMIT_NOFILE would
+        // starve the mount steps of fds, or the wait for a start), and are set before
+        // a filter could refuse setrlimit.
+        process::rlimits(p, b);
+        // Seccomp comes last before exec (or before the identity, see above): the
+        // filter applies to nothing of the setup it need not.
+        security::seccomp(p, fds, seccomp);
     }
+    if before_ids {
+        identity(p);
+    }
+    p.mark(b, Mark::Seccomp);
+    p.mark(b, Mark::Execve);
+    exec::exec(p, b, host, in_root)
+}
+
+/// A created container's wait for its start (closing the fds the program does not
+/// get first).
+fn await_start<'f>(p: &mut Lowering<'f>, fds: &'f ChildFds, unused: Vec<(u32, u32)>) {
     if let Some(listener) = borrow(&fds.start_listener) {
         p.push(
             Step::AwaitStart {
@@ -325,17 +356,6 @@ fn process_tail<'f>(
             "created: close the fds the program does not get, wait for the start",
         );
     }
-    if !early {
-        // The limits bind the program, not the setup (a low RLIMIT_NOFILE would
-        // starve the mount steps of fds, or the wait for a start), and are set
-        // before a filter could refuse setrlimit.
-        process::rlimits(p, b);
-        // Seccomp comes last before exec: the filter applies to nothing of the setup.
-        security::seccomp(p, fds, seccomp);
-    }
-    p.mark(b, Mark::Seccomp);
-    p.mark(b, Mark::Execve);
-    exec::exec(p, b, host, in_root)
 }
 
 /// Opens the fds the child needs for `b`: (the parent's ends, the child's).

@@ -84,6 +84,15 @@ pub(super) fn exec_labels(p: &mut Lowering<'_>, b: &ContainerBuilder) {
     }
 }
 
+/// Whether the program keeps `CAP_SYS_ADMIN` in its effective set after the uid
+/// change and capset (a filter installed last, without `no_new_privs`, needs it).
+pub(super) fn keeps_sys_admin(b: &ContainerBuilder) -> bool {
+    match &b.capabilities {
+        Some(caps) => caps.effective.contains(crate::caps::CapSet::SYS_ADMIN),
+        None => b.uid.is_none_or(|u| u == 0),
+    }
+}
+
 pub(super) fn no_new_privs(p: &mut Lowering<'_>, b: &ContainerBuilder) {
     if b.no_new_privs {
         p.push(Step::NoNewPrivs, "prctl(PR_SET_NO_NEW_PRIVS, 1)");

@@ -266,3 +266,55 @@ fn a_profiled_plan_marks_each_phase_and_an_unprofiled_one_nothing() {
     assert!(matches!(at(marks[4].0 + 1), Step::Exec { .. }));
     assert_eq!(plan.steps.len(), plain.steps.len() + 5);
 }
+
+/// The index of the first label starting with `prefix`.
+fn step_at(l: &[&str], prefix: &str) -> usize {
+    l.iter()
+        .position(|s| s.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no step {prefix:?} in {l:#?}"))
+}
+
+#[test]
+fn without_no_new_privs_a_filter_comes_before_the_capabilities_it_needs() {
+    use crate::{CapSet, Capabilities};
+    use linception_seccomp_notify::{Action, Filter, FilterFlags};
+    let program = || {
+        let filter = Filter::new(Action::Allow).rule("mknodat", Action::Errno(1));
+        Some((filter.compile().unwrap(), FilterFlags::empty()))
+    };
+    // No CAP_SYS_ADMIN left and no no_new_privs: the kernel would refuse the filter
+    // after capset, so it is installed before the uid change (as runc does).
+    let b = Container::builder("/bin/true")
+        .capabilities(Capabilities::only(CapSet::CHOWN))
+        .uid(1000)
+        .gid(1000);
+    let (_parent, fds) = open_fds(&b, false, false, false, false).unwrap();
+    let plan = spawn(&b, &host_for(&b), &fds, None, program(), false);
+    let l = labels(&plan);
+    assert!(
+        step_at(&l, "set up fds") < step_at(&l, "seccomp("),
+        "{l:#?}"
+    );
+    assert!(
+        step_at(&l, "seccomp(") < step_at(&l, "setresgid("),
+        "{l:#?}"
+    );
+    assert!(step_at(&l, "setresuid(") < step_at(&l, "capset("), "{l:#?}");
+    // With no_new_privs, or with CAP_SYS_ADMIN kept, it stays last before execve.
+    for b in [
+        Container::builder("/bin/true")
+            .capabilities(Capabilities::only(CapSet::CHOWN))
+            .no_new_privs(),
+        Container::builder("/bin/true").capabilities(Capabilities::only(CapSet::SYS_ADMIN)),
+        Container::builder("/bin/true"),
+    ] {
+        let (_parent, fds) = open_fds(&b, false, false, false, false).unwrap();
+        let plan = spawn(&b, &host_for(&b), &fds, None, program(), false);
+        let l = labels(&plan);
+        assert_eq!(
+            step_at(&l, "seccomp(") + 1,
+            step_at(&l, "execve("),
+            "{l:#?}"
+        );
+    }
+}

@@ -658,12 +658,26 @@ pub(crate) fn seccomp(s: &LinuxSeccomp) -> Result<(Filter, Option<crate::notify:
         )
     };
     let native = native_arch_name();
-    for a in s.architectures().iter().flatten() {
-        let name = json_name(a);
-        if name != native {
+    let archs: Vec<String> = s.architectures().iter().flatten().map(json_name).collect();
+    let compat = compat_arch_names();
+    for name in &archs {
+        // Profiles (the default one of runtime-spec generators, containerd's, Docker's)
+        // list the native ABI with its compat ABIs (x86 and x32 beside x86_64). The
+        // filter covers the native ABI; a call through a compat ABI is killed, as it is
+        // through any ABI a profile does not list. A list without the native ABI would
+        // filter nothing the container runs, so it is refused.
+        if name != native && !(compat.contains(&name.as_str()) && archs.iter().any(|a| a == native))
+        {
             return Err(Error::config(
                 "linux.seccomp.architectures",
-                format!("{name}: only the native architecture ({native}) is filtered"),
+                format!(
+                    "{name}: only the native architecture ({native}) is filtered{}",
+                    if compat.contains(&name.as_str()) {
+                        " (its compat ABIs only beside it)"
+                    } else {
+                        ""
+                    }
+                ),
             ));
         }
     }
@@ -768,6 +782,18 @@ pub(crate) fn native_arch_name() -> &'static str {
         "SCMP_ARCH_X86"
     } else {
         "SCMP_ARCH_NATIVE"
+    }
+}
+
+/// The spec's names of the native architecture's compat ABIs, whose calls the filter
+/// kills.
+fn compat_arch_names() -> &'static [&'static str] {
+    if cfg!(target_arch = "x86_64") {
+        &["SCMP_ARCH_X86", "SCMP_ARCH_X32"]
+    } else if cfg!(target_arch = "aarch64") {
+        &["SCMP_ARCH_ARM"]
+    } else {
+        &[]
     }
 }
 
