@@ -344,11 +344,14 @@ fn bad_joins_are_refused_before_anything_is_created() {
             "set_tid 1 with joined namespaces",
         ),
         (
+            // Neither a new UTS namespace nor a joined one: the host's name. (A
+            // joined UTS namespace takes the name: the caller named it.)
             || {
                 sh("true")
+                    .share(Namespaces::UTS)
                     .join(
-                        NamespaceType::Uts,
-                        NsSource::Path("/proc/self/ns/uts".into()),
+                        NamespaceType::Net,
+                        NsSource::Path("/proc/self/ns/net".into()),
                     )
                     .hostname("x")
             },
