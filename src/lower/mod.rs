@@ -214,6 +214,7 @@ pub(crate) fn spawn<'f>(
     let ns = b.effective_namespaces();
     let mut p = Lowering::new();
     p.push(Step::UnblockSignals, "reset SIGPIPE and unblock signals");
+    process::setup_affinity(&mut p, b);
     let waited = namespaces::join_then_create(&mut p, fds, ns);
     if let Some(fd) = borrow(&fds.sync)
         && !waited
@@ -246,7 +247,7 @@ pub(crate) fn spawn<'f>(
     }
     identity::hostname(&mut p, b);
     network::loopback(&mut p, b, ns);
-    process::terminal(&mut p, fds);
+    process::terminal(&mut p, b, fds);
     let strings = process_tail(&mut p, b, host, fds, seccomp, b.root.is_some());
     p.finish(idmapped, strings)
 }
@@ -265,6 +266,7 @@ pub(crate) fn exec_in<'f>(
 ) -> Plan<'f> {
     let mut p = Lowering::new();
     p.push(Step::UnblockSignals, "reset SIGPIPE and unblock signals");
+    process::setup_affinity(&mut p, b);
     p.push(
         Step::JoinNamespaces {
             pidfd: target,
@@ -278,7 +280,7 @@ pub(crate) fn exec_in<'f>(
             "clone3(CLONE_PARENT | CLONE_PIDFD) into the joined pid namespace",
         );
     }
-    process::terminal(&mut p, fds);
+    process::terminal(&mut p, b, fds);
     identity::joined_root(&mut p, b, root_mapped);
     let strings = process_tail(&mut p, b, host, fds, seccomp, true);
     p.finish(Vec::new(), strings)
@@ -298,6 +300,7 @@ fn process_tail<'f>(
     identity::keyring(p, b);
     security::landlock(p, fds);
     security::bounding(p, b, host);
+    process::scheduling(p, b);
     identity::ids(p, b);
     security::capabilities(p, b);
     exec::cwd(p, b);
