@@ -572,6 +572,21 @@ impl IoPriority {
         self.level
     }
 
+    /// Checks the level (0 to 7), as a spawn does: for an embedder that wants the
+    /// refusal before building a container (to name its own input).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] naming the priority.
+    pub fn validate(&self) -> Result<()> {
+        if self.level > 7 {
+            return Err(Error::invalid(
+                format!("io_priority {} level {}", self.class.name(), self.level),
+                "a level is 0 (highest) to 7",
+            ));
+        }
+        Ok(())
+    }
+
     /// The `ioprio` value of `ioprio_set(2)`: `IOPRIO_PRIO_VALUE(class, level)`.
     pub(crate) fn raw(&self) -> u16 {
         (self.class.raw() << 13) | u16::from(self.level)
@@ -717,6 +732,22 @@ impl Scheduler {
     /// The policy.
     pub fn policy(&self) -> SchedPolicy {
         self.policy
+    }
+
+    /// Checks the attributes as a spawn does (the rules of
+    /// [`scheduler`](ContainerBuilder::scheduler)), for an embedder that wants the
+    /// refusal before building a container (to name its own input).
+    ///
+    /// ```
+    /// use linception::{SchedPolicy, Scheduler};
+    /// let e = Scheduler::new(SchedPolicy::Fifo).priority(100).validate().unwrap_err();
+    /// assert!(e.to_string().contains("1 to 99"));
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] naming the attributes.
+    pub fn validate(&self) -> Result<()> {
+        scheduler(self)
     }
 
     /// How the spawn names these attributes (in errors and step labels).
@@ -871,16 +902,11 @@ fn online_cpus() -> Option<CpuList> {
 /// The checks of the scheduling knobs, shared by a spawn and `exec_in`: I/O
 /// priority, scheduler, CPU lists, terminal size.
 fn check_scheduling(k: &Knobs) -> Result<()> {
-    if let Some(io) = k.io_priority
-        && io.level > 7
-    {
-        return Err(Error::invalid(
-            format!("io_priority {} level {}", io.class.name(), io.level),
-            "a level is 0 (highest) to 7",
-        ));
+    if let Some(io) = k.io_priority {
+        io.validate()?;
     }
     if let Some(s) = &k.scheduler {
-        scheduler(s)?;
+        s.validate()?;
     }
     for (which, list) in [
         ("setup_cpu_affinity", &k.setup_cpus),
