@@ -812,12 +812,6 @@ pub fn builder(spec: &Spec, opts: &Options) -> Result<ContainerBuilder> {
         .process()
         .as_ref()
         .ok_or_else(|| Error::config("process", "missing (nothing to run)"))?;
-    if process.console_size().is_some() && process.terminal() != Some(true) {
-        return Err(Error::config(
-            "process.consoleSize",
-            "is the size of the container's terminal: needs process.terminal",
-        ));
-    }
     let mut b = process_common(process, opts, false)?;
 
     let root = spec
@@ -1172,6 +1166,12 @@ fn time_offsets(
 /// `consoleSize`, `ioPriority`, `scheduler` and (with `exec`) `execCPUAffinity`.
 fn scheduling(process: &Process, mut b: ContainerBuilder, exec: bool) -> Result<ContainerBuilder> {
     if let Some(size) = process.console_size() {
+        if process.terminal() != Some(true) {
+            return Err(Error::config(
+                "process.consoleSize",
+                "is the size of the container's terminal: needs process.terminal",
+            ));
+        }
         let side = |v: u64, what: &str| {
             u16::try_from(v).map_err(|_| {
                 Error::config(
