@@ -689,7 +689,10 @@ impl Child<'_, '_> {
             Step::ParentDeathSignal { signal } => {
                 rustix::process::set_parent_process_death_signal(Some(*signal)).errno()
             }
-            Step::Terminal { sock } => {
+            Step::CpuAffinity { cpus } => rustix::thread::sched_setaffinity(None, cpus).errno(),
+            Step::IoPriority { ioprio } => sys::ioprio_set(*ioprio),
+            Step::Scheduler { attr } => sys::sched_setattr(attr),
+            Step::Terminal { sock, size } => {
                 use rustix::pty::OpenptFlags;
                 rustix::process::setsid().errno()?;
                 let master = rustix::fs::open(
@@ -705,6 +708,15 @@ impl Child<'_, '_> {
                 )
                 .errno()?;
                 rustix::process::ioctl_tiocsctty(&peer).errno()?;
+                if let Some((rows, cols)) = *size {
+                    let size = rustix::termios::Winsize {
+                        ws_row: rows,
+                        ws_col: cols,
+                        ws_xpixel: 0,
+                        ws_ypixel: 0,
+                    };
+                    rustix::termios::tcsetwinsize(&peer, size).errno()?;
+                }
                 linception_seccomp_notify::send_fd(sock, master.as_fd()).errno()?;
                 drop(master);
                 // Our own report pipe must not be one of the numbers the peer takes.

@@ -169,7 +169,10 @@ pub use lifecycle::{ContainerId, Hook, HookFn, HookPoint, HookState, State};
 pub use linception_mountapi::{Atime, MountAttr, Propagation};
 pub use linception_pidfd::{ExitStatus, NamespaceType, Pid, PidFd, Signal};
 pub use mount::Mount;
-pub use process::{Personality, RLIM_INFINITY, Resource, Terminal};
+pub use process::{
+    CpuList, IoClass, IoPriority, Personality, RLIM_INFINITY, Resource, SchedFlags, SchedPolicy,
+    Scheduler, Terminal,
+};
 pub use profile::SpawnProfile;
 pub use resources::{BlockDevice, CgroupStats, CpuStat, IoMax, Limit, Resources};
 pub use seccomp::{NotifyHandler, Seccomp};

@@ -218,10 +218,20 @@ pub(crate) enum Step<'f> {
     Personality { persona: u32 },
     /// `prctl(PR_SET_PDEATHSIG, signal)`.
     ParentDeathSignal { signal: rustix::process::Signal },
+    /// `sched_setaffinity(0, cpus)`.
+    CpuAffinity { cpus: rustix::thread::CpuSet },
+    /// `ioprio_set(IOPRIO_WHO_PROCESS, 0, ioprio)`.
+    IoPriority { ioprio: u16 },
+    /// `sched_setattr(0, attr, 0)`.
+    Scheduler { attr: crate::sys::SchedAttr },
     /// `setsid`, open `/dev/pts/ptmx` of the container's devpts, `TIOCSPTLCK`,
-    /// `TIOCGPTPEER`, `TIOCSCTTY` on the peer, send the master to the parent over
-    /// `sock`, and make the peer fds 0, 1 and 2.
-    Terminal { sock: BorrowedFd<'f> },
+    /// `TIOCGPTPEER`, `TIOCSCTTY` on the peer, with `size` `TIOCSWINSZ` (rows,
+    /// columns), send the master to the parent over `sock`, and make the peer fds
+    /// 0, 1 and 2.
+    Terminal {
+        sock: BorrowedFd<'f>,
+        size: Option<(u16, u16)>,
+    },
     /// `execve` of each candidate path in turn (a PATH search prepared by the parent).
     Exec {
         candidates: Vec<CString>,
@@ -260,6 +270,8 @@ impl Step<'_> {
             Step::JoinKeyring { .. } => ("keyrings", "2.6.10"),
             Step::Seccomp { .. } => ("seccomp filters", "3.17"),
             Step::Landlock { .. } => ("Landlock", "5.13"),
+            Step::Scheduler { .. } => ("sched_setattr", "3.14"),
+            Step::IoPriority { .. } => ("ioprio_set", "2.6.13"),
             _ => return None,
         })
     }

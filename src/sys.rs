@@ -174,6 +174,51 @@ pub(crate) fn personality(persona: u32) -> Res {
     if r < 0 { Err(errno()) } else { Ok(()) }
 }
 
+/// `ioprio_set(IOPRIO_WHO_PROCESS, 0, ioprio)`: the calling process's I/O class
+/// and level, kept across `execve`. Neither rustix nor a linception crate wraps it.
+pub(crate) fn ioprio_set(ioprio: u16) -> Res {
+    const IOPRIO_WHO_PROCESS: libc::c_int = 1;
+    // SAFETY: plain integer arguments (who 0: the calling process); the call reads
+    // no memory of ours.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_ioprio_set,
+            IOPRIO_WHO_PROCESS,
+            0,
+            libc::c_int::from(ioprio),
+        )
+    };
+    if r < 0 { Err(errno()) } else { Ok(()) }
+}
+
+/// The kernel's `struct sched_attr`, its first version (`SCHED_ATTR_SIZE_VER0`,
+/// 48 bytes: no utilization clamps).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SchedAttr {
+    pub size: u32,
+    pub sched_policy: u32,
+    pub sched_flags: u64,
+    pub sched_nice: i32,
+    pub sched_priority: u32,
+    pub sched_runtime: u64,
+    pub sched_deadline: u64,
+    pub sched_period: u64,
+}
+
+const _: () = assert!(size_of::<SchedAttr>() == 48);
+
+/// `sched_setattr(0, attr, 0)`: the calling thread's scheduling policy and
+/// attributes (Linux 3.14), kept across `execve`. Neither rustix nor a linception
+/// crate wraps it.
+pub(crate) fn sched_setattr(attr: &SchedAttr) -> Res {
+    // SAFETY: `attr` is a live `struct sched_attr` whose `size` field is its own
+    // size (48, checked at compile time); the kernel only reads it. Pid 0 is the
+    // calling thread, flags 0.
+    let r = unsafe { libc::syscall(libc::SYS_sched_setattr, 0, attr as *const SchedAttr, 0u32) };
+    if r < 0 { Err(errno()) } else { Ok(()) }
+}
+
 /// `execve(path, argv, envp)`; returns only on failure, with the errno.
 pub(crate) fn execve(path: &CStr, argv: &[*const c_char], envp: &[*const c_char]) -> i32 {
     // SAFETY: `argv` and `envp` are null-terminated arrays of pointers to

@@ -215,6 +215,7 @@ pub(crate) fn spawn<'f>(
     let ns = b.effective_namespaces();
     let mut p = Lowering::new();
     p.push(Step::UnblockSignals, "reset SIGPIPE and unblock signals");
+    process::setup_affinity(&mut p, b);
     let waited = namespaces::join_then_create(&mut p, fds, ns);
     if let Some(fd) = borrow(&fds.sync)
         && !waited
@@ -247,7 +248,7 @@ pub(crate) fn spawn<'f>(
     }
     identity::hostname(&mut p, b);
     network::loopback(&mut p, b, ns);
-    process::terminal(&mut p, fds);
+    process::terminal(&mut p, b, fds);
     let strings = process_tail(&mut p, b, host, fds, seccomp, b.root.is_some());
     p.finish(idmapped, strings)
 }
@@ -266,6 +267,7 @@ pub(crate) fn exec_in<'f>(
 ) -> Plan<'f> {
     let mut p = Lowering::new();
     p.push(Step::UnblockSignals, "reset SIGPIPE and unblock signals");
+    process::setup_affinity(&mut p, b);
     p.push(
         Step::JoinNamespaces {
             pidfd: target,
@@ -279,7 +281,7 @@ pub(crate) fn exec_in<'f>(
             "clone3(CLONE_PARENT | CLONE_PIDFD) into the joined pid namespace",
         );
     }
-    process::terminal(&mut p, fds);
+    process::terminal(&mut p, b, fds);
     identity::joined_root(&mut p, b, root_mapped);
     let strings = process_tail(&mut p, b, host, fds, seccomp, true);
     p.finish(Vec::new(), strings)
@@ -299,6 +301,9 @@ fn process_tail<'f>(
     identity::keyring(p, b);
     security::landlock(p, fds);
     security::bounding(p, b, host);
+    // The scheduling knobs go first: the kernel checks the privilege they need
+    // (CAP_SYS_NICE) at the call, before the uid change and capset drop it.
+    process::scheduling(p, b);
     // Installing a filter takes no_new_privs or CAP_SYS_ADMIN. Without no_new_privs,
     // a program that will not hold CAP_SYS_ADMIN gets its filter while the setup still
     // does, before the uid change and capset (where runc installs it too); the filter

@@ -11,12 +11,60 @@ use crate::builder::ContainerBuilder;
 use crate::process::{RLIM_INFINITY, limit};
 use crate::step::Step;
 
-pub(super) fn terminal<'f>(p: &mut Lowering<'f>, fds: &'f ChildFds) {
+pub(super) fn terminal<'f>(p: &mut Lowering<'f>, b: &ContainerBuilder, fds: &'f ChildFds) {
     if let Some(sock) = borrow(&fds.terminal_sock) {
+        let size = b.knobs.terminal_size;
+        let winsize = size.map_or(String::new(), |(rows, cols)| {
+            format!(", TIOCSWINSZ {rows} rows {cols} columns")
+        });
         p.push(
-            Step::Terminal { sock },
-            "setsid and a controlling terminal from /dev/pts/ptmx (TIOCSPTLCK, TIOCGPTPEER, \
-             TIOCSCTTY), the master sent to the parent",
+            Step::Terminal { sock, size },
+            format!(
+                "setsid and a controlling terminal from /dev/pts/ptmx (TIOCSPTLCK, \
+                 TIOCGPTPEER, TIOCSCTTY{winsize}), the master sent to the parent"
+            ),
+        );
+    }
+}
+
+/// The child's CPUs while it sets up: its first step.
+pub(super) fn setup_affinity(p: &mut Lowering<'_>, b: &ContainerBuilder) {
+    if let Some(cpus) = &b.knobs.setup_cpus {
+        p.push(
+            Step::CpuAffinity {
+                cpus: cpus.cpu_set(),
+            },
+            format!("sched_setaffinity(0, {cpus}) for the setup"),
+        );
+    }
+}
+
+/// The program's CPUs, scheduler and I/O priority: after the rest of the setup,
+/// before the uid change (which may take the capability the kernel asks for).
+pub(super) fn scheduling(p: &mut Lowering<'_>, b: &ContainerBuilder) {
+    let k = &b.knobs;
+    if let Some(cpus) = &k.cpus {
+        p.push(
+            Step::CpuAffinity {
+                cpus: cpus.cpu_set(),
+            },
+            format!("sched_setaffinity(0, {cpus})"),
+        );
+    }
+    if let Some(s) = &k.scheduler {
+        p.push(
+            Step::Scheduler { attr: s.attr() },
+            format!("sched_setattr({})", s.shown()),
+        );
+    }
+    if let Some(io) = k.io_priority {
+        p.push(
+            Step::IoPriority { ioprio: io.raw() },
+            format!(
+                "ioprio_set(IOPRIO_WHO_PROCESS, 0, {} level {})",
+                io.class().name(),
+                io.level()
+            ),
         );
     }
 }

@@ -13,13 +13,14 @@ use std::time::Duration;
 use linception::seccomp_notify::{Action, Arch, Cmp, Condition, Filter};
 use linception::userns::{Extent, IdMap};
 use linception::{
-    Atime, CapSet, Capabilities, Container, ContainerBuilder, Device, Hook, HookPoint, IdMapping,
-    Mount, MountAttr, NamespaceType, Namespaces, NsSource, Propagation, Resource, RootFs, Seccomp,
+    Atime, CapSet, Capabilities, Container, ContainerBuilder, CpuList, Device, Hook, HookPoint,
+    IdMapping, IoClass, IoPriority, Mount, MountAttr, NamespaceType, Namespaces, NsSource,
+    Personality, Propagation, Resource, RootFs, SchedFlags, SchedPolicy, Scheduler, Seccomp,
     Terminal,
 };
 use oci_spec::runtime::{
-    LinuxDeviceType, LinuxIdMapping, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompOperator,
-    Process, Spec,
+    IOPriorityClass, LinuxDeviceType, LinuxIdMapping, LinuxPersonality, LinuxPersonalityDomain,
+    LinuxSeccomp, LinuxSeccompAction, LinuxSeccompOperator, Process, Spec,
 };
 
 use crate::{Error, Result};
@@ -897,7 +898,7 @@ pub fn builder(spec: &Spec, opts: &Options) -> Result<ContainerBuilder> {
         .process()
         .as_ref()
         .ok_or_else(|| Error::config("process", "missing (nothing to run)"))?;
-    let mut b = process_builder(process, opts)?;
+    let mut b = process_common(process, opts, false)?;
 
     let root = spec
         .root()
@@ -966,8 +967,10 @@ pub fn builder(spec: &Spec, opts: &Options) -> Result<ContainerBuilder> {
     refuse_set("linux.mountLabel", linux.mount_label())?;
     refuse_set("linux.intelRdt", linux.intel_rdt())?;
     refuse_set("linux.memoryPolicy", linux.memory_policy())?;
-    refuse_set("linux.personality", linux.personality())?;
-    refuse_set("linux.timeOffsets", linux.time_offsets())?;
+    if let Some(p) = linux.personality() {
+        b = b.personality(personality(p)?);
+    }
+    b = time_offsets(b, linux)?;
     if let Some(cg) = crate::cgroups::cgroup(spec, &opts.id)? {
         b = b.cgroup(cg);
     }
@@ -1066,24 +1069,27 @@ pub fn builder(spec: &Spec, opts: &Options) -> Result<ContainerBuilder> {
     Ok(b)
 }
 
-/// Turns a `process` section into a builder: `args`, `env`, `cwd`, `user`,
-/// `capabilities`, `rlimits`, `noNewPrivileges`, `oomScoreAdj`, `apparmorProfile`,
-/// `selinuxLabel` and `terminal` (with `opts.console_socket`) honoured, the other
-/// fields refused by name. [`builder`] starts from it, and so does `exec` for the
-/// process it runs in a container.
+/// Turns a `process` section into a builder for a process `exec` runs in a
+/// container: `args`, `env`, `cwd`, `user`, `capabilities`, `rlimits`,
+/// `noNewPrivileges`, `oomScoreAdj`, `apparmorProfile`, `selinuxLabel`, `terminal`
+/// (with `opts.console_socket`), `consoleSize`, `ioPriority`, `scheduler` and
+/// `execCPUAffinity` honoured, the other fields refused by name. [`builder`] maps
+/// the container's own process the same way, but for `execCPUAffinity`, which the
+/// runtime spec says does not apply to it.
 ///
 /// # Errors
 /// [`Error::Config`] naming the first field refused.
 pub fn process_builder(process: &Process, opts: &Options) -> Result<ContainerBuilder> {
+    process_common(process, opts, true)
+}
+
+/// [`process_builder`]; `exec` says whether `execCPUAffinity` applies.
+fn process_common(process: &Process, opts: &Options, exec: bool) -> Result<ContainerBuilder> {
     let args = process.args().clone().unwrap_or_default();
     let Some(program) = args.first() else {
         return Err(Error::config("process.args", "empty"));
     };
     refuse_set("process.commandLine", process.command_line())?;
-    refuse_set("process.consoleSize", &process.console_size())?;
-    refuse_set("process.ioPriority", process.io_priority())?;
-    refuse_set("process.scheduler", process.scheduler())?;
-    refuse_set("process.execCPUAffinity", process.exec_cpu_affinity())?;
     refuse_set("process.user.username", process.user().username())?;
 
     let mut b = Container::builder(program).args(&args[1..]).env_clear();
@@ -1170,7 +1176,206 @@ pub fn process_builder(process: &Process, opts: &Options) -> Result<ContainerBui
             "--console-socket: process.terminal is not set".into(),
         ));
     }
+    scheduling(process, b, exec)
+}
+
+/// `linux.personality`: the domain (`LINUX`, `LINUX32`) and flags, named as the
+/// kernel's `personality(2)` constants (`ADDR_NO_RANDOMIZE`...; the runtime spec
+/// defines none yet).
+fn personality(p: &LinuxPersonality) -> Result<Personality> {
+    let mut out = match p.domain() {
+        LinuxPersonalityDomain::PerLinux => Personality::empty(),
+        LinuxPersonalityDomain::PerLinux32 => Personality::LINUX32,
+    };
+    for (i, flag) in p.flags().iter().flatten().enumerate() {
+        let known = Personality::from_name(flag).filter(|f| *f != Personality::LINUX32);
+        out |= known.ok_or_else(|| {
+            Error::config(
+                format!("linux.personality.flags[{i}]"),
+                format!(
+                    "unknown {flag:?} (the flags are personality(2)'s, e.g. ADDR_NO_RANDOMIZE)"
+                ),
+            )
+        })?;
+    }
+    Ok(out)
+}
+
+/// `linux.timeOffsets`: offsets of `monotonic` and `boottime` in a new time
+/// namespace, which `linux.namespaces` must ask for.
+fn time_offsets(
+    mut b: ContainerBuilder,
+    linux: &oci_spec::runtime::Linux,
+) -> Result<ContainerBuilder> {
+    let Some(offsets) = linux.time_offsets() else {
+        return Ok(b);
+    };
+    let time_ns = linux
+        .namespaces()
+        .iter()
+        .flatten()
+        .find(|ns| json_name(&ns.typ()) == "time");
+    match time_ns {
+        None => {
+            return Err(Error::config(
+                "linux.timeOffsets",
+                "needs a new time namespace (linux.namespaces: time)",
+            ));
+        }
+        Some(ns) if ns.path().is_some() => {
+            return Err(Error::config(
+                "linux.timeOffsets",
+                "the time namespace is joined (linux.namespaces: time with a path): it has \
+                 its own offsets",
+            ));
+        }
+        Some(_) => {}
+    }
+    let mut clocks: Vec<_> = offsets.iter().collect();
+    clocks.sort_by(|a, b| a.0.cmp(b.0));
+    for (clock, o) in clocks {
+        let field = format!("linux.timeOffsets.{clock}");
+        let (secs, nanos) = (o.secs().unwrap_or(0), o.nanosecs().unwrap_or(0));
+        if nanos >= 1_000_000_000 {
+            return Err(Error::config(
+                format!("{field}.nanosecs"),
+                format!("{nanos} is not below 1000000000"),
+            ));
+        }
+        b = match clock.as_str() {
+            "monotonic" => b.monotonic_offset(secs, nanos),
+            "boottime" => b.boottime_offset(secs, nanos),
+            _ => {
+                return Err(Error::config(
+                    field,
+                    "a time namespace offsets only the monotonic and boottime clocks",
+                ));
+            }
+        };
+    }
     Ok(b)
+}
+
+/// `consoleSize`, `ioPriority`, `scheduler` and (with `exec`) `execCPUAffinity`.
+fn scheduling(process: &Process, mut b: ContainerBuilder, exec: bool) -> Result<ContainerBuilder> {
+    if let Some(size) = process.console_size() {
+        if process.terminal() != Some(true) {
+            return Err(Error::config(
+                "process.consoleSize",
+                "is the size of the container's terminal: needs process.terminal",
+            ));
+        }
+        let side = |v: u64, what: &str| {
+            u16::try_from(v).map_err(|_| {
+                Error::config(
+                    format!("process.consoleSize.{what}"),
+                    format!("{v} is above 65535"),
+                )
+            })
+        };
+        let (rows, cols) = (side(size.height(), "height")?, side(size.width(), "width")?);
+        // As runc: a size with a zero side leaves the kernel's.
+        if rows != 0 && cols != 0 {
+            b = b.terminal_size(rows, cols);
+        }
+    }
+    if let Some(io) = process.io_priority() {
+        let class = match io.class() {
+            IOPriorityClass::IoprioClassRt => IoClass::RealTime,
+            IOPriorityClass::IoprioClassBe => IoClass::BestEffort,
+            IOPriorityClass::IoprioClassIdle => IoClass::Idle,
+        };
+        let level = u8::try_from(io.priority())
+            .ok()
+            .filter(|l| *l <= 7)
+            .ok_or_else(|| {
+                Error::config(
+                    "process.ioPriority.priority",
+                    format!("{} is not 0 (highest) to 7", io.priority()),
+                )
+            })?;
+        let prio = IoPriority::new(class, level);
+        prio.validate()
+            .map_err(|e| Error::config("process.ioPriority", e.to_string()))?;
+        b = b.io_priority(prio);
+    }
+    if let Some(s) = process.scheduler() {
+        b = b.scheduler(scheduler(s)?);
+    }
+    if exec && let Some(a) = process.exec_cpu_affinity() {
+        let list = |v: &Option<String>, what: &str| -> Result<Option<CpuList>> {
+            match v.as_deref().map(str::trim) {
+                // Omitted or empty: the affinity is left as it is.
+                None | Some("") => Ok(None),
+                Some(l) => CpuList::parse(l).map(Some).map_err(|e| {
+                    Error::config(format!("process.execCPUAffinity.{what}"), e.to_string())
+                }),
+            }
+        };
+        if let Some(l) = list(a.initial(), "initial")? {
+            b = b.setup_cpu_affinity(l);
+        }
+        if let Some(l) = list(a.cpu_affinity_final(), "final")? {
+            b = b.cpu_affinity(l);
+        }
+    }
+    Ok(b)
+}
+
+/// `process.scheduler` as the builder's [`Scheduler`], checked here so that a
+/// refusal names the field.
+fn scheduler(s: &oci_spec::runtime::Scheduler) -> Result<Scheduler> {
+    use oci_spec::runtime::{LinuxSchedulerFlag as F, LinuxSchedulerPolicy as P};
+    let policy = match s.policy() {
+        P::SchedOther => SchedPolicy::Other,
+        P::SchedFifo => SchedPolicy::Fifo,
+        P::SchedRr => SchedPolicy::RoundRobin,
+        P::SchedBatch => SchedPolicy::Batch,
+        P::SchedIdle => SchedPolicy::Idle,
+        P::SchedDeadline => SchedPolicy::Deadline,
+        P::SchedIso => {
+            return Err(Error::config(
+                "process.scheduler.policy",
+                "SCHED_ISO is reserved by Linux and not implemented",
+            ));
+        }
+    };
+    let mut out = Scheduler::new(policy).nice(s.nice().unwrap_or(0));
+    if let Some(p) = *s.priority() {
+        let p = u32::try_from(p)
+            .map_err(|_| Error::config("process.scheduler.priority", format!("{p} is negative")))?;
+        out = out.priority(p);
+    }
+    let mut flags = SchedFlags::empty();
+    for (i, f) in s.flags().iter().flatten().enumerate() {
+        flags |= match f {
+            F::SchedResetOnFork => SchedFlags::RESET_ON_FORK,
+            F::SchedFlagReclaim => SchedFlags::RECLAIM,
+            F::SchedFlagDLOverrun => SchedFlags::DL_OVERRUN,
+            F::SchedFlagKeepPolicy => SchedFlags::KEEP_POLICY,
+            F::SchedFlagKeepParams => SchedFlags::KEEP_PARAMS,
+            F::SchedFlagUtilClampMin | F::SchedFlagUtilClampMax => {
+                return Err(Error::config(
+                    format!("process.scheduler.flags[{i}]"),
+                    format!(
+                        "{} needs clamp values, which the runtime spec does not carry",
+                        json_name(f)
+                    ),
+                ));
+            }
+        };
+    }
+    out = out.flags(flags);
+    if s.runtime().is_some() || s.deadline().is_some() || s.period().is_some() {
+        out = out.deadline(
+            s.runtime().unwrap_or(0),
+            s.deadline().unwrap_or(0),
+            s.period().unwrap_or(0),
+        );
+    }
+    out.validate()
+        .map_err(|e| Error::config("process.scheduler", e.to_string()))?;
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -1234,8 +1439,12 @@ mod tests {
                 "linux.cgroupsPath",
             ),
             (
-                spec_with(r#","personality":{"domain":"LINUX"}"#, ""),
-                "linux.personality",
+                spec_with(r#","personality":{"domain":"LINUX","flags":["WAT"]}"#, ""),
+                "linux.personality.flags[0]: unknown \"WAT\"",
+            ),
+            (
+                spec_with(r#","timeOffsets":{"monotonic":{"secs":1}}"#, ""),
+                "linux.timeOffsets: needs a new time namespace",
             ),
             (
                 spec_with("", r#","domainname":"d""#),
@@ -1567,5 +1776,131 @@ mod tests {
             assert!(e.starts_with(&format!("{field}: ")), "{e}");
             assert!(e.contains(why), "{e}");
         }
+    }
+
+    /// A config whose process has `extra` fields and whose linux section has
+    /// `linux_extra`, with a time namespace.
+    fn knobs(process_extra: &str, linux_extra: &str) -> String {
+        format!(
+            r#"{{"ociVersion":"1.2.0","root":{{"path":"/"}},
+            "process":{{"args":["/bin/true"],"cwd":"/","user":{{"uid":0,"gid":0}}{process_extra}}},
+            "linux":{{"namespaces":[{{"type":"mount"}},{{"type":"time"}}]{linux_extra}}}}}"#
+        )
+    }
+
+    #[test]
+    fn knob_fields_map_to_the_builder() {
+        let shown = |text: &str| format!("{:?}", try_build(text).unwrap());
+        let b = shown(&knobs(
+            r#","ioPriority":{"class":"IOPRIO_CLASS_IDLE","priority":0},
+            "scheduler":{"policy":"SCHED_BATCH","nice":5,"flags":["SCHED_RESET_ON_FORK"]},
+            "execCPUAffinity":{"initial":"0","final":"0-1"}"#,
+            r#","personality":{"domain":"LINUX32","flags":["ADDR_NO_RANDOMIZE"]},
+            "timeOffsets":{"monotonic":{"secs":-5,"nanosecs":7},"boottime":{"secs":100}}"#,
+        ));
+        for want in [
+            "personality: Some(Personality(LINUX32 | ADDR_NO_RANDOMIZE))",
+            "io_priority: Some(IoPriority { class: Idle, level: 0 })",
+            "policy: Batch, nice: 5",
+            "flags: SchedFlags(RESET_ON_FORK)",
+            "monotonic_offset: Some((-5, 7))",
+            "boottime_offset: Some((100, 0))",
+            // execCPUAffinity is not applicable to the container's own process.
+            "setup_cpus: None",
+            "cpus: None",
+        ] {
+            assert!(b.contains(want), "{want}: {b}");
+        }
+        // The exec'd process gets execCPUAffinity.
+        let spec = parse(&knobs(
+            r#","execCPUAffinity":{"initial":"0","final":"0-1"}"#,
+            "",
+        ))
+        .unwrap();
+        let opts = Options {
+            id: "t".into(),
+            bundle: "/".into(),
+            console_socket: None,
+        };
+        let e = format!(
+            "{:?}",
+            process_builder(spec.process().as_ref().unwrap(), &opts).unwrap()
+        );
+        assert!(e.contains("setup_cpus: Some(CpuList { cpus: [0] })"), "{e}");
+        assert!(e.contains("cpus: Some(CpuList { cpus: [0, 1] })"), "{e}");
+    }
+
+    #[test]
+    fn bad_knob_values_are_named() {
+        let cases = [
+            (
+                knobs(r#","consoleSize":{"height":24,"width":80}"#, ""),
+                "process.consoleSize: is the size of the container's terminal: needs process.terminal",
+            ),
+            (
+                knobs(
+                    r#","ioPriority":{"class":"IOPRIO_CLASS_BE","priority":8}"#,
+                    "",
+                ),
+                "process.ioPriority.priority: 8 is not 0 (highest) to 7",
+            ),
+            (
+                knobs(r#","scheduler":{"policy":"SCHED_ISO"}"#, ""),
+                "process.scheduler.policy: SCHED_ISO",
+            ),
+            (
+                knobs(r#","scheduler":{"policy":"SCHED_FIFO"}"#, ""),
+                "process.scheduler: invalid scheduler SCHED_FIFO priority 0: SCHED_FIFO and \
+                 SCHED_RR take a priority of 1 to 99",
+            ),
+            (
+                knobs(
+                    r#","scheduler":{"policy":"SCHED_DEADLINE","runtime":20000,"deadline":10000,"period":30000}"#,
+                    "",
+                ),
+                "process.scheduler: invalid scheduler SCHED_DEADLINE runtime 20000 deadline \
+                 10000 period 30000: SCHED_DEADLINE needs runtime <= deadline <= period",
+            ),
+            (
+                knobs(
+                    r#","scheduler":{"policy":"SCHED_OTHER","flags":["SCHED_FLAG_UTIL_CLAMP_MIN"]}"#,
+                    "",
+                ),
+                "process.scheduler.flags[0]: SCHED_FLAG_UTIL_CLAMP_MIN needs clamp values",
+            ),
+            (
+                knobs("", r#","timeOffsets":{"realtime":{"secs":1}}"#),
+                "linux.timeOffsets.realtime: a time namespace offsets only",
+            ),
+            (
+                knobs(
+                    "",
+                    r#","timeOffsets":{"boottime":{"secs":1,"nanosecs":1000000000}}"#,
+                ),
+                "linux.timeOffsets.boottime.nanosecs",
+            ),
+            (
+                knobs("", r#","timeOffsets":{"boottime":{"secs":1}}"#).replace(
+                    r#"{"type":"time"}"#,
+                    r#"{"type":"time","path":"/proc/1/ns/time"}"#,
+                ),
+                "linux.timeOffsets: the time namespace is joined",
+            ),
+        ];
+        for (text, want) in cases {
+            let e = refused(&text);
+            assert!(e.starts_with(want), "{want}: {e}");
+        }
+        // execCPUAffinity of an exec'd process.
+        let spec = parse(&knobs(r#","execCPUAffinity":{"final":"3-1"}"#, "")).unwrap();
+        let opts = Options {
+            id: "t".into(),
+            bundle: "/".into(),
+            console_socket: None,
+        };
+        let e = process_builder(spec.process().as_ref().unwrap(), &opts)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("process.execCPUAffinity.final"), "{e}");
     }
 }

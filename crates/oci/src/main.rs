@@ -226,12 +226,13 @@ fn command(g: &Global, mut args: Vec<String>) -> Result<i32> {
                     "--no-pivot: not supported (the root is always pivoted)",
                 ));
             }
-            if p.flag("detach") || p.flag("d") {
+            let detach = p.flag("detach") || p.flag("d");
+            if detach && cmd == "create" {
                 return Err(usage(
-                    "run --detach: not supported yet, use create and start",
+                    "create --detach: a created container is always detached",
                 ));
             }
-            create(g, &p, cmd == "run")
+            create(g, &p, cmd == "run", detach)
         }
         "start" => {
             let p = parse(args, &[], &[], "start")?;
@@ -434,7 +435,8 @@ fn absolute(p: &str) -> Result<PathBuf> {
     std::path::absolute(p).map_err(|e| usage(format!("{p}: {e}")))
 }
 
-fn create(g: &Global, p: &Parsed, run: bool) -> Result<i32> {
+/// `create`, or `run` (`detach`: the container is left running, as `run -d`).
+fn create(g: &Global, p: &Parsed, run: bool, detach: bool) -> Result<i32> {
     let cmd = if run { "run" } else { "create" };
     let id = p.id(cmd)?.to_owned();
     let bundle = absolute(p.opt(&["bundle", "b"]).unwrap_or("."))?;
@@ -527,7 +529,7 @@ fn create(g: &Global, p: &Parsed, run: bool) -> Result<i32> {
             return Err(e);
         }
     };
-    if !run {
+    if !run || detach {
         let _ = c.detach();
         return Ok(0);
     }
