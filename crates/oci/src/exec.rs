@@ -260,7 +260,24 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
     let locked = store.open(&opts.id)?;
     let record = locked.load()?;
     let doc = process_document(opts, &record.bundle)?;
-    let (b, oom) = process_builder(&doc, opts)?;
+    let (mut b, oom) = process_builder(&doc, opts)?;
+    // The container's seccomp filter binds the exec'd process too (as runc applies
+    // it), from the bundle's config: without it the process would escape the filter.
+    let spec = config::load(&record.bundle).map_err(|e| {
+        Error::State(format!(
+            "exec: the container's config, for its seccomp filter: {e}"
+        ))
+    })?;
+    if let Some(s) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+        let (filter, agent) = config::seccomp(s)?;
+        if agent.is_some() {
+            return Err(Error::config(
+                "linux.seccomp.listenerPath",
+                "an exec'd process in a container whose filter notifies an agent is not supported yet",
+            ));
+        }
+        b = b.seccomp(linception::Seccomp::new(filter));
+    }
     let mut c = record
         .container
         .open()

@@ -240,3 +240,49 @@ fn exec_with_a_terminal_over_the_console_socket() {
     assert!(text.contains("got:hi"), "{text}");
     assert!(rt.quiet(&["kill", "ex4", "KILL"]).status.success());
 }
+
+/// An exec'd process is bound by the container's seccomp filter, as with runc: a
+/// call the config's filter refuses fails in it too.
+#[test]
+fn an_exec_d_process_gets_the_containers_seccomp_filter() {
+    if !need("busybox-static", "/bin/busybox") {
+        return;
+    }
+    let report = |rt: &Runtime, id: &str| {
+        let bundle = Bundle::new(false, |c| {
+            script(c, "exec sleep 1000");
+            c["linux"]["seccomp"] = serde_json::json!({
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]
+            });
+        });
+        let out = rt.create(&bundle, id);
+        assert!(out.status.success(), "create: {}", stderr(&out));
+        assert!(rt.quiet(&["start", id]).status.success());
+        rt.wait_status(id, "running");
+        let out = rt
+            .cmd()
+            .args([
+                "exec",
+                id,
+                "sh",
+                "-c",
+                "mkdir /tmp/x 2>&1; grep Seccomp: /proc/self/status",
+            ])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(rt.quiet(&["kill", id, "KILL"]).status.success());
+        rt.wait_status(id, "stopped");
+        assert!(rt.quiet(&["delete", id]).status.success());
+        stdout(&out)
+    };
+    let ours = report(&Runtime::ours(), &unique_id("exsc"));
+    assert!(
+        ours.contains("Operation not permitted") && ours.contains("Seccomp:\t2"),
+        "{ours}"
+    );
+    if is_root() && need("runc", "/usr/sbin/runc") {
+        assert_eq!(report(&Runtime::runc(), &unique_id("exsc")), ours);
+    }
+}
