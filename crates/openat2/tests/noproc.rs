@@ -75,10 +75,17 @@ fn compare_without_procfs(f: &Fixture) -> Vec<String> {
             };
             let how = OpenHow::new(flags).mode(Mode::from_raw_mode(mode).unwrap());
             for path in PATHS {
-                let kernel = outcome(
-                    f,
-                    openat2(&dir, path, &how.resolve(scope)).map_err(|e| e.raw_os_error().unwrap()),
-                );
+                // The kernel's answer; EAGAIN (a rename anywhere on the system during
+                // a `..` walk under BENEATH/IN_ROOT) is retried, as a caller does.
+                let mut res = Err(libc::EAGAIN);
+                for _ in 0..8 {
+                    res = openat2(&dir, path, &how.resolve(scope))
+                        .map_err(|e| e.raw_os_error().unwrap());
+                    if res.as_ref().err() != Some(&libc::EAGAIN) {
+                        break;
+                    }
+                }
+                let kernel = outcome(f, res);
                 let fallback = outcome(
                     f,
                     root.open_with(path, &how)
