@@ -204,30 +204,6 @@ fn kill_all_signals_every_process_of_the_cgroup() {
     assert!(!cg.exists(), "cgroup left");
 }
 
-/// Puts the root's `cgroup.subtree_control` back as it was (the runtime enables
-/// hugetlb there, as runc's cgroupfs driver enables what a cgroup needs on its path).
-struct SubtreeControl(Vec<String>);
-
-impl SubtreeControl {
-    fn save() -> SubtreeControl {
-        let text = std::fs::read_to_string(mount().join("cgroup.subtree_control")).unwrap();
-        SubtreeControl(text.split_whitespace().map(str::to_owned).collect())
-    }
-}
-
-impl Drop for SubtreeControl {
-    fn drop(&mut self) {
-        let file = mount().join("cgroup.subtree_control");
-        let now = std::fs::read_to_string(&file).unwrap_or_default();
-        for c in now
-            .split_whitespace()
-            .filter(|c| !self.0.iter().any(|s| s == c))
-        {
-            let _ = std::fs::write(&file, format!("-{c}"));
-        }
-    }
-}
-
 #[test]
 fn hugepage_limits_and_update_on_the_hosts_cgroup2() {
     linception_testkit::require_root!("a container with a cgroup");
@@ -242,7 +218,7 @@ fn hugepage_limits_and_update_on_the_hosts_cgroup2() {
     }
     // runc puts hugetlb on cgroup v1 on this hybrid host (no hugetlb hierarchy is
     // mounted there), so there is nothing to compare with: the kernel's files are.
-    let _restore = SubtreeControl::save();
+    let _restore = SubtreeGuard::take();
     let top = format!("lc-oci-huge-{}", std::process::id());
     let bundle = sleeper(|c| {
         c["linux"]["cgroupsPath"] = json!(format!("/{top}/pod/ctr"));

@@ -110,6 +110,58 @@ pub fn script(cfg: &mut Value, script: &str) {
 pub struct Runtime {
     pub bin: PathBuf,
     pub root: TempDir,
+    _subtree: SubtreeGuard,
+}
+
+/// Keeps the host's cgroups as they were: the controllers of the cgroup2 root's
+/// `cgroup.subtree_control` when the first runtime of this test program was made
+/// are put back when the last one is dropped (runc's cgroup driver enables every
+/// controller it may use down its cgroup's path, and ours what a resource needs, as
+/// runc does; neither takes them away again).
+pub struct SubtreeGuard;
+
+static SUBTREE: std::sync::Mutex<(usize, Option<Vec<String>>)> = std::sync::Mutex::new((0, None));
+
+fn root_subtree_control() -> Option<PathBuf> {
+    let cg = linception::features::cgroup2().ok()?;
+    Some(cg.mount_point.join("cgroup.subtree_control"))
+}
+
+impl SubtreeGuard {
+    pub fn take() -> SubtreeGuard {
+        let mut s = SUBTREE
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if s.0 == 0 {
+            s.1 = root_subtree_control()
+                .and_then(|f| std::fs::read_to_string(f).ok())
+                .map(|t| t.split_whitespace().map(str::to_owned).collect());
+        }
+        s.0 += 1;
+        SubtreeGuard
+    }
+}
+
+impl Drop for SubtreeGuard {
+    fn drop(&mut self) {
+        let mut s = SUBTREE
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        s.0 -= 1;
+        if s.0 > 0 {
+            return;
+        }
+        let (Some(before), Some(file)) = (s.1.take(), root_subtree_control()) else {
+            return;
+        };
+        let now = std::fs::read_to_string(&file).unwrap_or_default();
+        for c in now
+            .split_whitespace()
+            .filter(|c| !before.iter().any(|b| b == c))
+        {
+            let _ = std::fs::write(&file, format!("-{c}"));
+        }
+    }
 }
 
 impl Runtime {
@@ -117,6 +169,7 @@ impl Runtime {
         Runtime {
             bin: OURS.into(),
             root: TempDir::new("root"),
+            _subtree: SubtreeGuard::take(),
         }
     }
 
@@ -124,6 +177,7 @@ impl Runtime {
         Runtime {
             bin: "/usr/sbin/runc".into(),
             root: TempDir::new("runc"),
+            _subtree: SubtreeGuard::take(),
         }
     }
 
