@@ -519,12 +519,16 @@ impl Container {
         }
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         loop {
-            if let Some(st) = self.pidfd.exit_info()? {
-                self.status = Some(st);
-                return Ok(st);
-            }
-            if std::time::Instant::now() >= deadline {
-                return Err(Error::NotReaped { pid: self.pid });
+            match self.pidfd.exit_info() {
+                Ok(Some(st)) => {
+                    self.status = Some(st);
+                    return Ok(st);
+                }
+                // Right after the reap the kernel may answer ESRCH for a moment,
+                // before the exit information is visible: asked again.
+                Ok(None) | Err(_) if std::time::Instant::now() < deadline => {}
+                Ok(None) => return Err(Error::NotReaped { pid: self.pid }),
+                Err(e) => return Err(e.into()),
             }
             std::thread::sleep(std::time::Duration::from_millis(1));
         }

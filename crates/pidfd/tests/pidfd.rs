@@ -955,10 +955,12 @@ fn exit_info_for_a_non_parent() {
         let _ = copy.poll_exit(Some(Duration::from_secs(10)));
         // ...and, once the parent reaped it, how it ended.
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        // Between the reap and the exit information becoming visible the kernel
+        // may answer ESRCH for a moment: asked again until the deadline.
         let code = loop {
             match copy.exit_info() {
                 Ok(Some(ExitStatus::Exited(c))) => break c,
-                Ok(_) if std::time::Instant::now() < deadline => {
+                Ok(None) | Err(_) if std::time::Instant::now() < deadline => {
                     std::thread::sleep(Duration::from_millis(5))
                 }
                 _ => break -1,
