@@ -79,7 +79,7 @@ mod tokio;
 mod types;
 mod wait;
 
-pub use child::{SharedChildMemory, clone3_parent, pidfd_send_signal, setns};
+pub use child::{SharedChildMemory, pidfd_send_signal, setns};
 pub use clone::{CloneArgs, CloneFlags, CloneResult, MAX_SET_TID};
 pub use error::{Call, Error, ErrorKind, Result, errno_of};
 pub use handle::{PidfdHandle, SelfTarget};
@@ -87,6 +87,7 @@ pub use info::{Coredump, CoredumpFlags, Credentials, InfoMask, PidfdInfo};
 pub use ns::{NamespaceFd, NamespaceHandle, NamespaceType};
 pub use pidfd::PidFd;
 pub use spawn::{Child, Exec};
+pub use sys::public_clone::clone3_parent;
 /// Test hook: makes [`CloneArgs::spawn`] use the portable fork-style path (a copy of
 /// the caller's memory, an exec-status pipe) instead of the `CLONE_VM | CLONE_VFORK`
 /// one, so that both are tested on machines that have the latter.
