@@ -128,20 +128,9 @@ fn c_profile(
 
 fn main() -> ExitCode {
     let bench = std::env::args().any(|a| a == "--bench");
-    if !common::is_root() {
-        println!("SKIP: needs root (the benchmark container maps 0 -> 100000 x 65536)");
-        return if std::env::var_os("LINCEPTION_REQUIRE_ALL").is_some_and(|v| v == "1") {
-            ExitCode::FAILURE
-        } else {
-            ExitCode::SUCCESS
-        };
-    }
-    let rootfs = match common::minimal_rootfs() {
+    let rootfs = match common::root_and_rootfs("phases") {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("phases: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let build = || common::container::builder(&rootfs, false);
     // The first spawn of this process, then the next ones (builder, unprofiled).

@@ -300,20 +300,9 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let benching = args.iter().any(|a| a == "--bench");
     let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
-    if !common::is_root() {
-        println!("SKIP: throughput: needs root (the container maps 0 -> 100000 x 65536)");
-        return if std::env::var_os("LINCEPTION_REQUIRE_ALL").is_some_and(|v| v == "1") {
-            ExitCode::FAILURE
-        } else {
-            ExitCode::SUCCESS
-        };
-    }
-    let rootfs = match common::minimal_rootfs() {
+    let rootfs = match common::root_and_rootfs("throughput") {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("throughput: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let peers: Vec<Peer> = peers(&rootfs)
         .into_iter()

@@ -162,3 +162,25 @@ pub fn find_program(name: &str) -> Option<PathBuf> {
 pub fn is_root() -> bool {
     rustix::process::geteuid().is_root()
 }
+
+/// What a bench needs before it spawns: root (the 65536-id map) and the rootfs.
+/// `Err` is the exit code to return: a printed `SKIP` (a failure under
+/// `LINCEPTION_REQUIRE_ALL=1`) when not root, a failure when the rootfs cannot be
+/// built.
+pub fn root_and_rootfs(bench: &str) -> Result<PathBuf, std::process::ExitCode> {
+    use std::process::ExitCode;
+    if !is_root() {
+        println!("SKIP: {bench}: needs root (the container maps 0 -> 100000 x 65536)");
+        return Err(
+            if std::env::var_os("LINCEPTION_REQUIRE_ALL").is_some_and(|v| v == "1") {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            },
+        );
+    }
+    minimal_rootfs().map_err(|e| {
+        eprintln!("{bench}: {e}");
+        ExitCode::FAILURE
+    })
+}
