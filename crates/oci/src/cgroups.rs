@@ -556,17 +556,6 @@ pub fn cgroup(spec: &Spec, id: &str) -> Result<Option<Cgroup>> {
     Ok(Some(cg))
 }
 
-/// Lets a handle found by id remove the container's cgroup at `delete` when it
-/// is the one this runtime made for the config (the same path again), not a
-/// cgroup the container merely runs in (a rootless run without one).
-pub fn adopt(c: &mut Container, spec: &Spec, id: &str) {
-    if let (Some(have), Ok(want)) = (c.cgroup_path(), path(spec, id))
-        && have == want
-    {
-        c.adopt_cgroup();
-    }
-}
-
 /// The container's cgroup, or the error naming the command.
 fn need_cgroup(c: &Container, id: &str, cmd: &str) -> Result<()> {
     if c.cgroup_path().is_none() {
