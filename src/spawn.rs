@@ -55,6 +55,58 @@ fn resolve_map(mapping: &IdMapping, own: u32, uids: bool) -> Result<IdMap> {
     Ok(map)
 }
 
+/// Maps the setuid helpers will write, checked before anything exists against the
+/// rule they apply (the caller's own id, or its `/etc/subuid` and `/etc/subgid`
+/// ranges, both looked up by its login name). A caller `/etc/passwd` does not know
+/// is left to the helpers' own verdict.
+fn helper_precheck(uid: &IdMap, gid: &IdMap, euid: u32, egid: u32) -> Result<()> {
+    let Some(name) = linception_userns::login_name(euid).map_err(Error::from)? else {
+        return Ok(());
+    };
+    for (map, own, uids) in [(uid, euid, true), (gid, egid, false)] {
+        let subids = if uids {
+            SubIds::system_uids()
+        } else {
+            SubIds::system_gids()
+        }
+        .map_err(Error::from)?;
+        // The helpers look both files up by the user's name and uid.
+        let ranges = subids.ranges_for(&name, euid);
+        if let Some(e) = linception_userns::helper_refusal(map, own, &ranges) {
+            let (kind, file, reason) = if uids {
+                (
+                    "uid",
+                    "/etc/subuid",
+                    "neither the caller's own uid nor within its subordinate uid ranges: newuidmap would refuse it",
+                )
+            } else {
+                (
+                    "gid",
+                    "/etc/subgid",
+                    "neither the caller's own gid nor within its subordinate gid ranges: newgidmap would refuse it",
+                )
+            };
+            let ranges = if ranges.is_empty() {
+                "none".to_string()
+            } else {
+                ranges
+                    .iter()
+                    .map(|r| format!("{}+{}", r.start, r.count))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            return Err(Error::invalid(
+                format!(
+                    "{kind}_map extent {} {} {} (own {kind} {own}; {file} ranges of user {name:?}: {ranges})",
+                    e.inside, e.outside, e.count
+                ),
+                reason,
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Stage 1's answer: what the id maps are and how the child becomes root.
 struct Checked {
     maps: Option<MapWriter>,
@@ -147,6 +199,9 @@ fn check(b: &ContainerBuilder) -> Result<Checked> {
         setgroups_denied: unprivileged && !helpers,
     });
     validate::spawn(b, &caller, view.as_ref())?;
+    if helpers && let Some((u, g)) = &maps {
+        helper_precheck(u, g, euid, egid)?;
+    }
     validate::capabilities(b, lower::last_cap())?;
     if b.apparmor_profile.is_some() || b.selinux_label.is_some() {
         // The active LSMs are looked up only when a label asks for one.

@@ -79,19 +79,32 @@ fn denied_map_rootless() {
     require!(Feature::UnprivilegedUserNs);
     // Unprivileged, a map wider than one's own id goes through the setuid
     // newuidmap helper, which refuses ranges /etc/subuid does not grant: the host's
-    // own ids from 0 are granted to no unprivileged user.
+    // own ids from 0 are granted to no unprivileged user. The spawn says so before
+    // anything is made, naming the extent, the caller's own id and its ranges.
     let (kind, step, errno, text) = failure(true, || {
         let map = IdMap::new([Extent::new(0, 0, 65_536)]).unwrap();
         sh("true").uid_map(IdMapping::Map(map))
     });
-    assert_eq!(kind, "PermissionDenied", "{text}");
+    assert_eq!(kind, "InvalidArgument", "{text}");
     assert_eq!(step, None);
-    assert_eq!(errno, None, "{text}");
+    assert_eq!(errno, Some(libc::EINVAL), "{text}");
+    let own = linception_testkit::unprivileged_ids().0;
     assert!(
-        text.contains("newuidmap") && text.contains("0 0 65536"),
+        text.contains(&format!("uid_map extent 0 0 65536 (own uid {own};")),
         "{text}"
     );
-    assert!(text.contains("not allowed"), "{text}");
+    assert!(text.contains("newuidmap would refuse it"), "{text}");
+    // The gid map alone, the uid map being the caller's own id.
+    let (kind, _, _, text) = failure(true, || {
+        let map = IdMap::new([Extent::new(0, 0, 65_536)]).unwrap();
+        sh("true").gid_map(IdMapping::Map(map))
+    });
+    assert_eq!(kind, "InvalidArgument", "{text}");
+    assert!(
+        text.contains("gid_map extent 0 0 65536") && text.contains("/etc/subgid"),
+        "{text}"
+    );
+    assert!(text.contains("newgidmap would refuse it"), "{text}");
 }
 
 #[test]

@@ -58,6 +58,7 @@ pub use namespace::UserNamespace;
 pub use proc::{Setgroups, read_gid_map, read_setgroups, read_uid_map};
 pub use rustix::process::Pid;
 pub use subid::{
-    SUBGID_PATH, SUBUID_PATH, SubIdEntry, SubIdOwner, SubIdRange, SubIds, rootless_map,
+    SUBGID_PATH, SUBUID_PATH, SubIdEntry, SubIdOwner, SubIdRange, SubIds, helper_refusal,
+    login_name, rootless_map,
 };
 pub use write::{MapKind, MapWriter, WriteMode, write_gid_map, write_setgroups, write_uid_map};

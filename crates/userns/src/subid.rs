@@ -228,9 +228,113 @@ pub fn rootless_map(own: u32, ranges: &[SubIdRange]) -> Result<IdMap> {
     IdMap::new(extents)
 }
 
+/// The first extent of `map` that the setuid helpers (`newuidmap`, `newgidmap`)
+/// refuse for a caller whose own id is `own` and whose subordinate ranges are
+/// `ranges`, or `None` when they allow every extent.
+///
+/// The helpers' rule: an extent is either the caller's own id alone (count 1), or
+/// lies within the subordinate ranges, where ranges that follow one another
+/// without a gap count as one.
+///
+/// ```
+/// use linception_userns::{helper_refusal, IdMap, SubIdRange};
+///
+/// let ranges = [
+///     SubIdRange { start: 100000, count: 1000 },
+///     SubIdRange { start: 101000, count: 1000 },
+/// ];
+/// let map = IdMap::parse("0 1000 1\n1 100000 2000\n")?;
+/// assert_eq!(helper_refusal(&map, 1000, &ranges), None);
+/// let wide = IdMap::parse("0 1000 1\n1 100000 2001\n")?;
+/// assert_eq!(helper_refusal(&wide, 1000, &ranges).map(|e| e.inside), Some(1));
+/// # Ok::<(), linception_userns::Error>(())
+/// ```
+pub fn helper_refusal(map: &IdMap, own: u32, ranges: &[SubIdRange]) -> Option<Extent> {
+    let covered = |extent: &Extent| {
+        let mut start = u64::from(extent.outside);
+        let end = start + u64::from(extent.count);
+        // Walk from range to range as the helpers do, each one starting where
+        // the last ended, until the extent's end is reached.
+        while let Some(r) = ranges.iter().find(|r| {
+            let (rs, re) = (u64::from(r.start), u64::from(r.start) + u64::from(r.count));
+            rs <= start && start < re
+        }) {
+            let re = u64::from(r.start) + u64::from(r.count);
+            if re >= end {
+                return true;
+            }
+            start = re;
+        }
+        false
+    };
+    map.extents()
+        .iter()
+        .copied()
+        .find(|e| !((e.count == 1 && e.outside == own) || covered(e)))
+}
+
+/// The login name `/etc/passwd` gives `uid`, the name the setuid helpers look the
+/// subordinate ranges up by (for `/etc/subgid` too). `None` when no line has that
+/// uid (a user known only to another name service).
+///
+/// # Errors
+/// [`Error::Syscall`] when `/etc/passwd` cannot be read.
+pub fn login_name(uid: u32) -> Result<Option<String>> {
+    let text = std::fs::read_to_string("/etc/passwd")
+        .map_err(|e| Error::syscall(Call::new("read", format_args!("\"/etc/passwd\"")), e))?;
+    Ok(passwd_name(&text, uid))
+}
+
+fn passwd_name(text: &str, uid: u32) -> Option<String> {
+    text.lines().find_map(|line| {
+        let mut f = line.split(':');
+        let name = f.next()?;
+        let id = f.nth(1)?;
+        (id.parse::<u32>().ok()? == uid && !name.is_empty()).then(|| name.to_string())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn helper_refusal_follows_the_helpers_rule() {
+        let r = |start, count| SubIdRange { start, count };
+        let map = |t: &str| IdMap::parse(t).unwrap();
+        let ranges = [r(100_000, 10), r(100_010, 10), r(200_000, 5)];
+        // The caller's own id alone, and extents inside one range or across
+        // adjacent ones.
+        assert_eq!(helper_refusal(&map("0 1000 1\n"), 1000, &ranges), None);
+        assert_eq!(helper_refusal(&map("0 100000 20\n"), 1000, &ranges), None);
+        assert_eq!(
+            helper_refusal(&map("0 100005 15\n20 200001 4\n"), 7, &ranges),
+            None
+        );
+        // Past the end of adjacent ranges, across a gap, the own id counted twice,
+        // another id, an empty range list.
+        let refused = |t: &str, own, ranges: &[SubIdRange]| {
+            helper_refusal(&map(t), own, ranges).map(|e| (e.inside, e.outside, e.count))
+        };
+        assert_eq!(refused("0 100000 21\n", 1, &ranges), Some((0, 100_000, 21)));
+        assert_eq!(refused("0 100015 10\n", 1, &ranges), Some((0, 100_015, 10)));
+        assert_eq!(refused("0 1000 2\n", 1000, &ranges), Some((0, 1000, 2)));
+        assert_eq!(
+            refused("0 1000 1\n1 1001 1\n", 1000, &ranges),
+            Some((1, 1001, 1))
+        );
+        assert_eq!(refused("0 100000 1\n", 1000, &[]), Some((0, 100_000, 1)));
+    }
+
+    #[test]
+    fn passwd_names() {
+        let text =
+            "root:x:0:0:root:/root:/bin/sh\nalice:x:1000:1000::/home/a:/bin/sh\nbad\n:x:5:5::/:/\n";
+        assert_eq!(passwd_name(text, 0).as_deref(), Some("root"));
+        assert_eq!(passwd_name(text, 1000).as_deref(), Some("alice"));
+        assert_eq!(passwd_name(text, 5), None);
+        assert_eq!(passwd_name(text, 42), None);
+    }
 
     #[test]
     fn parse_names_and_ids() {
