@@ -58,8 +58,11 @@ pub enum IdMapping {
     /// The default, rootless-friendly map: id 0 inside is the caller's effective id.
     #[default]
     RootIsCaller,
-    /// An explicit map (writing more than the caller's own id needs `CAP_SETUID` /
-    /// `CAP_SETGID` over the caller's namespace).
+    /// An explicit map. Writing more than the caller's own id needs `CAP_SETUID` /
+    /// `CAP_SETGID` over the caller's namespace; without them the map goes through
+    /// the setuid helpers `newuidmap`/`newgidmap`, and is checked before anything is
+    /// made against their rule: each extent the caller's own id alone, or within
+    /// the ranges `/etc/subuid`/`/etc/subgid` give the caller's login name.
     Map(linception_userns::IdMap),
     /// Id 0 is the caller's id, and ids 1.. are the user's ranges in `/etc/subuid`
     /// and `/etc/subgid` (read at spawn). Writing them needs `CAP_SETUID`/`CAP_SETGID`.
