@@ -908,9 +908,21 @@ fn bind_data(opt: &str) -> bool {
 /// What the config asks that the kernel ignores or does otherwise, and
 /// linception-oci accepts as runc does, one line each, for the runtime to print as
 /// warnings: filesystem data options on a bind; `slave` where there is no master
-/// (the mount is private).
+/// (the mount is private); a device number given to a FIFO device (`p`).
 pub fn warnings(spec: &Spec) -> Vec<String> {
     let mut out = Vec::new();
+    let devices = spec.linux().as_ref().and_then(|l| l.devices().as_ref());
+    for (i, d) in devices.into_iter().flatten().enumerate() {
+        if d.typ() == LinuxDeviceType::P && (d.major() != 0 || d.minor() != 0) {
+            out.push(format!(
+                "linux.devices[{i}] ({}): a fifo has no device number: {}:{} is ignored, \
+                 as mknod(2) ignores it (as for runc)",
+                d.path().display(),
+                d.major(),
+                d.minor()
+            ));
+        }
+    }
     let slave_root = slave_root(spec);
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
         let options = m.options().clone().unwrap_or_default();
@@ -1106,6 +1118,8 @@ pub fn builder(spec: &Spec, opts: &Options) -> Result<ContainerBuilder> {
         let mut dev = match d.typ() {
             LinuxDeviceType::C | LinuxDeviceType::U => Device::char(d.path(), major, minor),
             LinuxDeviceType::B => Device::block(d.path(), major, minor),
+            // A FIFO has no device number: any given is named by `warnings`.
+            LinuxDeviceType::P => Device::fifo(d.path()),
             other => {
                 return Err(Error::config(
                     format!("{field}.type"),
@@ -1581,7 +1595,7 @@ mod tests {
             ),
             (
                 spec_with(
-                    r#","devices":[{"path":"/dev/p","type":"p","major":0,"minor":0}]"#,
+                    r#","devices":[{"path":"/dev/a","type":"a","major":0,"minor":0}]"#,
                     "",
                 ),
                 "linux.devices[0].type",
@@ -1763,6 +1777,32 @@ mod tests {
                 format!("mounts[0] (/m) option \"{bad}\": not a bind option")
             );
         }
+    }
+
+    #[test]
+    fn a_fifo_device_is_made_and_its_number_warned_of() {
+        // The validation suite's `linux_devices`: a `p` device given 8:666.
+        let linux = r#","devices":[{"path":"/dev/test3","type":"p","major":8,"minor":666,"fileMode":432},
+            {"path":"/dev/test4","type":"p"}]"#;
+        let b = try_build(&spec_with(linux, "")).unwrap();
+        let shown = format!("{b:?}");
+        assert!(
+            shown
+                .contains(r#"path: "/dev/test3", kind: Fifo, major: 0, minor: 0, mode: Some(432)"#),
+            "{shown}"
+        );
+        assert!(
+            shown.contains(r#"path: "/dev/test4", kind: Fifo"#),
+            "{shown}"
+        );
+        let spec = parse(&spec_with(linux, "")).unwrap();
+        assert_eq!(
+            warnings(&spec),
+            [
+                "linux.devices[0] (/dev/test3): a fifo has no device number: 8:666 is ignored, \
+              as mknod(2) ignores it (as for runc)"
+            ]
+        );
     }
 
     #[test]
