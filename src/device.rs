@@ -65,7 +65,8 @@ impl From<DeviceKind> for NodeKind {
 /// A FIFO ([`Device::fifo`], the spec's device type `p`) needs no privilege to be
 /// made: it is created with `mknodat` in either case, with its
 /// [`mode`](Device::mode) and [`owner`](Device::owner) (in a user namespace the
-/// owner must be mapped there).
+/// owner must be mapped there, else the spawn is refused before anything is
+/// created, [`Error::InvalidArgument`]).
 ///
 /// Devices are made after every [`Mount`](crate::Mount), so a device under
 /// `/dev` lands in [`Mount::dev`](crate::Mount::dev)'s tmpfs.

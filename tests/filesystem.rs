@@ -333,6 +333,11 @@ fn devices_that_cannot_be_made_are_refused_and_leave_nothing() {
                 "InvalidArgument",
                 "owner 4294967295:0",
             ),
+            (
+                Device::fifo("/dev/f").owner(4242, 0),
+                "InvalidArgument",
+                "invalid owner 4242:0 of the device fifo at \"/dev/f\": not mapped",
+            ),
         ];
         for (device, kind, needle) in cases {
             let d = device.clone();
