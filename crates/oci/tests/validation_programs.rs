@@ -580,10 +580,13 @@ fn linux_process() {
     // The profile is not loaded on any host that has not been given it, and the
     // label needs SELinux: both runtimes refuse (runc here: "selinux label is
     // specified in config, but selinux is disabled"); ours before anything exists.
-    let ours_says = if lsm_active("apparmor") {
-        "acme_secure_profile"
-    } else {
+    // linception checks the profile first, then the label.
+    let ours_says = if !lsm_active("apparmor") {
         "AppArmor (not an active LSM on this system"
+    } else if !lsm_active("selinux") {
+        "SELinux (not an active LSM on this system"
+    } else {
+        "acme_secure_profile"
     };
     refused_by_both(&config, ours_says);
 
@@ -631,8 +634,12 @@ fn linux_mount_label() {
     // runc adds `context="<label>"` to the data of every new filesystem, which a
     // kernel without SELinux refuses (EINVAL, at the /dev tmpfs); linception-oci
     // does not label mounts yet and refuses the field by name.
-    let runc_says = refused_by_both(&config, "linux.mountLabel: not supported yet");
-    if !lsm_active("selinux") {
+    // Where SELinux is active runc labels the mounts: ours alone is checked there.
+    let ours_says = "linux.mountLabel: not supported yet";
+    if lsm_active("selinux") {
+        refused_by_ours(&config, ours_says);
+    } else {
+        let runc_says = refused_by_both(&config, ours_says);
         assert!(runc_says.contains("context="), "{runc_says}");
     }
 }
