@@ -492,10 +492,8 @@ fn linux_uid_mappings_and_linux_gid_mappings() {
         .push(json!({"type": "user"}));
     config["linux"]["uidMappings"] = json!([{"hostID": 1000, "containerID": 0, "size": 2000}]);
     config["linux"]["gidMappings"] = json!([{"hostID": 1000, "containerID": 0, "size": 3000}]);
-    // In its own user namespace the container's root has every capability there
-    // in its bounding set, and the config's in the other sets; a capability set
-    // that is not its own bounding set's is another test's: the bounding set is
-    // the default's too (see `general_expected`).
+    // The five capability sets are the config's in the user namespace too: the
+    // general checks are the same.
     let (own, _) = both(&config, &default_caps_hex());
     let (uid, gid) = own.split_once("---\n").unwrap();
     assert_eq!(id_map(uid), ids_of(&config["linux"]["uidMappings"]));
