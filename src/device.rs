@@ -17,11 +17,32 @@ pub enum DeviceKind {
     Block,
 }
 
-impl DeviceKind {
+/// What kind of node a [`Device`] makes: a device of a [`DeviceKind`], or a FIFO.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum NodeKind {
+    /// `S_IFCHR`.
+    Char,
+    /// `S_IFBLK`.
+    Block,
+    /// `S_IFIFO`: a named pipe, no device number.
+    Fifo,
+}
+
+impl NodeKind {
     fn name(self) -> &'static str {
         match self {
-            DeviceKind::Char => "character device",
-            DeviceKind::Block => "block device",
+            NodeKind::Char => "character device",
+            NodeKind::Block => "block device",
+            NodeKind::Fifo => "fifo",
+        }
+    }
+}
+
+impl From<DeviceKind> for NodeKind {
+    fn from(k: DeviceKind) -> NodeKind {
+        match k {
+            DeviceKind::Char => NodeKind::Char,
+            DeviceKind::Block => NodeKind::Block,
         }
     }
 }
@@ -40,6 +61,12 @@ impl DeviceKind {
 ///   [`owner`](Device::owner), is refused rather than ignored. With no host node of
 ///   that kind and number at that path, the spawn is refused
 ///   ([`Error::PermissionDenied`]) before anything is created.
+///
+/// A FIFO ([`Device::fifo`], the spec's device type `p`) needs no privilege to be
+/// made: it is created with `mknodat` in either case, with its
+/// [`mode`](Device::mode) and [`owner`](Device::owner) (in a user namespace the
+/// owner must be mapped there, else the spawn is refused before anything is
+/// created, [`Error::InvalidArgument`]).
 ///
 /// Devices are made after every [`Mount`](crate::Mount), so a device under
 /// `/dev` lands in [`Mount::dev`](crate::Mount::dev)'s tmpfs.
@@ -60,7 +87,7 @@ impl DeviceKind {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Device {
     pub(crate) path: PathBuf,
-    pub(crate) kind: DeviceKind,
+    pub(crate) kind: NodeKind,
     pub(crate) major: u32,
     pub(crate) minor: u32,
     pub(crate) mode: Option<u32>,
@@ -70,15 +97,31 @@ pub struct Device {
 impl Device {
     /// A character device `major:minor` at `path` inside the container.
     pub fn char(path: impl AsRef<Path>, major: u32, minor: u32) -> Self {
-        Device::new(DeviceKind::Char, path.as_ref(), major, minor)
+        Device::new(NodeKind::Char, path.as_ref(), major, minor)
     }
 
     /// A block device `major:minor` at `path` inside the container.
     pub fn block(path: impl AsRef<Path>, major: u32, minor: u32) -> Self {
-        Device::new(DeviceKind::Block, path.as_ref(), major, minor)
+        Device::new(NodeKind::Block, path.as_ref(), major, minor)
     }
 
-    fn new(kind: DeviceKind, path: &Path, major: u32, minor: u32) -> Self {
+    /// A FIFO (named pipe, `S_IFIFO`) at `path` inside the container: the OCI
+    /// spec's device type `p`, which has no device number.
+    ///
+    /// ```no_run
+    /// use linception::{Container, Device, Mount, RootFs};
+    /// let c = Container::builder("/bin/true")
+    ///     .root(RootFs::Tmpfs)
+    ///     .mount(Mount::dev("/dev"))
+    ///     .device(Device::fifo("/dev/events").mode(0o660))
+    ///     .spawn()?;
+    /// # Ok::<(), linception::Error>(())
+    /// ```
+    pub fn fifo(path: impl AsRef<Path>) -> Self {
+        Device::new(NodeKind::Fifo, path.as_ref(), 0, 0)
+    }
+
+    fn new(kind: NodeKind, path: &Path, major: u32, minor: u32) -> Self {
         Device {
             path: path.to_owned(),
             kind,
@@ -112,8 +155,12 @@ impl Device {
         rustix::fs::makedev(self.major, self.minor)
     }
 
-    /// How the device is named in messages: `character device 10:229 at "/dev/fuse"`.
+    /// How the device is named in messages: `character device 10:229 at "/dev/fuse"`,
+    /// `fifo at "/dev/events"`.
     pub(crate) fn shown(&self) -> String {
+        if self.kind == NodeKind::Fifo {
+            return format!("fifo at {:?}", self.path);
+        }
         format!(
             "{} {}:{} at {:?}",
             self.kind.name(),
@@ -130,13 +177,18 @@ pub(crate) fn mknod_allowed(ns: Namespaces) -> bool {
     !ns.contains(Namespaces::USER)
 }
 
+/// Whether `d` is created with `mknodat` (not bound from the host): a device node
+/// outside a new user namespace, a FIFO always (mknod(2) needs no `CAP_MKNOD` for
+/// one).
+pub(crate) fn made_here(d: &Device, ns: Namespaces) -> bool {
+    d.kind == NodeKind::Fifo || mknod_allowed(ns)
+}
+
 /// Stage 1, looking at the host: in a new user namespace each device is bound from
 /// the host's node at the same path, which must exist and be that device.
 pub(crate) fn check(b: &ContainerBuilder) -> Result<()> {
-    if mknod_allowed(b.effective_namespaces()) {
-        return Ok(());
-    }
-    for d in &b.devices {
+    let ns = b.effective_namespaces();
+    for d in b.devices.iter().filter(|d| !made_here(d, ns)) {
         host_node(d)?;
     }
     Ok(())
@@ -157,8 +209,9 @@ fn host_node(d: &Device) -> Result<()> {
     };
     let ft = md.file_type();
     let kind_ok = match d.kind {
-        DeviceKind::Char => ft.is_char_device(),
-        DeviceKind::Block => ft.is_block_device(),
+        NodeKind::Char => ft.is_char_device(),
+        NodeKind::Block => ft.is_block_device(),
+        NodeKind::Fifo => ft.is_fifo(),
     };
     if !kind_ok || md.rdev() != d.dev() {
         return Err(Error::denied(

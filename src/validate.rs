@@ -79,6 +79,7 @@ pub(crate) fn spawn(b: &ContainerBuilder, caller: &Caller, maps: Option<&Maps<'_
         ));
     }
     identity(b, maps)?;
+    fifo_owners(b, maps)?;
     landlock(b, ns, caller)?;
     hostname(b, ns)?;
     loopback(b, ns)?;
@@ -375,6 +376,26 @@ fn identity(b: &ContainerBuilder, maps: Option<&Maps<'_>>) -> Result<()> {
                 "an unprivileged caller mapping only its own gid must deny setgroups in the \
                  new user namespace; map subordinate ids (subid_maps(), through newgidmap) to \
                  set groups",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A FIFO's owner in a new user namespace: ids the namespace maps (the FIFO is made
+/// there, with `fchownat`, which refuses an unmapped id).
+fn fifo_owners(b: &ContainerBuilder, maps: Option<&Maps<'_>>) -> Result<()> {
+    let Some(maps) = maps else {
+        return Ok(());
+    };
+    for d in &b.devices {
+        if let (crate::device::NodeKind::Fifo, Some((uid, gid))) = (d.kind, d.owner)
+            && (maps.uid.map_down(uid).is_none() || maps.gid.map_down(gid).is_none())
+        {
+            return Err(Error::invalid(
+                format!("owner {uid}:{gid} of the device {}", d.shown()),
+                "not mapped by the container's uid and gid maps (a FIFO is made in the \
+                 container's user namespace)",
             ));
         }
     }

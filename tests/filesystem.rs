@@ -249,6 +249,44 @@ fn extra_device_is_created_with_mknod_without_a_user_namespace() {
 }
 
 #[test]
+fn a_fifo_is_made_with_mknod_in_a_user_namespace_too() {
+    // mknod(2) needs no CAP_MKNOD for a FIFO: it is created, not bound from the
+    // host (there is no host node at that path), with its mode and owner.
+    require!(Feature::UserNs, Feature::MountApi);
+    for unprivileged in modes() {
+        let out = in_fork(unprivileged, || {
+            stdout_of(
+                sh("stat -c '%F %a %u %g' /dev/pipe /run/q/fifo; \
+                    { echo through > /dev/pipe & }; cat /dev/pipe")
+                .mount(Mount::dev("/dev"))
+                .mount(Mount::tmpfs("/run"))
+                .device(Device::fifo("/dev/pipe").mode(0o660))
+                .device(Device::fifo("/run/q/fifo").owner(0, 0)),
+            )
+        });
+        let v: Vec<&str> = out.lines().collect();
+        assert_eq!(v, ["fifo 660 0 0", "fifo 666 0 0", "through"], "{out}");
+    }
+}
+
+#[test]
+fn a_fifo_without_a_user_namespace_has_its_owner() {
+    require!(Feature::Root, Feature::MountApi);
+    let out = Fork::new().run(|| {
+        stdout_of(
+            Container::builder("/bin/sh")
+                .args(["-c", "stat -c '%F %a %u %g %t %T' /dev/p"])
+                .namespaces(Namespaces::MOUNT | Namespaces::PID | Namespaces::IPC)
+                .root(RootFs::Tmpfs)
+                .mounts(Mount::host_system())
+                .mount(Mount::dev("/dev"))
+                .device(Device::fifo("/dev/p").mode(0o640).owner(12, 34)),
+        )
+    });
+    assert_eq!(out.trim(), "fifo 640 12 34 0 0", "{out}");
+}
+
+#[test]
 fn devices_that_cannot_be_made_are_refused_and_leave_nothing() {
     require!(Feature::UserNs);
     for unprivileged in modes() {
@@ -294,6 +332,11 @@ fn devices_that_cannot_be_made_are_refused_and_leave_nothing() {
                 Device::char("/dev/x", 1, 3).owner(u32::MAX, 0),
                 "InvalidArgument",
                 "owner 4294967295:0",
+            ),
+            (
+                Device::fifo("/dev/f").owner(4242, 0),
+                "InvalidArgument",
+                "invalid owner 4242:0 of the device fifo at \"/dev/f\": not mapped",
             ),
         ];
         for (device, kind, needle) in cases {

@@ -17,7 +17,7 @@ use rustix::process::{Gid, Uid};
 
 use super::{ChildFds, Host, Lowering, borrow, c};
 use crate::builder::{ContainerBuilder, Namespaces, RootFs};
-use crate::device::{Device, DeviceKind};
+use crate::device::{Device, NodeKind};
 use crate::mount::{AttrChoice, Mount, MountKind};
 use crate::step::{ROOT, Slot, Step};
 
@@ -613,11 +613,9 @@ fn dev_mqueue(ns: Namespaces) -> bool {
 /// Phase 1 for devices bound from the host (in a new user namespace): one
 /// `open_tree` of the host's node each.
 fn host_devices(p: &mut Lowering<'_>, b: &ContainerBuilder, ns: Namespaces) -> Vec<Slot> {
-    if crate::device::mknod_allowed(ns) {
-        return Vec::new();
-    }
     b.devices
         .iter()
+        .filter(|d| !crate::device::made_here(d, ns))
         .map(|d| {
             let slot = p.slot();
             p.push(
@@ -640,9 +638,9 @@ fn host_devices(p: &mut Lowering<'_>, b: &ContainerBuilder, ns: Namespaces) -> V
 /// Each [`Device`]: `mknodat` where allowed, else the host node (taken in phase 1)
 /// bound on an empty file.
 fn devices(p: &mut Lowering<'_>, b: &ContainerBuilder, ns: Namespaces, slots: Vec<Slot>) {
-    let mknod = crate::device::mknod_allowed(ns);
     let mut slots = slots.into_iter();
     for d in &b.devices {
+        let mknod = crate::device::made_here(d, ns);
         let target = InnerPath::new(&d.path);
         let Some((parent, name)) = target.parent_and_name() else {
             continue;
@@ -673,8 +671,9 @@ fn mknod_step<'f>(d: &Device, parent: CString, name: CString) -> Step<'f> {
         parent,
         name,
         kind: match d.kind {
-            DeviceKind::Char => FileType::CharacterDevice,
-            DeviceKind::Block => FileType::BlockDevice,
+            NodeKind::Char => FileType::CharacterDevice,
+            NodeKind::Block => FileType::BlockDevice,
+            NodeKind::Fifo => FileType::Fifo,
         },
         mode: Mode::from_raw_mode(d.mode.unwrap_or(0o666)),
         dev: d.dev(),

@@ -227,6 +227,36 @@ fn devices_masks_and_read_only_paths_come_before_a_read_only_root() {
 }
 
 #[test]
+fn a_fifo_is_made_with_mknod_in_a_user_namespace_beside_a_bound_device() {
+    let b = Container::builder("/bin/true")
+        .namespaces(Namespaces::USER | Namespaces::MOUNT)
+        .root(RootFs::Tmpfs)
+        .device(crate::Device::char("/dev/fuse", 10, 229))
+        .device(crate::Device::fifo("/dev/events").mode(0o600))
+        .env_clear();
+    let (_parent, fds) = open_fds(&b, true, false, false, false).unwrap();
+    let plan = spawn(&b, &host_for(&b), &fds, None, None, false);
+    let l = labels(&plan);
+    // One host node taken (the character device's), none for the FIFO.
+    assert_eq!(
+        l.iter()
+            .filter(|x| x.contains("open_tree") && x.contains("host's node"))
+            .count(),
+        1,
+        "{l:#?}"
+    );
+    assert!(
+        l.contains(&"bind the host's character device 10:229 at \"/dev/fuse\""),
+        "{l:#?}"
+    );
+    assert!(l.contains(&"mknod fifo at \"/dev/events\""), "{l:#?}");
+    assert!(
+        !l.iter().any(|x| x.contains("fifo") && x.contains("bind")),
+        "{l:#?}"
+    );
+}
+
+#[test]
 fn a_profiled_plan_marks_each_phase_and_an_unprofiled_one_nothing() {
     let builder = || Container::builder("/bin/true").root(RootFs::Dir("/srv/root".into()));
     let b0 = builder();

@@ -174,12 +174,39 @@ fn propagation(name: &str) -> Option<Propagation> {
     })
 }
 
+/// Why a mount's `slave`/`rslave` has no master to receive events from, if it has
+/// none: a new filesystem, or a bind of the copied tree when that tree is private
+/// (no `rootfsPropagation` of `slave`/`rslave`). mount(2) then leaves the mount
+/// private (runc's `MS_SLAVE` does nothing else); linception-oci asks for private,
+/// as the umbrella refuses a slave without a master, and [`warnings`] says so.
+fn masterless_slave(is_bind: bool, slave_root: bool) -> Option<&'static str> {
+    match (is_bind, slave_root) {
+        (false, _) => Some("a new filesystem has no master to receive mount events from"),
+        (true, false) => Some(
+            "the copied mount tree is private (no rootfsPropagation slave), so a bind has \
+             no master",
+        ),
+        (true, true) => None,
+    }
+}
+
+/// Whether `rootfsPropagation` makes the copied tree a slave one.
+fn slave_root(spec: &Spec) -> bool {
+    let p = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.rootfs_propagation().as_deref());
+    matches!(p, Some("slave" | "rslave"))
+}
+
 /// What the container is, as far as its mounts care: its user and cgroup
 /// namespaces and its id maps (an idmapped mount must map as the container does).
 struct MountContext<'a> {
     bundle: &'a Path,
     userns: bool,
     cgroupns: bool,
+    /// The copied tree is a slave one (`rootfsPropagation` `slave`/`rslave`).
+    slave_root: bool,
     uid_map: &'a [LinuxIdMapping],
     gid_map: &'a [LinuxIdMapping],
     /// Each mount's `uidMappings`/`gidMappings` (oci-spec 0.8 does not parse them):
@@ -450,7 +477,12 @@ fn mount(
                 if is_dev {
                     return Err(refuse("/dev takes no propagation"));
                 }
-                out = out.propagation(propagation(p).unwrap_or(Propagation::Private));
+                let mut prop = propagation(p).unwrap_or(Propagation::Private);
+                if prop == Propagation::Slave && masterless_slave(is_bind, ctx.slave_root).is_some()
+                {
+                    prop = Propagation::Private;
+                }
+                out = out.propagation(prop);
             }
             "idmap" | "ridmap" if !is_bind => {
                 return Err(refuse("only a bind can be idmapped"));
@@ -484,6 +516,10 @@ fn mount(
                 }
                 out = out.flag(sb);
             }
+            // Filesystem data (`mode=755`, `size=1k`: the suite's and Docker's tmpfs
+            // defaults) on a bind: runc hands it to mount(2), which ignores data on
+            // a bind; accepted likewise, and named by `warnings` (not silently).
+            kv if is_bind && bind_data(kv) => {}
             _ if is_bind => return Err(refuse("not a bind option")),
             kv => match kv.split_once('=') {
                 Some((k, v)) if typ == "overlay" => match overlay_option(k, v, ctx.bundle) {
@@ -861,6 +897,70 @@ pub fn hooks(spec: &Spec) -> Result<Vec<(HookPoint, Hook)>> {
     Ok(out)
 }
 
+/// Whether a bind's option is filesystem data (`key=value`), which a bind does not
+/// take: mount(2) ignores the data of a bind (runc passes it), and so does
+/// linception-oci, saying so in [`warnings`]. A bare word that is no bind option
+/// (a typo of one, `noexce`) is still refused.
+fn bind_data(opt: &str) -> bool {
+    opt.split_once('=').is_some_and(|(k, _)| !k.is_empty())
+}
+
+/// What the config asks that the kernel ignores or does otherwise, and
+/// linception-oci accepts as runc does, one line each, for the runtime to print as
+/// warnings: filesystem data options on a bind; `slave` where there is no master
+/// (the mount is private); a device number given to a FIFO device (`p`).
+pub fn warnings(spec: &Spec) -> Vec<String> {
+    let mut out = Vec::new();
+    let devices = spec.linux().as_ref().and_then(|l| l.devices().as_ref());
+    for (i, d) in devices.into_iter().flatten().enumerate() {
+        if d.typ() == LinuxDeviceType::P && (d.major() != 0 || d.minor() != 0) {
+            out.push(format!(
+                "linux.devices[{i}] ({}): a fifo has no device number: {}:{} is ignored, \
+                 as mknod(2) ignores it (as for runc)",
+                d.path().display(),
+                d.major(),
+                d.minor()
+            ));
+        }
+    }
+    let slave_root = slave_root(spec);
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        let options = m.options().clone().unwrap_or_default();
+        let is_bind = m.typ().as_deref() == Some("bind")
+            || options.iter().any(|o| o == "bind" || o == "rbind");
+        let last_propagation = options.iter().rev().find(|o| propagation(o).is_some());
+        if let Some(o) = last_propagation
+            && propagation(o) == Some(Propagation::Slave)
+            && let Some(why) = masterless_slave(is_bind, slave_root)
+        {
+            out.push(format!(
+                "mounts[{i}] ({}) option {o:?}: {why}: the mount is private (as for runc)",
+                m.destination().display()
+            ));
+        }
+        if !is_bind {
+            continue;
+        }
+        let data: Vec<&str> = options
+            .iter()
+            .map(String::as_str)
+            .filter(|o| bind_data(o))
+            .collect();
+        if !data.is_empty() {
+            out.push(format!(
+                "mounts[{i}] ({}) options {}: filesystem data on a bind, which the \
+                 kernel ignores (as for runc)",
+                m.destination().display(),
+                data.iter()
+                    .map(|o| format!("{o:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    }
+    out
+}
+
 /// The config's annotations, sorted by key.
 pub fn annotations(spec: &Spec) -> Vec<(String, String)> {
     let mut a: Vec<(String, String)> = spec
@@ -942,6 +1042,7 @@ pub fn builder(spec: &Spec, opts: &Options) -> Result<ContainerBuilder> {
         bundle: &opts.bundle,
         userns: new_ns("user"),
         cgroupns: new_ns("cgroup"),
+        slave_root: slave_root(spec),
         uid_map: spec
             .linux()
             .as_ref()
@@ -1017,6 +1118,8 @@ pub fn builder(spec: &Spec, opts: &Options) -> Result<ContainerBuilder> {
         let mut dev = match d.typ() {
             LinuxDeviceType::C | LinuxDeviceType::U => Device::char(d.path(), major, minor),
             LinuxDeviceType::B => Device::block(d.path(), major, minor),
+            // A FIFO has no device number: any given is named by `warnings`.
+            LinuxDeviceType::P => Device::fifo(d.path()),
             other => {
                 return Err(Error::config(
                     format!("{field}.type"),
@@ -1492,7 +1595,7 @@ mod tests {
             ),
             (
                 spec_with(
-                    r#","devices":[{"path":"/dev/p","type":"p","major":0,"minor":0}]"#,
+                    r#","devices":[{"path":"/dev/a","type":"a","major":0,"minor":0}]"#,
                     "",
                 ),
                 "linux.devices[0].type",
@@ -1615,6 +1718,91 @@ mod tests {
             let e = refused(&text);
             assert!(e.starts_with(want), "{want}\n{e}");
         }
+    }
+
+    #[test]
+    fn filesystem_data_on_a_bind_is_accepted_and_warned_of() {
+        // The validation suite's `mounts` program: tmpfs data on binds, which
+        // mount(2) ignores on a bind (runc passes it).
+        let mounts = r#"[{"destination":"/m","source":"/etc","options":["nosuid","strictatime","mode=755","size=1k","bind","shared"]},
+                {"destination":"/t","type":"tmpfs","source":"tmpfs","options":["mode=755","size=1k"]}]"#;
+        let shown = mounts_of(mounts, "").unwrap();
+        let bind = &shown[shown.find(r#"target: "/m""#).unwrap()..];
+        let bind = &bind[..bind.find("Mount {").unwrap()];
+        assert!(!bind.contains("mode") && !bind.contains("size"), "{bind}");
+        assert!(bind.contains("propagation: Some(Shared)"), "{bind}");
+        let spec = parse(&spec_with("", &format!(r#","mounts":{mounts}"#))).unwrap();
+        assert_eq!(
+            warnings(&spec),
+            [
+                "mounts[0] (/m) options \"mode=755\", \"size=1k\": filesystem data on a bind, \
+                 which the kernel ignores (as for runc)"
+            ]
+        );
+        // A slave without a master is private, and said so; with a slave root tree a
+        // bind's slave stays one.
+        let mounts = r#"[{"destination":"/t","type":"tmpfs","source":"tmpfs","options":["slave"]},
+                {"destination":"/m","source":"/etc","options":["rbind","rslave"]}]"#;
+        let shown = mounts_of(mounts, "").unwrap();
+        assert_eq!(
+            shown.matches("propagation: Some(Private)").count(),
+            2,
+            "{shown}"
+        );
+        let spec = parse(&spec_with("", &format!(r#","mounts":{mounts}"#))).unwrap();
+        assert_eq!(
+            warnings(&spec),
+            [
+                "mounts[0] (/t) option \"slave\": a new filesystem has no master to receive \
+                 mount events from: the mount is private (as for runc)",
+                "mounts[1] (/m) option \"rslave\": the copied mount tree is private (no \
+                 rootfsPropagation slave), so a bind has no master: the mount is private (as \
+                 for runc)"
+            ]
+        );
+        let slave = r#","rootfsPropagation":"rslave""#;
+        let shown = mounts_of(mounts, slave).unwrap();
+        assert!(shown.contains("propagation: Some(Slave)"), "{shown}");
+        let spec = parse(&spec_with(slave, &format!(r#","mounts":{mounts}"#))).unwrap();
+        assert_eq!(warnings(&spec).len(), 1, "{:?}", warnings(&spec));
+        // A bare word that is no bind option is still refused, and `=value` is no data.
+        for bad in ["noexce", "=1"] {
+            let e = mounts_of(
+                &format!(r#"[{{"destination":"/m","source":"/etc","options":["bind","{bad}"]}}]"#),
+                "",
+            )
+            .unwrap_err();
+            assert_eq!(
+                e,
+                format!("mounts[0] (/m) option \"{bad}\": not a bind option")
+            );
+        }
+    }
+
+    #[test]
+    fn a_fifo_device_is_made_and_its_number_warned_of() {
+        // The validation suite's `linux_devices`: a `p` device given 8:666.
+        let linux = r#","devices":[{"path":"/dev/test3","type":"p","major":8,"minor":666,"fileMode":432},
+            {"path":"/dev/test4","type":"p"}]"#;
+        let b = try_build(&spec_with(linux, "")).unwrap();
+        let shown = format!("{b:?}");
+        assert!(
+            shown
+                .contains(r#"path: "/dev/test3", kind: Fifo, major: 0, minor: 0, mode: Some(432)"#),
+            "{shown}"
+        );
+        assert!(
+            shown.contains(r#"path: "/dev/test4", kind: Fifo"#),
+            "{shown}"
+        );
+        let spec = parse(&spec_with(linux, "")).unwrap();
+        assert_eq!(
+            warnings(&spec),
+            [
+                "linux.devices[0] (/dev/test3): a fifo has no device number: 8:666 is ignored, \
+              as mknod(2) ignores it (as for runc)"
+            ]
+        );
     }
 
     #[test]

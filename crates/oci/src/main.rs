@@ -459,6 +459,9 @@ fn create(g: &Global, p: &Parsed, run: bool, detach: bool) -> Result<i32> {
         Err(_) if s.dir(&id).exists() => return Err(taken()),
         r => r?,
     };
+    for w in config::warnings(&spec) {
+        eprintln!("linception-oci: warning: {w}");
+    }
     // A notifying filter's agent: its socket is checked before anything is created.
     let agent = linception_oci::notify::Agent::of(&spec)?;
     if let Some(a) = &agent {
