@@ -107,6 +107,53 @@ pub enum RootFs {
     Tmpfs,
 }
 
+/// How the container's root becomes its `/`, for
+/// [`ContainerBuilder::root_change`].
+///
+/// | | new mount namespace | old root | uncovered by |
+/// |---|---|---|---|
+/// | [`PivotRoot`](RootChange::PivotRoot) | needed | detached | nothing: it is gone |
+/// | [`MoveAndChroot`](RootChange::MoveAndChroot) | needed | beneath the new root, its proc and sysfs mounts hidden | `CAP_SYS_ADMIN` (unmounting the new root) |
+/// | [`Chroot`](RootChange::Chroot) | not needed (no mount is made) | the namespace's, untouched | `CAP_SYS_CHROOT` (a `..` walk out of a nested chroot) |
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RootChange {
+    /// `pivot_root(".", ".")` into the new root, then `umount2(".", MNT_DETACH)` of
+    /// the old one: the old root is gone from the container's mount namespace.
+    /// The default.
+    #[default]
+    PivotRoot,
+    /// What `runc --no-pivot` does, for a caller whose own root cannot be pivoted
+    /// (`pivot_root` says `EINVAL` on an initramfs/rootfs root, or when the caller's
+    /// root is not a mount point): every full `proc` and `sysfs` mount of the old
+    /// tree outside the new root is detached (or, where the kernel keeps it locked
+    /// in a user namespace, covered by an empty read-only tmpfs, as runc does);
+    /// then the new root is moved onto `/` (`move_mount(root, "", AT_FDCWD, "/",
+    /// MOVE_MOUNT_F_EMPTY_PATH)`) and the child `chroot`s into it.
+    ///
+    /// **Less secure than [`PivotRoot`](RootChange::PivotRoot)**, as runc
+    /// documents its `--no-pivot`: the old root is not gone, it stays mounted
+    /// beneath the new one in the container's mount namespace, and `chroot` is no
+    /// security boundary. A `..` walk out of a nested chroot (`CAP_SYS_CHROOT`)
+    /// comes back down the new root, which sits on the old `/`; but a process
+    /// holding `CAP_SYS_ADMIN` there can unmount the new root and uncover the old
+    /// one for every process that enters the namespace later, and in a new user
+    /// namespace the old `proc` and `sysfs` mounts, which the kernel keeps locked,
+    /// still count as "fully visible", so root of the container's user namespace
+    /// may mount a fresh `proc` or `sysfs` (of its own namespaces). Keep
+    /// `CAP_SYS_ADMIN` and `CAP_SYS_CHROOT` out of the container's bounding set
+    /// ([`capabilities`](ContainerBuilder::capabilities)) when using it.
+    MoveAndChroot,
+    /// `chroot(dir)` of a [`RootFs::Dir`] in the mount namespace the container
+    /// shares with the caller or [`join`](ContainerBuilder::join)s, which is left as
+    /// it is: no mount is made, so no [`Mount`], mask, read-only path, device,
+    /// read-only root or root propagation (refused by name). What an OCI runtime
+    /// does for a config with no new mount namespace. Not a security boundary
+    /// either: see [`MoveAndChroot`](RootChange::MoveAndChroot), and the whole
+    /// mount namespace stays reachable for such a process.
+    Chroot,
+}
+
 /// The state of the loopback interface `lo` of a new network namespace.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -239,6 +286,7 @@ pub struct ContainerBuilder {
     pub(crate) cgroup: Option<Cgroup>,
     pub(crate) root: Option<RootFs>,
     pub(crate) read_only_root: bool,
+    pub(crate) root_change: RootChange,
     pub(crate) mounts: Vec<Mount>,
     pub(crate) masked_paths: Vec<PathBuf>,
     pub(crate) read_only_paths: Vec<PathBuf>,
@@ -307,6 +355,7 @@ impl ContainerBuilder {
             cgroup: None,
             root: None,
             read_only_root: false,
+            root_change: RootChange::PivotRoot,
             mounts: Vec::new(),
             masked_paths: Vec::new(),
             read_only_paths: Vec::new(),
@@ -596,9 +645,45 @@ impl ContainerBuilder {
         self
     }
 
-    /// The root filesystem (needs [`Namespaces::MOUNT`]); the old root is detached.
+    /// The root filesystem (needs [`Namespaces::MOUNT`], unless the
+    /// [`root_change`](ContainerBuilder::root_change) is [`RootChange::Chroot`]);
+    /// the old root is detached.
     pub fn root(mut self, root: RootFs) -> Self {
         self.root = Some(root);
+        self
+    }
+
+    /// How the [`root`](ContainerBuilder::root) becomes the container's `/`
+    /// (default [`RootChange::PivotRoot`]); see [`RootChange`] for each way and
+    /// what it leaves reachable.
+    ///
+    /// ```no_run
+    /// use linception::{Container, Mount, RootChange, RootFs};
+    /// // A caller whose own root is an initramfs, where pivot_root fails.
+    /// let c = Container::builder("/bin/true")
+    ///     .root(RootFs::Tmpfs)
+    ///     .mounts(Mount::host_system())
+    ///     .root_change(RootChange::MoveAndChroot)
+    ///     .spawn()?;
+    /// # Ok::<(), linception::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// `spawn` refuses, before anything is created
+    /// ([`Error::InvalidArgument`](crate::Error::InvalidArgument) naming it): a
+    /// root change other than the default without a root;
+    /// [`MoveAndChroot`](RootChange::MoveAndChroot) without a new mount namespace;
+    /// [`Chroot`](RootChange::Chroot) of a [`RootFs::Tmpfs`] (it would need a
+    /// mount) or with mounts, masked or read-only paths, devices, a read-only root
+    /// or a root propagation. [`Container::exec_in`](crate::Container::exec_in)
+    /// refuses it (the process joins the container's root).
+    ///
+    /// # References
+    /// - [pivot_root(2)](https://man7.org/linux/man-pages/man2/pivot_root.2.html),
+    ///   [chroot(2)](https://man7.org/linux/man-pages/man2/chroot.2.html),
+    ///   [move_mount(2)](https://man7.org/linux/man-pages/man2/move_mount.2.html)
+    pub fn root_change(mut self, how: RootChange) -> Self {
+        self.root_change = how;
         self
     }
 

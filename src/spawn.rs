@@ -14,7 +14,7 @@ use linception_pidfd::{
 use linception_seccomp_notify::{FilterFlags, Listener, Program};
 use linception_userns::{IdMap, MapWriter, SubIds, WriteMode};
 
-use crate::builder::{ContainerBuilder, IdMapping, Namespaces, NsSource};
+use crate::builder::{ContainerBuilder, IdMapping, Namespaces, NsSource, RootChange};
 use crate::cgroup::CgroupGuard;
 use crate::container::Pending;
 use crate::container::{Container, Parts};
@@ -328,7 +328,8 @@ fn prepare(mut b: ContainerBuilder, socket: Option<&Path>, template: bool) -> Re
     }
     let seccomp = take_seccomp(&mut b)?;
     let landlock = build_landlock(&b)?;
-    let host = Host::gather(&b);
+    let mut host = Host::gather(&b);
+    host.hide = lower::hidden_mounts(&b, &host)?;
     Ok(Prepared {
         b,
         checked,
@@ -937,7 +938,10 @@ pub(crate) fn exec_in(target: &Container, mut b: ContainerBuilder) -> Result<Con
             b.namespaces_chosen || b.monotonic_offset.is_some() || b.boottime_offset.is_some(),
             "namespaces",
         ),
-        (b.root.is_some() || !b.mounts.is_empty(), "root/mounts"),
+        (
+            b.root.is_some() || !b.mounts.is_empty() || b.root_change != RootChange::PivotRoot,
+            "root/mounts/root_change",
+        ),
         (
             b.read_only_root
                 || !b.masked_paths.is_empty()
@@ -1171,7 +1175,7 @@ fn send_idmapped(bind: &IdmappedBind, userns: &OwnedFd, sock: &OwnedFd) -> Resul
 }
 
 /// A mount API failure of the parent, named by what it was for.
-fn mount_error(what: &str, e: linception_mountapi::Error) -> Error {
+pub(crate) fn mount_error(what: &str, e: linception_mountapi::Error) -> Error {
     if let linception_mountapi::Error::Unsupported {
         feature,
         min_kernel,

@@ -155,6 +155,16 @@ pub(crate) enum Step<'f> {
     },
     /// `fchdir(root)`, `pivot_root(".", ".")`, `umount2(".", MNT_DETACH)`, `chdir("/")`.
     PivotRoot,
+    /// `runc --no-pivot`'s root change: each full `proc`/`sysfs` mount point of the
+    /// old tree in `hide` (outside the new root) is detached with
+    /// `umount2(MNT_DETACH)` (gone already: skipped), or, where the kernel keeps it
+    /// locked (`EINVAL`/`EPERM` in a user namespace), covered with an empty
+    /// read-only tmpfs; then `fchdir(root)`, `move_mount(root, "", AT_FDCWD, "/",
+    /// MOVE_MOUNT_F_EMPTY_PATH)` (skipped when the root is on `/` already),
+    /// `chroot(".")`, `chdir("/")`.
+    MoveRoot { hide: Vec<CString>, on_slash: bool },
+    /// `chroot(dir)`, `chdir("/")`: the root of a container that makes no mount.
+    Chroot { dir: CString },
     /// `sethostname`.
     Hostname { name: CString },
     /// `setdomainname`.

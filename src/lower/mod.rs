@@ -31,7 +31,7 @@ use crate::mount::MountKind;
 use crate::profile::Mark;
 use crate::step::{Held, Slot, Step};
 
-pub(crate) use mounts::IdmappedBind;
+pub(crate) use mounts::{IdmappedBind, hidden_mounts};
 pub(crate) use namespaces::{JOIN_ORDER, Join, fork_needed};
 
 /// A C string of a value [`crate::validate`] checked for NUL bytes.
@@ -53,6 +53,10 @@ pub(crate) struct Host {
     /// for other kinds, and for a source that cannot be looked up: the child then
     /// reports the real error).
     pub bind_is_dir: Vec<bool>,
+    /// For [`RootChange::MoveAndChroot`](crate::RootChange::MoveAndChroot): the
+    /// mount points of the caller's full `proc` and `sysfs` mounts outside the
+    /// new root ([`mounts::hidden_mounts`]), in mount table order.
+    pub hide: Vec<CString>,
 }
 
 impl Host {
@@ -82,6 +86,7 @@ impl Host {
                     _ => true,
                 })
                 .collect(),
+            hide: Vec::new(),
         }
     }
 }
@@ -239,10 +244,7 @@ pub(crate) fn spawn<'f>(
         );
     }
     if b.root.is_some() {
-        p.push(
-            Step::PivotRoot,
-            "pivot_root into the new root and detach the old one",
-        );
+        mounts::change_root(&mut p, b, host);
         p.mark(b, Mark::PivotRoot);
         mounts::root_propagation(&mut p, b);
     }

@@ -12,6 +12,7 @@ fn host() -> Host {
         tmpfs_root_at: "/tmp",
         env: vec![(OsString::from("PATH"), OsString::from("/a:/b/c"))],
         bind_is_dir: Vec::new(),
+        hide: Vec::new(),
     }
 }
 
