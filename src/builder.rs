@@ -115,6 +115,17 @@ pub enum RootFs {
 /// | [`PivotRoot`](RootChange::PivotRoot) | needed | detached | nothing: it is gone |
 /// | [`MoveAndChroot`](RootChange::MoveAndChroot) | needed | beneath the new root, its proc and sysfs mounts hidden | `CAP_SYS_ADMIN` (unmounting the new root) |
 /// | [`Chroot`](RootChange::Chroot) | not needed (no mount is made) | the namespace's, untouched | `CAP_SYS_CHROOT` (a `..` walk out of a nested chroot) |
+///
+/// ```
+/// use linception::{Container, Namespaces, RootChange, RootFs};
+/// // A directory root in the caller's own mount namespace: chrooted into, no mount.
+/// let b = Container::builder("/bin/sh")
+///     .namespaces(Namespaces::USER | Namespaces::PID)
+///     .root(RootFs::Dir("/srv/image".into()))
+///     .root_change(RootChange::Chroot);
+/// # let _ = b;
+/// assert_eq!(RootChange::default(), RootChange::PivotRoot);
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RootChange {
@@ -676,7 +687,8 @@ impl ContainerBuilder {
     /// [`Chroot`](RootChange::Chroot) of a [`RootFs::Tmpfs`] (it would need a
     /// mount) or with mounts, masked or read-only paths, devices, a read-only root
     /// or a root propagation. [`Container::exec_in`](crate::Container::exec_in)
-    /// refuses it (the process joins the container's root).
+    /// refuses it: the process it starts enters the container's root, whichever
+    /// way that root was changed to.
     ///
     /// # References
     /// - [pivot_root(2)](https://man7.org/linux/man-pages/man2/pivot_root.2.html),

@@ -591,6 +591,18 @@ impl Child<'_, '_> {
                 rustix::process::chroot(c".").errno()?;
                 rustix::process::chdir(c"/").errno()
             }
+            Step::EnterRoot { root } => {
+                let (want, now) = (
+                    rustix::fs::fstat(root).errno()?,
+                    rustix::fs::stat(c"/").errno()?,
+                );
+                if (want.st_dev, want.st_ino) == (now.st_dev, now.st_ino) {
+                    return Ok(());
+                }
+                rustix::process::fchdir(root).errno()?;
+                rustix::process::chroot(c".").errno()?;
+                rustix::process::chdir(c"/").errno()
+            }
             Step::Chroot { dir } => {
                 rustix::process::chroot(dir.as_c_str()).errno()?;
                 rustix::process::chdir(c"/").errno()

@@ -983,6 +983,7 @@ pub(crate) fn exec_in(target: &Container, mut b: ContainerBuilder) -> Result<Con
         lower::open_fds(&b, false, seccomp.wants_listener, false, true)?;
     let (landlock_fd, landlock) = build_landlock(&b)?;
     child_fds.landlock = landlock_fd;
+    child_fds.target_root = Some(target_root(target)?);
     let host = Host::gather(&b);
     let mut plan = lower::exec_in(
         &b,
@@ -1172,6 +1173,30 @@ fn send_idmapped(bind: &IdmappedBind, userns: &OwnedFd, sock: &OwnedFd) -> Resul
             std::io::Error::from_raw_os_error(e.raw_os_error()),
         )
     })
+}
+
+/// The container's root directory (`/proc/PID/root`, `O_PATH`), which the process
+/// `exec_in` forks enters when joining the mount namespace does not put it there:
+/// a container that chrooted ([`RootChange::Chroot`]) in a mount namespace it
+/// shares with the caller or joined. Opened by pid, so the pidfd then says the
+/// process is still the one it names (not a reused pid).
+fn target_root(target: &Container) -> Result<OwnedFd> {
+    use rustix::fs::{Mode, OFlags};
+    let path = format!("/proc/{}/root", target.pid().as_raw());
+    let fd = rustix::fs::open(
+        path.as_str(),
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::syscall(format!("open({path:?}, O_PATH|O_DIRECTORY)"), e.into()))?;
+    // A zombie still holds its pid: alive, the pid was not reused.
+    if !target.pidfd().is_alive()? {
+        return Err(Error::syscall(
+            format!("open({path:?}): the container's process is gone"),
+            std::io::Error::from_raw_os_error(libc::ESRCH),
+        ));
+    }
+    Ok(fd)
 }
 
 /// A mount API failure of the parent, named by what it was for.

@@ -165,6 +165,10 @@ pub(crate) enum Step<'f> {
     MoveRoot { hide: Vec<CString>, on_slash: bool },
     /// `chroot(dir)`, `chdir("/")`: the root of a container that makes no mount.
     Chroot { dir: CString },
+    /// exec_in, after the joins: when `fstat(root)` is not `/` (a container that
+    /// chrooted in a mount namespace it shares or joined), `fchdir(root)`,
+    /// `chroot(".")`, `chdir("/")`.
+    EnterRoot { root: BorrowedFd<'f> },
     /// `sethostname`.
     Hostname { name: CString },
     /// `setdomainname`.

@@ -242,6 +242,61 @@ fn chroot_in_the_shared_mount_namespace() {
     }
 }
 
+/// A process `exec_in` adds to a container that chrooted in the caller's mount
+/// namespace gets the container's root too (joining the namespaces would leave it
+/// the caller's), and so does one added to a pivoted container (its own root).
+#[test]
+fn exec_in_enters_the_root_of_a_chrooted_container() {
+    let Some(dir) = busybox_root("chroot-exec") else {
+        return;
+    };
+    for unprivileged in modes() {
+        let root = dir.0.clone();
+        let (chrooted, pivoted) = in_fork(unprivileged, move || {
+            let run = |b: linception::ContainerBuilder, program: &str| {
+                let mut c = b.stdin(Stdio::Piped).spawn().expect("spawn");
+                let seen = stdout_of_exec(&mut c, program);
+                drop(c.take_stdin());
+                assert_eq!(c.wait().expect("wait").code(), Some(7));
+                seen
+            };
+            let chrooted = run(
+                Container::builder("/bin/sh")
+                    .args(["-c", "read x; exit 7"])
+                    .env_clear()
+                    .env("PATH", "/bin")
+                    .namespaces(Namespaces::USER | Namespaces::PID)
+                    .root(RootFs::Dir(root))
+                    .root_change(RootChange::Chroot),
+                "/bin/ls",
+            );
+            let pivoted = run(sh("read x; exit 7"), "/usr/bin/ls");
+            (chrooted, pivoted)
+        });
+        assert_eq!(chrooted, "bin\nmarker-dir\n", "unprivileged {unprivileged}");
+        assert!(pivoted.lines().any(|l| l == "usr"), "{pivoted}");
+        assert!(!pivoted.lines().any(|l| l == "marker-dir"), "{pivoted}");
+    }
+}
+
+/// Runs `program -A /` in `c` with `exec_in`; returns what it printed.
+fn stdout_of_exec(c: &mut Container, program: &str) -> String {
+    let mut e = c
+        .exec_in(
+            Container::builder(program)
+                .args(["-A", "/"])
+                .stdout(Stdio::Piped),
+        )
+        .expect("exec_in");
+    let mut out = String::new();
+    e.take_stdout()
+        .expect("piped stdout")
+        .read_to_string(&mut out)
+        .expect("read");
+    assert!(e.wait().expect("wait").success(), "{out}");
+    out
+}
+
 /// A joined mount namespace (another container's, with its user namespace when
 /// rootless) is kept: the container is in it, chrooted into the directory, and
 /// the namespace's mount table is as it was.

@@ -137,6 +137,8 @@ pub(crate) struct ChildFds {
     /// The write end of the pipe that tells the parent a user namespace made by
     /// `unshare` (after joins) exists, so that it can write the maps.
     pub ready: Option<OwnedFd>,
+    /// exec_in: the container's root directory (`/proc/PID/root`, `O_PATH`).
+    pub target_root: Option<OwnedFd>,
 }
 
 fn borrow(fd: &Option<OwnedFd>) -> Option<BorrowedFd<'_>> {
@@ -277,6 +279,13 @@ pub(crate) fn exec_in<'f>(
         },
         format!("setns(pidfd, {namespaces:?})"),
     );
+    if let Some(root) = borrow(&fds.target_root) {
+        p.push(
+            Step::EnterRoot { root },
+            "enter the container's root (chroot into /proc/PID/root where the joined \
+             mount namespace's is another)",
+        );
+    }
     if let Some(sock) = borrow(&fds.pidfd_sock) {
         p.push(
             Step::ForkIntoParent { sock },

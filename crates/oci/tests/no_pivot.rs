@@ -333,3 +333,31 @@ fn what_needs_a_mount_is_refused_without_a_mount_namespace() {
         );
     }
 }
+
+/// `exec` into a container without a mount namespace of its own runs in the
+/// container's root (the bundle's), not the runtime's.
+#[test]
+fn exec_into_a_container_without_its_own_mount_namespace() {
+    if !needs() {
+        return;
+    }
+    let bundle = Bundle::new(true, |c| {
+        script(c, "exec sleep 100");
+        without_mounts(c, serde_json::json!([{"type": "user"}, {"type": "pid"}]));
+        c.as_object_mut().unwrap().remove("hostname");
+    });
+    let ours = Runtime::ours();
+    let id = unique_id("nomnt-exec");
+    let out = ours.create(&bundle, &id);
+    assert!(out.status.success(), "create: {}", stderr(&out));
+    assert!(ours.quiet(&["start", &id]).status.success());
+    let out = ours
+        .cmd()
+        .args(["exec", &id, "ls", "-A", "/"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let _ = ours.quiet(&["delete", "--force", &id]);
+    assert!(out.status.success(), "exec: {}", stderr(&out));
+    assert_eq!(stdout(&out), "bin\ndev\netc\nproc\ntmp\n");
+}
