@@ -568,8 +568,15 @@ impl ContainerBuilder {
     /// container's init into it as a child of the caller (`clone3(CLONE_PARENT |
     /// CLONE_PIDFD)`), hands its pidfd to the parent and exits; the
     /// [`Container`](crate::Container) owns that init. A joined network namespace's
-    /// `lo` is left as it is; sysctls, a hostname and mounts need namespaces the
-    /// container creates.
+    /// `lo` is left as it is; sysctls need namespaces the container creates.
+    ///
+    /// A [`root`](ContainerBuilder::root) and [`Mount`]s in a joined mount namespace
+    /// are made there, as an OCI runtime does for a mount namespace joined by path:
+    /// the namespace's tree is made private (or a slave), the mounts are made in
+    /// it, and `pivot_root` changes its root, which moves every process of that
+    /// namespace whose root or working directory was the old root into the new one,
+    /// and detaches the old root for all of them. To leave a joined namespace as it
+    /// is, chroot instead ([`RootChange::Chroot`]: no mount at all).
     ///
     /// # Errors
     /// `spawn` refuses, before anything is created, naming the join: a type joined
@@ -656,7 +663,8 @@ impl ContainerBuilder {
         self
     }
 
-    /// The root filesystem (needs [`Namespaces::MOUNT`], unless the
+    /// The root filesystem (needs [`Namespaces::MOUNT`] or a
+    /// [`join`](ContainerBuilder::join)ed mount namespace, unless the
     /// [`root_change`](ContainerBuilder::root_change) is [`RootChange::Chroot`]);
     /// the old root is detached.
     pub fn root(mut self, root: RootFs) -> Self {
@@ -683,7 +691,8 @@ impl ContainerBuilder {
     /// `spawn` refuses, before anything is created
     /// ([`Error::InvalidArgument`](crate::Error::InvalidArgument) naming it): a
     /// root change other than the default without a root;
-    /// [`MoveAndChroot`](RootChange::MoveAndChroot) without a new mount namespace;
+    /// [`MoveAndChroot`](RootChange::MoveAndChroot) without a new mount namespace
+    /// (a joined one's proc and sysfs mounts are not the caller's to list);
     /// [`Chroot`](RootChange::Chroot) of a [`RootFs::Tmpfs`] (it would need a
     /// mount) or with mounts, masked or read-only paths, devices, a read-only root
     /// or a root propagation. [`Container::exec_in`](crate::Container::exec_in)

@@ -634,11 +634,13 @@ fn time_offsets(b: &ContainerBuilder) -> Result<()> {
 fn filesystem(b: &ContainerBuilder, ns: Namespaces, caller: &Caller) -> Result<()> {
     root_change(b, ns)?;
     let chroot = b.root_change == RootChange::Chroot;
-    if ((b.root.is_some() && !chroot) || !b.mounts.is_empty()) && !ns.contains(Namespaces::MOUNT) {
+    let mount_ns =
+        ns.contains(Namespaces::MOUNT) || b.joined_namespaces().contains(Namespaces::MOUNT);
+    if ((b.root.is_some() && !chroot) || !b.mounts.is_empty()) && !mount_ns {
         return Err(Error::invalid(
             "root/mounts without Namespaces::MOUNT",
-            "a root filesystem and mounts need a new mount namespace (or, for a root \
-             directory alone, root_change(RootChange::Chroot))",
+            "a root filesystem and mounts need a new or joined mount namespace (or, for a \
+             root directory alone, root_change(RootChange::Chroot))",
         ));
     }
     if !b.mounts.is_empty() && b.root.is_none() {
@@ -678,6 +680,13 @@ fn root_change(b: &ContainerBuilder, ns: Namespaces) -> Result<()> {
         ));
     };
     if how == RootChange::MoveAndChroot {
+        if b.joined_namespaces().contains(Namespaces::MOUNT) {
+            return Err(Error::invalid(
+                "root_change(RootChange::MoveAndChroot) with a joined mount namespace",
+                "the old root's proc and sysfs mounts to hide are the joined namespace's, \
+                 which the caller cannot list: pivot_root there, or RootChange::Chroot",
+            ));
+        }
         if !ns.contains(Namespaces::MOUNT) {
             return Err(Error::invalid(
                 "root_change(RootChange::MoveAndChroot) without Namespaces::MOUNT",

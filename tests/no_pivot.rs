@@ -357,6 +357,74 @@ fn chroot_in_a_joined_mount_namespace() {
     }
 }
 
+/// A root and mounts in a joined mount namespace are made there, as an OCI runtime
+/// does: the container is in the joined namespace with its own root, and the
+/// `pivot_root` moved the namespace's other process (the holder) into it too.
+#[test]
+fn pivot_root_in_a_joined_mount_namespace() {
+    for unprivileged in modes() {
+        let (ns, target_ns, out, holder_before, holder_after) = in_fork(unprivileged, || {
+            let mut holder = Container::builder("/bin/sleep")
+                .arg("100")
+                .namespaces(Namespaces::USER | Namespaces::MOUNT)
+                .spawn()
+                .expect("spawn the namespace holder");
+            let pid = holder.pid().as_raw();
+            let link = |p: String| std::fs::read_link(p).unwrap().display().to_string();
+            let target_ns = link(format!("/proc/{pid}/ns/mnt"));
+            let holder_view = || {
+                let info = std::fs::read_to_string(format!("/proc/{pid}/mountinfo")).unwrap();
+                let mut p = points(&info);
+                p.sort();
+                p
+            };
+            let holder_before = holder_view();
+            let mut c = sh(VIEW)
+                .namespaces(Namespaces::PID)
+                .join(
+                    NamespaceType::User,
+                    NsSource::Path(format!("/proc/{pid}/ns/user").into()),
+                )
+                .join(
+                    NamespaceType::Mnt,
+                    NsSource::Path(format!("/proc/{pid}/ns/mnt").into()),
+                )
+                .stdout(Stdio::Piped)
+                .spawn()
+                .expect("spawn in the joined namespace");
+            let ns = link(format!("/proc/{}/ns/mnt", c.pid().as_raw()));
+            let mut out = String::new();
+            c.take_stdout().unwrap().read_to_string(&mut out).unwrap();
+            assert!(c.wait().expect("wait").success(), "{out}");
+            let holder_after = holder_view();
+            holder.kill().expect("kill the holder");
+            holder.wait().expect("reap the holder");
+            (ns, target_ns, out, holder_before, holder_after)
+        });
+        let what = format!("unprivileged {unprivileged}");
+        assert_eq!(
+            ns, target_ns,
+            "{what}: the container is in the joined namespace"
+        );
+        let (ls, info) = out.split_once("---\n").expect("the marker");
+        assert!(ls.lines().any(|l| l == "usr"), "{what}: {out}");
+        let mut mine = points(info);
+        mine.sort();
+        assert!(
+            mine.contains(&("/".into(), "tmpfs".into())),
+            "{what}: {info}"
+        );
+        assert!(
+            !holder_before.contains(&("/".into(), "tmpfs".into())),
+            "{what}"
+        );
+        assert_eq!(
+            holder_after, mine,
+            "{what}: the holder was moved into the new root"
+        );
+    }
+}
+
 /// Bad combinations: refused by name before anything is created.
 #[test]
 fn bad_root_changes_are_refused_by_name() {
@@ -409,6 +477,19 @@ fn bad_root_changes_are_refused_by_name() {
         (
             "root_propagation() with root_change(RootChange::Chroot)",
             Box::new(|| chroot_dir().root_propagation(linception::Propagation::Shared)),
+        ),
+        (
+            "root_change(RootChange::MoveAndChroot) with a joined mount namespace",
+            Box::new(|| {
+                Container::builder("/bin/true")
+                    .namespaces(Namespaces::USER | Namespaces::PID)
+                    .join(
+                        NamespaceType::Mnt,
+                        NsSource::Path("/proc/self/ns/mnt".into()),
+                    )
+                    .root(RootFs::Tmpfs)
+                    .root_change(RootChange::MoveAndChroot)
+            }),
         ),
         (
             "root/mounts without Namespaces::MOUNT",

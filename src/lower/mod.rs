@@ -25,7 +25,7 @@ use std::sync::OnceLock;
 
 use linception_seccomp_notify::{FilterFlags, Program};
 
-use crate::builder::{ContainerBuilder, Namespaces, RootFs, Stdio};
+use crate::builder::{ContainerBuilder, Namespaces, RootChange, RootFs, Stdio};
 use crate::error::{Error, Result};
 use crate::mount::MountKind;
 use crate::profile::Mark;
@@ -237,7 +237,13 @@ pub(crate) fn spawn<'f>(
     identity::time_namespace(&mut p, b, ns);
     network::sysctls(&mut p, b);
     security::exec_labels(&mut p, b);
-    let idmapped = mounts::lower(&mut p, b, host, fds, ns);
+    // A joined mount namespace gets the root and mounts as a new one does; a
+    // chroot leaves it as it is.
+    let mut mount_ns = ns;
+    if b.root_change != RootChange::Chroot {
+        mount_ns |= b.joined_namespaces() & Namespaces::MOUNT;
+    }
+    let idmapped = mounts::lower(&mut p, b, host, fds, mount_ns);
     p.mark(b, Mark::MountsDone);
     if pause && let Some(sync) = borrow(&fds.sync) {
         p.push(
