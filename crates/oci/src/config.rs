@@ -926,14 +926,28 @@ pub fn builder(spec: &Spec, opts: &Options) -> Result<ContainerBuilder> {
             .flatten()
             .any(|ns| json_name(&ns.typ()) == typ && ns.path().is_none())
     };
+    let joined_mount_ns = linux_ns
+        .into_iter()
+        .flatten()
+        .any(|ns| json_name(&ns.typ()) == "mount" && ns.path().is_some());
     if new_ns("mount") {
         if opts.no_pivot {
             b = b.root_change(RootChange::MoveAndChroot);
         }
+    } else if joined_mount_ns {
+        // As runc: the root and mounts are made in the joined namespace and the
+        // root pivoted there.
+        if opts.no_pivot {
+            return Err(Error::config(
+                "linux.namespaces",
+                "--no-pivot with a mount namespace joined by path: the old root's proc and \
+                 sysfs mounts to hide would be the joined namespace's",
+            ));
+        }
     } else {
-        // The runtime's mount namespace (none listed) or a joined one: the root is
-        // chrooted into, no mount is made (runc would make them there and leave
-        // them behind), and what needs a mount is refused by name.
+        // The runtime's mount namespace (none listed): the root is chrooted into,
+        // no mount is made (runc would make them there and leave them behind), and
+        // what needs a mount is refused by name.
         without_own_mount_namespace(spec)?;
         b = b.root_change(RootChange::Chroot);
     }
@@ -1077,15 +1091,14 @@ pub fn builder(spec: &Spec, opts: &Options) -> Result<ContainerBuilder> {
     Ok(b)
 }
 
-/// A config whose container has no mount namespace of its own (none listed: the
-/// runtime's; or one joined by `path`): nothing may need a mount. runc refuses
-/// `maskedPaths` and `readonlyPaths` there too; its mounts, device nodes and
-/// `/dev` setup it makes in that namespace and leaves behind, and `root.readonly`
-/// it ignores.
+/// A config whose container has no mount namespace of its own and joins none (it
+/// is the runtime's): nothing may need a mount. runc refuses `maskedPaths` and
+/// `readonlyPaths` there too; its mounts, device nodes and `/dev` setup it makes
+/// in the runtime's namespace and leaves behind, and `root.readonly` it ignores.
 fn without_own_mount_namespace(spec: &Spec) -> Result<()> {
-    const WHY: &str = "needs a new mount namespace (linux.namespaces: mount without a path): \
-        the container's root is only chrooted into in the runtime's or the joined one, \
-        where no mount is made";
+    const WHY: &str = "needs a mount namespace of the container's (linux.namespaces: mount, \
+        new or joined by path): without one the root is only chrooted into in the \
+        runtime's mount namespace, where no mount is made";
     let linux = spec.linux().as_ref();
     let set = [
         (
@@ -1469,6 +1482,26 @@ mod tests {
     }
 
     #[test]
+    fn no_pivot_with_a_joined_mount_namespace_is_refused() {
+        let text = spec_with("", "").replace(
+            r#"{"type":"mount"}"#,
+            r#"{"type":"mount","path":"/proc/self/ns/mnt"}"#,
+        );
+        let spec = parse(&text).unwrap();
+        let opts = |no_pivot| Options {
+            id: "t".into(),
+            bundle: "/".into(),
+            console_socket: None,
+            no_pivot,
+        };
+        assert!(builder(&spec, &opts(false)).is_ok());
+        let e = builder(&spec, &opts(true))
+            .expect_err("refused")
+            .to_string();
+        assert!(e.starts_with("linux.namespaces: --no-pivot"), "{e}");
+    }
+
+    #[test]
     fn a_minimal_config_builds() {
         let _ = try_build(&spec_with("", "")).unwrap();
         // Without a mount namespace of its own: the root is chrooted into.
@@ -1546,12 +1579,12 @@ mod tests {
             (
                 spec_with("", r#","mounts":[{"destination":"/t","type":"tmpfs"}]"#)
                     .replace(r#"{"type":"mount"},"#, ""),
-                "mounts: needs a new mount namespace",
+                "mounts: needs a mount namespace of the container",
             ),
             (
                 spec_with(r#","maskedPaths":["/proc/kcore"]"#, "")
                     .replace(r#"{"type":"mount"},"#, ""),
-                "linux.maskedPaths: needs a new mount namespace",
+                "linux.maskedPaths: needs a mount namespace of the container",
             ),
             (
                 spec_with(r#","rootfsPropagation":"sideways""#, ""),

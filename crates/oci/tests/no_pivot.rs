@@ -3,10 +3,11 @@
 //!
 //! Known differences, checked as such: under `/dev` linception binds the host's
 //! nodes and mounts devpts, shm and mqueue where runc makes nodes with `mknod`;
-//! without a mount namespace of its own, runc makes its mounts (and `/dev` nodes)
-//! in the runtime's or the joined namespace and leaves them there, while
-//! linception only chroots and refuses what would need a mount. runc's runs
-//! without a mount namespace are made inside a throwaway one of the test's, so
+//! without a mount namespace of the container's (none listed), runc makes its
+//! mounts (and `/dev` nodes) in the runtime's namespace and leaves them there,
+//! while linception only chroots and refuses what would need a mount. A mount
+//! namespace joined by path gets the mounts and the `pivot_root` from both. Every
+//! run of these tests is made inside a throwaway mount namespace of the test's, so
 //! that nothing runc leaves reaches the host.
 
 mod common;
@@ -165,12 +166,14 @@ fn report(rt: &Runtime, bundle: &Bundle, join: bool) -> (String, Option<i32>, St
     let id = unique_id("nomnt");
     let newns = rustix::thread::UnshareFlags::NEWNS.bits() as i32;
     Fork::new().unshare(newns).run(|| {
-        // runc wants a /proc (it closes fds through /proc/self/fd), which in a
-        // namespace the container does not own it would mount there; ours refuses
-        // mounts there. Both get the test's own proc, bound before either starts
-        // (before the holder's namespace is copied from this one).
-        let proc_dir = bundle.path().join("rootfs/proc");
-        rustix::mount::mount_bind_recursive("/proc", &proc_dir).expect("bind /proc");
+        // Without a mount namespace of the container's, runc still wants a /proc
+        // (it closes fds through /proc/self/fd), which it would mount in the
+        // runtime's namespace; ours refuses mounts there. Both get the test's own
+        // proc, bound before either starts.
+        if !join {
+            let proc_dir = bundle.path().join("rootfs/proc");
+            rustix::mount::mount_bind_recursive("/proc", &proc_dir).expect("bind /proc");
+        }
         let config = bundle.path().join("config.json");
         let mut holder = None;
         let want = if join {
@@ -217,34 +220,60 @@ fn compare_without_own_mount_namespace(join: bool) {
     if !needs() {
         return;
     }
-    let namespaces = if join {
-        serde_json::json!([{"type": "pid"}, {"type": "ipc"}, {"type": "mount", "path": "-"}])
-    } else {
-        serde_json::json!([{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}])
-    };
     let (ours, runc) = (Runtime::ours(), Runtime::runc());
     let mut reports = Vec::new();
     for rt in [&ours, &runc] {
         let bundle = Bundle::new(false, |c| {
-            script(c, "ls -A /; readlink /proc/self/ns/mnt; exit 7");
-            without_mounts(c, namespaces.clone());
-            if !join {
-                c["hostname"] = "nomnt".into();
+            if join {
+                // The whole default config (mounts, masked and read-only paths, a
+                // read-only root), made in the joined namespace.
+                script(
+                    c,
+                    "ls -A /; echo ---; cat /proc/self/mountinfo; echo ---; \
+                    readlink /proc/self/ns/mnt; exit 7",
+                );
+                for ns in c["linux"]["namespaces"].as_array_mut().unwrap() {
+                    if ns["type"] == "mount" {
+                        ns["path"] = "set by report()".into();
+                    }
+                }
             } else {
-                c.as_object_mut().unwrap().remove("hostname");
+                script(c, "ls -A /; readlink /proc/self/ns/mnt; exit 7");
+                without_mounts(
+                    c,
+                    serde_json::json!([{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}]),
+                );
             }
         });
         let (out, code, got, want) = report(rt, &bundle, join);
         assert_eq!(code, Some(7), "{:?}: {out}", rt.bin);
         assert_eq!(got, want, "{:?}: the container's mount namespace", rt.bin);
-        reports.push(out);
+        // Each runtime has a bundle of its own (a joined namespace is pivoted).
+        let name = bundle
+            .path()
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned();
+        reports.push(out.replace(&name, "<bundle>"));
     }
     assert!(reports[0].lines().any(|l| l == "bin"), "{}", reports[0]);
-    assert_eq!(
-        reports[0], reports[1],
-        "ours:\n{}\nrunc:\n{}",
-        reports[0], reports[1]
-    );
+    if join {
+        let view = |o: &str| {
+            let (ls, rest) = o.split_once("---\n").expect("the marker");
+            (ls.to_owned(), normalised(rest.trim_end_matches("---\n")))
+        };
+        let (o, r) = (view(&reports[0]), view(&reports[1]));
+        assert!(o.1.1.is_some(), "{}", reports[0]);
+        assert_eq!(o, r, "ours:\n{}\nrunc:\n{}", reports[0], reports[1]);
+    } else {
+        assert_eq!(
+            reports[0], reports[1],
+            "ours:\n{}\nrunc:\n{}",
+            reports[0], reports[1]
+        );
+    }
 }
 
 #[test]
