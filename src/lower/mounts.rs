@@ -1,5 +1,5 @@
 //! The container's filesystem: the private mount tree, the root, every mount in
-//! order inside it, `pivot_root`.
+//! order inside it, the root change (`pivot_root`, or another [`RootChange`]).
 //!
 //! Three phases, because of what the child can still see: every bind source is
 //! taken (`open_tree`) while the host tree is in view; then the root is mounted and
@@ -583,8 +583,6 @@ pub(super) fn lower<'f>(
     idmapped
 }
 
-/// After `pivot_root` (which refuses a shared new root): a shared or unbindable
-/// root's propagation.
 /// The root change ([`RootChange`]), once every mount is in place.
 pub(super) fn change_root(p: &mut Lowering<'_>, b: &ContainerBuilder, host: &Host) {
     match (b.root_change, &b.root) {
@@ -653,6 +651,8 @@ pub(crate) fn hidden_mounts(b: &ContainerBuilder, host: &Host) -> crate::Result<
         .collect())
 }
 
+/// After the root change (`pivot_root` refuses a shared new root): a shared or
+/// unbindable root's propagation.
 pub(super) fn root_propagation(p: &mut Lowering<'_>, b: &ContainerBuilder) {
     if let Some(propagation @ (Propagation::Shared | Propagation::Unbindable)) = b.root_propagation
     {
