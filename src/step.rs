@@ -262,7 +262,8 @@ impl Step<'_> {
             | Step::FsOpen { .. }
             | Step::FsConfig { .. }
             | Step::FsMount { .. }
-            | Step::AttachAtHost { .. } => ("the new mount API", "5.2"),
+            | Step::AttachAtHost { .. }
+            | Step::MoveRoot { .. } => ("the new mount API", "5.2"),
             Step::SetAttr { .. }
             | Step::PrivateRoot
             | Step::SlaveRoot
