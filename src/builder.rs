@@ -140,7 +140,9 @@ pub enum RootChange {
     /// tree outside the new root is detached (or, where the kernel keeps it locked
     /// in a user namespace, covered by an empty read-only tmpfs, as runc does);
     /// then the new root is moved onto `/` (`move_mount(root, "", AT_FDCWD, "/",
-    /// MOVE_MOUNT_F_EMPTY_PATH)`) and the child `chroot`s into it.
+    /// MOVE_MOUNT_F_EMPTY_PATH)`) and the child `chroot`s into it. Those mounts are
+    /// read from the caller's mount table (the child's is a copy of it) when the
+    /// spawn is prepared: once for a [`Template`](crate::Template).
     ///
     /// **Less secure than [`PivotRoot`](RootChange::PivotRoot)**, as runc
     /// documents its `--no-pivot`: the old root is not gone, it stays mounted
