@@ -2,9 +2,9 @@
 //!
 //! ```text
 //! linception-oci [--root DIR] [--log FILE] [--log-format text|json] [--debug] COMMAND
-//!   create --bundle B [--pid-file F] [--console-socket S] ID
+//!   create --bundle B [--pid-file F] [--console-socket S] [--no-pivot] ID
 //!   start ID | state ID | kill ID [SIGNAL] | delete [--force] ID
-//!   run --bundle B [--pid-file F] ID | spec [--rootless] | list
+//!   run --bundle B [--pid-file F] [--no-pivot] ID | spec [--rootless] | list
 //!   pause ID | resume ID | kill --all ID [SIGNAL]
 //!   update [--resources FILE|-] [--memory N] [--pids-limit N] [--cpu-quota N] ... ID
 //!   exec [--process F] [-t] [--console-socket S] [-d] [--pid-file F] [-e K=V] ... ID [ARGS]
