@@ -110,6 +110,66 @@ pub enum RootFs {
     Tmpfs,
 }
 
+/// How the container's root becomes its `/`, for
+/// [`ContainerBuilder::root_change`].
+///
+/// | | new mount namespace | old root | uncovered by |
+/// |---|---|---|---|
+/// | [`PivotRoot`](RootChange::PivotRoot) | needed | detached | nothing: it is gone |
+/// | [`MoveAndChroot`](RootChange::MoveAndChroot) | needed | beneath the new root, its proc and sysfs mounts hidden | `CAP_SYS_ADMIN` (unmounting the new root) |
+/// | [`Chroot`](RootChange::Chroot) | not needed (no mount is made) | the namespace's, untouched | `CAP_SYS_CHROOT` (a `..` walk out of a nested chroot) |
+///
+/// ```
+/// use linception::{Container, Namespaces, RootChange, RootFs};
+/// // A directory root in the caller's own mount namespace: chrooted into, no mount.
+/// let b = Container::builder("/bin/sh")
+///     .namespaces(Namespaces::USER | Namespaces::PID)
+///     .root(RootFs::Dir("/srv/image".into()))
+///     .root_change(RootChange::Chroot);
+/// # let _ = b;
+/// assert_eq!(RootChange::default(), RootChange::PivotRoot);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RootChange {
+    /// `pivot_root(".", ".")` into the new root, then `umount2(".", MNT_DETACH)` of
+    /// the old one: the old root is gone from the container's mount namespace.
+    /// The default.
+    #[default]
+    PivotRoot,
+    /// What `runc --no-pivot` does, for a caller whose own root cannot be pivoted
+    /// (`pivot_root` says `EINVAL` on an initramfs/rootfs root, or when the caller's
+    /// root is not a mount point): every full `proc` and `sysfs` mount of the old
+    /// tree outside the new root is detached (or, where the kernel keeps it locked
+    /// in a user namespace, covered by an empty read-only tmpfs, as runc does);
+    /// then the new root is moved onto `/` (`move_mount(root, "", AT_FDCWD, "/",
+    /// MOVE_MOUNT_F_EMPTY_PATH)`) and the child `chroot`s into it. Those mounts are
+    /// read from the caller's mount table (the child's is a copy of it) when the
+    /// spawn is prepared: once for a [`Template`](crate::Template).
+    ///
+    /// **Less secure than [`PivotRoot`](RootChange::PivotRoot)**, as runc
+    /// documents its `--no-pivot`: the old root is not gone, it stays mounted
+    /// beneath the new one in the container's mount namespace, and `chroot` is no
+    /// security boundary. A `..` walk out of a nested chroot (`CAP_SYS_CHROOT`)
+    /// comes back down the new root, which sits on the old `/`; but a process
+    /// holding `CAP_SYS_ADMIN` there can unmount the new root and uncover the old
+    /// one for every process that enters the namespace later, and in a new user
+    /// namespace the old `proc` and `sysfs` mounts, which the kernel keeps locked,
+    /// still count as "fully visible", so root of the container's user namespace
+    /// may mount a fresh `proc` or `sysfs` (of its own namespaces). Keep
+    /// `CAP_SYS_ADMIN` and `CAP_SYS_CHROOT` out of the container's bounding set
+    /// ([`capabilities`](ContainerBuilder::capabilities)) when using it.
+    MoveAndChroot,
+    /// `chroot(dir)` of a [`RootFs::Dir`] in the mount namespace the container
+    /// shares with the caller or [`join`](ContainerBuilder::join)s, which is left as
+    /// it is: no mount is made, so no [`Mount`], mask, read-only path, device,
+    /// read-only root or root propagation (refused by name). What an OCI runtime
+    /// does for a config with no new mount namespace. Not a security boundary
+    /// either: see [`MoveAndChroot`](RootChange::MoveAndChroot), and the whole
+    /// mount namespace stays reachable for such a process.
+    Chroot,
+}
+
 /// The state of the loopback interface `lo` of a new network namespace.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -242,6 +302,7 @@ pub struct ContainerBuilder {
     pub(crate) cgroup: Option<Cgroup>,
     pub(crate) root: Option<RootFs>,
     pub(crate) read_only_root: bool,
+    pub(crate) root_change: RootChange,
     pub(crate) mounts: Vec<Mount>,
     pub(crate) masked_paths: Vec<PathBuf>,
     pub(crate) read_only_paths: Vec<PathBuf>,
@@ -310,6 +371,7 @@ impl ContainerBuilder {
             cgroup: None,
             root: None,
             read_only_root: false,
+            root_change: RootChange::PivotRoot,
             mounts: Vec::new(),
             masked_paths: Vec::new(),
             read_only_paths: Vec::new(),
@@ -511,8 +573,15 @@ impl ContainerBuilder {
     /// container's init into it as a child of the caller (`clone3(CLONE_PARENT |
     /// CLONE_PIDFD)`), hands its pidfd to the parent and exits; the
     /// [`Container`](crate::Container) owns that init. A joined network namespace's
-    /// `lo` is left as it is; sysctls, a hostname and mounts need namespaces the
-    /// container creates.
+    /// `lo` is left as it is; sysctls need namespaces the container creates.
+    ///
+    /// A [`root`](ContainerBuilder::root) and [`Mount`]s in a joined mount namespace
+    /// are made there, as an OCI runtime does for a mount namespace joined by path:
+    /// the namespace's tree is made private (or a slave), the mounts are made in
+    /// it, and `pivot_root` changes its root, which moves every process of that
+    /// namespace whose root or working directory was the old root into the new one,
+    /// and detaches the old root for all of them. To leave a joined namespace as it
+    /// is, chroot instead ([`RootChange::Chroot`]: no mount at all).
     ///
     /// # Errors
     /// `spawn` refuses, before anything is created, naming the join: a type joined
@@ -599,9 +668,48 @@ impl ContainerBuilder {
         self
     }
 
-    /// The root filesystem (needs [`Namespaces::MOUNT`]); the old root is detached.
+    /// The root filesystem (needs [`Namespaces::MOUNT`] or a
+    /// [`join`](ContainerBuilder::join)ed mount namespace, unless the
+    /// [`root_change`](ContainerBuilder::root_change) is [`RootChange::Chroot`]);
+    /// the old root is detached.
     pub fn root(mut self, root: RootFs) -> Self {
         self.root = Some(root);
+        self
+    }
+
+    /// How the [`root`](ContainerBuilder::root) becomes the container's `/`
+    /// (default [`RootChange::PivotRoot`]); see [`RootChange`] for each way and
+    /// what it leaves reachable.
+    ///
+    /// ```no_run
+    /// use linception::{Container, Mount, RootChange, RootFs};
+    /// // A caller whose own root is an initramfs, where pivot_root fails.
+    /// let c = Container::builder("/bin/true")
+    ///     .root(RootFs::Tmpfs)
+    ///     .mounts(Mount::host_system())
+    ///     .root_change(RootChange::MoveAndChroot)
+    ///     .spawn()?;
+    /// # Ok::<(), linception::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// `spawn` refuses, before anything is created
+    /// ([`Error::InvalidArgument`](crate::Error::InvalidArgument) naming it): a
+    /// root change other than the default without a root;
+    /// [`MoveAndChroot`](RootChange::MoveAndChroot) without a new mount namespace
+    /// (a joined one's proc and sysfs mounts are not the caller's to list);
+    /// [`Chroot`](RootChange::Chroot) of a [`RootFs::Tmpfs`] (it would need a
+    /// mount) or with mounts, masked or read-only paths, devices, a read-only root
+    /// or a root propagation. [`Container::exec_in`](crate::Container::exec_in)
+    /// refuses it: the process it starts enters the container's root, whichever
+    /// way that root was changed to.
+    ///
+    /// # References
+    /// - [pivot_root(2)](https://man7.org/linux/man-pages/man2/pivot_root.2.html),
+    ///   [chroot(2)](https://man7.org/linux/man-pages/man2/chroot.2.html),
+    ///   [move_mount(2)](https://man7.org/linux/man-pages/man2/move_mount.2.html)
+    pub fn root_change(mut self, how: RootChange) -> Self {
+        self.root_change = how;
         self
     }
 

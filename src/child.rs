@@ -58,6 +58,25 @@ fn tree_propagation(propagation: Propagation) -> Res {
     }
 }
 
+/// Takes a mount of the old root out of reach before a move-and-chroot root
+/// change: detached, or, when the kernel keeps it locked to its parent (a mount
+/// inherited by a new user namespace's mount namespace: `EINVAL`; `EPERM`),
+/// covered by an empty read-only tmpfs, as runc does. A mount point gone already
+/// (under one detached before) is fine.
+fn hide_mount(path: &CStr) -> Res {
+    use rustix::mount::UnmountFlags;
+    match rustix::mount::unmount(path, UnmountFlags::DETACH) {
+        Ok(()) | Err(Errno::NOENT) => return Ok(()),
+        Err(Errno::INVAL | Errno::PERM) => {}
+        Err(e) => return Err(e.raw_os_error()),
+    }
+    let mut ctx = FsContext::open(c"tmpfs").errno()?;
+    ctx.set_log_capture(LogCapture::Leave);
+    ctx.create().errno()?;
+    let attr = MountAttr::RDONLY | MountAttr::NOSUID | MountAttr::NODEV | MountAttr::NOEXEC;
+    ctx.mount(attr).errno()?.attach(path).errno()
+}
+
 /// The errno of a feature crate's error (EINVAL for a refusal without one, which
 /// the parent's validation makes unreachable).
 trait Errnos<T> {
@@ -555,6 +574,37 @@ impl Child<'_, '_> {
                 drop(root);
                 rustix::process::pivot_root(c".", c".").errno()?;
                 rustix::mount::unmount(c".", rustix::mount::UnmountFlags::DETACH).errno()?;
+                rustix::process::chdir(c"/").errno()
+            }
+            Step::MoveRoot { hide, on_slash } => {
+                for path in hide {
+                    hide_mount(path)?;
+                }
+                let Held::Mount(root) = self.take(ROOT) else {
+                    return Err(libc::EBADF);
+                };
+                rustix::process::fchdir(&root).errno()?;
+                if !*on_slash {
+                    root.attach(c"/").errno()?;
+                }
+                drop(root);
+                rustix::process::chroot(c".").errno()?;
+                rustix::process::chdir(c"/").errno()
+            }
+            Step::EnterRoot { root } => {
+                let (want, now) = (
+                    rustix::fs::fstat(root).errno()?,
+                    rustix::fs::stat(c"/").errno()?,
+                );
+                if (want.st_dev, want.st_ino) == (now.st_dev, now.st_ino) {
+                    return Ok(());
+                }
+                rustix::process::fchdir(root).errno()?;
+                rustix::process::chroot(c".").errno()?;
+                rustix::process::chdir(c"/").errno()
+            }
+            Step::Chroot { dir } => {
+                rustix::process::chroot(dir.as_c_str()).errno()?;
                 rustix::process::chdir(c"/").errno()
             }
             Step::JoinNamespaces { pidfd, flags } => sys::join_namespaces(*pidfd, *flags),

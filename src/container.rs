@@ -420,7 +420,11 @@ impl Container {
 
     /// Starts another program inside the running container: a helper
     /// child of the caller joins the container's namespaces with one
-    /// `setns(pidfd, flags)` (Linux 5.8), forks the program into them as a child of
+    /// `setns(pidfd, flags)` (Linux 5.8), enters the container's root (its
+    /// `/proc/PID/root`, opened by the caller: joining a mount namespace puts the
+    /// helper at that namespace's root, which is not the container's when it
+    /// [chrooted](crate::RootChange::Chroot) in a namespace it shares or joined),
+    /// forks the program into them as a child of
     /// the caller (`CLONE_PARENT`, so the new process is in the container's pid
     /// namespace and the caller can wait for it) and exits. The caller process itself
     /// never changes namespace.
@@ -431,7 +435,7 @@ impl Container {
     /// [`terminal`](ContainerBuilder::terminal) (a new session whose controlling
     /// terminal comes from the container's `/dev/pts/ptmx`; its master comes back
     /// to [`take_terminal`](Container::take_terminal) or goes to the console socket);
-    /// namespaces, root, mounts, maps, hostname, `set_tid`, cgroup, joins,
+    /// namespaces, root, root change, mounts, maps, hostname, `set_tid`, cgroup, joins,
     /// sysctls, the loopback setting and LSM exec labels are refused (they are the
     /// container's), and so is an OOM score. The new process is born in the
     /// container's cgroup ([`cgroup_path`](Container::cgroup_path),

@@ -155,8 +155,8 @@ mod template;
 mod validate;
 
 pub use builder::{
-    ContainerBuilder, IdMapping, Loopback, Namespaces, NsSource, RootFs, SessionKeyring, StateInfo,
-    Stdio,
+    ContainerBuilder, IdMapping, Loopback, Namespaces, NsSource, RootChange, RootFs,
+    SessionKeyring, StateInfo, Stdio,
 };
 pub use caps::{CapSet, Capabilities};
 pub use cgroup::Cgroup;

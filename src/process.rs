@@ -418,7 +418,8 @@ fn rlimits(k: &Knobs, facts: &Facts) -> Result<()> {
 /// [`Mount::dev`]: crate::Mount::dev
 /// [`Mount::filesystem`]: crate::Mount::filesystem
 fn terminal(b: &ContainerBuilder, t: &Terminal) -> Result<()> {
-    if !b.effective_namespaces().contains(Namespaces::MOUNT) || b.root.is_none() {
+    let mount_ns = (b.effective_namespaces() | b.joined_namespaces()).contains(Namespaces::MOUNT);
+    if !mount_ns || b.root.is_none() {
         return Err(Error::invalid(
             "terminal() without a root",
             "the pty is allocated from the container's own devpts instance: set a root() \

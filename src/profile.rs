@@ -21,7 +21,8 @@ pub(crate) enum Mark {
     Released = 0,
     /// The last mount of the plan attached.
     MountsDone = 1,
-    /// `pivot_root` done and the old root detached.
+    /// The root changed: `pivot_root` done and the old root detached (or the
+    /// move and `chroot` of another [`RootChange`](crate::RootChange)).
     PivotRoot = 2,
     /// The seccomp filter installed (or where it would be, without one).
     Seccomp = 3,
@@ -61,7 +62,9 @@ pub struct SpawnProfile {
     pub released: Option<Duration>,
     /// The child attached its last mount.
     pub mounts_done: Option<Duration>,
-    /// The child's `pivot_root` (and the old root's detach) was done.
+    /// The child's `pivot_root` (and the old root's detach) was done, or the
+    /// root change a [`RootChange`](crate::RootChange) other than the default
+    /// asked for.
     pub pivot_root: Option<Duration>,
     /// The child installed its seccomp filter (or reached that point).
     pub seccomp: Option<Duration>,

@@ -14,7 +14,7 @@ use linception_pidfd::{
 use linception_seccomp_notify::{FilterFlags, Listener, Program};
 use linception_userns::{IdMap, MapWriter, SubIds, WriteMode};
 
-use crate::builder::{ContainerBuilder, IdMapping, Namespaces, NsSource};
+use crate::builder::{ContainerBuilder, IdMapping, Namespaces, NsSource, RootChange};
 use crate::cgroup::CgroupGuard;
 use crate::container::Pending;
 use crate::container::{Container, Parts};
@@ -383,7 +383,8 @@ fn prepare(mut b: ContainerBuilder, socket: Option<&Path>, template: bool) -> Re
     }
     let seccomp = take_seccomp(&mut b)?;
     let landlock = build_landlock(&b)?;
-    let host = Host::gather(&b);
+    let mut host = Host::gather(&b);
+    host.hide = lower::hidden_mounts(&b, &host)?;
     Ok(Prepared {
         b,
         checked,
@@ -992,7 +993,10 @@ pub(crate) fn exec_in(target: &Container, mut b: ContainerBuilder) -> Result<Con
             b.namespaces_chosen || b.monotonic_offset.is_some() || b.boottime_offset.is_some(),
             "namespaces",
         ),
-        (b.root.is_some() || !b.mounts.is_empty(), "root/mounts"),
+        (
+            b.root.is_some() || !b.mounts.is_empty() || b.root_change != RootChange::PivotRoot,
+            "root/mounts/root_change",
+        ),
         (
             b.read_only_root
                 || !b.masked_paths.is_empty()
@@ -1034,6 +1038,7 @@ pub(crate) fn exec_in(target: &Container, mut b: ContainerBuilder) -> Result<Con
         lower::open_fds(&b, false, seccomp.wants_listener, false, true)?;
     let (landlock_fd, landlock) = build_landlock(&b)?;
     child_fds.landlock = landlock_fd;
+    child_fds.target_root = Some(target_root(target)?);
     let host = Host::gather(&b);
     let mut plan = lower::exec_in(
         &b,
@@ -1225,8 +1230,32 @@ fn send_idmapped(bind: &IdmappedBind, userns: &OwnedFd, sock: &OwnedFd) -> Resul
     })
 }
 
+/// The container's root directory (`/proc/PID/root`, `O_PATH`), which the process
+/// `exec_in` forks enters when joining the mount namespace does not put it there:
+/// a container that chrooted ([`RootChange::Chroot`]) in a mount namespace it
+/// shares with the caller or joined. Opened by pid, so the pidfd then says the
+/// process is still the one it names (not a reused pid).
+fn target_root(target: &Container) -> Result<OwnedFd> {
+    use rustix::fs::{Mode, OFlags};
+    let path = format!("/proc/{}/root", target.pid().as_raw());
+    let fd = rustix::fs::open(
+        path.as_str(),
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::syscall(format!("open({path:?}, O_PATH|O_DIRECTORY)"), e.into()))?;
+    // A zombie still holds its pid: alive, the pid was not reused.
+    if !target.pidfd().is_alive()? {
+        return Err(Error::syscall(
+            format!("open({path:?}): the container's process is gone"),
+            std::io::Error::from_raw_os_error(libc::ESRCH),
+        ));
+    }
+    Ok(fd)
+}
+
 /// A mount API failure of the parent, named by what it was for.
-fn mount_error(what: &str, e: linception_mountapi::Error) -> Error {
+pub(crate) fn mount_error(what: &str, e: linception_mountapi::Error) -> Error {
     if let linception_mountapi::Error::Unsupported {
         feature,
         min_kernel,

@@ -155,6 +155,20 @@ pub(crate) enum Step<'f> {
     },
     /// `fchdir(root)`, `pivot_root(".", ".")`, `umount2(".", MNT_DETACH)`, `chdir("/")`.
     PivotRoot,
+    /// `runc --no-pivot`'s root change: each full `proc`/`sysfs` mount point of the
+    /// old tree in `hide` (outside the new root) is detached with
+    /// `umount2(MNT_DETACH)` (gone already: skipped), or, where the kernel keeps it
+    /// locked (`EINVAL`/`EPERM` in a user namespace), covered with an empty
+    /// read-only tmpfs; then `fchdir(root)`, `move_mount(root, "", AT_FDCWD, "/",
+    /// MOVE_MOUNT_F_EMPTY_PATH)` (skipped when the root is on `/` already),
+    /// `chroot(".")`, `chdir("/")`.
+    MoveRoot { hide: Vec<CString>, on_slash: bool },
+    /// `chroot(dir)`, `chdir("/")`: the root of a container that makes no mount.
+    Chroot { dir: CString },
+    /// exec_in, after the joins: when `fstat(root)` is not `/` (a container that
+    /// chrooted in a mount namespace it shares or joined), `fchdir(root)`,
+    /// `chroot(".")`, `chdir("/")`.
+    EnterRoot { root: BorrowedFd<'f> },
     /// `sethostname`.
     Hostname { name: CString },
     /// `setdomainname`.
@@ -248,7 +262,8 @@ impl Step<'_> {
             | Step::FsOpen { .. }
             | Step::FsConfig { .. }
             | Step::FsMount { .. }
-            | Step::AttachAtHost { .. } => ("the new mount API", "5.2"),
+            | Step::AttachAtHost { .. }
+            | Step::MoveRoot { .. } => ("the new mount API", "5.2"),
             Step::SetAttr { .. }
             | Step::PrivateRoot
             | Step::SlaveRoot

@@ -11,7 +11,7 @@ use std::path::{Component, Path};
 use linception_mountapi::MountAttr;
 use linception_userns::IdMap;
 
-use crate::builder::{ContainerBuilder, IdMapping, Namespaces};
+use crate::builder::{ContainerBuilder, IdMapping, Namespaces, RootChange};
 use crate::error::{Error, Result};
 use crate::mount::{Mount, MountKind};
 use crate::resources::{BlockDevice, Limit, Resources};
@@ -653,10 +653,15 @@ fn time_offsets(b: &ContainerBuilder) -> Result<()> {
 }
 
 fn filesystem(b: &ContainerBuilder, ns: Namespaces, caller: &Caller) -> Result<()> {
-    if (b.root.is_some() || !b.mounts.is_empty()) && !ns.contains(Namespaces::MOUNT) {
+    root_change(b, ns)?;
+    let chroot = b.root_change == RootChange::Chroot;
+    let mount_ns =
+        ns.contains(Namespaces::MOUNT) || b.joined_namespaces().contains(Namespaces::MOUNT);
+    if ((b.root.is_some() && !chroot) || !b.mounts.is_empty()) && !mount_ns {
         return Err(Error::invalid(
             "root/mounts without Namespaces::MOUNT",
-            "a root filesystem and mounts need a new mount namespace",
+            "a root filesystem and mounts need a new or joined mount namespace (or, for a \
+             root directory alone, root_change(RootChange::Chroot))",
         ));
     }
     if !b.mounts.is_empty() && b.root.is_none() {
@@ -678,6 +683,62 @@ fn filesystem(b: &ContainerBuilder, ns: Namespaces, caller: &Caller) -> Result<(
         mount(m, ns, caller)?;
     }
     fs_knobs(b)
+}
+
+/// The root change: a way other than the default needs a root; moving the root
+/// onto `/` needs a mount namespace of the container's own; a plain chroot makes
+/// no mount, so everything that needs one is refused by name.
+fn root_change(b: &ContainerBuilder, ns: Namespaces) -> Result<()> {
+    use crate::builder::RootFs;
+    let how = b.root_change;
+    if how == RootChange::PivotRoot {
+        return Ok(());
+    }
+    let Some(root) = &b.root else {
+        return Err(Error::invalid(
+            format!("root_change(RootChange::{how:?}) without a root"),
+            "only a root set with root() is changed to",
+        ));
+    };
+    if how == RootChange::MoveAndChroot {
+        if b.joined_namespaces().contains(Namespaces::MOUNT) {
+            return Err(Error::invalid(
+                "root_change(RootChange::MoveAndChroot) with a joined mount namespace",
+                "the old root's proc and sysfs mounts to hide are the joined namespace's, \
+                 which the caller cannot list: pivot_root there, or RootChange::Chroot",
+            ));
+        }
+        if !ns.contains(Namespaces::MOUNT) {
+            return Err(Error::invalid(
+                "root_change(RootChange::MoveAndChroot) without Namespaces::MOUNT",
+                "the root is moved onto / of a new mount namespace (without one: \
+                 RootChange::Chroot)",
+            ));
+        }
+        return Ok(());
+    }
+    if matches!(root, RootFs::Tmpfs) {
+        return Err(Error::invalid(
+            "root_change(RootChange::Chroot) of a RootFs::Tmpfs root",
+            "a chroot makes no mount, and a tmpfs root would be one: use a RootFs::Dir",
+        ));
+    }
+    let needs_mount = [
+        (!b.mounts.is_empty(), "mounts"),
+        (!b.masked_paths.is_empty(), "mask_path()"),
+        (!b.read_only_paths.is_empty(), "read_only_path()"),
+        (!b.devices.is_empty(), "device()"),
+        (b.read_only_root, "read_only_root()"),
+        (b.root_propagation.is_some(), "root_propagation()"),
+    ];
+    if let Some((_, what)) = needs_mount.iter().find(|(set, _)| *set) {
+        return Err(Error::invalid(
+            format!("{what} with root_change(RootChange::Chroot)"),
+            "a chroot makes no mount: this needs the root to be changed in a new mount \
+             namespace (RootChange::PivotRoot or MoveAndChroot)",
+        ));
+    }
+    Ok(())
 }
 
 /// Masked and read-only paths, devices, propagation types.

@@ -25,13 +25,13 @@ use std::sync::OnceLock;
 
 use linception_seccomp_notify::{FilterFlags, Program};
 
-use crate::builder::{ContainerBuilder, Namespaces, RootFs, Stdio};
+use crate::builder::{ContainerBuilder, Namespaces, RootChange, RootFs, Stdio};
 use crate::error::{Error, Result};
 use crate::mount::MountKind;
 use crate::profile::Mark;
 use crate::step::{Held, Slot, Step};
 
-pub(crate) use mounts::IdmappedBind;
+pub(crate) use mounts::{IdmappedBind, hidden_mounts};
 pub(crate) use namespaces::{JOIN_ORDER, Join, fork_needed};
 
 /// A C string of a value [`crate::validate`] checked for NUL bytes.
@@ -53,6 +53,10 @@ pub(crate) struct Host {
     /// for other kinds, and for a source that cannot be looked up: the child then
     /// reports the real error).
     pub bind_is_dir: Vec<bool>,
+    /// For [`RootChange::MoveAndChroot`](crate::RootChange::MoveAndChroot): the
+    /// mount points of the caller's full `proc` and `sysfs` mounts outside the
+    /// new root ([`mounts::hidden_mounts`]), in mount table order.
+    pub hide: Vec<CString>,
 }
 
 impl Host {
@@ -82,6 +86,7 @@ impl Host {
                     _ => true,
                 })
                 .collect(),
+            hide: Vec::new(),
         }
     }
 }
@@ -132,6 +137,8 @@ pub(crate) struct ChildFds {
     /// The write end of the pipe that tells the parent a user namespace made by
     /// `unshare` (after joins) exists, so that it can write the maps.
     pub ready: Option<OwnedFd>,
+    /// exec_in: the container's root directory (`/proc/PID/root`, `O_PATH`).
+    pub target_root: Option<OwnedFd>,
 }
 
 fn borrow(fd: &Option<OwnedFd>) -> Option<BorrowedFd<'_>> {
@@ -230,7 +237,13 @@ pub(crate) fn spawn<'f>(
     identity::time_namespace(&mut p, b, ns);
     network::sysctls(&mut p, b);
     security::exec_labels(&mut p, b);
-    let idmapped = mounts::lower(&mut p, b, host, fds, ns);
+    // A joined mount namespace gets the root and mounts as a new one does; a
+    // chroot leaves it as it is.
+    let mut mount_ns = ns;
+    if b.root_change != RootChange::Chroot {
+        mount_ns |= b.joined_namespaces() & Namespaces::MOUNT;
+    }
+    let idmapped = mounts::lower(&mut p, b, host, fds, mount_ns);
     p.mark(b, Mark::MountsDone);
     if pause && let Some(sync) = borrow(&fds.sync) {
         p.push(
@@ -239,10 +252,7 @@ pub(crate) fn spawn<'f>(
         );
     }
     if b.root.is_some() {
-        p.push(
-            Step::PivotRoot,
-            "pivot_root into the new root and detach the old one",
-        );
+        mounts::change_root(&mut p, b, host);
         p.mark(b, Mark::PivotRoot);
         mounts::root_propagation(&mut p, b);
     }
@@ -275,6 +285,13 @@ pub(crate) fn exec_in<'f>(
         },
         format!("setns(pidfd, {namespaces:?})"),
     );
+    if let Some(root) = borrow(&fds.target_root) {
+        p.push(
+            Step::EnterRoot { root },
+            "enter the container's root (chroot into /proc/PID/root where the joined \
+             mount namespace's is another)",
+        );
+    }
     if let Some(sock) = borrow(&fds.pidfd_sock) {
         p.push(
             Step::ForkIntoParent { sock },

@@ -1,5 +1,5 @@
 //! The container's filesystem: the private mount tree, the root, every mount in
-//! order inside it, `pivot_root`.
+//! order inside it, the root change (`pivot_root`, or another [`RootChange`]).
 //!
 //! Three phases, because of what the child can still see: every bind source is
 //! taken (`open_tree`) while the host tree is in view; then the root is mounted and
@@ -16,7 +16,7 @@ use rustix::fs::{FileType, Mode};
 use rustix::process::{Gid, Uid};
 
 use super::{ChildFds, Host, Lowering, borrow, c};
-use crate::builder::{ContainerBuilder, Namespaces, RootFs};
+use crate::builder::{ContainerBuilder, Namespaces, RootChange, RootFs};
 use crate::device::{Device, NodeKind};
 use crate::mount::{AttrChoice, Mount, MountKind};
 use crate::step::{ROOT, Slot, Step};
@@ -291,6 +291,10 @@ pub(super) fn lower<'f>(
     let Some(root) = &b.root else {
         return idmapped;
     };
+    if b.root_change == RootChange::Chroot {
+        // No mount at all: the root is a directory of the mount namespace.
+        return idmapped;
+    }
     let lazy = matches!(root, RootFs::Dir(_));
 
     // Phase 1: take every bind source while the host tree is still in view.
@@ -579,8 +583,76 @@ pub(super) fn lower<'f>(
     idmapped
 }
 
-/// After `pivot_root` (which refuses a shared new root): a shared or unbindable
-/// root's propagation.
+/// The root change ([`RootChange`]), once every mount is in place.
+pub(super) fn change_root(p: &mut Lowering<'_>, b: &ContainerBuilder, host: &Host) {
+    match (b.root_change, &b.root) {
+        (RootChange::Chroot, Some(RootFs::Dir(dir))) => p.push(
+            Step::Chroot { dir: c(dir) },
+            format!("chroot into {}", dir.display()),
+        ),
+        (RootChange::MoveAndChroot, Some(root)) => {
+            let on_slash = root_attached_at(root, host) == Path::new("/");
+            p.push(
+                Step::MoveRoot {
+                    hide: host.hide.clone(),
+                    on_slash,
+                },
+                format!(
+                    "hide the old root's proc and sysfs mounts ({}), move the new root onto / \
+                     and chroot into it",
+                    host.hide.len()
+                ),
+            );
+        }
+        _ => p.push(
+            Step::PivotRoot,
+            "pivot_root into the new root and detach the old one",
+        ),
+    }
+}
+
+/// Where the root mount is attached in the caller's tree before the root change.
+fn root_attached_at<'a>(root: &'a RootFs, host: &Host) -> &'a Path {
+    match root {
+        RootFs::Dir(dir) => dir,
+        RootFs::Tmpfs => Path::new(host.tmpfs_root_at),
+    }
+}
+
+/// The mount points a move-and-chroot root change hides (as runc's `--no-pivot`
+/// does): every full mount (its root is the filesystem's `/`) of `proc` or
+/// `sysfs` in the caller's mount table outside the place the new root is attached.
+/// The child's new mount namespace is a copy of the caller's, so the caller reads
+/// its own table before the clone.
+///
+/// # Errors
+/// The mount table could not be read.
+pub(crate) fn hidden_mounts(b: &ContainerBuilder, host: &Host) -> crate::Result<Vec<CString>> {
+    let Some(root) = &b.root else {
+        return Ok(Vec::new());
+    };
+    if b.root_change != RootChange::MoveAndChroot {
+        return Ok(Vec::new());
+    }
+    let at = root_attached_at(root, host);
+    let at = std::fs::canonicalize(at).unwrap_or_else(|_| at.to_owned());
+    let table = linception_mountapi::mount_table(linception_mountapi::MountTableSource::Auto)
+        .map_err(|e| {
+            crate::spawn::mount_error("list the mounts a move-and-chroot root change hides", e)
+        })?;
+    Ok(table
+        .iter()
+        .filter(|m| {
+            m.root == Path::new("/")
+                && matches!(m.fs_type.as_str(), "proc" | "sysfs")
+                && (at == Path::new("/") || !m.mount_point.starts_with(&at))
+        })
+        .map(|m| c(&m.mount_point))
+        .collect())
+}
+
+/// After the root change (`pivot_root` refuses a shared new root): a shared or
+/// unbindable root's propagation.
 pub(super) fn root_propagation(p: &mut Lowering<'_>, b: &ContainerBuilder) {
     if let Some(propagation @ (Propagation::Shared | Propagation::Unbindable)) = b.root_propagation
     {

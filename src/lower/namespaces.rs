@@ -143,6 +143,7 @@ mod tests {
             tmpfs_root_at: "/tmp",
             env: Vec::new(),
             bind_is_dir: Vec::new(),
+            hide: Vec::new(),
         };
         let plan = spawn(&b, &host, &fds, None, None, false);
         let labels: Vec<&str> = plan.labels.iter().map(String::as_str).collect();

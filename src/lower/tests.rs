@@ -12,6 +12,7 @@ fn host() -> Host {
         tmpfs_root_at: "/tmp",
         env: vec![(OsString::from("PATH"), OsString::from("/a:/b/c"))],
         bind_is_dir: Vec::new(),
+        hide: Vec::new(),
     }
 }
 
@@ -347,4 +348,73 @@ fn without_no_new_privs_a_filter_comes_before_the_capabilities_it_needs() {
             "{l:#?}"
         );
     }
+}
+
+#[test]
+fn a_move_and_chroot_plan_hides_then_moves_where_the_pivot_was() {
+    let b = Container::builder("/bin/true")
+        .root(RootFs::Tmpfs)
+        .root_propagation(linception_mountapi::Propagation::Unbindable)
+        .root_change(crate::RootChange::MoveAndChroot)
+        .profile();
+    let (_parent, fds) = open_fds(&b, true, false, false, false).unwrap();
+    let host = Host {
+        hide: vec![c("/proc"), c("/sys")],
+        ..host_for(&b)
+    };
+    let plan = spawn(&b, &host, &fds, None, None, false);
+    let l = labels(&plan);
+    assert!(!l.iter().any(|x| x.contains("pivot_root")), "{l:#?}");
+    let moved = l
+        .iter()
+        .position(|x| x.starts_with("hide the old root's proc and sysfs mounts (2)"))
+        .unwrap_or_else(|| panic!("no move in {l:#?}"));
+    match &plan.steps[moved] {
+        Step::MoveRoot { hide, on_slash } => {
+            assert_eq!(hide, &[c("/proc"), c("/sys")]);
+            assert!(!on_slash, "the tmpfs root is attached on /tmp");
+        }
+        _ => panic!("{l:#?}"),
+    }
+    // The profile's root-change mark, then the root's propagation, follow it.
+    assert!(matches!(
+        plan.steps[moved + 1],
+        Step::Mark {
+            mark: Mark::PivotRoot
+        }
+    ));
+    assert!(
+        l[moved + 2].starts_with("make the root unbindable"),
+        "{l:#?}"
+    );
+}
+
+#[test]
+fn a_chroot_plan_makes_no_mount() {
+    let b = Container::builder("/bin/true")
+        .namespaces(Namespaces::USER | Namespaces::PID)
+        .root(RootFs::Dir("/srv/image".into()))
+        .root_change(crate::RootChange::Chroot);
+    let (_parent, fds) = open_fds(&b, true, false, false, false).unwrap();
+    let plan = spawn(&b, &host_for(&b), &fds, None, None, false);
+    let l = labels(&plan);
+    assert!(
+        !plan.steps.iter().any(|s| matches!(
+            s,
+            Step::PrivateRoot
+                | Step::SlaveRoot
+                | Step::OpenTree { .. }
+                | Step::FsOpen { .. }
+                | Step::AttachAtHost { .. }
+                | Step::Attach { .. }
+                | Step::PivotRoot
+                | Step::MoveRoot { .. }
+        )),
+        "{l:#?}"
+    );
+    let chroot = l
+        .iter()
+        .position(|x| *x == "chroot into /srv/image")
+        .unwrap_or_else(|| panic!("no chroot in {l:#?}"));
+    assert!(matches!(&plan.steps[chroot], Step::Chroot { dir } if *dir == c("/srv/image")));
 }

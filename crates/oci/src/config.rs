@@ -15,8 +15,8 @@ use linception::userns::{Extent, IdMap};
 use linception::{
     Atime, CapSet, Capabilities, Container, ContainerBuilder, CpuList, Device, Hook, HookPoint,
     IdMapping, IoClass, IoPriority, Mount, MountAttr, NamespaceType, Namespaces, NsSource,
-    Personality, Propagation, Resource, RootFs, SchedFlags, SchedPolicy, Scheduler, Seccomp,
-    Terminal,
+    Personality, Propagation, Resource, RootChange, RootFs, SchedFlags, SchedPolicy, Scheduler,
+    Seccomp, Terminal,
 };
 use oci_spec::runtime::{
     IOPriorityClass, LinuxDeviceType, LinuxIdMapping, LinuxPersonality, LinuxPersonalityDomain,
@@ -53,6 +53,9 @@ pub struct Options {
     pub bundle: PathBuf,
     /// `--console-socket`: where the terminal's master goes when `process.terminal`.
     pub console_socket: Option<PathBuf>,
+    /// `--no-pivot`: the root is moved onto `/` and chrooted into
+    /// ([`RootChange::MoveAndChroot`]) instead of pivoted, as runc's `--no-pivot`.
+    pub no_pivot: bool,
 }
 
 /// The name of an enum value as the spec's JSON spells it (`"RLIMIT_NOFILE"`).
@@ -1016,12 +1019,6 @@ pub fn builder(spec: &Spec, opts: &Options) -> Result<ContainerBuilder> {
         ));
     }
     b = b.root(RootFs::Dir(root_path));
-    if root.readonly() == Some(true) {
-        b = b.read_only_root();
-    }
-    if let Some(h) = spec.hostname() {
-        b = b.hostname(h);
-    }
     let linux_ns = spec.linux().as_ref().and_then(|l| l.namespaces().as_ref());
     let new_ns = |typ: &str| {
         linux_ns
@@ -1029,6 +1026,37 @@ pub fn builder(spec: &Spec, opts: &Options) -> Result<ContainerBuilder> {
             .flatten()
             .any(|ns| json_name(&ns.typ()) == typ && ns.path().is_none())
     };
+    let joined_mount_ns = linux_ns
+        .into_iter()
+        .flatten()
+        .any(|ns| json_name(&ns.typ()) == "mount" && ns.path().is_some());
+    if new_ns("mount") {
+        if opts.no_pivot {
+            b = b.root_change(RootChange::MoveAndChroot);
+        }
+    } else if joined_mount_ns {
+        // As runc: the root and mounts are made in the joined namespace and the
+        // root pivoted there.
+        if opts.no_pivot {
+            return Err(Error::config(
+                "linux.namespaces",
+                "--no-pivot with a mount namespace joined by path: the old root's proc and \
+                 sysfs mounts to hide would be the joined namespace's",
+            ));
+        }
+    } else {
+        // The runtime's mount namespace (none listed): the root is chrooted into,
+        // no mount is made (runc would make them there and leave them behind), and
+        // what needs a mount is refused by name.
+        without_own_mount_namespace(spec)?;
+        b = b.root_change(RootChange::Chroot);
+    }
+    if root.readonly() == Some(true) {
+        b = b.read_only_root();
+    }
+    if let Some(h) = spec.hostname() {
+        b = b.hostname(h);
+    }
     if let Some(d) = spec.domainname() {
         if !new_ns("uts") {
             return Err(Error::config(
@@ -1084,12 +1112,6 @@ pub fn builder(spec: &Spec, opts: &Options) -> Result<ContainerBuilder> {
             Some(p) => b = b.join(kind, NsSource::Path(p.clone())),
             None => new |= flag,
         }
-    }
-    if !new.contains(Namespaces::MOUNT) {
-        return Err(Error::config(
-            "linux.namespaces",
-            "a new mount namespace is required (the root is pivoted)",
-        ));
     }
     b = b.namespaces(new);
     let uid = linux.uid_mappings().as_deref().unwrap_or_default();
@@ -1170,6 +1192,55 @@ pub fn builder(spec: &Spec, opts: &Options) -> Result<ContainerBuilder> {
         b = b.annotation(k, v);
     }
     Ok(b)
+}
+
+/// A config whose container has no mount namespace of its own and joins none (it
+/// is the runtime's): nothing may need a mount. runc refuses `maskedPaths` and
+/// `readonlyPaths` there too; its mounts, device nodes and `/dev` setup it makes
+/// in the runtime's namespace and leaves behind, and `root.readonly` it ignores.
+fn without_own_mount_namespace(spec: &Spec) -> Result<()> {
+    const WHY: &str = "needs a mount namespace of the container's (linux.namespaces: mount, \
+        new or joined by path): without one the root is only chrooted into in the \
+        runtime's mount namespace, where no mount is made";
+    let linux = spec.linux().as_ref();
+    let set = [
+        (
+            "mounts",
+            spec.mounts().as_ref().is_some_and(|m| !m.is_empty()),
+        ),
+        (
+            "root.readonly",
+            spec.root().as_ref().and_then(|r| r.readonly()) == Some(true),
+        ),
+        (
+            "linux.maskedPaths",
+            linux
+                .and_then(|l| l.masked_paths().as_ref())
+                .is_some_and(|p| !p.is_empty()),
+        ),
+        (
+            "linux.readonlyPaths",
+            linux
+                .and_then(|l| l.readonly_paths().as_ref())
+                .is_some_and(|p| !p.is_empty()),
+        ),
+        (
+            "linux.devices",
+            linux
+                .and_then(|l| l.devices().as_ref())
+                .is_some_and(|d| !d.is_empty()),
+        ),
+        (
+            "linux.rootfsPropagation",
+            linux
+                .and_then(|l| l.rootfs_propagation().as_ref())
+                .is_some(),
+        ),
+    ];
+    match set.iter().find(|(_, is_set)| *is_set) {
+        Some((field, _)) => Err(Error::config(*field, WHY)),
+        None => Ok(()),
+    }
 }
 
 /// Turns a `process` section into a builder for a process `exec` runs in a
@@ -1501,6 +1572,7 @@ mod tests {
                 id: "t".into(),
                 bundle: "/".into(),
                 console_socket: None,
+                no_pivot: false,
             },
         )
     }
@@ -1513,8 +1585,30 @@ mod tests {
     }
 
     #[test]
+    fn no_pivot_with_a_joined_mount_namespace_is_refused() {
+        let text = spec_with("", "").replace(
+            r#"{"type":"mount"}"#,
+            r#"{"type":"mount","path":"/proc/self/ns/mnt"}"#,
+        );
+        let spec = parse(&text).unwrap();
+        let opts = |no_pivot| Options {
+            id: "t".into(),
+            bundle: "/".into(),
+            console_socket: None,
+            no_pivot,
+        };
+        assert!(builder(&spec, &opts(false)).is_ok());
+        let e = builder(&spec, &opts(true))
+            .expect_err("refused")
+            .to_string();
+        assert!(e.starts_with("linux.namespaces: --no-pivot"), "{e}");
+    }
+
+    #[test]
     fn a_minimal_config_builds() {
         let _ = try_build(&spec_with("", "")).unwrap();
+        // Without a mount namespace of its own: the root is chrooted into.
+        let _ = try_build(&spec_with("", "").replace(r#"{"type":"mount"},"#, "")).unwrap();
         let _ = try_build(&spec_with(
             r#","seccomp":{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","no_such_call"],"action":"SCMP_ACT_ERRNO","errnoRet":13,"args":[{"index":1,"value":0,"op":"SCMP_CMP_GE"}]}]}"#,
             r#","hostname":"h","annotations":{"any.key":"v"}"#,
@@ -1586,8 +1680,14 @@ mod tests {
                 "linux.uidMappings",
             ),
             (
-                spec_with("", "").replace(r#"{"type":"mount"},"#, ""),
-                "linux.namespaces",
+                spec_with("", r#","mounts":[{"destination":"/t","type":"tmpfs"}]"#)
+                    .replace(r#"{"type":"mount"},"#, ""),
+                "mounts: needs a mount namespace of the container",
+            ),
+            (
+                spec_with(r#","maskedPaths":["/proc/kcore"]"#, "")
+                    .replace(r#"{"type":"mount"},"#, ""),
+                "linux.maskedPaths: needs a mount namespace of the container",
             ),
             (
                 spec_with(r#","rootfsPropagation":"sideways""#, ""),
@@ -2009,6 +2109,7 @@ mod tests {
             id: "t".into(),
             bundle: "/".into(),
             console_socket: None,
+            no_pivot: false,
         };
         let e = format!(
             "{:?}",
@@ -2085,6 +2186,7 @@ mod tests {
             id: "t".into(),
             bundle: "/".into(),
             console_socket: None,
+            no_pivot: false,
         };
         let e = process_builder(spec.process().as_ref().unwrap(), &opts)
             .unwrap_err()

@@ -234,6 +234,7 @@ pub fn process_builder(
             id: opts.id.clone(),
             bundle: PathBuf::new(),
             console_socket: opts.console_socket.clone(),
+            no_pivot: false,
         },
     )?;
     if to_handle {

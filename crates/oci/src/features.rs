@@ -216,6 +216,7 @@ mod tests {
                 id: "f".into(),
                 bundle: dir.clone(),
                 console_socket: None,
+                no_pivot: false,
             };
             match config::builder(&spec, &opts) {
                 Ok(_) => true,

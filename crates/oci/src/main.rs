@@ -2,9 +2,9 @@
 //!
 //! ```text
 //! linception-oci [--root DIR] [--log FILE] [--log-format text|json] [--debug] COMMAND
-//!   create --bundle B [--pid-file F] [--console-socket S] ID
+//!   create --bundle B [--pid-file F] [--console-socket S] [--no-pivot] ID
 //!   start ID | state ID | kill ID [SIGNAL] | delete [--force] ID
-//!   run --bundle B [--pid-file F] ID | spec [--rootless] | list
+//!   run --bundle B [--pid-file F] [--no-pivot] ID | spec [--rootless] | list
 //!   pause ID | resume ID | kill --all ID [SIGNAL]
 //!   update [--resources FILE|-] [--memory N] [--pids-limit N] [--cpu-quota N] ... ID
 //!   exec [--process F] [-t] [--console-socket S] [-d] [--pid-file F] [-e K=V] ... ID [ARGS]
@@ -221,11 +221,6 @@ fn command(g: &Global, mut args: Vec<String>) -> Result<i32> {
                 &["no-pivot", "detach", "d"],
                 &cmd,
             )?;
-            if p.flag("no-pivot") {
-                return Err(usage(
-                    "--no-pivot: not supported (the root is always pivoted)",
-                ));
-            }
             let detach = p.flag("detach") || p.flag("d");
             if detach && cmd == "create" {
                 return Err(usage(
@@ -445,6 +440,7 @@ fn create(g: &Global, p: &Parsed, run: bool, detach: bool) -> Result<i32> {
         id: id.clone(),
         bundle: bundle.clone(),
         console_socket: p.opt(&["console-socket"]).map(absolute).transpose()?,
+        no_pivot: p.flag("no-pivot"),
     };
     // Everything is checked before the state directory exists. A taken id is named
     // as such, also when another create of it won the race while this one looked at
