@@ -427,7 +427,7 @@ impl Container {
     ///
     /// `b` gives the program, arguments, environment, working directory, uid/gid,
     /// groups, capabilities, `no_new_privs`, fds ([`pass_fd`](ContainerBuilder::pass_fd),
-    /// e.g. of [`inherited_fd`](crate::inherited_fd)), stdio, keyring, seccomp filter,
+    /// e.g. of [`inherited_fds`](crate::inherited_fds)), stdio, keyring, seccomp filter,
     /// the LSM exec labels ([`apparmor_profile`](ContainerBuilder::apparmor_profile),
     /// [`selinux_label`](ContainerBuilder::selinux_label): written by the new process
     /// to its own `/proc/self/attr` after it joined, through the container's `/proc`,

@@ -576,7 +576,8 @@ fn exec_in_passes_fds() -> (String, String) {
     std::fs::File::from(w).write_all(b"to-the-exec").unwrap();
     // A careless library's fd without O_CLOEXEC must not reach the program.
     let leaky = rustix::io::dup(std::io::stderr()).unwrap();
-    let copy = linception::inherited_fd(std::os::fd::AsRawFd::as_raw_fd(&r)).unwrap();
+    let n = std::os::fd::AsRawFd::as_raw_fd(&r);
+    let copy = linception::inherited_fds(n..n + 1).unwrap().remove(0);
     drop(r);
     let e = c
         .exec_in(
