@@ -7,7 +7,9 @@
 //! mapping as the container's own process ([`config::process_builder`]), then into
 //! the container with [`linception::Container::exec_in`] on the handle found by id:
 //! one `setns` through the init's pidfd into every namespace it does not share with
-//! the caller.
+//! the caller. `--preserve-fds N` passes the runtime's fds 3 to 3+N-1 on
+//! ([`crate::fds`]); the container's seccomp filter binds the process, and a
+//! notifying one's listener goes to the agent ([`crate::notify`]).
 //!
 //! # References
 //! - [runtime.md](https://github.com/opencontainers/runtime-spec/blob/main/runtime.md),
