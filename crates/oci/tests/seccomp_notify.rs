@@ -580,7 +580,7 @@ fn exec_through(rt: &Runtime, bundle: &Bundle, dir: &Path, id: &str) -> ExecOutc
     let seen = rx
         .recv_timeout(Duration::from_secs(20))
         .unwrap()
-        .unwrap_or_else(|e| panic!("{:?}: the agent at exec: {e}", rt.bin));
+        .unwrap_or_else(|e| panic!("{:?}: the agent at exec: {e} ({})", rt.bin, stderr(&exec)));
     let exec_pid = std::fs::read_to_string(&pid_file)
         .unwrap_or_default()
         .trim()
@@ -680,6 +680,11 @@ fn exec_same_as_runc(rootless: bool) {
     let id = unique_id("notify-exec");
     let ours = exec_through(&Runtime::ours(), &bundle, &dir.0, &id);
     check_exec("ours", &ours, &id, bundle.path());
+    // runc 1.1 started by an unprivileged user fails this exec (its pidfd_getfd of
+    // the listener from its own init is refused, EPERM): compared as root only.
+    if !is_root() {
+        return;
+    }
     let runc = exec_through(&Runtime::runc(), &bundle, &dir.0, &id);
     check_exec("runc", &runc, &id, bundle.path());
     assert_eq!(
