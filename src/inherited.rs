@@ -32,7 +32,8 @@ use crate::error::{Error, Result};
 /// # Errors
 /// [`Error::InvalidArgument`] naming the first fd of the range that is not open
 /// (`EBADF`), or a negative fd; the failed `fcntl` otherwise (`EMFILE` for a full
-/// fd table). The copies made before are closed again.
+/// fd table, `EINVAL` for a range ending above the `RLIMIT_NOFILE` soft limit,
+/// where no copy could be numbered). The copies made before are closed again.
 ///
 /// # References
 /// - [fcntl(2)](https://man7.org/linux/man-pages/man2/fcntl.2.html) (`F_DUPFD_CLOEXEC`)
