@@ -430,13 +430,18 @@ impl Container {
     /// never changes namespace.
     ///
     /// `b` gives the program, arguments, environment, working directory, uid/gid,
-    /// groups, capabilities, `no_new_privs`, fds, stdio, keyring, seccomp filter,
+    /// groups, capabilities, `no_new_privs`, fds ([`pass_fd`](ContainerBuilder::pass_fd),
+    /// e.g. of [`inherited_fds`](crate::inherited_fds)), stdio, keyring, seccomp filter,
+    /// the LSM exec labels ([`apparmor_profile`](ContainerBuilder::apparmor_profile),
+    /// [`selinux_label`](ContainerBuilder::selinux_label): written by the new process
+    /// to its own `/proc/self/attr` after it joined, through the container's `/proc`,
+    /// so the container needs one; refused up front where the module is not active),
     /// resource limits (hard limits no higher than the caller's) and a
     /// [`terminal`](ContainerBuilder::terminal) (a new session whose controlling
     /// terminal comes from the container's `/dev/pts/ptmx`; its master comes back
     /// to [`take_terminal`](Container::take_terminal) or goes to the console socket);
     /// namespaces, root, root change, mounts, maps, hostname, `set_tid`, cgroup, joins,
-    /// sysctls, the loopback setting and LSM exec labels are refused (they are the
+    /// sysctls and the loopback setting are refused (they are the
     /// container's), and so is an OOM score. The new process is born in the
     /// container's cgroup ([`cgroup_path`](Container::cgroup_path),
     /// `CLONE_INTO_CGROUP`) when it has one other than the caller's. A [`Landlock`](crate::Landlock) ruleset applies to the new

@@ -137,6 +137,7 @@ mod child;
 mod container;
 mod device;
 mod error;
+mod inherited;
 mod landlock_ruleset;
 mod lifecycle;
 mod lower;
@@ -164,6 +165,7 @@ pub use cgroup_device::{DeviceAccess, DeviceRule, device_program_loaded, device_
 pub use container::Container;
 pub use device::{Device, DeviceKind};
 pub use error::{Errno, Error, ErrorKind, Result};
+pub use inherited::inherited_fds;
 pub use landlock_ruleset::{Landlock, LandlockReport};
 pub use lifecycle::{ContainerId, Hook, HookFn, HookPoint, HookState, State};
 pub use linception_mountapi::{Atime, MountAttr, Propagation};

@@ -1012,10 +1012,6 @@ pub(crate) fn exec_in(target: &Container, mut b: ContainerBuilder) -> Result<Con
         (!b.joins.is_empty(), "joined namespaces"),
         (!b.sysctls.is_empty(), "sysctls"),
         (b.loopback.is_some(), "loopback"),
-        (
-            b.apparmor_profile.is_some() || b.selinux_label.is_some(),
-            "an LSM exec label",
-        ),
         (b.knobs.oom_score_adj.is_some(), "oom_score_adj"),
         (
             b.knobs.raised().next().is_some(),
@@ -1031,6 +1027,10 @@ pub(crate) fn exec_in(target: &Container, mut b: ContainerBuilder) -> Result<Con
             format!("exec_in with {what}"),
             "exec_in joins the container's own namespaces, root and maps",
         ));
+    }
+    if b.apparmor_profile.is_some() || b.selinux_label.is_some() {
+        // As at spawn: the active LSMs are looked up only when a label asks for one.
+        validate::exec_labels(&b, &crate::lsm::ActiveLsms::current())?;
     }
     let console = crate::process::connect_console(&b)?;
     let seccomp = take_seccomp(&mut b)?;

@@ -113,6 +113,18 @@ pub(crate) fn place_fds(moves: &[(BorrowedFd<'_>, RawFd)], high: RawFd) -> Res {
     Ok(())
 }
 
+/// `fcntl(fd, F_DUPFD_CLOEXEC, min)`: a close-on-exec copy, numbered `min` or
+/// more, of the fd numbered `fd`, one this process inherited and no value of it
+/// owns (the caller's parent passed it on). The original is neither closed nor
+/// changed.
+pub(crate) fn dup_inherited(fd: RawFd, min: RawFd) -> Res<OwnedFd> {
+    // SAFETY: fcntl takes `fd` as a plain number and reads no memory of ours; a
+    // number that is not open is EBADF. F_DUPFD_CLOEXEC only adds an fd.
+    let copy = check(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, min) })?;
+    // SAFETY: `copy` was just returned by the kernel: an open fd nothing else owns.
+    Ok(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(copy) })
+}
+
 /// `close_range(first, last, CLOSE_RANGE_CLOEXEC)` (Linux 5.11): every fd in the
 /// range is closed at `execve`.
 pub(crate) fn cloexec_range(first: u32, last: u32) -> Res {

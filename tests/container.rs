@@ -565,6 +565,62 @@ fn exec_in_rootless() {
     check_exec_in(&out);
 }
 
+/// An `exec_in` program gets the fds passed to it on their numbers (one of them an
+/// inherited fd's copy, as an OCI runtime's `--preserve-fds` passes them) and no
+/// other: it lists /proc/self/fd and reads one, writes the other.
+fn exec_in_passes_fds() -> (String, String) {
+    use std::io::Write;
+    let mut c = sh("sleep 100").spawn().unwrap();
+    let (r, w) = rustix::pipe::pipe().unwrap();
+    let (back_r, back_w) = rustix::pipe::pipe().unwrap();
+    std::fs::File::from(w).write_all(b"to-the-exec").unwrap();
+    // A careless library's fd without O_CLOEXEC must not reach the program.
+    let leaky = rustix::io::dup(std::io::stderr()).unwrap();
+    let n = std::os::fd::AsRawFd::as_raw_fd(&r);
+    let copy = linception::inherited_fds(n..n + 1).unwrap().remove(0);
+    drop(r);
+    let e = c
+        .exec_in(
+            Container::builder("/bin/sh")
+                .args([
+                    "-c",
+                    "ls /proc/self/fd | sort -n | tr '\\n' ' '; cat <&3; echo back >&4",
+                ])
+                .pass_fd(copy, 3)
+                .pass_fd(back_w, 4)
+                .stdout(Stdio::Piped),
+        )
+        .unwrap();
+    let out = stdout_of_handle(e);
+    let mut back = String::new();
+    std::fs::File::from(back_r)
+        .read_to_string(&mut back)
+        .unwrap();
+    drop(leaky);
+    c.kill().unwrap();
+    c.wait().unwrap();
+    (out, back)
+}
+
+#[test]
+fn exec_in_passes_fds_on_their_numbers() {
+    require!(Feature::UserNs, Feature::PidfdOpen, Feature::CloseRange);
+    for unprivileged in common::modes() {
+        let fork = if unprivileged {
+            Fork::new().unprivileged()
+        } else {
+            Fork::new()
+        };
+        let (out, back) = fork.run(exec_in_passes_fds);
+        // 0, 1, 2, ls's directory fd (one more than the highest), the passed 3, 4.
+        assert_eq!(
+            out, "0 1 2 3 4 5 to-the-exec",
+            "unprivileged {unprivileged}"
+        );
+        assert_eq!(back, "back\n");
+    }
+}
+
 #[test]
 fn exec_in_refuses_container_options() {
     require!(Feature::UserNs);

@@ -67,6 +67,49 @@ fn create_then_start_rootless() {
     Fork::new().unprivileged().run(create_then_start_here);
 }
 
+/// A created container's init keeps the fds passed to it while it waits for its
+/// start (it closes every other fd first), and the program gets them on their
+/// numbers: it copies what comes on fd 3 to fd 4, written only after the create.
+fn passed_fds_outlive_the_wait_for_the_start() -> String {
+    use std::io::{Read, Write};
+    let dir = shared_dir("create-fds");
+    let sock = socket_in(&dir.0);
+    let (r, w) = rustix::pipe::pipe().unwrap();
+    let (back_r, back_w) = rustix::pipe::pipe().unwrap();
+    let mut c = sh("ls /proc/self/fd | sort -n | tr '\\n' ' ' >&4; cat <&3 >&4")
+        .pass_fd(r, 3)
+        .pass_fd(back_w, 4)
+        .create(&sock)
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let mut w = std::fs::File::from(w);
+    w.write_all(b"after-create").unwrap();
+    drop(w);
+    c.start().unwrap();
+    assert!(c.wait().unwrap().success());
+    let mut got = String::new();
+    std::fs::File::from(back_r)
+        .read_to_string(&mut got)
+        .unwrap();
+    got
+}
+
+#[test]
+fn passed_fds_outlive_the_wait_for_the_start_as_root() {
+    require!(Feature::Root, Feature::UserNs, Feature::CloseRange);
+    let got = Fork::new().run(passed_fds_outlive_the_wait_for_the_start);
+    assert_eq!(got, "0 1 2 3 4 5 after-create");
+}
+
+#[test]
+fn passed_fds_outlive_the_wait_for_the_start_rootless() {
+    require!(Feature::UnprivilegedUserNs, Feature::CloseRange);
+    let got = Fork::new()
+        .unprivileged()
+        .run(passed_fds_outlive_the_wait_for_the_start);
+    assert_eq!(got, "0 1 2 3 4 5 after-create");
+}
+
 /// One process creates and exits; another finds the container by its id, starts it
 /// and waits for it (not its child: the status comes through the pidfd).
 fn start_from_another_process(unprivileged: bool) {

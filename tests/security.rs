@@ -115,6 +115,115 @@ fn exec_labels_of_an_inactive_lsm_are_unsupported() {
     assert!(checked >= 2);
 }
 
+/// An `exec_in` process's exec labels. This host may have neither AppArmor nor
+/// SELinux active: then what is checked is the refusal, before anything runs
+/// (`Unsupported`, no step, no fd or mount left, no child; the container runs on
+/// and a plain exec into it still works). Where a module is active, a label the
+/// kernel does not have fails the exec at the process's own write of
+/// `/proc/self/attr/...` (loading a real profile would change the host). Bad
+/// labels are refused whatever the module.
+#[test]
+fn exec_in_labels_are_checked_like_the_containers() {
+    require!(Feature::UnprivilegedUserNs, Feature::PidfdOpen);
+    type Build = fn() -> linception::ContainerBuilder;
+    let true_ = || linception::Container::builder("/bin/true");
+    let cases: [(&str, Build, Build); 2] = [
+        (
+            "apparmor",
+            || linception::Container::builder("/bin/true").apparmor_profile("linception-test"),
+            || {
+                linception::Container::builder("/bin/true")
+                    .apparmor_profile("linception-no-such-profile")
+            },
+        ),
+        (
+            "selinux",
+            || {
+                linception::Container::builder("/bin/true")
+                    .selinux_label("system_u:system_r:container_t:s0")
+            },
+            || {
+                linception::Container::builder("/bin/true")
+                    .selinux_label("linception_no_such_u:r:t:s0")
+            },
+        ),
+    ];
+    let bad: [(Build, &str); 3] = [
+        (
+            || linception::Container::builder("/bin/true").apparmor_profile(""),
+            "AppArmor profile \"\"",
+        ),
+        (
+            || linception::Container::builder("/bin/true").selinux_label("a\nb"),
+            "newline",
+        ),
+        (
+            || linception::Container::builder("/bin/true").selinux_label("x".repeat(5000)),
+            "longer than 4095",
+        ),
+    ];
+    for unprivileged in modes() {
+        let fork = if unprivileged {
+            Fork::new().unprivileged()
+        } else {
+            Fork::new()
+        };
+        let seen: Vec<(String, String, Option<String>, String)> = fork.run(move || {
+            let mut c = sh("sleep 100").spawn().unwrap();
+            let mut seen = Vec::new();
+            let mut exec = |lsm: &str, b: linception::ContainerBuilder| {
+                let err = linception_testkit::leaks::assert_no_leaks(|| {
+                    c.exec_in(b).expect_err("the exec should fail")
+                });
+                seen.push((
+                    lsm.to_owned(),
+                    format!("{:?}", err.kind()),
+                    err.step().map(str::to_owned),
+                    err.to_string(),
+                ));
+            };
+            for (lsm, inactive, missing) in cases {
+                exec(
+                    lsm,
+                    if lsm_active(lsm) {
+                        missing()
+                    } else {
+                        inactive()
+                    },
+                );
+            }
+            for (build, needle) in bad {
+                exec(needle, build());
+            }
+            // The container runs on, and takes a plain exec.
+            assert_eq!(c.try_wait().unwrap(), None);
+            let mut e = c.exec_in(true_()).unwrap();
+            assert!(e.wait().unwrap().success());
+            c.kill().unwrap();
+            c.wait().unwrap();
+            common::assert_no_children();
+            seen
+        });
+        let mut seen = seen.into_iter();
+        for (lsm, _, _) in cases {
+            let (_, kind, step, text) = seen.next().unwrap();
+            if lsm_active(lsm) {
+                assert_eq!(kind, "Setup", "{lsm}: {text}");
+                assert!(step.unwrap().contains("/proc/self/attr/"), "{text}");
+            } else {
+                assert_eq!(kind, "Unsupported", "{lsm}: {text}");
+                assert_eq!(step, None, "{text}");
+                assert!(text.contains("not an active LSM"), "{text}");
+            }
+        }
+        for (needle, kind, step, text) in seen {
+            assert_eq!(kind, "InvalidArgument", "{text}");
+            assert_eq!(step, None, "{text}");
+            assert!(text.contains(&needle), "{text:?} lacks {needle:?}");
+        }
+    }
+}
+
 #[test]
 fn bad_exec_labels_are_refused_whatever_the_lsm() {
     require!(Feature::UnprivilegedUserNs);

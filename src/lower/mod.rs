@@ -298,6 +298,9 @@ pub(crate) fn exec_in<'f>(
             "clone3(CLONE_PARENT | CLONE_PIDFD) into the joined pid namespace",
         );
     }
+    // The process itself (after the fork) writes its own exec attribute, through
+    // the container's /proc: the label applies at its execve.
+    security::exec_labels(&mut p, b);
     process::terminal(&mut p, b, fds);
     identity::joined_root(&mut p, b, root_mapped);
     let strings = process_tail(&mut p, b, host, fds, seccomp, true);

@@ -59,8 +59,16 @@ pub(super) fn capabilities(p: &mut Lowering<'_>, b: &ContainerBuilder) {
     }
 }
 
-/// The LSM exec labels, written while the host's `/proc` is still in view (the
-/// attribute is the process's own and holds until `execve`).
+/// The LSM exec labels: the attribute is the writing task's own and holds until
+/// its `execve`, which the kernel runs under the label. A container's init writes
+/// it while the host's `/proc` is still in view; an `exec_in` process after it has
+/// joined the container and forked into its pid namespace, through the container's
+/// `/proc` (as runc's exec does). AppArmor's is `exec PROFILE` in
+/// `attr/apparmor/exec` (the kernel's `aa_change_profile` on exec), SELinux's the
+/// context in `attr/exec` (`setexeccon`).
+///
+/// # References
+/// - [proc_pid_attr(5)](https://man7.org/linux/man-pages/man5/proc_pid_attr.5.html)
 pub(super) fn exec_labels(p: &mut Lowering<'_>, b: &ContainerBuilder) {
     if let Some(profile) = &b.apparmor_profile {
         let path = "/proc/self/attr/apparmor/exec";

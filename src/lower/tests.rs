@@ -418,3 +418,74 @@ fn a_chroot_plan_makes_no_mount() {
         .unwrap_or_else(|| panic!("no chroot in {l:#?}"));
     assert!(matches!(&plan.steps[chroot], Step::Chroot { dir } if *dir == c("/srv/image")));
 }
+
+#[test]
+fn an_exec_in_process_writes_its_labels_after_joining_and_gets_its_passed_fds() {
+    let (r, _w) = rustix::pipe::pipe().unwrap();
+    let b = Container::builder("/bin/true")
+        .apparmor_profile("box")
+        .selinux_label("u:r:t:s0")
+        .pass_fd(r, 5);
+    let (_parent, fds) = open_fds(&b, false, false, false, true).unwrap();
+    let (target, _) = rustix::pipe::pipe().unwrap();
+    let plan = exec_in(
+        &b,
+        &host_for(&b),
+        &fds,
+        None,
+        target.as_fd(),
+        Namespaces::MOUNT | Namespaces::PID,
+        false,
+    );
+    let l = labels(&plan);
+    let fork = step_at(&l, "clone3(CLONE_PARENT");
+    let apparmor = step_at(&l, "write \"exec box\" to /proc/self/attr/apparmor/exec");
+    let selinux = step_at(&l, "write \"u:r:t:s0\" to /proc/self/attr/exec");
+    assert!(step_at(&l, "setns(") < fork, "{l:#?}");
+    assert!(fork < apparmor && fork < selinux, "{l:#?}");
+    assert!(selinux < step_at(&l, "execve("), "{l:#?}");
+    let values: Vec<(&[u8], &[u8])> = plan
+        .steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::ExecLabel { path, value } => Some((path.as_bytes(), value.as_slice())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        values,
+        [
+            (&b"/proc/self/attr/apparmor/exec"[..], &b"exec box"[..]),
+            (&b"/proc/self/attr/exec"[..], &b"u:r:t:s0"[..]),
+        ]
+    );
+    let Some(Step::Fds { moves, .. }) = plan.steps.iter().find(|s| matches!(s, Step::Fds { .. }))
+    else {
+        panic!("no fd step: {l:#?}");
+    };
+    assert_eq!(moves.iter().map(|(_, t)| *t).collect::<Vec<_>>(), [5]);
+}
+
+#[test]
+fn a_created_init_keeps_its_passed_fds_open_while_it_waits() {
+    let (r, w) = rustix::pipe::pipe().unwrap();
+    let b = Container::builder("/bin/true").pass_fd(r, 3).pass_fd(w, 9);
+    let (_parent, mut fds) = open_fds(&b, false, false, false, false).unwrap();
+    let (listener, _) = rustix::pipe::pipe().unwrap();
+    fds.start_listener = Some(listener);
+    let plan = spawn(&b, &host_for(&b), &fds, None, None, false);
+    let l = labels(&plan);
+    assert!(
+        step_at(&l, "set up fds") < step_at(&l, "created: "),
+        "{l:#?}"
+    );
+    let Some(Step::AwaitStart { close, .. }) = plan
+        .steps
+        .iter()
+        .find(|s| matches!(s, Step::AwaitStart { .. }))
+    else {
+        panic!("no wait for the start: {l:#?}");
+    };
+    // Everything from 3 up but the passed 3 and 9 is closed before the wait.
+    assert_eq!(close, &[(4, 8), (10, u32::MAX)]);
+}

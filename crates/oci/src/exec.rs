@@ -7,7 +7,9 @@
 //! mapping as the container's own process ([`config::process_builder`]), then into
 //! the container with [`linception::Container::exec_in`] on the handle found by id:
 //! one `setns` through the init's pidfd into every namespace it does not share with
-//! the caller.
+//! the caller. `--preserve-fds N` passes the runtime's fds 3 to 3+N-1 on
+//! ([`crate::fds`]); the container's seccomp filter binds the process, and a
+//! notifying one's listener goes to the agent ([`crate::notify`]).
 //!
 //! # References
 //! - [runtime.md](https://github.com/opencontainers/runtime-spec/blob/main/runtime.md),
@@ -179,9 +181,10 @@ pub fn process_document(opts: &ExecOptions, bundle: &Path) -> Result<Value> {
 /// caller takes on itself first, so that the process inherits it).
 ///
 /// Every field of the document is honoured or refused by name: the mapping is the
-/// container's own ([`config::process_builder`]); what `exec_in` cannot give a
-/// process joining a container (an LSM exec label) is refused here, before
-/// anything runs.
+/// container's own ([`config::process_builder`]), exec labels included
+/// (`apparmorProfile`, `selinuxLabel`: the process writes its own exec attribute
+/// once it has joined the container, as runc's exec does; where the module is not
+/// active, [`exec_labels`] names the field before anything runs).
 ///
 /// # Errors
 /// [`Error::Config`] naming the refused field.
@@ -190,21 +193,6 @@ pub fn process_builder(
     opts: &ExecOptions,
 ) -> Result<(linception::ContainerBuilder, Option<i32>)> {
     let mut doc = doc.clone();
-    let refuse = |field: &str, flag: &str| {
-        Error::config(
-            field,
-            format!(
-                "an exec'd process cannot be given an LSM exec label yet ({flag}); the \
-                 container's own process can"
-            ),
-        )
-    };
-    if doc.get("apparmorProfile").is_some_and(|v| !v.is_null()) {
-        return Err(refuse("process.apparmorProfile", "--apparmor"));
-    }
-    if doc.get("selinuxLabel").is_some_and(|v| !v.is_null()) {
-        return Err(refuse("process.selinuxLabel", "--process-label"));
-    }
     let oom = match doc.as_object_mut().and_then(|o| o.remove("oomScoreAdj")) {
         None | Some(Value::Null) => None,
         Some(v) => Some(
@@ -245,23 +233,58 @@ pub fn process_builder(
     Ok((b, oom))
 }
 
+/// The exec labels of the process document, against the security modules active
+/// here: a label for a module that is not active is refused by field (and by
+/// the command line's flag), before anything runs. The rest of the checks (an
+/// empty label, a newline) are the builder's, at `exec_in`.
+///
+/// # Errors
+/// [`Error::Config`] naming `process.apparmorProfile` or `process.selinuxLabel`.
+pub fn exec_labels(doc: &Value, active: linception::features::ActiveLsms) -> Result<()> {
+    for (field, flag, module, on) in [
+        ("apparmorProfile", "--apparmor", "AppArmor", active.apparmor),
+        ("selinuxLabel", "--process-label", "SELinux", active.selinux),
+    ] {
+        match doc.get(field) {
+            None | Some(Value::Null) => {}
+            Some(Value::String(l)) if !on => {
+                return Err(Error::config(
+                    format!("process.{field}"),
+                    format!(
+                        "{l:?} ({flag}): {module} is not an active security module on this \
+                         system (/sys/kernel/security/lsm)"
+                    ),
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
 /// Runs `exec`: finds the container, checks it is running, starts the process in
 /// it, writes the pid file; then returns at once (`--detach`) or waits for the
 /// process and returns its exit code (128 + N for a signal).
 ///
+/// The process gets the container's seccomp filter; when that filter notifies an
+/// agent (`listenerPath`), the process's own new listener goes to the agent as at
+/// `create` ([`crate::notify`]), with the state's `status` `running`, the
+/// document's `pid` the process's and the state's `pid` the init's (as runc sends
+/// it); an agent that cannot be reached ends the process and fails the exec.
+///
 /// # Errors
-/// [`Error::State`] unless the container is running; the errors of
-/// [`process_document`], [`process_builder`] and `exec_in`.
+/// [`Error::State`] unless the container is running; an fd of `--preserve-fds`
+/// that is not open ([`Error::Usage`]); the errors of [`process_document`],
+/// [`process_builder`], `exec_in` and the agent's.
 pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
-    if opts.preserve_fds > 0 {
-        return Err(Error::Usage(
-            "--preserve-fds: passing the caller's fds on is not supported yet".into(),
-        ));
-    }
+    // The caller's fds first, before this process opens any of its own.
+    let passed = crate::fds::take(opts.preserve_fds, false)?;
     let locked = store.open(&opts.id)?;
     let record = locked.load()?;
     let doc = process_document(opts, &record.bundle)?;
-    let (mut b, oom) = process_builder(&doc, opts)?;
+    exec_labels(&doc, linception::features::active_lsms())?;
+    let (b, oom) = process_builder(&doc, opts)?;
+    let mut b = passed.apply(b);
     // The container's seccomp filter binds the exec'd process too (as runc applies
     // it), from the bundle's config: without it the process would escape the filter.
     let spec = config::load(&record.bundle).map_err(|e| {
@@ -269,15 +292,19 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
             "exec: the container's config, for its seccomp filter: {e}"
         ))
     })?;
+    let mut agent = None;
     if let Some(s) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
-        let (filter, agent) = config::seccomp(s)?;
-        if agent.is_some() {
-            return Err(Error::config(
-                "linux.seccomp.listenerPath",
-                "an exec'd process in a container whose filter notifies an agent is not supported yet",
-            ));
-        }
-        b = b.seccomp(linception::Seccomp::new(filter));
+        let (filter, notifies) = config::seccomp(s)?;
+        let filter = linception::Seccomp::new(filter);
+        b = b.seccomp(match &notifies {
+            // The listener comes back with the process, for the agent.
+            Some(a) => {
+                a.check()?;
+                filter.keep_listener()
+            }
+            None => filter,
+        });
+        agent = notifies;
     }
     let mut c = record
         .container
@@ -307,6 +334,23 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
         })?;
     }
     let mut e = c.exec_in(b)?;
+    if let Some(a) = &agent {
+        // Dropping `e` on an error kills and reaps the process.
+        let listener = e
+            .take_listener()
+            .ok_or_else(|| Error::State("a notifying filter without a listener".into()))?;
+        a.send(
+            &listener,
+            &crate::notify::ContainerInfo {
+                id: &opts.id,
+                pid: c.pid().as_raw(),
+                bundle: &record.bundle,
+                annotations: &record.annotations,
+                status: "running",
+                process_pid: e.pid().as_raw(),
+            },
+        )?;
+    }
     drop(c);
     if let Some(f) = &opts.pid_file {
         write_pid_file(f, e.pid().as_raw())?;
@@ -485,6 +529,39 @@ mod tests {
     }
 
     #[test]
+    fn an_exec_label_of_a_module_not_active_is_named_with_its_flag() {
+        let mut p = base();
+        p["apparmorProfile"] = json!("box");
+        p["selinuxLabel"] = json!("u:r:t:s0");
+        let none = linception::features::ActiveLsms::default();
+        let e = exec_labels(&p, none).unwrap_err().to_string();
+        assert!(
+            e.starts_with("process.apparmorProfile: \"box\" (--apparmor): AppArmor is not"),
+            "{e}"
+        );
+        let mut apparmor = none;
+        apparmor.apparmor = true;
+        let e = exec_labels(&p, apparmor).unwrap_err().to_string();
+        assert!(
+            e.starts_with("process.selinuxLabel: \"u:r:t:s0\" (--process-label): SELinux"),
+            "{e}"
+        );
+        let mut both = apparmor;
+        both.selinux = true;
+        exec_labels(&p, both).unwrap();
+        // Without labels, nothing is asked of the modules.
+        exec_labels(&base(), none).unwrap();
+        // The builder takes them (exec_in writes them), the document's fields
+        // through the container's own mapping.
+        let opts = ExecOptions {
+            id: "x".into(),
+            ..Default::default()
+        };
+        p["terminal"] = json!(false);
+        assert!(process_builder(&p, &opts).is_ok());
+    }
+
+    #[test]
     fn every_process_field_is_honoured_or_refused_by_name() {
         let opts = ExecOptions {
             id: "x".into(),
@@ -500,11 +577,7 @@ mod tests {
             }
         };
         type Edit<'a> = &'a dyn Fn(&mut Value);
-        let cases: [(&str, Edit); 8] = [
-            ("process.apparmorProfile", &|p| {
-                p["apparmorProfile"] = json!("x")
-            }),
-            ("process.selinuxLabel", &|p| p["selinuxLabel"] = json!("x")),
+        let cases: [(&str, Edit); 6] = [
             ("process.oomScoreAdj", &|p| p["oomScoreAdj"] = json!(5000)),
             ("process.consoleSize", &|p| {
                 p["consoleSize"] = json!({"height": 1, "width": 1})

@@ -17,6 +17,7 @@
 pub mod cgroups;
 pub mod config;
 pub mod exec;
+pub mod fds;
 pub mod features;
 pub mod notify;
 pub mod ps;

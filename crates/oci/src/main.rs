@@ -2,9 +2,9 @@
 //!
 //! ```text
 //! linception-oci [--root DIR] [--log FILE] [--log-format text|json] [--debug] COMMAND
-//!   create --bundle B [--pid-file F] [--console-socket S] [--no-pivot] ID
+//!   create --bundle B [--pid-file F] [--console-socket S] [--no-pivot] [--preserve-fds N] ID
 //!   start ID | state ID | kill ID [SIGNAL] | delete [--force] ID
-//!   run --bundle B [--pid-file F] [--no-pivot] ID | spec [--rootless] | list
+//!   run --bundle B [--pid-file F] [--no-pivot] [--preserve-fds N] ID | spec [--rootless] | list
 //!   pause ID | resume ID | kill --all ID [SIGNAL]
 //!   update [--resources FILE|-] [--memory N] [--pids-limit N] [--cpu-quota N] ... ID
 //!   exec [--process F] [-t] [--console-socket S] [-d] [--pid-file F] [-e K=V] ... ID [ARGS]
@@ -217,7 +217,7 @@ fn command(g: &Global, mut args: Vec<String>) -> Result<i32> {
         "create" | "run" => {
             let p = parse(
                 args,
-                &["bundle", "b", "pid-file", "console-socket"],
+                &["bundle", "b", "pid-file", "console-socket", "preserve-fds"],
                 &["no-pivot", "detach", "d"],
                 &cmd,
             )?;
@@ -370,12 +370,7 @@ fn exec(g: &Global, mut args: Vec<String>) -> Result<i32> {
             .map(|(_, v)| v.clone())
             .collect()
     };
-    let preserve_fds = match p.opt(&["preserve-fds"]) {
-        Some(n) => n
-            .parse()
-            .map_err(|_| usage(format!("--preserve-fds {n}: not a number")))?,
-        None => 0,
-    };
+    let preserve_fds = preserve_fds(&p)?;
     let opts = linception_oci::exec::ExecOptions {
         id: id.clone(),
         process_file: p.opt(&["process", "p"]).map(absolute).transpose()?,
@@ -395,6 +390,16 @@ fn exec(g: &Global, mut args: Vec<String>) -> Result<i32> {
         preserve_fds,
     };
     linception_oci::exec::exec(&store(g)?, &opts)
+}
+
+/// `--preserve-fds N` (0 without it).
+fn preserve_fds(p: &Parsed) -> Result<u32> {
+    match p.opt(&["preserve-fds"]) {
+        Some(n) => n
+            .parse()
+            .map_err(|_| usage(format!("--preserve-fds {n}: not a number"))),
+        None => Ok(0),
+    }
 }
 
 fn ps(g: &Global, mut args: Vec<String>) -> Result<i32> {
@@ -433,6 +438,8 @@ fn absolute(p: &str) -> Result<PathBuf> {
 /// `create`, or `run` (`detach`: the container is left running, as `run -d`).
 fn create(g: &Global, p: &Parsed, run: bool, detach: bool) -> Result<i32> {
     let cmd = if run { "run" } else { "create" };
+    // The caller's fds first, before this process opens any of its own.
+    let passed = linception_oci::fds::take(preserve_fds(p)?, true)?;
     let id = p.id(cmd)?.to_owned();
     let bundle = absolute(p.opt(&["bundle", "b"]).unwrap_or("."))?;
     let spec = config::load(&bundle)?;
@@ -453,7 +460,7 @@ fn create(g: &Global, p: &Parsed, run: bool, detach: bool) -> Result<i32> {
     }
     let builder = match config::builder(&spec, &opts) {
         Err(_) if s.dir(&id).exists() => return Err(taken()),
-        r => r?,
+        r => passed.apply(r?),
     };
     for w in config::warnings(&spec) {
         eprintln!("linception-oci: warning: {w}");
@@ -486,6 +493,8 @@ fn create(g: &Global, p: &Parsed, run: bool, detach: bool) -> Result<i32> {
                         pid: c.pid().as_raw(),
                         bundle: &bundle,
                         annotations: &annotations,
+                        status: "creating",
+                        process_pid: c.pid().as_raw(),
                     },
                 )?;
             }

@@ -11,6 +11,13 @@
 //! fails the create by name; the container is then killed and removed. The
 //! state's `status` is `creating` (the create has not finished), as runc sends it.
 //!
+//! `exec` into such a container does the same for the exec'd process, which
+//! installs the same filter and so has a listener of its own: it goes to the
+//! agent once the process is started, with `status` `running`, the document's
+//! `pid` the exec'd process's and the state's `pid` the container's init's (as
+//! runc sends it); an agent that cannot be reached kills the process and fails
+//! the exec by name.
+//!
 //! ```json
 //! {"ociVersion": "1.2.1", "fds": ["seccompFd"], "pid": 4242, "metadata": "...",
 //!  "state": {"ociVersion": "1.2.1", "id": "box", "status": "creating", "pid": 4242,
@@ -129,7 +136,8 @@ impl Agent {
     }
 }
 
-/// What the container process state says of the container (its `state`).
+/// What the container process state says of the container (its `state`) and of
+/// the process whose listener it is.
 #[derive(Clone, Debug)]
 pub struct ContainerInfo<'a> {
     /// The container's id.
@@ -140,10 +148,14 @@ pub struct ContainerInfo<'a> {
     pub bundle: &'a std::path::Path,
     /// The config's annotations.
     pub annotations: &'a [(String, String)],
+    /// The state's `status`: `creating` during a create, `running` at an exec.
+    pub status: &'a str,
+    /// The pid of the process whose filter the listener is (the document's own
+    /// `pid`): the init's at a create, the exec'd process's at an exec.
+    pub process_pid: i32,
 }
 
-/// The container process state document the agent receives, with `status`
-/// `creating` (sent during the create).
+/// The container process state document the agent receives.
 pub fn process_state(agent: &Agent, c: &ContainerInfo<'_>) -> Value {
     let annotations: serde_json::Map<String, Value> = c
         .annotations
@@ -153,11 +165,11 @@ pub fn process_state(agent: &Agent, c: &ContainerInfo<'_>) -> Value {
     let mut doc = json!({
         "ociVersion": crate::state::OCI_VERSION,
         "fds": [SECCOMP_FD_NAME],
-        "pid": c.pid,
+        "pid": c.process_pid,
         "state": {
             "ociVersion": crate::state::OCI_VERSION,
             "id": c.id,
-            "status": "creating",
+            "status": c.status,
             "pid": c.pid,
             "bundle": c.bundle,
             "annotations": annotations,

@@ -486,3 +486,309 @@ fn an_unreachable_listener_path_is_named_and_nothing_is_left() {
 fn an_unreachable_listener_path_is_named_and_nothing_is_left_with_a_user_namespace() {
     unreachable(true);
 }
+
+/// Starts an agent on `socket` that takes `count` connections one after the
+/// other: each message comes back on the channel as soon as it is received, and
+/// each listener is served on a thread of its own; the thread returns, per
+/// connection, the calls answered and what followed the message.
+fn agents(
+    socket: &Path,
+    count: usize,
+) -> (
+    mpsc::Receiver<Result<Seen, String>>,
+    std::thread::JoinHandle<Vec<Agented>>,
+) {
+    let l = UnixListener::bind(socket).unwrap();
+    let (tx, rx) = mpsc::channel();
+    let t = std::thread::spawn(move || {
+        let mut servers = Vec::new();
+        for _ in 0..count {
+            let (bytes, fd, conn) = match receive(&l) {
+                Ok(v) => v,
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    break;
+                }
+            };
+            let doc: Value = match serde_json::from_slice(&bytes) {
+                Ok(d) => d,
+                Err(e) => {
+                    let _ = tx.send(Err(format!("{e}: {}", String::from_utf8_lossy(&bytes))));
+                    break;
+                }
+            };
+            let pid = doc["pid"].as_i64().unwrap_or(0);
+            let _ = tx.send(Ok(Seen {
+                nspid: status_line(pid, "NSpid:"),
+                seccomp_mode: status_line(pid, "Seccomp:"),
+                doc,
+            }));
+            servers.push(std::thread::spawn(move || {
+                let after = after_message(conn);
+                (serve(Listener::new(fd)), after)
+            }));
+        }
+        servers.into_iter().map(|s| s.join().unwrap()).collect()
+    });
+    (rx, t)
+}
+
+/// What an exec into a notifying container gave: the message the agent got for
+/// the exec'd process, the pid file's pid, the init's pid, the exec's exit code,
+/// what the process wrote, the calls answered for the init and for the process.
+struct ExecOutcome {
+    seen: Seen,
+    exec_pid: i64,
+    init_pid: i64,
+    code: Option<i32>,
+    out: String,
+    init_calls: Vec<String>,
+    exec_calls: Vec<String>,
+    after: AfterMessage,
+}
+
+/// A container whose init sleeps under the notifying filter, then an `exec` of
+/// [`SCRIPT`] into it through `rt`.
+fn exec_through(rt: &Runtime, bundle: &Bundle, dir: &Path, id: &str) -> ExecOutcome {
+    let socket = dir.join("agent.sock");
+    let _ = std::fs::remove_file(&socket);
+    let _ = std::fs::remove_file(dir.join("out/out"));
+    let (rx, t) = agents(&socket, 2);
+    let created = rt.create(bundle, id);
+    assert!(
+        created.status.success(),
+        "{:?} create: {}",
+        rt.bin,
+        stderr(&created)
+    );
+    let at_create = rx
+        .recv_timeout(Duration::from_secs(20))
+        .unwrap()
+        .unwrap_or_else(|e| panic!("{:?}: the agent at create: {e}", rt.bin));
+    assert_eq!(at_create.doc["state"]["status"], "creating", "{:?}", rt.bin);
+    assert!(rt.quiet(&["start", id]).status.success());
+    let init_pid = rt.wait_status(id, "running")["pid"].as_i64().unwrap();
+    let pid_file = dir.join(format!("exec-{id}.pid"));
+    let exec = rt
+        .cmd()
+        .args(["exec", "--pid-file"])
+        .arg(&pid_file)
+        .args([id, "sh", "-c", SCRIPT])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let seen = rx
+        .recv_timeout(Duration::from_secs(20))
+        .unwrap()
+        .unwrap_or_else(|e| panic!("{:?}: the agent at exec: {e} ({})", rt.bin, stderr(&exec)));
+    let exec_pid = std::fs::read_to_string(&pid_file)
+        .unwrap_or_default()
+        .trim()
+        .parse()
+        .unwrap_or(-1);
+    let out = std::fs::read_to_string(dir.join("out/out")).unwrap_or_default();
+    assert!(rt.quiet(&["kill", id, "KILL"]).status.success());
+    rt.wait_status(id, "stopped");
+    assert!(rt.quiet(&["delete", id]).status.success());
+    let mut served = t.join().unwrap().into_iter();
+    let (init_calls, _) = served.next().unwrap();
+    let (exec_calls, after) = served.next().unwrap();
+    ExecOutcome {
+        seen,
+        exec_pid,
+        init_pid,
+        code: exec.status.code(),
+        out,
+        init_calls,
+        exec_calls,
+        after,
+    }
+}
+
+/// The message for an exec'd process, as the spec's container process state and
+/// runc send it: `status` `running`, the document's `pid` the exec'd process (in
+/// the runtime's pid namespace; not 1 in the container's), the state's `pid` the
+/// init; its filter in place when the listener came; its calls answered through
+/// that listener (not the init's).
+fn check_exec(who: &str, o: &ExecOutcome, id: &str, bundle: &Path) {
+    let d = &o.seen.doc;
+    let keys: BTreeSet<&str> = d.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+    assert_eq!(
+        keys,
+        BTreeSet::from(["ociVersion", "fds", "pid", "metadata", "state"]),
+        "{who}: {d}"
+    );
+    assert_eq!(d["fds"], json!(["seccompFd"]), "{who}: {d}");
+    assert_eq!(d["metadata"], METADATA, "{who}: {d}");
+    assert_eq!(d["pid"], o.exec_pid, "{who}: the exec'd process's pid: {d}");
+    assert_ne!(o.exec_pid, o.init_pid, "{who}");
+    let nspid: Vec<&str> = o.seen.nspid.split(' ').collect();
+    assert_eq!(nspid.len(), 2, "{who}: NSpid {}", o.seen.nspid);
+    assert_eq!(nspid[0], o.exec_pid.to_string(), "{who}");
+    assert_ne!(nspid[1], "1", "{who}: the exec'd process is not the init");
+    assert_eq!(o.seen.seccomp_mode, "2", "{who}: Seccomp of {}", o.exec_pid);
+    let s = &d["state"];
+    assert_eq!(s["id"], id, "{who}: {d}");
+    assert_eq!(s["status"], "running", "{who}: {d}");
+    assert_eq!(
+        s["pid"], o.init_pid,
+        "{who}: the state's pid is the init's: {d}"
+    );
+    assert_eq!(s["bundle"], json!(bundle), "{who}: {d}");
+    assert_eq!(
+        s["annotations"],
+        json!({"test.notify": "yes"}),
+        "{who}: {d}"
+    );
+    assert_eq!(o.after.0, 0, "{who}: one message");
+    // runc 1.1's exec, as its run, keeps the agent's connection open until it
+    // exits (the spec says it is closed once sent; this agent waits 3 s for it).
+    if who == "ours" {
+        assert!(o.after.1, "{who}: the connection closed");
+    }
+    assert_eq!(o.code, Some(0), "{who}: the exec's exit code");
+    assert_eq!(o.out, EXPECTED, "{who}: what the exec'd process reports");
+    // The init's shell asked for its parent before it became sleep; nothing of
+    // the exec'd process came through the init's listener.
+    assert_eq!(o.init_calls, ["getppid"], "{who}");
+    for call in ["mkdir /tmp/deny", "mkdir /tmp/allow", "getppid"] {
+        assert!(
+            o.exec_calls.iter().any(|c| c == call),
+            "{who}: {:?}",
+            o.exec_calls
+        );
+    }
+}
+
+fn exec_same_as_runc(rootless: bool) {
+    if !needs() {
+        return;
+    }
+    let dir = TempDir::new("notify-exec");
+    std::fs::create_dir(dir.0.join("out")).unwrap();
+    let socket = dir.0.join("agent.sock");
+    let out = dir.0.join("out");
+    let bundle = Bundle::new(rootless, |c| {
+        c["root"]["readonly"] = false.into();
+        script(c, "exec sleep 1000");
+        c["linux"]["seccomp"] = seccomp(&socket);
+        c["annotations"] = json!({"test.notify": "yes"});
+        let mounts = c["mounts"].as_array_mut().unwrap();
+        mounts.push(json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"}));
+        mounts.push(json!({"destination": "/out", "type": "bind", "source": out, "options": ["rbind", "rw"]}));
+    });
+    let id = unique_id("notify-exec");
+    let ours = exec_through(&Runtime::ours(), &bundle, &dir.0, &id);
+    check_exec("ours", &ours, &id, bundle.path());
+    // runc 1.1 started by an unprivileged user fails this exec (its pidfd_getfd of
+    // the listener from its own init is refused, EPERM): compared as root only.
+    if !is_root() {
+        return;
+    }
+    let runc = exec_through(&Runtime::runc(), &bundle, &dir.0, &id);
+    check_exec("runc", &runc, &id, bundle.path());
+    assert_eq!(
+        comparable(&ours.seen.doc),
+        comparable(&runc.seen.doc),
+        "what the agent received at the exec"
+    );
+    assert_eq!(
+        ours.exec_calls, runc.exec_calls,
+        "the calls the agent answered"
+    );
+}
+
+#[test]
+fn an_exec_d_processs_listener_goes_to_the_agent_as_with_runc() {
+    linception_testkit::require_root!("a container without a user namespace");
+    exec_same_as_runc(false);
+}
+
+#[test]
+fn an_exec_d_processs_listener_goes_to_the_agent_as_with_runc_with_a_user_namespace() {
+    exec_same_as_runc(true);
+}
+
+/// An exec into a notifying container whose agent cannot be reached: the socket
+/// gone (checked before the process is started) or nobody listening on it (the
+/// connect after the process started is refused: the process is killed). Each is
+/// named, no exec'd process is left and the container runs on; runc fails each
+/// too.
+fn exec_unreachable(rootless: bool) {
+    if !needs() {
+        return;
+    }
+    let dir = TempDir::new("notify-exec-gone");
+    let socket = dir.0.join("agent.sock");
+    let marker = format!("sleep 8{}{}", std::process::id(), u8::from(rootless));
+    let bundle = Bundle::new(rootless, |c| {
+        script(c, "exec sleep 1000");
+        c["linux"]["seccomp"] = seccomp(&socket);
+    });
+    for rt in [Runtime::ours(), Runtime::runc()] {
+        let _ = std::fs::remove_file(&socket);
+        let (rx, t) = agents(&socket, 1);
+        let id = unique_id("notify-exec-gone");
+        let created = rt.create(&bundle, &id);
+        assert!(
+            created.status.success(),
+            "{:?}: {}",
+            rt.bin,
+            stderr(&created)
+        );
+        rx.recv_timeout(Duration::from_secs(20)).unwrap().unwrap();
+        assert!(rt.quiet(&["start", &id]).status.success());
+        rt.wait_status(&id, "running");
+        for (case, why) in [
+            ("missing", "No such file or directory"),
+            ("dead", "connect("),
+        ] {
+            let _ = std::fs::remove_file(&socket);
+            if case == "dead" {
+                drop(UnixListener::bind(&socket).unwrap());
+            }
+            let o = rt
+                .cmd()
+                .args([
+                    "exec",
+                    &id,
+                    "sh",
+                    "-c",
+                    &format!("mkdir /tmp/x; exec {marker}"),
+                ])
+                .stdin(std::process::Stdio::null())
+                .output()
+                .unwrap();
+            let who = format!("{:?} exec, agent {case}", rt.bin);
+            let err = stderr(&o);
+            // runc's exec fails with 255 (to tell its own failure from the
+            // process's exit code); ours, as for every command, with 1.
+            let code = if rt.bin == Path::new(OURS) { 1 } else { 255 };
+            assert_eq!(o.status.code(), Some(code), "{who}: {err}");
+            if rt.bin == Path::new(OURS) {
+                assert!(
+                    err.starts_with("linception-oci: linux.seccomp.listenerPath: "),
+                    "{who}: {err}"
+                );
+                assert!(err.contains(why), "{who}: {err}");
+            }
+            assert!(!process_with(&marker), "{who}: the exec'd process is left");
+            assert_eq!(rt.state(&id)["status"], "running", "{who}");
+        }
+        assert!(rt.quiet(&["kill", &id, "KILL"]).status.success());
+        rt.wait_status(&id, "stopped");
+        assert!(rt.quiet(&["delete", &id]).status.success());
+        let _ = t.join().unwrap();
+    }
+}
+
+#[test]
+fn an_exec_whose_agent_cannot_be_reached_is_named_and_leaves_no_process() {
+    linception_testkit::require_root!("a container without a user namespace");
+    exec_unreachable(false);
+}
+
+#[test]
+fn an_exec_whose_agent_cannot_be_reached_is_named_and_leaves_no_process_with_a_user_namespace() {
+    exec_unreachable(true);
+}
