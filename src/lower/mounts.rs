@@ -457,7 +457,11 @@ pub(super) fn lower<'f>(
                     );
                 }
             }
-            MountKind::Tmpfs { size, mode } => {
+            MountKind::Tmpfs {
+                size,
+                mode,
+                copy_up,
+            } => {
                 let mut opts = Vec::new();
                 if let Some(size) = size {
                     opts.push(("size", Some(size.to_string())));
@@ -467,6 +471,23 @@ pub(super) fn lower<'f>(
                 }
                 opts.extend(m.options.iter().map(|(k, v)| (k.as_str(), v.clone())));
                 let slot = p.new_fs("tmpfs", &opts, fs_attr(m), &target.shown);
+                if *copy_up {
+                    // Before the tmpfs covers it; its root takes the directory's
+                    // mode unless one was asked for.
+                    let asked = mode.is_some() || m.options.iter().any(|(k, _)| k == "mode");
+                    let root_mode = (!asked).then_some(DIR_MODE);
+                    p.push(
+                        Step::CopyUp {
+                            slot,
+                            target: target.relative(),
+                            root_mode,
+                        },
+                        format!(
+                            "mount tmpfs on {}: copy the root's {} into it (copy-up)",
+                            target.shown, target.shown
+                        ),
+                    );
+                }
                 p.propagation(slot, m, false, &format!("mount tmpfs on {}", target.shown));
                 p.attach_dir(
                     slot,
