@@ -474,7 +474,10 @@ fn mount(
                      messages with the error instead",
                 ));
             }
-            "tmpcopyup" => return Err(refuse("not supported (a crun extension)")),
+            "tmpcopyup" if is_bind || typ != "tmpfs" || is_dev => {
+                return Err(refuse("only a tmpfs (not /dev's) can be copied up"));
+            }
+            "tmpcopyup" => out = out.copy_up(),
             sb if SB_FLAGS.contains(&sb) => {
                 if is_bind {
                     return Err(refuse(

@@ -40,7 +40,8 @@
 //! enters (its exit code and output), `ps -a` shows `Up`, `pause`/`unpause`
 //! (`Paused`, `Up` again) and `stop` ends (a TERM trap exits 3; a `sleep` as pid 1
 //! ignores TERM and is killed after `-t 1`: 137); `run -t` under `script` (a tty);
-//! `--read-only` (the root refuses writes, podman's tmpfs on `/tmp` takes them).
+//! `--read-only` (the root refuses writes, podman's tmpfs on `/tmp` takes them; its
+//! tmpfs mounts are `tmpcopyup`: they start with the image's files and mode).
 //!
 //! Root only (skips "needs root" otherwise); without podman, conmon, runc or
 //! busybox the test skips with the reason (and fails under `LINCEPTION_REQUIRE_ALL=1`).
@@ -329,7 +330,9 @@ struct Report {
     user: (Option<i32>, String),
     /// The capability lines with `--cap-drop ALL --cap-add CHOWN`.
     cap_drop: (Option<i32>, String),
-    /// `--read-only`: a write to `/` fails, one to `/tmp` (podman's tmpfs) works.
+    /// `--read-only`: a write to `/` fails, one to `/tmp` (podman's tmpfs) works;
+    /// podman's tmpfs on `/tmp` and `/var/tmp` (`tmpcopyup`) take the image's
+    /// directory mode and `/var/tmp` the image's file.
     read_only: (Option<i32>, String),
     /// `exec` into the detached container: exit code and output.
     exec: (Option<i32>, String),
@@ -368,6 +371,7 @@ fn scenario(pm: &Podman, runtime: &str, tag: &str) -> Report {
         runtime,
         &["--read-only"],
         "touch /x 2>/dev/null; echo root $?; touch /tmp/x; echo tmp $?; \
+         stat -c '%a %u' /tmp /var/tmp; cat /var/tmp/kept; \
          grep ' / ' /proc/self/mounts | cut -d' ' -f4 | cut -d, -f1",
     );
     for (what, o) in [
@@ -533,7 +537,10 @@ fn check(r: &Report, who: &str) {
     );
     assert_eq!(
         r.read_only,
-        (Some(0), "root 1\ntmp 0\nro\n".to_owned()),
+        (
+            Some(0),
+            "root 1\ntmp 0\n755 0\n755 0\nfrom the image\nro\n".to_owned()
+        ),
         "{who}"
     );
     assert_eq!(r.exec, (Some(5), "0 sh\n".to_owned()), "{who}");
