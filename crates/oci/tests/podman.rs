@@ -35,7 +35,7 @@
 //! hard limit needs `CAP_SYS_RESOURCE`, which root of a CI container may lack.
 //!
 //! What is compared, runc against linception-oci: the exit code of a one-shot
-//! `run --rm`; the output of `id; hostname; grep Cap /proc/self/status` (as root,
+//! `run --rm`, also with `keyring = false` (conmon's `create --no-new-keyring`); the output of `id; hostname; grep Cap /proc/self/status` (as root,
 //! with `--user`, with `--cap-drop ALL --cap-add CHOWN`); a `run -d` that `exec`
 //! enters (its exit code and output), `ps -a` shows `Up`, `pause`/`unpause`
 //! (`Paused`, `Up` again) and `stop` ends (a TERM trap exits 3; a `sleep` as pid 1
@@ -92,6 +92,9 @@ network_config_dir = "{net}"
             tmp = d.join("tmp").display(),
             net = d.join("net").display(),
         );
+        // The same with `keyring = false`: conmon then passes `--no-new-keyring`.
+        let no_keyring = conf.replacen("[containers]\n", "[containers]\nkeyring = false\n", 1);
+        std::fs::write(d.join("etc/containers-no-keyring.conf"), no_keyring).unwrap();
         std::fs::write(d.join("etc/containers.conf"), conf).unwrap();
         std::fs::write(
             d.join("etc/registries.conf"),
@@ -324,6 +327,9 @@ impl Drop for Podman {
 struct Report {
     /// `run --rm sh -c 'exit 7'`: the exit code.
     oneshot: Option<i32>,
+    /// `run --rm sh -c 'exit 4'` with `keyring = false` (conmon passes
+    /// `--no-new-keyring`): the exit code.
+    no_keyring: Option<i32>,
     /// `id; hostname; grep Cap /proc/self/status`, as root.
     identity: (Option<i32>, String),
     /// The same with `--user 65534:65534`.
@@ -355,6 +361,21 @@ fn scenario(pm: &Podman, runtime: &str, tag: &str) -> Report {
     let oneshot = pm.run(runtime, &[], "exit 7");
     if oneshot.status.code() != Some(7) {
         eprintln!("one-shot via {runtime}: {}", stderr(&oneshot));
+    }
+    let no_keyring = pm
+        .cmd(runtime)
+        .env(
+            "CONTAINERS_CONF",
+            pm.dir.0.join("etc/containers-no-keyring.conf"),
+        )
+        .args(["run", "--rm"])
+        .args(pm.run_args())
+        .args([IMAGE, "sh", "-c", "exit 4"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    if no_keyring.status.code() != Some(4) {
+        eprintln!("keyring = false via {runtime}: {}", stderr(&no_keyring));
     }
     let identity = pm.run(runtime, &[], "id; hostname; grep Cap /proc/self/status");
     let user = pm.run(
@@ -494,6 +515,7 @@ fn scenario(pm: &Podman, runtime: &str, tag: &str) -> Report {
     }
     Report {
         oneshot: oneshot.status.code(),
+        no_keyring: no_keyring.status.code(),
         identity: code_and_out(&identity),
         user: code_and_out(&user),
         cap_drop: code_and_out(&cap_drop),
@@ -510,6 +532,7 @@ fn scenario(pm: &Podman, runtime: &str, tag: &str) -> Report {
 fn check(r: &Report, who: &str) {
     eprintln!("{who} under podman: {r:#?}");
     assert_eq!(r.oneshot, Some(7), "{who}");
+    assert_eq!(r.no_keyring, Some(4), "{who}");
     assert_eq!(r.identity.0, Some(0), "{who}");
     assert!(
         r.identity.1.starts_with("uid=0(root) gid=0(root)")
