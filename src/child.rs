@@ -324,19 +324,15 @@ impl Child<'_, '_> {
     }
 
     /// [`Step::CopyUp`]: the root's directory at `target` into the tmpfs in `slot`.
-    fn copy_up(&self, slot: Slot, target: &CStr, root_mode: Option<Mode>) -> Res {
-        let dir = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-        let dst = rustix::fs::openat(self.mount(slot)?, c".", dir, Mode::empty()).errno()?;
+    fn copy_up(&self, slot: Slot, target: &CStr, root_mode: bool) -> Res {
         let Some(at) = self.existing_in_root(target)? else {
-            // Nothing to copy; the attach makes the directory with this mode.
-            return match root_mode {
-                Some(made) => rustix::fs::fchmod(&dst, made).errno(),
-                None => Ok(()),
-            };
+            return Ok(());
         };
+        let dir = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
         let src = rustix::fs::openat(&at, c".", dir, Mode::empty()).errno()?;
+        let dst = rustix::fs::openat(self.mount(slot)?, c".", dir, Mode::empty()).errno()?;
         crate::copy_up::copy_contents(src.as_fd(), dst.as_fd(), 0).errno()?;
-        if root_mode.is_some() {
+        if root_mode {
             let st = rustix::fs::fstat(&src).errno()?;
             rustix::fs::fchmod(&dst, Mode::from_raw_mode(st.st_mode & 0o7777)).errno()?;
         }

@@ -584,8 +584,8 @@ impl Mount {
     /// links (each link becomes a file of its own), at most
     /// 32 directories deep. Without a [`mode`](Mount::mode) (or `mode` option) the
     /// tmpfs's root takes the directory's mode, as runc gives it. A missing target
-    /// is created, as for any mount: an empty tmpfs whose root has the created
-    /// directory's mode (`0755`).
+    /// is created, as for any mount: an empty tmpfs with the tmpfs's own mode
+    /// (`1777` unless asked otherwise).
     ///
     /// ```
     /// use linception::Mount;

@@ -108,12 +108,11 @@ pub(crate) enum Step<'f> {
     /// Copies the root's directory at `target` (resolved inside the root; missing:
     /// nothing to copy) into the mount in a slot, a new tmpfs not attached yet
     /// ([`crate::copy_up`]); with `root_mode`, the tmpfs's root takes the
-    /// directory's mode, or that mode when the target is missing (the mode of the
-    /// directory made for the mount), as runc gives it.
+    /// directory's mode (a missing one leaves the tmpfs's own), as runc gives it.
     CopyUp {
         slot: Slot,
         target: CString,
-        root_mode: Option<Mode>,
+        root_mode: bool,
     },
     /// `move_mount` of the mount in a slot onto a host path (the root's place).
     AttachAtHost { slot: Slot, path: CString },

@@ -88,7 +88,7 @@ fn a_copied_up_tmpfs_starts_with_the_roots_directory() {
              /data/suid 4755 0 regular empty file\n\
              /data/sub 711 0 directory\n\
              /data/pipe 600 0 fifo\n\
-             new\n0\n755\n700\n1\n",
+             new\n0\n1777\n700\n1\n",
             "unprivileged: {unprivileged}"
         );
         assert_eq!(

@@ -475,7 +475,7 @@ pub(super) fn lower<'f>(
                     // Before the tmpfs covers it; its root takes the directory's
                     // mode unless one was asked for.
                     let asked = mode.is_some() || m.options.iter().any(|(k, _)| k == "mode");
-                    let root_mode = (!asked).then_some(DIR_MODE);
+                    let root_mode = !asked;
                     p.push(
                         Step::CopyUp {
                             slot,

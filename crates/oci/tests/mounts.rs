@@ -303,50 +303,58 @@ fn refused_mount_options_are_named_and_leave_nothing() {
 
 /// `tmpcopyup` (runc's extension, which podman gives its `--tmpfs` and
 /// `--read-only` tmpfs mounts): the tmpfs starts with the directory it covers,
-/// its root with the directory's mode; the bundle's directory is only read.
+/// its root with the directory's mode (a missing directory: the tmpfs's own,
+/// 1777); the bundle's directory is only read. Each runtime gets a bundle of its
+/// own: a runtime creates the missing mount point in the bundle's rootfs.
 fn tmpcopyup(rootless: bool) {
-    let bundle = Bundle::new(rootless, |c| {
-        script(
-            c,
-            "cat /seed/file /seed/sub/file2; readlink /seed/link; \
-             stat -c '%n %a %u %F' /seed /seed/file /seed/sub /fresh; \
-             echo new > /seed/new && cat /seed/new; ls -A /fresh | wc -l",
-        );
-        let mounts = c["mounts"].as_array_mut().unwrap();
-        for dest in ["/seed", "/fresh"] {
-            mounts.push(
-                json!({"destination": dest, "type": "tmpfs", "source": "tmpfs",
-                               "options": ["nosuid", "nodev", "tmpcopyup"]}),
-            );
-        }
-    });
-    let seed = bundle.path().join("rootfs/seed");
-    std::fs::create_dir_all(seed.join("sub")).unwrap();
-    std::fs::write(seed.join("file"), "from the bundle\n").unwrap();
-    std::fs::write(seed.join("sub/file2"), "two\n").unwrap();
-    std::os::unix::fs::symlink("file", seed.join("link")).unwrap();
     use std::os::unix::fs::PermissionsExt;
-    let mode = |p: &std::path::Path, m: u32| {
-        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap()
+    let bundle = || {
+        let bundle = Bundle::new(rootless, |c| {
+            script(
+                c,
+                "cat /seed/file /seed/sub/file2; readlink /seed/link; \
+                 stat -c '%n %a %u %F' /seed /seed/file /seed/sub /fresh; \
+                 echo new > /seed/new && cat /seed/new; ls -A /fresh | wc -l",
+            );
+            let mounts = c["mounts"].as_array_mut().unwrap();
+            for dest in ["/seed", "/fresh"] {
+                mounts.push(
+                    json!({"destination": dest, "type": "tmpfs", "source": "tmpfs",
+                                   "options": ["nosuid", "nodev", "tmpcopyup"]}),
+                );
+            }
+        });
+        let seed = bundle.path().join("rootfs/seed");
+        std::fs::create_dir_all(seed.join("sub")).unwrap();
+        std::fs::write(seed.join("file"), "from the bundle\n").unwrap();
+        std::fs::write(seed.join("sub/file2"), "two\n").unwrap();
+        std::os::unix::fs::symlink("file", seed.join("link")).unwrap();
+        let mode = |p: &std::path::Path, m: u32| {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap()
+        };
+        mode(&seed.join("file"), 0o640);
+        mode(&seed.join("sub"), 0o711);
+        mode(&seed, 0o750);
+        bundle
     };
-    mode(&seed.join("file"), 0o640);
-    mode(&seed.join("sub"), 0o711);
-    mode(&seed, 0o750);
+    let (for_ours, for_runc) = (bundle(), bundle());
     let id = unique_id("copyup");
-    let ours = Runtime::ours().run(&bundle, &id);
-    let runc = Runtime::runc().run(&bundle, &id);
+    let ours = Runtime::ours().run(&for_ours, &id);
+    let runc = Runtime::runc().run(&for_runc, &id);
     assert!(ours.status.success(), "ours: {}", stderr(&ours));
     assert!(runc.status.success(), "runc: {}", stderr(&runc));
     assert_eq!(stdout(&ours), stdout(&runc), "ours, then runc");
     assert_eq!(
         stdout(&ours),
         "from the bundle\ntwo\nfile\n/seed 750 0 directory\n/seed/file 640 0 regular file\n\
-         /seed/sub 711 0 directory\n/fresh 755 0 directory\nnew\n0\n"
+         /seed/sub 711 0 directory\n/fresh 1777 0 directory\nnew\n0\n"
     );
-    assert!(
-        !seed.join("new").exists(),
-        "the bundle's directory was written"
-    );
+    for b in [&for_ours, &for_runc] {
+        assert!(
+            !b.path().join("rootfs/seed/new").exists(),
+            "the bundle's directory was written"
+        );
+    }
 }
 
 #[test]
