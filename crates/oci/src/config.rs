@@ -1017,9 +1017,14 @@ pub fn builder(spec: &Spec, opts: &Options) -> Result<ContainerBuilder> {
             u32::try_from(v).map_err(|_| Error::config(format!("{field}.{what}"), "out of range"))
         };
         let (major, minor) = (num(d.major(), "major")?, num(d.minor(), "minor")?);
-        let mut dev = match d.typ() {
-            LinuxDeviceType::C | LinuxDeviceType::U => Device::char(d.path(), major, minor),
-            LinuxDeviceType::B => Device::block(d.path(), major, minor),
+        // The node's file type bits (`S_IFCHR`, `S_IFBLK`), which a fileMode may
+        // carry (podman's do, as stat(2) gives them): taken when they are the
+        // type's own, as runc takes them.
+        let (mut dev, type_bits) = match d.typ() {
+            LinuxDeviceType::C | LinuxDeviceType::U => {
+                (Device::char(d.path(), major, minor), 0o020000)
+            }
+            LinuxDeviceType::B => (Device::block(d.path(), major, minor), 0o060000),
             other => {
                 return Err(Error::config(
                     format!("{field}.type"),
@@ -1028,7 +1033,19 @@ pub fn builder(spec: &Spec, opts: &Options) -> Result<ContainerBuilder> {
             }
         };
         if let Some(mode) = d.file_mode() {
-            dev = dev.mode(mode);
+            const S_IFMT: u32 = 0o170000;
+            if mode & S_IFMT != 0 && mode & S_IFMT != type_bits {
+                return Err(Error::config(
+                    format!("{field}.fileMode"),
+                    format!(
+                        "{mode:#o} has the file type bits {:#o}, not those of its type \
+                         {} ({type_bits:#o})",
+                        mode & S_IFMT,
+                        json_name(&d.typ())
+                    ),
+                ));
+            }
+            dev = dev.mode(mode & !S_IFMT);
         }
         if d.uid().is_some() || d.gid().is_some() {
             dev = dev.owner(d.uid().unwrap_or(0), d.gid().unwrap_or(0));

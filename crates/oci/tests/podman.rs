@@ -41,7 +41,8 @@
 //! (`Paused`, `Up` again) and `stop` ends (a TERM trap exits 3; a `sleep` as pid 1
 //! ignores TERM and is killed after `-t 1`: 137); `run -t` under `script` (a tty);
 //! `--read-only` (the root refuses writes, podman's tmpfs on `/tmp` takes them; its
-//! tmpfs mounts are `tmpcopyup`: they start with the image's files and mode).
+//! tmpfs mounts are `tmpcopyup`: they start with the image's files and mode);
+//! `--device` (a fileMode with the node's type bits) and `--tmpfs`.
 //!
 //! Root only (skips "needs root" otherwise); without podman, conmon, runc or
 //! busybox the test skips with the reason (and fails under `LINCEPTION_REQUIRE_ALL=1`).
@@ -340,6 +341,9 @@ struct Report {
     /// podman's tmpfs on `/tmp` and `/var/tmp` (`tmpcopyup`) take the image's
     /// directory mode and `/var/tmp` the image's file.
     read_only: (Option<i32>, String),
+    /// `--device /dev/null:/dev/mynull --tmpfs /scratch`: the node (podman's
+    /// fileMode carries the type bits) and the tmpfs's mode.
+    device_tmpfs: (Option<i32>, String),
     /// `exec` into the detached container: exit code and output.
     exec: (Option<i32>, String),
     /// `ps -a` statuses of the detached container: running, paused, unpaused,
@@ -395,7 +399,13 @@ fn scenario(pm: &Podman, runtime: &str, tag: &str) -> Report {
          stat -c '%a %u' /tmp /var/tmp; cat /var/tmp/kept; \
          grep ' / ' /proc/self/mounts | cut -d' ' -f4 | cut -d, -f1",
     );
+    let device_tmpfs = pm.run(
+        runtime,
+        &["--device", "/dev/null:/dev/mynull", "--tmpfs", "/scratch"],
+        "stat -c '%F %t:%T %a' /dev/mynull; stat -c %a /scratch",
+    );
     for (what, o) in [
+        ("device, tmpfs", &device_tmpfs),
         ("identity", &identity),
         ("user", &user),
         ("cap-drop", &cap_drop),
@@ -520,6 +530,7 @@ fn scenario(pm: &Podman, runtime: &str, tag: &str) -> Report {
         user: code_and_out(&user),
         cap_drop: code_and_out(&cap_drop),
         read_only: code_and_out(&read_only),
+        device_tmpfs: code_and_out(&device_tmpfs),
         exec: code_and_out(&exec),
         states,
         stopped,
@@ -564,6 +575,11 @@ fn check(r: &Report, who: &str) {
             Some(0),
             "root 1\ntmp 0\n755 0\n755 0\nfrom the image\nro\n".to_owned()
         ),
+        "{who}"
+    );
+    assert_eq!(
+        r.device_tmpfs,
+        (Some(0), "character special file 1:3 666\n1777\n".to_owned()),
         "{who}"
     );
     assert_eq!(r.exec, (Some(5), "0 sh\n".to_owned()), "{who}");
