@@ -269,7 +269,10 @@ impl Mount {
     /// links, and a new mqueue on `mqueue` when the container has its own IPC
     /// namespace or no new user namespace (only the owner of an IPC namespace may
     /// mount its mqueue; it is left out otherwise). More nodes:
-    /// [`ContainerBuilder::device`](crate::ContainerBuilder::device).
+    /// [`ContainerBuilder::device`](crate::ContainerBuilder::device); a device at
+    /// one of these node or link paths (`/dev/null`, `/dev/ptmx`...) takes its place,
+    /// as an OCI runtime's config devices replace its defaults (a `ptmx` node opens
+    /// the devpts mounted beside it, Linux 4.7).
     ///
     /// The tmpfs is `mode=755,size=65536k`, `nosuid` and `noexec`; its
     /// [`option`](Mount::option)s (given any, they replace both defaults) and
