@@ -1011,12 +1011,28 @@ pub fn builder(spec: &Spec, opts: &Options) -> Result<ContainerBuilder> {
             "mappings need a new user namespace",
         ));
     }
+    // A /dev the runtime makes (a tmpfs): its ptmx is the link to the container's
+    // devpts, as runc makes it.
+    let dev_made = spec
+        .mounts()
+        .iter()
+        .flatten()
+        .any(|m| m.destination() == Path::new("/dev") && m.typ().as_deref() == Some("tmpfs"));
     for (i, d) in linux.devices().iter().flatten().enumerate() {
         let field = format!("linux.devices[{i}]");
         let num = |v: i64, what: &str| {
             u32::try_from(v).map_err(|_| Error::config(format!("{field}.{what}"), "out of range"))
         };
         let (major, minor) = (num(d.major(), "major")?, num(d.minor(), "minor")?);
+        // runc replaces a /dev/ptmx node of the config (podman's --privileged lists
+        // the host's, 5:2) with that link: so does this runtime.
+        if dev_made
+            && d.path() == Path::new("/dev/ptmx")
+            && matches!(d.typ(), LinuxDeviceType::C | LinuxDeviceType::U)
+            && (major, minor) == (5, 2)
+        {
+            continue;
+        }
         // The node's file type bits (`S_IFCHR`, `S_IFBLK`), which a fileMode may
         // carry (podman's do, as stat(2) gives them): taken when they are the
         // type's own, as runc takes them.

@@ -42,7 +42,8 @@
 //! ignores TERM and is killed after `-t 1`: 137); `run -t` under `script` (a tty);
 //! `--read-only` (the root refuses writes, podman's tmpfs on `/tmp` takes them; its
 //! tmpfs mounts are `tmpcopyup`: they start with the image's files and mode);
-//! `--device` (a fileMode with the node's type bits) and `--tmpfs`.
+//! `--device` (a fileMode with the node's type bits), `--tmpfs` and `--privileged`
+//! (the host's devices, at the runtime's default node paths too).
 //!
 //! Root only (skips "needs root" otherwise); without podman, conmon, runc or
 //! busybox the test skips with the reason (and fails under `LINCEPTION_REQUIRE_ALL=1`).
@@ -344,6 +345,10 @@ struct Report {
     /// `--device /dev/null:/dev/mynull --tmpfs /scratch`: the node (podman's
     /// fileMode carries the type bits) and the tmpfs's mode.
     device_tmpfs: (Option<i32>, String),
+    /// `--privileged`: every capability the host's root has, its device nodes (at
+    /// the paths of the runtime's own `/dev` too), `/dev/ptmx` the link to the
+    /// container's devpts.
+    privileged: (Option<i32>, String),
     /// `exec` into the detached container: exit code and output.
     exec: (Option<i32>, String),
     /// `ps -a` statuses of the detached container: running, paused, unpaused,
@@ -404,7 +409,14 @@ fn scenario(pm: &Podman, runtime: &str, tag: &str) -> Report {
         &["--device", "/dev/null:/dev/mynull", "--tmpfs", "/scratch"],
         "stat -c '%F %t:%T %a' /dev/mynull; stat -c %a /scratch",
     );
+    let privileged = pm.run(
+        runtime,
+        &["--privileged"],
+        "grep CapEff /proc/self/status; stat -c '%N' /dev/ptmx; stat -c '%F %t:%T' /dev/null; \
+         ls /dev | wc -l",
+    );
     for (what, o) in [
+        ("privileged", &privileged),
         ("device, tmpfs", &device_tmpfs),
         ("identity", &identity),
         ("user", &user),
@@ -531,6 +543,7 @@ fn scenario(pm: &Podman, runtime: &str, tag: &str) -> Report {
         cap_drop: code_and_out(&cap_drop),
         read_only: code_and_out(&read_only),
         device_tmpfs: code_and_out(&device_tmpfs),
+        privileged: code_and_out(&privileged),
         exec: code_and_out(&exec),
         states,
         stopped,
@@ -581,6 +594,20 @@ fn check(r: &Report, who: &str) {
         r.device_tmpfs,
         (Some(0), "character special file 1:3 666\n1777\n".to_owned()),
         "{who}"
+    );
+    assert_eq!(r.privileged.0, Some(0), "{who}");
+    let host_caps = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("CapBnd:"))
+        .map(|l| l.trim_start_matches("CapBnd:").trim().to_owned())
+        .unwrap();
+    assert!(
+        r.privileged.1.starts_with(&format!(
+            "CapEff:\t{host_caps}\n'/dev/ptmx' -> 'pts/ptmx'\ncharacter special file 1:3\n"
+        )),
+        "{who}: {:?}",
+        r.privileged
     );
     assert_eq!(r.exec, (Some(5), "0 sh\n".to_owned()), "{who}");
     let s = |v: &str| Some(v.to_owned());
