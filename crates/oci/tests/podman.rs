@@ -37,7 +37,7 @@
 //! What is compared, runc against linception-oci: the exit code of a one-shot
 //! `run --rm`, also with `keyring = false` (conmon's `create --no-new-keyring`); the output of `id; hostname; grep Cap /proc/self/status` (as root,
 //! with `--user`, with `--cap-drop ALL --cap-add CHOWN`); a `run -d` that `exec`
-//! enters (its exit code and output), `ps -a` shows `Up`, `pause`/`unpause`
+//! enters (its exit code and output; `exec -t` under `script` too), `ps -a` shows `Up`, `pause`/`unpause`
 //! (`Paused`, `Up` again) and `stop` ends (a TERM trap exits 3; a `sleep` as pid 1
 //! ignores TERM and is killed after `-t 1`: 137); `run -t` under `script` (a tty);
 //! `--read-only` (the root refuses writes, podman's tmpfs on `/tmp` takes them; its
@@ -360,6 +360,9 @@ struct Report {
     killed: String,
     /// `run -t` under `script`: its exit code, and whether the shell had a tty.
     tty: (Option<i32>, bool),
+    /// `exec -t` into the detached container under `script` (conmon's `exec --tty
+    /// --console-socket`): the same.
+    exec_tty: (Option<i32>, bool),
 }
 
 fn code_and_out(o: &Output) -> (Option<i32>, String) {
@@ -472,6 +475,7 @@ fn scenario(pm: &Podman, runtime: &str, tag: &str) -> Report {
     if exec.status.code() != Some(5) {
         eprintln!("exec via {runtime}: {}", stderr(&exec));
     }
+    let exec_tty = under_script(pm, runtime, &["exec", "-t", &name], "tty; exit 6");
     let mut states = vec![pm.status(runtime, &name)];
     let paused = pm.podman(runtime, &["pause", &name]);
     if !paused.status.success() {
@@ -518,23 +522,12 @@ fn scenario(pm: &Podman, runtime: &str, tag: &str) -> Report {
     .to_owned();
     let _ = pm.podman(runtime, &["rm", &name]);
 
-    // A terminal: run -t needs one, script gives it. Its command line is one
-    // string for `sh -c`: the paths in it are the test's own (no spaces).
-    let mut line: Vec<String> = pm.podman_args(runtime);
-    line.extend(["run".into(), "--rm".into(), "-t".into()]);
-    line.extend(pm.run_args());
-    line.extend([IMAGE.into(), "sh -c 'tty; exit 3'".into()]);
-    let out = pm
-        .nsenter()
-        .args(["script", "-qefc", &line.join(" "), "/dev/null"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let text = stdout(&out);
-    let tty = (out.status.code(), text.contains("/dev/pts/"));
-    if !tty.1 {
-        eprintln!("tty via {runtime}: {text} {}", stderr(&out));
-    }
+    // A terminal: run -t needs one, script gives it.
+    let mut run_t: Vec<&str> = vec!["run", "--rm", "-t"];
+    let run_args = pm.run_args();
+    run_t.extend(run_args.iter().map(String::as_str));
+    run_t.push(IMAGE);
+    let tty = under_script(pm, runtime, &run_t, "tty; exit 3");
     Report {
         oneshot: oneshot.status.code(),
         no_keyring: no_keyring.status.code(),
@@ -549,7 +542,29 @@ fn scenario(pm: &Podman, runtime: &str, tag: &str) -> Report {
         stopped,
         killed,
         tty,
+        exec_tty,
     }
+}
+
+/// `podman ARGS sh -c SCRIPT` under `script` (a terminal for `-t`): its exit code,
+/// and whether the output names a pty. The command line is one string for `sh
+/// -c`: the test's paths in it have no spaces.
+fn under_script(pm: &Podman, runtime: &str, args: &[&str], script: &str) -> (Option<i32>, bool) {
+    let mut line: Vec<String> = pm.podman_args(runtime);
+    line.extend(args.iter().map(|a| (*a).to_owned()));
+    line.push(format!("sh -c '{script}'"));
+    let out = pm
+        .nsenter()
+        .args(["script", "-qefc", &line.join(" "), "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    let seen = text.contains("/dev/pts/");
+    if !seen {
+        eprintln!("{args:?} via {runtime}: {text} {}", stderr(&out));
+    }
+    (out.status.code(), seen)
 }
 
 /// What both runtimes must report.
@@ -619,6 +634,7 @@ fn check(r: &Report, who: &str) {
     assert_eq!(r.stopped, "3", "{who}");
     assert_eq!(r.killed, "137", "{who}");
     assert_eq!(r.tty, (Some(3), true), "{who}");
+    assert_eq!(r.exec_tty, (Some(6), true), "{who}");
 }
 
 #[test]
