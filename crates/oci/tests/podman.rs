@@ -35,18 +35,21 @@
 //! hard limit needs `CAP_SYS_RESOURCE`, which root of a CI container may lack.
 //!
 //! What is compared, runc against linception-oci: the exit code of a one-shot
-//! `run --rm`, also with `keyring = false` (conmon's `create --no-new-keyring`); the output of `id; hostname; grep Cap /proc/self/status` (as root,
-//! with `--user`, with `--cap-drop ALL --cap-add CHOWN`); a `run -d` that `exec`
-//! enters (its exit code and output; `exec -t` under `script` too), `ps -a` shows `Up`, `pause`/`unpause`
-//! (`Paused`, `Up` again) and `stop` ends (a TERM trap exits 3; a `sleep` as pid 1
-//! ignores TERM and is killed after `-t 1`: 137); `run -t` under `script` (a tty);
-//! `--read-only` (the root refuses writes, podman's tmpfs on `/tmp` takes them; its
-//! tmpfs mounts are `tmpcopyup`: they start with the image's files and mode);
-//! `--device` (a fileMode with the node's type bits), `--tmpfs` and `--privileged`
-//! (the host's devices, at the runtime's default node paths too).
+//! `run --rm`, also with `keyring = false` (conmon's `create --no-new-keyring`);
+//! the output of `id; hostname; grep Cap /proc/self/status` (as root, with
+//! `--user`, with `--cap-drop ALL --cap-add CHOWN`); a `run -d` that `exec` enters
+//! (its exit code and output; `exec -t` under `script` too), `ps -a` shows `Up`,
+//! `pause`/`unpause` (`Paused`, `Up` again) and `stop` ends (a TERM trap exits 3;
+//! a `sleep` as pid 1 ignores TERM and is killed after `-t 1`: 137); `run -t`
+//! under `script` (a tty); `--read-only` (the root refuses writes, podman's tmpfs
+//! on `/tmp` takes them; its tmpfs mounts are `tmpcopyup`: they start with the
+//! image's files and mode); `--device` (a fileMode with the node's type bits),
+//! `--tmpfs` and `--privileged` (the host's devices, at the runtime's default node
+//! paths too).
 //!
 //! Root only (skips "needs root" otherwise); without podman, conmon, runc or
-//! busybox the test skips with the reason (and fails under `LINCEPTION_REQUIRE_ALL=1`).
+//! busybox the test skips with the reason (and fails under
+//! `LINCEPTION_REQUIRE_ALL=1`).
 
 mod common;
 
