@@ -47,7 +47,9 @@ fn a_file_mode_with_another_types_bits_is_refused_by_name() {
         return;
     }
     let bundle = Bundle::new(false, |c| {
-        c["linux"]["devices"] = json!([{"path": "/dev/mynull", "type": "c", "major": 1, "minor": 3, "fileMode": 0o60666}]);
+        c["linux"]["devices"] = json!([
+            {"path": "/dev/mynull", "type": "c", "major": 1, "minor": 3, "fileMode": 0o60666}
+        ]);
     });
     let rt = Runtime::ours();
     let out = rt.create(&bundle, "badmode");
