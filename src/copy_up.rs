@@ -18,7 +18,8 @@ use rustix::io::Errno;
 use rustix::process::{Gid, Uid};
 
 /// How deep below the copied directory a copy goes: deeper is `ELOOP` (each level
-/// holds a directory buffer on the child's stack).
+/// holds a 2 KiB directory buffer on the child's stack, which is 256 KiB when the
+/// child shares the parent's memory).
 pub(crate) const MAX_DEPTH: usize = 32;
 
 /// The longest symlink content copied (`PATH_MAX`, its NUL included).
@@ -99,13 +100,7 @@ fn copy_entry(
             rustix::fs::fchmod(&to, mode)
         }
         FileType::Symlink => {
-            let mut content = [0u8; LINK_MAX];
-            let n = rustix::fs::readlinkat_raw(src, name, &mut content[..LINK_MAX - 1])?;
-            if n >= LINK_MAX - 1 {
-                return Err(Errno::NAMETOOLONG);
-            }
-            let points_to = CStr::from_bytes_until_nul(&content).map_err(|_| Errno::NAMETOOLONG)?;
-            rustix::fs::symlinkat(points_to, dst, name)?;
+            copy_symlink(src, dst, name)?;
             rustix::fs::chownat(dst, name, owner.0, owner.1, AtFlags::SYMLINK_NOFOLLOW)
         }
         kind @ (FileType::Fifo
@@ -120,8 +115,22 @@ fn copy_entry(
     }
 }
 
+/// Makes the symlink `name` of `src` in `dst`. Not inlined: its `PATH_MAX` buffer
+/// is on the stack only while a link is copied, not on every level of the walk.
+#[inline(never)]
+fn copy_symlink(src: BorrowedFd<'_>, dst: BorrowedFd<'_>, name: &CStr) -> Result<(), Errno> {
+    let mut content = [0u8; LINK_MAX];
+    let n = rustix::fs::readlinkat_raw(src, name, &mut content[..LINK_MAX - 1])?;
+    if n >= LINK_MAX - 1 {
+        return Err(Errno::NAMETOOLONG);
+    }
+    let points_to = CStr::from_bytes_until_nul(&content).map_err(|_| Errno::NAMETOOLONG)?;
+    rustix::fs::symlinkat(points_to, dst, name)
+}
+
 /// Copies a file's bytes: `sendfile` (any two files), or `read`/`write` through a
-/// stack buffer where `sendfile` refuses the pair.
+/// stack buffer where `sendfile` refuses the pair. Not inlined, for the same reason.
+#[inline(never)]
 fn copy_bytes(from: &OwnedFd, to: &OwnedFd) -> Result<(), Errno> {
     loop {
         match rustix::fs::sendfile(to, from, None, 1 << 20) {

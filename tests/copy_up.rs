@@ -184,3 +184,75 @@ fn copy_up_while_threads_allocate() {
         });
     assert_eq!(copies, 30);
 }
+
+/// A root with `data/` holding `levels` nested directories and a file at the bottom.
+fn root_with_depth(root: &Path, levels: usize) {
+    let mut dir = root.join("data");
+    for _ in 0..levels {
+        dir = dir.join("d");
+    }
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("bottom"), "reached\n").unwrap();
+}
+
+/// 32 directories below the copied one are copied (in the child's 256 KiB stack
+/// when it shares the parent's memory); one more is `ELOOP`, named by the step,
+/// with nothing left behind.
+#[test]
+fn a_copy_up_goes_32_directories_deep() {
+    require!(Feature::UserNs);
+    for unprivileged in modes() {
+        let builder = |dir: &Path, ns: Namespaces| {
+            Container::builder("/bin/sh")
+                .args([
+                    "-c",
+                    "find /data -name bottom | wc -l; cat $(find /data -name bottom)",
+                ])
+                .namespaces(ns)
+                .root(RootFs::Dir(dir.to_owned()))
+                .mounts(Mount::host_system())
+                .mount(Mount::proc("/proc"))
+                .mount(Mount::tmpfs("/data").copy_up())
+        };
+        let ns = if unprivileged {
+            common::NS
+        } else {
+            common::NS - Namespaces::USER
+        };
+        let run = move || {
+            let dir = TempDir::new(&format!("copy-up-deep-{unprivileged}"));
+            // 32 nested directories below /data: the deepest one is read at depth 32.
+            root_with_depth(&dir.0, 32);
+            stdout_of(builder(&dir.0, ns))
+        };
+        let out = if unprivileged {
+            Fork::new().unprivileged().run(run)
+        } else {
+            Fork::new().run(run)
+        };
+        assert_eq!(out, "1\nreached\n", "unprivileged: {unprivileged}");
+        // Made here, given to the forked child's user (the unprivileged one is
+        // 65534, whose container root makes the mount points in it), removed when
+        // this test ends.
+        let deep = TempDir::new(&format!("copy-up-too-deep-{unprivileged}"));
+        root_with_depth(&deep.0, 34);
+        if unprivileged && rustix::process::geteuid().is_root() {
+            let st = std::process::Command::new("chown")
+                .args(["-R", "65534:65534"])
+                .arg(&deep.0)
+                .status()
+                .unwrap();
+            assert!(st.success());
+        }
+        let path = deep.0.clone();
+        let (kind, step, errno, text) = failure(unprivileged, move || builder(&path, ns));
+        drop(deep);
+        assert_eq!(kind, "Setup", "{text}");
+        assert_eq!(errno, Some(libc::ELOOP), "{text}");
+        assert_eq!(
+            step.as_deref(),
+            Some("mount tmpfs on /data: copy the root's /data into it (copy-up)"),
+            "{text}"
+        );
+    }
+}
