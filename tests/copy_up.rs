@@ -195,9 +195,9 @@ fn root_with_depth(root: &Path, levels: usize) {
     std::fs::write(dir.join("bottom"), "reached\n").unwrap();
 }
 
-/// 32 directories below the copied one are copied (in the child's 256 KiB stack
-/// when it shares the parent's memory); one more is `ELOOP`, named by the step,
-/// with nothing left behind.
+/// 32 directories below the copied one are copied (as root, without a user
+/// namespace, the child shares the parent's memory and runs on a 256 KiB stack);
+/// more is `ELOOP`, named by the step, with nothing left behind.
 #[test]
 fn a_copy_up_goes_32_directories_deep() {
     require!(Feature::UserNs);
