@@ -342,6 +342,22 @@ impl Child<'_, '_> {
             .errno()
     }
 
+    /// [`Step::CopyUp`]: the root's directory at `target` into the tmpfs in `slot`.
+    fn copy_up(&self, slot: Slot, target: &CStr, root_mode: bool) -> Res {
+        let Some(at) = self.existing_in_root(target)? else {
+            return Ok(());
+        };
+        let dir = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let src = rustix::fs::openat(&at, c".", dir, Mode::empty()).errno()?;
+        let dst = rustix::fs::openat(self.mount(slot)?, c".", dir, Mode::empty()).errno()?;
+        crate::copy_up::copy_contents(src.as_fd(), dst.as_fd(), 0).errno()?;
+        if root_mode {
+            let st = rustix::fs::fstat(&src).errno()?;
+            rustix::fs::fchmod(&dst, Mode::from_raw_mode(st.st_mode & 0o7777)).errno()?;
+        }
+        Ok(())
+    }
+
     fn step(&mut self, step: &Step<'_>) -> Res {
         match step {
             Step::UnblockSignals => sys::reset_signals(),
@@ -523,6 +539,11 @@ impl Child<'_, '_> {
                     }
                 }
             }
+            Step::CopyUp {
+                slot,
+                target,
+                root_mode,
+            } => self.copy_up(*slot, target, *root_mode),
             Step::AttachAtHost { slot, path } => self.mount(*slot)?.attach(path.as_c_str()).errno(),
             Step::Mkdir { parent, name, mode } => self.mkdir_in_root(parent, name, *mode),
             Step::Mkfile { parent, name } => {

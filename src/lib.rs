@@ -135,6 +135,7 @@ mod cgroup;
 mod cgroup_device;
 mod child;
 mod container;
+mod copy_up;
 mod device;
 mod error;
 mod inherited;

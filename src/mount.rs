@@ -92,6 +92,8 @@ pub(crate) enum MountKind {
     Tmpfs {
         size: Option<u64>,
         mode: Option<u32>,
+        /// Starts with a copy of the root's directory at the target.
+        copy_up: bool,
     },
     Proc {
         pid_subset: bool,
@@ -245,6 +247,7 @@ impl Mount {
             MountKind::Tmpfs {
                 size: None,
                 mode: None,
+                copy_up: false,
             },
             target.as_ref(),
         )
@@ -266,7 +269,10 @@ impl Mount {
     /// links, and a new mqueue on `mqueue` when the container has its own IPC
     /// namespace or no new user namespace (only the owner of an IPC namespace may
     /// mount its mqueue; it is left out otherwise). More nodes:
-    /// [`ContainerBuilder::device`](crate::ContainerBuilder::device).
+    /// [`ContainerBuilder::device`](crate::ContainerBuilder::device); a device at
+    /// one of these node or link paths (`/dev/null`, `/dev/ptmx`...) takes its place,
+    /// as an OCI runtime's config devices replace its defaults (a `ptmx` node opens
+    /// the devpts mounted beside it, Linux 4.7).
     ///
     /// The tmpfs is `mode=755,size=65536k`, `nosuid` and `noexec`; its
     /// [`option`](Mount::option)s (given any, they replace both defaults) and
@@ -565,6 +571,34 @@ impl Mount {
             MountKind::Tmpfs { mode, .. } => *mode = Some(new_mode),
             MountKind::Dir { mode } => *mode = new_mode,
             _ => return self.misapplied("mode()"),
+        }
+        self
+    }
+
+    /// Tmpfs: starts with a copy of what the root holds at the target (runc's and
+    /// crun's `tmpcopyup` mount option): a writable directory over a read-only root
+    /// that keeps the image's files. Refused by the spawn on other kinds, and on a
+    /// read-only tmpfs (it could not be filled).
+    ///
+    /// The child copies the directory (its target resolved inside the root, after
+    /// the mounts listed before this one, as runc does) into the new tmpfs before
+    /// attaching it: directories, files, symlinks, fifos, sockets and device nodes
+    /// with their owner and mode, but not their times, extended attributes or hard
+    /// links (each link becomes a file of its own), at most
+    /// 32 directories deep. Without a [`mode`](Mount::mode) (or `mode` option) the
+    /// tmpfs's root takes the directory's mode, as runc gives it. A missing target
+    /// is created, as for any mount: an empty tmpfs with the tmpfs's own mode
+    /// (`1777` unless asked otherwise).
+    ///
+    /// ```
+    /// use linception::Mount;
+    /// let tmp = Mount::tmpfs("/tmp").copy_up().noexec();
+    /// # let _ = tmp;
+    /// ```
+    pub fn copy_up(mut self) -> Self {
+        match &mut self.kind {
+            MountKind::Tmpfs { copy_up, .. } => *copy_up = true,
+            _ => return self.misapplied("copy_up()"),
         }
         self
     }

@@ -105,6 +105,15 @@ pub(crate) enum Step<'f> {
     /// `fsconfig(FSCONFIG_CMD_CREATE)` and `fsmount` of the context in a slot; the
     /// mount takes its place.
     FsMount { slot: Slot, attr: MountAttr },
+    /// Copies the root's directory at `target` (resolved inside the root; missing:
+    /// nothing to copy) into the mount in a slot, a new tmpfs not attached yet
+    /// ([`crate::copy_up`]); with `root_mode`, the tmpfs's root takes the
+    /// directory's mode (a missing one leaves the tmpfs's own), as runc gives it.
+    CopyUp {
+        slot: Slot,
+        target: CString,
+        root_mode: bool,
+    },
     /// `move_mount` of the mount in a slot onto a host path (the root's place).
     AttachAtHost { slot: Slot, path: CString },
     /// `mkdirat(parent, name)`, `parent` resolved inside the root (EEXIST is fine).
@@ -273,6 +282,7 @@ impl Step<'_> {
             Step::Mask { .. } | Step::Mknod { .. } => ("openat2", "5.6"),
             Step::Mkdir { .. }
             | Step::Mkfile { .. }
+            | Step::CopyUp { .. }
             | Step::Symlink { .. }
             | Step::Attach { .. } => ("openat2", "5.6"),
             Step::TimeNamespace { .. } => ("time namespaces", "5.6"),

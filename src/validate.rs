@@ -852,6 +852,7 @@ fn misapplied_reason(setter: &str) -> &'static str {
         "idmapped()" => "only a bind can be idmapped",
         "size()" => "only a tmpfs has a size (use option(\"size\", ..) for filesystem())",
         "mode()" => "only a tmpfs or a directory has a mode",
+        "copy_up()" => "only a tmpfs is copied up",
         "pid_subset()" => "only proc has subset=pid",
         "propagation()" => "only a bind or a new filesystem has a propagation type",
         "attributes()" | "clear_attributes()" | "atime()" => {
@@ -912,6 +913,16 @@ fn mount(m: &Mount, ns: Namespaces, caller: &Caller) -> Result<()> {
             return Err(Error::invalid(
                 format!("mode {mode:#o} of the {kind} at {target:?}"),
                 "a mode has at most the bits 0o7777",
+            ));
+        }
+        MountKind::Tmpfs { copy_up: true, .. }
+            if m.read_only
+                || m.top.set.contains(linception_mountapi::MountAttr::RDONLY)
+                || m.options.iter().any(|(k, v)| k == "ro" && v.is_none()) =>
+        {
+            return Err(Error::invalid(
+                format!("copy_up() of the read-only tmpfs at {target:?}"),
+                "a read-only tmpfs cannot be filled with the copy: copy up a writable one",
             ));
         }
         MountKind::Proc { .. }
@@ -1071,7 +1082,7 @@ fn fs_options(m: &Mount) -> Result<()> {
     let target = m.target.display();
     let mut keys: Vec<&str> = Vec::new();
     match &m.kind {
-        MountKind::Tmpfs { size, mode } => {
+        MountKind::Tmpfs { size, mode, .. } => {
             if size.is_some() {
                 keys.push("size");
             }

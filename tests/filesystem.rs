@@ -354,20 +354,21 @@ fn devices_that_cannot_be_made_are_refused_and_leave_nothing() {
 #[test]
 fn a_device_mknod_refuses_is_a_named_setup_error() {
     require!(Feature::Root, Feature::MountApi);
-    // Without a user namespace the node is made with mknod; one already there
-    // (Mount::dev's /dev/null) is EEXIST, named by the step.
+    // Without a user namespace the node is made with mknod; something already
+    // there (Mount::dev's /dev/shm directory) is EEXIST, named by the step. (A
+    // device at one of its nodes or links takes that place: tests/dev_devices.rs.)
     let (kind, step, errno, text) = failure(false, || {
         Container::builder("/bin/true")
             .namespaces(Namespaces::MOUNT)
             .root(RootFs::Tmpfs)
             .mount(Mount::dev("/dev"))
-            .device(Device::char("/dev/null", 1, 3))
+            .device(Device::char("/dev/shm", 1, 3))
     });
     assert_eq!(kind, "Setup", "{text}");
     assert_eq!(errno, Some(libc::EEXIST), "{text}");
     assert_eq!(
         step.as_deref(),
-        Some("mknod character device 1:3 at \"/dev/null\""),
+        Some("mknod character device 1:3 at \"/dev/shm\""),
         "{text}"
     );
 }

@@ -24,6 +24,13 @@ use crate::step::{ROOT, Slot, Step};
 /// The device nodes of [`Mount::dev`](crate::Mount::dev), bound from the host.
 const DEV_NODES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
 
+/// Whether a [`Device`] of the builder is at `name` in the `dev` mount at
+/// `target`: it replaces what `dev()` would put there (a node, the `ptmx` link).
+fn device_at(b: &ContainerBuilder, target: &Path, name: &str) -> bool {
+    let at = target.join(name);
+    b.devices.iter().any(|d| d.path == at)
+}
+
 /// An idmapped bind the parent prepares once the user namespace exists.
 pub(crate) struct IdmappedBind {
     pub source: CString,
@@ -343,6 +350,9 @@ pub(super) fn lower<'f>(
             }
             MountKind::Dev { .. } => {
                 for node in DEV_NODES {
+                    if device_at(b, &m.target, node) {
+                        continue;
+                    }
                     let slot = p.slot();
                     p.push(
                         Step::OpenTree {
@@ -461,7 +471,11 @@ pub(super) fn lower<'f>(
                     );
                 }
             }
-            MountKind::Tmpfs { size, mode } => {
+            MountKind::Tmpfs {
+                size,
+                mode,
+                copy_up,
+            } => {
                 let mut opts = Vec::new();
                 if let Some(size) = size {
                     opts.push(("size", Some(size.to_string())));
@@ -471,6 +485,23 @@ pub(super) fn lower<'f>(
                 }
                 opts.extend(m.options.iter().map(|(k, v)| (k.as_str(), v.clone())));
                 let slot = p.new_fs("tmpfs", &opts, fs_attr(m), &target.shown);
+                if *copy_up {
+                    // Before the tmpfs covers it; its root takes the directory's
+                    // mode unless one was asked for.
+                    let asked = mode.is_some() || m.options.iter().any(|(k, _)| k == "mode");
+                    let root_mode = !asked;
+                    p.push(
+                        Step::CopyUp {
+                            slot,
+                            target: target.relative(),
+                            root_mode,
+                        },
+                        format!(
+                            "mount tmpfs on {}: copy the root's {} into it (copy-up)",
+                            target.shown, target.shown
+                        ),
+                    );
+                }
                 p.propagation(slot, m, false, &format!("mount tmpfs on {}", target.shown));
                 p.attach_dir(
                     slot,
@@ -499,7 +530,8 @@ pub(super) fn lower<'f>(
                     submounts: *submounts,
                     mqueue: dev_mqueue(ns),
                 };
-                dev(p, m, &target, lazy, &mut bind_slots, parts);
+                let replaced = |name: &str| device_at(b, &m.target, name);
+                dev(p, m, &target, lazy, &mut bind_slots, parts, replaced);
             }
             MountKind::Filesystem { fstype } => {
                 let opts: Vec<(&str, Option<String>)> = m
@@ -770,6 +802,7 @@ fn dev(
     lazy: bool,
     bind_slots: &mut impl Iterator<Item = Slot>,
     parts: DevParts,
+    replaced: impl Fn(&str) -> bool,
 ) {
     // The defaults, unless the caller gives options of its own (then exactly those).
     let opts: Vec<(&str, Option<String>)> = if m.options.is_empty() {
@@ -792,7 +825,7 @@ fn dev(
     );
     let dev = target.relative();
     let base = target.shown.trim_end_matches('/').to_owned();
-    for node in DEV_NODES {
+    for node in DEV_NODES.into_iter().filter(|n| !replaced(n)) {
         let slot = bind_slots.next().unwrap_or(Slot(usize::MAX));
         let shown = format!("{base}/{node}");
         p.push(
@@ -820,7 +853,10 @@ fn dev(
         ("stdin", "/proc/self/fd/0"),
         ("stdout", "/proc/self/fd/1"),
         ("stderr", "/proc/self/fd/2"),
-    ] {
+    ]
+    .into_iter()
+    .filter(|(name, _)| !replaced(name))
+    {
         p.push(
             Step::Symlink {
                 parent: dev.clone(),

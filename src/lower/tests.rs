@@ -489,3 +489,42 @@ fn a_created_init_keeps_its_passed_fds_open_while_it_waits() {
     // Everything from 3 up but the passed 3 and 9 is closed before the wait.
     assert_eq!(close, &[(4, 8), (10, u32::MAX)]);
 }
+
+#[test]
+fn a_copy_up_is_filled_before_it_is_attached_and_devices_replace_dev_defaults() {
+    let b = Container::builder("/bin/true")
+        .root(RootFs::Dir("/srv/root".into()))
+        .mount(Mount::dev("/dev"))
+        .mount(Mount::tmpfs("/tmp").copy_up())
+        .device(crate::Device::char("/dev/null", 1, 3))
+        .device(crate::Device::char("/dev/ptmx", 5, 2));
+    let (_parent, fds) = open_fds(&b, false, false, false, false).unwrap();
+    let plan = spawn(&b, &host_for(&b), &fds, None, None, false);
+    let l = labels(&plan);
+    let at = |label: &str| {
+        l.iter()
+            .position(|x| *x == label)
+            .unwrap_or_else(|| panic!("no {label:?} in {l:#?}"))
+    };
+    let copy = at("mount tmpfs on /tmp: copy the root's /tmp into it (copy-up)");
+    assert!(at("mount tmpfs on /tmp: fsmount") < copy, "{l:#?}");
+    let attach = l
+        .iter()
+        .rposition(|x| x.starts_with("mount tmpfs on /tmp") && !x.contains("copy"))
+        .unwrap();
+    assert!(copy < attach, "the copy comes before the attach: {l:#?}");
+    assert!(matches!(
+        plan.steps[copy],
+        Step::CopyUp {
+            root_mode: true,
+            ..
+        }
+    ));
+    // The devices take /dev/null's and /dev/ptmx's places; /dev/zero stays.
+    assert!(!l.iter().any(|x| x.contains("bind /dev/null")), "{l:#?}");
+    assert!(
+        !l.contains(&"create symlink /dev/ptmx -> pts/ptmx"),
+        "{l:#?}"
+    );
+    assert!(l.contains(&"bind /dev/zero on /dev/zero"), "{l:#?}");
+}

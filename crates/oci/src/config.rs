@@ -509,7 +509,10 @@ fn mount(
                      messages with the error instead",
                 ));
             }
-            "tmpcopyup" => return Err(refuse("not supported (a crun extension)")),
+            "tmpcopyup" if is_bind || typ != "tmpfs" || is_dev => {
+                return Err(refuse("only a tmpfs (not /dev's) can be copied up"));
+            }
+            "tmpcopyup" => out = out.copy_up(),
             sb if SB_FLAGS.contains(&sb) => {
                 if is_bind {
                     return Err(refuse(
@@ -1131,17 +1134,38 @@ pub fn builder(spec: &Spec, opts: &Options) -> Result<ContainerBuilder> {
             "mappings need a new user namespace",
         ));
     }
+    // A /dev the runtime makes (a tmpfs): its ptmx is the link to the container's
+    // devpts, as runc makes it.
+    let dev_made = spec
+        .mounts()
+        .iter()
+        .flatten()
+        .any(|m| m.destination() == Path::new("/dev") && m.typ().as_deref() == Some("tmpfs"));
     for (i, d) in linux.devices().iter().flatten().enumerate() {
         let field = format!("linux.devices[{i}]");
         let num = |v: i64, what: &str| {
             u32::try_from(v).map_err(|_| Error::config(format!("{field}.{what}"), "out of range"))
         };
         let (major, minor) = (num(d.major(), "major")?, num(d.minor(), "minor")?);
-        let mut dev = match d.typ() {
-            LinuxDeviceType::C | LinuxDeviceType::U => Device::char(d.path(), major, minor),
-            LinuxDeviceType::B => Device::block(d.path(), major, minor),
+        // runc replaces a /dev/ptmx node of the config (podman's --privileged lists
+        // the host's, 5:2) with that link: so does this runtime.
+        if dev_made
+            && d.path() == Path::new("/dev/ptmx")
+            && matches!(d.typ(), LinuxDeviceType::C | LinuxDeviceType::U)
+            && (major, minor) == (5, 2)
+        {
+            continue;
+        }
+        // The node's file type bits (`S_IFCHR`, `S_IFBLK`), which a fileMode may
+        // carry (podman's do, as stat(2) gives them): taken when they are the
+        // type's own, as runc takes them.
+        let (mut dev, type_bits) = match d.typ() {
+            LinuxDeviceType::C | LinuxDeviceType::U => {
+                (Device::char(d.path(), major, minor), 0o020000)
+            }
+            LinuxDeviceType::B => (Device::block(d.path(), major, minor), 0o060000),
             // A FIFO has no device number: any given is named by `warnings`.
-            LinuxDeviceType::P => Device::fifo(d.path()),
+            LinuxDeviceType::P => (Device::fifo(d.path()), 0o010000),
             other => {
                 return Err(Error::config(
                     format!("{field}.type"),
@@ -1150,7 +1174,19 @@ pub fn builder(spec: &Spec, opts: &Options) -> Result<ContainerBuilder> {
             }
         };
         if let Some(mode) = d.file_mode() {
-            dev = dev.mode(mode);
+            const S_IFMT: u32 = 0o170000;
+            if mode & S_IFMT != 0 && mode & S_IFMT != type_bits {
+                return Err(Error::config(
+                    format!("{field}.fileMode"),
+                    format!(
+                        "{mode:#o} has the file type bits {:#o}, not those of its type \
+                         {} ({type_bits:#o})",
+                        mode & S_IFMT,
+                        json_name(&d.typ())
+                    ),
+                ));
+            }
+            dev = dev.mode(mode & !S_IFMT);
         }
         if d.uid().is_some() || d.gid().is_some() {
             dev = dev.owner(d.uid().unwrap_or(0), d.gid().unwrap_or(0));

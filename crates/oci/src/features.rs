@@ -34,8 +34,9 @@ pub const HOOKS: [&str; 6] = [
 /// The mount option words the config mapping takes (a filesystem's own
 /// `key=value` options go to the kernel as they are, and are not listed): the
 /// mount attributes and their recursive `r` forms, bind and propagation words,
-/// idmapped binds, and the superblock flags of a new filesystem.
-pub const MOUNT_OPTIONS: [&str; 54] = [
+/// idmapped binds, the superblock flags of a new filesystem, and `tmpcopyup` (runc's
+/// extension: a tmpfs that starts with a copy of the directory it covers).
+pub const MOUNT_OPTIONS: [&str; 55] = [
     "async",
     "atime",
     "bind",
@@ -89,6 +90,7 @@ pub const MOUNT_OPTIONS: [&str; 54] = [
     "suid",
     "symfollow",
     "sync",
+    "tmpcopyup",
     "unbindable",
 ];
 

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! linception-oci [--root DIR] [--log FILE] [--log-format text|json] [--debug] COMMAND
-//!   create --bundle B [--pid-file F] [--console-socket S] [--no-pivot] [--preserve-fds N] ID
+//!   create --bundle B [--pid-file F] [--console-socket S] [--no-pivot] [--preserve-fds N]
+//!          [--no-new-keyring] ID
 //!   start ID | state ID | kill ID [SIGNAL] | delete [--force] ID
 //!   run --bundle B [--pid-file F] [--no-pivot] [--preserve-fds N] ID | spec [--rootless] | list
 //!   pause ID | resume ID | kill --all ID [SIGNAL]
@@ -218,7 +219,7 @@ fn command(g: &Global, mut args: Vec<String>) -> Result<i32> {
             let p = parse(
                 args,
                 &["bundle", "b", "pid-file", "console-socket", "preserve-fds"],
-                &["no-pivot", "detach", "d"],
+                &["no-pivot", "detach", "d", "no-new-keyring"],
                 &cmd,
             )?;
             let detach = p.flag("detach") || p.flag("d");
@@ -458,12 +459,18 @@ fn create(g: &Global, p: &Parsed, run: bool, detach: bool) -> Result<i32> {
     if s.dir(&id).exists() {
         return Err(taken());
     }
-    let builder = match config::builder(&spec, &opts) {
+    let mut builder = match config::builder(&spec, &opts) {
         Err(_) if s.dir(&id).exists() => return Err(taken()),
         r => passed.apply(r?),
     };
     for w in config::warnings(&spec) {
         eprintln!("linception-oci: warning: {w}");
+    }
+    // As runc: the container's own session keyring, `_ses.<id>` (possessor-only
+    // here), unless `--no-new-keyring` keeps the caller's (conmon passes it when
+    // podman's containers.conf says `keyring = false`).
+    if !p.flag("no-new-keyring") {
+        builder = builder.session_keyring(linception::SessionKeyring::Named(format!("_ses.{id}")));
     }
     // A notifying filter's agent: its socket is checked before anything is created.
     let agent = linception_oci::notify::Agent::of(&spec)?;

@@ -232,33 +232,11 @@ fn blob(layout: &Path, bytes: &[u8]) -> (String, usize) {
     (format!("sha256:{hex}"), bytes.len())
 }
 
-/// Builds a busybox OCI image-layout tar in `dir`: one layer (busybox and a
-/// symlink per applet, the usual directories), its config, manifest, index and
-/// `oci-layout`, with sha256 digests.
+/// Builds a busybox OCI image-layout tar in `dir`: one layer (the shared busybox
+/// root filesystem), its config, manifest, index and `oci-layout`, with sha256
+/// digests.
 fn image_tar(dir: &Path) -> PathBuf {
-    let rootfs = dir.join("rootfs");
-    for d in ["bin", "dev", "etc", "proc", "run", "sys", "tmp", "root"] {
-        std::fs::create_dir_all(rootfs.join(d)).unwrap();
-    }
-    std::fs::copy("/bin/busybox", rootfs.join("bin/busybox")).unwrap();
-    let list = Command::new("/bin/busybox").arg("--list").output().unwrap();
-    for applet in stdout(&list).lines() {
-        if applet != "busybox" && !applet.is_empty() {
-            std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet)).unwrap();
-        }
-    }
-    std::fs::write(rootfs.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
-    std::fs::write(rootfs.join("etc/group"), "root:x:0:\ntty:x:5:\n").unwrap();
-    let layer = dir.join("layer.tar");
-    let st = Command::new("tar")
-        .args(["--numeric-owner", "--owner=0", "--group=0", "-cf"])
-        .arg(&layer)
-        .arg("-C")
-        .arg(&rootfs)
-        .arg(".")
-        .status()
-        .unwrap();
-    assert!(st.success());
+    let layer = busybox_layer_tar(dir);
     let layout = dir.join("layout");
     std::fs::create_dir_all(layout.join("blobs/sha256")).unwrap();
     let (layer_digest, layer_size) = blob(&layout, &std::fs::read(&layer).unwrap());

@@ -300,3 +300,112 @@ fn refused_mount_options_are_named_and_leave_nothing() {
         assert!(left.is_empty(), "{left:?}");
     }
 }
+
+/// `tmpcopyup` (runc's extension, which podman gives its `--tmpfs` and
+/// `--read-only` tmpfs mounts): the tmpfs starts with the directory it covers,
+/// its root with the directory's mode (a missing directory: the tmpfs's own,
+/// 1777); the bundle's directory is only read. Each runtime gets a bundle of its
+/// own: a runtime creates the missing mount point in the bundle's rootfs.
+fn tmpcopyup(rootless: bool) {
+    use std::os::unix::fs::PermissionsExt;
+    let bundle = || {
+        let bundle = Bundle::new(rootless, |c| {
+            script(
+                c,
+                "cat /seed/file /seed/sub/file2; readlink /seed/link; \
+                 stat -c '%n %a %u %F' /seed /seed/file /seed/sub /fresh; \
+                 echo new > /seed/new && cat /seed/new; ls -A /fresh | wc -l",
+            );
+            let mounts = c["mounts"].as_array_mut().unwrap();
+            for dest in ["/seed", "/fresh"] {
+                mounts.push(
+                    json!({"destination": dest, "type": "tmpfs", "source": "tmpfs",
+                                   "options": ["nosuid", "nodev", "tmpcopyup"]}),
+                );
+            }
+        });
+        let seed = bundle.path().join("rootfs/seed");
+        std::fs::create_dir_all(seed.join("sub")).unwrap();
+        std::fs::write(seed.join("file"), "from the bundle\n").unwrap();
+        std::fs::write(seed.join("sub/file2"), "two\n").unwrap();
+        std::os::unix::fs::symlink("file", seed.join("link")).unwrap();
+        let mode = |p: &std::path::Path, m: u32| {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap()
+        };
+        mode(&seed.join("file"), 0o640);
+        mode(&seed.join("sub"), 0o711);
+        mode(&seed, 0o750);
+        bundle
+    };
+    let (for_ours, for_runc) = (bundle(), bundle());
+    let id = unique_id("copyup");
+    let ours = Runtime::ours().run(&for_ours, &id);
+    let runc = Runtime::runc().run(&for_runc, &id);
+    assert!(ours.status.success(), "ours: {}", stderr(&ours));
+    assert!(runc.status.success(), "runc: {}", stderr(&runc));
+    assert_eq!(stdout(&ours), stdout(&runc), "ours, then runc");
+    assert_eq!(
+        stdout(&ours),
+        "from the bundle\ntwo\nfile\n/seed 750 0 directory\n/seed/file 640 0 regular file\n\
+         /seed/sub 711 0 directory\n/fresh 1777 0 directory\nnew\n0\n"
+    );
+    for b in [&for_ours, &for_runc] {
+        assert!(
+            !b.path().join("rootfs/seed/new").exists(),
+            "the bundle's directory was written"
+        );
+    }
+}
+
+#[test]
+fn tmpcopyup_is_runcs() {
+    if !needs() {
+        return;
+    }
+    tmpcopyup(false);
+}
+
+#[test]
+fn tmpcopyup_is_runcs_with_a_user_namespace() {
+    if !needs() {
+        return;
+    }
+    tmpcopyup(true);
+}
+
+#[test]
+fn tmpcopyup_is_only_for_a_tmpfs() {
+    if !needs() {
+        return;
+    }
+    let cases: [(Value, &str); 3] = [
+        (
+            json!({"destination": "/b", "type": "bind", "source": "rootfs", "options": ["bind", "tmpcopyup"]}),
+            "mounts[2] (/b) option \"tmpcopyup\": only a tmpfs (not /dev's) can be copied up",
+        ),
+        (
+            json!({"destination": "/q", "type": "mqueue", "source": "mqueue", "options": ["tmpcopyup"]}),
+            "mounts[2] (/q) option \"tmpcopyup\": only a tmpfs",
+        ),
+        (
+            json!({"destination": "/t", "type": "tmpfs", "source": "tmpfs", "options": ["ro", "tmpcopyup"]}),
+            "copy_up() of the read-only tmpfs at \"/t\"",
+        ),
+    ];
+    for (extra, want) in cases {
+        let bundle = Bundle::new(true, |c| {
+            c["mounts"].as_array_mut().unwrap().push(extra.clone());
+        });
+        let rt = Runtime::ours();
+        let out = rt.create(&bundle, "bad");
+        assert!(!out.status.success());
+        let err = stderr(&out);
+        assert!(err.contains(want), "{want}: {err}");
+        let left: Vec<_> = std::fs::read_dir(&rt.root.0)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
+}

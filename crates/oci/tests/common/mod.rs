@@ -101,6 +101,51 @@ impl Bundle {
     }
 }
 
+/// Builds the root filesystem of a busybox image in `dir` (busybox and a symlink per
+/// applet in `/bin`, the usual directories, `/var/tmp/kept`, an `/etc/passwd` and
+/// `/etc/group` with root, nobody and tty) and packs it as a layer tar (owner root, numeric ids):
+/// its path. The orchestrator tests import it (podman) or wrap it in an OCI image
+/// layout (containerd), as no registry is reachable.
+pub fn busybox_layer_tar(dir: &Path) -> PathBuf {
+    let rootfs = dir.join("rootfs");
+    for d in [
+        "bin", "dev", "etc", "proc", "run", "sys", "tmp", "root", "var/tmp",
+    ] {
+        std::fs::create_dir_all(rootfs.join(d)).unwrap();
+    }
+    // A file of the image under /var/tmp, which a read-only podman container gets
+    // as a tmpfs copied up from the image.
+    std::fs::write(rootfs.join("var/tmp/kept"), "from the image\n").unwrap();
+    std::fs::copy("/bin/busybox", rootfs.join("bin/busybox")).unwrap();
+    let list = Command::new("/bin/busybox").arg("--list").output().unwrap();
+    for applet in String::from_utf8_lossy(&list.stdout).lines() {
+        if applet != "busybox" && !applet.is_empty() {
+            std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet)).unwrap();
+        }
+    }
+    std::fs::write(
+        rootfs.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n",
+    )
+    .unwrap();
+    std::fs::write(
+        rootfs.join("etc/group"),
+        "root:x:0:\ntty:x:5:\nnogroup:x:65534:\n",
+    )
+    .unwrap();
+    let layer = dir.join("layer.tar");
+    let st = Command::new("tar")
+        .args(["--numeric-owner", "--owner=0", "--group=0", "-cf"])
+        .arg(&layer)
+        .arg("-C")
+        .arg(&rootfs)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(st.success(), "tar of the busybox root filesystem");
+    layer
+}
+
 /// Sets `process.args` to `sh -c SCRIPT`.
 pub fn script(cfg: &mut Value, script: &str) {
     cfg["process"]["args"] = serde_json::json!(["sh", "-c", script]);
