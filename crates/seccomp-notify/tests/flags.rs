@@ -1,0 +1,228 @@
+//! `SECCOMP_FILTER_FLAG_*` against the kernel: each flag installs, `LOG` makes an
+//! `ERRNO` answer show in the audit log (and its absence does not), `SPEC_ALLOW`
+//! leaves the speculative store bypass state as it was, `WAIT_KILLABLE_RECV`
+//! installs with a listener only, and `filter_flags_available` agrees with what an
+//! install does.
+
+mod common;
+
+use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
+use std::time::Duration;
+
+use common::{Exit, getppid, in_grandchild};
+use linception_seccomp_notify::{
+    Action, Error, Filter, FilterFlags, NoNewPrivs, filter_flags_available,
+};
+use linception_testkit::Fork;
+
+/// An errno no other test answers with: its audit records are this file's.
+const ERRNO: i32 = libc::EBADFD;
+
+fn program() -> linception_seccomp_notify::Program {
+    Filter::new(Action::Allow)
+        .rule("getppid", Action::Errno(ERRNO))
+        .compile()
+        .unwrap()
+}
+
+fn status_line(status: &str, key: &str) -> String {
+    status
+        .lines()
+        .find(|l| l.starts_with(key))
+        .unwrap_or("")
+        .to_owned()
+}
+
+/// The grandchildren's comm, which their audit records carry.
+const COMM: &str = "lc-seccomp-flag";
+
+/// In a grandchild: installs with `flags`, calls getppid; exit code 1 if the call
+/// got the rule's errno and `Seccomp:` is 2.
+fn installs(flags: FilterFlags) -> Exit {
+    let p = program();
+    in_grandchild(move || {
+        let name = std::ffi::CString::new(COMM).unwrap();
+        rustix::thread::set_name(&name).unwrap();
+        if p.install(flags, NoNewPrivs::Set).is_err() {
+            return 2;
+        }
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        (getppid() == -(ERRNO as i64) && status_line(&status, "Seccomp:").ends_with('2')) as i32
+    })
+}
+
+#[test]
+fn each_flag_and_their_combination_installs_and_the_filter_holds() {
+    let cases = [
+        FilterFlags::empty(),
+        FilterFlags::TSYNC,
+        FilterFlags::LOG,
+        FilterFlags::SPEC_ALLOW,
+        FilterFlags::TSYNC_ESRCH,
+        FilterFlags::TSYNC | FilterFlags::LOG | FilterFlags::SPEC_ALLOW,
+    ];
+    for flags in cases {
+        assert!(filter_flags_available(flags).unwrap(), "{flags:?}");
+    }
+    let out = Fork::new()
+        .timeout(Duration::from_secs(20))
+        .run(move || cases.map(installs).to_vec());
+    assert_eq!(out, vec![Exit::Code(1); cases.len()], "{cases:?}");
+}
+
+#[test]
+fn wait_killable_recv_installs_with_a_listener_only() {
+    assert!(!filter_flags_available(FilterFlags::WAIT_KILLABLE_RECV).unwrap());
+    let with = FilterFlags::WAIT_KILLABLE_RECV | FilterFlags::NEW_LISTENER;
+    assert!(filter_flags_available(with).unwrap());
+    let out = Fork::new().timeout(Duration::from_secs(20)).run(move || {
+        let notifying = Filter::new(Action::Allow)
+            .rule("getppid", Action::UserNotif)
+            .compile()
+            .unwrap();
+        let plain = program();
+        let refused = in_grandchild(move || {
+            match plain.install(FilterFlags::WAIT_KILLABLE_RECV, NoNewPrivs::Set) {
+                Err(Error::Syscall { .. }) => {
+                    // Refused by the kernel: nothing installed.
+                    (getppid() > 0) as i32
+                }
+                _ => 0,
+            }
+        });
+        let listened = in_grandchild(move || match notifying.install(with, NoNewPrivs::Set) {
+            Ok(Some(_listener)) => 1,
+            _ => 0,
+        });
+        (refused, listened)
+    });
+    assert_eq!(out, (Exit::Code(1), Exit::Code(1)));
+}
+
+#[test]
+fn spec_allow_leaves_the_speculation_state_as_it_was() {
+    let out = Fork::new().timeout(Duration::from_secs(20)).run(|| {
+        let line = |flags: Option<FilterFlags>| {
+            let (read, write) = std::io::pipe().unwrap();
+            let p = program();
+            let exit = in_grandchild(move || {
+                if let Some(flags) = flags {
+                    p.install(flags, NoNewPrivs::Set).unwrap();
+                }
+                let status = std::fs::read_to_string("/proc/self/status").unwrap();
+                let l = status_line(&status, "Speculation_Store_Bypass:");
+                std::io::Write::write_all(&mut &write, l.as_bytes()).unwrap();
+                0
+            });
+            assert_eq!(exit, Exit::Code(0));
+            let mut out = String::new();
+            let mut read = read;
+            read.read_to_string(&mut out).unwrap();
+            out
+        };
+        (
+            line(None),
+            line(Some(FilterFlags::SPEC_ALLOW)),
+            line(Some(FilterFlags::empty())),
+        )
+    });
+    let (unfiltered, spec_allow, plain) = out;
+    assert!(
+        unfiltered.starts_with("Speculation_Store_Bypass:"),
+        "{unfiltered}"
+    );
+    // SPEC_ALLOW: the kernel does not force the mitigation on.
+    assert_eq!(spec_allow, unfiltered);
+    // Without it the kernel may force it (spec_store_bypass_disable=seccomp), or
+    // leave it (prctl/auto, or a CPU that cannot mitigate: "vulnerable").
+    assert!(
+        plain == unfiltered || plain.contains("force mitigated"),
+        "{plain} (unfiltered: {unfiltered})"
+    );
+}
+
+/// The audit records (type 1326, AUDIT_SECCOMP) in the kernel log from now on that
+/// carry this test's comm and errno.
+struct Kmsg(std::fs::File);
+
+impl Kmsg {
+    fn open() -> std::io::Result<Kmsg> {
+        let mut f = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open("/dev/kmsg")?;
+        // Skip what is there already.
+        let mut buf = vec![0u8; 16384];
+        while let Ok(n) = f.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+        }
+        Ok(Kmsg(f))
+    }
+
+    fn ours(&mut self, comm: &str) -> Vec<String> {
+        let code = format!("code={:#x}", libc::SECCOMP_RET_ERRNO | ERRNO as u32);
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; 16384];
+        loop {
+            match self.0.read(&mut buf) {
+                Ok(n) if n > 0 => {
+                    let rec = String::from_utf8_lossy(&buf[..n]).into_owned();
+                    if rec.contains("type=1326")
+                        && rec.contains(&code)
+                        && rec.contains(&format!("comm=\"{comm}\""))
+                    {
+                        out.push(rec);
+                    }
+                }
+                // EAGAIN at the end; EPIPE if records were overwritten meanwhile
+                // (the read then goes on from the oldest one).
+                Err(e) if e.raw_os_error() == Some(libc::EPIPE) => continue,
+                _ => return out,
+            }
+        }
+    }
+}
+
+#[test]
+fn flag_log_audits_an_errno_answer() {
+    linception_testkit::require_root!("reading the kernel log (/dev/kmsg)");
+    let comm = COMM;
+    let mut kmsg = Kmsg::open().expect("/dev/kmsg");
+    let run = |flags| {
+        Fork::new()
+            .timeout(Duration::from_secs(20))
+            .run(move || installs(flags))
+    };
+    assert_eq!(run(FilterFlags::empty()), Exit::Code(1));
+    std::thread::sleep(Duration::from_millis(200));
+    let without = kmsg.ours(comm);
+    assert_eq!(run(FilterFlags::LOG), Exit::Code(1));
+    // kauditd prints asynchronously.
+    let mut with = Vec::new();
+    for _ in 0..50 {
+        with.extend(kmsg.ours(comm));
+        if !with.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let audit_on = !with.is_empty() || !without.is_empty();
+    let probe = if audit_on {
+        Ok(())
+    } else {
+        Err(
+            "no AUDIT_SECCOMP record reaches the kernel log (auditd takes them, or audit is off)"
+                .into(),
+        )
+    };
+    if !linception_testkit::require_custom("seccomp audit records in /dev/kmsg", "4.14", probe) {
+        return;
+    }
+    assert!(without.is_empty(), "logged without LOG: {without:?}");
+    assert_eq!(with.len(), 1, "{with:?}");
+    let syscall = format!("syscall={}", libc::SYS_getppid);
+    assert!(with[0].contains(&syscall), "{}", with[0]);
+}
