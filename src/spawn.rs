@@ -874,18 +874,14 @@ fn seccomp_flags(asked: FilterFlags, wants_listener: bool) -> Result<FilterFlags
     };
     if !asked.is_empty() {
         // As the install will: NEW_LISTENER with TSYNC takes TSYNC_ESRCH too.
-        let effective = if flags.contains(FilterFlags::NEW_LISTENER | FilterFlags::TSYNC) {
-            flags | FilterFlags::TSYNC_ESRCH
-        } else {
-            flags
-        };
+        let effective = flags.effective();
         if !linception_seccomp_notify::filter_flags_available(effective).map_err(Error::from)? {
             // Name the flags the kernel lacks: each one it refuses alone (with the
             // listener where the flag needs it).
             let refused: Vec<String> = asked
                 .iter_names()
                 .filter(|&(_, f)| {
-                    let probe = f | (flags & FilterFlags::NEW_LISTENER);
+                    let probe = (f | (flags & FilterFlags::NEW_LISTENER)).effective();
                     !linception_seccomp_notify::filter_flags_available(probe).unwrap_or(false)
                 })
                 .map(|(name, _)| name.to_owned())

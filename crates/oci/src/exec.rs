@@ -269,14 +269,14 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
         ))
     })?;
     if let Some(s) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
-        let (filter, agent) = config::seccomp(s)?;
-        if agent.is_some() {
+        let sc = config::seccomp(s, config::wait_killable_recv(&record.bundle)?)?;
+        if sc.agent.is_some() {
             return Err(Error::config(
                 "linux.seccomp.listenerPath",
                 "an exec'd process in a container whose filter notifies an agent is not supported yet",
             ));
         }
-        b = b.seccomp(linception::Seccomp::new(filter));
+        b = b.seccomp(linception::Seccomp::new(sc.filter).flags(sc.flags));
     }
     let mut c = record
         .container
