@@ -298,6 +298,13 @@ impl Filter {
     /// rule by [`Syscall::Number`] applies to [`Filter::arch`] only. Adding the
     /// filter's own architecture again changes nothing.
     ///
+    /// On i386 a rule on a socket or SysV IPC call (`socket`, `accept`, `semop`,
+    /// `shmget`...) also applies to its multiplexed form, as libseccomp's does:
+    /// `socketcall` (102) or `ipc` (117) with the call's number (`SYS_SOCKET`...)
+    /// in argument 0. The rule's conditions on arguments 1 to 5 stay, on the
+    /// multiplexer's own arguments; one on argument 0 gives way to the call number
+    /// (the call's arguments are in memory, out of a filter's reach).
+    ///
     /// ```
     /// use linception_seccomp_notify::{Action, Arch, Filter, SeccompData};
     ///
@@ -405,6 +412,14 @@ impl Filter {
                 Syscall::Name(name) => {
                     let mut found = false;
                     for (arch, rules) in &mut out {
+                        // i386 socket and SysV IPC calls also go through socketcall
+                        // and ipc: the rule covers that form too, as libseccomp does.
+                        if *arch == Arch::X86
+                            && let Some(mux) = x86_multiplexed(name)
+                        {
+                            found = true;
+                            rules.push(mux.rule(rule));
+                        }
                         // As libseccomp: a name one of several ABIs lacks is skipped
                         // there; a filter of one ABI refuses it.
                         match arch.syscall_number(name) {
@@ -462,4 +477,83 @@ impl Filter {
             .find(|r| r.nr == nr && r.conditions.iter().all(|c| c.matches(&data.args)))
             .map_or(self.default, |r| r.action))
     }
+}
+
+/// An i386 socket or SysV IPC call's multiplexed form: `socketcall(call, args)` or
+/// `ipc(call, ...)`.
+struct Multiplexed {
+    /// `socketcall` (102) or `ipc` (117).
+    nr: u32,
+    /// The `SYS_*` (linux/net.h) or IPC call (linux/ipc.h) number in argument 0.
+    call: u64,
+}
+
+impl Multiplexed {
+    /// The rule for the multiplexed form, as libseccomp makes it: argument 0 is the
+    /// call number (a condition of the rule on argument 0 is replaced, the others
+    /// stay, on the multiplexer's own arguments: the call's arguments are in memory,
+    /// where no filter can read them).
+    fn rule(&self, rule: &Rule) -> ResolvedRule {
+        let mut conditions = vec![Condition::new32(0, Cmp::Eq(self.call))];
+        conditions.extend(rule.conditions.iter().filter(|c| c.arg != 0).copied());
+        ResolvedRule {
+            nr: self.nr,
+            conditions,
+            action: rule.action,
+        }
+    }
+}
+
+/// `SYS_*` of linux/net.h, by syscall name.
+const SOCKETCALLS: [&str; 20] = [
+    "socket",
+    "bind",
+    "connect",
+    "listen",
+    "accept",
+    "getsockname",
+    "getpeername",
+    "socketpair",
+    "send",
+    "recv",
+    "sendto",
+    "recvfrom",
+    "shutdown",
+    "setsockopt",
+    "getsockopt",
+    "sendmsg",
+    "recvmsg",
+    "accept4",
+    "recvmmsg",
+    "sendmmsg",
+];
+
+/// The IPC call numbers of linux/ipc.h, by syscall name.
+const IPC_CALLS: [(&str, u64); 12] = [
+    ("semop", 1),
+    ("semget", 2),
+    ("semctl", 3),
+    ("semtimedop", 4),
+    ("msgsnd", 11),
+    ("msgrcv", 12),
+    ("msgget", 13),
+    ("msgctl", 14),
+    ("shmat", 21),
+    ("shmdt", 22),
+    ("shmget", 23),
+    ("shmctl", 24),
+];
+
+/// The multiplexed i386 form of the call called `name`, if it has one.
+fn x86_multiplexed(name: &str) -> Option<Multiplexed> {
+    if let Some(i) = SOCKETCALLS.iter().position(|n| *n == name) {
+        return Some(Multiplexed {
+            nr: 102,
+            call: i as u64 + 1,
+        });
+    }
+    IPC_CALLS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|&(_, call)| Multiplexed { nr: 117, call })
 }

@@ -95,14 +95,67 @@ fn by_name(filter: &Filter, data: &SeccompData) -> Action {
         .rules()
         .iter()
         .find(|r| {
-            let same = match &r.syscall {
-                linception_seccomp_notify::Syscall::Name(n) => Some(n.as_str()) == name,
-                &linception_seccomp_notify::Syscall::Number(n) => arch == filter.arch() && n == nr,
+            let holds = |skip_arg0: bool| {
+                r.conditions
+                    .iter()
+                    .filter(|c| !(skip_arg0 && c.arg == 0))
+                    .all(|c| c.matches(&data.args))
             };
-            same && r.conditions.iter().all(|c| c.matches(&data.args))
+            match &r.syscall {
+                linception_seccomp_notify::Syscall::Name(n) => {
+                    // On i386, socketcall(call, ...) and ipc(call, ...) stand for
+                    // the call numbered in argument 0 too (its own argument 0 is
+                    // then the call number).
+                    let muxed = arch == Arch::X86
+                        && MULTIPLEXED.iter().any(|&(m, mux, call)| {
+                            m == n && mux == nr && data.args[0] as u32 == call
+                        });
+                    (Some(n.as_str()) == name && holds(false)) || (muxed && holds(true))
+                }
+                &linception_seccomp_notify::Syscall::Number(n) => {
+                    arch == filter.arch() && n == nr && holds(false)
+                }
+            }
         })
         .map_or(filter.default_action(), |r| r.action)
 }
+
+/// i386's multiplexed calls: (name, socketcall 102 or ipc 117, call number in
+/// argument 0), from linux/net.h (`SYS_*`) and linux/ipc.h.
+const MULTIPLEXED: [(&str, u32, u32); 32] = [
+    ("socket", 102, 1),
+    ("bind", 102, 2),
+    ("connect", 102, 3),
+    ("listen", 102, 4),
+    ("accept", 102, 5),
+    ("getsockname", 102, 6),
+    ("getpeername", 102, 7),
+    ("socketpair", 102, 8),
+    ("send", 102, 9),
+    ("recv", 102, 10),
+    ("sendto", 102, 11),
+    ("recvfrom", 102, 12),
+    ("shutdown", 102, 13),
+    ("setsockopt", 102, 14),
+    ("getsockopt", 102, 15),
+    ("sendmsg", 102, 16),
+    ("recvmsg", 102, 17),
+    ("accept4", 102, 18),
+    ("recvmmsg", 102, 19),
+    ("sendmmsg", 102, 20),
+    ("semop", 117, 1),
+    ("semget", 117, 2),
+    ("semctl", 117, 3),
+    ("semtimedop", 117, 4),
+    ("msgsnd", 117, 11),
+    ("msgrcv", 117, 12),
+    ("msgget", 117, 13),
+    ("msgctl", 117, 14),
+    ("shmat", 117, 21),
+    ("shmdt", 117, 22),
+    ("shmget", 117, 23),
+    ("shmctl", 117, 24),
+];
 
 /// A profile-like rule set: names every ABI has, names only some have (socketcall,
 /// newfstatat, rt_sigaction's x32 number, x32-less `uselib`), argument conditions.
@@ -141,6 +194,19 @@ fn profile(arches: &[Arch], dispatch: Dispatch) -> Filter {
         f = f.rule(name, Action::Allow);
     }
     f.rule_if("kill", [Condition::new32(1, Cmp::Eq(0))], Action::Allow)
+        .rule_if(
+            "bind",
+            [Condition::new32(0, Cmp::Eq(7))],
+            Action::Errno(libc::EADDRINUSE),
+        )
+        .rule_if(
+            "connect",
+            [Condition::new(1, Cmp::Eq(9))],
+            Action::Errno(libc::ENETDOWN),
+        )
+        .rule("accept", Action::Errno(libc::EAGAIN))
+        .rule("semop", Action::Errno(libc::EIDRM))
+        .rule("shmget", Action::Allow)
         .rule_if("personality", [Condition::new(0, Cmp::Le(8))], Action::Log)
         .rule("ptrace", Action::KillProcess)
         .rule("getppid", Action::Errno(libc::EACCES))
@@ -156,12 +222,18 @@ fn every_abi_and_syscall_gets_what_the_rules_say() {
         &[Arch::X86],
         &[Arch::X32, Arch::X86],
     ];
-    let args = [
+    // Argument vectors that hit the conditions, and every multiplexed call number
+    // (in argument 0, with argument 1 at 9 or not).
+    let mut args = vec![
         [0u64; 6],
         [7, 0, 0, 0, 0, 0],
         [0, 9, 0, 0, 0, 0],
         [9, 1 << 32, 0, 0, 0, 0],
     ];
+    for &(_, _, call) in &MULTIPLEXED {
+        args.push([call as u64, 9, 0, 0, 0, 0]);
+        args.push([call as u64 | 1 << 32, 0, 0, 0, 0, 0]);
+    }
     for arches in sets {
         for dispatch in [Dispatch::Auto, Dispatch::Linear, Dispatch::BinarySearch] {
             let filter = profile(arches, dispatch);
@@ -175,7 +247,13 @@ fn every_abi_and_syscall_gets_what_the_rules_say() {
                     .map(|(nr, _)| nr)
                     .chain([600, 1000, 0xffff].map(|n| n | abi.syscall_bit()));
                 for nr in nrs {
-                    for args in args {
+                    // The multiplexers' call numbers matter to socketcall and ipc only.
+                    let vectors = if matches!(nr, 102 | 117) {
+                        &args[..]
+                    } else {
+                        &args[..4]
+                    };
+                    for &args in vectors {
                         let data = SeccompData {
                             nr: nr as i32,
                             arch: abi.audit_arch(),
@@ -307,6 +385,67 @@ fn int80(nr: i64) -> i64 {
         );
     }
     ret
+}
+
+/// `int 0x80` with two arguments (ebx, ecx): for socketcall(call, args) with a NULL
+/// `args`, which the kernel refuses with EFAULT unless a filter answers first.
+#[cfg(target_arch = "x86_64")]
+fn int80_2(nr: i64, a0: u64, a1: u64) -> i64 {
+    let ret: i64;
+    // SAFETY: as `int80`; rbx, which Rust reserves, is swapped in and back out
+    // around the call. The only call made is socketcall with a NULL argument
+    // array: the kernel reads no memory of ours (EFAULT), and writes none.
+    unsafe {
+        core::arch::asm!(
+            "xchg {a0}, rbx",
+            "int 0x80",
+            "xchg {a0}, rbx",
+            a0 = inout(reg) a0 => _,
+            inlateout("rax") nr => ret,
+            in("rcx") a1,
+            out("r8") _, out("r9") _, out("r10") _, out("r11") _,
+            options(nostack)
+        );
+    }
+    ret
+}
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn the_kernel_applies_a_socket_rule_to_i386_socketcall_too() {
+    let probe = linception_testkit::probe_custom(|| match int80_2(102, 2, 0) {
+        r if r == -(libc::EFAULT as i64) => Ok(()),
+        r => Err(format!("int 0x80 socketcall(SYS_BIND, NULL) returned {r}")),
+    });
+    if !linception_testkit::require_custom("IA32 emulation (int 0x80)", "-", probe) {
+        return;
+    }
+    let out = Fork::new().timeout(Duration::from_secs(20)).run(|| {
+        let program = Filter::for_arch(Arch::X86_64, Action::Allow)
+            .with_arch(Arch::X86)
+            .rule("socket", Action::Errno(libc::EACCES))
+            .compile()
+            .unwrap();
+        in_grandchild(move || {
+            program
+                .install_raw(FilterFlags::empty(), NoNewPrivs::Set)
+                .unwrap();
+            let got = [
+                int80_2(359, 0, 0), // socket(0, 0): the direct call
+                int80_2(102, 1, 0), // socketcall(SYS_SOCKET, NULL)
+                int80_2(102, 2, 0), // socketcall(SYS_BIND, NULL): runs
+                raw_syscall(libc::SYS_socket, [0; 6]),
+            ];
+            let want = [
+                -(libc::EACCES as i64),
+                -(libc::EACCES as i64),
+                -(libc::EFAULT as i64),
+                -(libc::EACCES as i64),
+            ];
+            (got == want) as i32
+        })
+    });
+    assert_eq!(out, Exit::Code(1));
 }
 
 #[cfg(target_arch = "x86_64")]
