@@ -1,8 +1,10 @@
 //! `SECCOMP_FILTER_FLAG_*` against the kernel: each flag installs, `LOG` makes an
 //! `ERRNO` answer show in the audit log (and its absence does not), `SPEC_ALLOW`
 //! leaves the speculative store bypass state as it was, `WAIT_KILLABLE_RECV`
-//! installs with a listener only, and `filter_flags_available` agrees with what an
-//! install does.
+//! installs with a listener only and keeps a received call from being interrupted
+//! by a signal, and `filter_flags_available` agrees with what an install does.
+// The WAIT_KILLABLE_RECV test installs a signal handler in a grandchild (libc).
+#![allow(unsafe_code)]
 
 mod common;
 
@@ -10,11 +12,11 @@ use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
 use std::time::Duration;
 
-use common::{Exit, getppid, in_grandchild};
+use common::{Exit, getppid, in_grandchild, spawn_filtered, wait};
 use linception_seccomp_notify::{
     Action, Error, Filter, FilterFlags, NoNewPrivs, filter_flags_available,
 };
-use linception_testkit::Fork;
+use linception_testkit::{Feature, Fork, require};
 
 /// An errno no other test answers with: its audit records are this file's.
 const ERRNO: i32 = libc::EBADFD;
@@ -104,6 +106,62 @@ fn wait_killable_recv_installs_with_a_listener_only() {
         (refused, listened)
     });
     assert_eq!(out, (Exit::Code(1), Exit::Code(1)));
+}
+
+extern "C" fn on_signal(_: libc::c_int) {}
+
+/// A notified getppid, sent SIGUSR1 (caught, without `SA_RESTART`) once the
+/// supervisor has received it: whether the notification is still there 200 ms later,
+/// and what the call returned (4242: our answer; `-EINTR`: interrupted).
+fn signalled_while_received(flags: FilterFlags) -> (bool, Exit) {
+    let program = Filter::new(Action::Allow)
+        .rule("getppid", Action::UserNotif)
+        .compile()
+        .unwrap();
+    let child = spawn_filtered(&program, flags, || {
+        // SAFETY: a zeroed sigaction with a handler that does nothing (it is
+        // async-signal-safe) and no flags; the grandchild is single-threaded.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_signal as *const () as usize;
+            if libc::sigaction(libc::SIGUSR1, &sa, std::ptr::null_mut()) != 0 {
+                return 3;
+            }
+        }
+        match getppid() {
+            4242 => 1,
+            r if r == -(libc::EINTR as i64) => 2,
+            _ => 4,
+        }
+    });
+    let listener = child.listener.unwrap();
+    let notif = listener.recv().unwrap();
+    let pidfd = rustix::process::pidfd_open(
+        rustix::process::Pid::from_raw(child.pid).unwrap(),
+        rustix::process::PidfdFlags::empty(),
+    )
+    .unwrap();
+    rustix::process::pidfd_send_signal(&pidfd, rustix::process::Signal::USR1).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let pending = listener.id_valid(notif.id).unwrap_or(false);
+    if pending {
+        let _ = listener.respond_value(notif.id, 4242);
+    }
+    (pending, wait(child.pid))
+}
+
+#[test]
+fn wait_killable_recv_keeps_a_received_call_from_signals() {
+    require!(Feature::SeccompListener, Feature::PidfdOpen);
+    let out = Fork::new().timeout(Duration::from_secs(20)).run(|| {
+        (
+            signalled_while_received(FilterFlags::NEW_LISTENER),
+            signalled_while_received(FilterFlags::NEW_LISTENER | FilterFlags::WAIT_KILLABLE_RECV),
+        )
+    });
+    // Without the flag the signal interrupts the call (EINTR) and takes the
+    // notification away; with it the call waits for the answer, then the handler runs.
+    assert_eq!(out, ((false, Exit::Code(2)), (true, Exit::Code(1))));
 }
 
 #[test]
