@@ -329,3 +329,75 @@ fn features_lists_the_flags_the_mapping_knows_and_the_kernel_takes() {
         }
     );
 }
+
+/// `SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV` with a notifying rule: the config (which
+/// oci-spec cannot hold the flag of) runs, the agent gets the listener and answers.
+#[test]
+fn wait_killable_recv_goes_with_an_agent() {
+    use linception::seccomp_notify::{Error as NotifyError, Listener, recv_fd};
+    use std::os::unix::net::UnixListener;
+    use std::time::{Duration, Instant};
+
+    if !need("busybox-static", "/bin/busybox")
+        || !linception_testkit::require(linception_testkit::Feature::SeccompListener)
+    {
+        return;
+    }
+    let dir = TempDir::new("scf-agent");
+    let path = dir.0.join("agent.sock");
+    let socket = UnixListener::bind(&path).unwrap();
+    socket.set_nonblocking(true).unwrap();
+    // Answers every notification with EXDEV until the filter has no task left.
+    let agent = std::thread::spawn(move || -> Result<u32, String> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let conn = loop {
+            match socket.accept() {
+                Ok((c, _)) => break c,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    if Instant::now() > deadline {
+                        return Err("no runtime connected".into());
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(e) => return Err(format!("accept: {e}")),
+            }
+        };
+        conn.set_nonblocking(false).unwrap();
+        let listener = Listener::from(recv_fd(&conn).map_err(|e| e.to_string())?);
+        let mut answered = 0;
+        loop {
+            match listener.recv() {
+                Ok(n) => {
+                    listener
+                        .respond_errno(n.id, rustix::io::Errno::XDEV.raw_os_error())
+                        .map_err(|e| e.to_string())?;
+                    answered += 1;
+                }
+                Err(NotifyError::NotificationGone { .. }) => continue,
+                Err(NotifyError::Closed) => return Ok(answered),
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    });
+    let path_s = path.to_str().unwrap().to_owned();
+    let bundle = Bundle::new(false, |c| {
+        c["root"]["readonly"] = false.into();
+        c["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "listenerPath": path_s,
+            "flags": ["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", "SECCOMP_FILTER_FLAG_LOG"],
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]
+        });
+        script(c, "mkdir /tmp/x 2>&1; echo mkdir=$?");
+    });
+    let out = Runtime::ours().run(&bundle, &unique_id("scf-agent"));
+    let answered = agent.join().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let said = stdout(&out);
+    assert!(
+        said.contains("Invalid cross-device link") && said.ends_with("mkdir=1\n"),
+        "{said}"
+    );
+    assert!(matches!(answered, Ok(n) if n >= 1), "{answered:?}");
+    assert!(!bundle.path().join("rootfs/tmp/x").exists());
+}
