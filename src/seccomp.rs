@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use linception_seccomp_notify::{Filter, Listener, Notification, Response};
+use linception_seccomp_notify::{Filter, FilterFlags, Listener, Notification, Response};
 
 /// A notification handler run by the parent on its own thread.
 pub type NotifyHandler = Box<dyn FnMut(&Listener, &Notification) -> Response + Send + 'static>;
@@ -65,6 +65,7 @@ pub struct Seccomp {
     pub(crate) filter: Filter,
     pub(crate) handler: Option<Handler>,
     pub(crate) keep_listener: bool,
+    pub(crate) flags: FilterFlags,
 }
 
 impl Seccomp {
@@ -74,7 +75,35 @@ impl Seccomp {
             filter,
             handler: None,
             keep_listener: false,
+            flags: FilterFlags::empty(),
         }
+    }
+
+    /// Installs the filter with these `SECCOMP_FILTER_FLAG_*` (none by default):
+    /// `TSYNC`, `LOG` (log every action but `ALLOW` to the audit log), `SPEC_ALLOW`
+    /// (leave speculative store bypass mitigation as it is), `WAIT_KILLABLE_RECV`
+    /// (with a listener: once the supervisor received a notification, only a fatal
+    /// signal interrupts the call), `TSYNC_ESRCH`.
+    ///
+    /// `NEW_LISTENER` is the builder's own (set when [`on_notify`](Self::on_notify)
+    /// or [`keep_listener`](Self::keep_listener) asks for the listener) and is
+    /// refused here, as is `WAIT_KILLABLE_RECV` without a listener, a bit no
+    /// `SECCOMP_FILTER_FLAG_*` has, or a flag the running kernel does not take
+    /// (asked with [`filter_flags_available`](linception_seccomp_notify::filter_flags_available)):
+    /// [`spawn`](crate::ContainerBuilder::spawn) fails naming them before anything is
+    /// created.
+    ///
+    /// ```
+    /// use linception::Seccomp;
+    /// use linception::seccomp_notify::{Action, Filter, FilterFlags};
+    ///
+    /// let filter = Filter::new(Action::Allow).rule("ptrace", Action::Errno(libc::EPERM));
+    /// let seccomp = Seccomp::new(filter).flags(FilterFlags::LOG | FilterFlags::SPEC_ALLOW);
+    /// # let _ = seccomp;
+    /// ```
+    pub fn flags(mut self, flags: FilterFlags) -> Self {
+        self.flags = flags;
+        self
     }
 
     /// Runs `handler` for each notification, on a thread of the parent
@@ -152,6 +181,7 @@ impl fmt::Debug for Seccomp {
                 },
             )
             .field("keep_listener", &self.keep_listener)
+            .field("flags", &self.flags)
             .finish()
     }
 }

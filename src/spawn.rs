@@ -887,16 +887,73 @@ fn take_seccomp(b: &mut ContainerBuilder) -> Result<SeccompParts> {
         ));
     }
     parts.wants_listener = sc.wants_listener();
-    let flags = if parts.wants_listener {
-        FilterFlags::NEW_LISTENER
-    } else {
-        FilterFlags::empty()
-    };
+    let flags = seccomp_flags(sc.flags, parts.wants_listener)?;
     program.check_flags(flags).map_err(Error::from)?;
     parts.program = Some((program, flags));
     parts.keep_listener = sc.keep_listener;
     parts.handler = sc.handler;
     Ok(parts)
+}
+
+/// The flags the filter is installed with: the caller's ([`Seccomp::flags`]) and
+/// `NEW_LISTENER` when the listener is wanted, checked by name and asked of the
+/// kernel before anything is created.
+fn seccomp_flags(asked: FilterFlags, wants_listener: bool) -> Result<FilterFlags> {
+    let field = "Seccomp::flags";
+    // The named flags (FilterFlags keeps unknown bits: `all()` has every bit).
+    let known = FilterFlags::all()
+        .iter_names()
+        .fold(FilterFlags::empty(), |k, (_, f)| k | f);
+    let unknown = asked.difference(known);
+    if !unknown.is_empty() {
+        return Err(Error::invalid(
+            format!("{field} bits {:#x}", unknown.bits()),
+            "no SECCOMP_FILTER_FLAG_* has these bits",
+        ));
+    }
+    if asked.contains(FilterFlags::NEW_LISTENER) {
+        return Err(Error::invalid(
+            field,
+            "NEW_LISTENER is set by on_notify() or keep_listener(), which take the listener",
+        ));
+    }
+    if asked.contains(FilterFlags::WAIT_KILLABLE_RECV) && !wants_listener {
+        return Err(Error::invalid(
+            field,
+            "WAIT_KILLABLE_RECV needs a listener (on_notify() or keep_listener())",
+        ));
+    }
+    let flags = if wants_listener {
+        asked | FilterFlags::NEW_LISTENER
+    } else {
+        asked
+    };
+    if !asked.is_empty() {
+        // As the install will: NEW_LISTENER with TSYNC takes TSYNC_ESRCH too.
+        let effective = flags.effective();
+        if !linception_seccomp_notify::filter_flags_available(effective).map_err(Error::from)? {
+            // Name the flags the kernel lacks: each one it refuses alone (with the
+            // listener where the flag needs it).
+            let refused: Vec<String> = asked
+                .iter_names()
+                .filter(|&(_, f)| {
+                    let probe = (f | (flags & FilterFlags::NEW_LISTENER)).effective();
+                    !linception_seccomp_notify::filter_flags_available(probe).unwrap_or(false)
+                })
+                .map(|(name, _)| name.to_owned())
+                .collect();
+            let what = if refused.is_empty() {
+                format!("{field} {asked:?} together")
+            } else {
+                format!("{field} {}", refused.join(" | "))
+            };
+            return Err(Error::invalid(
+                what,
+                "the running kernel does not take it (seccomp(SECCOMP_SET_MODE_FILTER): EINVAL)",
+            ));
+        }
+    }
+    Ok(flags)
 }
 
 /// Stage 8 (and a start's end): the seccomp listener (it comes before the report: a notifying filter

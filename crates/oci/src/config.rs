@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use linception::seccomp_notify::{Action, Arch, Cmp, Condition, Filter};
+use linception::seccomp_notify::{Action, Arch, Cmp, Condition, Filter, FilterFlags};
 use linception::userns::{Extent, IdMap};
 use linception::{
     Atime, CapSet, Capabilities, Container, ContainerBuilder, CpuList, Device, Hook, HookPoint,
@@ -41,7 +41,19 @@ pub fn load(bundle: &Path) -> Result<Spec> {
 /// # Errors
 /// [`Error::Config`] (field `config.json`) naming the parse error.
 pub fn parse(text: &str) -> Result<Spec> {
-    serde_json::from_str(text).map_err(|e| Error::config("config.json", e.to_string()))
+    serde_json::from_str(text).or_else(|e| {
+        // oci-spec's seccomp flags stop at LOG, TSYNC and SPEC_ALLOW: a document
+        // with the spec's WAIT_KILLABLE_RECV (read from config.json itself by
+        // `builder`), or a flag linception refuses by name, is looked at again.
+        let mut doc: serde_json::Value =
+            serde_json::from_str(text).map_err(|_| Error::config("config.json", e.to_string()))?;
+        match strip_seccomp_flags(&mut doc)? {
+            true => {
+                serde_json::from_value(doc).map_err(|e| Error::config("config.json", e.to_string()))
+            }
+            false => Err(Error::config("config.json", e.to_string())),
+        }
+    })
 }
 
 /// How the caller runs the container: what the command line adds to the config.
@@ -640,6 +652,64 @@ fn attributes(
     Ok(out)
 }
 
+/// The spec's `linux.seccomp.flags` this runtime maps (runc knows the first three;
+/// `WAIT_KILLABLE_RECV` needs a notifying rule).
+pub(crate) const SECCOMP_FLAGS: [(&str, FilterFlags); 4] = [
+    ("SECCOMP_FILTER_FLAG_LOG", FilterFlags::LOG),
+    ("SECCOMP_FILTER_FLAG_SPEC_ALLOW", FilterFlags::SPEC_ALLOW),
+    ("SECCOMP_FILTER_FLAG_TSYNC", FilterFlags::TSYNC),
+    (WAIT_KILLABLE_RECV, FilterFlags::WAIT_KILLABLE_RECV),
+];
+
+/// The one flag of the spec that oci-spec's `LinuxSeccompFilterFlag` lacks.
+const WAIT_KILLABLE_RECV: &str = "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV";
+
+/// Refuses by name a `linux.seccomp.flags` entry the runtime does not map, and
+/// takes `WAIT_KILLABLE_RECV` out of `doc` (oci-spec cannot hold it; `builder`
+/// reads it from the bundle's config.json itself). True if `doc` changed.
+fn strip_seccomp_flags(doc: &mut serde_json::Value) -> Result<bool> {
+    let field = "linux.seccomp.flags";
+    let Some(flags) = doc
+        .pointer_mut("/linux/seccomp/flags")
+        .and_then(|f| f.as_array_mut())
+    else {
+        return Ok(false);
+    };
+    for f in flags.iter() {
+        let name = f.as_str().unwrap_or_default();
+        if SECCOMP_FLAGS.iter().any(|(n, _)| *n == name) {
+            continue;
+        }
+        return Err(Error::config(
+            field,
+            match name {
+                "SECCOMP_FILTER_FLAG_NEW_LISTENER" | "SECCOMP_FILTER_FLAG_TSYNC_ESRCH" => format!(
+                    "{name} is the runtime's own (set when a rule notifies an agent), \
+                     not a config's, as runc refuses it"
+                ),
+                _ => format!("{f}: not a seccomp flag this runtime knows"),
+            },
+        ));
+    }
+    let before = flags.len();
+    flags.retain(|f| f.as_str() != Some(WAIT_KILLABLE_RECV));
+    Ok(flags.len() != before)
+}
+
+/// Whether the bundle's config.json asks for `WAIT_KILLABLE_RECV` (which
+/// [`parse`] takes out: oci-spec has no such flag).
+pub(crate) fn wait_killable_recv(bundle: &Path) -> Result<bool> {
+    let Ok(text) = std::fs::read_to_string(bundle.join("config.json")) else {
+        return Ok(false);
+    };
+    let doc: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| Error::config("linux.seccomp.flags", e.to_string()))?;
+    Ok(doc
+        .pointer("/linux/seccomp/flags")
+        .and_then(|f| f.as_array())
+        .is_some_and(|f| f.iter().any(|f| f.as_str() == Some(WAIT_KILLABLE_RECV))))
+}
+
 /// A seccomp action of the config.
 fn action(field: &str, a: LinuxSeccompAction, errno: Option<u32>) -> Result<Action> {
     Ok(match a {
@@ -676,19 +746,39 @@ const fn libc_eperm() -> u32 {
     1
 }
 
-/// The seccomp section as a linception filter for the native architecture, and
-/// where its listener goes when it notifies (`SCMP_ACT_NOTIFY` needs a
-/// `listenerPath`; without a notifying rule the path and metadata are ignored, as
-/// the spec says).
-pub(crate) fn seccomp(s: &LinuxSeccomp) -> Result<(Filter, Option<crate::notify::Agent>)> {
+/// A seccomp section, as linception installs it.
+pub(crate) struct SeccompConfig {
+    /// The filter: the native ABI and the compat ABIs the config lists.
+    pub filter: Filter,
+    /// `linux.seccomp.flags`.
+    pub flags: FilterFlags,
+    /// Where the listener goes, if a rule notifies.
+    pub agent: Option<crate::notify::Agent>,
+}
+
+/// The seccomp section as a linception filter for the native architecture (and its
+/// compat ABIs the config lists, each filtered by the rules with its own syscall
+/// numbers), its flags (`wait_killable_recv`: the config asks for
+/// `SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV`, which [`parse`] takes out), and where
+/// its listener goes when it notifies (`SCMP_ACT_NOTIFY` needs a `listenerPath`;
+/// without a notifying rule the path and metadata are ignored, as the spec says).
+pub(crate) fn seccomp(s: &LinuxSeccomp, wait_killable_recv: bool) -> Result<SeccompConfig> {
     let arch = Arch::native().ok_or_else(|| {
         Error::config("linux.seccomp", "no seccomp architecture for this machine")
     })?;
-    if let Some(flags) = s.flags().as_ref().filter(|f| !f.is_empty()) {
-        return Err(Error::config(
-            "linux.seccomp.flags",
-            format!("{} not supported yet", json_name(flags)),
-        ));
+    let mut flags = FilterFlags::empty();
+    let mut flag_names: Vec<String> = s.flags().iter().flatten().map(json_name).collect();
+    if wait_killable_recv {
+        flag_names.push(WAIT_KILLABLE_RECV.to_owned());
+    }
+    for name in &flag_names {
+        let Some(&(_, flag)) = SECCOMP_FLAGS.iter().find(|(n, _)| n == name) else {
+            return Err(Error::config(
+                "linux.seccomp.flags",
+                format!("{name}: not a seccomp flag this runtime knows"),
+            ));
+        };
+        flags |= flag;
     }
     let listener_path = s
         .listener_path()
@@ -703,12 +793,17 @@ pub(crate) fn seccomp(s: &LinuxSeccomp) -> Result<(Filter, Option<crate::notify:
     let native = native_arch_name();
     let archs: Vec<String> = s.architectures().iter().flatten().map(json_name).collect();
     let compat = compat_arch_names();
+    let mut compat_arches = Vec::new();
     for name in &archs {
         // Profiles (the default one of runtime-spec generators, containerd's, Docker's)
         // list the native ABI with its compat ABIs (x86 and x32 beside x86_64). The
-        // filter covers the native ABI; a call through a compat ABI is killed, as it is
-        // through any ABI a profile does not list. A list without the native ABI would
-        // filter nothing the container runs, so it is refused.
+        // rules apply to each ABI listed, with its own numbers (as libseccomp adds an
+        // architecture); a call through an ABI the profile does not list is killed. A
+        // list without the native ABI would filter nothing the container runs, so it
+        // is refused.
+        if let Some(a) = compat_arch(name) {
+            compat_arches.push(a);
+        }
         if name != native && !(compat.contains(&name.as_str()) && archs.iter().any(|a| a == native))
         {
             return Err(Error::config(
@@ -739,7 +834,9 @@ pub(crate) fn seccomp(s: &LinuxSeccomp) -> Result<(Filter, Option<crate::notify:
              for the agent (notify on chosen syscalls instead), as runc refuses it",
         ));
     }
-    let mut filter = Filter::for_arch(arch, default);
+    let mut filter = compat_arches
+        .into_iter()
+        .fold(Filter::for_arch(arch, default), Filter::with_arch);
     let mut notifies = false;
     for (i, sc) in s.syscalls().iter().flatten().enumerate() {
         let field = format!("linux.seccomp.syscalls[{i}]");
@@ -785,9 +882,10 @@ pub(crate) fn seccomp(s: &LinuxSeccomp) -> Result<(Filter, Option<crate::notify:
             conds.push(Condition::new(index, cmp));
         }
         for name in sc.names() {
-            // As runc and libseccomp do: a name this architecture lacks is skipped
-            // (profiles list syscalls of every architecture).
-            if arch.syscall_number(name).is_err() {
+            // As runc and libseccomp do: a name the filter's ABIs lack is skipped
+            // (profiles list syscalls of every architecture); one that some ABI
+            // lacks is skipped there by the filter.
+            if !filter.arches().any(|a| a.syscall_number(name).is_ok()) {
                 continue;
             }
             notifies |= act == Action::UserNotif;
@@ -812,7 +910,47 @@ pub(crate) fn seccomp(s: &LinuxSeccomp) -> Result<(Filter, Option<crate::notify:
         }
         _ => None,
     };
-    Ok((filter, agent))
+    if flags.contains(FilterFlags::WAIT_KILLABLE_RECV) && agent.is_none() {
+        return Err(Error::config(
+            "linux.seccomp.flags",
+            format!(
+                "{WAIT_KILLABLE_RECV} needs a rule with SCMP_ACT_NOTIFY and a listenerPath \
+                 (it applies to notifications)"
+            ),
+        ));
+    }
+    // A flag the running kernel does not take (with the listener it goes with).
+    let probe = |f: FilterFlags| {
+        let f = if agent.is_some() {
+            f | FilterFlags::NEW_LISTENER
+        } else {
+            f
+        };
+        linception::seccomp_notify::filter_flags_available(f.effective()).unwrap_or(false)
+    };
+    if !flags.is_empty() && !probe(flags) {
+        let refused: Vec<&str> = SECCOMP_FLAGS
+            .iter()
+            .filter(|(_, f)| flags.contains(*f) && !probe(*f))
+            .map(|(n, _)| *n)
+            .collect();
+        return Err(Error::config(
+            "linux.seccomp.flags",
+            format!(
+                "{}: the running kernel does not take it",
+                if refused.is_empty() {
+                    flag_names.join(" with ")
+                } else {
+                    refused.join(", ")
+                }
+            ),
+        ));
+    }
+    Ok(SeccompConfig {
+        filter,
+        flags,
+        agent,
+    })
 }
 
 /// The spec's name of the native seccomp architecture.
@@ -828,8 +966,33 @@ pub(crate) fn native_arch_name() -> &'static str {
     }
 }
 
-/// The spec's names of the native architecture's compat ABIs, whose calls the filter
-/// kills.
+/// The spec's names of the architectures whose calls a filter applies its rules to:
+/// the native one and the compat ABIs linception has tables for.
+pub(crate) fn filtered_arch_names() -> Vec<&'static str> {
+    let mut names = vec![native_arch_name()];
+    names.extend(
+        compat_arch_names()
+            .iter()
+            .copied()
+            .filter(|n| compat_arch(n).is_some()),
+    );
+    names.sort_unstable();
+    names
+}
+
+/// The compat ABI a spec name stands for, where linception has its syscall table
+/// (x86_64's i386 and x32; aarch64's arm32 has none: its calls stay killed).
+fn compat_arch(name: &str) -> Option<Arch> {
+    match name {
+        "SCMP_ARCH_X86" if cfg!(target_arch = "x86_64") => Some(Arch::X86),
+        "SCMP_ARCH_X32" if cfg!(target_arch = "x86_64") => Some(Arch::X32),
+        _ => None,
+    }
+}
+
+/// The spec's names of the native architecture's compat ABIs, which the config may
+/// list beside the native one (filtered by the rules where [`compat_arch`] knows
+/// them, killed otherwise).
 fn compat_arch_names() -> &'static [&'static str] {
     if cfg!(target_arch = "x86_64") {
         &["SCMP_ARCH_X86", "SCMP_ARCH_X32"]
@@ -1210,8 +1373,8 @@ pub fn builder(spec: &Spec, opts: &Options) -> Result<ContainerBuilder> {
         b = b.root_propagation(prop);
     }
     if let Some(s) = linux.seccomp() {
-        let (filter, agent) = seccomp(s)?;
-        let filter = Seccomp::new(filter);
+        let sc = seccomp(s, wait_killable_recv(&opts.bundle)?)?;
+        let (filter, agent) = (Seccomp::new(sc.filter).flags(sc.flags), sc.agent);
         // The listener comes back at create, for the runtime to send to the agent.
         b = b.seccomp(if agent.is_some() {
             filter.keep_listener()
@@ -2228,5 +2391,101 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("process.execCPUAffinity.final"), "{e}");
+    }
+
+    #[test]
+    fn seccomp_flags_map_by_name_and_wait_killable_recv_is_read_from_the_file() {
+        let notify = r#","seccomp":{"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"/run/agent.sock","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_NOTIFY"}],"flags":FLAGS}"#;
+        let text = |flags: &str| spec_with(&notify.replace("FLAGS", flags), "");
+        let sc = |text: &str, wkr: bool| {
+            let spec = parse(text).unwrap();
+            let s = spec.linux().as_ref().unwrap().seccomp().clone().unwrap();
+            seccomp(&s, wkr)
+        };
+        // The three oci-spec knows, in the typed spec.
+        let all = r#"["SECCOMP_FILTER_FLAG_TSYNC","SECCOMP_FILTER_FLAG_LOG","SECCOMP_FILTER_FLAG_SPEC_ALLOW"]"#;
+        let got = sc(&text(all), false).unwrap();
+        assert_eq!(
+            got.flags,
+            FilterFlags::TSYNC | FilterFlags::LOG | FilterFlags::SPEC_ALLOW
+        );
+        assert!(got.agent.is_some());
+        // WAIT_KILLABLE_RECV parses (taken out of the typed spec) and comes back from
+        // the bundle's config.json.
+        let wkr = text(r#"["SECCOMP_FILTER_FLAG_LOG","SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"]"#);
+        let dir = std::env::temp_dir().join(format!("lc-oci-wkr-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("config.json"), &wkr).unwrap();
+        let asked = wait_killable_recv(&dir).unwrap();
+        std::fs::write(dir.join("config.json"), text(all)).unwrap();
+        let not_asked = wait_killable_recv(&dir).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(asked && !not_asked);
+        let got = sc(&wkr, asked).unwrap();
+        assert_eq!(
+            got.flags,
+            FilterFlags::LOG | FilterFlags::WAIT_KILLABLE_RECV
+        );
+        // Without a notifying rule it is refused by name.
+        let plain = spec_with(
+            r#","seccomp":{"defaultAction":"SCMP_ACT_ALLOW","flags":["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"]}"#,
+            "",
+        );
+        let e = sc(&plain, true).err().unwrap().to_string();
+        assert!(
+            e.starts_with("linux.seccomp.flags: SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV needs"),
+            "{e}"
+        );
+        // The runtime's own flags and unknown ones: refused by name while parsing.
+        for (flag, says) in [
+            ("SECCOMP_FILTER_FLAG_NEW_LISTENER", "the runtime's own"),
+            ("SECCOMP_FILTER_FLAG_TSYNC_ESRCH", "the runtime's own"),
+            ("SECCOMP_FILTER_FLAG_NOPE", "not a seccomp flag"),
+        ] {
+            let e = parse(&text(&format!(r#"["{flag}"]"#)))
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(
+                e.starts_with("linux.seccomp.flags: ") && e.contains(flag) && e.contains(says),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn listed_compat_abis_are_filtered_and_names_they_lack_skipped() {
+        let text = spec_with(
+            r#","seccomp":{"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_X86_64","SCMP_ARCH_X86","SCMP_ARCH_X32"],"syscalls":[{"names":["socketcall","newfstatat","no_such_call"],"action":"SCMP_ACT_ERRNO"}]}"#,
+            "",
+        );
+        let spec = parse(&text).unwrap();
+        let s = spec.linux().as_ref().unwrap().seccomp().clone().unwrap();
+        let got = seccomp(&s, false).unwrap();
+        let arches: Vec<Arch> = got.filter.arches().collect();
+        if cfg!(target_arch = "x86_64") {
+            assert_eq!(arches, [Arch::X86_64, Arch::X86, Arch::X32]);
+            // socketcall is i386's only, newfstatat x86_64's and x32's; no_such_call
+            // no ABI's (skipped, as runc does).
+            let names: Vec<&str> = got
+                .filter
+                .rules()
+                .iter()
+                .map(|r| match &r.syscall {
+                    linception::seccomp_notify::Syscall::Name(n) => n.as_str(),
+                    other => panic!("{other:?}"),
+                })
+                .collect();
+            assert_eq!(names, ["socketcall", "newfstatat"]);
+            assert!(got.filter.compile().is_ok());
+        }
+        assert_eq!(
+            filtered_arch_names(),
+            if cfg!(target_arch = "x86_64") {
+                vec!["SCMP_ARCH_X32", "SCMP_ARCH_X86", "SCMP_ARCH_X86_64"]
+            } else {
+                vec![native_arch_name()]
+            }
+        );
     }
 }

@@ -294,9 +294,9 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
     })?;
     let mut agent = None;
     if let Some(s) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
-        let (filter, notifies) = config::seccomp(s)?;
-        let filter = linception::Seccomp::new(filter);
-        b = b.seccomp(match &notifies {
+        let sc = config::seccomp(s, config::wait_killable_recv(&record.bundle)?)?;
+        let filter = linception::Seccomp::new(sc.filter).flags(sc.flags);
+        b = b.seccomp(match &sc.agent {
             // The listener comes back with the process, for the agent.
             Some(a) => {
                 a.check()?;
@@ -304,7 +304,7 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
             }
             None => filter,
         });
-        agent = notifies;
+        agent = sc.agent;
     }
     let mut c = record
         .container

@@ -3,7 +3,8 @@
 //!
 //! Each list is what a config may ask of this runtime here: the namespace types
 //! the kernel has, the capabilities it knows (`cap_last_cap`), the seccomp actions
-//! both the kernel accepts and the config mapping takes, the cgroup versions that
+//! and filter flags both the kernel accepts and the config mapping takes, the
+//! architectures a filter applies its rules to, the cgroup versions that
 //! are mounted, the security modules that are active, idmapped mounts only when
 //! the kernel and the caller can make them. Everything comes from linception's
 //! feature report ([`linception::features`](mod@linception::features)).
@@ -12,7 +13,7 @@
 //! - [features.md](https://github.com/opencontainers/runtime-spec/blob/main/features.md),
 //!   [features-linux.md](https://github.com/opencontainers/runtime-spec/blob/main/features-linux.md)
 
-use linception::seccomp_notify::Action;
+use linception::seccomp_notify::{Action, FilterFlags, filter_flags_available};
 use linception::{CapSet, Namespaces, features};
 use serde_json::{Value, json};
 
@@ -127,6 +128,28 @@ fn action_names(a: Action) -> &'static [&'static str] {
     }
 }
 
+/// The `linux.seccomp.flags` the config mapping takes (`knownFlags`), and those of
+/// them the running kernel accepts (`supportedFlags`), asked as runc does, by
+/// trying each flag without installing a filter (`WAIT_KILLABLE_RECV` with the
+/// listener it needs).
+fn seccomp_flags() -> (Vec<&'static str>, Vec<&'static str>) {
+    let mut known: Vec<(&'static str, FilterFlags)> = config::SECCOMP_FLAGS.to_vec();
+    known.sort_unstable_by_key(|(n, _)| *n);
+    let supported = known
+        .iter()
+        .filter(|(_, f)| {
+            let probe = if f.contains(FilterFlags::WAIT_KILLABLE_RECV) {
+                *f | FilterFlags::NEW_LISTENER
+            } else {
+                *f
+            };
+            filter_flags_available(probe).unwrap_or(false)
+        })
+        .map(|(n, _)| *n)
+        .collect();
+    (known.into_iter().map(|(n, _)| n).collect(), supported)
+}
+
 /// The spec's `CAP_*` name of every capability in `set`.
 fn capability_names(set: CapSet) -> Vec<String> {
     let mut bits: Vec<(u32, String)> = set
@@ -146,6 +169,7 @@ pub fn document() -> Value {
     namespaces.sort_unstable();
     let seccomp = match features::seccomp_actions() {
         Ok(actions) => {
+            let (known_flags, supported_flags) = seccomp_flags();
             let mut names: Vec<&str> = actions
                 .into_iter()
                 .flat_map(|a| action_names(a).iter().copied())
@@ -158,10 +182,9 @@ pub fn document() -> Value {
                     "SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE",
                     "SCMP_CMP_LT", "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"
                 ],
-                "archs": [config::native_arch_name()],
-                // linux.seccomp.flags is refused by the config mapping yet.
-                "knownFlags": [],
-                "supportedFlags": []
+                "archs": config::filtered_arch_names(),
+                "knownFlags": known_flags,
+                "supportedFlags": supported_flags
             })
         }
         Err(_) => json!({"enabled": false}),

@@ -68,7 +68,8 @@ impl Agent {
     /// [`config::builder`](crate::config::builder) names it).
     pub fn of(spec: &Spec) -> Result<Option<Agent>> {
         match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
-            Some(s) => Ok(crate::config::seccomp(s)?.1),
+            // WAIT_KILLABLE_RECV only adds a check that needs an agent: not asked here.
+            Some(s) => Ok(crate::config::seccomp(s, false)?.agent),
             None => Ok(None),
         }
     }

@@ -4,6 +4,10 @@
 //!
 //! 1. `arch` is loaded and compared with the filter's `AUDIT_ARCH_*`: any other ABI is
 //!    `KILL_PROCESS`. On x86_64 a number with `__X32_SYSCALL_BIT` (x32) is killed too.
+//!    A filter of several ABIs ([`Filter::with_arch`]) compares `arch` with each
+//!    audit arch in turn, each match leading to steps 2 and 3 with that ABI's numbers
+//!    (x86_64 and x32 share `AUDIT_ARCH_X86_64`: `JSET __X32_SYSCALL_BIT` picks one);
+//!    a filter of one ABI is the same program as before there were several.
 //! 2. Dispatch on the syscall number (grouped): syscalls are sorted and cut into
 //!    leaves of up to eight; a binary search (`JGE` on a middle number) finds the
 //!    leaf, where one `JEQ` per syscall jumps to its block and a number with no rule
@@ -22,7 +26,7 @@
 //! every offset fits.
 #![forbid(unsafe_code)]
 
-use crate::arch::{Arch, X32_SYSCALL_BIT};
+use crate::arch::{AUDIT_ARCH_X86_64, Arch, X32_SYSCALL_BIT};
 use crate::bpf::{
     self, BPF_MAXINSNS, OFFSET_ARCH, OFFSET_NR, SeccompData, SockFilter, arg_high, arg_low, op,
 };
@@ -38,6 +42,7 @@ const LEAF_MAX: usize = 8;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Program {
     arch: Arch,
+    arches: Vec<Arch>,
     instructions: Vec<SockFilter>,
     notifies: bool,
 }
@@ -59,9 +64,16 @@ impl Program {
         self.instructions.is_empty()
     }
 
-    /// The architecture the program was compiled for.
+    /// The architecture the program was compiled for (its filter's
+    /// [`Filter::arch`]).
     pub fn arch(&self) -> Arch {
         self.arch
+    }
+
+    /// Every ABI whose calls the program filters (the filter's [`Filter::arches`]);
+    /// a call through any other is killed.
+    pub fn arches(&self) -> &[Arch] {
+        &self.arches
     }
 
     /// Whether some rule returns `USER_NOTIF` (so installing needs a listener).
@@ -115,6 +127,7 @@ impl Program {
             .any(|i| i.code == op::RET | op::K && Action::from_raw(i.k) == Action::UserNotif);
         Ok(Program {
             arch,
+            arches: vec![arch],
             instructions,
             notifies,
         })
@@ -140,38 +153,70 @@ impl Filter {
 /// - [`Error::InvalidErrno`], [`Error::InvalidArgIndex`];
 /// - [`Error::ProgramTooLong`] above `BPF_MAXINSNS` (4096) instructions.
 pub fn compile(filter: &Filter) -> Result<Program> {
-    let rules = filter.resolve()?;
+    let per_arch = filter.resolve()?;
     let mut asm = Assembler::default();
-    let arch = filter.arch();
     let default = filter.default_action();
     let kill = asm.label();
 
-    // 1. Architecture check.
-    asm.stmt(op::LD | op::W | op::ABS, OFFSET_ARCH);
-    asm.jump(
-        op::JEQ,
-        arch.audit_arch(),
-        Target::Next,
-        Target::Label(kill),
-    );
-    asm.stmt(op::LD | op::W | op::ABS, OFFSET_NR);
-    if arch == Arch::X86_64 {
-        asm.jump(op::JSET, X32_SYSCALL_BIT, Target::Label(kill), Target::Next);
+    // 1. Architecture check: one `JEQ` per audit arch the filter lists, in order
+    //    (x86_64 and x32 share AUDIT_ARCH_X86_64, told apart by __X32_SYSCALL_BIT).
+    let mut audits: Vec<u32> = Vec::new();
+    for (arch, _) in &per_arch {
+        if !audits.contains(&arch.audit_arch()) {
+            audits.push(arch.audit_arch());
+        }
     }
-
-    // 2. Dispatch on the number (in A), 3. blocks.
-    let (nrs, block_of, blocks) = group(&rules);
-    let table = Dispatcher {
-        nrs: &nrs,
-        block_of: &block_of,
-        blocks: &blocks,
-        default,
+    let rules_of = |arch: Arch| {
+        per_arch
+            .iter()
+            .find(|(a, _)| *a == arch)
+            .map(|(_, r)| r.as_slice())
     };
-    match filter.dispatch_kind() {
-        Dispatch::Linear => table.emit_chain(&mut asm),
-        Dispatch::BinarySearch => table.emit_search(&mut asm, 0, nrs.len()),
-        Dispatch::Auto if nrs.len() <= LEAF_MAX => table.emit_leaf(&mut asm, 0, nrs.len()),
-        Dispatch::Auto => table.emit_search(&mut asm, 0, nrs.len()),
+    asm.stmt(op::LD | op::W | op::ABS, OFFSET_ARCH);
+    for (i, &audit) in audits.iter().enumerate() {
+        let other = if i + 1 == audits.len() {
+            kill
+        } else {
+            asm.label()
+        };
+        asm.jump(op::JEQ, audit, Target::Next, Target::Label(other));
+        asm.stmt(op::LD | op::W | op::ABS, OFFSET_NR);
+        if audit == AUDIT_ARCH_X86_64 {
+            // 2. and 3.: the rules of each ABI with this audit arch.
+            let (native, x32) = (rules_of(Arch::X86_64), rules_of(Arch::X32));
+            match (native, x32) {
+                (Some(native), None) => {
+                    asm.jump(op::JSET, X32_SYSCALL_BIT, Target::Label(kill), Target::Next);
+                    emit_rules(&mut asm, filter, native, default);
+                }
+                (None, Some(x32)) => {
+                    asm.jump(op::JSET, X32_SYSCALL_BIT, Target::Next, Target::Label(kill));
+                    emit_rules(&mut asm, filter, x32, default);
+                }
+                (Some(native), Some(x32)) => {
+                    let x32_label = asm.label();
+                    asm.jump(
+                        op::JSET,
+                        X32_SYSCALL_BIT,
+                        Target::Label(x32_label),
+                        Target::Next,
+                    );
+                    emit_rules(&mut asm, filter, native, default);
+                    asm.bind(x32_label);
+                    emit_rules(&mut asm, filter, x32, default);
+                }
+                (None, None) => unreachable!("an audit arch comes from a listed ABI"),
+            }
+        } else {
+            let (_, rules) = per_arch
+                .iter()
+                .find(|(a, _)| a.audit_arch() == audit)
+                .expect("an audit arch comes from a listed ABI");
+            emit_rules(&mut asm, filter, rules, default);
+        }
+        if other != kill {
+            asm.bind(other);
+        }
     }
 
     asm.bind(kill);
@@ -185,11 +230,31 @@ pub fn compile(filter: &Filter) -> Result<Program> {
         });
     }
     Ok(Program {
-        arch,
+        arch: filter.arch(),
+        arches: per_arch.iter().map(|(a, _)| *a).collect(),
         instructions,
         notifies: default == Action::UserNotif
-            || rules.iter().any(|r| r.action == Action::UserNotif),
+            || per_arch
+                .iter()
+                .any(|(_, rules)| rules.iter().any(|r| r.action == Action::UserNotif)),
     })
+}
+
+/// 2. Dispatch on the number (in A), 3. blocks: every path ends in a `RET`.
+fn emit_rules(asm: &mut Assembler, filter: &Filter, rules: &[ResolvedRule], default: Action) {
+    let (nrs, block_of, blocks) = group(rules);
+    let table = Dispatcher {
+        nrs: &nrs,
+        block_of: &block_of,
+        blocks: &blocks,
+        default,
+    };
+    match filter.dispatch_kind() {
+        Dispatch::Linear => table.emit_chain(asm),
+        Dispatch::BinarySearch => table.emit_search(asm, 0, nrs.len()),
+        Dispatch::Auto if nrs.len() <= LEAF_MAX => table.emit_leaf(asm, 0, nrs.len()),
+        Dispatch::Auto => table.emit_search(asm, 0, nrs.len()),
+    }
 }
 
 /// The rules of one syscall that can apply: up to and including the first without

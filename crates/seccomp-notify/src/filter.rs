@@ -218,8 +218,9 @@ pub struct Rule {
 ///
 /// For a syscall, the first rule (in the order they were added) naming it whose
 /// conditions all hold decides; if none does, the default action applies. A syscall
-/// made through another ABI than [`Filter::arch`] (i386 `int 0x80` or x32 on x86_64,
-/// arm32 on aarch64) kills the process.
+/// made through an ABI the filter does not list ([`Filter::arch`] and those added with
+/// [`Filter::with_arch`]: i386 `int 0x80` or x32 on x86_64, arm32 on aarch64, unless
+/// listed) kills the process.
 ///
 /// ```
 /// use linception_seccomp_notify::{Action, Cmp, Condition, Filter};
@@ -236,6 +237,8 @@ pub struct Rule {
 #[must_use]
 pub struct Filter {
     arch: Arch,
+    /// More ABIs the rules apply to (by name), without `arch` or duplicates.
+    more_arches: Vec<Arch>,
     default: Action,
     rules: Vec<Rule>,
     dispatch: Dispatch,
@@ -280,10 +283,50 @@ impl Filter {
     pub fn for_arch(arch: Arch, default: Action) -> Self {
         Filter {
             arch,
+            more_arches: Vec::new(),
             default,
             rules: Vec::new(),
             dispatch: Dispatch::Auto,
         }
+    }
+
+    /// Applies the rules to the calls of one more ABI too: the compat ABIs of
+    /// x86_64 ([`Arch::X86`], [`Arch::X32`]), as libseccomp's `seccomp_arch_add` does.
+    ///
+    /// A rule naming a syscall by name gets that ABI's number for it; a name an ABI
+    /// lacks is skipped there (and refused only if no ABI of the filter has it). A
+    /// rule by [`Syscall::Number`] applies to [`Filter::arch`] only. Adding the
+    /// filter's own architecture again changes nothing.
+    ///
+    /// On i386 a rule on a socket or SysV IPC call (`socket`, `accept`, `semop`,
+    /// `shmget`...) also applies to its multiplexed form, as libseccomp's does:
+    /// `socketcall` (102) or `ipc` (117) with the call's number (`SYS_SOCKET`...)
+    /// in argument 0. The rule's conditions on arguments 1 to 5 stay, on the
+    /// multiplexer's own arguments; one on argument 0 gives way to the call number
+    /// (the call's arguments are in memory, out of a filter's reach).
+    ///
+    /// ```
+    /// use linception_seccomp_notify::{Action, Arch, Filter, SeccompData};
+    ///
+    /// let filter = Filter::for_arch(Arch::X86_64, Action::Allow)
+    ///     .with_arch(Arch::X86)
+    ///     .rule("getpid", Action::Errno(libc::EPERM));
+    /// let program = filter.compile()?;
+    /// let call = |arch: Arch| SeccompData {
+    ///     nr: arch.syscall_number("getpid").unwrap() as i32, // 39, and 20 on i386
+    ///     arch: arch.audit_arch(),
+    ///     ..Default::default()
+    /// };
+    /// assert_eq!(program.evaluate(&call(Arch::X86_64))?, Action::Errno(libc::EPERM));
+    /// assert_eq!(program.evaluate(&call(Arch::X86))?, Action::Errno(libc::EPERM));
+    /// assert_eq!(program.evaluate(&call(Arch::X32))?, Action::KillProcess); // not listed
+    /// # Ok::<(), linception_seccomp_notify::Error>(())
+    /// ```
+    pub fn with_arch(mut self, arch: Arch) -> Self {
+        if arch != self.arch && !self.more_arches.contains(&arch) {
+            self.more_arches.push(arch);
+        }
+        self
     }
 
     /// Adds a rule without conditions.
@@ -322,6 +365,12 @@ impl Filter {
         self.arch
     }
 
+    /// Every ABI the filter covers: [`Filter::arch`] first, then those of
+    /// [`Filter::with_arch`] in the order they were added.
+    pub fn arches(&self) -> impl Iterator<Item = Arch> + '_ {
+        std::iter::once(self.arch).chain(self.more_arches.iter().copied())
+    }
+
     /// The default action.
     pub fn default_action(&self) -> Action {
         self.default
@@ -336,8 +385,9 @@ impl Filter {
         self.dispatch
     }
 
-    /// Checks the filter and resolves syscall names.
-    pub(crate) fn resolve(&self) -> Result<Vec<ResolvedRule>> {
+    /// Checks the filter and resolves syscall names, for each ABI (in the order of
+    /// [`Filter::arches`]).
+    pub(crate) fn resolve(&self) -> Result<Vec<(Arch, Vec<ResolvedRule>)>> {
         if self.default == Action::UserNotif {
             return Err(if self.rules.is_empty() {
                 Error::EmptyNotifyFilter
@@ -346,33 +396,66 @@ impl Filter {
             });
         }
         self.default.validate()?;
-        self.rules
-            .iter()
-            .map(|rule| {
-                rule.action.validate()?;
-                let nr = match &rule.syscall {
-                    Syscall::Name(name) => self.arch.syscall_number(name)?,
-                    &Syscall::Number(nr) => {
-                        if self.arch == Arch::X86_64 && nr & X32_SYSCALL_BIT != 0 {
-                            return Err(Error::InvalidSyscallNumber {
-                                nr,
-                                arch: self.arch,
-                                reason: "x32 calls (__X32_SYSCALL_BIT) are always killed",
-                            });
+        let mut out: Vec<(Arch, Vec<ResolvedRule>)> =
+            self.arches().map(|a| (a, Vec::new())).collect();
+        for rule in &self.rules {
+            rule.action.validate()?;
+            if let Some(c) = rule.conditions.iter().find(|c| c.arg > 5) {
+                return Err(Error::InvalidArgIndex { index: c.arg });
+            }
+            let resolved = |nr| ResolvedRule {
+                nr,
+                conditions: rule.conditions.clone(),
+                action: rule.action,
+            };
+            match &rule.syscall {
+                Syscall::Name(name) => {
+                    let mut found = false;
+                    for (arch, rules) in &mut out {
+                        // i386 socket and SysV IPC calls also go through socketcall
+                        // and ipc: the rule covers that form too, as libseccomp does.
+                        if *arch == Arch::X86
+                            && let Some(mux) = x86_multiplexed(name)
+                        {
+                            found = true;
+                            rules.push(mux.rule(rule));
                         }
-                        nr
+                        // As libseccomp: a name one of several ABIs lacks is skipped
+                        // there; a filter of one ABI refuses it.
+                        match arch.syscall_number(name) {
+                            Ok(nr) => {
+                                found = true;
+                                rules.push(resolved(nr));
+                            }
+                            Err(_) => continue,
+                        }
                     }
-                };
-                if let Some(c) = rule.conditions.iter().find(|c| c.arg > 5) {
-                    return Err(Error::InvalidArgIndex { index: c.arg });
+                    if !found {
+                        return Err(Error::UnknownSyscall {
+                            name: name.clone(),
+                            arch: self.arch,
+                        });
+                    }
                 }
-                Ok(ResolvedRule {
-                    nr,
-                    conditions: rule.conditions.clone(),
-                    action: rule.action,
-                })
-            })
-            .collect()
+                &Syscall::Number(nr) => {
+                    let bit = self.arch.syscall_bit();
+                    if matches!(self.arch, Arch::X86_64 | Arch::X32) && nr & X32_SYSCALL_BIT != bit
+                    {
+                        return Err(Error::InvalidSyscallNumber {
+                            nr,
+                            arch: self.arch,
+                            reason: if bit == 0 {
+                                "x32 calls (__X32_SYSCALL_BIT) are not x86_64's: use Arch::X32"
+                            } else {
+                                "an x32 number has __X32_SYSCALL_BIT set"
+                            },
+                        });
+                    }
+                    out[0].1.push(resolved(nr));
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Evaluates the filter directly on `data`, without BPF: the reference the compiled
@@ -381,17 +464,96 @@ impl Filter {
     /// # Errors
     /// As [`Filter::compile`] for an invalid filter.
     pub fn evaluate(&self, data: &SeccompData) -> Result<Action> {
-        let rules = self.resolve()?;
-        if data.arch != self.arch.audit_arch() {
-            return Ok(Action::KillProcess);
-        }
+        let per_arch = self.resolve()?;
         let nr = data.nr as u32;
-        if self.arch == Arch::X86_64 && nr & X32_SYSCALL_BIT != 0 {
+        let Some(arch) = Arch::of(data.arch, nr) else {
             return Ok(Action::KillProcess);
-        }
+        };
+        let Some((_, rules)) = per_arch.iter().find(|(a, _)| *a == arch) else {
+            return Ok(Action::KillProcess);
+        };
         Ok(rules
             .iter()
             .find(|r| r.nr == nr && r.conditions.iter().all(|c| c.matches(&data.args)))
             .map_or(self.default, |r| r.action))
     }
+}
+
+/// An i386 socket or SysV IPC call's multiplexed form: `socketcall(call, args)` or
+/// `ipc(call, ...)`.
+struct Multiplexed {
+    /// `socketcall` (102) or `ipc` (117).
+    nr: u32,
+    /// The `SYS_*` (linux/net.h) or IPC call (linux/ipc.h) number in argument 0.
+    call: u64,
+}
+
+impl Multiplexed {
+    /// The rule for the multiplexed form, as libseccomp makes it: argument 0 is the
+    /// call number (a condition of the rule on argument 0 is replaced, the others
+    /// stay, on the multiplexer's own arguments: the call's arguments are in memory,
+    /// where no filter can read them).
+    fn rule(&self, rule: &Rule) -> ResolvedRule {
+        let mut conditions = vec![Condition::new32(0, Cmp::Eq(self.call))];
+        conditions.extend(rule.conditions.iter().filter(|c| c.arg != 0).copied());
+        ResolvedRule {
+            nr: self.nr,
+            conditions,
+            action: rule.action,
+        }
+    }
+}
+
+/// `SYS_*` of linux/net.h, by syscall name.
+const SOCKETCALLS: [&str; 20] = [
+    "socket",
+    "bind",
+    "connect",
+    "listen",
+    "accept",
+    "getsockname",
+    "getpeername",
+    "socketpair",
+    "send",
+    "recv",
+    "sendto",
+    "recvfrom",
+    "shutdown",
+    "setsockopt",
+    "getsockopt",
+    "sendmsg",
+    "recvmsg",
+    "accept4",
+    "recvmmsg",
+    "sendmmsg",
+];
+
+/// The IPC call numbers of linux/ipc.h, by syscall name.
+const IPC_CALLS: [(&str, u64); 12] = [
+    ("semop", 1),
+    ("semget", 2),
+    ("semctl", 3),
+    ("semtimedop", 4),
+    ("msgsnd", 11),
+    ("msgrcv", 12),
+    ("msgget", 13),
+    ("msgctl", 14),
+    ("shmat", 21),
+    ("shmdt", 22),
+    ("shmget", 23),
+    ("shmctl", 24),
+];
+
+/// The multiplexed i386 form of the call called `name`, if it has one.
+fn x86_multiplexed(name: &str) -> Option<Multiplexed> {
+    if let Some(i) = SOCKETCALLS.iter().position(|n| *n == name) {
+        return Some(Multiplexed {
+            nr: 102,
+            call: i as u64 + 1,
+        });
+    }
+    IPC_CALLS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|&(_, call)| Multiplexed { nr: 117, call })
 }

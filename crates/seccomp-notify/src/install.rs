@@ -56,7 +56,18 @@ enum Installed {
 }
 
 impl FilterFlags {
-    fn effective(self) -> FilterFlags {
+    /// The flags [`Program::install`] passes to the kernel for these: with
+    /// `NEW_LISTENER | TSYNC`, `TSYNC_ESRCH` too (the kernel refuses the pair
+    /// without it). Ask [`filter_flags_available`](crate::filter_flags_available)
+    /// about these.
+    ///
+    /// ```
+    /// use linception_seccomp_notify::FilterFlags;
+    /// let f = FilterFlags::NEW_LISTENER | FilterFlags::TSYNC;
+    /// assert_eq!(f.effective(), f | FilterFlags::TSYNC_ESRCH);
+    /// assert_eq!(FilterFlags::LOG.effective(), FilterFlags::LOG);
+    /// ```
+    pub fn effective(self) -> FilterFlags {
         // NEW_LISTENER with TSYNC makes the return value an fd, so a failed sync
         // cannot be reported as a thread id: the kernel insists on TSYNC_ESRCH.
         if self.contains(FilterFlags::NEW_LISTENER | FilterFlags::TSYNC) {

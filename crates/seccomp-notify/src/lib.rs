@@ -1,9 +1,10 @@
 //! Seccomp BPF filters compiled in Rust, and the user-notification listener with
 //! CONTINUE and ADDFD.
 //!
-//! - A [`Filter`] is data: an architecture, a default [`Action`], and [`Rule`]s per
-//!   syscall (by name from the kernel's tables, or by number) with [`Condition`]s on
-//!   the arguments. [`compile`] turns it into seccomp BPF ([`Program`]) with one pure
+//! - A [`Filter`] is data: an architecture (and, with [`Filter::with_arch`], the
+//!   compat ABIs of x86_64, [`Arch::X86`] and [`Arch::X32`], each with its own
+//!   numbers), a default [`Action`], and [`Rule`]s per syscall (by name from the
+//!   kernel's tables, or by number) with [`Condition`]s on the arguments. [`compile`] turns it into seccomp BPF ([`Program`]) with one pure
 //!   function: architecture check first, binary-search dispatch for big rule sets,
 //!   long jumps handled, `BPF_MAXINSNS` checked. [`interpret`] runs a program in Rust.
 //! - [`Program::install`] (or the allocation-free [`Program::install_raw`], for a child
@@ -36,7 +37,7 @@
 //!
 //! | feature | since | for | fallback |
 //! |---|---|---|---|
-//! | `SECCOMP_SET_MODE_FILTER`, `TSYNC` | 3.17 | install a filter | [`Error::Unsupported`] |
+//! | `SECCOMP_SET_MODE_FILTER`, `TSYNC` | 3.17 | install a filter, [`filter_flags_available`] | [`Error::Unsupported`] |
 //! | `KILL_PROCESS`, `LOG` action, `FilterFlags::LOG` | 4.14 | | |
 //! | `FilterFlags::SPEC_ALLOW` | 4.17 | | |
 //! | `USER_NOTIF`, `NEW_LISTENER`, `SECCOMP_GET_NOTIF_SIZES` | 5.0 | the listener, [`notif_sizes`] | [`Error::Unsupported`] |
@@ -75,6 +76,7 @@ mod supervisor;
 #[allow(unsafe_code)]
 mod sys;
 mod syscall_table;
+mod syscall_table_x86;
 
 pub use arch::{
     AUDIT_ARCH_AARCH64, AUDIT_ARCH_ARM, AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, Arch, X32_SYSCALL_BIT,
@@ -82,7 +84,7 @@ pub use arch::{
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub use async_listener::AsyncListener;
-pub use avail::action_available;
+pub use avail::{action_available, filter_flags_available};
 pub use bpf::{SeccompData, SockFilter, interpret};
 pub use compile::{Program, compile};
 pub use error::{Call, Error, ErrorKind, Result};

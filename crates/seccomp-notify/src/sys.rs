@@ -67,6 +67,23 @@ pub(crate) fn seccomp_set_mode_filter(
     check(ret)
 }
 
+/// `seccomp(SECCOMP_SET_MODE_FILTER, flags, NULL)`: the kernel checks the flags
+/// (`EINVAL` for one it lacks or a combination it refuses) before it reads the
+/// program, which a NULL pointer makes fail with `EFAULT`: nothing is installed.
+pub(crate) fn seccomp_probe_filter_flags(flags: u32) -> Result<libc::c_long, Errno> {
+    // SAFETY: a NULL program pointer is never dereferenced by us; the kernel's
+    // copy_from_user of it fails with EFAULT and the call changes nothing.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER as libc::c_ulong,
+            flags as libc::c_ulong,
+            std::ptr::null::<libc::sock_fprog>(),
+        )
+    };
+    check(ret)
+}
+
 /// Wraps the fd returned by `seccomp(..., NEW_LISTENER, ...)`.
 pub(crate) fn own_listener_fd(raw: libc::c_long) -> OwnedFd {
     // SAFETY: `raw` is the new listener fd the kernel just returned to us (O_CLOEXEC
