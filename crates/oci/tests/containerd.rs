@@ -526,7 +526,7 @@ fn linception_oci_under_containerd_as_runc() {
     let Some((cd, _work)) = imported("ours") else {
         return;
     };
-    let ours = scenario(&cd, OURS, "o");
+    let ours = scenario(&cd, ours_bin(), "o");
     assert_eq!(
         left_cgroups(&cd.ns),
         Vec::<PathBuf>::new(),
@@ -543,7 +543,7 @@ fn linception_oci_under_containerd_as_runc() {
             "--snapshotter",
             "native",
             "--runc-binary",
-            OURS,
+            ours_bin(),
             IMAGE,
             "o-cpu",
             "true",
