@@ -825,6 +825,38 @@ mod tests {
         assert!(checked > 10_000, "{checked}");
     }
 
+    /// Every program `compile` emits for the rule sets above, and the largest one
+    /// `check` lets through, passes the kernel's verifier (loading needs CAP_BPF or
+    /// CAP_SYS_ADMIN: root). A load only: no cgroup is touched, and each program
+    /// is freed with its fd.
+    #[test]
+    fn the_kernel_loads_every_program() {
+        if !linception_testkit::require(linception_testkit::Feature::Root) {
+            return;
+        }
+        let sets = rule_sets();
+        for rules in &sets {
+            if let Err(e) = load(rules) {
+                panic!("{rules:?}: {e}");
+            }
+        }
+        let largest: Vec<DeviceRule> = (0..4000)
+            .map(|m| {
+                DeviceRule::allow(DeviceAccess::all())
+                    .kind(DeviceKind::Char)
+                    .major(1)
+                    .minor(m)
+            })
+            .chain([DeviceRule::deny_all()])
+            .rev()
+            .collect();
+        check(&largest, "").unwrap();
+        if let Err(e) = load(&largest) {
+            panic!("{} rules: {e}", largest.len());
+        }
+        assert!(sets.len() > 500, "{}", sets.len());
+    }
+
     #[test]
     fn the_meaning_of_a_list() {
         let rw = DeviceAccess::READ | DeviceAccess::WRITE;
