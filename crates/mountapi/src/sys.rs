@@ -118,7 +118,8 @@ fn owned(ret: libc::c_long) -> Result<OwnedFd, Errno> {
 /// `NS_GET_NSTYPE` (`_IO(0xb7, 0x3)`, Linux 4.11): the `CLONE_NEW*` type of a
 /// namespace fd.
 pub(crate) fn ns_get_nstype(fd: BorrowedFd<'_>) -> Result<i32, Errno> {
-    const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
+    // `libc::Ioctl`: the request's type is `unsigned long` in glibc, `int` in musl.
+    const NS_GET_NSTYPE: libc::Ioctl = 0xb703;
     // SAFETY: the ioctl takes no argument; `fd` is open.
     let ret = unsafe { libc::ioctl(fd.as_raw_fd(), NS_GET_NSTYPE) };
     if ret < 0 { Err(last_errno()) } else { Ok(ret) }
@@ -127,7 +128,8 @@ pub(crate) fn ns_get_nstype(fd: BorrowedFd<'_>) -> Result<i32, Errno> {
 /// `NS_GET_MNTNS_ID` (`_IOR(0xb7, 0x5, __u64)`, Linux 6.10): the id of a mount
 /// namespace fd.
 pub(crate) fn ns_get_mntns_id(fd: BorrowedFd<'_>) -> Result<u64, Errno> {
-    const NS_GET_MNTNS_ID: libc::c_ulong = 0x8008_b705;
+    // The kernel takes the request as an `unsigned int`: the same 32 bits either way.
+    const NS_GET_MNTNS_ID: libc::Ioctl = 0x8008_b705_u32 as libc::Ioctl;
     let mut id = 0u64;
     // SAFETY: the ioctl writes one __u64 through the pointer, which points at `id`.
     let ret = unsafe { libc::ioctl(fd.as_raw_fd(), NS_GET_MNTNS_ID, &mut id as *mut u64) };

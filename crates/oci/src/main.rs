@@ -518,9 +518,10 @@ fn create(g: &Global, p: &Parsed, run: bool, detach: bool) -> Result<i32> {
                 .cloned()
                 .ok_or_else(|| Error::State("created without an id".into()))?,
             annotations: annotations.clone(),
-            cgroup: linception_oci::cgroups::path(&spec, &id)
-                .ok()
-                .filter(|made| c.cgroup_path() == Some(made.as_path())),
+            // The spawning handle has a cgroup only when the builder was given the
+            // one this runtime makes for the config (`cgroups::path`, computed in
+            // `config::builder`): not asked of the cgroup mount again.
+            cgroup: c.cgroup_path().map(std::path::Path::to_owned),
         };
         locked.save(&record)?;
         if let Some(f) = p.opt(&["pid-file"]) {

@@ -425,7 +425,7 @@ fn rootless_without_a_delegated_cgroup_runs_without_one() {
     let state = TempDir::new("rootless-state");
     use std::os::unix::process::CommandExt;
     let run = |bundle: &Bundle, id: &str| {
-        let mut c = std::process::Command::new(OURS);
+        let mut c = std::process::Command::new(ours_bin());
         c.arg("--root")
             .arg(&state.0)
             .args(["run", "--bundle"])

@@ -504,7 +504,7 @@ fn linception_oci_under_containerd_as_runc() {
     let Some((cd, _work)) = imported("ours") else {
         return;
     };
-    let ours = scenario(&cd, OURS, "o");
+    let ours = scenario(&cd, ours_bin(), "o");
     assert_eq!(
         left_cgroups(&cd.ns),
         Vec::<PathBuf>::new(),
@@ -521,7 +521,7 @@ fn linception_oci_under_containerd_as_runc() {
             "--snapshotter",
             "native",
             "--runc-binary",
-            OURS,
+            ours_bin(),
             IMAGE,
             "o-cpu",
             "true",

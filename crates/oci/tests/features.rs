@@ -11,7 +11,7 @@ use common::*;
 use serde_json::Value;
 
 fn features() -> Value {
-    let out = std::process::Command::new(OURS)
+    let out = std::process::Command::new(ours_bin())
         .arg("features")
         .output()
         .unwrap();

@@ -455,7 +455,7 @@ fn unreachable(rootless: bool) {
                 let err = stderr(&out);
                 let who = format!("{:?} {cmd} {path:?}", rt.bin);
                 assert_eq!(out.status.code(), Some(1), "{who}: {err}");
-                if rt.bin == Path::new(OURS) {
+                if rt.bin == Path::new(ours_bin()) {
                     assert!(
                         err.starts_with("linception-oci: linux.seccomp.listenerPath: "),
                         "{who}: {err}"

@@ -5,12 +5,27 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use serde_json::Value;
 
-/// The binary under test.
-pub const OURS: &str = env!("CARGO_BIN_EXE_linception-oci");
+/// The binary under test: the one `LINCEPTION_OCI_BIN` names when set (another
+/// build of it, such as the static musl one the benchmark runs), else the one cargo
+/// built for these tests.
+pub fn ours_bin() -> &'static str {
+    static BIN: OnceLock<String> = OnceLock::new();
+    BIN.get_or_init(|| match std::env::var("LINCEPTION_OCI_BIN") {
+        Ok(p) if !p.is_empty() => {
+            assert!(
+                Path::new(&p).is_file(),
+                "LINCEPTION_OCI_BIN={p:?}: no such file"
+            );
+            p
+        }
+        _ => env!("CARGO_BIN_EXE_linception-oci").to_owned(),
+    })
+}
 
 /// Whether a program the test needs is installed: skips with `SKIP: needs NAME`
 /// (fails under `LINCEPTION_REQUIRE_ALL=1`).
@@ -77,7 +92,7 @@ impl Bundle {
                 std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet)).unwrap();
             }
         }
-        let mut spec = Command::new(OURS);
+        let mut spec = Command::new(ours_bin());
         spec.args(["spec", "--bundle"]).arg(&dir.0);
         if rootless || !is_root() {
             spec.arg("--rootless");
@@ -212,7 +227,7 @@ impl Drop for SubtreeGuard {
 impl Runtime {
     pub fn ours() -> Runtime {
         Runtime {
-            bin: OURS.into(),
+            bin: ours_bin().into(),
             root: TempDir::new("root"),
             _subtree: SubtreeGuard::take(),
         }
