@@ -157,7 +157,7 @@ fn busybox_root(name: &str) -> Option<TempDir> {
     let dir = TempDir::new(name);
     std::fs::create_dir(dir.0.join("bin")).unwrap();
     std::fs::create_dir(dir.0.join("marker-dir")).unwrap();
-    std::fs::copy("/bin/busybox", dir.0.join("bin/busybox")).unwrap();
+    copy_program("/bin/busybox", &dir.0.join("bin/busybox"));
     for applet in ["sh", "ls", "cat", "echo"] {
         std::os::unix::fs::symlink("busybox", dir.0.join("bin").join(applet)).unwrap();
     }
@@ -544,4 +544,16 @@ fn a_profiled_move_and_chroot_marks_the_root_change() {
         mounts <= root && root <= seccomp,
         "{mounts:?} {root:?} {seccomp:?}"
     );
+}
+
+/// Copies a program with `cp`, in a process of its own: a file this process
+/// wrote could still be open for writing in a child another test thread forked
+/// meanwhile, and its `execve` would fail with `ETXTBSY`.
+fn copy_program(from: &str, to: &std::path::Path) {
+    let st = std::process::Command::new("cp")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap();
+    assert!(st.success(), "cp {from} {}: {st}", to.display());
 }

@@ -685,13 +685,13 @@ fn linception_oci_under_podman_as_runc() {
         Vec::<PathBuf>::new(),
         "runc left cgroups"
     );
-    let ours = scenario(&pm, OURS, "o");
+    let ours = scenario(&pm, ours_bin(), "o");
     assert_eq!(
         pm.left_cgroups(),
         Vec::<PathBuf>::new(),
         "cgroups left behind"
     );
-    let ps = pm.podman(OURS, &["ps", "-a", "-q"]);
+    let ps = pm.podman(ours_bin(), &["ps", "-a", "-q"]);
     assert_eq!(stdout(&ps), "", "containers left");
     check(&runc, "runc");
     check(&ours, "linception-oci");

@@ -187,7 +187,7 @@ fn exec_passes_preserved_fds_as_runc() {
         let bundle = Bundle::new(rootless, |c| script(c, "exec sleep 1000"));
         let mut seen = Vec::new();
         for rt in runtimes() {
-            if rt.bin != Path::new(OURS) && rootless {
+            if rt.bin != Path::new(ours_bin()) && rootless {
                 continue;
             }
             let id = unique_id("pfds-exec");
@@ -247,7 +247,7 @@ fn a_preserved_fd_that_is_not_open_is_named_and_nothing_is_left() {
     let gap = format!("{open}; exec 4<&-");
     let target = Bundle::new(!is_root(), |c| script(c, "exec sleep 1000"));
     for rt in runtimes() {
-        let ours = rt.bin == Path::new(OURS);
+        let ours = rt.bin == Path::new(ours_bin());
         let running = unique_id("pfds-target");
         let exec_ok = ours || is_root();
         if exec_ok {

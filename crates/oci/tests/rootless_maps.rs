@@ -168,10 +168,15 @@ fn a_range_the_caller_may_not_map_is_refused_before_anything_is_made() {
     let mut cmd = if is_root() {
         std::os::unix::fs::chown(&state.0, Some(uid), Some(gid)).unwrap();
         let mut c = std::process::Command::new("setpriv");
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", OURS]);
+        c.args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            ours_bin(),
+        ]);
         c
     } else {
-        std::process::Command::new(OURS)
+        std::process::Command::new(ours_bin())
     };
     let id = unique_id("badmap");
     let out = cmd

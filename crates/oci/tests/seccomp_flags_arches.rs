@@ -276,7 +276,7 @@ fn features_lists_the_flags_the_mapping_knows_and_the_kernel_takes() {
     if !need("busybox-static", "/bin/busybox") {
         return;
     }
-    let out = std::process::Command::new(OURS)
+    let out = std::process::Command::new(ours_bin())
         .arg("features")
         .output()
         .unwrap();

@@ -763,9 +763,13 @@ fn exec_unreachable(rootless: bool) {
             let err = stderr(&o);
             // runc's exec fails with 255 (to tell its own failure from the
             // process's exit code); ours, as for every command, with 1.
-            let code = if rt.bin == Path::new(OURS) { 1 } else { 255 };
+            let code = if rt.bin == Path::new(ours_bin()) {
+                1
+            } else {
+                255
+            };
             assert_eq!(o.status.code(), Some(code), "{who}: {err}");
-            if rt.bin == Path::new(OURS) {
+            if rt.bin == Path::new(ours_bin()) {
                 assert!(
                     err.starts_with("linception-oci: linux.seccomp.listenerPath: "),
                     "{who}: {err}"

@@ -85,7 +85,7 @@ impl Bundle {
         for d in ["bin", "proc", "dev", "tmp", "etc"] {
             std::fs::create_dir_all(rootfs.join(d)).unwrap();
         }
-        std::fs::copy("/bin/busybox", rootfs.join("bin/busybox")).unwrap();
+        copy_program("/bin/busybox", &rootfs.join("bin/busybox"));
         let list = Command::new("/bin/busybox").arg("--list").output().unwrap();
         for applet in String::from_utf8_lossy(&list.stdout).lines() {
             if applet != "busybox" && !applet.is_empty() {
@@ -131,7 +131,7 @@ pub fn busybox_layer_tar(dir: &Path) -> PathBuf {
     // A file of the image under /var/tmp, which a read-only podman container gets
     // as a tmpfs copied up from the image.
     std::fs::write(rootfs.join("var/tmp/kept"), "from the image\n").unwrap();
-    std::fs::copy("/bin/busybox", rootfs.join("bin/busybox")).unwrap();
+    copy_program("/bin/busybox", &rootfs.join("bin/busybox"));
     let list = Command::new("/bin/busybox").arg("--list").output().unwrap();
     for applet in String::from_utf8_lossy(&list.stdout).lines() {
         if applet != "busybox" && !applet.is_empty() {
@@ -353,4 +353,16 @@ pub fn stderr(o: &Output) -> String {
 
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Copies a program with `cp`, in a process of its own: a file this process
+/// wrote could still be open for writing in a child another test thread forked
+/// meanwhile, and its `execve` would fail with `ETXTBSY`.
+pub fn copy_program(from: &str, to: &std::path::Path) {
+    let st = std::process::Command::new("cp")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap();
+    assert!(st.success(), "cp {from} {}: {st}", to.display());
 }
