@@ -854,7 +854,11 @@ impl ContainerBuilder {
     /// permitted; an inheritable one outside the bounding set (once the bounding set
     /// is cut, `capset` refuses it even with `CAP_SETPCAP`); an ambient one that is
     /// not both permitted and inheritable; a bit above the running kernel's
-    /// `cap_last_cap`.
+    /// `cap_last_cap`. A container that creates or joins no user namespace can have
+    /// only what the caller holds: any other capability in any set is refused with
+    /// [`Error::PermissionDenied`](crate::Error::PermissionDenied)
+    /// ([`grantable_capabilities`](crate::features::grantable_capabilities) says
+    /// which can be given).
     pub fn capabilities(mut self, caps: Capabilities) -> Self {
         self.capabilities = Some(caps);
         self

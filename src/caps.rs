@@ -142,3 +142,29 @@ impl Capabilities {
         self
     }
 }
+
+/// The capabilities the calling thread can pass on to a process that stays in its
+/// user namespace: those in both its permitted set (`capset` raises nothing beyond
+/// it) and its bounding set (`PR_CAPBSET_READ`; a root program's permitted set after
+/// `execve` is cut to it). Only `wanted`'s are looked up (one `prctl` each); a
+/// capability the kernel does not report is not held.
+pub(crate) fn held(wanted: CapSet) -> CapSet {
+    let Ok(sets) = rustix::thread::capabilities(None) else {
+        return CapSet::empty();
+    };
+    let permitted = CapSet::from_bits_retain(sets.permitted.bits());
+    let mut held = CapSet::empty();
+    for bit in 0..64 {
+        let one = CapSet::from_bits_retain(1 << bit);
+        if wanted.contains(one)
+            && permitted.contains(one)
+            && rustix::thread::capability_is_in_bounding_set(
+                rustix::thread::CapabilitySet::from_bits_retain(one.bits()),
+            )
+            .unwrap_or(false)
+        {
+            held |= one;
+        }
+    }
+    held
+}

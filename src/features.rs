@@ -92,6 +92,23 @@ pub fn capabilities() -> CapSet {
     CapSet::from_bits_truncate(bits)
 }
 
+/// The capabilities a container spawned by the calling thread can be given. With a
+/// user namespace of its own, new or joined (`user_namespace`), the container's
+/// process holds every capability of that namespace: all of [`capabilities`]. In the
+/// caller's user namespace it can have only what the caller holds itself: a
+/// capability in both the caller's permitted and bounding sets. A builder asking for
+/// any other is refused at spawn, naming the set and the capabilities.
+///
+/// An OCI runtime uses it for the runtime spec's rule on capabilities that cannot
+/// be granted (a warning, not a failure).
+pub fn grantable_capabilities(user_namespace: bool) -> CapSet {
+    if user_namespace {
+        capabilities()
+    } else {
+        crate::caps::held(capabilities())
+    }
+}
+
 /// The seccomp filter actions the running kernel knows
 /// ([`action_available`](linception_seccomp_notify::action_available), Linux 4.14),
 /// of allow, errno, kill process, kill thread, trap, log, trace and user

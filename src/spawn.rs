@@ -203,6 +203,17 @@ fn check(b: &ContainerBuilder) -> Result<Checked> {
         helper_precheck(u, g, euid, egid)?;
     }
     validate::capabilities(b, lower::last_cap())?;
+    if b.capabilities.is_some()
+        && !(b.effective_namespaces() | b.joined_namespaces()).contains(Namespaces::USER)
+    {
+        let c = b
+            .capabilities
+            .as_ref()
+            .map_or(crate::caps::CapSet::empty(), |c| {
+                c.bounding | c.effective | c.permitted | c.inheritable | c.ambient
+            });
+        validate::capabilities_held(b, crate::caps::held(c))?;
+    }
     if b.apparmor_profile.is_some() || b.selinux_label.is_some() {
         // The active LSMs are looked up only when a label asks for one.
         validate::exec_labels(b, &crate::lsm::ActiveLsms::current())?;

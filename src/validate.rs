@@ -164,6 +164,35 @@ pub(crate) fn capabilities(b: &ContainerBuilder, last_cap: u32) -> Result<()> {
     Ok(())
 }
 
+/// The capability sets of a container that stays in the caller's user namespace
+/// (no user namespace created or joined), against `held`: what the caller can pass
+/// on ([`grantable_capabilities`](crate::features::grantable_capabilities)). `capset`
+/// in the child refuses to raise anything else (EPERM), and a bounding capability the
+/// caller lacks would be silently absent.
+pub(crate) fn capabilities_held(b: &ContainerBuilder, held: crate::caps::CapSet) -> Result<()> {
+    let Some(c) = &b.capabilities else {
+        return Ok(());
+    };
+    for (name, set) in [
+        ("bounding", c.bounding),
+        ("effective", c.effective),
+        ("permitted", c.permitted),
+        ("inheritable", c.inheritable),
+        ("ambient", c.ambient),
+    ] {
+        let extra = set - held;
+        if !extra.is_empty() {
+            return Err(Error::denied(
+                format!("{name} capabilities {set:?}: {extra:?}"),
+                "the caller does not hold them (permitted and in its bounding set), and the \
+                 container stays in its user namespace: they cannot be granted (a container \
+                 with a user namespace of its own can have every capability in it)",
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn set_of(c: &crate::caps::Capabilities, name: &str) -> crate::caps::CapSet {
     match name {
         "effective" => c.effective,
@@ -2002,6 +2031,64 @@ mod tests {
             .capabilities(Capabilities::only(CapSet::from_bits_retain(1 << 62)));
         let e = capabilities(&b, last_cap).unwrap_err().to_string();
         assert!(e.contains("above cap_last_cap"), "{e}");
+    }
+
+    /// Every set is held to what the caller holds; an empty request passes.
+    #[test]
+    fn capabilities_beyond_what_the_caller_holds_are_named() {
+        use crate::caps::{CapSet, Capabilities};
+        let held = CapSet::KILL | CapSet::CHOWN;
+        let ok = Container::builder("/bin/true").capabilities(Capabilities::only(held));
+        assert!(capabilities_held(&ok, held).is_ok());
+        assert!(capabilities_held(&Container::builder("/bin/true"), CapSet::empty()).is_ok());
+        let none = Capabilities::none();
+        for (name, c) in [
+            (
+                "bounding",
+                Capabilities {
+                    bounding: CapSet::SYS_TIME,
+                    ..none
+                },
+            ),
+            (
+                "effective",
+                Capabilities {
+                    effective: CapSet::SYS_TIME,
+                    ..none
+                },
+            ),
+            (
+                "permitted",
+                Capabilities {
+                    permitted: CapSet::SYS_TIME,
+                    ..none
+                },
+            ),
+            (
+                "inheritable",
+                Capabilities {
+                    inheritable: CapSet::SYS_TIME,
+                    ..none
+                },
+            ),
+            (
+                "ambient",
+                Capabilities {
+                    ambient: CapSet::SYS_TIME,
+                    ..none
+                },
+            ),
+        ] {
+            let b = Container::builder("/bin/true").capabilities(c);
+            let e = capabilities_held(&b, held).unwrap_err();
+            assert_eq!(e.kind(), crate::ErrorKind::PermissionDenied, "{e}");
+            let text = e.to_string();
+            assert!(text.contains(&format!("{name} capabilities")), "{text}");
+            assert!(
+                text.contains("SYS_TIME") && !text.contains("KILL"),
+                "{text}"
+            );
+        }
     }
 
     #[test]

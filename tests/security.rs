@@ -3,7 +3,7 @@
 mod common;
 
 use common::{modes, sh, status_field, stdout_of};
-use linception::{CapSet, Capabilities};
+use linception::{CapSet, Capabilities, Container, Namespaces};
 use linception_testkit::{Feature, Fork, require};
 
 /// [`common::failure`] without the errno.
@@ -65,6 +65,114 @@ fn capability_rules_are_checked_before_spawn() {
     });
     assert_eq!(status_field(&out, "CapInh"), "0000000000000021", "{out}");
     assert_eq!(status_field(&out, "CapAmb"), "0000000000000020", "{out}");
+}
+
+/// The calling thread's `CapPrm` and `CapBnd` as the kernel shows them.
+fn own_permitted_and_bounding() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/thread-self/status").expect("status");
+    let hex = |name| u64::from_str_radix(status_field(&status, name), 16).expect(name);
+    (hex("CapPrm"), hex("CapBnd"))
+}
+
+/// A container that stays in the caller's user namespace can have only what the
+/// caller holds (permitted and in its bounding set): asking for more is refused by
+/// name before anything exists, where `capset` in the child would fail with EPERM,
+/// or a bounding capability would be silently absent. A container with a user
+/// namespace of its own gets them. `grantable_capabilities` says the same as the
+/// kernel's own view of the caller.
+#[test]
+fn capabilities_the_caller_lacks_need_a_user_namespace() {
+    let t = CapSet::SYS_TIME;
+    let kill = CapSet::KILL;
+    let lose = |bounding_only: bool| {
+        use rustix::thread::{self as th, CapabilitySet as K};
+        th::remove_capability_from_bounding_set(K::SYS_TIME).expect("PR_CAPBSET_DROP");
+        if !bounding_only {
+            let mut sets = th::capabilities(None).expect("capget");
+            sets.permitted -= K::SYS_TIME;
+            sets.effective -= K::SYS_TIME;
+            th::set_capabilities(None, sets).expect("capset");
+        }
+    };
+    for unprivileged in modes() {
+        // Unprivileged, the caller holds nothing: any capability is refused.
+        let cases: Vec<(Option<bool>, CapSet)> = if unprivileged {
+            vec![(None, kill)]
+        } else {
+            vec![(Some(true), t), (Some(false), t | kill)]
+        };
+        for (bounding_only, wanted) in cases {
+            let (kind, step, text) = failure(unprivileged, move || {
+                if let Some(b) = bounding_only {
+                    lose(b);
+                }
+                // The kernel agrees on what the caller holds.
+                let (prm, bnd) = own_permitted_and_bounding();
+                let known = linception::features::capabilities().bits();
+                assert_eq!(
+                    linception::features::grantable_capabilities(false).bits(),
+                    prm & bnd & known
+                );
+                assert_eq!(
+                    linception::features::grantable_capabilities(true),
+                    linception::features::capabilities()
+                );
+                if !unprivileged {
+                    assert!(
+                        !linception::features::grantable_capabilities(false).contains(t),
+                        "{bounding_only:?}"
+                    );
+                    assert!(linception::features::grantable_capabilities(false).contains(kill));
+                }
+                Container::builder("/bin/true")
+                    .namespaces(Namespaces::empty())
+                    .capabilities(Capabilities::only(wanted))
+            });
+            assert_eq!(kind, "PermissionDenied", "{text}");
+            assert_eq!(step, None, "{text}");
+            let lacking = if unprivileged { "KILL" } else { "SYS_TIME" };
+            assert!(
+                text.contains("bounding capabilities") && text.contains(lacking),
+                "{text}"
+            );
+            assert!(text.contains("cannot be granted"), "{text}");
+        }
+    }
+    // With a user namespace of its own the container has them, whatever the caller
+    // lost in its own.
+    for unprivileged in modes() {
+        let fork = if unprivileged {
+            Fork::new().unprivileged()
+        } else {
+            Fork::new()
+        };
+        let out = fork.run(move || {
+            if !unprivileged {
+                lose(false);
+            }
+            stdout_of(
+                sh("grep -E '^Cap(Prm|Eff|Bnd)' /proc/self/status")
+                    .capabilities(Capabilities::only(t | kill)),
+            )
+        });
+        for f in ["CapPrm", "CapEff", "CapBnd"] {
+            assert_eq!(status_field(&out, f), "0000000002000020", "{out}");
+        }
+    }
+    // The kernel is the judge of the refusal: capset raising what the caller lost
+    // fails with EPERM.
+    if !modes().contains(&false) {
+        return;
+    }
+    let e = Fork::new().run(move || {
+        lose(false);
+        let mut sets = rustix::thread::capabilities(None).expect("capget");
+        sets.permitted |= rustix::thread::CapabilitySet::SYS_TIME;
+        rustix::thread::set_capabilities(None, sets)
+            .expect_err("capset raised a capability the thread lost")
+            .raw_os_error()
+    });
+    assert_eq!(e, rustix::io::Errno::PERM.raw_os_error());
 }
 
 /// Whether an LSM is active, the way the spawn decides it.

@@ -149,6 +149,59 @@ fn cap_set<T: serde::Serialize>(field: &str, caps: Option<&T>) -> Result<CapSet>
     Ok(set)
 }
 
+/// What the runtime can grant the container's process: every capability of the
+/// running kernel when the config gives the container a user namespace (new or
+/// joined), else those the runtime itself holds
+/// ([`grantable_capabilities`](linception::features::grantable_capabilities)).
+fn grantable(spec: &Spec) -> CapSet {
+    let user = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|ns| ns.iter().any(|n| json_name(&n.typ()) == "user"));
+    linception::features::grantable_capabilities(user)
+}
+
+/// The `CAP_*` names of a set, comma-separated.
+fn cap_names(set: CapSet) -> String {
+    (0..64u32)
+        .filter(|bit| set.bits() & (1 << bit) != 0)
+        .map(|bit| {
+            CAP_NAMES
+                .get(bit as usize)
+                .map_or_else(|| format!("capability {bit}"), |n| (*n).to_owned())
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The capabilities of `process.capabilities` the runtime cannot grant, by set: the
+/// runtime spec has them logged as a warning and the container run without them
+/// (a runtime "SHOULD NOT fail"); [`builder`] leaves them out.
+fn ungranted(spec: &Spec) -> Vec<(&'static str, CapSet)> {
+    let Some(caps) = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.capabilities().as_ref())
+    else {
+        return Vec::new();
+    };
+    let g = grantable(spec);
+    let sets = [
+        ("bounding", cap_set("", caps.bounding().as_ref())),
+        ("effective", cap_set("", caps.effective().as_ref())),
+        ("permitted", cap_set("", caps.permitted().as_ref())),
+        ("inheritable", cap_set("", caps.inheritable().as_ref())),
+        ("ambient", cap_set("", caps.ambient().as_ref())),
+    ];
+    sets.into_iter()
+        .filter_map(|(name, set)| {
+            let lost = set.ok()? - g;
+            (!lost.is_empty()).then_some((name, lost))
+        })
+        .collect()
+}
+
 /// A namespace type of the config as the builder's flag and `setns` type.
 fn namespace(field: &str, typ: &str) -> Result<(Namespaces, NamespaceType)> {
     Ok(match typ {
@@ -1077,9 +1130,23 @@ fn bind_data(opt: &str) -> bool {
 /// What the config asks that the kernel ignores or does otherwise, and
 /// linception-oci accepts as runc does, one line each, for the runtime to print as
 /// warnings: filesystem data options on a bind; `slave` where there is no master
-/// (the mount is private); a device number given to a FIFO device (`p`).
+/// (the mount is private); a device number given to a FIFO device (`p`);
+/// capabilities the runtime cannot grant (left out, as the runtime spec says).
 pub fn warnings(spec: &Spec) -> Vec<String> {
     let mut out = Vec::new();
+    for (set, lost) in ungranted(spec) {
+        out.push(format!(
+            "process.capabilities.{set}: {} cannot be granted ({}): the container runs \
+             without them, as the runtime spec says",
+            cap_names(lost),
+            if grantable(spec) == linception::features::capabilities() {
+                "the running kernel has no such capability"
+            } else {
+                "the runtime does not hold them, in its permitted and bounding sets, and \
+                 the container stays in its user namespace"
+            }
+        ));
+    }
     let devices = spec.linux().as_ref().and_then(|l| l.devices().as_ref());
     for (i, d) in devices.into_iter().flatten().enumerate() {
         if d.typ() == LinuxDeviceType::P && (d.major() != 0 || d.minor() != 0) {
@@ -1167,7 +1234,7 @@ pub fn builder(spec: &Spec, opts: &Options) -> Result<ContainerBuilder> {
         .process()
         .as_ref()
         .ok_or_else(|| Error::config("process", "missing (nothing to run)"))?;
-    let mut b = process_common(process, opts, false)?;
+    let mut b = process_common(process, opts, Some(grantable(spec)))?;
 
     let root = spec
         .root()
@@ -1453,11 +1520,19 @@ fn without_own_mount_namespace(spec: &Spec) -> Result<()> {
 /// # Errors
 /// [`Error::Config`] naming the first field refused.
 pub fn process_builder(process: &Process, opts: &Options) -> Result<ContainerBuilder> {
-    process_common(process, opts, true)
+    process_common(process, opts, None)
 }
 
-/// [`process_builder`]; `exec` says whether `execCPUAffinity` applies.
-fn process_common(process: &Process, opts: &Options, exec: bool) -> Result<ContainerBuilder> {
+/// [`process_builder`] for `exec` (`grantable` none: `execCPUAffinity` applies, the
+/// capabilities are given as they are) and for the container's own process
+/// (`execCPUAffinity` does not apply; the capabilities outside `grantable` are left
+/// out, which [`warnings`] names).
+fn process_common(
+    process: &Process,
+    opts: &Options,
+    grantable: Option<CapSet>,
+) -> Result<ContainerBuilder> {
+    let exec = grantable.is_none();
     let args = process.args().clone().unwrap_or_default();
     let Some(program) = args.first() else {
         return Err(Error::config("process.args", "empty"));
@@ -1512,7 +1587,16 @@ fn process_common(process: &Process, opts: &Options, exec: bool) -> Result<Conta
             caps.and_then(|c| c.ambient().as_ref()),
         )?,
     };
-    b = b.capabilities(c);
+    b = b.capabilities(match grantable {
+        Some(g) => Capabilities {
+            bounding: c.bounding & g,
+            effective: c.effective & g,
+            permitted: c.permitted & g,
+            inheritable: c.inheritable & g,
+            ambient: c.ambient & g,
+        },
+        None => c,
+    });
     for (i, r) in process.rlimits().iter().flatten().enumerate() {
         let name = json_name(&r.typ());
         let res = Resource::ALL
