@@ -472,7 +472,7 @@ fn writable(p: &Path) -> bool {
 }
 
 /// The container's cgroup: `None` for a rootless caller that may not make one and
-/// asks for no resources.
+/// asks for no resources but device rules ([`unenforced_devices`] warns of those).
 ///
 /// # Errors
 /// [`Error::Config`] naming the field: a resource cgroup v2 or the host's cgroup
@@ -489,9 +489,14 @@ pub fn cgroup(spec: &Spec, id: &str) -> Result<Option<Cgroup>> {
         .linux()
         .as_ref()
         .is_some_and(|l| l.cgroups_path().is_some());
+    // An unprivileged caller's container without a cgroup: nothing asked of one, or
+    // only device rules, which there restrict nothing the kernel allows (see
+    // `unenforced_devices`).
+    let may_go_without = (!asks || asked.is_empty()) && !rustix::process::geteuid().is_root();
     let path = match path(spec, id) {
         Ok(p) => p,
         Err(_) if !asks && !has_path => return Ok(None),
+        Err(_) if may_go_without && !has_path => return Ok(None),
         Err(e) => return Err(e),
     };
     let exists = path.is_dir();
@@ -501,8 +506,8 @@ pub fn cgroup(spec: &Spec, id: &str) -> Result<Option<Cgroup>> {
         existing(&path).to_owned()
     };
     if !writable(&place) {
-        if !asks && !rustix::process::geteuid().is_root() {
-            // As runc --rootless: no cgroup of its own, nothing asked of one.
+        if may_go_without {
+            // As runc --rootless: no cgroup of its own.
             return Ok(None);
         }
         let field = asked.first().map_or_else(
@@ -554,6 +559,35 @@ pub fn cgroup(spec: &Spec, id: &str) -> Result<Option<Cgroup>> {
         }
     }
     Ok(Some(cg))
+}
+
+/// The warning for an unprivileged caller's device rules that [`cgroup`] leaves
+/// without a cgroup (none may be made: none is delegated to the user), and so
+/// without a device program. They restrict nothing there: in the user namespace
+/// of an unprivileged caller the container can create no device node (`mknod` of
+/// one needs `CAP_MKNOD` in the initial user namespace) and open none its caller
+/// could not open itself. runc --rootless skips them silently. `None` when a
+/// cgroup is made, the caller is root, or the config has no device rules.
+pub fn unenforced_devices(spec: &Spec, id: &str) -> Option<String> {
+    if rustix::process::geteuid().is_root() {
+        return None;
+    }
+    let rules = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.resources().as_ref())
+        .and_then(|r| r.devices().as_ref())
+        .is_some_and(|d| !d.is_empty());
+    if !rules || !matches!(cgroup(spec, id), Ok(None)) {
+        return None;
+    }
+    Some(
+        "linux.resources.devices: not enforced: no cgroup can be made here (none is \
+         delegated to this user), so no device program is attached; in the user \
+         namespace of an unprivileged caller the container can create no device node \
+         and open none its caller could not (runc --rootless skips them too)"
+            .to_owned(),
+    )
 }
 
 /// The container's cgroup, or the error naming the command.

@@ -463,7 +463,8 @@ fn create(g: &Global, p: &Parsed, run: bool, detach: bool) -> Result<i32> {
         Err(_) if s.dir(&id).exists() => return Err(taken()),
         r => passed.apply(r?),
     };
-    for w in config::warnings(&spec) {
+    let cgroup_warning = linception_oci::cgroups::unenforced_devices(&spec, &id);
+    for w in config::warnings(&spec).iter().chain(&cgroup_warning) {
         eprintln!("linception-oci: warning: {w}");
     }
     // As runc: the container's own session keyring, `_ses.<id>` (possessor-only

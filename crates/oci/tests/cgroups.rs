@@ -451,9 +451,40 @@ fn rootless_without_a_delegated_cgroup_runs_without_one() {
     let out = run(&bundle, &id);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(!mount().join(&id).exists());
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
     let path = bundle.path().join("config.json");
     let mut cfg: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+
+    // Device rules alone (rootless podman's config has the default spec's deny-all
+    // and its allow list): no cgroup, so no device program, said by a warning; the
+    // kernel keeps the container from making a device node all the same.
+    cfg["linux"]["resources"] = json!({"devices": [{"allow": false, "access": "rwm"}]});
+    cfg["process"]["args"] = json!([
+        "/bin/sh",
+        "-c",
+        "mkdir /dev/lc-dir && mknod /dev/lc-null c 1 3 2>&1; echo $?"
+    ]);
+    std::fs::write(&path, cfg.to_string()).unwrap();
+    let out = run(&bundle, &id);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // /dev is the container's own tmpfs (the mkdir works); mknod needs CAP_MKNOD
+    // in the initial user namespace.
+    assert_eq!(
+        stdout(&out),
+        "mknod: /dev/lc-null: Operation not permitted\n1\n",
+        "{}",
+        stderr(&out)
+    );
+    assert!(!mount().join(&id).exists());
+    let warned: Vec<&str> = std::str::from_utf8(&out.stderr)
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with("linception-oci: warning: linux.resources.devices: not enforced"))
+        .collect();
+    assert_eq!(warned.len(), 1, "{}", stderr(&out));
+    assert!(!state.0.join(&id).exists(), "state dir left");
+
     cfg["linux"]["resources"] = json!({"pids": {"limit": 10}});
     std::fs::write(&path, cfg.to_string()).unwrap();
     let out = run(&bundle, &id);
