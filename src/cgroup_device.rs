@@ -553,9 +553,7 @@ fn privileged_in_the_initial_user_namespace() -> bool {
     use rustix::thread::CapabilitySet;
     let caps = rustix::thread::capabilities(None).map(|c| c.effective);
     let capable = caps.is_ok_and(|e| e.intersects(CapabilitySet::BPF | CapabilitySet::SYS_ADMIN));
-    capable
-        && std::fs::read_to_string("/proc/self/uid_map")
-            .is_ok_and(|m| m.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"])
+    capable && crate::features::in_initial_user_namespace()
 }
 
 /// Opens a cgroup directory for `bpf` (which takes no `O_PATH` fd).

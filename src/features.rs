@@ -109,6 +109,40 @@ pub fn grantable_capabilities(user_namespace: bool) -> CapSet {
     }
 }
 
+/// Whether this process is in the initial user namespace (its uid map is the
+/// identity of every id, `0 0 4294967295`).
+pub fn in_initial_user_namespace() -> bool {
+    std::fs::read_to_string("/proc/self/uid_map")
+        .is_ok_and(|m| m.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"])
+}
+
+/// Whether `setgroups(2)` may be called in this process's user namespace
+/// (`/proc/self/setgroups` is not `deny`): a namespace whose gid map an
+/// unprivileged process wrote denies it (`unshare --map-root-user`), and so does
+/// every namespace nested in it. There a container can only keep the caller's
+/// supplementary groups.
+pub fn setgroups_allowed() -> bool {
+    std::fs::read_to_string("/proc/self/setgroups").map_or(true, |s| s.trim() != "deny")
+}
+
+/// Whether the kernel already keeps every container this process spawns to the
+/// devices the process itself can reach, so that device rules
+/// ([`Resources::devices`](crate::Resources::devices)) add nothing: true outside
+/// the initial user namespace, and for a process in it with a non-root effective
+/// uid and no effective or permitted capability. No container of such a process
+/// can create a device node (`mknod` of one needs `CAP_MKNOD` in the initial user
+/// namespace), and the nodes it can open are those the process could open itself.
+/// Such a process cannot load a device program either (that needs `CAP_BPF` or
+/// `CAP_SYS_ADMIN` over the initial user namespace).
+pub fn devices_confined() -> bool {
+    if !in_initial_user_namespace() {
+        return true;
+    }
+    let no_caps = rustix::thread::capabilities(None)
+        .is_ok_and(|c| c.effective.is_empty() && c.permitted.is_empty());
+    !rustix::process::geteuid().is_root() && no_caps
+}
+
 /// The seccomp filter actions the running kernel knows
 /// ([`action_available`](linception_seccomp_notify::action_available), Linux 4.14),
 /// of allow, errno, kill process, kill thread, trap, log, trace and user

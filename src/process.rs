@@ -266,9 +266,7 @@ impl Facts {
                 .current
                 .unwrap_or(RLIM_INFINITY)
         };
-        let initial_userns = std::fs::read_to_string("/proc/self/uid_map")
-            .map(|m| m.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"])
-            .unwrap_or(false);
+        let initial_userns = crate::features::in_initial_user_namespace();
         let read_num = |path: &str| {
             std::fs::read_to_string(path)
                 .ok()

@@ -511,3 +511,57 @@ fn exec_in_applies_a_landlock_ruleset() {
     });
     assert_eq!(out, "root-denied\n");
 }
+
+/// `in_initial_user_namespace`, `devices_confined` and `setgroups_allowed` against
+/// what the kernel shows and does: outside the initial user namespace (root of a
+/// rootless one) no device node can be made, even on a tmpfs of that namespace's
+/// own; as root in the initial one it can, and device rules matter.
+#[test]
+fn device_confinement_is_what_the_kernel_enforces() {
+    use linception::features::{devices_confined, in_initial_user_namespace, setgroups_allowed};
+    // (in the initial namespace, confined, setgroups allowed, setgroups file, mknod errno)
+    let probe = || {
+        let tmp = rustix::mount::mount(
+            "none",
+            "/tmp",
+            "tmpfs",
+            rustix::mount::MountFlags::empty(),
+            None,
+        );
+        let made = tmp.and_then(|()| {
+            rustix::fs::mknodat(
+                rustix::fs::CWD,
+                "/tmp/lc-null",
+                rustix::fs::FileType::CharacterDevice,
+                rustix::fs::Mode::from_raw_mode(0o600),
+                rustix::fs::makedev(1, 3),
+            )
+        });
+        (
+            in_initial_user_namespace(),
+            devices_confined(),
+            setgroups_allowed(),
+            std::fs::read_to_string("/proc/self/setgroups").unwrap(),
+            made.err().map_or(0, |e| e.raw_os_error()),
+        )
+    };
+    let (initial, confined, allowed, file, errno) =
+        Fork::new().rootless().unshare(libc::CLONE_NEWNS).run(probe);
+    assert!(!initial);
+    assert!(confined);
+    assert_eq!(allowed, file.trim() == "allow", "{file}");
+    assert_eq!(errno, libc::EPERM, "mknod in a user namespace");
+    if !modes().contains(&false) {
+        return;
+    }
+    let (initial, confined, allowed, file, errno) =
+        Fork::new().unshare(libc::CLONE_NEWNS).run(probe);
+    assert!(initial);
+    assert!(!confined);
+    assert!(allowed, "{file}");
+    assert_eq!(errno, 0, "mknod as root");
+    // Unprivileged in the initial namespace: confined, and mknod refused.
+    let (initial, confined, _, _, _) = Fork::new().unprivileged().run(probe);
+    assert!(initial);
+    assert!(confined);
+}

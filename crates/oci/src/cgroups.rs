@@ -69,6 +69,16 @@ struct Asked {
 /// # Errors
 /// [`Error::Config`] naming a field cgroup v2 or this runtime cannot honour.
 fn resources(r: &LinuxResources, prefix: &str) -> Result<(Resources, Vec<Asked>)> {
+    resources_of(r, prefix, false)
+}
+
+/// [`resources`], the device rules left out when `skip_devices` (checked all the
+/// same).
+fn resources_of(
+    r: &LinuxResources,
+    prefix: &str,
+    skip_devices: bool,
+) -> Result<(Resources, Vec<Asked>)> {
     let mut out = Resources::new();
     let mut asked = Vec::new();
     let f = |name: &str| format!("{prefix}.{name}");
@@ -248,7 +258,9 @@ fn resources(r: &LinuxResources, prefix: &str) -> Result<(Resources, Vec<Asked>)
             rules.push(device_rule(&f(&format!("devices[{i}]")), d)?);
         }
         rules.extend(default_device_rules());
-        out = out.devices(rules);
+        if !skip_devices {
+            out = out.devices(rules);
+        }
     }
     Ok((out, asked))
 }
@@ -467,12 +479,19 @@ fn existing(p: &Path) -> &Path {
     at
 }
 
+/// Whether this runtime runs rootless, as runc decides it: a non-root user, or
+/// outside the initial user namespace (rootless podman runs it as root of its own).
+fn rootless() -> bool {
+    !rustix::process::geteuid().is_root() || !linception::features::in_initial_user_namespace()
+}
+
 fn writable(p: &Path) -> bool {
     rustix::fs::access(p, rustix::fs::Access::WRITE_OK).is_ok()
 }
 
 /// The container's cgroup: `None` for a rootless caller that may not make one and
-/// asks for no resources but device rules ([`unenforced_devices`] warns of those).
+/// asks for no resources (device rules it cannot enforce aside:
+/// [`unenforced_devices`]).
 ///
 /// # Errors
 /// [`Error::Config`] naming the field: a resource cgroup v2 or the host's cgroup
@@ -480,8 +499,14 @@ fn writable(p: &Path) -> bool {
 /// (cgroup2 offers: hugetlb)`), a bad value, an existing cgroup with processes.
 pub fn cgroup(spec: &Spec, id: &str) -> Result<Option<Cgroup>> {
     let r = spec.linux().as_ref().and_then(|l| l.resources().clone());
+    // Device rules add nothing where the kernel confines the container already
+    // (see `unenforced_devices`): left out.
     let (res, asked) = match &r {
-        Some(r) => resources(r, "linux.resources")?,
+        Some(r) => resources_of(
+            r,
+            "linux.resources",
+            linception::features::devices_confined(),
+        )?,
         None => (Resources::new(), Vec::new()),
     };
     let asks = !res.is_empty();
@@ -489,14 +514,9 @@ pub fn cgroup(spec: &Spec, id: &str) -> Result<Option<Cgroup>> {
         .linux()
         .as_ref()
         .is_some_and(|l| l.cgroups_path().is_some());
-    // An unprivileged caller's container without a cgroup: nothing asked of one, or
-    // only device rules, which there restrict nothing the kernel allows (see
-    // `unenforced_devices`).
-    let may_go_without = (!asks || asked.is_empty()) && !rustix::process::geteuid().is_root();
     let path = match path(spec, id) {
         Ok(p) => p,
         Err(_) if !asks && !has_path => return Ok(None),
-        Err(_) if may_go_without && !has_path => return Ok(None),
         Err(e) => return Err(e),
     };
     let exists = path.is_dir();
@@ -506,8 +526,8 @@ pub fn cgroup(spec: &Spec, id: &str) -> Result<Option<Cgroup>> {
         existing(&path).to_owned()
     };
     if !writable(&place) {
-        if may_go_without {
-            // As runc --rootless: no cgroup of its own.
+        if !asks && rootless() {
+            // As runc --rootless: no cgroup of its own, nothing asked of one.
             return Ok(None);
         }
         let field = asked.first().map_or_else(
@@ -561,33 +581,28 @@ pub fn cgroup(spec: &Spec, id: &str) -> Result<Option<Cgroup>> {
     Ok(Some(cg))
 }
 
-/// The warning for an unprivileged caller's device rules that [`cgroup`] leaves
-/// without a cgroup (none may be made: none is delegated to the user), and so
-/// without a device program. They restrict nothing there: in the user namespace
-/// of an unprivileged caller the container can create no device node (`mknod` of
-/// one needs `CAP_MKNOD` in the initial user namespace) and open none its caller
-/// could not open itself. runc --rootless skips them silently. `None` when a
-/// cgroup is made, the caller is root, or the config has no device rules.
-pub fn unenforced_devices(spec: &Spec, id: &str) -> Option<String> {
-    if rustix::process::geteuid().is_root() {
-        return None;
-    }
+/// The warning for device rules the kernel makes moot, which [`cgroup`] leaves
+/// out (no device program is attached): where this runtime runs outside the
+/// initial user namespace (rootless podman runs it as root of its own user
+/// namespace), or as an unprivileged user
+/// ([`devices_confined`](linception::features::devices_confined)). There no
+/// container can create a device node (`mknod` of one needs `CAP_MKNOD` in the
+/// initial user namespace) or open one its caller could not, and no device
+/// program can be loaded. runc skips them there too, silently. `None` when the
+/// config has no device rules or they are enforced.
+pub fn unenforced_devices(spec: &Spec) -> Option<String> {
     let rules = spec
         .linux()
         .as_ref()
         .and_then(|l| l.resources().as_ref())
         .and_then(|r| r.devices().as_ref())
         .is_some_and(|d| !d.is_empty());
-    if !rules || !matches!(cgroup(spec, id), Ok(None)) {
-        return None;
-    }
-    Some(
-        "linux.resources.devices: not enforced: no cgroup can be made here (none is \
-         delegated to this user), so no device program is attached; in the user \
-         namespace of an unprivileged caller the container can create no device node \
-         and open none its caller could not (runc --rootless skips them too)"
-            .to_owned(),
-    )
+    (rules && linception::features::devices_confined()).then(|| {
+        "linux.resources.devices: not enforced (no device program): this runtime runs \
+         unprivileged or outside the initial user namespace, where the container can \
+         create no device node and open none its caller could not"
+            .to_owned()
+    })
 }
 
 /// The container's cgroup, or the error naming the command.

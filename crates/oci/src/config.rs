@@ -1556,9 +1556,14 @@ fn process_common(
     b = b.uid(user.uid()).gid(user.gid());
     match user.additional_gids() {
         Some(gids) => b = b.groups(gids.clone()),
-        // As runc: root clears the supplementary groups; an unprivileged caller
-        // (setgroups denied in its user namespace) keeps none to clear.
-        None if rustix::process::geteuid().is_root() => b = b.groups(Vec::new()),
+        // As runc: root clears the supplementary groups where setgroups is
+        // allowed; an unprivileged caller keeps none to clear, and root of a user
+        // namespace that denies setgroups (and every one nested in it) cannot.
+        None if rustix::process::geteuid().is_root()
+            && linception::features::setgroups_allowed() =>
+        {
+            b = b.groups(Vec::new())
+        }
         None => {}
     }
     if let Some(mask) = user.umask() {

@@ -463,7 +463,7 @@ fn create(g: &Global, p: &Parsed, run: bool, detach: bool) -> Result<i32> {
         Err(_) if s.dir(&id).exists() => return Err(taken()),
         r => passed.apply(r?),
     };
-    let cgroup_warning = linception_oci::cgroups::unenforced_devices(&spec, &id);
+    let cgroup_warning = linception_oci::cgroups::unenforced_devices(&spec);
     for w in config::warnings(&spec).iter().chain(&cgroup_warning) {
         eprintln!("linception-oci: warning: {w}");
     }

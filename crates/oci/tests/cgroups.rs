@@ -412,6 +412,76 @@ fn resources_cgroup_v2_lacks_are_refused_by_field() {
     assert!(tried >= 5);
 }
 
+/// Rootless podman's shape: the runtime runs as root of a user namespace of its
+/// own (mapped to one unprivileged id), and the config has no user namespace (the
+/// container shares the runtime's) and the default spec's device rules. No cgroup
+/// can be made there and no device program loaded: the rules go unenforced with a
+/// warning, as runc skips them, and the kernel still refuses a device node.
+#[test]
+fn device_rules_outside_the_initial_user_namespace_are_not_enforced() {
+    linception_testkit::require!(linception_testkit::Feature::UnprivilegedUserNs);
+    if !needs() {
+        return;
+    }
+    let bundle = Bundle::new(true, |c| {
+        script(
+            c,
+            "grep -c . /proc/self/uid_map; mkdir /dev/lc-dir && mknod /dev/lc-null c 1 3 2>&1; echo $?",
+        );
+        let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+        ns.retain(|n| n["type"] != "user");
+        let linux = c["linux"].as_object_mut().unwrap();
+        linux.remove("uidMappings");
+        linux.remove("gidMappings");
+        linux.insert(
+            "resources".into(),
+            json!({"devices": [{"allow": false, "access": "rwm"}]}),
+        );
+    });
+    let state = TempDir::new("nested-state");
+    let id = format!("lc-nested-{}", std::process::id());
+    let mut c = std::process::Command::new("unshare");
+    if is_root() {
+        // As uid 65534, so that the namespace maps no id the host's cgroup files
+        // belong to.
+        std::os::unix::fs::chown(&state.0, Some(65534), Some(65534)).unwrap();
+        c = std::process::Command::new("setpriv");
+        c.args([
+            "--reuid",
+            "65534",
+            "--regid",
+            "65534",
+            "--clear-groups",
+            "unshare",
+        ]);
+    }
+    c.args(["--user", "--map-root-user"])
+        .arg(ours_bin())
+        .arg("--root")
+        .arg(&state.0)
+        .args(["run", "--bundle"])
+        .arg(bundle.path())
+        .arg(&id)
+        .stdin(Stdio::null());
+    let out = c.output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    // One line of uid map: the container is in the runtime's user namespace.
+    assert_eq!(
+        stdout(&out),
+        "1\nmknod: /dev/lc-null: Operation not permitted\n1\n",
+        "{}",
+        stderr(&out)
+    );
+    let warned = std::str::from_utf8(&out.stderr)
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with("linception-oci: warning: linux.resources.devices: not enforced"))
+        .count();
+    assert_eq!(warned, 1, "{}", stderr(&out));
+    assert!(!mount().join(&id).exists(), "a cgroup was made");
+    assert!(!state.0.join(&id).exists(), "state dir left");
+}
+
 #[test]
 fn rootless_without_a_delegated_cgroup_runs_without_one() {
     linception_testkit::require!(linception_testkit::Feature::UnprivilegedUserNs);
