@@ -311,7 +311,8 @@ impl Container {
             (None, Some(id)) => id.socket.clone(),
             (None, None) => return Err(Error::State { op: "start", state }),
         };
-        let conn = std::os::unix::net::UnixStream::connect(&socket)
+        let (addr, _dir) = crate::spawn::socket_address(&socket)?;
+        let conn = std::os::unix::net::UnixStream::connect(&addr)
             .map_err(|e| Error::syscall(format!("connect({socket:?}) (the start socket)"), e))?;
         // Started: the socket's presence no longer means "created".
         let _ = std::fs::remove_file(&socket);

@@ -241,8 +241,10 @@ impl ContainerBuilder {
     /// ```
     ///
     /// # Errors
-    /// As for `spawn`; the socket path is refused when it exists, is relative, or is
-    /// longer than a unix socket address holds (107 bytes).
+    /// As for `spawn`; the socket path is refused when it exists or is relative. A
+    /// path longer than a unix socket address holds (107 bytes) is bound and
+    /// connected to through its directory (`/proc/self/fd/N/name`), so only its
+    /// file name must be short (80 bytes).
     pub fn create(self, start_socket: impl AsRef<std::path::Path>) -> Result<Container> {
         spawn::create(self, start_socket.as_ref())
     }

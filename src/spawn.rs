@@ -338,10 +338,12 @@ fn check_socket(socket: &Path) -> Result<()> {
             "the start socket path must be absolute",
         ));
     }
-    if socket.as_os_str().len() > 107 {
+    let name_len = socket.file_name().map_or(0, |n| n.len());
+    if socket.as_os_str().len() > SUN_PATH_MAX && name_len > SUN_PATH_MAX - PROC_FD_PREFIX {
         return Err(Error::invalid(
             format!("start socket {shown}"),
-            "longer than a unix socket address holds (107 bytes)",
+            "its file name is too long for a unix socket address, even through its \
+             directory (at most 80 bytes when the path is over 107)",
         ));
     }
     if socket.symlink_metadata().is_ok() {
@@ -351,6 +353,40 @@ fn check_socket(socket: &Path) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// The longest path a unix socket address holds (`sun_path`, NUL excluded).
+const SUN_PATH_MAX: usize = 107;
+/// Room left for `/proc/self/fd/N/` (N up to ten digits) and a margin.
+const PROC_FD_PREFIX: usize = 27;
+
+/// A unix socket address for `path`, of any length: the path itself when it fits
+/// `sun_path` (107 bytes); else `/proc/self/fd/N/<name>`, through an `O_PATH` fd
+/// of its directory, returned to be held while the address is used (a state
+/// root under a long `XDG_RUNTIME_DIR` gives a start socket path over 107 bytes).
+pub(crate) fn socket_address(path: &Path) -> Result<(std::path::PathBuf, Option<OwnedFd>)> {
+    if path.as_os_str().len() <= SUN_PATH_MAX {
+        return Ok((path.to_owned(), None));
+    }
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return Ok((path.to_owned(), None));
+    };
+    use rustix::fs::{Mode, OFlags};
+    let fd = rustix::fs::open(
+        dir,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| {
+        Error::syscall(
+            format!("open({dir:?}, O_PATH) (the start socket's directory)"),
+            e.into(),
+        )
+    })?;
+    let short = Path::new("/proc/self/fd")
+        .join(fd.as_raw_fd().to_string())
+        .join(name);
+    Ok((short, Some(fd)))
 }
 
 /// The whole spawn; with `socket`, a create: the init waits there for its start.
@@ -436,7 +472,8 @@ fn run(p: &mut Prepared, socket: Option<&Path>, started: Option<u64>) -> Result<
     // The socket file exists from here on: removed again on any failure.
     let mut socket_file = None;
     if let Some(path) = socket {
-        let listener = std::os::unix::net::UnixListener::bind(path)
+        let (addr, _dir) = socket_address(path)?;
+        let listener = std::os::unix::net::UnixListener::bind(&addr)
             .map_err(|e| Error::syscall(format!("bind({path:?}) (the start socket)"), e))?;
         socket_file = Some(SocketFile(path.to_owned()));
         child_fds.start_listener = Some(OwnedFd::from(listener));

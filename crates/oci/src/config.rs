@@ -457,6 +457,28 @@ fn same_maps(mount: &[RawIdMapping], container: &[LinuxIdMapping]) -> bool {
     a == b
 }
 
+/// Whether the config creates a namespace of type `typ` (listed without a path).
+fn new_namespace(spec: &Spec, typ: &str) -> bool {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .into_iter()
+        .flatten()
+        .any(|ns| json_name(&ns.typ()) == typ && ns.path().is_none())
+}
+
+/// Whether a `cgroup`/`cgroup2` mount is made as a recursive bind of the runtime's
+/// cgroup2 mount, as runc falls back to: the container shares the runtime's cgroup
+/// namespace (none in the config) and a new cgroup2 mount of it needs
+/// `CAP_SYS_ADMIN` over the user namespace that owns it, which the container's
+/// root lacks in a user namespace of its own, and so does a runtime outside the
+/// initial user namespace (rootless podman's). [`warnings`] says so.
+fn cgroup_bound(typ: &str, userns: bool, cgroupns: bool) -> bool {
+    matches!(typ, "cgroup" | "cgroup2")
+        && !cgroupns
+        && (userns || !linception::features::in_initial_user_namespace())
+}
+
 /// A mount of the config as a builder mount: every option honoured or refused by
 /// name.
 fn mount(
@@ -472,10 +494,24 @@ fn mount(
     }
     let options: Vec<String> = m.options().clone().unwrap_or_default();
     let typ = m.typ().clone().unwrap_or_default();
-    let is_bind = typ == "bind" || options.iter().any(|o| o == "bind" || o == "rbind");
-    let recursive = options.iter().any(|o| o == "rbind");
+    let cgroup_bind = cgroup_bound(&typ, ctx.userns, ctx.cgroupns);
+    let is_bind =
+        cgroup_bind || typ == "bind" || options.iter().any(|o| o == "bind" || o == "rbind");
+    let recursive = cgroup_bind || options.iter().any(|o| o == "rbind");
     let source = m.source().as_ref().filter(|s| !s.as_os_str().is_empty());
-    let mut out = if is_bind {
+    let mut out = if cgroup_bind {
+        let cg2 = linception::features::cgroup2().map_err(|e| {
+            Error::config(
+                format!("{field} type {typ:?}"),
+                format!(
+                    "the container shares the runtime's cgroup namespace, where this \
+                     runtime may not mount cgroup2, and there is no cgroup2 mount to bind \
+                     instead: {e}"
+                ),
+            )
+        })?;
+        Mount::bind(cg2.mount_point, dest).recursive()
+    } else if is_bind {
         let src = source.ok_or_else(|| Error::config(&field, "a bind needs a source"))?;
         let src = if src.is_absolute() {
             src.clone()
@@ -497,13 +533,6 @@ fn mount(
             "tmpfs" => Mount::tmpfs(dest),
             "proc" => Mount::proc(dest),
             "cgroup" | "cgroup2" => {
-                if ctx.userns && !ctx.cgroupns {
-                    return Err(Error::config(
-                        format!("{field} type {typ:?}"),
-                        "a cgroup2 mount in a user namespace needs a cgroup namespace of \
-                         the container's (linux.namespaces: cgroup)",
-                    ));
-                }
                 // linception targets cgroup v2: a cgroup2 mount of the container's
                 // cgroup namespace (runc mounts v1 hierarchies on a v1 host).
                 Mount::filesystem("cgroup2", dest)
@@ -1160,7 +1189,18 @@ pub fn warnings(spec: &Spec) -> Vec<String> {
         }
     }
     let slave_root = slave_root(spec);
+    let new_ns = |typ: &str| new_namespace(spec, typ);
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        let typ = m.typ().clone().unwrap_or_default();
+        if cgroup_bound(&typ, new_ns("user"), new_ns("cgroup")) {
+            out.push(format!(
+                "mounts[{i}] ({}) type {typ:?}: bound from the runtime's cgroup2 mount, \
+                 read-only as its options say: the container shares the runtime's cgroup \
+                 namespace (none in linux.namespaces), of which it may not mount a new \
+                 cgroup2 (as runc does)",
+                m.destination().display()
+            ));
+        }
         let options = m.options().clone().unwrap_or_default();
         let is_bind = m.typ().as_deref() == Some("bind")
             || options.iter().any(|o| o == "bind" || o == "rbind");
@@ -1253,12 +1293,7 @@ pub fn builder(spec: &Spec, opts: &Options) -> Result<ContainerBuilder> {
     }
     b = b.root(RootFs::Dir(root_path));
     let linux_ns = spec.linux().as_ref().and_then(|l| l.namespaces().as_ref());
-    let new_ns = |typ: &str| {
-        linux_ns
-            .into_iter()
-            .flatten()
-            .any(|ns| json_name(&ns.typ()) == typ && ns.path().is_none())
-    };
+    let new_ns = |typ: &str| new_namespace(spec, typ);
     let joined_mount_ns = linux_ns
         .into_iter()
         .flatten()
@@ -2084,11 +2119,6 @@ mod tests {
                 r#"[{"destination":"/b","type":"bind","source":"/srv","options":["rbind","ro","rrw"]}]"#,
                 "",
                 "mounts[0] (/b) options: RDONLY both set and cleared",
-            ),
-            (
-                r#"[{"destination":"/c","type":"cgroup2","source":"cgroup"}]"#,
-                r#","uidMappings":[{"containerID":0,"hostID":1000,"size":1}],"gidMappings":[{"containerID":0,"hostID":1000,"size":1}]"#,
-                "mounts[0] (/c) type \"cgroup2\": a cgroup2 mount in a user namespace needs a cgroup namespace",
             ),
             (
                 r#"[{"destination":"/b","type":"bind","source":"/srv","options":["bind","loud"]}]"#,

@@ -72,15 +72,23 @@ impl Store {
     }
 
     /// The default root: `/run/linception-oci` for root, else
-    /// `$XDG_RUNTIME_DIR/linception-oci`.
+    /// `$XDG_RUNTIME_DIR/linception-oci`. As runc decides it, root outside the
+    /// initial user namespace counts as rootless when `XDG_RUNTIME_DIR` is set and
+    /// `USER` is not `root` (rootless podman runs the runtime as root of its own
+    /// user namespace, with the user's environment).
     ///
     /// # Errors
     /// [`Error::Usage`] when not root and `XDG_RUNTIME_DIR` is unset.
     pub fn default_root() -> Result<PathBuf> {
-        if rustix::process::geteuid().is_root() {
+        let xdg = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty());
+        let rootless = !rustix::process::geteuid().is_root()
+            || (xdg.is_some()
+                && !linception::features::in_initial_user_namespace()
+                && std::env::var_os("USER").is_none_or(|u| u != "root"));
+        if !rootless {
             return Ok("/run/linception-oci".into());
         }
-        match std::env::var_os("XDG_RUNTIME_DIR") {
+        match xdg {
             Some(d) if !d.is_empty() => Ok(PathBuf::from(d).join("linception-oci")),
             _ => Err(Error::Usage(
                 "--root: XDG_RUNTIME_DIR is unset, pass --root DIR".into(),
@@ -117,14 +125,6 @@ impl Store {
                 return Err(Error::State(format!("container {id:?} already exists")));
             }
             Err(e) => return Err(Error::io("create", &dir, e)),
-        }
-        let sock = self.socket(id);
-        if sock.as_os_str().len() > 107 {
-            let _ = std::fs::remove_dir(&dir);
-            return Err(Error::Usage(format!(
-                "--root: {} is too long for a unix socket path",
-                sock.display()
-            )));
         }
         Self::lock(dir)
     }

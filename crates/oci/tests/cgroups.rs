@@ -426,8 +426,16 @@ fn device_rules_outside_the_initial_user_namespace_are_not_enforced() {
     let bundle = Bundle::new(true, |c| {
         script(
             c,
-            "grep -c . /proc/self/uid_map; mkdir /dev/lc-dir && mknod /dev/lc-null c 1 3 2>&1; echo $?",
+            "grep -c . /proc/self/uid_map; mkdir /dev/lc-dir && mknod /dev/lc-null c 1 3 2>&1; echo $?; \
+             grep ' /sys/fs/cgroup ' /proc/self/mountinfo | cut -d' ' -f6,9; \
+             test -r /sys/fs/cgroup/cgroup.controllers && echo readable",
         );
+        // podman's cgroup mount: the container shares the runtime's cgroup
+        // namespace, which this runtime may not mount: a read-only bind instead.
+        c["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+            "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]
+        }));
         let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
         ns.retain(|n| n["type"] != "user");
         let linux = c["linux"].as_object_mut().unwrap();
@@ -438,6 +446,7 @@ fn device_rules_outside_the_initial_user_namespace_are_not_enforced() {
             json!({"devices": [{"allow": false, "access": "rwm"}]}),
         );
     });
+    std::fs::create_dir_all(bundle.path().join("rootfs/sys/fs/cgroup")).unwrap();
     let state = TempDir::new("nested-state");
     let id = format!("lc-nested-{}", std::process::id());
     let mut c = std::process::Command::new("unshare");
@@ -468,7 +477,7 @@ fn device_rules_outside_the_initial_user_namespace_are_not_enforced() {
     // One line of uid map: the container is in the runtime's user namespace.
     assert_eq!(
         stdout(&out),
-        "1\nmknod: /dev/lc-null: Operation not permitted\n1\n",
+        "1\nmknod: /dev/lc-null: Operation not permitted\n1\nro,nosuid,nodev,noexec,relatime cgroup2\nreadable\n",
         "{}",
         stderr(&out)
     );
@@ -478,6 +487,11 @@ fn device_rules_outside_the_initial_user_namespace_are_not_enforced() {
         .filter(|l| l.starts_with("linception-oci: warning: linux.resources.devices: not enforced"))
         .count();
     assert_eq!(warned, 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("type \"cgroup\": bound from the runtime's cgroup2 mount"),
+        "{}",
+        stderr(&out)
+    );
     assert!(!mount().join(&id).exists(), "a cgroup was made");
     assert!(!state.0.join(&id).exists(), "state dir left");
 }
