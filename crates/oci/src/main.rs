@@ -390,8 +390,19 @@ fn exec(g: &Global, mut args: Vec<String>) -> Result<i32> {
         process_label: p.opt(&["process-label"]).map(str::to_owned),
         preserve_fds,
     };
-    linception_oci::exec::exec(&store(g)?, &opts)
+    // As runc: past its command line, a failed exec exits with 255, which tells
+    // the runtime's failure from the process's own exit code.
+    match store(g).and_then(|s| linception_oci::exec::exec(&s, &opts)) {
+        Ok(code) => Ok(code),
+        Err(e) => {
+            report(g, &e);
+            Ok(EXEC_FAILED)
+        }
+    }
 }
+
+/// The exit code of an `exec` that failed past its command line (runc's).
+const EXEC_FAILED: i32 = 255;
 
 /// `--preserve-fds N` (0 without it).
 fn preserve_fds(p: &Parsed) -> Result<u32> {
