@@ -175,18 +175,13 @@ fn cap_names(set: CapSet) -> String {
         .join(", ")
 }
 
-/// The capabilities of `process.capabilities` the runtime cannot grant, by set: the
-/// runtime spec has them logged as a warning and the container run without them
-/// (a runtime "SHOULD NOT fail"); [`builder`] leaves them out.
-fn ungranted(spec: &Spec) -> Vec<(&'static str, CapSet)> {
-    let Some(caps) = spec
-        .process()
-        .as_ref()
-        .and_then(|p| p.capabilities().as_ref())
-    else {
+/// The capabilities of `process.capabilities` outside `g`, by set: the runtime
+/// spec has them logged as a warning and the process run without them (a runtime
+/// "SHOULD NOT fail"); [`builder`] and [`exec_process_builder`] leave them out.
+fn ungranted(process: &Process, g: CapSet) -> Vec<(&'static str, CapSet)> {
+    let Some(caps) = process.capabilities().as_ref() else {
         return Vec::new();
     };
-    let g = grantable(spec);
     let sets = [
         ("bounding", cap_set("", caps.bounding().as_ref())),
         ("effective", cap_set("", caps.effective().as_ref())),
@@ -198,6 +193,29 @@ fn ungranted(spec: &Spec) -> Vec<(&'static str, CapSet)> {
         .filter_map(|(name, set)| {
             let lost = set.ok()? - g;
             (!lost.is_empty()).then_some((name, lost))
+        })
+        .collect()
+}
+
+/// One warning line per capability set of `process` naming what the runtime cannot
+/// grant in the container `spec` describes (left out of the set): the container's
+/// own process or one `exec` runs.
+pub fn capability_warnings(process: &Process, spec: &Spec) -> Vec<String> {
+    let g = grantable(spec);
+    ungranted(process, g)
+        .into_iter()
+        .map(|(set, lost)| {
+            format!(
+                "process.capabilities.{set}: {} cannot be granted ({}): the process runs \
+                 without them, as the runtime spec says",
+                cap_names(lost),
+                if g == linception::features::capabilities() {
+                    "the running kernel has no such capability"
+                } else {
+                    "the runtime does not hold them, in its permitted and bounding sets, \
+                     and the container stays in its user namespace"
+                }
+            )
         })
         .collect()
 }
@@ -1163,18 +1181,8 @@ fn bind_data(opt: &str) -> bool {
 /// capabilities the runtime cannot grant (left out, as the runtime spec says).
 pub fn warnings(spec: &Spec) -> Vec<String> {
     let mut out = Vec::new();
-    for (set, lost) in ungranted(spec) {
-        out.push(format!(
-            "process.capabilities.{set}: {} cannot be granted ({}): the container runs \
-             without them, as the runtime spec says",
-            cap_names(lost),
-            if grantable(spec) == linception::features::capabilities() {
-                "the running kernel has no such capability"
-            } else {
-                "the runtime does not hold them, in its permitted and bounding sets, and \
-                 the container stays in its user namespace"
-            }
-        ));
+    if let Some(p) = spec.process() {
+        out.extend(capability_warnings(p, spec));
     }
     let devices = spec.linux().as_ref().and_then(|l| l.devices().as_ref());
     for (i, d) in devices.into_iter().flatten().enumerate() {
@@ -1274,7 +1282,7 @@ pub fn builder(spec: &Spec, opts: &Options) -> Result<ContainerBuilder> {
         .process()
         .as_ref()
         .ok_or_else(|| Error::config("process", "missing (nothing to run)"))?;
-    let mut b = process_common(process, opts, Some(grantable(spec)))?;
+    let mut b = process_common(process, opts, false, Some(grantable(spec)))?;
 
     let root = spec
         .root()
@@ -1555,19 +1563,31 @@ fn without_own_mount_namespace(spec: &Spec) -> Result<()> {
 /// # Errors
 /// [`Error::Config`] naming the first field refused.
 pub fn process_builder(process: &Process, opts: &Options) -> Result<ContainerBuilder> {
-    process_common(process, opts, None)
+    process_common(process, opts, true, None)
 }
 
-/// [`process_builder`] for `exec` (`grantable` none: `execCPUAffinity` applies, the
-/// capabilities are given as they are) and for the container's own process
-/// (`execCPUAffinity` does not apply; the capabilities outside `grantable` are left
-/// out, which [`warnings`] names).
+/// [`process_builder`] for a process `exec` runs in the container `spec`
+/// describes: the capabilities it cannot be granted there are left out, which
+/// [`capability_warnings`] names (the runtime spec's rule).
+///
+/// # Errors
+/// [`Error::Config`] naming the first field refused.
+pub fn exec_process_builder(
+    process: &Process,
+    opts: &Options,
+    spec: &Spec,
+) -> Result<ContainerBuilder> {
+    process_common(process, opts, true, Some(grantable(spec)))
+}
+
+/// [`process_builder`] for `exec` (`execCPUAffinity` applies) or for the container's
+/// own process; the capabilities outside `grantable`, when given, are left out.
 fn process_common(
     process: &Process,
     opts: &Options,
+    exec: bool,
     grantable: Option<CapSet>,
 ) -> Result<ContainerBuilder> {
-    let exec = grantable.is_none();
     let args = process.args().clone().unwrap_or_default();
     let Some(program) = args.first() else {
         return Err(Error::config("process.args", "empty"));

@@ -18,7 +18,7 @@
 use std::path::{Path, PathBuf};
 
 use linception::{SessionKeyring, State, Terminal};
-use oci_spec::runtime::Process;
+use oci_spec::runtime::{Process, Spec};
 use serde_json::{Value, json};
 
 use crate::config::{self, Options};
@@ -191,6 +191,7 @@ pub fn process_document(opts: &ExecOptions, bundle: &Path) -> Result<Value> {
 pub fn process_builder(
     doc: &Value,
     opts: &ExecOptions,
+    spec: Option<&Spec>,
 ) -> Result<(linception::ContainerBuilder, Option<i32>)> {
     let mut doc = doc.clone();
     let oom = match doc.as_object_mut().and_then(|o| o.remove("oomScoreAdj")) {
@@ -216,15 +217,21 @@ pub fn process_builder(
     }
     let process: Process =
         serde_json::from_value(doc).map_err(|e| Error::config("process", e.to_string()))?;
-    let mut b = config::process_builder(
-        &process,
-        &Options {
-            id: opts.id.clone(),
-            bundle: PathBuf::new(),
-            console_socket: opts.console_socket.clone(),
-            no_pivot: false,
-        },
-    )?;
+    let o = Options {
+        id: opts.id.clone(),
+        bundle: PathBuf::new(),
+        console_socket: opts.console_socket.clone(),
+        no_pivot: false,
+    };
+    let mut b = match spec {
+        Some(spec) => {
+            for w in config::capability_warnings(&process, spec) {
+                eprintln!("linception-oci: warning: {w}");
+            }
+            config::exec_process_builder(&process, &o, spec)?
+        }
+        None => config::process_builder(&process, &o)?,
+    };
     if to_handle {
         b = b.terminal(Terminal::Handle);
     }
@@ -283,15 +290,16 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
     let record = locked.load()?;
     let doc = process_document(opts, &record.bundle)?;
     exec_labels(&doc, linception::features::active_lsms())?;
-    let (b, oom) = process_builder(&doc, opts)?;
-    let mut b = passed.apply(b);
-    // The container's seccomp filter binds the exec'd process too (as runc applies
-    // it), from the bundle's config: without it the process would escape the filter.
+    // The container's config: its seccomp filter binds the exec'd process too (as
+    // runc applies it: without it the process would escape the filter), and its
+    // user namespace decides which capabilities the process can be granted.
     let spec = config::load(&record.bundle).map_err(|e| {
         Error::State(format!(
             "exec: the container's config, for its seccomp filter: {e}"
         ))
     })?;
+    let (b, oom) = process_builder(&doc, opts, Some(&spec))?;
+    let mut b = passed.apply(b);
     let mut agent = None;
     if let Some(s) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
         let sc = config::seccomp(s, config::wait_killable_recv(&record.bundle)?)?;
@@ -488,7 +496,7 @@ mod tests {
             json!(["CAP_KILL", "CAP_NET_RAW"])
         );
         assert_eq!(p["capabilities"]["ambient"], json!(["CAP_NET_RAW"]));
-        let (_b, oom) = process_builder(&p, &opts).unwrap();
+        let (_b, oom) = process_builder(&p, &opts, None).unwrap();
         assert_eq!(oom, None);
     }
 
@@ -558,7 +566,7 @@ mod tests {
             ..Default::default()
         };
         p["terminal"] = json!(false);
-        assert!(process_builder(&p, &opts).is_ok());
+        assert!(process_builder(&p, &opts, None).is_ok());
     }
 
     #[test]
@@ -571,7 +579,7 @@ mod tests {
             let mut p = base();
             p["terminal"] = json!(false);
             edit(&mut p);
-            match process_builder(&p, &opts) {
+            match process_builder(&p, &opts, None) {
                 Ok(_) => panic!("accepted: {p}"),
                 Err(e) => e.to_string(),
             }
@@ -601,17 +609,19 @@ mod tests {
         let mut p = base();
         p["terminal"] = json!(false);
         p["oomScoreAdj"] = json!(100);
-        assert_eq!(process_builder(&p, &opts).unwrap().1, Some(100));
+        assert_eq!(process_builder(&p, &opts, None).unwrap().1, Some(100));
         // A terminal: to the console socket, or back here in the foreground; a
         // detached one needs the socket.
         let mut p = base();
         p["terminal"] = json!(true);
-        assert!(process_builder(&p, &opts).is_ok());
+        assert!(process_builder(&p, &opts, None).is_ok());
         let detached = ExecOptions {
             detach: true,
             ..opts.clone()
         };
-        let e = process_builder(&p, &detached).unwrap_err().to_string();
+        let e = process_builder(&p, &detached, None)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("--console-socket"), "{e}");
     }
 }

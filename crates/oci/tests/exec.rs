@@ -4,7 +4,8 @@
 
 mod common;
 
-use std::process::Stdio;
+use std::path::Path;
+use std::process::{Command, Stdio};
 
 use common::*;
 
@@ -428,5 +429,99 @@ fn exec_labels_are_passed_through_or_named() {
         assert!(runc.quiet(&["kill", &id, "KILL"]).status.success());
         runc.wait_status(&id, "stopped");
         assert!(runc.quiet(&["delete", &id]).status.success());
+    }
+}
+
+/// The runtime spec's rule for capabilities the runtime cannot grant (warn, leave
+/// them out, do not fail) holds for an exec'd process too. The runtime runs under
+/// `setpriv --bounding-set -sys_time` (and the host's own bounding set): in a
+/// container without a user namespace it cannot grant `CAP_SYS_TIME`, which the
+/// process document asks in every set. runc's exec fails in `capset` there.
+#[test]
+fn exec_leaves_out_the_capabilities_it_cannot_grant() {
+    linception_testkit::require_root!("a container without a user namespace");
+    if !need("busybox-static", "/bin/busybox") || !need("util-linux", "/usr/bin/setpriv") {
+        return;
+    }
+    let known = linception::features::capabilities();
+    let names: Vec<String> = known
+        .iter_names()
+        .map(|(n, _)| format!("CAP_{n}"))
+        .collect();
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let bnd = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapBnd:"))
+        .map(|h| u64::from_str_radix(h.trim(), 16).unwrap())
+        .unwrap();
+    let want = bnd & known.bits() & !linception::CapSet::SYS_TIME.bits();
+    let doc = serde_json::json!({
+        "args": ["sh", "-c", "grep -E '^Cap(Prm|Eff|Bnd)' /proc/self/status"],
+        "cwd": "/",
+        "user": {"uid": 0, "gid": 0},
+        "capabilities": {
+            "bounding": names, "effective": names, "permitted": names,
+            "inheritable": names, "ambient": names
+        }
+    });
+    let mut runtimes = vec![Runtime::ours()];
+    if need("runc", "/usr/sbin/runc") {
+        runtimes.push(Runtime::runc());
+    }
+    for rt in runtimes {
+        let ours = rt.bin == Path::new(ours_bin());
+        let id = format!("exec-caps-{}-{}", ours, std::process::id());
+        let _bundle = running(&rt, &id);
+        let file = rt.root.0.join("caps.json");
+        std::fs::write(&file, doc.to_string()).unwrap();
+        let out = Command::new("setpriv")
+            .args(["--bounding-set", "-sys_time", "--"])
+            .arg(&rt.bin)
+            .arg("--root")
+            .arg(&rt.root.0)
+            .args(["exec", "--process"])
+            .arg(&file)
+            .arg(&id)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        if ours {
+            assert!(out.status.success(), "{err}");
+            for f in ["CapPrm", "CapEff", "CapBnd"] {
+                assert!(
+                    stdout(&out).contains(&format!("{f}:\t{want:016x}\n")),
+                    "{f}: {}",
+                    stdout(&out)
+                );
+            }
+            for set in [
+                "bounding",
+                "effective",
+                "permitted",
+                "inheritable",
+                "ambient",
+            ] {
+                let line = err
+                    .lines()
+                    .find(|l| l.contains(&format!("process.capabilities.{set}: ")))
+                    .unwrap_or_else(|| panic!("no warning for {set}: {err}"));
+                assert!(line.starts_with("linception-oci: warning: "), "{line}");
+                assert!(
+                    line.contains("CAP_SYS_TIME") && line.contains("cannot be granted"),
+                    "{line}"
+                );
+            }
+        } else {
+            assert_eq!(
+                out.status.code(),
+                Some(255),
+                "runc ran it: {}",
+                stdout(&out)
+            );
+        }
+        assert!(rt.quiet(&["kill", &id, "KILL"]).status.success());
+        rt.wait_status(&id, "stopped");
+        assert!(rt.quiet(&["delete", &id]).status.success());
     }
 }
