@@ -1369,7 +1369,17 @@ pub fn builder(spec: &Spec, opts: &Options) -> Result<ContainerBuilder> {
         .as_ref()
         .ok_or_else(|| Error::config("linux", "missing (this runtime runs Linux containers)"))?;
     refuse_set("linux.netDevices", linux.net_devices())?;
-    refuse_set("linux.mountLabel", linux.mount_label())?;
+    if linux.mount_label().is_some() {
+        return Err(Error::config(
+            "linux.mountLabel",
+            if linception::features::active_lsms().selinux {
+                "not supported yet (the SELinux context of the container's new filesystems)"
+            } else {
+                "not supported yet, and SELinux, whose context it is, is not an active \
+                 security module on this system (/sys/kernel/security/lsm)"
+            },
+        ));
+    }
     refuse_set("linux.intelRdt", linux.intel_rdt())?;
     refuse_set("linux.memoryPolicy", linux.memory_policy())?;
     if let Some(p) = linux.personality() {
