@@ -625,7 +625,14 @@ impl Child<'_, '_> {
                 rustix::process::chdir(c"/").errno()
             }
             Step::Chroot { dir } => {
-                rustix::process::chroot(dir.as_c_str()).errno()?;
+                // The directory the mounts were made beneath, when there are some.
+                match self.take(ROOT) {
+                    Held::Mount(root) => {
+                        rustix::process::fchdir(&root).errno()?;
+                        rustix::process::chroot(c".").errno()?;
+                    }
+                    _ => rustix::process::chroot(dir.as_c_str()).errno()?,
+                }
                 rustix::process::chdir(c"/").errno()
             }
             Step::JoinNamespaces { pidfd, flags } => sys::join_namespaces(*pidfd, *flags),

@@ -171,7 +171,7 @@ pub use landlock_ruleset::{Landlock, LandlockReport};
 pub use lifecycle::{ContainerId, Hook, HookFn, HookPoint, HookState, State};
 pub use linception_mountapi::{Atime, MountAttr, Propagation};
 pub use linception_pidfd::{ExitStatus, NamespaceType, Pid, PidFd, Signal};
-pub use mount::Mount;
+pub use mount::{Mount, detach_mounts_beneath};
 pub use process::{
     CpuList, IoClass, IoPriority, Personality, RLIM_INFINITY, Resource, SchedFlags, SchedPolicy,
     Scheduler, Terminal,

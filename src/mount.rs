@@ -651,3 +651,64 @@ impl Mount {
         &self.target
     }
 }
+
+/// The root directory of a chrooted container ([`RootChange::Chroot`](crate::RootChange::Chroot))
+/// whose mounts, masks, read-only paths or devices are made beneath it in the
+/// caller's own mount namespace, where they outlive the container.
+pub(crate) fn shared_namespace_mounts(b: &crate::ContainerBuilder) -> Option<&Path> {
+    let crate::RootFs::Dir(dir) = b.root.as_ref()? else {
+        return None;
+    };
+    let makes_some = !b.mounts.is_empty()
+        || !b.masked_paths.is_empty()
+        || !b.read_only_paths.is_empty()
+        || !b.devices.is_empty();
+    (b.root_change == crate::RootChange::Chroot && makes_some).then_some(dir.as_path())
+}
+
+/// Detaches (`umount2(MNT_DETACH)`) every mount beneath `dir` in the caller's mount
+/// namespace, `dir`'s own mount (if it is one) excepted: what a chrooted container
+/// ([`RootChange::Chroot`](crate::RootChange::Chroot)) sharing the caller's mount
+/// namespace mounted beneath its root, which stays there after the container ends
+/// (an OCI runtime's `delete` of a container without a mount namespace of its own
+/// calls it). The topmost mounts are detached, each with what is mounted on it;
+/// returns how many. A failed chrooted spawn detaches them itself.
+///
+/// # Errors
+/// `dir` cannot be resolved, the mount table cannot be read, or a detach fails for
+/// another reason than the mount being gone already.
+pub fn detach_mounts_beneath(dir: &Path) -> crate::Result<usize> {
+    let dir = std::fs::canonicalize(dir)
+        .map_err(|e| crate::Error::syscall(format!("realpath({})", dir.display()), e))?;
+    let table = linception_mountapi::mount_table(linception_mountapi::MountTableSource::Auto)
+        .map_err(|e| crate::spawn::mount_error("list the mounts beneath a chroot", e))?;
+    let beneath: Vec<&Path> = table
+        .iter()
+        .map(|m| m.mount_point.as_path())
+        .filter(|p| *p != dir && p.starts_with(&dir))
+        .collect();
+    let mut tops: Vec<&Path> = beneath
+        .iter()
+        .copied()
+        .filter(|p| !beneath.iter().any(|q| q != p && p.starts_with(q)))
+        .collect();
+    tops.sort();
+    tops.dedup();
+    let mut detached = 0;
+    for top in tops {
+        // Mounts stacked on one point go one at a time.
+        loop {
+            match rustix::mount::unmount(top, rustix::mount::UnmountFlags::DETACH) {
+                Ok(()) => detached += 1,
+                Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOENT) => break,
+                Err(e) => {
+                    return Err(crate::Error::syscall(
+                        format!("umount2({}, MNT_DETACH)", top.display()),
+                        e.into(),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(detached)
+}

@@ -445,6 +445,18 @@ fn prepare(mut b: ContainerBuilder, socket: Option<&Path>, template: bool) -> Re
 
 /// Stages 3 to 8 for one container of `p`.
 fn run(p: &mut Prepared, socket: Option<&Path>, started: Option<u64>) -> Result<Container> {
+    let r = run_once(p, socket, started);
+    if r.is_err()
+        && let Some(dir) = crate::mount::shared_namespace_mounts(&p.b)
+    {
+        // The mounts a chrooted child made in the caller's namespace before it
+        // failed: gone again with the failure.
+        let _ = crate::mount::detach_mounts_beneath(dir);
+    }
+    r
+}
+
+fn run_once(p: &mut Prepared, socket: Option<&Path>, started: Option<u64>) -> Result<Container> {
     let mut clock = started.map(|started| crate::profile::Clock {
         started,
         ..Default::default()

@@ -686,7 +686,7 @@ fn filesystem(b: &ContainerBuilder, ns: Namespaces, caller: &Caller) -> Result<(
     let chroot = b.root_change == RootChange::Chroot;
     let mount_ns =
         ns.contains(Namespaces::MOUNT) || b.joined_namespaces().contains(Namespaces::MOUNT);
-    if ((b.root.is_some() && !chroot) || !b.mounts.is_empty()) && !mount_ns {
+    if !chroot && (b.root.is_some() || !b.mounts.is_empty()) && !mount_ns {
         return Err(Error::invalid(
             "root/mounts without Namespaces::MOUNT",
             "a root filesystem and mounts need a new or joined mount namespace (or, for a \
@@ -752,19 +752,42 @@ fn root_change(b: &ContainerBuilder, ns: Namespaces) -> Result<()> {
             "a chroot makes no mount, and a tmpfs root would be one: use a RootFs::Dir",
         ));
     }
-    let needs_mount = [
+    let changes_the_root = [
+        (b.read_only_root, "read_only_root()"),
+        (b.root_propagation.is_some(), "root_propagation()"),
+    ];
+    if let Some((_, what)) = changes_the_root.iter().find(|(set, _)| *set) {
+        return Err(Error::invalid(
+            format!("{what} with root_change(RootChange::Chroot)"),
+            "a chrooted root is a directory of the mount namespace, not a mount of the \
+             container's: this needs the root to be changed in a new mount namespace \
+             (RootChange::PivotRoot or MoveAndChroot)",
+        ));
+    }
+    let mounts = [
         (!b.mounts.is_empty(), "mounts"),
         (!b.masked_paths.is_empty(), "mask_path()"),
         (!b.read_only_paths.is_empty(), "read_only_path()"),
         (!b.devices.is_empty(), "device()"),
-        (b.read_only_root, "read_only_root()"),
-        (b.root_propagation.is_some(), "root_propagation()"),
     ];
-    if let Some((_, what)) = needs_mount.iter().find(|(set, _)| *set) {
+    let Some((_, what)) = mounts.iter().find(|(set, _)| *set) else {
+        return Ok(());
+    };
+    // Made beneath the root in the caller's own mount namespace, where they stay.
+    if ns.contains(Namespaces::MOUNT) || b.joined_namespaces().contains(Namespaces::MOUNT) {
         return Err(Error::invalid(
-            format!("{what} with root_change(RootChange::Chroot)"),
-            "a chroot makes no mount: this needs the root to be changed in a new mount \
-             namespace (RootChange::PivotRoot or MoveAndChroot)",
+            format!(
+                "{what} with root_change(RootChange::Chroot) in a new or joined mount namespace"
+            ),
+            "a chroot's mounts are made in the caller's own mount namespace; in a mount \
+             namespace of the container's, change the root with RootChange::PivotRoot",
+        ));
+    }
+    if ns.contains(Namespaces::USER) || b.joined_namespaces().contains(Namespaces::USER) {
+        return Err(Error::invalid(
+            format!("{what} with root_change(RootChange::Chroot) in a user namespace"),
+            "a chroot's mounts are made in the caller's mount namespace, over which the \
+             container's root in a user namespace of its own has no privilege",
         ));
     }
     Ok(())

@@ -8,7 +8,7 @@ mod common;
 
 use std::io::Read;
 
-use common::{NS, TempDir, failure, modes, sh, stdout_of};
+use common::{NS, TempDir, failure, modes, output, sh, stdout_of};
 use linception::{
     Container, Mount, NamespaceType, Namespaces, NsSource, RootChange, RootFs, Stdio,
 };
@@ -242,6 +242,102 @@ fn chroot_in_the_shared_mount_namespace() {
     }
 }
 
+/// A chrooted container sharing the caller's mount namespace (as an OCI config
+/// without a mount namespace): its mounts, masks and read-only paths are made
+/// beneath the root in that namespace, as runc makes them, and stay there after
+/// it ends until `detach_mounts_beneath`; a spawn that fails midway leaves none.
+/// Root only: without a user namespace, only root may mount.
+#[test]
+fn chroot_mounts_in_the_shared_mount_namespace() {
+    linception_testkit::require_root!("mounting in the caller's own mount namespace");
+    let Some(dir) = busybox_root("chroot-mounts") else {
+        return;
+    };
+    for d in ["proc", "tmp"] {
+        std::fs::create_dir(dir.0.join(d)).unwrap();
+    }
+    let root = dir.0.clone();
+    let newns = rustix::thread::UnshareFlags::NEWNS.bits() as i32;
+    let ((code, out), during, detached, after, (failed, after_failure)) =
+        Fork::new().unshare(newns).run(move || {
+            let beneath = || {
+                linception::mountapi::mount_table(linception::mountapi::MountTableSource::Auto)
+                    .unwrap()
+                    .iter()
+                    .filter(|m| m.mount_point.starts_with(&root) && m.mount_point != root)
+                    .map(|m| {
+                        format!(
+                            "{} {}",
+                            m.mount_point.strip_prefix(&root).unwrap().display(),
+                            m.fs_type
+                        )
+                    })
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .into_iter()
+                    .collect::<Vec<_>>()
+            };
+            let b = || {
+                Container::builder("/bin/sh")
+                    .env_clear()
+                    .env("PATH", "/bin")
+                    .namespaces(Namespaces::PID | Namespaces::UTS | Namespaces::IPC)
+                    .root(RootFs::Dir(root.clone()))
+                    .root_change(RootChange::Chroot)
+                    .mount(Mount::proc("/proc"))
+                    .mount(Mount::tmpfs("/tmp"))
+                    .mask_path("/proc/version")
+                    .read_only_path("/proc/sys")
+            };
+            let (st, text) = output(b().args([
+                "-c",
+                "cat /proc/version | wc -c; { echo 1 > /proc/sys/kernel/ns_last_pid; } 2>/dev/null \
+                 || echo ro; echo x > /tmp/f && ls /tmp; echo $$",
+            ]));
+            let during = beneath();
+            let detached = linception::detach_mounts_beneath(&root).unwrap();
+            let after = beneath();
+            // A mount the kernel refuses after the proc mount is made.
+            let failed = b()
+                .arg("-c")
+                .arg("true")
+                .mount(Mount::filesystem("linception-nosuchfs", "/tmp"))
+                .spawn()
+                .map(drop)
+                .unwrap_err()
+                .to_string();
+            (
+                (st.code(), text),
+                during,
+                detached,
+                after,
+                (failed, beneath()),
+            )
+        });
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(
+        out, "0\nro\nf\n1\n",
+        "/proc/version masked, /proc/sys read-only, pid 1"
+    );
+    assert_eq!(
+        during,
+        [
+            "proc proc",
+            "proc/sys proc",
+            "proc/version devtmpfs",
+            "tmp tmpfs"
+        ],
+        "beneath the root while and after it ran"
+    );
+    // The topmost: proc (with the version mask and the read-only sys on it) and tmp.
+    assert_eq!(detached, 2);
+    assert!(after.is_empty(), "{after:?}");
+    assert!(failed.contains("linception-nosuchfs"), "{failed}");
+    assert!(
+        after_failure.is_empty(),
+        "left by the failed spawn: {after_failure:?}"
+    );
+}
+
 /// A process `exec_in` adds to a container that chrooted in the caller's mount
 /// namespace gets the container's root too (joining the namespaces would leave it
 /// the caller's), and so does one added to a pivoted container (its own root).
@@ -459,16 +555,24 @@ fn bad_root_changes_are_refused_by_name() {
             Box::new(|| sh("true").root_change(RootChange::Chroot)),
         ),
         (
-            "mounts with root_change(RootChange::Chroot)",
+            "mounts with root_change(RootChange::Chroot) in a user namespace",
             Box::new(|| chroot_dir().mount(Mount::dir("/x"))),
         ),
         (
-            "mask_path() with root_change(RootChange::Chroot)",
+            "mask_path() with root_change(RootChange::Chroot) in a user namespace",
             Box::new(|| chroot_dir().mask_path("/proc/kcore")),
         ),
         (
-            "read_only_path() with root_change(RootChange::Chroot)",
+            "read_only_path() with root_change(RootChange::Chroot) in a user namespace",
             Box::new(|| chroot_dir().read_only_path("/proc/sys")),
+        ),
+        (
+            "device() with root_change(RootChange::Chroot) in a new or joined mount namespace",
+            Box::new(|| {
+                chroot_dir()
+                    .namespaces(Namespaces::USER | Namespaces::MOUNT | Namespaces::PID)
+                    .device(linception::Device::fifo("/dev/fifo"))
+            }),
         ),
         (
             "read_only_root() with root_change(RootChange::Chroot)",

@@ -298,7 +298,8 @@ pub(super) fn lower<'f>(
     let Some(root) = &b.root else {
         return idmapped;
     };
-    if b.root_change == RootChange::Chroot {
+    let chroot = b.root_change == RootChange::Chroot;
+    if chroot && crate::mount::shared_namespace_mounts(b).is_none() {
         // No mount at all: the root is a directory of the mount namespace.
         return idmapped;
     }
@@ -389,8 +390,20 @@ pub(super) fn lower<'f>(
         })
         .collect();
 
-    // Phase 2: the root mount, attached so that pivot_root can use it.
+    // Phase 2: the root mount, attached so that pivot_root can use it (a chroot's
+    // root is the directory itself: the mounts are made beneath it, in the
+    // caller's mount namespace).
     match root {
+        RootFs::Dir(dir) if chroot => {
+            p.push(
+                Step::OpenTree {
+                    source: c(dir),
+                    flags: OpenTreeFlags::empty(),
+                    slot: ROOT,
+                },
+                format!("open the root {}: open_tree", dir.display()),
+            );
+        }
         RootFs::Tmpfs => {
             p.push(
                 Step::FsOpen {
