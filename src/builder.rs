@@ -117,7 +117,7 @@ pub enum RootFs {
 /// |---|---|---|---|
 /// | [`PivotRoot`](RootChange::PivotRoot) | needed | detached | nothing: it is gone |
 /// | [`MoveAndChroot`](RootChange::MoveAndChroot) | needed | beneath the new root, its proc and sysfs mounts hidden | `CAP_SYS_ADMIN` (unmounting the new root) |
-/// | [`Chroot`](RootChange::Chroot) | not needed (no mount is made) | the namespace's, untouched | `CAP_SYS_CHROOT` (a `..` walk out of a nested chroot) |
+/// | [`Chroot`](RootChange::Chroot) | not needed (mounts, if any, made beneath the root in the caller's) | the namespace's | `CAP_SYS_CHROOT` (a `..` walk out of a nested chroot) |
 ///
 /// ```
 /// use linception::{Container, Namespaces, RootChange, RootFs};
@@ -161,12 +161,17 @@ pub enum RootChange {
     /// ([`capabilities`](ContainerBuilder::capabilities)) when using it.
     MoveAndChroot,
     /// `chroot(dir)` of a [`RootFs::Dir`] in the mount namespace the container
-    /// shares with the caller or [`join`](ContainerBuilder::join)s, which is left as
-    /// it is: no mount is made, so no [`Mount`], mask, read-only path, device,
-    /// read-only root or root propagation (refused by name). What an OCI runtime
-    /// does for a config with no new mount namespace. Not a security boundary
-    /// either: see [`MoveAndChroot`](RootChange::MoveAndChroot), and the whole
-    /// mount namespace stays reachable for such a process.
+    /// shares with the caller or [`join`](ContainerBuilder::join)s. What an OCI
+    /// runtime does for a config with no new mount namespace. In the caller's own
+    /// mount namespace the [`Mount`]s, masks, read-only paths and devices are made
+    /// beneath `dir` there, where they outlive the container until
+    /// [`detach_mounts_beneath`](crate::detach_mounts_beneath) (a spawn that fails
+    /// midway detaches them); they are refused by name in a joined mount namespace
+    /// (left as it is) and in a user namespace (no privilege over the caller's
+    /// mount namespace). A read-only root or a root propagation is refused: the root
+    /// is a directory, not a mount. Not a security boundary either: see
+    /// [`MoveAndChroot`](RootChange::MoveAndChroot), and the whole mount namespace
+    /// stays reachable for such a process.
     Chroot,
 }
 

@@ -1322,8 +1322,9 @@ pub fn builder(spec: &Spec, opts: &Options) -> Result<ContainerBuilder> {
         }
     } else {
         // The runtime's mount namespace (none listed): the root is chrooted into,
-        // no mount is made (runc would make them there and leave them behind), and
-        // what needs a mount is refused by name.
+        // and the config's mounts, masked and read-only paths and devices are made
+        // beneath it in that namespace, as runc makes them; `delete` detaches them
+        // (runc leaves them behind). What would change the root itself is refused.
         without_own_mount_namespace(spec)?;
         b = b.root_change(RootChange::Chroot);
     }
@@ -1514,22 +1515,55 @@ pub fn builder(spec: &Spec, opts: &Options) -> Result<ContainerBuilder> {
 }
 
 /// A config whose container has no mount namespace of its own and joins none (it
-/// is the runtime's): nothing may need a mount. runc refuses `maskedPaths` and
-/// `readonlyPaths` there too; its mounts, device nodes and `/dev` setup it makes
-/// in the runtime's namespace and leaves behind, and `root.readonly` it ignores.
+/// is the runtime's): its mounts, masked and read-only paths and devices are made
+/// beneath the root there, as runc makes them, which needs the runtime's privilege
+/// over that namespace: refused with a user namespace in the config (the
+/// container's root would make them, with none there). What would change the
+/// root itself, a read-only root or its propagation, is refused (runc ignores
+/// `root.readonly` there).
 fn without_own_mount_namespace(spec: &Spec) -> Result<()> {
-    const WHY: &str = "needs a mount namespace of the container's (linux.namespaces: mount, \
-        new or joined by path): without one the root is only chrooted into in the \
-        runtime's mount namespace, where no mount is made";
     let linux = spec.linux().as_ref();
-    let set = [
-        (
-            "mounts",
-            spec.mounts().as_ref().is_some_and(|m| !m.is_empty()),
-        ),
+    let changes_the_root = [
         (
             "root.readonly",
             spec.root().as_ref().and_then(|r| r.readonly()) == Some(true),
+        ),
+        (
+            "linux.rootfsPropagation",
+            linux
+                .and_then(|l| l.rootfs_propagation().as_ref())
+                .is_some(),
+        ),
+    ];
+    if let Some((field, _)) = changes_the_root.iter().find(|(_, is_set)| *is_set) {
+        return Err(Error::config(
+            *field,
+            "needs a mount namespace of the container's (linux.namespaces: mount, new or \
+             joined by path): without one the root is a directory chrooted into in the \
+             runtime's mount namespace, not a mount of the container's",
+        ));
+    }
+    let user = linux
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|ns| ns.iter().any(|n| json_name(&n.typ()) == "user"));
+    if user && let Some(field) = mounts_beneath_the_root(spec) {
+        return Err(Error::config(
+            field,
+            "needs a mount namespace of the container's (linux.namespaces: mount, new or \
+             joined by path): without one it is made in the runtime's mount namespace, \
+             over which the container's root in its user namespace has no privilege",
+        ));
+    }
+    Ok(())
+}
+
+/// The first field of the config that makes mounts beneath the root.
+fn mounts_beneath_the_root(spec: &Spec) -> Option<&'static str> {
+    let linux = spec.linux().as_ref();
+    [
+        (
+            "mounts",
+            spec.mounts().as_ref().is_some_and(|m| !m.is_empty()),
         ),
         (
             "linux.maskedPaths",
@@ -1549,17 +1583,31 @@ fn without_own_mount_namespace(spec: &Spec) -> Result<()> {
                 .and_then(|l| l.devices().as_ref())
                 .is_some_and(|d| !d.is_empty()),
         ),
-        (
-            "linux.rootfsPropagation",
-            linux
-                .and_then(|l| l.rootfs_propagation().as_ref())
-                .is_some(),
-        ),
-    ];
-    match set.iter().find(|(_, is_set)| *is_set) {
-        Some((field, _)) => Err(Error::config(*field, WHY)),
-        None => Ok(()),
+    ]
+    .into_iter()
+    .find_map(|(field, set)| set.then_some(field))
+}
+
+/// The root directory beneath which the container's mounts are made in the
+/// runtime's own mount namespace (a config with no mount namespace, new or joined,
+/// and something to mount), where they outlive the container until `delete`
+/// detaches them ([`linception::detach_mounts_beneath`]); `None` otherwise.
+pub fn mounts_in_the_runtimes_namespace(spec: &Spec, bundle: &Path) -> Option<PathBuf> {
+    let listed = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|ns| ns.iter().any(|n| json_name(&n.typ()) == "mount"));
+    if listed {
+        return None;
     }
+    mounts_beneath_the_root(spec)?;
+    let root = spec.root().as_ref()?.path();
+    Some(if root.is_absolute() {
+        root.clone()
+    } else {
+        bundle.join(root)
+    })
 }
 
 /// Turns a `process` section into a builder for a process `exec` runs in a
@@ -2034,12 +2082,12 @@ mod tests {
             ),
             (
                 spec_with("", r#","mounts":[{"destination":"/t","type":"tmpfs"}]"#)
-                    .replace(r#"{"type":"mount"},"#, ""),
+                    .replace(r#"{"type":"mount"},"#, r#"{"type":"user"},"#),
                 "mounts: needs a mount namespace of the container",
             ),
             (
                 spec_with(r#","maskedPaths":["/proc/kcore"]"#, "")
-                    .replace(r#"{"type":"mount"},"#, ""),
+                    .replace(r#"{"type":"mount"},"#, r#"{"type":"user"},"#),
                 "linux.maskedPaths: needs a mount namespace of the container",
             ),
             (

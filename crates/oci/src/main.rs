@@ -470,6 +470,7 @@ fn create(g: &Global, p: &Parsed, run: bool, detach: bool) -> Result<i32> {
     if s.dir(&id).exists() {
         return Err(taken());
     }
+    let mounts_beneath = config::mounts_in_the_runtimes_namespace(&spec, &bundle);
     let mut builder = match config::builder(&spec, &opts) {
         Err(_) if s.dir(&id).exists() => return Err(taken()),
         r => passed.apply(r?),
@@ -534,6 +535,7 @@ fn create(g: &Global, p: &Parsed, run: bool, detach: bool) -> Result<i32> {
             // one this runtime makes for the config (`cgroups::path`, computed in
             // `config::builder`): not asked of the cgroup mount again.
             cgroup: c.cgroup_path().map(std::path::Path::to_owned),
+            mounts_beneath: mounts_beneath.clone(),
         };
         locked.save(&record)?;
         if let Some(f) = p.opt(&["pid-file"]) {
@@ -552,7 +554,9 @@ fn create(g: &Global, p: &Parsed, run: bool, detach: bool) -> Result<i32> {
     let mut c = match made {
         Ok(c) => c,
         Err(e) => {
-            // Nothing left behind: the handle's drop killed the init if there was one.
+            // Nothing left behind: the handle's drop killed the init if there was one,
+            // and the mounts it made in this namespace go.
+            detach_mounts(mounts_beneath.as_deref());
             let _ = locked.remove();
             return Err(e);
         }
@@ -563,6 +567,7 @@ fn create(g: &Global, p: &Parsed, run: bool, detach: bool) -> Result<i32> {
     }
     let status = c.wait().map_err(Error::from);
     let warnings = c.destroy();
+    detach_mounts(mounts_beneath.as_deref());
     let _ = locked.remove();
     let status = status?;
     for w in warnings.unwrap_or_default() {
@@ -573,6 +578,19 @@ fn create(g: &Global, p: &Parsed, run: bool, detach: bool) -> Result<i32> {
         (None, Some(sig)) => 128 + sig.as_raw(),
         _ => 1,
     })
+}
+
+/// Detaches what a container without a mount namespace of its own mounted beneath
+/// its root in this namespace (runc leaves it there).
+fn detach_mounts(root: Option<&std::path::Path>) {
+    if let Some(root) = root
+        && let Err(e) = linception::detach_mounts_beneath(root)
+    {
+        eprintln!(
+            "linception-oci: warning: the mounts beneath {}: {e}",
+            root.display()
+        );
+    }
 }
 
 /// The hooks of the later moments, from the bundle's config again.
@@ -676,6 +694,7 @@ fn delete(g: &Global, id: &str, force: bool) -> Result<()> {
         // (rmdir takes only an empty cgroup).
         let _ = std::fs::remove_dir(dir);
     }
+    detach_mounts(r.mounts_beneath.as_deref());
     l.remove()
 }
 

@@ -34,6 +34,9 @@ pub struct Record {
     /// The cgroup this runtime made for the container, removed at `delete` (kept
     /// here so that `delete` needs no bundle: it may be gone by then).
     pub cgroup: Option<PathBuf>,
+    /// The root beneath which the container's mounts were made in the runtime's
+    /// mount namespace (a config without one of its own), detached at `delete`.
+    pub mounts_beneath: Option<PathBuf>,
 }
 
 /// A locked container directory; the lock goes with the value.
@@ -191,6 +194,7 @@ impl Locked {
             "container": r.container.to_string(),
             "annotations": annotations,
             "cgroup": r.cgroup,
+            "mountsBeneath": r.mounts_beneath,
         });
         let tmp = self.dir.join("state.json.tmp");
         let path = self.dir.join("state.json");
@@ -226,6 +230,7 @@ impl Locked {
             container,
             annotations,
             cgroup: v["cgroup"].as_str().map(PathBuf::from),
+            mounts_beneath: v["mountsBeneath"].as_str().map(PathBuf::from),
         })
     }
 
@@ -289,6 +294,7 @@ mod tests {
             container: "7:99:/s/start.sock".parse().unwrap(),
             annotations: vec![("k".into(), "v".into())],
             cgroup: Some("/sys/fs/cgroup/box-1".into()),
+            mounts_beneath: Some("/b/rootfs".into()),
         };
         l.save(&r).unwrap();
         assert_eq!(l.load().unwrap(), r);

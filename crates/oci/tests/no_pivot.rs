@@ -288,6 +288,93 @@ fn a_mount_namespace_joined_by_path_as_with_runc() {
     compare_without_own_mount_namespace(true);
 }
 
+/// The default config's mounts with no namespace of the container's but pid, ipc
+/// and uts (the validation suite's `linux_ns_itype`
+/// lists none at all): both runtimes make them beneath the root in the runtime's
+/// mount namespace, and the container sees the same. runc leaves them there;
+/// linception-oci detaches them when the container is deleted (here at the end of
+/// `run`). Both run in a forked child's private mount namespace, which is "the
+/// runtime's".
+#[test]
+fn default_mounts_without_a_mount_namespace_as_with_runc() {
+    linception_testkit::require_root!("mounting in the runtime's mount namespace");
+    if !needs() {
+        return;
+    }
+    let mut seen = Vec::new();
+    for rt in [Runtime::ours(), Runtime::runc()] {
+        let bundle = Bundle::new(false, |c| {
+            script(
+                c,
+                "ls -A /dev | sort | tr '\\n' ' '; echo; \
+                 grep -c ' - proc ' /proc/self/mountinfo >/dev/null && echo proc-mounted; \
+                 exit 7",
+            );
+            c["root"]["readonly"] = false.into();
+            // runc's default mounts (its `spec`): /dev's submounts given.
+            c["mounts"] = serde_json::json!([
+                {"destination": "/proc", "type": "proc", "source": "proc"},
+                {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+                 "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+                {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+                 "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]},
+                {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+                 "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+                {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
+                 "options": ["nosuid", "noexec", "nodev"]}
+            ]);
+            // runc refuses masked and read-only paths without a mount namespace
+            // of the container's ("unable to restrict sys entries"): left out for
+            // both (linception makes them, as the umbrella's chroot test checks).
+            let linux = c["linux"].as_object_mut().unwrap();
+            linux.remove("maskedPaths");
+            linux.remove("readonlyPaths");
+            c["linux"]["namespaces"] =
+                serde_json::json!([{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}]);
+        });
+        let root = bundle.path().join("rootfs");
+        let id = unique_id("nomnt-defaults");
+        let newns = rustix::thread::UnshareFlags::NEWNS.bits() as i32;
+        let r = root.clone();
+        let (code, out, err, left, mine) = Fork::new().unshare(newns).run(move || {
+            let run = output(&rt, &["run"], &bundle, &id);
+            let left =
+                linception::mountapi::mount_table(linception::mountapi::MountTableSource::Auto)
+                    .unwrap()
+                    .iter()
+                    .filter(|m| m.mount_point.starts_with(&r) && m.mount_point != r)
+                    .count();
+            let mine = std::fs::read_link("/proc/self/ns/mnt").unwrap();
+            (
+                run.status.code(),
+                stdout(&run),
+                stderr(&run),
+                left,
+                mine.display().to_string(),
+            )
+        });
+        assert_eq!(code, Some(7), "{err}");
+        assert_ne!(
+            mine,
+            std::fs::read_link("/proc/self/ns/mnt")
+                .unwrap()
+                .display()
+                .to_string()
+        );
+        seen.push((out, left));
+    }
+    let (ours, runc) = (&seen[0], &seen[1]);
+    assert!(ours.0.ends_with(" \nproc-mounted\n"), "{}", ours.0);
+    assert!(
+        ours.0.contains("null") && ours.0.contains("pts"),
+        "{}",
+        ours.0
+    );
+    assert_eq!(ours.0, runc.0, "what the container sees");
+    assert_eq!(ours.1, 0, "linception-oci left mounts beneath the root");
+    assert!(runc.1 > 0, "runc leaves its mounts beneath the root");
+}
+
 /// Rootless (as the suite's user; as root, a rootless spec still makes a user
 /// namespace), without a mount namespace of its own: the container's user
 /// namespace gives the chroot its `CAP_SYS_CHROOT` (runc refuses: it would mount

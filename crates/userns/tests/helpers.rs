@@ -107,8 +107,12 @@ fn helper_refusal_is_permission_denied() {
     // message), and one that fails otherwise: only the first is a refusal.
     let dir = common::TempDir::new("fake-helper");
     let script = dir.0.join("newuidmap");
+    // Written under another name and copied into place by cp in a process of its
+    // own: an fd of this process open for writing the program could be inherited
+    // by a child another test thread forks, and its exec would fail (ETXTBSY).
+    let draft = dir.0.join("newuidmap.draft");
     std::fs::write(
-        &script,
+        &draft,
         "#!/bin/sh\n\
          [ \"$LC_ALL\" = C ] || { echo \"newuidmap: not in the C locale\" >&2; exit 2; }\n\
          case \"$3\" in\n\
@@ -118,7 +122,14 @@ fn helper_refusal_is_permission_denied() {
          exit 1\n",
     )
     .unwrap();
-    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&draft, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let cp = std::process::Command::new("cp")
+        .arg("-p")
+        .arg(&draft)
+        .arg(&script)
+        .status()
+        .unwrap();
+    assert!(cp.success(), "cp of the stand-in newuidmap");
     let path = dir.0.clone();
     let outcomes = Fork::new().run(move || {
         // SAFETY: the Fork child is single-threaded, so changing the environment
