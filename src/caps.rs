@@ -141,6 +141,17 @@ impl Capabilities {
         self.ambient = set;
         self
     }
+
+    /// The five sets with their names, bounding first.
+    pub(crate) fn named(&self) -> [(&'static str, CapSet); 5] {
+        [
+            ("bounding", self.bounding),
+            ("effective", self.effective),
+            ("permitted", self.permitted),
+            ("inheritable", self.inheritable),
+            ("ambient", self.ambient),
+        ]
+    }
 }
 
 /// The capabilities the calling thread can pass on to a process that stays in its

@@ -208,10 +208,9 @@ fn check(b: &ContainerBuilder) -> Result<Checked> {
     {
         let c = b
             .capabilities
-            .as_ref()
-            .map_or(crate::caps::CapSet::empty(), |c| {
-                c.bounding | c.effective | c.permitted | c.inheritable | c.ambient
-            });
+            .iter()
+            .flat_map(|c| c.named())
+            .fold(crate::caps::CapSet::empty(), |all, (_, set)| all | set);
         validate::capabilities_held(b, crate::caps::held(c))?;
     }
     if b.apparmor_profile.is_some() || b.selinux_label.is_some() {

@@ -111,13 +111,7 @@ pub(crate) fn capabilities(b: &ContainerBuilder, last_cap: u32) -> Result<()> {
     } else {
         (1u64 << (last_cap + 1)) - 1
     };
-    for (name, set) in [
-        ("bounding", c.bounding),
-        ("effective", c.effective),
-        ("permitted", c.permitted),
-        ("inheritable", c.inheritable),
-        ("ambient", c.ambient),
-    ] {
+    for (name, set) in c.named() {
         if set.bits() & !known != 0 {
             return Err(Error::invalid(
                 format!(
@@ -173,13 +167,7 @@ pub(crate) fn capabilities_held(b: &ContainerBuilder, held: crate::caps::CapSet)
     let Some(c) = &b.capabilities else {
         return Ok(());
     };
-    for (name, set) in [
-        ("bounding", c.bounding),
-        ("effective", c.effective),
-        ("permitted", c.permitted),
-        ("inheritable", c.inheritable),
-        ("ambient", c.ambient),
-    ] {
+    for (name, set) in c.named() {
         let extra = set - held;
         if !extra.is_empty() {
             return Err(Error::denied(

@@ -101,25 +101,7 @@ network_config_dir = "{net}"
         let no_keyring = conf.replacen("[containers]\n", "[containers]\nkeyring = false\n", 1);
         std::fs::write(d.join("etc/containers-no-keyring.conf"), no_keyring).unwrap();
         std::fs::write(d.join("etc/containers.conf"), conf).unwrap();
-        std::fs::write(
-            d.join("etc/registries.conf"),
-            "unqualified-search-registries = []\n",
-        )
-        .unwrap();
-        std::fs::write(
-            d.join("etc/storage.conf"),
-            format!(
-                "[storage]\ndriver = \"vfs\"\ngraphroot = \"{}\"\nrunroot = \"{}\"\n",
-                d.join("root").display(),
-                d.join("runroot").display()
-            ),
-        )
-        .unwrap();
-        std::fs::write(
-            d.join("etc/policy.json"),
-            r#"{"default":[{"type":"insecureAcceptAnything"}]}"#,
-        )
-        .unwrap();
+        write_podman_files(&d.join("etc"), &d);
         // The namespaces' setup, then an init that reaps (the shell's `wait`
         // collects every child, the orphaned conmons included).
         let mut setup = String::from(
@@ -178,18 +160,8 @@ network_config_dir = "{net}"
     fn nsenter(&self) -> Command {
         let d = &self.dir.0;
         let mut c = Command::new("nsenter");
-        c.env_clear()
-            .env(
-                "PATH",
-                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            )
-            .env("HOME", d.join("home"))
-            .env("XDG_RUNTIME_DIR", d.join("xdg"))
-            .env("TMPDIR", d.join("tmp"))
-            .env("CONTAINERS_CONF", d.join("etc/containers.conf"))
-            .env("CONTAINERS_REGISTRIES_CONF", d.join("etc/registries.conf"))
-            .env("CONTAINERS_STORAGE_CONF", d.join("etc/storage.conf"))
-            .arg("-t")
+        podman_env(&mut c, d, &d.join("etc"));
+        c.arg("-t")
             .arg(self.init.to_string())
             .args(["-m", "-p", "--"]);
         c

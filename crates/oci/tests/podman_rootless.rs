@@ -58,25 +58,7 @@ impl Podman {
             ),
         )
         .unwrap();
-        std::fs::write(
-            d.join("registries.conf"),
-            "unqualified-search-registries = []\n",
-        )
-        .unwrap();
-        std::fs::write(
-            d.join("storage.conf"),
-            format!(
-                "[storage]\ndriver = \"vfs\"\ngraphroot = \"{}\"\nrunroot = \"{}\"\n",
-                d.join("root").display(),
-                d.join("runroot").display()
-            ),
-        )
-        .unwrap();
-        std::fs::write(
-            d.join("policy.json"),
-            r#"{"default":[{"type":"insecureAcceptAnything"}]}"#,
-        )
-        .unwrap();
+        write_podman_files(&d, &d);
         let ours = d.join("linception-oci");
         copy_program(ours_bin(), &ours);
         let drop_to = if is_root() {
@@ -113,19 +95,9 @@ impl Podman {
             c.args(&self.drop_to).arg("podman");
             c
         };
-        c.env_clear()
-            .env(
-                "PATH",
-                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            )
-            .env("HOME", d.join("home"))
-            .env("USER", if is_root() { "nobody" } else { "lc-test" })
-            .env("XDG_RUNTIME_DIR", d.join("xdg"))
+        podman_env(&mut c, d, d);
+        c.env("USER", if is_root() { "nobody" } else { "lc-test" })
             .env("XDG_CONFIG_HOME", d.join("cfg"))
-            .env("TMPDIR", d.join("tmp"))
-            .env("CONTAINERS_CONF", d.join("containers.conf"))
-            .env("CONTAINERS_REGISTRIES_CONF", d.join("registries.conf"))
-            .env("CONTAINERS_STORAGE_CONF", d.join("storage.conf"))
             .arg("--storage-driver")
             .arg("vfs")
             .arg("--runtime")

@@ -366,3 +366,67 @@ pub fn copy_program(from: &str, to: &std::path::Path) {
         .unwrap();
     assert!(st.success(), "cp {from} {}: {st}", to.display());
 }
+
+/// Asserts that `stderr` has one warning line per capability set naming each of
+/// `lacking` as a capability that cannot be granted.
+pub fn assert_capability_warnings(stderr: &str, lacking: &[&str]) {
+    for set in [
+        "bounding",
+        "effective",
+        "permitted",
+        "inheritable",
+        "ambient",
+    ] {
+        let line = stderr
+            .lines()
+            .find(|l| l.contains(&format!("process.capabilities.{set}: ")))
+            .unwrap_or_else(|| panic!("no warning for {set}: {stderr}"));
+        assert!(line.starts_with("linception-oci: warning: "), "{line}");
+        assert!(line.contains("cannot be granted"), "{line}");
+        for c in lacking {
+            assert!(line.contains(c), "{line} lacks {c}");
+        }
+    }
+}
+
+/// Writes podman's registries, storage (the `vfs` driver, its graph and run roots
+/// under `data`) and signature policy files into `etc`.
+pub fn write_podman_files(etc: &Path, data: &Path) {
+    std::fs::write(
+        etc.join("registries.conf"),
+        "unqualified-search-registries = []\n",
+    )
+    .unwrap();
+    std::fs::write(
+        etc.join("storage.conf"),
+        format!(
+            "[storage]\ndriver = \"vfs\"\ngraphroot = \"{}\"\nrunroot = \"{}\"\n",
+            data.join("root").display(),
+            data.join("runroot").display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        etc.join("policy.json"),
+        r#"{"default":[{"type":"insecureAcceptAnything"}]}"#,
+    )
+    .unwrap();
+}
+
+/// Gives `c` podman's private environment and nothing of the test's: `PATH`, and
+/// `HOME`, `XDG_RUNTIME_DIR`, `TMPDIR` under `d` (`home`, `xdg`, `tmp`), the
+/// configuration files in `etc` (`containers.conf`, `registries.conf`,
+/// `storage.conf`).
+pub fn podman_env(c: &mut Command, d: &Path, etc: &Path) {
+    c.env_clear()
+        .env(
+            "PATH",
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        )
+        .env("HOME", d.join("home"))
+        .env("XDG_RUNTIME_DIR", d.join("xdg"))
+        .env("TMPDIR", d.join("tmp"))
+        .env("CONTAINERS_CONF", etc.join("containers.conf"))
+        .env("CONTAINERS_REGISTRIES_CONF", etc.join("registries.conf"))
+        .env("CONTAINERS_STORAGE_CONF", etc.join("storage.conf"));
+}
