@@ -156,19 +156,37 @@ impl Capabilities {
 
 /// The capabilities the calling thread can pass on to a process that stays in its
 /// user namespace: those in both its permitted set (`capset` raises nothing beyond
-/// it) and its bounding set (`PR_CAPBSET_READ`; a root program's permitted set after
-/// `execve` is cut to it). Only `wanted`'s are looked up (one `prctl` each); a
-/// capability the kernel does not report is not held.
+/// it) and its bounding set (a root program's permitted set after `execve` is cut
+/// to it), of `wanted`. A capability the kernel does not report is not held.
 pub(crate) fn held(wanted: CapSet) -> CapSet {
     let Ok(sets) = rustix::thread::capabilities(None) else {
         return CapSet::empty();
     };
-    let permitted = CapSet::from_bits_retain(sets.permitted.bits());
+    let permitted = CapSet::from_bits_retain(sets.permitted.bits()) & wanted;
+    if permitted.is_empty() {
+        return permitted;
+    }
+    permitted & bounding_set(permitted)
+}
+
+/// The calling thread's bounding set as far as `of` goes: the kernel's `CapBnd`
+/// line of `/proc/thread-self/status` (one read), else `PR_CAPBSET_READ` for each
+/// capability of `of`.
+fn bounding_set(of: CapSet) -> CapSet {
+    let line = std::fs::read_to_string("/proc/thread-self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapBnd:"))
+                .and_then(|h| u64::from_str_radix(h.trim(), 16).ok())
+        });
+    if let Some(bits) = line {
+        return CapSet::from_bits_retain(bits);
+    }
     let mut held = CapSet::empty();
     for bit in 0..64 {
         let one = CapSet::from_bits_retain(1 << bit);
-        if wanted.contains(one)
-            && permitted.contains(one)
+        if of.contains(one)
             && rustix::thread::capability_is_in_bounding_set(
                 rustix::thread::CapabilitySet::from_bits_retain(one.bits()),
             )

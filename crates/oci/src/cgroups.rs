@@ -482,7 +482,7 @@ fn existing(p: &Path) -> &Path {
 /// Whether this runtime runs rootless, as runc decides it: a non-root user, or
 /// outside the initial user namespace (rootless podman runs it as root of its own).
 fn rootless() -> bool {
-    !rustix::process::geteuid().is_root() || !linception::features::in_initial_user_namespace()
+    !rustix::process::geteuid().is_root() || !crate::host::in_initial_user_namespace()
 }
 
 fn writable(p: &Path) -> bool {
@@ -502,11 +502,7 @@ pub fn cgroup(spec: &Spec, id: &str) -> Result<Option<Cgroup>> {
     // Device rules add nothing where the kernel confines the container already
     // (see `unenforced_devices`): left out.
     let (res, asked) = match &r {
-        Some(r) => resources_of(
-            r,
-            "linux.resources",
-            linception::features::devices_confined(),
-        )?,
+        Some(r) => resources_of(r, "linux.resources", crate::host::devices_confined())?,
         None => (Resources::new(), Vec::new()),
     };
     let asks = !res.is_empty();
@@ -597,7 +593,7 @@ pub fn unenforced_devices(spec: &Spec) -> Option<String> {
         .and_then(|l| l.resources().as_ref())
         .and_then(|r| r.devices().as_ref())
         .is_some_and(|d| !d.is_empty());
-    (rules && linception::features::devices_confined()).then(|| {
+    (rules && crate::host::devices_confined()).then(|| {
         "linux.resources.devices: not enforced (no device program): this runtime runs \
          unprivileged or outside the initial user namespace, where the container can \
          create no device node and open none its caller could not"

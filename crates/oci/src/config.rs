@@ -159,7 +159,7 @@ fn grantable(spec: &Spec) -> CapSet {
         .as_ref()
         .and_then(|l| l.namespaces().as_ref())
         .is_some_and(|ns| ns.iter().any(|n| json_name(&n.typ()) == "user"));
-    linception::features::grantable_capabilities(user)
+    crate::host::grantable_capabilities(user)
 }
 
 /// The `CAP_*` names of a set, comma-separated.
@@ -494,7 +494,7 @@ fn new_namespace(spec: &Spec, typ: &str) -> bool {
 fn cgroup_bound(typ: &str, userns: bool, cgroupns: bool) -> bool {
     matches!(typ, "cgroup" | "cgroup2")
         && !cgroupns
-        && (userns || !linception::features::in_initial_user_namespace())
+        && (userns || !crate::host::in_initial_user_namespace())
 }
 
 /// A mount of the config as a builder mount: every option honoured or refused by
@@ -1672,9 +1672,7 @@ fn process_common(
         // As runc: root clears the supplementary groups where setgroups is
         // allowed; an unprivileged caller keeps none to clear, and root of a user
         // namespace that denies setgroups (and every one nested in it) cannot.
-        None if rustix::process::geteuid().is_root()
-            && linception::features::setgroups_allowed() =>
-        {
+        None if rustix::process::geteuid().is_root() && crate::host::setgroups_allowed() => {
             b = b.groups(Vec::new())
         }
         None => {}

@@ -19,6 +19,7 @@ pub mod config;
 pub mod exec;
 pub mod fds;
 pub mod features;
+mod host;
 pub mod notify;
 pub mod ps;
 pub mod state;

@@ -86,7 +86,7 @@ impl Store {
         let xdg = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty());
         let rootless = !rustix::process::geteuid().is_root()
             || (xdg.is_some()
-                && !linception::features::in_initial_user_namespace()
+                && !crate::host::in_initial_user_namespace()
                 && std::env::var_os("USER").is_none_or(|u| u != "root"));
         if !rootless {
             return Ok("/run/linception-oci".into());
