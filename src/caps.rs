@@ -173,13 +173,12 @@ pub(crate) fn held(wanted: CapSet) -> CapSet {
 /// line of `/proc/thread-self/status` (one read), else `PR_CAPBSET_READ` for each
 /// capability of `of`.
 fn bounding_set(of: CapSet) -> CapSet {
-    let line = std::fs::read_to_string("/proc/thread-self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("CapBnd:"))
-                .and_then(|h| u64::from_str_radix(h.trim(), 16).ok())
-        });
+    let mut buf = [0u8; 4096];
+    let line = crate::lower::read_proc("/proc/thread-self/status", &mut buf).and_then(|s| {
+        s.lines()
+            .find_map(|l| l.strip_prefix("CapBnd:"))
+            .and_then(|h| u64::from_str_radix(h.trim(), 16).ok())
+    });
     if let Some(bits) = line {
         return CapSet::from_bits_retain(bits);
     }

@@ -112,8 +112,10 @@ pub fn grantable_capabilities(user_namespace: bool) -> CapSet {
 /// Whether this process is in the initial user namespace (its uid map is the
 /// identity of every id, `0 0 4294967295`).
 pub fn in_initial_user_namespace() -> bool {
-    std::fs::read_to_string("/proc/self/uid_map")
-        .is_ok_and(|m| m.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"])
+    // A longer map than fits is not the identity's one line.
+    let mut buf = [0u8; 128];
+    crate::lower::read_proc("/proc/self/uid_map", &mut buf)
+        .is_some_and(|m| m.split_whitespace().eq(["0", "0", "4294967295"]))
 }
 
 /// Whether `setgroups(2)` may be called in this process's user namespace
@@ -122,7 +124,8 @@ pub fn in_initial_user_namespace() -> bool {
 /// every namespace nested in it. There a container can only keep the caller's
 /// supplementary groups.
 pub fn setgroups_allowed() -> bool {
-    std::fs::read_to_string("/proc/self/setgroups").map_or(true, |s| s.trim() != "deny")
+    let mut buf = [0u8; 16];
+    crate::lower::read_proc("/proc/self/setgroups", &mut buf).is_none_or(|s| s.trim() != "deny")
 }
 
 /// Whether the kernel already keeps every container this process spawns to the
