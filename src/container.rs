@@ -461,6 +461,10 @@ impl Container {
     /// # Errors
     /// As [`ContainerBuilder::spawn`]; `setns` fails (`EPERM`) without the
     /// privileges over the container's namespaces, or once the container exited.
+    /// In a container without a user namespace of its own, capability sets beyond
+    /// what the caller holds are refused by set and name
+    /// ([`ErrorKind::PermissionDenied`](crate::ErrorKind::PermissionDenied)), as at
+    /// spawn.
     pub fn exec_in(&self, b: ContainerBuilder) -> Result<Container> {
         crate::spawn::exec_in(self, b)
     }

@@ -203,15 +203,8 @@ fn check(b: &ContainerBuilder) -> Result<Checked> {
         helper_precheck(u, g, euid, egid)?;
     }
     validate::capabilities(b, lower::last_cap())?;
-    if b.capabilities.is_some()
-        && !(b.effective_namespaces() | b.joined_namespaces()).contains(Namespaces::USER)
-    {
-        let c = b
-            .capabilities
-            .iter()
-            .flat_map(|c| c.named())
-            .fold(crate::caps::CapSet::empty(), |all, (_, set)| all | set);
-        validate::capabilities_held(b, crate::caps::held(c))?;
+    if !(b.effective_namespaces() | b.joined_namespaces()).contains(Namespaces::USER) {
+        capabilities_held(b)?;
     }
     if b.apparmor_profile.is_some() || b.selinux_label.is_some() {
         // The active LSMs are looked up only when a label asks for one.
@@ -1092,6 +1085,21 @@ fn receive_listener(
     Ok((listener, handler_thread))
 }
 
+/// The capability sets of a process that stays in the caller's user namespace,
+/// against what the caller holds ([`validate::capabilities_held`]); nothing is
+/// asked of the kernel without capability sets.
+fn capabilities_held(b: &ContainerBuilder) -> Result<()> {
+    if b.capabilities.is_none() {
+        return Ok(());
+    }
+    let wanted = b
+        .capabilities
+        .iter()
+        .flat_map(|c| c.named())
+        .fold(crate::caps::CapSet::empty(), |all, (_, set)| all | set);
+    validate::capabilities_held(b, crate::caps::held(wanted))
+}
+
 /// [`Container::exec_in`]: a helper child joins the container's namespaces through
 /// its pidfd and forks the program into them as a child of the caller.
 pub(crate) fn exec_in(target: &Container, mut b: ContainerBuilder) -> Result<Container> {
@@ -1103,6 +1111,10 @@ pub(crate) fn exec_in(target: &Container, mut b: ContainerBuilder) -> Result<Con
         ));
     }
     validate::capabilities(&b, lower::last_cap())?;
+    if !target.namespaces().contains(Namespaces::USER) {
+        // The process stays in the caller's user namespace: only what it holds.
+        capabilities_held(&b)?;
+    }
     crate::process::check_values(&b.knobs)?;
     let refused = [
         (

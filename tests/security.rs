@@ -512,6 +512,54 @@ fn exec_in_applies_a_landlock_ruleset() {
     assert_eq!(out, "root-denied\n");
 }
 
+/// `exec_in` holds its capability sets to what the caller holds when the container
+/// has no user namespace of its own (the process stays in the caller's), as spawn
+/// does: refused by name, nothing started; in a container with one, the process
+/// gets them there.
+#[test]
+fn exec_in_capabilities_the_caller_lacks() {
+    linception_testkit::require_root!("a container without a user namespace");
+    let out = Fork::new().run(|| {
+        use rustix::thread::{self as th, CapabilitySet as K};
+        let mut plain = sh("exec sleep 100")
+            .namespaces(Namespaces::MOUNT | Namespaces::PID)
+            .spawn()
+            .expect("spawn");
+        let mut user = sh("exec sleep 100").spawn().expect("spawn");
+        th::remove_capability_from_bounding_set(K::SYS_TIME).expect("PR_CAPBSET_DROP");
+        let caps = Capabilities::only(CapSet::SYS_TIME | CapSet::KILL);
+        let e = plain
+            .exec_in(Container::builder("/bin/true").capabilities(caps))
+            .map(drop)
+            .unwrap_err();
+        let refused = (format!("{:?}", e.kind()), e.to_string());
+        let mut ok = user
+            .exec_in(
+                Container::builder("/bin/sh")
+                    .args(["-c", "grep CapEff /proc/self/status"])
+                    .capabilities(caps)
+                    .stdout(linception::Stdio::Piped),
+            )
+            .expect("exec_in with a user namespace");
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut ok.take_stdout().unwrap(), &mut text).unwrap();
+        let st = ok.wait().unwrap();
+        let _ = plain.kill();
+        let _ = user.kill();
+        let _ = plain.wait();
+        let _ = user.wait();
+        (refused, st.success(), text)
+    });
+    let ((kind, text), ran, eff) = out;
+    assert_eq!(kind, "PermissionDenied", "{text}");
+    assert!(
+        text.contains("SYS_TIME") && text.contains("cannot be granted"),
+        "{text}"
+    );
+    assert!(ran);
+    assert_eq!(status_field(&eff, "CapEff"), "0000000002000020", "{eff}");
+}
+
 /// `in_initial_user_namespace`, `devices_confined` and `setgroups_allowed` against
 /// what the kernel shows and does: outside the initial user namespace (root of a
 /// rootless one) no device node can be made, even on a tmpfs of that namespace's
