@@ -675,11 +675,18 @@ pub(crate) fn shared_namespace_mounts(b: &crate::ContainerBuilder) -> Option<&Pa
 /// returns how many. A failed chrooted spawn detaches them itself.
 ///
 /// # Errors
-/// `dir` cannot be resolved, the mount table cannot be read, or a detach fails for
-/// another reason than the mount being gone already.
+/// `dir` cannot be resolved or is `/` (refused: every mount is beneath it), the
+/// mount table cannot be read, or a detach fails for another reason than the mount
+/// being gone already.
 pub fn detach_mounts_beneath(dir: &Path) -> crate::Result<usize> {
     let dir = std::fs::canonicalize(dir)
         .map_err(|e| crate::Error::syscall(format!("realpath({})", dir.display()), e))?;
+    if dir == Path::new("/") {
+        return Err(crate::Error::invalid(
+            "detach_mounts_beneath(\"/\")",
+            "every mount of the namespace is beneath /: refused",
+        ));
+    }
     let table = linception_mountapi::mount_table(linception_mountapi::MountTableSource::Auto)
         .map_err(|e| crate::spawn::mount_error("list the mounts beneath a chroot", e))?;
     let beneath: Vec<&Path> = table

@@ -199,6 +199,15 @@ fn check(b: &ContainerBuilder) -> Result<Checked> {
         setgroups_denied: unprivileged && !helpers,
     });
     validate::spawn(b, &caller, view.as_ref())?;
+    if let Some(dir) = crate::mount::shared_namespace_mounts(b)
+        && std::fs::canonicalize(dir).is_ok_and(|d| d == Path::new("/"))
+    {
+        return Err(Error::invalid(
+            "mounts with root_change(RootChange::Chroot) of the caller's own /",
+            "a chroot's mounts are made beneath its root in the caller's mount namespace, \
+             here over the caller's own tree",
+        ));
+    }
     if helpers && let Some((u, g)) = &maps {
         helper_precheck(u, g, euid, egid)?;
     }

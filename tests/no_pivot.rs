@@ -290,8 +290,10 @@ fn chroot_mounts_in_the_shared_mount_namespace() {
             };
             let (st, text) = output(b().args([
                 "-c",
-                "cat /proc/version | wc -c; { echo 1 > /proc/sys/kernel/ns_last_pid; } 2>/dev/null \
-                 || echo ro; echo x > /tmp/f && ls /tmp; echo $$",
+                "cat /proc/version | wc -c; \
+                 if { echo 1 > /proc/sys/kernel/ns_last_pid; } 2>/tmp/err; then echo rw; \
+                 else grep -o 'Read-only file system' /tmp/err; fi; \
+                 echo x > /tmp/f && ls /tmp; echo $$",
             ]));
             let during = beneath();
             let detached = linception::detach_mounts_beneath(&root).unwrap();
@@ -315,7 +317,7 @@ fn chroot_mounts_in_the_shared_mount_namespace() {
         });
     assert_eq!(code, Some(0), "{out}");
     assert_eq!(
-        out, "0\nro\nf\n1\n",
+        out, "0\nRead-only file system\nerr\nf\n1\n",
         "/proc/version masked, /proc/sys read-only, pid 1"
     );
     assert_eq!(
@@ -336,6 +338,26 @@ fn chroot_mounts_in_the_shared_mount_namespace() {
         after_failure.is_empty(),
         "left by the failed spawn: {after_failure:?}"
     );
+}
+
+/// A chroot of the caller's own `/` with mounts would make them over the caller's
+/// tree: refused before anything is made, and `detach_mounts_beneath("/")` refuses
+/// to detach every mount.
+#[test]
+fn chroot_mounts_over_the_callers_own_root_are_refused() {
+    linception_testkit::require_root!("mounting in the caller's own mount namespace");
+    let (kind, step, _, text) = failure(false, || {
+        Container::builder("/bin/true")
+            .namespaces(Namespaces::PID)
+            .root(RootFs::Dir("/tmp/..".into()))
+            .root_change(RootChange::Chroot)
+            .mount(Mount::tmpfs("/mnt"))
+    });
+    assert_eq!(kind, "InvalidArgument", "{text}");
+    assert_eq!(step, None, "{text}");
+    assert!(text.contains("of the caller's own /"), "{text}");
+    let e = linception::detach_mounts_beneath(std::path::Path::new("/tmp/..")).unwrap_err();
+    assert_eq!(e.kind(), linception::ErrorKind::InvalidArgument, "{e}");
 }
 
 /// A process `exec_in` adds to a container that chrooted in the caller's mount
