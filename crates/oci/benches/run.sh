@@ -42,7 +42,19 @@ fi
 [ -x "${ours}" ] || { echo "${ours}: not an executable" >&2; exit 1; }
 echo "linception-oci: ${ours}" >&2
 work=$(mktemp -d)
-trap 'rm -rf "${work}"' EXIT
+# runc enables every controller it finds in the cgroup2 root's subtree_control (the
+# host's: the private mount above shares its hierarchy): what it adds is taken off
+# again at exit, so the host's cgroups stay as they were.
+subtree=/sys/fs/cgroup/cgroup.subtree_control
+subtree_before=$(cat "${subtree}")
+restore() {
+    local c
+    for c in $(cat "${subtree}"); do
+        case " ${subtree_before} " in *" ${c} "*) ;; *) echo "-${c}" >"${subtree}" || true ;; esac
+    done
+    rm -rf "${work}"
+}
+trap restore EXIT
 mkdir -p "${work}/b/rootfs/bin" "${work}/b/rootfs/proc" "${work}/b/rootfs/dev"
 cp /bin/busybox "${work}/b/rootfs/bin/"
 ln -s busybox "${work}/b/rootfs/bin/true"

@@ -104,7 +104,28 @@ impl Fixture {
 
 impl Drop for Fixture {
     fn drop(&mut self) {
+        // A directory a test locked (no search bit) stops an unprivileged
+        // owner's removal: opened up again first.
+        open_up(&self.base);
         let _ = std::fs::remove_dir_all(&self.base);
+    }
+}
+
+/// Gives every directory beneath `dir` (not following symlinks) its owner's read,
+/// write and search bits.
+fn open_up(dir: &Path) {
+    let Ok(md) = std::fs::symlink_metadata(dir) else {
+        return;
+    };
+    if !md.is_dir() {
+        return;
+    }
+    let mode = md.permissions().mode();
+    if mode & 0o700 != 0o700 {
+        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode | 0o700));
+    }
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        open_up(&e.path());
     }
 }
 
