@@ -547,6 +547,19 @@ impl ContainerBuilder {
         ns - self.joined_namespaces()
     }
 
+    /// The first of the builder's calls that make something beneath the root: a
+    /// mount, a mask, a read-only path or a device (by its builder name).
+    pub(crate) fn mounts_beneath_root(&self) -> Option<&'static str> {
+        [
+            (!self.mounts.is_empty(), "mounts"),
+            (!self.masked_paths.is_empty(), "mask_path()"),
+            (!self.read_only_paths.is_empty(), "read_only_path()"),
+            (!self.devices.is_empty(), "device()"),
+        ]
+        .into_iter()
+        .find_map(|(set, what)| set.then_some(what))
+    }
+
     /// The types of the joined namespaces.
     pub(crate) fn joined_namespaces(&self) -> Namespaces {
         self.joins

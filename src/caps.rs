@@ -142,8 +142,20 @@ impl Capabilities {
         self
     }
 
-    /// The five sets with their names, bounding first.
-    pub(crate) fn named(&self) -> [(&'static str, CapSet); 5] {
+    /// Each set cut down to `set` (what can be granted, say).
+    pub fn within(self, set: CapSet) -> Self {
+        Capabilities {
+            bounding: self.bounding & set,
+            effective: self.effective & set,
+            permitted: self.permitted & set,
+            inheritable: self.inheritable & set,
+            ambient: self.ambient & set,
+        }
+    }
+
+    /// The five sets with their names (`"bounding"`, `"effective"`, `"permitted"`,
+    /// `"inheritable"`, `"ambient"`), in that order.
+    pub fn named(&self) -> [(&'static str, CapSet); 5] {
         [
             ("bounding", self.bounding),
             ("effective", self.effective),

@@ -659,11 +659,8 @@ pub(crate) fn shared_namespace_mounts(b: &crate::ContainerBuilder) -> Option<&Pa
     let crate::RootFs::Dir(dir) = b.root.as_ref()? else {
         return None;
     };
-    let makes_some = !b.mounts.is_empty()
-        || !b.masked_paths.is_empty()
-        || !b.read_only_paths.is_empty()
-        || !b.devices.is_empty();
-    (b.root_change == crate::RootChange::Chroot && makes_some).then_some(dir.as_path())
+    (b.root_change == crate::RootChange::Chroot && b.mounts_beneath_root().is_some())
+        .then_some(dir.as_path())
 }
 
 /// Detaches (`umount2(MNT_DETACH)`) every mount beneath `dir` in the caller's mount

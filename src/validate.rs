@@ -752,13 +752,7 @@ fn root_change(b: &ContainerBuilder, ns: Namespaces) -> Result<()> {
              (RootChange::PivotRoot or MoveAndChroot)",
         ));
     }
-    let mounts = [
-        (!b.mounts.is_empty(), "mounts"),
-        (!b.masked_paths.is_empty(), "mask_path()"),
-        (!b.read_only_paths.is_empty(), "read_only_path()"),
-        (!b.devices.is_empty(), "device()"),
-    ];
-    let Some((_, what)) = mounts.iter().find(|(set, _)| *set) else {
+    let Some(what) = b.mounts_beneath_root() else {
         return Ok(());
     };
     // Made beneath the root in the caller's own mount namespace, where they stay.

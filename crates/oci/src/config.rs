@@ -154,12 +154,7 @@ fn cap_set<T: serde::Serialize>(field: &str, caps: Option<&T>) -> Result<CapSet>
 /// joined), else those the runtime itself holds
 /// ([`grantable_capabilities`](linception::features::grantable_capabilities)).
 fn grantable(spec: &Spec) -> CapSet {
-    let user = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.namespaces().as_ref())
-        .is_some_and(|ns| ns.iter().any(|n| json_name(&n.typ()) == "user"));
-    crate::host::grantable_capabilities(user)
+    crate::host::grantable_capabilities(lists_namespace(spec, "user", |_| true))
 }
 
 /// The `CAP_*` names of a set, comma-separated.
@@ -175,23 +170,35 @@ fn cap_names(set: CapSet) -> String {
         .join(", ")
 }
 
+/// `process.capabilities` as the five sets, each name checked.
+///
+/// # Errors
+/// [`Error::Config`] naming the set with a name that is no capability.
+fn capabilities_of(process: &Process) -> Result<Capabilities> {
+    let caps = process.capabilities().as_ref();
+    let set = |name: &str, list| cap_set(&format!("process.capabilities.{name}"), list);
+    Ok(Capabilities {
+        bounding: set("bounding", caps.and_then(|c| c.bounding().as_ref()))?,
+        effective: set("effective", caps.and_then(|c| c.effective().as_ref()))?,
+        permitted: set("permitted", caps.and_then(|c| c.permitted().as_ref()))?,
+        inheritable: set("inheritable", caps.and_then(|c| c.inheritable().as_ref()))?,
+        ambient: set("ambient", caps.and_then(|c| c.ambient().as_ref()))?,
+    })
+}
+
 /// The capabilities of `process.capabilities` outside `g`, by set: the runtime
 /// spec has them logged as a warning and the process run without them (a runtime
-/// "SHOULD NOT fail"); [`builder`] and [`exec_process_builder`] leave them out.
+/// "SHOULD NOT fail"); [`builder`] and [`exec_process_builder`] leave them out. A
+/// config whose names do not parse has none here (its error comes from the
+/// builder).
 fn ungranted(process: &Process, g: CapSet) -> Vec<(&'static str, CapSet)> {
-    let Some(caps) = process.capabilities().as_ref() else {
+    let Ok(c) = capabilities_of(process) else {
         return Vec::new();
     };
-    let sets = [
-        ("bounding", cap_set("", caps.bounding().as_ref())),
-        ("effective", cap_set("", caps.effective().as_ref())),
-        ("permitted", cap_set("", caps.permitted().as_ref())),
-        ("inheritable", cap_set("", caps.inheritable().as_ref())),
-        ("ambient", cap_set("", caps.ambient().as_ref())),
-    ];
-    sets.into_iter()
+    c.named()
+        .into_iter()
         .filter_map(|(name, set)| {
-            let lost = set.ok()? - g;
+            let lost = set - g;
             (!lost.is_empty()).then_some((name, lost))
         })
         .collect()
@@ -475,14 +482,20 @@ fn same_maps(mount: &[RawIdMapping], container: &[LinuxIdMapping]) -> bool {
     a == b
 }
 
-/// Whether the config creates a namespace of type `typ` (listed without a path).
-fn new_namespace(spec: &Spec, typ: &str) -> bool {
+/// Whether `linux.namespaces` lists a namespace of type `typ` whose `path` passes
+/// `path` (`|_| true`: new or joined).
+fn lists_namespace(spec: &Spec, typ: &str, path: impl Fn(Option<&PathBuf>) -> bool) -> bool {
     spec.linux()
         .as_ref()
         .and_then(|l| l.namespaces().as_ref())
         .into_iter()
         .flatten()
-        .any(|ns| json_name(&ns.typ()) == typ && ns.path().is_none())
+        .any(|ns| json_name(&ns.typ()) == typ && path(ns.path().as_ref()))
+}
+
+/// Whether the config creates a namespace of type `typ` (listed without a path).
+fn new_namespace(spec: &Spec, typ: &str) -> bool {
+    lists_namespace(spec, typ, |path| path.is_none())
 }
 
 /// Whether a `cgroup`/`cgroup2` mount is made as a recursive bind of the runtime's
@@ -1300,12 +1313,8 @@ pub fn builder(spec: &Spec, opts: &Options) -> Result<ContainerBuilder> {
         ));
     }
     b = b.root(RootFs::Dir(root_path));
-    let linux_ns = spec.linux().as_ref().and_then(|l| l.namespaces().as_ref());
     let new_ns = |typ: &str| new_namespace(spec, typ);
-    let joined_mount_ns = linux_ns
-        .into_iter()
-        .flatten()
-        .any(|ns| json_name(&ns.typ()) == "mount" && ns.path().is_some());
+    let joined_mount_ns = lists_namespace(spec, "mount", |path| path.is_some());
     if new_ns("mount") {
         if opts.no_pivot {
             b = b.root_change(RootChange::MoveAndChroot);
@@ -1543,9 +1552,7 @@ fn without_own_mount_namespace(spec: &Spec) -> Result<()> {
              runtime's mount namespace, not a mount of the container's",
         ));
     }
-    let user = linux
-        .and_then(|l| l.namespaces().as_ref())
-        .is_some_and(|ns| ns.iter().any(|n| json_name(&n.typ()) == "user"));
+    let user = lists_namespace(spec, "user", |_| true);
     if user && let Some(field) = mounts_beneath_the_root(spec) {
         return Err(Error::config(
             field,
@@ -1593,12 +1600,7 @@ fn mounts_beneath_the_root(spec: &Spec) -> Option<&'static str> {
 /// and something to mount), where they outlive the container until `delete`
 /// detaches them ([`linception::detach_mounts_beneath`]); `None` otherwise.
 pub fn mounts_in_the_runtimes_namespace(spec: &Spec, bundle: &Path) -> Option<PathBuf> {
-    let listed = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.namespaces().as_ref())
-        .is_some_and(|ns| ns.iter().any(|n| json_name(&n.typ()) == "mount"));
-    if listed {
+    if lists_namespace(spec, "mount", |_| true) {
         return None;
     }
     mounts_beneath_the_root(spec)?;
@@ -1680,37 +1682,9 @@ fn process_common(
     if let Some(mask) = user.umask() {
         b = b.umask(mask);
     }
-    let caps = process.capabilities().as_ref();
-    let c = Capabilities {
-        bounding: cap_set(
-            "process.capabilities.bounding",
-            caps.and_then(|c| c.bounding().as_ref()),
-        )?,
-        effective: cap_set(
-            "process.capabilities.effective",
-            caps.and_then(|c| c.effective().as_ref()),
-        )?,
-        permitted: cap_set(
-            "process.capabilities.permitted",
-            caps.and_then(|c| c.permitted().as_ref()),
-        )?,
-        inheritable: cap_set(
-            "process.capabilities.inheritable",
-            caps.and_then(|c| c.inheritable().as_ref()),
-        )?,
-        ambient: cap_set(
-            "process.capabilities.ambient",
-            caps.and_then(|c| c.ambient().as_ref()),
-        )?,
-    };
+    let c = capabilities_of(process)?;
     b = b.capabilities(match grantable {
-        Some(g) => Capabilities {
-            bounding: c.bounding & g,
-            effective: c.effective & g,
-            permitted: c.permitted & g,
-            inheritable: c.inheritable & g,
-            ambient: c.ambient & g,
-        },
+        Some(g) => c.within(g),
         None => c,
     });
     for (i, r) in process.rlimits().iter().flatten().enumerate() {
