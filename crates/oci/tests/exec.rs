@@ -106,7 +106,17 @@ fn exec_detached_with_a_process_file_as_the_shim_calls_it_and_ps_lists_it() {
         .trim()
         .parse()
         .unwrap();
-    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    // The exec is seen when its close-on-exec fds close, inside execve and before
+    // the kernel has set up the new program's arguments: cmdline reads empty for
+    // that moment, so it is read again for a while.
+    let mut cmdline = Vec::new();
+    for _ in 0..200 {
+        cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if !cmdline.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     assert!(
         String::from_utf8_lossy(&cmdline).contains(&marker[6..]),
         "pid {pid} is not the exec'd process: {cmdline:?}"
