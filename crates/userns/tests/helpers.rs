@@ -107,31 +107,26 @@ fn helper_refusal_is_permission_denied() {
     // message), and one that fails otherwise: only the first is a refusal.
     let dir = common::TempDir::new("fake-helper");
     let script = dir.0.join("newuidmap");
-    // Written under another name and copied into place by cp in a process of its
-    // own: an fd of this process open for writing the program could be inherited
-    // by a child another test thread forks, and its exec would fail (ETXTBSY).
-    let draft = dir.0.join("newuidmap.draft");
-    std::fs::write(
-        &draft,
-        "#!/bin/sh\n\
-         [ \"$LC_ALL\" = C ] || { echo \"newuidmap: not in the C locale\" >&2; exit 2; }\n\
-         case \"$3\" in\n\
-         1234567) echo \"newuidmap: uid range [0-10) -> [1234567-1234577) not allowed\" >&2 ;;\n\
-         *) echo \"newuidmap: Could not open proc directory for target $1\" >&2 ;;\n\
-         esac\n\
-         exit 1\n",
-    )
-    .unwrap();
-    std::fs::set_permissions(&draft, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let cp = std::process::Command::new("cp")
-        .arg("-p")
-        .arg(&draft)
-        .arg(&script)
-        .status()
-        .unwrap();
-    assert!(cp.success(), "cp of the stand-in newuidmap");
     let path = dir.0.clone();
     let outcomes = Fork::new().run(move || {
+        // Written here, in the single-threaded child: an fd of the test process
+        // open for writing the program could be inherited by a child another test
+        // thread forks, and every exec of it would fail (ETXTBSY); and spawning a
+        // copier from the test process could leave a lock held in another test's
+        // fork.
+        std::fs::write(
+            &script,
+            "#!/bin/sh\n\
+             [ \"$LC_ALL\" = C ] || { echo \"newuidmap: not in the C locale\" >&2; exit 2; }\n\
+             case \"$3\" in\n\
+             1234567) echo \"newuidmap: uid range [0-10) -> [1234567-1234577) not allowed\" >&2 ;;\n\
+             *) echo \"newuidmap: Could not open proc directory for target $1\" >&2 ;;\n\
+             esac\n\
+             exit 1\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
         // SAFETY: the Fork child is single-threaded, so changing the environment
         // races with nothing.
         unsafe { std::env::set_var("PATH", &path) };
