@@ -1,10 +1,11 @@
 /* The raw baseline for benches/compare.sh: the same container as the linception
  * example, spawned with plain libc calls and no abstraction.
  *
- *   raw_container [--net] ROOTFS PROGRAM [ARGS...]
+ *   raw_container [--net] [--no-userns] ROOTFS PROGRAM [ARGS...]
  *
- * clone3 into new user, mount, pid, uts and ipc namespaces (and net with --net);
- * the parent maps root inside to the caller outside; the child binds ROOTFS,
+ * clone3 into new user, mount, pid, uts and ipc namespaces (and net with --net;
+ * no user namespace with --no-userns, as root); the parent maps root inside to the
+ * caller outside; the child binds ROOTFS,
  * mounts a new proc, pivot_roots into it, detaches the old root, sets the
  * hostname and execs PROGRAM. Errors are reported but not explained: this is the
  * floor to measure against, not a tool. */
@@ -35,13 +36,17 @@ static void write_file(const char *path, const char *text) {
 }
 
 int main(int argc, char **argv) {
-    int net = 0, arg = 1;
-    if (arg < argc && strcmp(argv[arg], "--net") == 0) {
-        net = 1;
-        arg++;
+    int net = 0, userns = 1, arg = 1;
+    for (; arg < argc && strncmp(argv[arg], "--", 2) == 0; arg++) {
+        if (strcmp(argv[arg], "--net") == 0)
+            net = 1;
+        else if (strcmp(argv[arg], "--no-userns") == 0)
+            userns = 0;
+        else
+            break;
     }
     if (argc - arg < 2) {
-        fprintf(stderr, "usage: %s [--net] ROOTFS PROGRAM [ARGS...]\n", argv[0]);
+        fprintf(stderr, "usage: %s [--net] [--no-userns] ROOTFS PROGRAM [ARGS...]\n", argv[0]);
         return 2;
     }
     const char *rootfs = argv[arg];
@@ -56,8 +61,8 @@ int main(int argc, char **argv) {
     gid_t gid = getegid();
 
     struct clone_args args = {0};
-    args.flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC |
-                 (net ? CLONE_NEWNET : 0);
+    args.flags = (userns ? CLONE_NEWUSER : 0) | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS |
+                 CLONE_NEWIPC | (net ? CLONE_NEWNET : 0);
     args.exit_signal = SIGCHLD;
     long pid = syscall(SYS_clone3, &args, sizeof args);
     if (pid < 0)
@@ -87,15 +92,17 @@ int main(int argc, char **argv) {
         die("execv");
     }
     close(sync_pipe[0]);
-    char path[64], map[64];
-    snprintf(path, sizeof path, "/proc/%ld/setgroups", pid);
-    write_file(path, "deny");
-    snprintf(map, sizeof map, "0 %u 1\n", uid);
-    snprintf(path, sizeof path, "/proc/%ld/uid_map", pid);
-    write_file(path, map);
-    snprintf(map, sizeof map, "0 %u 1\n", gid);
-    snprintf(path, sizeof path, "/proc/%ld/gid_map", pid);
-    write_file(path, map);
+    if (userns) {
+        char path[64], map[64];
+        snprintf(path, sizeof path, "/proc/%ld/setgroups", pid);
+        write_file(path, "deny");
+        snprintf(map, sizeof map, "0 %u 1\n", uid);
+        snprintf(path, sizeof path, "/proc/%ld/uid_map", pid);
+        write_file(path, map);
+        snprintf(map, sizeof map, "0 %u 1\n", gid);
+        snprintf(path, sizeof path, "/proc/%ld/gid_map", pid);
+        write_file(path, map);
+    }
     if (write(sync_pipe[1], "g", 1) != 1)
         die("release child");
     int status;

@@ -181,19 +181,12 @@ pub(crate) fn held(wanted: CapSet) -> CapSet {
     permitted & bounding_set(permitted)
 }
 
-/// The calling thread's bounding set as far as `of` goes: the kernel's `CapBnd`
-/// line of `/proc/thread-self/status` (one read), else `PR_CAPBSET_READ` for each
-/// capability of `of`.
+/// The calling thread's bounding set as far as `of` goes: `PR_CAPBSET_READ` for
+/// each capability of `of`. Cheaper than the one read of `CapBnd` in
+/// `/proc/thread-self/status` even for every capability (the kernel renders the
+/// whole file for it): measured in a fresh process, 41 reads take 0.34x of it, the
+/// default config's three 0.04x, and as many system calls.
 fn bounding_set(of: CapSet) -> CapSet {
-    let mut buf = [0u8; 4096];
-    let line = crate::lower::read_proc("/proc/thread-self/status", &mut buf).and_then(|s| {
-        s.lines()
-            .find_map(|l| l.strip_prefix("CapBnd:"))
-            .and_then(|h| u64::from_str_radix(h.trim(), 16).ok())
-    });
-    if let Some(bits) = line {
-        return CapSet::from_bits_retain(bits);
-    }
     let mut held = CapSet::empty();
     for bit in 0..64 {
         let one = CapSet::from_bits_retain(1 << bit);

@@ -932,31 +932,44 @@ fn io_max_devices_match_the_kernels() {
     assert!(verdicts[0] > 0 && verdicts[1] > 0, "{verdicts:?}");
 }
 
-/// The cgroup2 mount found is one that is still visible: cgroup2 mounted over a
-/// hybrid host's /sys/fs/cgroup (in a private mount namespace) hides the one at
-/// /sys/fs/cgroup/unified, and the report names the new one.
+/// The cgroup2 mount found is one that is still visible, and `/sys/fs/cgroup` when
+/// that is one (found with one statfs, without reading the mount table):
+/// - with a tmpfs over /sys/fs/cgroup, the newest visible cgroup2 mount elsewhere;
+/// - cgroup2 mounted over it (as over a hybrid host's tmpfs, hiding
+///   /sys/fs/cgroup/unified), /sys/fs/cgroup;
+/// - a newer cgroup2 mount elsewhere does not change that.
 #[test]
 fn the_cgroup2_mount_found_is_a_visible_one() {
     require!(Feature::Root, Feature::MountApi);
-    let (point, readable) = Fork::new().unshare(libc::CLONE_NEWNS).run(|| {
-        rustix::mount::mount_change(
+    let found = Fork::new().unshare(libc::CLONE_NEWNS).run(|| {
+        use rustix::mount::{MountFlags, MountPropagationFlags, mount, mount_change};
+        mount_change(
             c"/",
-            rustix::mount::MountPropagationFlags::REC
-                | rustix::mount::MountPropagationFlags::PRIVATE,
+            MountPropagationFlags::REC | MountPropagationFlags::PRIVATE,
         )
         .expect("make the tree private");
-        rustix::mount::mount(
-            c"cgroup2",
-            c"/sys/fs/cgroup",
-            c"cgroup2",
-            rustix::mount::MountFlags::empty(),
-            None,
-        )
-        .expect("mount cgroup2 on /sys/fs/cgroup");
-        let cg = linception::features::cgroup2().expect("a cgroup2 mount");
-        let point = cg.mount_point.to_string_lossy().into_owned();
-        (point, cg.dir().join("cgroup.controllers").exists())
+        let found = || {
+            let cg = linception::features::cgroup2().expect("a cgroup2 mount");
+            let readable = cg.dir().join("cgroup.controllers").exists();
+            (cg.mount_point.to_string_lossy().into_owned(), readable)
+        };
+        let none = MountFlags::empty();
+        mount(c"tmpfs", c"/sys/fs/cgroup", c"tmpfs", none, None).expect("tmpfs on /sys/fs/cgroup");
+        for d in ["/sys/fs/cgroup/a", "/sys/fs/cgroup/b"] {
+            std::fs::create_dir(d).unwrap();
+        }
+        mount(c"cgroup2", c"/sys/fs/cgroup/a", c"cgroup2", none, None).expect("cgroup2 on a");
+        mount(c"cgroup2", c"/sys/fs/cgroup/b", c"cgroup2", none, None).expect("cgroup2 on b");
+        let elsewhere = found();
+        mount(c"cgroup2", c"/sys/fs/cgroup", c"cgroup2", none, None)
+            .expect("mount cgroup2 on /sys/fs/cgroup");
+        let conventional = found();
+        mount(c"cgroup2", c"/tmp", c"cgroup2", none, None).expect("cgroup2 on /tmp");
+        let newer = found();
+        vec![elsewhere, conventional, newer]
     });
-    assert_eq!(point, "/sys/fs/cgroup");
-    assert!(readable);
+    assert_eq!(found[0].0, "/sys/fs/cgroup/b", "{found:?}");
+    assert_eq!(found[1].0, "/sys/fs/cgroup", "{found:?}");
+    assert_eq!(found[2].0, "/sys/fs/cgroup", "{found:?}");
+    assert!(found.iter().all(|f| f.1), "{found:?}");
 }

@@ -9,7 +9,8 @@
 # `--cgroup-manager=disabled` there (it makes no cgroup, where linception-oci and
 # runc make one and attach the device program). linception-oci is the static musl
 # build when the x86_64-unknown-linux-musl target is installed, or the binary
-# LINCEPTION_OCI_BIN names.
+# LINCEPTION_OCI_BIN names. With gcc, the floor beside them: benches/raw_container.c
+# (below).
 #
 #   bash crates/oci/benches/run.sh [N]
 set -euo pipefail
@@ -42,6 +43,18 @@ fi
 [ -x "${ours}" ] || { echo "${ours}: not an executable" >&2; exit 1; }
 echo "linception-oci: ${ours}" >&2
 work=$(mktemp -d)
+# The floor: benches/raw_container.c, the same namespaces (network included) made by
+# plain libc calls, one bind of the rootfs, proc, pivot_root and the exec, nothing
+# else (no cgroup, no /dev, no masks, no state). No runtime can do the config's work
+# in less; crun / floor says how far below crun any runtime can get here.
+floor=
+if command -v gcc >/dev/null; then
+    floor="${work}/raw_container"
+    gcc -O2 -static -o "${floor}" benches/raw_container.c 2>/dev/null ||
+        gcc -O2 -o "${floor}" benches/raw_container.c
+else
+    echo "gcc not installed: no floor (benches/raw_container.c)" >&2
+fi
 # runc enables every controller it finds in the cgroup2 root's subtree_control (the
 # host's: the private mount above shares its hierarchy): what it adds is taken off
 # again at exit, so the host's cgroups stay as they were.
@@ -59,13 +72,15 @@ mkdir -p "${work}/b/rootfs/bin" "${work}/b/rootfs/proc" "${work}/b/rootfs/dev"
 cp /bin/busybox "${work}/b/rootfs/bin/"
 ln -s busybox "${work}/b/rootfs/bin/true"
 
-# Milliseconds of one command, to stdout.
+# Milliseconds of one command, to stdout. The clock is bash's own EPOCHREALTIME, read
+# without a process: a `date` started for the second reading would add its own start
+# (about a millisecond here) to every runtime's figure.
 ms() {
     local t0 t1
-    t0=$(date +%s%N)
+    t0=${EPOCHREALTIME}
     "$@" </dev/null >/dev/null 2>&1 || { echo "failed: $*" >&2; exit 1; }
-    t1=$(date +%s%N)
-    echo "scale=3; (${t1} - ${t0}) / 1000000" | bc
+    t1=${EPOCHREALTIME}
+    echo "scale=3; (${t1/./} - ${t0/./}) / 1000" | bc
 }
 
 # Median and p90 of a file of numbers.
@@ -84,11 +99,17 @@ for variant in root userns; do
     : >"${work}/ours.${variant}"
     : >"${work}/runc.${variant}"
     : >"${work}/crun.${variant}"
+    : >"${work}/floor.${variant}"
+    floor_args=(--net)
+    [ "${variant}" = userns ] || floor_args+=(--no-userns)
     for i in $(seq "${n}"); do
         ms "${ours}" --root "${work}/state-ours" run --bundle "${work}/b" "o${i}" >>"${work}/ours.${variant}"
         ms runc --root "${work}/state-runc" run --bundle "${work}/b" "r${i}" >>"${work}/runc.${variant}"
         if [ -n "${crun}" ]; then
             ms "${crun}" --cgroup-manager=disabled --root "${work}/state-crun" run --bundle "${work}/b" "c${i}" >>"${work}/crun.${variant}"
+        fi
+        if [ -n "${floor}" ]; then
+            ms "${floor}" "${floor_args[@]}" "${work}/b/rootfs" /bin/true >>"${work}/floor.${variant}"
         fi
     done
     read -r om o90 <<<"$(stats "${work}/ours.${variant}")"
@@ -97,6 +118,13 @@ for variant in root userns; do
     if [ -n "${crun}" ]; then
         read -r cm c90 <<<"$(stats "${work}/crun.${variant}")"
         line="${line}; crun median ${cm} ms p90 ${c90} ms; crun/ours median $(echo "scale=2; ${cm} / ${om}" | bc)x, p90 $(echo "scale=2; ${c90} / ${o90}" | bc)x"
+    fi
+    if [ -n "${floor}" ]; then
+        read -r fm f90 <<<"$(stats "${work}/floor.${variant}")"
+        line="${line}; floor median ${fm} ms p90 ${f90} ms, ours/floor $(echo "scale=2; ${om} / ${fm}" | bc)x"
+        if [ -n "${crun}" ]; then
+            line="${line}, crun/floor $(echo "scale=2; ${cm} / ${fm}" | bc)x"
+        fi
     fi
     echo "${line} (n=${n})"
 done

@@ -525,7 +525,8 @@ impl fmt::Display for Cgroup2 {
     }
 }
 
-/// Where cgroup v2 is mounted (`/proc/self/mountinfo`), the caller's cgroup
+/// Where cgroup v2 is mounted (`/sys/fs/cgroup` when that is a cgroup2 mount, else
+/// the newest still visible cgroup2 mount of `/proc/self/mountinfo`), the caller's cgroup
 /// (`/proc/self/cgroup`), and the controllers it may use there (that cgroup's
 /// `cgroup.controllers` and `cgroup.subtree_control`). Read now, not cached.
 ///

@@ -1104,6 +1104,17 @@ fn reap(pid: Pid) {
 }
 
 pub(crate) fn cgroup2_mount() -> Result<String, Failure> {
+    const CGROUP2_SUPER_MAGIC: u64 = 0x6367_7270;
+    let is_cgroup2 = |point: &str| {
+        rustix::fs::statfs(point).is_ok_and(|st| st.f_type as u64 == CGROUP2_SUPER_MAGIC)
+    };
+    // Where every init system and runtime mounts it: one statfs instead of the whole
+    // mount table (its text is rendered afresh for each read, a cost that grows with
+    // the mounts of the namespace).
+    const CONVENTIONAL: &str = "/sys/fs/cgroup";
+    if is_cgroup2(CONVENTIONAL) {
+        return Ok(CONVENTIONAL.to_string());
+    }
     let info = std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| Failure {
         call: "read /proc/self/mountinfo",
         errno: e.raw_os_error(),
@@ -1111,7 +1122,6 @@ pub(crate) fn cgroup2_mount() -> Result<String, Failure> {
     // The newest visible one: a later mount may hide an earlier one (cgroup2
     // mounted over a hybrid host's /sys/fs/cgroup hides /sys/fs/cgroup/unified), so
     // the mount point must still be a cgroup2 filesystem.
-    const CGROUP2_SUPER_MAGIC: u64 = 0x6367_7270;
     info.lines()
         .rev()
         .filter_map(|line| {
@@ -1119,10 +1129,7 @@ pub(crate) fn cgroup2_mount() -> Result<String, Failure> {
             (right.split_whitespace().next() == Some("cgroup2"))
                 .then(|| left.split_whitespace().nth(4).map(str::to_string))?
         })
-        .find(|point| {
-            rustix::fs::statfs(point.as_str())
-                .is_ok_and(|st| st.f_type as u64 == CGROUP2_SUPER_MAGIC)
-        })
+        .find(|point| is_cgroup2(point))
         .ok_or(Failure {
             call: "no cgroup2 mount in /proc/self/mountinfo",
             errno: None,
