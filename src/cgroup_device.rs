@@ -163,7 +163,6 @@ impl DeviceRule {
     }
 
     /// Whether the rule is about `(kind, major, minor)` and names `bit`.
-    #[cfg(test)]
     fn matches(&self, kind: DeviceKind, major: u32, minor: u32, bit: DeviceAccess) -> bool {
         self.kind.is_none_or(|k| k == kind)
             && self.major.is_none_or(|m| m == major)
@@ -194,7 +193,6 @@ impl fmt::Display for DeviceRule {
 
 /// What a rule list decides for one access of `access` to a device: every access
 /// bit asked for must be allowed by the last rule naming it (none: allowed).
-#[cfg(test)]
 pub(crate) fn permits(
     rules: &[DeviceRule],
     kind: DeviceKind,

@@ -459,9 +459,16 @@ impl Child<'_, '_> {
                 mode,
                 dev,
                 owner,
+                or_bind,
             } => {
                 let dir = self.open_in_root(parent, OFlags::DIRECTORY)?;
-                rustix::fs::mknodat(&dir, name.as_c_str(), *kind, *mode, *dev).errno()?;
+                match (
+                    rustix::fs::mknodat(&dir, name.as_c_str(), *kind, *mode, *dev),
+                    or_bind,
+                ) {
+                    (Err(Errno::PERM), Some(host)) => return bind_node(&dir, name, host),
+                    (r, _) => r.errno()?,
+                }
                 rustix::fs::chmodat(&dir, name.as_c_str(), *mode, AtFlags::empty()).errno()?;
                 if let Some((uid, gid)) = owner {
                     rustix::fs::chownat(
@@ -822,4 +829,27 @@ impl Child<'_, '_> {
             }
         }
     }
+}
+
+/// The host's node `host` bound on a new empty file `name` in `dir` (a node the
+/// kernel refused to create). The host tree is still in view: the nodes are made
+/// before the root changes.
+fn bind_node(dir: &OwnedFd, name: &CStr, host: &CStr) -> Res {
+    rustix::fs::openat(
+        dir,
+        name,
+        OFlags::CREATE | OFlags::WRONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+        Mode::from_raw_mode(0o644),
+    )
+    .errno()?;
+    let file = rustix::fs::openat(
+        dir,
+        name,
+        OFlags::PATH | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+        Mode::empty(),
+    )
+    .errno()?;
+    let tree = linception_mountapi::open_tree(CWD, host, OpenTreeFlags::CLONE).errno()?;
+    tree.attach_at(&file, c"", MoveMountFlags::T_EMPTY_PATH)
+        .errno()
 }

@@ -262,13 +262,18 @@ impl Mount {
         Mount::new(MountKind::Proc { pid_subset: false }, target.as_ref())
     }
 
-    /// A minimal `/dev` on `target`, the OCI runtime default set: a tmpfs with binds
-    /// of the host's `null`, `zero`, `full`, `random`, `urandom` and `tty`, a new
+    /// A minimal `/dev` on `target`, the OCI runtime default set: a tmpfs with the
+    /// nodes `null`, `zero`, `full`, `random`, `urandom` and `tty` (mode `0666`), a new
     /// devpts instance on `pts` with `ptmx` linking to it, a tmpfs on `shm` (mode
     /// `1777`, `nosuid`, `nodev`, `noexec`), the `fd`, `stdin`, `stdout`, `stderr`
     /// links, and a new mqueue on `mqueue` when the container has its own IPC
     /// namespace or no new user namespace (only the owner of an IPC namespace may
-    /// mount its mqueue; it is left out otherwise). More nodes:
+    /// mount its mqueue; it is left out otherwise). The nodes are created
+    /// (`mknodat`, owned by the container's root) outside a new user namespace, as
+    /// an OCI runtime makes them; in a new user namespace, where the devices' rules
+    /// forbid creating one of them, or where the kernel refuses it (no
+    /// `CAP_MKNOD` over the initial user namespace, a device program above the
+    /// container's cgroup), the host's nodes are bound on files instead. More nodes:
     /// [`ContainerBuilder::device`](crate::ContainerBuilder::device); a device at
     /// one of these node or link paths (`/dev/null`, `/dev/ptmx`...) takes its place,
     /// as an OCI runtime's config devices replace its defaults (a `ptmx` node opens

@@ -84,7 +84,9 @@ pub(crate) enum Step<'f> {
     /// skipped) onto itself.
     ReadOnlyPath { target: CString },
     /// `mknodat(parent, name)` inside the root, then `fchmodat` to `mode` (past the
-    /// umask) and, with `owner`, `fchownat`.
+    /// umask) and, with `owner`, `fchownat`. With `or_bind`, a refusal (`EPERM`: no
+    /// `CAP_MKNOD` over the initial user namespace, or a device program above the
+    /// container's cgroup) binds that host node on an empty file there instead.
     Mknod {
         parent: CString,
         name: CString,
@@ -92,6 +94,7 @@ pub(crate) enum Step<'f> {
         mode: Mode,
         dev: u64,
         owner: Option<(Uid, Gid)>,
+        or_bind: Option<CString>,
     },
     /// `fsopen(fstype)` into a slot.
     FsOpen { fstype: CString, slot: Slot },

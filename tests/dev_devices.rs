@@ -1,7 +1,9 @@
 //! A device at one of `Mount::dev`'s own paths (a default node, the `ptmx` link)
 //! takes that path's place, as an OCI config's devices replace a runtime's
 //! defaults (podman's `--privileged` lists the host's `null`, `zero`, `ptmx`...).
-//! Root only: the nodes are made with mknod, outside a user namespace.
+//! Root only: the nodes are made with mknod, outside a user namespace. There
+//! `Mount::dev`'s own nodes are made too, or bound from the host where the kernel
+//! refuses mknod.
 
 mod common;
 
@@ -31,16 +33,71 @@ fn a_device_at_a_dev_default_path_takes_its_place() {
                 .device(Device::char("/dev/ptmx", 5, 2).mode(0o666)),
         )
     });
-    // /dev/zero is still the default (the host's node, bound); /dev/fd the link.
-    let zero = std::fs::metadata("/dev/zero").unwrap();
-    let zero_mode = std::os::unix::fs::PermissionsExt::mode(&zero.permissions()) & 0o7777;
+    // /dev/zero is still the default (made, mode 0666); /dev/fd the link.
     assert_eq!(
         out,
-        format!(
-            "/dev/null character special file 1:3 600\n\
-             /dev/ptmx character special file 5:2 666\n\
-             /dev/zero character special file 1:5 {zero_mode:o}\n\
-             written\n'/dev/fd' -> '/proc/self/fd'\n"
-        )
+        "/dev/null character special file 1:3 600\n\
+         /dev/ptmx character special file 5:2 666\n\
+         /dev/zero character special file 1:5 666\n\
+         written\n'/dev/fd' -> '/proc/self/fd'\n"
     );
+}
+
+/// `Mount::dev`'s nodes outside a user namespace are made with mknod, as an OCI
+/// runtime makes them (no mount each); where the kernel refuses mknod (the caller
+/// lost `CAP_MKNOD`), the host's nodes are bound on files instead, as runc does.
+/// Either way each is the right device, and usable.
+#[test]
+fn dev_nodes_are_made_or_bound_where_mknod_is_refused() {
+    if !linception_testkit::require_root("device nodes made with mknod") {
+        return;
+    }
+    const NODES: [(&str, u32, u32); 6] = [
+        ("null", 1, 3),
+        ("zero", 1, 5),
+        ("full", 1, 7),
+        ("random", 1, 8),
+        ("urandom", 1, 9),
+        ("tty", 5, 0),
+    ];
+    let script = "for n in null zero full random urandom tty; do \
+                  stat -c '%n %F %t:%T %a' /dev/$n; done; \
+                  grep -c ' /dev/\\(null\\|zero\\|full\\|random\\|urandom\\|tty\\) ' \
+                  /proc/self/mountinfo; \
+                  head -c 2 /dev/zero | od -An -tx1; echo x > /dev/null && echo written";
+    for lose_mknod in [false, true] {
+        let out = Fork::new().run(move || {
+            if lose_mknod {
+                use rustix::thread::{self as th, CapabilitySet as K};
+                th::remove_capability_from_bounding_set(K::MKNOD).expect("PR_CAPBSET_DROP");
+                let mut sets = th::capabilities(None).expect("capget");
+                sets.permitted -= K::MKNOD;
+                sets.effective -= K::MKNOD;
+                th::set_capabilities(None, sets).expect("capset");
+            }
+            stdout_of(
+                Container::builder("/bin/sh")
+                    .args(["-c", script])
+                    .namespaces(common::NS - Namespaces::USER)
+                    .root(RootFs::Tmpfs)
+                    .mounts(Mount::host_system())
+                    .mount(Mount::proc("/proc"))
+                    .mount(Mount::dev("/dev"))
+                    .capabilities(linception::Capabilities::only(linception::CapSet::empty())),
+            )
+        });
+        let mut want = String::new();
+        for (name, major, minor) in NODES {
+            // A bound node keeps the host's mode; a made one is 0666.
+            let mode = if lose_mknod {
+                let md = std::fs::metadata(format!("/dev/{name}")).unwrap();
+                std::os::unix::fs::PermissionsExt::mode(&md.permissions()) & 0o7777
+            } else {
+                0o666
+            };
+            want += &format!("/dev/{name} character special file {major:x}:{minor:x} {mode:o}\n");
+        }
+        want += &format!("{}\n 00 00\nwritten\n", if lose_mknod { 6 } else { 0 });
+        assert_eq!(out, want, "CAP_MKNOD lost: {lose_mknod}");
+    }
 }

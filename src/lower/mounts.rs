@@ -21,8 +21,38 @@ use crate::device::{Device, NodeKind};
 use crate::mount::{AttrChoice, Mount, MountKind};
 use crate::step::{ROOT, Slot, Step};
 
-/// The device nodes of [`Mount::dev`](crate::Mount::dev), bound from the host.
-const DEV_NODES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
+/// The device nodes of [`Mount::dev`](crate::Mount::dev) (all character devices),
+/// by name, major and minor.
+const DEV_NODES: [(&str, u32, u32); 6] = [
+    ("null", 1, 3),
+    ("zero", 1, 5),
+    ("full", 1, 7),
+    ("random", 1, 8),
+    ("urandom", 1, 9),
+    ("tty", 5, 0),
+];
+
+/// Whether [`Mount::dev`](crate::Mount::dev)'s nodes are created (`mknodat`, as an
+/// OCI runtime makes them) rather than bound from the host: outside a new user
+/// namespace, unless the container's device rules refuse to create one of them
+/// (each is then bound, which the rules do not judge). A node the kernel still
+/// refuses is bound instead, at that moment ([`Step::Mknod`]'s `or_bind`). A
+/// created node costs one mount less, in the making and in the container's
+/// teardown.
+fn dev_nodes_made(b: &ContainerBuilder, ns: Namespaces) -> bool {
+    use crate::cgroup_device::{DeviceAccess, permits};
+    use crate::device::DeviceKind;
+    let rules = b
+        .cgroup
+        .as_ref()
+        .and_then(|cg| cg.resources.devices.as_deref());
+    crate::device::mknod_allowed(ns)
+        && rules.is_none_or(|rules| {
+            DEV_NODES.iter().all(|&(_, major, minor)| {
+                permits(rules, DeviceKind::Char, major, minor, DeviceAccess::MKNOD)
+            })
+        })
+}
 
 /// Whether a [`Device`] of the builder is at `name` in the `dev` mount at
 /// `target`: it replaces what `dev()` would put there (a node, the `ptmx` link).
@@ -349,8 +379,8 @@ pub(super) fn lower<'f>(
                 }
                 bind_slots.push(slot);
             }
-            MountKind::Dev { .. } => {
-                for node in DEV_NODES {
+            MountKind::Dev { .. } if !dev_nodes_made(b, ns) => {
+                for (node, _, _) in DEV_NODES {
                     if device_at(b, &m.target, node) {
                         continue;
                     }
@@ -542,6 +572,7 @@ pub(super) fn lower<'f>(
                 let parts = DevParts {
                     submounts: *submounts,
                     mqueue: dev_mqueue(ns),
+                    nodes_made: dev_nodes_made(b, ns),
                 };
                 let replaced = |name: &str| device_at(b, &m.target, name);
                 dev(p, m, &target, lazy, &mut bind_slots, parts, replaced);
@@ -795,6 +826,7 @@ fn mknod_step<'f>(d: &Device, parent: CString, name: CString) -> Step<'f> {
         mode: Mode::from_raw_mode(d.mode.unwrap_or(0o666)),
         dev: d.dev(),
         owner: d.owner.map(|(u, g)| (Uid::from_raw(u), Gid::from_raw(g))),
+        or_bind: None,
     }
 }
 
@@ -804,10 +836,12 @@ struct DevParts {
     submounts: bool,
     /// Whether the mqueue may be mounted (see [`dev_mqueue`]).
     mqueue: bool,
+    /// Whether the nodes are created rather than bound (see [`dev_nodes_made`]).
+    nodes_made: bool,
 }
 
-/// [`Mount::dev`]: a small tmpfs, the host's device nodes bound on files in it, a
-/// new devpts instance and the usual links.
+/// [`Mount::dev`]: a small tmpfs, the device nodes in it (created, or the host's
+/// bound on files: [`dev_nodes_made`]), a new devpts instance and the usual links.
 fn dev(
     p: &mut Lowering<'_>,
     m: &Mount,
@@ -838,9 +872,26 @@ fn dev(
     );
     let dev = target.relative();
     let base = target.shown.trim_end_matches('/').to_owned();
-    for node in DEV_NODES.into_iter().filter(|n| !replaced(n)) {
-        let slot = bind_slots.next().unwrap_or(Slot(usize::MAX));
+    for (node, major, minor) in DEV_NODES.into_iter().filter(|n| !replaced(n.0)) {
         let shown = format!("{base}/{node}");
+        if parts.nodes_made {
+            p.push(
+                Step::Mknod {
+                    parent: dev.clone(),
+                    name: c(node),
+                    kind: FileType::CharacterDevice,
+                    mode: Mode::from_raw_mode(0o666),
+                    dev: rustix::fs::makedev(major, minor),
+                    owner: None,
+                    or_bind: Some(c(format!("/dev/{node}"))),
+                },
+                format!(
+                    "mknod {shown} (character device {major}:{minor}), or bind /dev/{node} on it"
+                ),
+            );
+            continue;
+        }
+        let slot = bind_slots.next().unwrap_or(Slot(usize::MAX));
         p.push(
             Step::Mkfile {
                 parent: dev.clone(),

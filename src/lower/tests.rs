@@ -528,3 +528,65 @@ fn a_copy_up_is_filled_before_it_is_attached_and_devices_replace_dev_defaults() 
     );
     assert!(l.contains(&"bind /dev/zero on /dev/zero"), "{l:#?}");
 }
+
+#[test]
+fn dev_nodes_are_created_outside_a_user_namespace_unless_the_rules_forbid_it() {
+    use crate::{Cgroup, DeviceAccess, DeviceKind, DeviceRule, Resources};
+    let plan_of = |b: &ContainerBuilder, userns: bool| {
+        let (_parent, fds) = open_fds(b, userns, false, false, false).unwrap();
+        let plan = spawn(b, &host_for(b), &fds, None, None, false);
+        labels(&plan)
+            .into_iter()
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    let dev = |ns: Namespaces| {
+        Container::builder("/bin/true")
+            .namespaces(ns)
+            .root(RootFs::Dir("/srv/root".into()))
+            .mount(Mount::dev("/dev"))
+    };
+    let made = |l: &[String]| {
+        l.iter()
+            .filter(|x| x.starts_with("mknod /dev/") && x.contains(", or bind /dev/"))
+            .count()
+    };
+    let bound = |l: &[String]| {
+        l.iter()
+            .filter(|x| x.starts_with("bind /dev/") && x.contains("OPEN_TREE_CLONE"))
+            .count()
+    };
+    // No user namespace: the six nodes are made, none taken from the host first.
+    let l = plan_of(&dev(Namespaces::MOUNT | Namespaces::PID), false);
+    assert_eq!((made(&l), bound(&l)), (6, 0), "{l:#?}");
+    assert!(
+        l.contains(&"mknod /dev/tty (character device 5:0), or bind /dev/tty on it".to_owned()),
+        "{l:#?}"
+    );
+    // In a new user namespace they are bound, as before.
+    let l = plan_of(
+        &dev(Namespaces::USER | Namespaces::MOUNT | Namespaces::PID),
+        true,
+    );
+    assert_eq!((made(&l), bound(&l)), (0, 6), "{l:#?}");
+    // Rules that let the container create them: made; rules that do not (the deny
+    // of every access, or only of creating /dev/zero): bound, all six.
+    let rules = |r: Vec<DeviceRule>| {
+        dev(Namespaces::MOUNT | Namespaces::PID)
+            .cgroup(Cgroup::new("/sys/fs/cgroup/x").resources(Resources::new().devices(r)))
+    };
+    let m = DeviceAccess::MKNOD;
+    let l = plan_of(
+        &rules(vec![
+            DeviceRule::deny_all(),
+            DeviceRule::allow(m).kind(DeviceKind::Char),
+        ]),
+        false,
+    );
+    assert_eq!((made(&l), bound(&l)), (6, 0), "{l:#?}");
+    let l = plan_of(&rules(vec![DeviceRule::deny_all()]), false);
+    assert_eq!((made(&l), bound(&l)), (0, 6), "{l:#?}");
+    let zero = DeviceRule::deny(m).kind(DeviceKind::Char).major(1).minor(5);
+    let l = plan_of(&rules(vec![zero]), false);
+    assert_eq!((made(&l), bound(&l)), (0, 6), "{l:#?}");
+}
