@@ -268,9 +268,8 @@ impl Facts {
         };
         let initial_userns = crate::features::in_initial_user_namespace();
         let read_num = |path: &str| {
-            std::fs::read_to_string(path)
-                .ok()
-                .and_then(|s| s.trim().parse::<i64>().ok())
+            let mut buf = [0u8; 32];
+            crate::lower::read_proc(path, &mut buf).and_then(|s| s.trim().parse::<i64>().ok())
         };
         Facts {
             cap_sys_resource: cap && initial_userns,

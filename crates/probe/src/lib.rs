@@ -539,7 +539,7 @@ impl fmt::Display for Cgroup2 {
 ///   kernel's `Documentation/admin-guide/cgroup-v2.rst`
 pub fn cgroup2() -> Result<Cgroup2, Missing> {
     let mount = sys::cgroup2_mount()?;
-    let groups = std::fs::read_to_string("/proc/self/cgroup").map_err(|e| Missing {
+    let groups = read_small("/proc/self/cgroup".as_ref()).map_err(|e| Missing {
         call: "read /proc/self/cgroup",
         errno: e.raw_os_error(),
     })?;
@@ -572,8 +572,26 @@ pub fn cgroup2() -> Result<Cgroup2, Missing> {
     Ok(info)
 }
 
+/// A small kernel file: one open, one read, one close where it fits in 4 KiB (proc
+/// and cgroup files have no size to read ahead of time, so `read_to_string` would
+/// read it in growing pieces), else read whole.
+fn read_small(path: &std::path::Path) -> std::io::Result<String> {
+    let fd = rustix::fs::open(
+        path,
+        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )?;
+    let mut buf = [0u8; 4096];
+    let n = rustix::io::read(&fd, &mut buf)?;
+    if n == buf.len() {
+        return std::fs::read_to_string(path);
+    }
+    String::from_utf8(buf[..n].to_vec())
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
 fn read_list(path: &std::path::Path, call: &'static str) -> Result<Vec<String>, Missing> {
-    let text = std::fs::read_to_string(path).map_err(|e| Missing {
+    let text = read_small(path).map_err(|e| Missing {
         call,
         errno: e.raw_os_error(),
     })?;
