@@ -177,8 +177,21 @@ pub fn process_document(opts: &ExecOptions, bundle: &Path) -> Result<Value> {
     Ok(p)
 }
 
-/// The builder of the process to exec, and the OOM score it is to have (which the
-/// caller takes on itself first, so that the process inherits it).
+/// The process `exec` runs, as [`process_builder`] makes it.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct ExecProcess {
+    /// The process's builder.
+    pub builder: linception::ContainerBuilder,
+    /// The OOM score it is to have (which the caller takes on itself first, so
+    /// that the process inherits it).
+    pub oom_score_adj: Option<i32>,
+    /// What the document asks and the runtime leaves out, as the runtime spec
+    /// says (capabilities that cannot be granted), for the caller to report.
+    pub warnings: Vec<String>,
+}
+
+/// The process to exec ([`ExecProcess`]).
 ///
 /// Every field of the document is honoured or refused by name: the mapping is the
 /// container's own ([`config::process_builder`]), exec labels included
@@ -192,7 +205,7 @@ pub fn process_builder(
     doc: &Value,
     opts: &ExecOptions,
     spec: Option<&Spec>,
-) -> Result<(linception::ContainerBuilder, Option<i32>)> {
+) -> Result<ExecProcess> {
     let mut doc = doc.clone();
     let oom = match doc.as_object_mut().and_then(|o| o.remove("oomScoreAdj")) {
         None | Some(Value::Null) => None,
@@ -223,21 +236,23 @@ pub fn process_builder(
         console_socket: opts.console_socket.clone(),
         no_pivot: false,
     };
-    let mut b = match spec {
-        Some(spec) => {
-            for w in config::capability_warnings(&process, spec) {
-                eprintln!("linception-oci: warning: {w}");
-            }
-            config::exec_process_builder(&process, &o, spec)?
-        }
-        None => config::process_builder(&process, &o)?,
+    let (mut b, warnings) = match spec {
+        Some(spec) => (
+            config::exec_process_builder(&process, &o, spec)?,
+            config::capability_warnings(&process, spec),
+        ),
+        None => (config::process_builder(&process, &o)?, Vec::new()),
     };
     if to_handle {
         b = b.terminal(Terminal::Handle);
     }
     // As the container's own process: not the caller's session keyring.
     b = b.session_keyring(SessionKeyring::Anonymous);
-    Ok((b, oom))
+    Ok(ExecProcess {
+        builder: b,
+        oom_score_adj: oom,
+        warnings,
+    })
 }
 
 /// The exec labels of the process document, against the security modules active
@@ -298,8 +313,12 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
             "exec: the container's config, for its seccomp filter: {e}"
         ))
     })?;
-    let (b, oom) = process_builder(&doc, opts, Some(&spec))?;
-    let mut b = passed.apply(b);
+    let process = process_builder(&doc, opts, Some(&spec))?;
+    for w in &process.warnings {
+        eprintln!("linception-oci: warning: {w}");
+    }
+    let oom = process.oom_score_adj;
+    let mut b = passed.apply(process.builder);
     let mut agent = None;
     if let Some(s) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
         let sc = config::seccomp(s, config::wait_killable_recv(&record.bundle)?)?;
@@ -496,7 +515,7 @@ mod tests {
             json!(["CAP_KILL", "CAP_NET_RAW"])
         );
         assert_eq!(p["capabilities"]["ambient"], json!(["CAP_NET_RAW"]));
-        let (_b, oom) = process_builder(&p, &opts, None).unwrap();
+        let oom = process_builder(&p, &opts, None).unwrap().oom_score_adj;
         assert_eq!(oom, None);
     }
 
@@ -609,7 +628,10 @@ mod tests {
         let mut p = base();
         p["terminal"] = json!(false);
         p["oomScoreAdj"] = json!(100);
-        assert_eq!(process_builder(&p, &opts, None).unwrap().1, Some(100));
+        assert_eq!(
+            process_builder(&p, &opts, None).unwrap().oom_score_adj,
+            Some(100)
+        );
         // A terminal: to the console socket, or back here in the foreground; a
         // detached one needs the socket.
         let mut p = base();
