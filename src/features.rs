@@ -114,7 +114,7 @@ pub fn grantable_capabilities(user_namespace: bool) -> CapSet {
 pub fn in_initial_user_namespace() -> bool {
     // A longer map than fits is not the identity's one line.
     let mut buf = [0u8; 128];
-    crate::lower::read_proc("/proc/self/uid_map", &mut buf)
+    crate::procfs::read_proc("/proc/self/uid_map", &mut buf)
         .is_some_and(|m| m.split_whitespace().eq(["0", "0", "4294967295"]))
 }
 
@@ -125,7 +125,7 @@ pub fn in_initial_user_namespace() -> bool {
 /// supplementary groups.
 pub fn setgroups_allowed() -> bool {
     let mut buf = [0u8; 16];
-    crate::lower::read_proc("/proc/self/setgroups", &mut buf).is_none_or(|s| s.trim() != "deny")
+    crate::procfs::read_proc("/proc/self/setgroups", &mut buf).is_none_or(|s| s.trim() != "deny")
 }
 
 /// Whether the kernel already keeps every container this process spawns to the

@@ -145,6 +145,7 @@ mod lower;
 mod lsm;
 mod mount;
 mod process;
+mod procfs;
 mod profile;
 mod protocol;
 mod resources;

@@ -469,22 +469,12 @@ impl FromStr for ContainerId {
 pub(crate) fn start_time(pid: Pid) -> Option<u64> {
     // One read: the line is some 52 numbers and the command's short name.
     let mut path = [0u8; 32];
-    let path = proc_path(&mut path, pid, "stat")?;
+    let path = crate::procfs::pid_path(&mut path, pid, "stat")?;
     let mut buf = [0u8; 2048];
-    let stat = crate::lower::read_proc(path, &mut buf)?;
+    let stat = crate::procfs::read_proc(path, &mut buf)?;
     // The command name (field 2) may hold spaces and parentheses: skip past its end.
     let rest = &stat[stat.rfind(')')? + 2..];
     rest.split(' ').nth(19)?.parse().ok()
-}
-
-/// `/proc/<pid>/<file>` written into `buf`, without allocating.
-fn proc_path<'b>(buf: &'b mut [u8], pid: Pid, file: &str) -> Option<&'b str> {
-    use std::io::Write;
-    let room = buf.len();
-    let mut w = &mut buf[..];
-    write!(w, "/proc/{}/{file}", pid.as_raw()).ok()?;
-    let used = room - w.len();
-    std::str::from_utf8(&buf[..used]).ok()
 }
 
 impl ContainerId {

@@ -269,7 +269,7 @@ impl Facts {
         let initial_userns = crate::features::in_initial_user_namespace();
         let read_num = |path: &str| {
             let mut buf = [0u8; 32];
-            crate::lower::read_proc(path, &mut buf).and_then(|s| s.trim().parse::<i64>().ok())
+            crate::procfs::read_proc(path, &mut buf).and_then(|s| s.trim().parse::<i64>().ok())
         };
         Facts {
             cap_sys_resource: cap && initial_userns,

@@ -96,27 +96,10 @@ pub(crate) fn last_cap() -> u32 {
     static LAST_CAP: OnceLock<u32> = OnceLock::new();
     *LAST_CAP.get_or_init(|| {
         let mut buf = [0u8; 16];
-        read_proc("/proc/sys/kernel/cap_last_cap", &mut buf)
+        crate::procfs::read_proc("/proc/sys/kernel/cap_last_cap", &mut buf)
             .and_then(|s| s.trim().parse().ok())
             .unwrap_or(40)
     })
-}
-
-/// A small proc file in `buf`: one open, one read, one close (no stat for a size
-/// hint, no growing buffer). A proc file hands over what fits in one read, so a
-/// file longer than `buf` comes back cut: `None` then, as when it cannot be read.
-pub(crate) fn read_proc<'b>(path: &str, buf: &'b mut [u8]) -> Option<&'b str> {
-    let fd = rustix::fs::open(
-        path,
-        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
-        rustix::fs::Mode::empty(),
-    )
-    .ok()?;
-    let n = rustix::io::read(&fd, &mut *buf).ok()?;
-    if n == buf.len() {
-        return None;
-    }
-    std::str::from_utf8(&buf[..n]).ok()
 }
 
 /// The fds the child uses, owned here for the whole spawn; the steps borrow them.
