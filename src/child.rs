@@ -555,14 +555,7 @@ impl Child<'_, '_> {
             Step::Mkdir { parent, name, mode } => self.mkdir_in_root(parent, name, *mode),
             Step::Mkfile { parent, name } => {
                 let dir = self.open_in_root(parent, OFlags::DIRECTORY)?;
-                rustix::fs::openat(
-                    &dir,
-                    name.as_c_str(),
-                    OFlags::CREATE | OFlags::WRONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
-                    Mode::from_raw_mode(0o644),
-                )
-                .errno()
-                .map(drop)
+                make_file(&dir, name).map(drop)
             }
             Step::Symlink {
                 parent,
@@ -835,21 +828,20 @@ impl Child<'_, '_> {
 /// kernel refused to create). The host tree is still in view: the nodes are made
 /// before the root changes.
 fn bind_node(dir: &OwnedFd, name: &CStr, host: &CStr) -> Res {
+    let file = make_file(dir, name)?;
+    let tree = linception_mountapi::open_tree(CWD, host, OpenTreeFlags::CLONE).errno()?;
+    tree.attach_at(&file, c"", MoveMountFlags::T_EMPTY_PATH)
+        .errno()
+}
+
+/// An empty file `name` in `dir`, to bind something on (an existing one is
+/// opened; a symlink there is refused).
+fn make_file(dir: &OwnedFd, name: &CStr) -> Res<OwnedFd> {
     rustix::fs::openat(
         dir,
         name,
         OFlags::CREATE | OFlags::WRONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
         Mode::from_raw_mode(0o644),
     )
-    .errno()?;
-    let file = rustix::fs::openat(
-        dir,
-        name,
-        OFlags::PATH | OFlags::CLOEXEC | OFlags::NOFOLLOW,
-        Mode::empty(),
-    )
-    .errno()?;
-    let tree = linception_mountapi::open_tree(CWD, host, OpenTreeFlags::CLONE).errno()?;
-    tree.attach_at(&file, c"", MoveMountFlags::T_EMPTY_PATH)
-        .errno()
+    .errno()
 }

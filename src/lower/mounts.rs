@@ -334,6 +334,8 @@ pub(super) fn lower<'f>(
         return idmapped;
     }
     let lazy = matches!(root, RootFs::Dir(_));
+    // Decided once: phase 1 takes the host's nodes only where phase 3 binds them.
+    let dev_nodes_made = dev_nodes_made(b, ns);
 
     // Phase 1: take every bind source while the host tree is still in view.
     let mut bind_slots = Vec::new();
@@ -379,7 +381,7 @@ pub(super) fn lower<'f>(
                 }
                 bind_slots.push(slot);
             }
-            MountKind::Dev { .. } if !dev_nodes_made(b, ns) => {
+            MountKind::Dev { .. } if !dev_nodes_made => {
                 for (node, _, _) in DEV_NODES {
                     if device_at(b, &m.target, node) {
                         continue;
@@ -572,7 +574,7 @@ pub(super) fn lower<'f>(
                 let parts = DevParts {
                     submounts: *submounts,
                     mqueue: dev_mqueue(ns),
-                    nodes_made: dev_nodes_made(b, ns),
+                    nodes_made: dev_nodes_made,
                 };
                 let replaced = |name: &str| device_at(b, &m.target, name);
                 dev(p, m, &target, lazy, &mut bind_slots, parts, replaced);
